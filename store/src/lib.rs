@@ -1,0 +1,1 @@
+//! drover's etcd store.
