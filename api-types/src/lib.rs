@@ -2,7 +2,33 @@
 //!
 //! # Layout
 //! - [`meta`]: `ObjectMeta` and the `ApiObject` trait the store files objects by.
+//! - [`job`], [`group`], [`task`]: the Job kind, as a user writes it.
+//! - [`node`], [`alloc`], [`service`]: the kinds controllers and agents write.
+//! - [`duration`]: Go-style durations (`"30s"`).
+//! - [`defaults`]: Nomad's defaults and [`defaults::canonicalize`].
+//! - [`diagnostic`]: errors and warnings with `file:line:col` or object path.
+//! - [`jobspec`]: Nomad HCL and YAML job files → canonical, validated jobs.
+//! - [`validate`]: semantic checks, each naming the object path and the fix.
 
+pub mod alloc;
+pub mod defaults;
+pub mod diagnostic;
+pub mod duration;
+pub mod group;
+pub mod job;
+pub mod jobspec;
 pub mod meta;
+pub mod node;
+pub mod service;
+pub mod task;
+pub mod validate;
 
+pub use alloc::Allocation;
+pub use diagnostic::{Diagnostic, Location, Severity};
+pub use duration::Duration;
+pub use group::TaskGroup;
+pub use job::{Job, JobSpec, JobType};
 pub use meta::{ApiObject, ObjectMeta, API_VERSION, DEFAULT_NAMESPACE};
+pub use node::Node;
+pub use service::{Deployment, ServiceRegistration};
+pub use task::Task;

@@ -1,0 +1,153 @@
+//! Allocations: one placement of one task group of one job version.
+//!
+//! The job controller writes `spec`; the placement controller writes
+//! `binding`; the agent on the bound node writes `status`. The store keeps
+//! them under split keys so no writer overwrites another.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::meta::ObjectMeta;
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allocation {
+    /// `name` is `<job>.<group>[<index>]`; `uid` is the allocation id.
+    pub metadata: ObjectMeta,
+    pub spec: AllocationSpec,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<Binding>,
+    #[serde(default)]
+    pub status: AllocationStatus,
+}
+crate::impl_api_object!(Allocation, "Allocation", "allocations", namespaced = true);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DesiredStatus {
+    #[default]
+    Run,
+    Stop,
+    Evict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllocationSpec {
+    pub job_id: String,
+    pub job_version: u64,
+    pub task_group: String,
+    pub index: u32,
+    pub desired_status: DesiredStatus,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub desired_description: String,
+    /// The allocation this one replaces (reschedule, update or migration).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_allocation: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deployment_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reschedule_events: Vec<RescheduleEvent>,
+    /// Do not start before this time (reschedule delay).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RescheduleEvent {
+    pub time: Option<DateTime<Utc>>,
+    pub prev_alloc_id: String,
+    pub prev_node_id: String,
+    pub delay_seconds: u64,
+}
+
+/// Where an allocation runs and what it reserved there.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Binding {
+    pub node_id: String,
+    pub node_name: String,
+    /// Port label → assigned host port, static and dynamic alike.
+    pub ports: BTreeMap<String, AssignedPort>,
+    /// MHz and MB reserved on the node, summed over tasks.
+    pub cpu: i64,
+    pub memory: i64,
+    pub memory_max: i64,
+    pub bound_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AssignedPort {
+    pub host_ip: String,
+    pub value: u16,
+    /// Container side; 0 means the same as `value`.
+    pub to: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientStatus {
+    #[default]
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    Lost,
+    Unknown,
+}
+
+impl ClientStatus {
+    pub fn is_terminal(self) -> bool {
+        matches!(
+            self,
+            ClientStatus::Complete | ClientStatus::Failed | ClientStatus::Lost
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllocationStatus {
+    pub client_status: ClientStatus,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub client_description: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub task_states: BTreeMap<String, TaskState>,
+    /// Deployment health, once the agent has judged it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healthy: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskState {
+    /// `pending`, `running` or `dead`.
+    pub state: String,
+    pub failed: bool,
+    pub restarts: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<TaskEvent>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TaskEvent {
+    /// `Received`, `Task Setup`, `Driver`, `Started`, `Terminated`,
+    /// `Restarting`, `Not Restarting`, `Killing`, `Killed`, …
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub time: Option<DateTime<Utc>>,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i64>,
+}

@@ -1,0 +1,101 @@
+//! Service registrations and deployments.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::job::Meta;
+use crate::meta::ObjectMeta;
+
+/// One instance of a service, registered for one running allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRegistration {
+    /// `name` is the registration id: `_drover-<alloc-id>-<task|group>-<service>-<port>`.
+    pub metadata: ObjectMeta,
+    pub spec: ServiceRegistrationSpec,
+}
+crate::impl_api_object!(
+    ServiceRegistration,
+    "ServiceRegistration",
+    "services",
+    namespaced = true
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceRegistrationSpec {
+    pub service_name: String,
+    pub tags: Vec<String>,
+    #[serde(skip_serializing_if = "Meta::is_empty")]
+    pub meta: Meta,
+    pub address: String,
+    pub port: u16,
+    pub node_id: String,
+    pub node_name: String,
+    pub datacenter: String,
+    pub job_id: String,
+    pub alloc_id: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub task: String,
+    pub checks: Vec<CheckStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CheckStatus {
+    pub check_id: String,
+    pub name: String,
+    /// `passing`, `warning` or `critical`.
+    pub status: String,
+    pub output: String,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A rollout of one job version.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    /// `uid` is the deployment id; `name` the same.
+    pub metadata: ObjectMeta,
+    pub spec: DeploymentSpec,
+    #[serde(default)]
+    pub status: DeploymentStatus,
+}
+crate::impl_api_object!(Deployment, "Deployment", "deployments", namespaced = true);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentSpec {
+    pub job_id: String,
+    pub job_version: u64,
+    /// Operator intent: promote canaries, pause, or fail the deployment.
+    pub promoted: bool,
+    pub paused: bool,
+    pub failed_by_user: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentStatus {
+    /// `running`, `paused`, `successful`, `failed` or `cancelled`.
+    pub status: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    pub groups: BTreeMap<String, DeploymentGroupState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentGroupState {
+    pub desired_total: u64,
+    pub desired_canaries: u64,
+    pub placed_canaries: Vec<String>,
+    pub placed: u64,
+    pub healthy: u64,
+    pub unhealthy: u64,
+    pub auto_revert: bool,
+    pub promoted: bool,
+    pub require_progress_by: Option<DateTime<Utc>>,
+}
