@@ -317,12 +317,6 @@ fn canonicalize_group(
     let restart = merge_restart(group.restart.take(), Some(default_restart(job_type)));
     for task in &mut group.tasks {
         task.restart = merge_restart(task.restart.take(), restart.clone());
-        if let Some(cores) = task.resources.cores {
-            task.resources.cpu = task
-                .resources
-                .cpu
-                .max(cores.saturating_mul(1000).min(i64::MAX));
-        }
     }
     group.restart = restart;
     group.reschedule = merge_reschedule(

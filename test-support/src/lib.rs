@@ -1,1 +1,15 @@
 //! Fixtures shared by the integration tests.
+//!
+//! # Layout
+//! - [`etcd`]: [`EtcdProcess`], a real `etcd` on free loopback ports that can
+//!   be stopped, restarted and compacted; [`TestEtcd`], which reuses the etcd
+//!   named by `DROVER_TEST_ETCD_ENDPOINTS` (with a unique key prefix) or
+//!   spawns one.
+//! - [`proxy`]: [`TcpProxy`], a loopback TCP forwarder that can cut and restore
+//!   connections, to simulate a client-side network partition.
+
+pub mod etcd;
+pub mod proxy;
+
+pub use etcd::{EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};
+pub use proxy::TcpProxy;
