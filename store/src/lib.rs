@@ -1,1 +1,46 @@
-//! drover's etcd store.
+//! drover's etcd store: the only place that talks to etcd.
+//!
+//! All cluster state lives in etcd; this crate gives the rest of drover a
+//! typed, revision-aware view of it.
+//!
+//! # Layout
+//! - [`config`]: [`StoreConfig`] (endpoints, TLS, auth, timeouts, txn limits).
+//! - [`keys`]: the key layout, one function per key; the table is there.
+//! - [`codec`]: raw [`Kv`]s and the JSON [`Stored`] codec; revisions come from
+//!   etcd's `mod_revision`, never from the stored bytes.
+//! - [`store`]: [`Store`], the connection, and raw byte-level operations with
+//!   [`Guard`]s (create-if-absent, compare-and-swap).
+//! - [`typed`]: typed get / list / create / update / delete, for any
+//!   [`ApiObject`](drover_api_types::ApiObject) or any key.
+//! - [`batch`]: [`Batch`], many writes in as few transactions as etcd's limits
+//!   allow; its docs say exactly what is atomic.
+//! - [`watch`]: list-then-watch streams that resume after disconnects and
+//!   re-list after compaction; the pure [`WatchMachine`] decides.
+//! - [`reflector`]: an in-memory [`Cache`] fed by a watch, with a readiness
+//!   gate.
+//! - [`lease`]: [`Lease`] with background keepalive.
+//! - [`election`]: [`Election`], leader election on a lease.
+//! - [`error`]: [`StoreError`].
+
+pub mod batch;
+pub mod codec;
+pub mod config;
+pub mod election;
+pub mod error;
+pub mod keys;
+pub mod lease;
+pub mod reflector;
+pub mod store;
+pub mod typed;
+pub mod watch;
+
+pub use batch::{Atomic, Batch, BatchOutcome, TxnLimits};
+pub use codec::{Kv, Stored, Versioned};
+pub use config::StoreConfig;
+pub use election::Election;
+pub use error::{Result, StoreError};
+pub use keys::Keys;
+pub use lease::{Lease, LeaseState};
+pub use reflector::{Cache, Reflector, Writer};
+pub use store::{Guard, List, Store};
+pub use watch::{RawEvent, RawWatcher, WatchEvent, WatchMachine, Watcher};

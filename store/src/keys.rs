@@ -1,0 +1,324 @@
+//! The etcd key layout: every key drover writes is built here.
+//!
+//! Keys are `<prefix>/<collection>/...` with the prefix from
+//! [`StoreConfig::prefix`](crate::StoreConfig) (default `/drover`). Data
+//! written by different owners lives in different collections, so one writer
+//! never overwrites another's field and a watch on one collection does not
+//! carry another's traffic.
+//!
+//! | key (after the prefix)                      | kind      | written by                       |
+//! |---------------------------------------------|-----------|----------------------------------|
+//! | `jobs/<ns>/<name>`                          | job spec  | apiserver (users)                |
+//! | `jobs-status/<ns>/<name>`                   | job status| job controller                   |
+//! | `jobs-versions/<ns>/<name>/<version:020>`   | history   | apiserver, on every spec change  |
+//! | `allocations/<ns>/<alloc-id>`               | alloc spec| job controller                   |
+//! | `allocations-binding/<ns>/<alloc-id>`       | binding   | placement controller             |
+//! | `allocations-status/<ns>/<alloc-id>`        | status    | the agent running it             |
+//! | `node-allocs/<node-id>/<ns>/<alloc-id>`     | index     | placement / job controller       |
+//! | `nodes/<node-id>`                           | node reg. | the agent                        |
+//! | `nodes-status/<node-id>`                    | status    | node lifecycle controller        |
+//! | `nodes-heartbeat/<node-id>`                 | heartbeat | the agent, attached to its lease |
+//! | `nodes-admin/<node-id>`                     | drain/elig| apiserver (operators)            |
+//! | `services/<ns>/<name>`                      | service   | services controller              |
+//! | `deployments/<ns>/<name>`                   | deployment| deployments controller           |
+//! | `leaders/<election>`                        | election  | [`crate::election`]              |
+//!
+//! Generic kinds ([`ApiObject`]) follow `<PLURAL>/<ns>/<name>` when
+//! namespaced and `<PLURAL>/<name>` otherwise, so `Keys::object::<Job>` and
+//! `Keys::job` agree.
+//!
+//! Why sibling collections (`nodes-status/`) instead of nesting
+//! (`nodes/<id>/status`): a prefix listing of `nodes/` must return exactly the
+//! node objects. The per-node assignment index `node-allocs/<node-id>/` is what
+//! an agent watches, so its traffic is proportional to its own allocations.
+//! Job versions are zero-padded so lexical key order is numeric order.
+//! Every prefix returned here ends in `/`, so `jobs/` never matches
+//! `jobs-status/` and namespace `a` never matches namespace `ab`.
+
+use drover_api_types::ApiObject;
+
+use crate::error::{Result, StoreError};
+
+/// Builds keys under one prefix. Cheap to clone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keys {
+    prefix: String,
+}
+
+/// Collection names, shared by builders and [`Keys::parse`].
+pub mod collections {
+    pub const JOBS: &str = "jobs";
+    pub const JOBS_STATUS: &str = "jobs-status";
+    pub const JOBS_VERSIONS: &str = "jobs-versions";
+    pub const ALLOCATIONS: &str = "allocations";
+    pub const ALLOCATIONS_BINDING: &str = "allocations-binding";
+    pub const ALLOCATIONS_STATUS: &str = "allocations-status";
+    pub const NODE_ALLOCS: &str = "node-allocs";
+    pub const NODES: &str = "nodes";
+    pub const NODES_STATUS: &str = "nodes-status";
+    pub const NODES_HEARTBEAT: &str = "nodes-heartbeat";
+    pub const NODES_ADMIN: &str = "nodes-admin";
+    pub const SERVICES: &str = "services";
+    pub const DEPLOYMENTS: &str = "deployments";
+    pub const LEADERS: &str = "leaders";
+}
+
+use collections as c;
+
+/// A key split into its parts by [`Keys::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedKey<'a> {
+    /// The collection, e.g. `jobs` or `node-allocs`.
+    pub collection: &'a str,
+    /// The remaining segments, e.g. `["default", "web"]`.
+    pub segments: Vec<&'a str>,
+}
+
+impl Keys {
+    /// Keys under `prefix` (e.g. `/drover`; a trailing `/` is ignored).
+    pub fn new(prefix: impl Into<String>) -> Self {
+        let mut prefix = prefix.into();
+        while prefix.ends_with('/') {
+            prefix.pop();
+        }
+        Self { prefix }
+    }
+
+    /// The prefix, without a trailing `/`.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// `<prefix>/<collection>/` followed by each segment and a `/`.
+    pub fn collection_prefix(&self, collection: &str, segments: &[&str]) -> String {
+        let mut key = format!("{}/{collection}/", self.prefix);
+        for s in segments {
+            key.push_str(s);
+            key.push('/');
+        }
+        key
+    }
+
+    fn key(&self, collection: &str, segments: &[&str]) -> String {
+        let mut key = self.collection_prefix(collection, segments);
+        key.pop();
+        key
+    }
+
+    /// Where an object of kind `T` lives; `namespace` is ignored for
+    /// cluster-scoped kinds.
+    pub fn object<T: ApiObject>(&self, namespace: &str, name: &str) -> String {
+        if T::NAMESPACED {
+            self.key(T::PLURAL, &[namespace, name])
+        } else {
+            self.key(T::PLURAL, &[name])
+        }
+    }
+
+    /// The key of `obj` itself, from its metadata.
+    pub fn of<T: ApiObject>(&self, obj: &T) -> String {
+        self.object::<T>(&obj.meta().namespace, &obj.meta().name)
+    }
+
+    /// All objects of kind `T`, or those of one namespace.
+    pub fn kind_prefix<T: ApiObject>(&self, namespace: Option<&str>) -> String {
+        match namespace {
+            Some(ns) if T::NAMESPACED => self.collection_prefix(T::PLURAL, &[ns]),
+            _ => self.collection_prefix(T::PLURAL, &[]),
+        }
+    }
+
+    pub fn job(&self, ns: &str, name: &str) -> String {
+        self.key(c::JOBS, &[ns, name])
+    }
+    pub fn job_status(&self, ns: &str, name: &str) -> String {
+        self.key(c::JOBS_STATUS, &[ns, name])
+    }
+    pub fn job_version(&self, ns: &str, name: &str, version: u64) -> String {
+        format!("{}{version:020}", self.job_versions_prefix(ns, name))
+    }
+    /// All stored versions of one job, oldest first in key order.
+    pub fn job_versions_prefix(&self, ns: &str, name: &str) -> String {
+        self.collection_prefix(c::JOBS_VERSIONS, &[ns, name])
+    }
+
+    pub fn alloc(&self, ns: &str, id: &str) -> String {
+        self.key(c::ALLOCATIONS, &[ns, id])
+    }
+    pub fn alloc_binding(&self, ns: &str, id: &str) -> String {
+        self.key(c::ALLOCATIONS_BINDING, &[ns, id])
+    }
+    pub fn alloc_status(&self, ns: &str, id: &str) -> String {
+        self.key(c::ALLOCATIONS_STATUS, &[ns, id])
+    }
+    /// One entry of a node's assignment index.
+    pub fn node_alloc(&self, node_id: &str, ns: &str, alloc_id: &str) -> String {
+        self.key(c::NODE_ALLOCS, &[node_id, ns, alloc_id])
+    }
+    /// Everything assigned to one node: what its agent watches.
+    pub fn node_allocs_prefix(&self, node_id: &str) -> String {
+        self.collection_prefix(c::NODE_ALLOCS, &[node_id])
+    }
+
+    pub fn node(&self, id: &str) -> String {
+        self.key(c::NODES, &[id])
+    }
+    pub fn node_status(&self, id: &str) -> String {
+        self.key(c::NODES_STATUS, &[id])
+    }
+    pub fn node_heartbeat(&self, id: &str) -> String {
+        self.key(c::NODES_HEARTBEAT, &[id])
+    }
+    pub fn node_admin(&self, id: &str) -> String {
+        self.key(c::NODES_ADMIN, &[id])
+    }
+
+    pub fn service(&self, ns: &str, name: &str) -> String {
+        self.key(c::SERVICES, &[ns, name])
+    }
+    pub fn deployment(&self, ns: &str, name: &str) -> String {
+        self.key(c::DEPLOYMENTS, &[ns, name])
+    }
+    pub fn leader(&self, election: &str) -> String {
+        self.key(c::LEADERS, &[election])
+    }
+
+    /// Splits a key under this prefix; `None` for keys outside it.
+    pub fn parse<'a>(&self, key: &'a str) -> Option<ParsedKey<'a>> {
+        let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
+        let mut parts = rest.split('/');
+        let collection = parts.next().filter(|s| !s.is_empty())?;
+        let segments: Vec<&str> = parts.collect();
+        if segments.is_empty() || segments.iter().any(|s| s.is_empty()) {
+            return None;
+        }
+        Some(ParsedKey {
+            collection,
+            segments,
+        })
+    }
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Self::new(crate::config::DEFAULT_PREFIX)
+    }
+}
+
+/// Checks that a namespace, name or id can be a key segment.
+///
+/// A `/` would shift the layout (a name `a/b` would read as namespace `a`),
+/// and an empty segment would make an object key equal to a prefix.
+pub fn validate_segment(segment: &str) -> Result<()> {
+    let reason = if segment.is_empty() {
+        "must not be empty"
+    } else if segment.contains('/') {
+        "must not contain '/'"
+    } else if segment.chars().any(char::is_control) {
+        "must not contain control characters"
+    } else {
+        return Ok(());
+    };
+    Err(StoreError::InvalidKey {
+        segment: segment.to_string(),
+        reason,
+    })
+}
+
+/// Validates the segments `Keys::object::<T>` will use.
+pub fn validate_object_segments<T: ApiObject>(namespace: &str, name: &str) -> Result<()> {
+    if T::NAMESPACED {
+        validate_segment(namespace)?;
+    }
+    validate_segment(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_api_types::ObjectMeta;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Job {
+        metadata: ObjectMeta,
+    }
+    drover_api_types::impl_api_object!(Job, "Job", "jobs", namespaced = true);
+
+    #[derive(Clone, Serialize, Deserialize)]
+    struct Node {
+        metadata: ObjectMeta,
+    }
+    drover_api_types::impl_api_object!(Node, "Node", "nodes", namespaced = false);
+
+    #[test]
+    fn layout_matches_the_table() {
+        let k = Keys::new("/drover");
+        assert_eq!(k.job("default", "web"), "/drover/jobs/default/web");
+        assert_eq!(k.job_status("default", "web"), "/drover/jobs-status/default/web");
+        assert_eq!(
+            k.job_version("default", "web", 7),
+            "/drover/jobs-versions/default/web/00000000000000000007"
+        );
+        assert_eq!(k.alloc("prod", "a1"), "/drover/allocations/prod/a1");
+        assert_eq!(k.alloc_binding("prod", "a1"), "/drover/allocations-binding/prod/a1");
+        assert_eq!(k.alloc_status("prod", "a1"), "/drover/allocations-status/prod/a1");
+        assert_eq!(k.node_alloc("n1", "prod", "a1"), "/drover/node-allocs/n1/prod/a1");
+        assert_eq!(k.node_allocs_prefix("n1"), "/drover/node-allocs/n1/");
+        assert_eq!(k.node("n1"), "/drover/nodes/n1");
+        assert_eq!(k.node_status("n1"), "/drover/nodes-status/n1");
+        assert_eq!(k.node_heartbeat("n1"), "/drover/nodes-heartbeat/n1");
+        assert_eq!(k.node_admin("n1"), "/drover/nodes-admin/n1");
+        assert_eq!(k.service("default", "api"), "/drover/services/default/api");
+        assert_eq!(k.deployment("default", "d1"), "/drover/deployments/default/d1");
+        assert_eq!(k.leader("placement"), "/drover/leaders/placement");
+    }
+
+    #[test]
+    fn generic_objects_agree_with_named_builders() {
+        let k = Keys::new("/p/");
+        assert_eq!(k.prefix(), "/p");
+        assert_eq!(k.object::<Job>("default", "web"), k.job("default", "web"));
+        assert_eq!(k.object::<Node>("ignored", "n1"), k.node("n1"));
+        assert_eq!(k.kind_prefix::<Job>(None), "/p/jobs/");
+        assert_eq!(k.kind_prefix::<Job>(Some("default")), "/p/jobs/default/");
+        assert_eq!(k.kind_prefix::<Node>(Some("default")), "/p/nodes/");
+    }
+
+    #[test]
+    fn prefixes_do_not_capture_neighbours() {
+        let k = Keys::default();
+        let jobs = k.kind_prefix::<Job>(None);
+        assert!(!k.job_status("default", "web").starts_with(&jobs));
+        assert!(!k.job("ab", "x").starts_with(&k.kind_prefix::<Job>(Some("a"))));
+        assert!(!k.node_status("n1").starts_with(&k.kind_prefix::<Node>(None)));
+        assert!(!k.node_alloc("n10", "d", "a").starts_with(&k.node_allocs_prefix("n1")));
+        // Zero-padding keeps numeric order in key order.
+        assert!(k.job_version("d", "w", 9) < k.job_version("d", "w", 10));
+    }
+
+    #[test]
+    fn parse_inverts_builders() {
+        let k = Keys::default();
+        let key = k.node_alloc("n1", "prod", "a1");
+        let parsed = k.parse(&key).expect("parses");
+        assert_eq!(parsed.collection, "node-allocs");
+        assert_eq!(parsed.segments, vec!["n1", "prod", "a1"]);
+        assert_eq!(k.parse("/other/jobs/a/b"), None);
+        assert_eq!(k.parse("/drover/jobs/"), None);
+        assert_eq!(k.parse("/droverx/jobs/a"), None);
+    }
+
+    #[test]
+    fn segments_are_validated() {
+        assert!(validate_segment("web-1.prod").is_ok());
+        for bad in ["", "a/b", "a\nb"] {
+            assert!(matches!(
+                validate_segment(bad),
+                Err(StoreError::InvalidKey { .. })
+            ));
+        }
+        assert!(validate_object_segments::<Node>("", "n1").is_ok());
+        assert!(validate_object_segments::<Job>("", "web").is_err());
+    }
+}

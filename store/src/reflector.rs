@@ -1,0 +1,257 @@
+//! Reflector: an in-memory copy of one key prefix, fed by a watch.
+//!
+//! [`Writer`] applies [`WatchEvent`]s; [`Cache`] is the cheap, cloneable read
+//! side. A cache is *ready* once the first `Restarted` (full list) has been
+//! applied; before that it is empty and must not be trusted, so consumers
+//! `wait_ready().await` first. A `Restarted` replaces the contents wholesale,
+//! which is how deletions missed during a compaction gap disappear.
+//!
+//! Controllers that also need the events themselves drive a [`Writer`] from
+//! their own [`Watcher`](crate::watch::Watcher); others let
+//! [`Store::reflector`] run one in the background.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::codec::Stored;
+use crate::store::Store;
+use crate::watch::WatchEvent;
+
+struct Inner<T> {
+    objects: RwLock<State<T>>,
+    ready: watch::Sender<bool>,
+}
+
+struct State<T> {
+    map: BTreeMap<String, T>,
+    revision: i64,
+}
+
+/// Read side of a reflector, keyed by etcd key. Clones share the data.
+pub struct Cache<T> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for Cache<T> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<T: Clone> Cache<T> {
+    /// The object at `key`, if present.
+    pub fn get(&self, key: &str) -> Option<T> {
+        self.read(|s| s.map.get(key).cloned())
+    }
+
+    /// Every object, in key order.
+    pub fn list(&self) -> Vec<T> {
+        self.read(|s| s.map.values().cloned().collect())
+    }
+
+    /// Every `(key, object)` whose key starts with `prefix`, in key order.
+    pub fn list_prefix(&self, prefix: &str) -> Vec<(String, T)> {
+        self.read(|s| {
+            s.map
+                .range(prefix.to_string()..)
+                .take_while(|(k, _)| k.starts_with(prefix))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+    }
+}
+
+impl<T> Cache<T> {
+    /// All keys, in order.
+    pub fn keys(&self) -> Vec<String> {
+        self.read(|s| s.map.keys().cloned().collect())
+    }
+
+    pub fn len(&self) -> usize {
+        self.read(|s| s.map.len())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The revision of the last event applied (0 before the first list).
+    pub fn revision(&self) -> i64 {
+        self.read(|s| s.revision)
+    }
+
+    /// Whether the first full list has been applied.
+    pub fn is_ready(&self) -> bool {
+        *self.inner.ready.borrow()
+    }
+
+    /// Completes once the first full list has been applied.
+    pub async fn wait_ready(&self) {
+        let mut rx = self.inner.ready.subscribe();
+        // The sender lives in `inner`, which we hold: the channel cannot
+        // close while we wait, so the error arm is unreachable.
+        let _ = rx.wait_for(|ready| *ready).await;
+    }
+
+    fn read<R>(&self, f: impl FnOnce(&State<T>) -> R) -> R {
+        // A panic while holding the lock leaves a map that is still a valid
+        // (if stale) cache; keep serving it.
+        let guard = self.inner.objects.read().unwrap_or_else(PoisonError::into_inner);
+        f(&guard)
+    }
+}
+
+/// Write side of a reflector.
+pub struct Writer<T> {
+    cache: Cache<T>,
+}
+
+impl<T: Stored> Writer<T> {
+    pub fn new() -> Self {
+        Self {
+            cache: Cache {
+                inner: Arc::new(Inner {
+                    objects: RwLock::new(State {
+                        map: BTreeMap::new(),
+                        revision: 0,
+                    }),
+                    ready: watch::channel(false).0,
+                }),
+            },
+        }
+    }
+
+    /// A reader of this writer's cache.
+    pub fn cache(&self) -> Cache<T> {
+        self.cache.clone()
+    }
+
+    /// Folds one event into the cache.
+    pub fn apply(&self, event: WatchEvent<T>) {
+        {
+            let mut state = self
+                .cache
+                .inner
+                .objects
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            match event {
+                WatchEvent::Restarted { objects, revision } => {
+                    state.map = objects.into_iter().collect();
+                    state.revision = revision;
+                }
+                WatchEvent::Applied { key, object } => {
+                    state.revision = state.revision.max(object.revision());
+                    state.map.insert(key, object);
+                }
+                WatchEvent::Deleted { key, revision } => {
+                    state.map.remove(&key);
+                    state.revision = state.revision.max(revision);
+                }
+            }
+        }
+        self.cache.inner.ready.send_if_modified(|ready| !std::mem::replace(ready, true));
+    }
+}
+
+impl<T: Stored> Default for Writer<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A cache kept up to date by a background watch. Stops on drop.
+pub struct Reflector<T> {
+    cache: Cache<T>,
+    task: JoinHandle<()>,
+}
+
+impl<T> Reflector<T> {
+    pub fn cache(&self) -> Cache<T> {
+        self.cache.clone()
+    }
+}
+
+impl<T> std::ops::Deref for Reflector<T> {
+    type Target = Cache<T>;
+
+    fn deref(&self) -> &Cache<T> {
+        &self.cache
+    }
+}
+
+impl<T> Drop for Reflector<T> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Store {
+    /// Mirrors every key under `prefix` into a [`Cache`].
+    pub fn reflector<T: Stored>(&self, prefix: &str) -> Reflector<T> {
+        let writer = Writer::<T>::new();
+        let cache = writer.cache();
+        let mut watcher = self.watch_prefix::<T>(prefix);
+        let prefix = prefix.to_string();
+        let task = tokio::spawn(async move {
+            while let Some(item) = watcher.next().await {
+                match item {
+                    Ok(event) => writer.apply(event),
+                    Err(e) => tracing::warn!(%prefix, error = %e, "reflector: skipping value"),
+                }
+            }
+        });
+        Reflector { cache, task }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::Versioned;
+
+    fn v(n: u32, rev: i64) -> Versioned<u32> {
+        Versioned {
+            value: n,
+            revision: rev,
+        }
+    }
+
+    #[tokio::test]
+    async fn becomes_ready_on_first_restart_and_tracks_changes() {
+        let writer = Writer::<Versioned<u32>>::new();
+        let cache = writer.cache();
+        assert!(!cache.is_ready());
+        writer.apply(WatchEvent::Restarted {
+            objects: vec![("/a".into(), v(1, 3)), ("/b".into(), v(2, 4))],
+            revision: 5,
+        });
+        cache.wait_ready().await;
+        assert_eq!(cache.keys(), vec!["/a", "/b"]);
+        writer.apply(WatchEvent::Applied {
+            key: "/c".into(),
+            object: v(3, 6),
+        });
+        writer.apply(WatchEvent::Deleted {
+            key: "/a".into(),
+            revision: 7,
+        });
+        assert_eq!(cache.get("/c"), Some(v(3, 6)));
+        assert_eq!(cache.get("/a"), None);
+        assert_eq!(cache.revision(), 7);
+        // A re-list replaces everything, dropping keys deleted meanwhile.
+        writer.apply(WatchEvent::Restarted {
+            objects: vec![("/z".into(), v(9, 8))],
+            revision: 9,
+        });
+        assert_eq!(cache.list(), vec![v(9, 8)]);
+        assert_eq!(cache.list_prefix("/z"), vec![("/z".to_string(), v(9, 8))]);
+        assert_eq!(cache.revision(), 9);
+    }
+}

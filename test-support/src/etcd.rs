@@ -1,0 +1,308 @@
+//! A real etcd for integration tests.
+//!
+//! [`EtcdProcess`] owns an `etcd` child process on free loopback ports with a
+//! temporary data directory. It keeps its ports and data across
+//! [`EtcdProcess::stop`] / [`EtcdProcess::restart`] so that tests can check how
+//! clients ride out an outage. [`TestEtcd`] is what most tests want: the
+//! shared etcd exported by `make test` when there is one, a private one
+//! otherwise, and in both cases a key prefix nobody else uses.
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use etcd_client::{Client, CompactionOptions, ConnectOptions};
+use tempfile::TempDir;
+
+/// Comma-separated client URLs of an etcd that tests may share.
+pub const SHARED_ETCD_ENV: &str = "DROVER_TEST_ETCD_ENDPOINTS";
+
+const ETCD_BIN: &str = "etcd";
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+const START_ATTEMPTS: usize = 3;
+
+/// Why a fixture could not be set up.
+#[derive(Debug)]
+pub struct FixtureError(String);
+
+impl fmt::Display for FixtureError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for FixtureError {}
+
+impl FixtureError {
+    pub(crate) fn from_msg(msg: impl Into<String>) -> Self {
+        Self(msg.into())
+    }
+}
+
+fn fixture_err(msg: impl Into<String>) -> FixtureError {
+    FixtureError::from_msg(msg)
+}
+
+/// A running (or stopped) etcd owned by the test. Killed on drop.
+pub struct EtcdProcess {
+    child: Option<Child>,
+    data_dir: TempDir,
+    client_port: u16,
+    peer_port: u16,
+}
+
+impl EtcdProcess {
+    /// Starts etcd on free loopback ports and waits until it answers.
+    pub async fn start() -> Result<Self, FixtureError> {
+        ensure_etcd_binary()?;
+        let mut last_err = fixture_err("etcd did not start");
+        // Free ports are picked by binding and releasing them, so another
+        // process can grab one in between: retry on fresh ports.
+        for _ in 0..START_ATTEMPTS {
+            let data_dir = tempfile::Builder::new()
+                .prefix("drover-etcd-")
+                .tempdir()
+                .map_err(|e| fixture_err(format!("creating etcd data dir: {e}")))?;
+            let mut etcd = Self {
+                child: None,
+                data_dir,
+                client_port: free_port()?,
+                peer_port: free_port()?,
+            };
+            match etcd.spawn_and_wait().await {
+                Ok(()) => return Ok(etcd),
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
+    }
+
+    /// The client URL, e.g. `http://127.0.0.1:23791`.
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The client port, for proxies.
+    pub fn client_port(&self) -> u16 {
+        self.client_port
+    }
+
+    /// Kills etcd (SIGKILL, like a crash); ports and data are kept.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts etcd again on the same ports and data dir and waits for it.
+    pub async fn restart(&mut self) -> Result<(), FixtureError> {
+        self.stop();
+        self.spawn_and_wait().await
+    }
+
+    /// A fresh client to this etcd.
+    pub async fn client(&self) -> Result<Client, FixtureError> {
+        connect(&[self.endpoint()]).await
+    }
+
+    /// Compacts the keyspace up to `revision` (physically, so watchers from
+    /// older revisions are cancelled at once).
+    pub async fn compact(&self, revision: i64) -> Result<(), FixtureError> {
+        compact(&[self.endpoint()], revision).await
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.data_dir.path().join("etcd.log")
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<(), FixtureError> {
+        let child = self.spawn()?;
+        self.child = Some(child);
+        let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(fixture_err(format!(
+                        "etcd exited with {status} during start-up; log tail:\n{}",
+                        log_tail(&self.log_path())
+                    )));
+                }
+            }
+            if healthy(&self.endpoint()).await {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                self.stop();
+                return Err(fixture_err(format!(
+                    "etcd at {} not healthy after {START_TIMEOUT:?}; log tail:\n{}",
+                    self.endpoint(),
+                    log_tail(&self.log_path())
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn spawn(&self) -> Result<Child, FixtureError> {
+        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .map_err(|e| fixture_err(format!("opening etcd log: {e}")))?;
+        let log2 = log
+            .try_clone()
+            .map_err(|e| fixture_err(format!("opening etcd log: {e}")))?;
+        Command::new(ETCD_BIN)
+            .arg("--name=drover-test")
+            .arg(format!("--data-dir={}", self.data_dir.path().join("data").display()))
+            .arg(format!("--listen-client-urls={client}"))
+            .arg(format!("--advertise-client-urls={client}"))
+            .arg(format!("--listen-peer-urls={peer}"))
+            .arg(format!("--initial-advertise-peer-urls={peer}"))
+            .arg(format!("--initial-cluster=drover-test={peer}"))
+            .arg("--initial-cluster-state=new")
+            .arg("--logger=zap")
+            .arg("--log-outputs=stderr")
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2)
+            .spawn()
+            .map_err(|e| fixture_err(format!("spawning {ETCD_BIN}: {e}")))
+    }
+}
+
+impl Drop for EtcdProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// An etcd for a test that does not disrupt it, plus a key prefix of its own.
+pub struct TestEtcd {
+    /// Client URLs.
+    pub endpoints: Vec<String>,
+    /// A prefix no other test uses, e.g. `/drover-test/1234-7-...`.
+    pub prefix: String,
+    owned: Option<EtcdProcess>,
+}
+
+impl TestEtcd {
+    /// Uses `DROVER_TEST_ETCD_ENDPOINTS` if set, else spawns a private etcd.
+    pub async fn shared_or_spawn() -> Result<Self, FixtureError> {
+        let prefix = unique_prefix();
+        if let Ok(value) = std::env::var(SHARED_ETCD_ENV) {
+            let endpoints: Vec<String> = value
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            if !endpoints.is_empty() {
+                return Ok(Self {
+                    endpoints,
+                    prefix,
+                    owned: None,
+                });
+            }
+        }
+        let etcd = EtcdProcess::start().await?;
+        Ok(Self {
+            endpoints: vec![etcd.endpoint()],
+            prefix,
+            owned: Some(etcd),
+        })
+    }
+
+    /// Whether this test owns its etcd (and may therefore disrupt it).
+    pub fn is_private(&self) -> bool {
+        self.owned.is_some()
+    }
+
+    /// A fresh client.
+    pub async fn client(&self) -> Result<Client, FixtureError> {
+        connect(&self.endpoints).await
+    }
+}
+
+/// Key prefixes unique across processes and within one.
+pub fn unique_prefix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("/drover-test/{}-{n}-{nanos}", std::process::id())
+}
+
+async fn connect(endpoints: &[String]) -> Result<Client, FixtureError> {
+    let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2));
+    Client::connect(endpoints, Some(opts))
+        .await
+        .map_err(|e| fixture_err(format!("connecting to etcd {endpoints:?}: {e}")))
+}
+
+async fn compact(endpoints: &[String], revision: i64) -> Result<(), FixtureError> {
+    let mut client = connect(endpoints).await?;
+    client
+        .compact(revision, Some(CompactionOptions::new().with_physical()))
+        .await
+        .map(|_| ())
+        .map_err(|e| fixture_err(format!("compacting etcd to {revision}: {e}")))
+}
+
+async fn healthy(endpoint: &str) -> bool {
+    let probe = async {
+        let mut client = connect(&[endpoint.to_string()]).await.ok()?;
+        client.get("health", None).await.ok()
+    };
+    matches!(
+        tokio::time::timeout(Duration::from_secs(2), probe).await,
+        Ok(Some(_))
+    )
+}
+
+fn ensure_etcd_binary() -> Result<(), FixtureError> {
+    match Command::new(ETCD_BIN)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => Err(fixture_err(format!(
+            "`{ETCD_BIN} --version` failed ({status}); install Debian's etcd-server \
+             (apt-get install etcd-server) or run `make test`, which installs it"
+        ))),
+        Err(e) => Err(fixture_err(format!(
+            "cannot run `{ETCD_BIN}` ({e}): the integration tests need a real etcd. \
+             Install Debian's etcd-server (apt-get install etcd-server) or run \
+             `make test`, which installs it"
+        ))),
+    }
+}
+
+fn free_port() -> Result<u16, FixtureError> {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| fixture_err(format!("finding a free port: {e}")))
+}
+
+fn log_tail(path: &Path) -> String {
+    let mut text = String::new();
+    if let Ok(mut f) = File::open(path) {
+        let _ = f.read_to_string(&mut text);
+    }
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
