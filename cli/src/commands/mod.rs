@@ -1,0 +1,39 @@
+//! The command-line surface: one module per command.
+
+mod inspect;
+mod jobfile;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// drover: a workload orchestrator. Nomad job files in, containers out;
+/// all state in etcd.
+#[derive(Debug, Parser)]
+#[command(name = "drover", version, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check job files (Nomad HCL or YAML) without submitting them.
+    Validate(validate::Args),
+    /// Print the job a file describes, with every default filled in.
+    Inspect(inspect::Args),
+    /// Print the version.
+    Version,
+}
+
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Validate(args) => Ok(validate::run(&args)),
+        Command::Inspect(args) => inspect::run(&args),
+        Command::Version => {
+            println!("drover {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what building and testing drover needs, when it is missing:
+# protoc (Debian's protobuf-compiler, for etcd-client) and etcd (etcd-server).
+# Installs through apt only when running as root; otherwise says what to install.
+set -euo pipefail
+
+missing_pkgs=()
+command -v protoc >/dev/null 2>&1 || missing_pkgs+=(protobuf-compiler)
+command -v etcd >/dev/null 2>&1 || missing_pkgs+=(etcd-server)
+if [ "${1:-}" = "--with-docker-tools" ]; then
+  command -v busybox >/dev/null 2>&1 || [ -x /bin/busybox ] || missing_pkgs+=(busybox-static)
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "error: cargo is not installed; drover needs a Rust toolchain (https://rustup.rs)." >&2
+  exit 1
+fi
+
+if [ ${#missing_pkgs[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${missing_pkgs[*]} from Debian's packages..."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
+  # The etcd-server package may try to start a system etcd; drover runs its own.
+  exit 0
+fi
+
+echo "error: missing: ${missing_pkgs[*]}" >&2
+echo "install them with: sudo apt-get install ${missing_pkgs[*]}" >&2
+echo "(or put protoc and etcd on PATH some other way)" >&2
+exit 1
