@@ -1,9 +1,231 @@
 //! Semantic validation of a canonical job.
+//!
+//! [`validate`] walks the job once and collects every error and warning; each
+//! diagnostic names the object it is about (`job "web" group "api" task
+//! "api" service "web-api"`) in [`Diagnostic::path`] and says what to change
+//! in its message. The job is expected to be canonical
+//! ([`crate::defaults::canonicalize`]), so policies are filled in and
+//! inherited; a policy inherited unchanged from the job is reported once, at
+//! the job.
+//!
+//! # Layout
+//! - this file: the walk, the [`Report`] collector, shared message helpers.
+//! - [`names`]: job, namespace, group and task names; duplicates.
+//! - [`constraints`]: constraints, affinities, spreads, version constraints.
+//! - [`network`]: network mode, ports, and every reference to a port label.
+//! - [`services`]: services and their checks.
+//! - [`resources`]: task resources, logs, ephemeral disk.
+//! - [`tasks`]: driver and its config, lifecycle, templates, artifacts,
+//!   volumes and mounts.
+//! - [`policies`]: restart, reschedule, update, migrate, disconnect.
+//! - [`periodic`]: periodic (cron, time zone), parameterized, dispatch payload.
 
-use crate::diagnostic::Diagnostic;
-use crate::job::Job;
+mod constraints;
+mod names;
+mod network;
+pub mod periodic;
+mod policies;
+mod resources;
+mod services;
+mod tasks;
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod testutil;
+
+use crate::diagnostic::{suggestion_suffix, Diagnostic};
+use crate::group::TaskGroup;
+use crate::job::{Job, JobType};
+use crate::task::Task;
+
+pub use constraints::{parse_version_constraint, VersionClause};
+pub use periodic::parse_cron;
 
 /// Every error and warning about `job`, each naming its object path.
-pub fn validate(_job: &Job) -> Vec<Diagnostic> {
-    Vec::new()
+pub fn validate(job: &Job) -> Vec<Diagnostic> {
+    let mut report = Report::default();
+    let path = format!("job {:?}", job.metadata.name);
+    validate_job(&mut report, job, &path);
+    let inherited = policies::Inherited::of(job);
+    for (index, group) in job.spec.groups.iter().enumerate() {
+        let group_path = child(&path, "group", &group.name, index);
+        validate_group(&mut report, job, &inherited, group, &group_path);
+    }
+    report.diagnostics
+}
+
+/// Collects diagnostics in the order the walk meets them.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub(crate) diagnostics: Vec<Diagnostic>,
+}
+
+impl Report {
+    pub(crate) fn error(&mut self, path: &str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::error(message).in_path(path));
+    }
+
+    pub(crate) fn warning(&mut self, path: &str, message: impl Into<String>) {
+        self.diagnostics
+            .push(Diagnostic::warning(message).in_path(path));
+    }
+
+    /// Reports `value` unless it is one of `allowed`.
+    pub(crate) fn one_of(&mut self, path: &str, field: &str, value: &str, allowed: &[&str]) {
+        if !allowed.contains(&value) {
+            self.error(path, not_one_of(field, value, allowed));
+        }
+    }
+}
+
+/// `mode "fial" is not valid; use one of: "fail", "delay" (did you mean "fail"?)`.
+pub(crate) fn not_one_of(field: &str, value: &str, allowed: &[&str]) -> String {
+    format!(
+        "{field} {value:?} is not valid; use one of: {}{}",
+        quoted_list(allowed.iter().copied()),
+        suggestion_suffix(value, allowed.iter().copied())
+    )
+}
+
+/// `"a", "b", "c"`.
+pub(crate) fn quoted_list<S: AsRef<str>>(items: impl IntoIterator<Item = S>) -> String {
+    items
+        .into_iter()
+        .map(|s| format!("{:?}", s.as_ref()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `<parent> <kind> "<name>"`, or `<parent> <kind>[<index>]` for a nameless one.
+pub(crate) fn child(parent: &str, kind: &str, name: &str, index: usize) -> String {
+    if name.is_empty() {
+        format!("{parent} {kind}[{index}]")
+    } else {
+        format!("{parent} {kind} {name:?}")
+    }
+}
+
+/// `<parent> <kind>[<index>]`.
+pub(crate) fn indexed(parent: &str, kind: &str, index: usize) -> String {
+    format!("{parent} {kind}[{index}]")
+}
+
+fn validate_job(report: &mut Report, job: &Job, path: &str) {
+    let spec = &job.spec;
+    names::validate_job_names(report, job, path);
+    if !(1..=100).contains(&spec.priority) {
+        report.error(
+            path,
+            format!(
+                "priority {} is out of range; use a value from 1 to 100",
+                spec.priority
+            ),
+        );
+    }
+    if spec.region.trim().is_empty() {
+        report.error(path, "region is empty; set a region such as \"global\"");
+    }
+    for (index, dc) in spec.datacenters.iter().enumerate() {
+        if dc.trim().is_empty() {
+            report.error(
+                path,
+                format!("datacenters[{index}] is empty; name a datacenter or use \"*\""),
+            );
+        }
+    }
+    if spec.groups.is_empty() {
+        report.error(path, "the job has no group; add at least one group");
+    }
+    constraints::validate_placement(
+        report,
+        path,
+        &spec.constraints,
+        &spec.affinities,
+        &spec.spreads,
+        spec.job_type,
+    );
+    policies::validate_job_policies(report, job, path);
+    periodic::validate_periodic(report, job, path);
+    names::duplicate_names(
+        report,
+        path,
+        "group",
+        spec.groups.iter().map(|g| g.name.as_str()),
+    );
+}
+
+fn validate_group(
+    report: &mut Report,
+    job: &Job,
+    inherited: &policies::Inherited,
+    group: &TaskGroup,
+    path: &str,
+) {
+    let job_type = job.spec.job_type;
+    names::validate_object_name(report, path, "group", &group.name);
+    validate_count(report, path, group.count, job_type);
+    constraints::validate_placement(
+        report,
+        path,
+        &group.constraints,
+        &group.affinities,
+        &group.spreads,
+        job_type,
+    );
+    let ports = network::validate_network(report, path, group.network.as_ref());
+    tasks::validate_group_volumes(report, path, group);
+    let task_names: Vec<&str> = group.tasks.iter().map(|t| t.name.as_str()).collect();
+    services::validate_services(
+        report,
+        path,
+        &group.services,
+        &ports,
+        services::Owner::Group(&task_names),
+    );
+    policies::validate_group_policies(report, job, inherited, group, path);
+    resources::validate_group_disk(report, path, group);
+    tasks::validate_group_tasks(report, path, group);
+    for (index, task) in group.tasks.iter().enumerate() {
+        let task_path = child(path, "task", &task.name, index);
+        validate_task(report, job, group, &ports, task, &task_path);
+    }
+}
+
+fn validate_count(report: &mut Report, path: &str, count: i64, job_type: JobType) {
+    if count < 0 {
+        report.error(path, format!("count {count} is negative; use 0 or more"));
+    } else if count > 1 && matches!(job_type, JobType::System | JobType::Sysbatch) {
+        report.error(
+            path,
+            format!(
+                "{} jobs should not have a count greater than 1 (got {count}): they run one allocation on every eligible node; remove count",
+                job_type.as_str()
+            ),
+        );
+    }
+}
+
+fn validate_task(
+    report: &mut Report,
+    job: &Job,
+    group: &TaskGroup,
+    ports: &network::Ports,
+    task: &Task,
+    path: &str,
+) {
+    names::validate_object_name(report, path, "task", &task.name);
+    tasks::validate_task(report, path, group, ports, task);
+    resources::validate_task_resources(report, path, task);
+    services::validate_services(report, path, &task.services, ports, services::Owner::Task);
+    constraints::validate_placement(
+        report,
+        path,
+        &task.constraints,
+        &task.affinities,
+        &[],
+        job.spec.job_type,
+    );
+    policies::validate_task_restart(report, group, task, path);
+    periodic::validate_dispatch_payload(report, job, task, path);
 }

@@ -1,0 +1,414 @@
+//! Restart, reschedule, update and migrate policies, and `disconnect`.
+//!
+//! Canonicalization pushes job-level policies into every group. To report a
+//! bad job-level policy once, at the job, a group's policy is checked only
+//! when it differs from what the group would inherit ([`Inherited`]).
+
+use crate::defaults::{canonicalize, default_migrate, default_update};
+use crate::duration::Duration;
+use crate::group::TaskGroup;
+use crate::job::{
+    Job, JobSpec, JobType, MigrateStrategy, ReschedulePolicy, RestartPolicy, UpdateStrategy,
+};
+use crate::meta::ObjectMeta;
+use crate::task::Task;
+
+use super::Report;
+
+const RESTART_MODES: [&str; 2] = ["fail", "delay"];
+const DELAY_FUNCTIONS: [&str; 3] = ["constant", "exponential", "fibonacci"];
+const UPDATE_HEALTH_CHECKS: [&str; 3] = ["checks", "task_states", "manual"];
+const MIGRATE_HEALTH_CHECKS: [&str; 2] = ["checks", "task_states"];
+const RECONCILE: [&str; 5] = [
+    "",
+    "best_score",
+    "longest_running",
+    "keep_original",
+    "keep_replacement",
+];
+/// Nomad's `RestartPolicyMinInterval`.
+const MIN_RESTART_INTERVAL: Duration = Duration::from_secs(5);
+/// Nomad's `ReschedulePolicyMinDelay`.
+const MIN_RESCHEDULE_DELAY: Duration = Duration::from_secs(5);
+
+/// The policies a group without its own would get: the job's, merged with
+/// the defaults for the job type.
+#[derive(Debug, Default)]
+pub(super) struct Inherited {
+    reschedule: Option<ReschedulePolicy>,
+    update: Option<UpdateStrategy>,
+    migrate: Option<MigrateStrategy>,
+}
+
+impl Inherited {
+    pub(super) fn of(job: &Job) -> Self {
+        let spec = &job.spec;
+        let mut probe = Job {
+            api_version: String::new(),
+            kind: String::new(),
+            metadata: ObjectMeta::default(),
+            spec: JobSpec {
+                job_type: spec.job_type,
+                update: spec.update.clone(),
+                reschedule: spec.reschedule.clone(),
+                migrate: spec.migrate.clone(),
+                groups: vec![TaskGroup::default()],
+                ..JobSpec::default()
+            },
+            status: None,
+        };
+        canonicalize(&mut probe);
+        match probe.spec.groups.pop() {
+            Some(group) => Inherited {
+                reschedule: group.reschedule,
+                update: group.update,
+                migrate: group.migrate,
+            },
+            None => Inherited::default(),
+        }
+    }
+}
+
+/// Job-level policies, as every group inherits them.
+pub(super) fn validate_job_policies(report: &mut Report, job: &Job, path: &str) {
+    let spec = &job.spec;
+    let inherited = Inherited::of(job);
+    let job_type = spec.job_type;
+    if spec.reschedule.is_some() {
+        validate_reschedule(
+            report,
+            &format!("{path} reschedule"),
+            job_type,
+            inherited.reschedule.as_ref(),
+        );
+    }
+    if spec.update.is_some() {
+        let path = format!("{path} update");
+        check_update(report, &path, job_type, inherited.update.as_ref());
+    }
+    if spec.migrate.is_some() {
+        let path = format!("{path} migrate");
+        check_migrate(report, &path, job_type, inherited.migrate.as_ref());
+    }
+}
+
+/// An update block: checked where the job type rolls out updates (service,
+/// system), a warning where it is ignored.
+fn check_update(
+    report: &mut Report,
+    path: &str,
+    job_type: JobType,
+    update: Option<&UpdateStrategy>,
+) {
+    match update {
+        Some(_) if default_update(job_type).is_none() => {
+            unused_block_warning(report, path, job_type, "update")
+        }
+        Some(update) => validate_update(report, path, update),
+        None => {}
+    }
+}
+
+/// A migrate block: only service jobs migrate on drain.
+fn check_migrate(
+    report: &mut Report,
+    path: &str,
+    job_type: JobType,
+    migrate: Option<&MigrateStrategy>,
+) {
+    match migrate {
+        Some(_) if default_migrate(job_type).is_none() => {
+            unused_block_warning(report, path, job_type, "migrate")
+        }
+        Some(migrate) => validate_migrate(report, path, migrate),
+        None => {}
+    }
+}
+
+pub(super) fn validate_group_policies(
+    report: &mut Report,
+    job: &Job,
+    inherited: &Inherited,
+    group: &TaskGroup,
+    path: &str,
+) {
+    let job_type = job.spec.job_type;
+    if let Some(restart) = &group.restart {
+        validate_restart(report, &format!("{path} restart"), restart);
+    }
+    if group.reschedule != inherited.reschedule {
+        validate_reschedule(
+            report,
+            &format!("{path} reschedule"),
+            job_type,
+            group.reschedule.as_ref(),
+        );
+    }
+    if group.update != inherited.update {
+        check_update(
+            report,
+            &format!("{path} update"),
+            job_type,
+            group.update.as_ref(),
+        );
+    }
+    if group.migrate != inherited.migrate {
+        check_migrate(
+            report,
+            &format!("{path} migrate"),
+            job_type,
+            group.migrate.as_ref(),
+        );
+    }
+    validate_disconnect(report, path, group);
+}
+
+/// A task's restart policy, when it overrides the group's.
+pub(super) fn validate_task_restart(
+    report: &mut Report,
+    group: &TaskGroup,
+    task: &Task,
+    path: &str,
+) {
+    if let Some(restart) = task
+        .restart
+        .as_ref()
+        .filter(|r| Some(*r) != group.restart.as_ref())
+    {
+        validate_restart(report, &format!("{path} restart"), restart);
+    }
+}
+
+fn unused_block_warning(report: &mut Report, path: &str, job_type: JobType, block: &str) {
+    report.warning(
+        path,
+        format!(
+            "{} jobs do not use the {block} block; it is ignored",
+            job_type.as_str()
+        ),
+    );
+}
+
+fn validate_restart(report: &mut Report, path: &str, restart: &RestartPolicy) {
+    let attempts = restart.attempts.unwrap_or(0);
+    let mode = restart.mode.as_deref().unwrap_or("");
+    let interval = restart.interval.unwrap_or_default();
+    let delay = restart.delay.unwrap_or_default();
+    if attempts < 0 {
+        report.error(
+            path,
+            format!("attempts {attempts} is negative; use 0 or more"),
+        );
+    }
+    report.one_of(path, "mode", mode, &RESTART_MODES);
+    if attempts == 0 && mode == "delay" {
+        report.error(
+            path,
+            "mode \"delay\" with 0 attempts is ambiguous; set attempts, or use mode \"fail\"",
+        );
+    }
+    if interval < MIN_RESTART_INTERVAL {
+        report.error(
+            path,
+            format!("interval {interval} is too short; use at least {MIN_RESTART_INTERVAL}"),
+        );
+    }
+    let needed = times(delay, attempts);
+    if attempts > 0 && needed > interval {
+        report.error(
+            path,
+            format!(
+                "{attempts} restarts with a delay of {delay} need {needed}, more than the interval of {interval}; raise interval to at least {needed}, or lower attempts or delay"
+            ),
+        );
+    }
+}
+
+fn validate_reschedule(
+    report: &mut Report,
+    path: &str,
+    job_type: JobType,
+    policy: Option<&ReschedulePolicy>,
+) {
+    let Some(policy) = policy else {
+        return;
+    };
+    if matches!(job_type, JobType::System | JobType::Sysbatch) {
+        report.error(
+            path,
+            format!(
+                "{} jobs may not have a reschedule block (their allocations follow their nodes); remove it",
+                job_type.as_str()
+            ),
+        );
+        return;
+    }
+    let attempts = policy.attempts.unwrap_or(0);
+    let unlimited = policy.unlimited.unwrap_or(false);
+    let function = policy.delay_function.as_deref().unwrap_or("");
+    if attempts < 0 {
+        report.error(
+            path,
+            format!("attempts {attempts} is negative; use 0 or more"),
+        );
+    }
+    report.one_of(path, "delay_function", function, &DELAY_FUNCTIONS);
+    if attempts <= 0 && !unlimited {
+        return; // rescheduling is off: Nomad ignores the rest
+    }
+    let interval = policy.interval.unwrap_or_default();
+    let delay = policy.delay.unwrap_or_default();
+    let max_delay = policy.max_delay.unwrap_or_default();
+    if attempts > 0 && unlimited {
+        report.error(
+            path,
+            format!("attempts {attempts} with unlimited = true is ambiguous; set attempts to 0 or unlimited to false"),
+        );
+    }
+    if attempts > 0 && !unlimited && interval.is_zero() {
+        report.error(path, "interval must be set when attempts is greater than 0");
+    }
+    let mut delays_ok = DELAY_FUNCTIONS.contains(&function);
+    if delay < MIN_RESCHEDULE_DELAY {
+        report.error(
+            path,
+            format!("delay {delay} is too short; use at least {MIN_RESCHEDULE_DELAY}"),
+        );
+        delays_ok = false;
+    }
+    if function != "constant" && max_delay < delay {
+        report.error(
+            path,
+            format!("max_delay ({max_delay}) must be at least delay ({delay}) with the {function} delay function"),
+        );
+        delays_ok = false;
+    }
+    if delays_ok && !unlimited && attempts > 0 && !interval.is_zero() {
+        let needed = total_reschedule_delay(function, delay, max_delay, attempts);
+        if needed > interval {
+            report.error(
+                path,
+                format!(
+                    "{attempts} reschedules with {function} delays from {delay} need {needed}, more than the interval of {interval}; raise interval or lower attempts"
+                ),
+            );
+        }
+    }
+}
+
+/// The sum of the delays before `attempts` reschedules.
+fn total_reschedule_delay(
+    function: &str,
+    delay: Duration,
+    max_delay: Duration,
+    attempts: i64,
+) -> Duration {
+    let cap = |d: Duration| {
+        if function == "constant" {
+            d
+        } else {
+            d.min(max_delay)
+        }
+    };
+    let (mut current, mut previous) = (delay, Duration::ZERO);
+    let mut total = Duration::ZERO;
+    for _ in 0..attempts.min(1000) {
+        total = Duration(total.0.saturating_add(current.0));
+        let next = match function {
+            "exponential" => Duration(current.0.saturating_mul(2)),
+            "fibonacci" => Duration(current.0.saturating_add(previous.0)),
+            _ => current,
+        };
+        previous = current;
+        current = cap(next);
+    }
+    total
+}
+
+fn times(duration: Duration, count: i64) -> Duration {
+    let count = u32::try_from(count.max(0)).unwrap_or(u32::MAX);
+    Duration(duration.0.saturating_mul(count))
+}
+
+fn validate_update(report: &mut Report, path: &str, update: &UpdateStrategy) {
+    let max_parallel = update.max_parallel.unwrap_or(0);
+    let canary = update.canary.unwrap_or(0);
+    if max_parallel < 0 {
+        report.error(
+            path,
+            format!("max_parallel {max_parallel} is negative; use 0 or more"),
+        );
+    }
+    if canary < 0 {
+        report.error(path, format!("canary {canary} is negative; use 0 or more"));
+    }
+    if update.auto_promote == Some(true) && canary <= 0 {
+        report.error(
+            path,
+            "auto_promote requires canary greater than 0; set canary or remove auto_promote",
+        );
+    }
+    let health_check = update.health_check.as_deref().unwrap_or("");
+    report.one_of(path, "health_check", health_check, &UPDATE_HEALTH_CHECKS);
+    let min_healthy = update.min_healthy_time.unwrap_or_default();
+    let healthy = update.healthy_deadline.unwrap_or_default();
+    let progress = update.progress_deadline.unwrap_or_default();
+    validate_deadlines(report, path, min_healthy, healthy);
+    if !progress.is_zero() && healthy >= progress {
+        report.error(
+            path,
+            format!("healthy_deadline ({healthy}) must be less than progress_deadline ({progress}); raise progress_deadline, or set it to 0 to disable it"),
+        );
+    }
+    if update.stagger.is_some_and(|s| s.is_zero()) {
+        report.error(path, "stagger must be greater than 0, e.g. \"30s\"");
+    }
+}
+
+fn validate_deadlines(report: &mut Report, path: &str, min_healthy: Duration, healthy: Duration) {
+    if healthy.is_zero() {
+        report.error(path, "healthy_deadline must be greater than 0, e.g. \"5m\"");
+    } else if min_healthy >= healthy {
+        report.error(
+            path,
+            format!(
+                "min_healthy_time ({min_healthy}) must be less than healthy_deadline ({healthy})"
+            ),
+        );
+    }
+}
+
+fn validate_migrate(report: &mut Report, path: &str, migrate: &MigrateStrategy) {
+    let max_parallel = migrate.max_parallel.unwrap_or(0);
+    if max_parallel < 0 {
+        report.error(
+            path,
+            format!("max_parallel {max_parallel} is negative; use 0 or more"),
+        );
+    }
+    let health_check = migrate.health_check.as_deref().unwrap_or("");
+    report.one_of(path, "health_check", health_check, &MIGRATE_HEALTH_CHECKS);
+    validate_deadlines(
+        report,
+        path,
+        migrate.min_healthy_time.unwrap_or_default(),
+        migrate.healthy_deadline.unwrap_or_default(),
+    );
+}
+
+fn validate_disconnect(report: &mut Report, group_path: &str, group: &TaskGroup) {
+    let Some(disconnect) = &group.disconnect else {
+        return;
+    };
+    let path = format!("{group_path} disconnect");
+    report.one_of(&path, "reconcile", &disconnect.reconcile, &RECONCILE);
+    if disconnect.stop_on_client_after.is_some() && group.stop_after_client_disconnect.is_some() {
+        report.error(
+            &path,
+            "stop_on_client_after replaces the group's stop_after_client_disconnect; set only stop_on_client_after",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests;
