@@ -137,7 +137,11 @@ impl Atomic {
     }
 
     fn size(&self) -> usize {
-        let guards: usize = self.guards.iter().map(|(k, _)| k.len() + COMPARE_OVERHEAD).sum();
+        let guards: usize = self
+            .guards
+            .iter()
+            .map(|(k, _)| k.len() + COMPARE_OVERHEAD)
+            .sum();
         guards + self.ops.iter().map(Op::size).sum::<usize>()
     }
 
@@ -206,7 +210,11 @@ impl Batch {
 
     /// Put only if `key` is at `revision`.
     pub fn update(&mut self, key: &str, value: Vec<u8>, revision: i64) -> &mut Self {
-        self.push(Atomic::new().guard(key, Guard::Revision(revision)).put(key, value))
+        self.push(
+            Atomic::new()
+                .guard(key, Guard::Revision(revision))
+                .put(key, value),
+        )
     }
 
     /// Unconditional delete.
@@ -216,7 +224,11 @@ impl Batch {
 
     /// Delete only if `key` is at `revision`.
     pub fn delete_if(&mut self, key: &str, revision: i64) -> &mut Self {
-        self.push(Atomic::new().guard(key, Guard::Revision(revision)).delete(key))
+        self.push(
+            Atomic::new()
+                .guard(key, Guard::Revision(revision))
+                .delete(key),
+        )
     }
 
     /// How the units will be packed: one range of unit indexes per txn.
@@ -410,7 +422,6 @@ pub fn plan_chunks(units: &[Atomic], limits: TxnLimits) -> Result<Vec<Range<usiz
     }
     Ok(chunks)
 }
-
 
 impl Store {
     /// An empty batch sized by this store's configured limits.

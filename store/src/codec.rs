@@ -146,7 +146,10 @@ mod tests {
         };
         let bytes = t.encode().expect("encode");
         let text = String::from_utf8(bytes.clone()).expect("utf8");
-        assert_eq!(text, r#"{"metadata":{"name":"a","namespace":"default"},"size":3}"#);
+        assert_eq!(
+            text,
+            r#"{"metadata":{"name":"a","namespace":"default"},"size":3}"#
+        );
         let back = Thing::decode(&bytes, 77).expect("decode");
         t.metadata.resource_version = 77;
         assert_eq!(back, t);

@@ -168,7 +168,11 @@ impl Candidacy {
     /// One round: try to take the key, then wait until it changes.
     async fn attempt(&self, lease_id: i64) {
         let txn = Txn::new()
-            .when([Compare::create_revision(self.key.as_str(), CompareOp::Equal, 0)])
+            .when([Compare::create_revision(
+                self.key.as_str(),
+                CompareOp::Equal,
+                0,
+            )])
             .and_then([TxnOp::put(
                 self.key.as_str(),
                 self.candidate.as_str(),
@@ -190,7 +194,8 @@ impl Candidacy {
             first_get_kv(&resp).ok().flatten().map(|kv| kv.lease)
         };
         let leading = holder == Some(lease_id);
-        self.leader.send_if_modified(|l| std::mem::replace(l, leading) != leading);
+        self.leader
+            .send_if_modified(|l| std::mem::replace(l, leading) != leading);
         if let Err(e) = self.wait_for_change(header_rev + 1).await {
             tracing::warn!(key = %self.key, error = %e, "election: watch failed");
             tokio::time::sleep(RETRY).await;

@@ -72,7 +72,10 @@ pub enum StoreError {
 
     /// A key segment (namespace, name, id) cannot be used in a key.
     #[error("invalid key segment {segment:?}: {reason}")]
-    InvalidKey { segment: String, reason: &'static str },
+    InvalidKey {
+        segment: String,
+        reason: &'static str,
+    },
 
     /// etcd returned a key that is not UTF-8 (drover never writes one).
     #[error("etcd returned a non UTF-8 key {key:?}")]
@@ -120,7 +123,11 @@ fn display_rev(rev: Option<i64>) -> String {
 }
 
 impl StoreError {
-    pub(crate) fn etcd(op: &'static str, key: impl Into<String>, source: etcd_client::Error) -> Self {
+    pub(crate) fn etcd(
+        op: &'static str,
+        key: impl Into<String>,
+        source: etcd_client::Error,
+    ) -> Self {
         Self::Etcd {
             op,
             key: key.into(),

@@ -255,22 +255,37 @@ mod tests {
     fn layout_matches_the_table() {
         let k = Keys::new("/drover");
         assert_eq!(k.job("default", "web"), "/drover/jobs/default/web");
-        assert_eq!(k.job_status("default", "web"), "/drover/jobs-status/default/web");
+        assert_eq!(
+            k.job_status("default", "web"),
+            "/drover/jobs-status/default/web"
+        );
         assert_eq!(
             k.job_version("default", "web", 7),
             "/drover/jobs-versions/default/web/00000000000000000007"
         );
         assert_eq!(k.alloc("prod", "a1"), "/drover/allocations/prod/a1");
-        assert_eq!(k.alloc_binding("prod", "a1"), "/drover/allocations-binding/prod/a1");
-        assert_eq!(k.alloc_status("prod", "a1"), "/drover/allocations-status/prod/a1");
-        assert_eq!(k.node_alloc("n1", "prod", "a1"), "/drover/node-allocs/n1/prod/a1");
+        assert_eq!(
+            k.alloc_binding("prod", "a1"),
+            "/drover/allocations-binding/prod/a1"
+        );
+        assert_eq!(
+            k.alloc_status("prod", "a1"),
+            "/drover/allocations-status/prod/a1"
+        );
+        assert_eq!(
+            k.node_alloc("n1", "prod", "a1"),
+            "/drover/node-allocs/n1/prod/a1"
+        );
         assert_eq!(k.node_allocs_prefix("n1"), "/drover/node-allocs/n1/");
         assert_eq!(k.node("n1"), "/drover/nodes/n1");
         assert_eq!(k.node_status("n1"), "/drover/nodes-status/n1");
         assert_eq!(k.node_heartbeat("n1"), "/drover/nodes-heartbeat/n1");
         assert_eq!(k.node_admin("n1"), "/drover/nodes-admin/n1");
         assert_eq!(k.service("default", "api"), "/drover/services/default/api");
-        assert_eq!(k.deployment("default", "d1"), "/drover/deployments/default/d1");
+        assert_eq!(
+            k.deployment("default", "d1"),
+            "/drover/deployments/default/d1"
+        );
         assert_eq!(k.leader("placement"), "/drover/leaders/placement");
     }
 
@@ -290,9 +305,15 @@ mod tests {
         let k = Keys::default();
         let jobs = k.kind_prefix::<Job>(None);
         assert!(!k.job_status("default", "web").starts_with(&jobs));
-        assert!(!k.job("ab", "x").starts_with(&k.kind_prefix::<Job>(Some("a"))));
-        assert!(!k.node_status("n1").starts_with(&k.kind_prefix::<Node>(None)));
-        assert!(!k.node_alloc("n10", "d", "a").starts_with(&k.node_allocs_prefix("n1")));
+        assert!(!k
+            .job("ab", "x")
+            .starts_with(&k.kind_prefix::<Job>(Some("a"))));
+        assert!(!k
+            .node_status("n1")
+            .starts_with(&k.kind_prefix::<Node>(None)));
+        assert!(!k
+            .node_alloc("n10", "d", "a")
+            .starts_with(&k.node_allocs_prefix("n1")));
         // Zero-padding keeps numeric order in key order.
         assert!(k.job_version("d", "w", 9) < k.job_version("d", "w", 10));
     }

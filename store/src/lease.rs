@@ -87,7 +87,11 @@ impl Store {
         let secs = ttl_secs(ttl);
         let mut client = self.client().lease_client();
         let resp = self
-            .timed("lease grant", &format!("ttl={secs}s"), client.grant(secs, None))
+            .timed(
+                "lease grant",
+                &format!("ttl={secs}s"),
+                client.grant(secs, None),
+            )
             .await?;
         Ok(resp.id())
     }
@@ -108,7 +112,10 @@ impl Store {
     /// Revokes a lease; revoking an unknown (expired) lease is not an error.
     pub async fn revoke_lease(&self, id: i64) -> Result<()> {
         let mut client = self.client().lease_client();
-        match self.timed("lease revoke", &format!("{id:x}"), client.revoke(id)).await {
+        match self
+            .timed("lease revoke", &format!("{id:x}"), client.revoke(id))
+            .await
+        {
             Ok(_) => Ok(()),
             Err(StoreError::Etcd { source, .. }) if is_lease_not_found(&source) => Ok(()),
             Err(e) => Err(e),
@@ -120,7 +127,11 @@ impl Store {
         let mut client = self.client().lease_client();
         let opts = LeaseTimeToLiveOptions::new();
         let resp = self
-            .timed("lease ttl", &format!("{id:x}"), client.time_to_live(id, Some(opts)))
+            .timed(
+                "lease ttl",
+                &format!("{id:x}"),
+                client.time_to_live(id, Some(opts)),
+            )
             .await?;
         Ok(u64::try_from(resp.ttl()).ok().map(Duration::from_secs))
     }
@@ -149,7 +160,9 @@ async fn keep_alive_loop(store: Store, id: i64, ttl: Duration, state: watch::Sen
                     }
                 }
             }
-            Err(e) => tracing::warn!(lease = %format!("{id:x}"), error = %e, "keepalive: cannot open stream"),
+            Err(e) => {
+                tracing::warn!(lease = %format!("{id:x}"), error = %e, "keepalive: cannot open stream")
+            }
         }
         if Instant::now() >= deadline {
             break;

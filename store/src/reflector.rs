@@ -102,7 +102,11 @@ impl<T> Cache<T> {
     fn read<R>(&self, f: impl FnOnce(&State<T>) -> R) -> R {
         // A panic while holding the lock leaves a map that is still a valid
         // (if stale) cache; keep serving it.
-        let guard = self.inner.objects.read().unwrap_or_else(PoisonError::into_inner);
+        let guard = self
+            .inner
+            .objects
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
         f(&guard)
     }
 }
@@ -156,7 +160,10 @@ impl<T: Stored> Writer<T> {
                 }
             }
         }
-        self.cache.inner.ready.send_if_modified(|ready| !std::mem::replace(ready, true));
+        self.cache
+            .inner
+            .ready
+            .send_if_modified(|ready| !std::mem::replace(ready, true));
     }
 }
 

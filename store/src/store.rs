@@ -137,7 +137,9 @@ impl Store {
         let key = self.keys.prefix().to_string();
         let opts = GetOptions::new().with_count_only();
         let mut kv = self.client.kv_client();
-        let resp = self.timed("get", &key, kv.get(key.as_str(), Some(opts))).await?;
+        let resp = self
+            .timed("get", &key, kv.get(key.as_str(), Some(opts)))
+            .await?;
         Ok(resp.header().map_or(0, |h| h.revision()))
     }
 
@@ -165,7 +167,9 @@ impl Store {
                 opts = opts.with_revision(revision);
             }
             let mut kv = self.client.kv_client();
-            let resp = self.timed("list", prefix, kv.get(start.clone(), Some(opts))).await?;
+            let resp = self
+                .timed("list", prefix, kv.get(start.clone(), Some(opts)))
+                .await?;
             if revision == 0 {
                 revision = resp.header().map_or(0, |h| h.revision());
             }
@@ -226,7 +230,9 @@ impl Store {
     pub async fn delete_prefix(&self, prefix: &str) -> Result<i64> {
         let opts = DeleteOptions::new().with_range(prefix_end(prefix.as_bytes()));
         let mut kv = self.client.kv_client();
-        let resp = self.timed("delete", prefix, kv.delete(prefix, Some(opts))).await?;
+        let resp = self
+            .timed("delete", prefix, kv.delete(prefix, Some(opts)))
+            .await?;
         Ok(resp.deleted())
     }
 
@@ -238,7 +244,13 @@ impl Store {
 
     /// Runs a one-key guarded txn whose failure branch reads the key, and
     /// turns a failed compare into the guard's error.
-    async fn guarded_txn(&self, op: &'static str, key: &str, guard: Guard, txn: Txn) -> Result<i64> {
+    async fn guarded_txn(
+        &self,
+        op: &'static str,
+        key: &str,
+        guard: Guard,
+        txn: Txn,
+    ) -> Result<i64> {
         let mut kv = self.client.kv_client();
         let resp = self.timed(op, key, kv.txn(txn)).await?;
         if resp.succeeded() {

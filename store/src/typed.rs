@@ -24,7 +24,11 @@ impl Store {
     /// Reads and decodes every key under `prefix` at one revision.
     pub async fn list_at<V: Stored>(&self, prefix: &str) -> Result<List<V>> {
         let raw = self.list_raw(prefix).await?;
-        let items = raw.items.iter().map(Kv::decode).collect::<Result<Vec<V>>>()?;
+        let items = raw
+            .items
+            .iter()
+            .map(Kv::decode)
+            .collect::<Result<Vec<V>>>()?;
         Ok(List {
             items,
             revision: raw.revision,
@@ -34,7 +38,8 @@ impl Store {
     /// Stores `value` at `key` only if the key does not exist; returns the
     /// new revision. Fails with [`StoreError::AlreadyExists`].
     pub async fn create_at<V: Stored>(&self, key: &str, value: &V) -> Result<i64> {
-        self.put_raw(key, encode(key, value)?, Guard::Absent, None).await
+        self.put_raw(key, encode(key, value)?, Guard::Absent, None)
+            .await
     }
 
     /// Replaces `key` only if it is still at `value.revision()`; returns the
@@ -58,7 +63,8 @@ impl Store {
     /// Stores `value` at `key` unconditionally (last writer wins): only for
     /// keys with a single writer, such as an agent's own status.
     pub async fn put_at<V: Stored>(&self, key: &str, value: &V) -> Result<i64> {
-        self.put_raw(key, encode(key, value)?, Guard::None, None).await
+        self.put_raw(key, encode(key, value)?, Guard::None, None)
+            .await
     }
 
     /// Reads an object by namespace and name (namespace ignored for

@@ -8,7 +8,10 @@ use common::{shared_store, widget, within, Widget};
 async fn cache_is_gated_until_listed_and_then_matches_etcd() {
     let (_etcd, store) = shared_store().await;
     for i in 0..50 {
-        store.create(&widget("default", &format!("w{i:02}"), i)).await.expect("create");
+        store
+            .create(&widget("default", &format!("w{i:02}"), i))
+            .await
+            .expect("create");
     }
     let reflector = store.reflector::<Widget>(&store.keys().kind_prefix::<Widget>(None));
     // The task has not run yet on this single-threaded runtime.
@@ -20,11 +23,21 @@ async fn cache_is_gated_until_listed_and_then_matches_etcd() {
     assert_eq!(reflector.len(), 50);
 
     // Changes flow in.
-    let mut w3: Widget = store.get("default", "w03").await.expect("get").expect("w03");
+    let mut w3: Widget = store
+        .get("default", "w03")
+        .await
+        .expect("get")
+        .expect("w03");
     w3.size = 300;
     store.update(&w3).await.expect("update");
-    store.delete::<Widget>("default", "w07", None).await.expect("delete");
-    let last = store.create(&widget("other", "new", 1)).await.expect("create");
+    store
+        .delete::<Widget>("default", "w07", None)
+        .await
+        .expect("delete");
+    let last = store
+        .create(&widget("other", "new", 1))
+        .await
+        .expect("create");
     let rev = last.metadata.resource_version;
     within(10, "cache to catch up", async {
         while reflector.revision() < rev {
@@ -37,5 +50,8 @@ async fn cache_is_gated_until_listed_and_then_matches_etcd() {
     assert_eq!(reflector.len(), 50);
     let key = store.keys().object::<Widget>("default", "w03");
     assert_eq!(reflector.get(&key).map(|w| w.size), Some(300));
-    assert_eq!(reflector.get(&store.keys().object::<Widget>("default", "w07")), None);
+    assert_eq!(
+        reflector.get(&store.keys().object::<Widget>("default", "w07")),
+        None
+    );
 }

@@ -8,7 +8,10 @@ use drover_store::{Atomic, Guard, StoreError, TxnLimits};
 #[tokio::test]
 async fn second_update_from_the_same_revision_conflicts() {
     let (_etcd, store) = shared_store().await;
-    let created = store.create(&widget("default", "w1", 1)).await.expect("create");
+    let created = store
+        .create(&widget("default", "w1", 1))
+        .await
+        .expect("create");
     assert!(created.metadata.resource_version > 0);
 
     let mut first = created.clone();
@@ -42,14 +45,21 @@ async fn second_update_from_the_same_revision_conflicts() {
 #[tokio::test]
 async fn create_of_an_existing_key_fails_and_keeps_the_original() {
     let (_etcd, store) = shared_store().await;
-    store.create(&widget("default", "dup", 1)).await.expect("create");
+    store
+        .create(&widget("default", "dup", 1))
+        .await
+        .expect("create");
     match store.create(&widget("default", "dup", 9)).await {
         Err(StoreError::AlreadyExists { key }) => {
             assert_eq!(key, store.keys().object::<Widget>("default", "dup"))
         }
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
-    let stored: Widget = store.get("default", "dup").await.expect("get").expect("present");
+    let stored: Widget = store
+        .get("default", "dup")
+        .await
+        .expect("get")
+        .expect("present");
     assert_eq!(stored.size, 1);
 }
 
@@ -61,7 +71,10 @@ async fn list_and_guarded_delete() {
     let in_a = store.list::<Widget>(Some("a")).await.expect("list");
     assert_eq!(in_a.items, vec![a.clone()]);
     assert!(in_a.revision >= a.metadata.resource_version);
-    assert_eq!(store.list::<Widget>(None).await.expect("list").items.len(), 2);
+    assert_eq!(
+        store.list::<Widget>(None).await.expect("list").items.len(),
+        2
+    );
 
     let stale = a.metadata.resource_version - 1;
     assert!(matches!(
@@ -72,7 +85,10 @@ async fn list_and_guarded_delete() {
         .delete::<Widget>("a", "x", Some(a.metadata.resource_version))
         .await
         .expect("delete"));
-    assert!(!store.delete::<Widget>("a", "x", None).await.expect("delete"));
+    assert!(!store
+        .delete::<Widget>("a", "x", None)
+        .await
+        .expect("delete"));
     assert_eq!(store.get::<Widget>("a", "x").await.expect("get"), None);
     assert!(matches!(
         store.get::<Widget>("a/b", "x").await,
@@ -88,7 +104,10 @@ async fn batch_over_the_op_limit_is_split_and_every_key_lands() {
     for i in 0..300 {
         batch.put(format!("{prefix}{i:04}"), format!("v{i}").into_bytes());
     }
-    assert_eq!(batch.plan().expect("plan"), vec![0..128, 128..256, 256..300]);
+    assert_eq!(
+        batch.plan().expect("plan"),
+        vec![0..128, 128..256, 256..300]
+    );
     let outcome = batch.commit(&store).await.expect("commit");
     assert_eq!((outcome.txns, outcome.applied), (3, 300));
     assert!(outcome.failed.is_empty());
@@ -110,20 +129,34 @@ async fn batch_over_the_op_limit_is_split_and_every_key_lands() {
 async fn failed_guards_are_reported_and_the_rest_commits() {
     let (_etcd, store) = shared_store().await;
     let k = |s: &str| format!("{}/g/{s}", store.keys().prefix());
-    store.put_raw(&k("taken"), b"old".to_vec(), Guard::None, None).await.expect("put");
+    store
+        .put_raw(&k("taken"), b"old".to_vec(), Guard::None, None)
+        .await
+        .expect("put");
     let mut batch = store.batch();
     batch.create(&k("new1"), b"1".to_vec());
     batch.create(&k("taken"), b"2".to_vec());
     batch.update(&k("missing"), b"3".to_vec(), 5);
-    batch.push(Atomic::new().put(k("pair-a"), vec![]).put(k("pair-b"), vec![]));
+    batch.push(
+        Atomic::new()
+            .put(k("pair-a"), vec![])
+            .put(k("pair-b"), vec![]),
+    );
     let outcome = batch.commit(&store).await.expect("commit");
     assert_eq!(outcome.applied, 2);
     let failed: Vec<usize> = outcome.failed.iter().map(|(i, _)| *i).collect();
     assert_eq!(failed, vec![1, 2]);
-    assert!(matches!(outcome.failed[0].1, StoreError::AlreadyExists { .. }));
+    assert!(matches!(
+        outcome.failed[0].1,
+        StoreError::AlreadyExists { .. }
+    ));
     assert!(matches!(
         outcome.failed[1].1,
-        StoreError::Conflict { expected: 5, actual: None, .. }
+        StoreError::Conflict {
+            expected: 5,
+            actual: None,
+            ..
+        }
     ));
     let list = store.list_raw(&k("")).await.expect("list");
     let keys: Vec<String> = list.items.iter().map(|kv| kv.key.clone()).collect();
@@ -135,7 +168,10 @@ async fn failed_guards_are_reported_and_the_rest_commits() {
 async fn atomic_commit_is_all_or_nothing() {
     let (_etcd, store) = shared_store().await;
     let k = |s: &str| format!("{}/atomic/{s}", store.keys().prefix());
-    store.put_raw(&k("x"), b"old".to_vec(), Guard::None, None).await.expect("put");
+    store
+        .put_raw(&k("x"), b"old".to_vec(), Guard::None, None)
+        .await
+        .expect("put");
     let mut batch = store.batch();
     batch.put(k("a"), b"1".to_vec());
     batch.create(&k("x"), b"2".to_vec());
@@ -154,6 +190,10 @@ async fn atomic_commit_is_all_or_nothing() {
     }
     assert!(matches!(
         too_big.commit_atomic(&store).await,
-        Err(StoreError::BatchUnitTooLarge { ops: 5, max_ops: 4, .. })
+        Err(StoreError::BatchUnitTooLarge {
+            ops: 5,
+            max_ops: 4,
+            ..
+        })
     ));
 }

@@ -13,7 +13,9 @@ use drover_test_support::{EtcdProcess, TcpProxy, TestEtcd};
 use futures::StreamExt;
 
 async fn next_raw(w: &mut RawWatcher) -> RawEvent {
-    within(30, "a watch event", w.next()).await.expect("watch stream ended")
+    within(30, "a watch event", w.next())
+        .await
+        .expect("watch stream ended")
 }
 
 /// Puts `n` keys through a fresh client, returning each write's revision.
@@ -95,43 +97,67 @@ async fn compaction_past_a_disconnected_watcher_relists_the_full_state() {
         .expect("reader");
     let k = |s: &str| format!("{prefix}/o/{s}");
     for name in ["a", "b", "c"] {
-        writer.put_at(&k(name), &Versioned::new(format!("{name}0"))).await.expect("put");
+        writer
+            .put_at(&k(name), &Versioned::new(format!("{name}0")))
+            .await
+            .expect("put");
     }
 
     let mut watcher = reader.watch_prefix::<Versioned<String>>(&k(""));
-    let first = within(30, "initial list", watcher.next()).await.expect("open").expect("ok");
+    let first = within(30, "initial list", watcher.next())
+        .await
+        .expect("open")
+        .expect("ok");
     let WatchEvent::Restarted { objects, .. } = first else {
         panic!("expected Restarted, got {first:?}");
     };
     let names: Vec<&str> = objects.iter().map(|(_, v)| v.value.as_str()).collect();
     assert_eq!(names, vec!["a0", "b0", "c0"]);
-    let d_rev = writer.put_at(&k("d"), &Versioned::new("d0".to_string())).await.expect("put");
-    let applied = within(30, "d", watcher.next()).await.expect("open").expect("ok");
+    let d_rev = writer
+        .put_at(&k("d"), &Versioned::new("d0".to_string()))
+        .await
+        .expect("put");
+    let applied = within(30, "d", watcher.next())
+        .await
+        .expect("open")
+        .expect("ok");
     assert_eq!(
         applied,
         WatchEvent::Applied {
             key: k("d"),
-            object: Versioned { value: "d0".into(), revision: d_rev }
+            object: Versioned {
+                value: "d0".into(),
+                revision: d_rev
+            }
         }
     );
 
     // The consumer falls off the network; history moves on and is compacted.
     proxy.cut();
-    writer.put_at(&k("a"), &Versioned::new("a1".to_string())).await.expect("put");
-    writer.delete_raw(&k("b"), Guard::None).await.expect("delete");
-    let e_rev = writer.put_at(&k("e"), &Versioned::new("e0".to_string())).await.expect("put");
+    writer
+        .put_at(&k("a"), &Versioned::new("a1".to_string()))
+        .await
+        .expect("put");
+    writer
+        .delete_raw(&k("b"), Guard::None)
+        .await
+        .expect("delete");
+    let e_rev = writer
+        .put_at(&k("e"), &Versioned::new("e0".to_string()))
+        .await
+        .expect("put");
     etcd.compact(e_rev).await.expect("compact");
     proxy.restore();
 
-    let relisted = within(30, "re-list", watcher.next()).await.expect("open").expect("ok");
+    let relisted = within(30, "re-list", watcher.next())
+        .await
+        .expect("open")
+        .expect("ok");
     let WatchEvent::Restarted { objects, revision } = relisted else {
         panic!("expected Restarted after compaction, got {relisted:?}");
     };
     assert!(revision >= e_rev);
-    let state: Vec<(String, String)> = objects
-        .into_iter()
-        .map(|(key, v)| (key, v.value))
-        .collect();
+    let state: Vec<(String, String)> = objects.into_iter().map(|(key, v)| (key, v.value)).collect();
     let want: Vec<(String, String)> = [("a", "a1"), ("c", "c0"), ("d", "d0"), ("e", "e0")]
         .iter()
         .map(|(n, v)| (k(n), v.to_string()))
@@ -139,13 +165,22 @@ async fn compaction_past_a_disconnected_watcher_relists_the_full_state() {
     assert_eq!(state, want);
 
     // And it keeps watching from there.
-    let f_rev = writer.put_at(&k("f"), &Versioned::new("f0".to_string())).await.expect("put");
-    let next = within(30, "f", watcher.next()).await.expect("open").expect("ok");
+    let f_rev = writer
+        .put_at(&k("f"), &Versioned::new("f0".to_string()))
+        .await
+        .expect("put");
+    let next = within(30, "f", watcher.next())
+        .await
+        .expect("open")
+        .expect("ok");
     assert_eq!(
         next,
         WatchEvent::Applied {
             key: k("f"),
-            object: Versioned { value: "f0".into(), revision: f_rev }
+            object: Versioned {
+                value: "f0".into(),
+                revision: f_rev
+            }
         }
     );
 }
@@ -157,18 +192,29 @@ async fn resuming_from_a_compacted_revision_relists() {
         .await
         .expect("connect");
     let key = format!("{}/r/x", etcd.prefix);
-    let old = store.put_raw(&key, b"1".to_vec(), Guard::None, None).await.expect("put");
-    let new = store.put_raw(&key, b"2".to_vec(), Guard::None, None).await.expect("put");
+    let old = store
+        .put_raw(&key, b"1".to_vec(), Guard::None, None)
+        .await
+        .expect("put");
+    let new = store
+        .put_raw(&key, b"2".to_vec(), Guard::None, None)
+        .await
+        .expect("put");
     let mut client = etcd.client().await.expect("client");
     client.compact(new, None).await.expect("compact");
 
-    let mut watcher =
-        store.watch_raw_with(&format!("{}/r/", etcd.prefix), WatchMachine::resume_from(old - 1));
+    let mut watcher = store.watch_raw_with(
+        &format!("{}/r/", etcd.prefix),
+        WatchMachine::resume_from(old - 1),
+    );
     match next_raw(&mut watcher).await {
         RawEvent::Restarted { kvs, revision } => {
             assert!(revision >= new);
             assert_eq!(kvs.len(), 1);
-            assert_eq!((kvs[0].value.as_slice(), kvs[0].mod_revision), (&b"2"[..], new));
+            assert_eq!(
+                (kvs[0].value.as_slice(), kvs[0].mod_revision),
+                (&b"2"[..], new)
+            );
         }
         other @ RawEvent::Change(Change::Put(_) | Change::Delete { .. }) => {
             panic!("expected Restarted, got {other:?}")

@@ -163,7 +163,10 @@ impl EtcdProcess {
             .map_err(|e| fixture_err(format!("opening etcd log: {e}")))?;
         Command::new(ETCD_BIN)
             .arg("--name=drover-test")
-            .arg(format!("--data-dir={}", self.data_dir.path().join("data").display()))
+            .arg(format!(
+                "--data-dir={}",
+                self.data_dir.path().join("data").display()
+            ))
             .arg(format!("--listen-client-urls={client}"))
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))

@@ -85,7 +85,9 @@ fn an_oversized_unit_is_an_error_naming_it() {
 
 #[test]
 fn empty_batch_has_no_txns() {
-    assert!(plan_chunks(&[], limits(128, 1 << 20)).expect("plan").is_empty());
+    assert!(plan_chunks(&[], limits(128, 1 << 20))
+        .expect("plan")
+        .is_empty());
 }
 
 #[test]
@@ -102,7 +104,9 @@ fn guard_evaluation_matches_etcd_semantics() {
     assert!(guard_holds(Guard::Revision(5), Some(&kv)));
     assert!(!guard_holds(Guard::Revision(4), Some(&kv)));
     assert!(!guard_holds(Guard::Revision(5), None));
-    let unit = Atomic::new().guard("/a", Guard::Revision(4)).put("/a", vec![]);
+    let unit = Atomic::new()
+        .guard("/a", Guard::Revision(4))
+        .put("/a", vec![]);
     match broken_guard(&unit, std::slice::from_ref(&kv)) {
         Some(StoreError::Conflict {
             expected, actual, ..

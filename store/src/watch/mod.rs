@@ -172,7 +172,12 @@ enum Ended {
     Broken(String),
 }
 
-async fn drive(store: Store, prefix: String, mut machine: WatchMachine, tx: mpsc::Sender<RawEvent>) {
+async fn drive(
+    store: Store,
+    prefix: String,
+    mut machine: WatchMachine,
+    tx: mpsc::Sender<RawEvent>,
+) {
     let mut backoff = Backoff(BACKOFF_MIN);
     loop {
         match machine.next() {
@@ -189,7 +194,16 @@ async fn drive(store: Store, prefix: String, mut machine: WatchMachine, tx: mpsc
                 }
             },
             Next::Watch { start_revision } => {
-                match watch_once(&store, &prefix, start_revision, &mut machine, &tx, &mut backoff).await {
+                match watch_once(
+                    &store,
+                    &prefix,
+                    start_revision,
+                    &mut machine,
+                    &tx,
+                    &mut backoff,
+                )
+                .await
+                {
                     Ended::ConsumerGone => return,
                     Ended::Relist => {
                         tracing::info!(%prefix, start_revision, "watch: history compacted, re-listing");
@@ -216,7 +230,10 @@ async fn watch_once(
         .with_range(prefix_end(prefix.as_bytes()))
         .with_start_revision(start_revision);
     let mut client = store.client().watch_client();
-    let mut stream = match store.timed("watch", prefix, client.watch(prefix, Some(opts))).await {
+    let mut stream = match store
+        .timed("watch", prefix, client.watch(prefix, Some(opts)))
+        .await
+    {
         Ok(stream) => stream,
         Err(e) => return Ended::Broken(e.to_string()),
     };
