@@ -41,7 +41,7 @@ pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
             [seconds, rest @ .., year] if rest.len() == 5 => (*seconds, rest, *year),
             _ => {
                 return Err(format!(
-                    "it has {} fields; write 5 (minute hour day-of-month month day-of-week)",
+                    "it has {} fields, not 5 (minute hour day-of-month month day-of-week)",
                     fields.len()
                 ))
             }
@@ -52,7 +52,18 @@ pub fn parse_cron(expression: &str) -> Result<cron::Schedule, String> {
         let weekday = cron_weekday(weekday);
         format!("{seconds} {minute} {hour} {day} {month} {weekday} {year}")
     };
-    cron::Schedule::from_str(&normalized).map_err(|e| e.to_string())
+    cron::Schedule::from_str(&normalized).map_err(|e| last_line(&e.to_string()))
+}
+
+/// The cron crate's errors quote the (normalized) expression with a caret
+/// on lines of their own; the reason is the last line.
+fn last_line(text: &str) -> String {
+    text.lines()
+        .rev()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or(text)
+        .to_string()
 }
 
 /// Day-of-week numbers from cron's 0–7 (0 and 7 = Sunday) to the `cron`
