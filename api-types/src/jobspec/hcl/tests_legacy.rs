@@ -1,0 +1,1 @@
+//! Tests of the Nomad 0.x mappings.
