@@ -6,7 +6,7 @@
 
 use serde::Deserialize;
 
-use crate::diagnostic::{suggestion_suffix, Diagnostic, Location};
+use crate::diagnostic::{did_you_mean, Diagnostic, Location};
 use crate::job::Job;
 use crate::meta::API_VERSION;
 
@@ -24,7 +24,12 @@ pub fn parse(file_name: &str, source: &str) -> Result<Loaded, Vec<Diagnostic>> {
                     .push(Diagnostic::error(message).in_path(format!("document {}", index + 1))),
             },
             Ok(None) => {}
-            Err(error) => errors.push(diagnostic_for(file_name, error)),
+            Err(error) => {
+                // After a syntax error the document stream cannot resync (it
+                // would yield the same error forever), so stop at the first.
+                errors.push(diagnostic_for(file_name, error));
+                break;
+            }
         }
     }
     if loaded.jobs.is_empty() && errors.is_empty() {
@@ -97,8 +102,11 @@ fn with_suggestion(message: String) -> String {
         return message;
     };
     let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
-    let suffix = suggestion_suffix(field, candidates.iter().copied());
-    format!("{message}{suffix}")
+    // With a likely fix at hand, the full list of fields is noise.
+    match did_you_mean(field, candidates.iter().copied()) {
+        Some(fix) => format!("unknown field `{field}` (did you mean {fix:?}?)"),
+        None => message,
+    }
 }
 
 #[cfg(test)]
@@ -126,11 +134,10 @@ mod tests {
         let errors = parse("m.yaml", &source).err().unwrap_or_default();
         assert_eq!(errors.len(), 1);
         let text = errors[0].to_string();
-        assert!(
-            text.starts_with("m.yaml:10:7: error: spec.groups[0].tasks[0]: unknown field `drivr`"),
-            "{text}"
+        assert_eq!(
+            text,
+            "m.yaml:10:7: error: spec.groups[0].tasks[0]: unknown field `drivr` (did you mean \"driver\"?)"
         );
-        assert!(text.ends_with("(did you mean \"driver\"?)"), "{text}");
     }
 
     #[test]
@@ -141,6 +148,15 @@ mod tests {
         assert!(errors[0]
             .to_string()
             .contains("kind \"Pod\" is not supported"));
+    }
+
+    #[test]
+    fn syntax_error_is_reported_once() {
+        let errors = parse("m.yaml", "apiVersion: drover.io/v1\nkind: Job\n: [\n")
+            .err()
+            .unwrap_or_default();
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].location.is_some());
     }
 
     #[test]
