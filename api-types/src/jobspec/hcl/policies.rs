@@ -40,7 +40,7 @@ fn constraint(d: &mut Decoder, block: &Block, path: String) -> Option<Constraint
     let r = Reader::open(d, &block.body, &schema::CONSTRAINT, path);
     let mut c = Constraint {
         attribute: r.string(d, "attribute").unwrap_or_default(),
-        operator: r.string(d, "operator").unwrap_or_else(|| "=".into()),
+        operator: r.string(d, "operator").unwrap_or_default(),
         value: r.string(d, "value").unwrap_or_default(),
     };
     if let Some(enabled) = r.bool(d, "distinct_hosts") {
@@ -48,6 +48,7 @@ fn constraint(d: &mut Decoder, block: &Block, path: String) -> Option<Constraint
             return None;
         }
         c.operator = "distinct_hosts".into();
+        c.value = "true".into();
     }
     if let Some(attribute) = r.string(d, "distinct_property") {
         c.operator = "distinct_property".into();
@@ -69,7 +70,7 @@ pub(super) fn affinities(d: &mut Decoder, r: &Reader) -> Vec<Affinity> {
             let r = Reader::open(d, &b.body, &schema::AFFINITY, path.clone());
             let mut a = Affinity {
                 attribute: r.string(d, "attribute").unwrap_or_default(),
-                operator: r.string(d, "operator").unwrap_or_else(|| "=".into()),
+                operator: r.string(d, "operator").unwrap_or_default(),
                 value: r.string(d, "value").unwrap_or_default(),
                 weight: r.int(d, "weight").unwrap_or(DEFAULT_AFFINITY_WEIGHT),
             };

@@ -1,0 +1,11 @@
+job "web" {
+  datacenters = ["dc1"]
+
+  group "web" {
+    count =
+
+    task "web" {
+      driver = "docker"
+    }
+  }
+}

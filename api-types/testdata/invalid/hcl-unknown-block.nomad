@@ -1,0 +1,9 @@
+job "web" {
+  datacenters = ["dc1"]
+
+  group "api" {
+    tsk "api" {
+      driver = "docker"
+    }
+  }
+}

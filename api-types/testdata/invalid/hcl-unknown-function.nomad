@@ -1,0 +1,11 @@
+job "web" {
+  group "web" {
+    task "web" {
+      driver = "docker"
+
+      config {
+        image = uper("nginx")
+      }
+    }
+  }
+}
