@@ -169,11 +169,15 @@ mod tests {
 
     #[test]
     fn rejects_unworkable_combinations() {
-        let mut c = StoreConfig::default();
-        c.prefix = "/drover/".into();
+        let c = StoreConfig {
+            prefix: "/drover/".into(),
+            ..StoreConfig::default()
+        };
         assert!(matches!(c.validate(), Err(StoreError::Config(_))));
-        let mut c = StoreConfig::default();
-        c.cert_file = Some("/tmp/c.pem".into());
+        let c = StoreConfig {
+            cert_file: Some("/tmp/c.pem".into()),
+            ..StoreConfig::default()
+        };
         assert!(matches!(c.validate(), Err(StoreError::Config(_))));
         let mut c = StoreConfig::default();
         c.endpoints.clear();
@@ -182,8 +186,10 @@ mod tests {
 
     #[test]
     fn missing_tls_file_names_the_path() {
-        let mut c = StoreConfig::default();
-        c.ca_file = Some("/nonexistent/ca.pem".into());
+        let c = StoreConfig {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..StoreConfig::default()
+        };
         match c.connect_options() {
             Err(StoreError::TlsFile { path, .. }) => {
                 assert_eq!(path, PathBuf::from("/nonexistent/ca.pem"))

@@ -20,7 +20,7 @@
 //!   gate.
 //! - [`lease`]: [`Lease`] with background keepalive.
 //! - [`election`]: [`Election`], leader election on a lease.
-//! - [`error`]: [`StoreError`].
+//! - [`error`]: the crate's error type, [`StoreError`].
 
 pub mod batch;
 pub mod codec;
