@@ -67,8 +67,27 @@ pub(super) fn validate_object_name(report: &mut Report, path: &str, kind: &str, 
             path,
             format!("{kind} name is empty; give the {kind} a name"),
         );
-    } else if let Some(problem) = name_problem(name) {
+    } else if let Some(problem) = if kind == "group" {
+        group_name_problem(name)
+    } else {
+        name_problem(name)
+    } {
         report.error(path, format!("{kind} name {name:?} {problem}"));
+    }
+}
+
+/// Group names are freer, as in Nomad (they name no container): anything
+/// but slashes and control characters, at most 128 characters.
+fn group_name_problem(name: &str) -> Option<String> {
+    let length = name.chars().count();
+    if length > MAX_NAME_LEN {
+        Some(format!(
+            "is {length} characters long; use at most {MAX_NAME_LEN}"
+        ))
+    } else if name.contains('/') || name.chars().any(char::is_control) {
+        Some("contains '/' or a control character; remove it".into())
+    } else {
+        None
     }
 }
 
@@ -169,6 +188,18 @@ mod tests {
         assert_eq!(
             messages(&job),
             ["error: job \"billing\" group[0]: group name is empty; give the group a name"]
+        );
+    }
+
+    #[test]
+    fn group_names_follow_nomad() {
+        let mut job = base_job();
+        job.spec.groups[0].name = "web server".into();
+        assert!(messages(&job).is_empty());
+        job.spec.groups[0].name = "web/server".into();
+        assert_eq!(
+            messages(&job),
+            ["error: job \"billing\" group \"web/server\": group name \"web/server\" contains '/' or a control character; remove it"]
         );
     }
 

@@ -284,45 +284,67 @@ fn validate_reschedule(
         delays_ok = false;
     }
     if delays_ok && !unlimited && attempts > 0 && !interval.is_zero() {
-        let needed = total_reschedule_delay(function, delay, max_delay, attempts);
-        if needed > interval {
+        let (needed, strict) = reschedule_interval_needed(function, delay, max_delay, attempts);
+        let too_short = if strict {
+            interval <= needed
+        } else {
+            interval < needed
+        };
+        if too_short {
+            let bound = if strict { "longer than" } else { "of at least" };
             report.error(
                 path,
                 format!(
-                    "{attempts} reschedules with {function} delays from {delay} need {needed}, more than the interval of {interval}; raise interval or lower attempts"
+                    "{attempts} reschedules with {function} delays from {delay} (max_delay {max_delay}) need an interval {bound} {needed}, not {interval}; raise interval or lower attempts"
                 ),
             );
         }
     }
 }
 
-/// The sum of the delays before `attempts` reschedules.
-fn total_reschedule_delay(
+/// The interval `attempts` reschedules need, computed as Nomad's
+/// `viableAttempts` does (exponential and fibonacci delays grow to
+/// `max_delay`, then add it linearly); `true` when the interval must be
+/// strictly longer (Nomad's exponential rule).
+fn reschedule_interval_needed(
     function: &str,
     delay: Duration,
     max_delay: Duration,
     attempts: i64,
-) -> Duration {
-    let cap = |d: Duration| {
-        if function == "constant" {
-            d
-        } else {
-            d.min(max_delay)
+) -> (Duration, bool) {
+    let attempts = attempts.clamp(0, 10_000) as u32;
+    let add = |a: Duration, b: Duration| Duration(a.0.saturating_add(b.0));
+    match function {
+        "exponential" => {
+            let mut needed = Duration::ZERO;
+            for i in 0..attempts {
+                let factor = 2u32.checked_pow(i).unwrap_or(u32::MAX);
+                let next = Duration(delay.0.saturating_mul(factor));
+                needed = if next > max_delay {
+                    add(needed, max_delay)
+                } else {
+                    next
+                };
+            }
+            (needed, true)
         }
-    };
-    let (mut current, mut previous) = (delay, Duration::ZERO);
-    let mut total = Duration::ZERO;
-    for _ in 0..attempts.min(1000) {
-        total = Duration(total.0.saturating_add(current.0));
-        let next = match function {
-            "exponential" => Duration(current.0.saturating_mul(2)),
-            "fibonacci" => Duration(current.0.saturating_add(previous.0)),
-            _ => current,
-        };
-        previous = current;
-        current = cap(next);
+        "fibonacci" => {
+            let (mut before, mut last) = (delay, delay);
+            let mut capped = false;
+            for _ in 2..attempts {
+                let next = if capped {
+                    add(last, max_delay)
+                } else {
+                    let sum = add(last, before);
+                    capped = sum > max_delay;
+                    sum.min(max_delay)
+                };
+                (before, last) = (last, next);
+            }
+            (last, false)
+        }
+        _ => (times(delay, i64::from(attempts)), false),
     }
-    total
 }
 
 fn times(duration: Duration, count: i64) -> Duration {
@@ -388,12 +410,17 @@ fn validate_migrate(report: &mut Report, path: &str, migrate: &MigrateStrategy) 
     }
     let health_check = migrate.health_check.as_deref().unwrap_or("");
     report.one_of(path, "health_check", health_check, &MIGRATE_HEALTH_CHECKS);
-    validate_deadlines(
-        report,
-        path,
-        migrate.min_healthy_time.unwrap_or_default(),
-        migrate.healthy_deadline.unwrap_or_default(),
-    );
+    // Nomad allows min_healthy_time == healthy_deadline here, unlike update.
+    let min_healthy = migrate.min_healthy_time.unwrap_or_default();
+    let healthy = migrate.healthy_deadline.unwrap_or_default();
+    if min_healthy > healthy {
+        report.error(
+            path,
+            format!(
+                "min_healthy_time ({min_healthy}) must not exceed healthy_deadline ({healthy})"
+            ),
+        );
+    }
 }
 
 fn validate_disconnect(report: &mut Report, group_path: &str, group: &TaskGroup) {

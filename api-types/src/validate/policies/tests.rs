@@ -58,9 +58,14 @@ fn reschedule_policy() {
         (ReschedulePolicy { delay: secs(1), ..ReschedulePolicy::default() }, vec![format!("{at}: delay 1s is too short; use at least 5s")]),
         (ReschedulePolicy { delay: secs(60), max_delay: secs(30), ..ReschedulePolicy::default() }, vec![format!("{at}: max_delay (30s) must be at least delay (1m) with the exponential delay function")]),
         (ReschedulePolicy { attempts: Some(2), interval: Some(Duration::ZERO), unlimited: Some(false), ..ReschedulePolicy::default() }, vec![format!("{at}: interval must be set when attempts is greater than 0")]),
-        (ReschedulePolicy { attempts: Some(3), interval: secs(60), delay: secs(30), delay_function: Some("constant".into()), unlimited: Some(false), ..ReschedulePolicy::default() }, vec![format!("{at}: 3 reschedules with constant delays from 30s need 1m30s, more than the interval of 1m; raise interval or lower attempts")]),
+        (ReschedulePolicy { attempts: Some(3), interval: secs(60), delay: secs(30), delay_function: Some("constant".into()), unlimited: Some(false), ..ReschedulePolicy::default() }, vec![format!("{at}: 3 reschedules with constant delays from 30s (max_delay 1h) need an interval of at least 1m30s, not 1m; raise interval or lower attempts")]),
         (ReschedulePolicy { attempts: Some(4), interval: secs(600), delay: secs(30), max_delay: secs(60), unlimited: Some(false), ..ReschedulePolicy::default() }, vec![]),
         (ReschedulePolicy { attempts: Some(0), unlimited: Some(false), delay: secs(0), ..ReschedulePolicy::default() }, vec![]),
+        // Nomad's own arithmetic: fibonacci 1m,1m,2m,3m,5m,8m,13m,21m,30m (capped), then +30m = 1h.
+        (ReschedulePolicy { attempts: Some(10), interval: secs(3600), delay: secs(60), delay_function: Some("fibonacci".into()), max_delay: secs(1800), unlimited: Some(false) }, vec![]),
+        (ReschedulePolicy { attempts: Some(11), interval: secs(3600), delay: secs(60), delay_function: Some("fibonacci".into()), max_delay: secs(1800), unlimited: Some(false) }, vec![format!("{at}: 11 reschedules with fibonacci delays from 1m (max_delay 30m) need an interval of at least 1h30m, not 1h; raise interval or lower attempts")]),
+        // exponential 30s, 1m, then +1m each: 2m after 3 attempts; the interval must be longer.
+        (ReschedulePolicy { attempts: Some(3), interval: secs(120), delay: secs(30), max_delay: secs(60), unlimited: Some(false), ..ReschedulePolicy::default() }, vec![format!("{at}: 3 reschedules with exponential delays from 30s (max_delay 1m) need an interval longer than 2m, not 2m; raise interval or lower attempts")]),
     ];
     for (index, (policy, expected)) in cases.into_iter().enumerate() {
         let mut job = raw_job(JobType::Service);
@@ -126,7 +131,7 @@ fn migrate_strategy() {
         [
             format!("error: {JOB} migrate: max_parallel -2 is negative; use 0 or more"),
             format!("error: {JOB} migrate: health_check \"manual\" is not valid; use one of: \"checks\", \"task_states\""),
-            format!("error: {JOB} migrate: min_healthy_time (10m) must be less than healthy_deadline (5m)"),
+            format!("error: {JOB} migrate: min_healthy_time (10m) must not exceed healthy_deadline (5m)"),
         ]
     );
 }
