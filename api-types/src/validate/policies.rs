@@ -284,21 +284,31 @@ fn validate_reschedule(
         delays_ok = false;
     }
     if delays_ok && !unlimited && attempts > 0 && !interval.is_zero() {
-        let (needed, strict) = reschedule_interval_needed(function, delay, max_delay, attempts);
-        let too_short = if strict {
-            interval <= needed
-        } else {
-            interval < needed
-        };
-        if too_short {
-            let bound = if strict { "longer than" } else { "of at least" };
-            report.error(
-                path,
-                format!(
-                    "{attempts} reschedules with {function} delays from {delay} (max_delay {max_delay}) need an interval {bound} {needed}, not {interval}; raise interval or lower attempts"
-                ),
-            );
-        }
+        check_reschedule_interval(report, path, policy);
+    }
+}
+
+/// Whether `attempts` reschedules fit in the interval (delays are valid).
+fn check_reschedule_interval(report: &mut Report, path: &str, policy: &ReschedulePolicy) {
+    let attempts = policy.attempts.unwrap_or(0);
+    let function = policy.delay_function.as_deref().unwrap_or("");
+    let interval = policy.interval.unwrap_or_default();
+    let delay = policy.delay.unwrap_or_default();
+    let max_delay = policy.max_delay.unwrap_or_default();
+    let (needed, strict) = reschedule_interval_needed(function, delay, max_delay, attempts);
+    let too_short = if strict {
+        interval <= needed
+    } else {
+        interval < needed
+    };
+    if too_short {
+        let bound = if strict { "longer than" } else { "of at least" };
+        report.error(
+            path,
+            format!(
+                "{attempts} reschedules with {function} delays from {delay} (max_delay {max_delay}) need an interval {bound} {needed}, not {interval}; raise interval or lower attempts"
+            ),
+        );
     }
 }
 
