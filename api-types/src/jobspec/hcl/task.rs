@@ -33,13 +33,7 @@ pub(super) fn task(
     };
     t.driver = r.string(d, "driver").unwrap_or_default();
     t.user = r.string(d, "user").unwrap_or_default();
-    if let Some(b) = r.block(d, "config") {
-        let (config, port_map) = config::decode(d, &b.body, &r.child("config", None));
-        t.config = config;
-        legacy.port_map = port_map;
-    } else if let Some((value, expr)) = r.value(d, "config") {
-        t.config = config::from_value(d, &value, expr.span(), &r.path);
-    }
+    driver_config(d, &r, &mut t, &mut legacy);
     t.env = r.string_map(d, "env");
     t.meta = r.string_map(d, "meta");
     if let Some(b) = r.block(d, "resources") {
@@ -54,13 +48,7 @@ pub(super) fn task(
     t.artifacts = r.blocks("artifact").map(|b| artifact(d, b, &r)).collect();
     t.constraints = p::constraints(d, &r);
     t.affinities = p::affinities(d, &r);
-    t.lifecycle = r.block(d, "lifecycle").map(|b| {
-        let l = Reader::open(d, &b.body, &schema::LIFECYCLE, r.child("lifecycle", None));
-        Lifecycle {
-            hook: l.string(d, "hook").unwrap_or_default(),
-            sidecar: l.bool(d, "sidecar").unwrap_or_default(),
-        }
-    });
+    t.lifecycle = r.block(d, "lifecycle").map(|b| lifecycle(d, b, &r));
     t.leader = r.bool(d, "leader").unwrap_or_default();
     if let Some(timeout) = r.duration(d, "kill_timeout") {
         t.kill_timeout = timeout;
@@ -83,6 +71,30 @@ pub(super) fn task(
         }
     });
     (t, legacy)
+}
+
+/// `config { … }`, or the rarer `config = { … }`.
+fn driver_config(d: &mut Decoder, r: &Reader, t: &mut Task, legacy: &mut LegacyTask) {
+    if let Some(b) = r.block(d, "config") {
+        let (config, port_map) = config::decode(d, &b.body, &r.child("config", None));
+        t.config = config;
+        legacy.port_map = port_map;
+    } else if let Some((value, expr)) = r.value(d, "config") {
+        t.config = config::from_value(d, &value, expr.span(), &r.path);
+    }
+}
+
+fn lifecycle(d: &mut Decoder, block: &Block, task: &Reader) -> Lifecycle {
+    let l = Reader::open(
+        d,
+        &block.body,
+        &schema::LIFECYCLE,
+        task.child("lifecycle", None),
+    );
+    Lifecycle {
+        hook: l.string(d, "hook").unwrap_or_default(),
+        sidecar: l.bool(d, "sidecar").unwrap_or_default(),
+    }
 }
 
 fn resources(d: &mut Decoder, block: &Block, task: &Reader, legacy: &mut LegacyTask) -> Resources {
