@@ -10,8 +10,8 @@
 use crate::duration::Duration;
 use crate::group::{EphemeralDisk, Network, Service, TaskGroup};
 use crate::job::{
-    Job, JobSpec, JobType, MigrateStrategy, Parameterized, Periodic, ReschedulePolicy,
-    RestartPolicy, UpdateStrategy,
+    Affinity, Job, JobSpec, JobType, MigrateStrategy, Parameterized, Periodic, ReschedulePolicy,
+    RestartPolicy, Spread, UpdateStrategy,
 };
 use crate::meta::{API_VERSION, DEFAULT_NAMESPACE};
 use crate::task::{LogConfig, Resources, Task, Template};
@@ -22,6 +22,8 @@ pub const DEFAULT_KILL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_PRIORITY: i64 = 50;
 pub const DEFAULT_REGION: &str = "global";
 pub const DEFAULT_NODE_POOL: &str = "default";
+/// Nomad's weight for an affinity or spread that names none.
+pub const DEFAULT_WEIGHT: i64 = 50;
 
 impl Default for JobSpec {
     fn default() -> Self {
@@ -46,6 +48,27 @@ impl Default for JobSpec {
             payload: None,
             stop: false,
             groups: Vec::new(),
+        }
+    }
+}
+
+impl Default for Affinity {
+    fn default() -> Self {
+        Affinity {
+            attribute: String::new(),
+            operator: String::new(),
+            value: String::new(),
+            weight: DEFAULT_WEIGHT,
+        }
+    }
+}
+
+impl Default for Spread {
+    fn default() -> Self {
+        Spread {
+            attribute: String::new(),
+            weight: DEFAULT_WEIGHT,
+            targets: Vec::new(),
         }
     }
 }

@@ -195,7 +195,7 @@ impl Constraint {
 }
 
 /// A soft preference: nodes matching score higher by `weight` (-100..=100).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Affinity {
     pub attribute: String,
@@ -204,7 +204,7 @@ pub struct Affinity {
     pub weight: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Spread {
     pub attribute: String,

@@ -5,6 +5,7 @@
 
 use hcl_edit::structure::Block;
 
+use crate::defaults::DEFAULT_WEIGHT;
 use crate::diagnostic::suggestion_suffix;
 use crate::group::{Disconnect, EphemeralDisk};
 use crate::job::{
@@ -24,9 +25,6 @@ const SHORTHAND_OPERATORS: [&str; 5] = [
     "version",
     "semver",
 ];
-
-/// Nomad's weight for an affinity that names none.
-const DEFAULT_AFFINITY_WEIGHT: i64 = 50;
 
 pub(super) fn constraints(d: &mut Decoder, r: &Reader) -> Vec<Constraint> {
     let path = r.child("constraint", None);
@@ -72,7 +70,7 @@ pub(super) fn affinities(d: &mut Decoder, r: &Reader) -> Vec<Affinity> {
                 attribute: r.string(d, "attribute").unwrap_or_default(),
                 operator: r.string(d, "operator").unwrap_or_default(),
                 value: r.string(d, "value").unwrap_or_default(),
-                weight: r.int(d, "weight").unwrap_or(DEFAULT_AFFINITY_WEIGHT),
+                weight: r.int(d, "weight").unwrap_or(DEFAULT_WEIGHT),
             };
             for op in SHORTHAND_OPERATORS {
                 if let Some(value) = r.string(d, op) {
@@ -104,7 +102,7 @@ pub(super) fn spreads(d: &mut Decoder, r: &Reader) -> Vec<Spread> {
                 .collect();
             Spread {
                 attribute: r.string(d, "attribute").unwrap_or_default(),
-                weight: r.int(d, "weight").unwrap_or_default(),
+                weight: r.int(d, "weight").unwrap_or(DEFAULT_WEIGHT),
                 targets,
             }
         })
