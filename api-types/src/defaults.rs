@@ -10,8 +10,8 @@
 use crate::duration::Duration;
 use crate::group::{EphemeralDisk, Network, Service, TaskGroup};
 use crate::job::{
-    Affinity, Job, JobSpec, JobType, MigrateStrategy, Parameterized, Periodic, ReschedulePolicy,
-    RestartPolicy, Spread, UpdateStrategy,
+    Affinity, Constraint, Job, JobSpec, JobType, MigrateStrategy, Parameterized, Periodic,
+    ReschedulePolicy, RestartPolicy, Spread, UpdateStrategy,
 };
 use crate::meta::{API_VERSION, DEFAULT_NAMESPACE};
 use crate::task::{LogConfig, Resources, Task, Template};
@@ -318,8 +318,13 @@ pub fn canonicalize(job: &mut Job) {
     if spec.node_pool.is_empty() {
         spec.node_pool = DEFAULT_NODE_POOL.into();
     }
+    default_operators(&mut spec.constraints, &mut spec.affinities);
     let job_type = spec.job_type;
     for group in &mut spec.groups {
+        default_operators(&mut group.constraints, &mut group.affinities);
+        for task in &mut group.tasks {
+            default_operators(&mut task.constraints, &mut task.affinities);
+        }
         canonicalize_group(
             group,
             job_type,
@@ -327,6 +332,18 @@ pub fn canonicalize(job: &mut Job) {
             spec.reschedule.as_ref(),
             spec.migrate.as_ref(),
         );
+    }
+}
+
+/// An operator left out means equality, as in Nomad; writing it down makes
+/// the canonical job say what placement will do.
+fn default_operators(constraints: &mut [Constraint], affinities: &mut [Affinity]) {
+    let operators = constraints
+        .iter_mut()
+        .map(|c| &mut c.operator)
+        .chain(affinities.iter_mut().map(|a| &mut a.operator));
+    for operator in operators.filter(|o| o.is_empty()) {
+        *operator = "=".into();
     }
 }
 
@@ -416,3 +433,94 @@ merge_fields!(
         healthy_deadline
     ]
 );
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::Constraint;
+
+    fn job_with_group(job_type: JobType) -> Job {
+        Job {
+            api_version: String::new(),
+            kind: String::new(),
+            metadata: Default::default(),
+            spec: JobSpec {
+                job_type,
+                groups: vec![TaskGroup {
+                    name: "g".into(),
+                    tasks: vec![Task {
+                        name: "t".into(),
+                        ..Task::default()
+                    }],
+                    ..TaskGroup::default()
+                }],
+                ..JobSpec::default()
+            },
+            status: None,
+        }
+    }
+
+    #[test]
+    fn group_overrides_job_policy_field_by_field() {
+        let mut job = job_with_group(JobType::Service);
+        job.spec.update = Some(UpdateStrategy {
+            max_parallel: Some(3),
+            canary: Some(1),
+            ..UpdateStrategy::default()
+        });
+        job.spec.groups[0].update = Some(UpdateStrategy {
+            canary: Some(2),
+            ..UpdateStrategy::default()
+        });
+        canonicalize(&mut job);
+        let update = job.spec.groups[0].update.clone().unwrap_or_default();
+        assert_eq!(update.canary, Some(2), "group wins");
+        assert_eq!(
+            update.max_parallel,
+            Some(3),
+            "job fills what the group left out"
+        );
+        assert_eq!(
+            update.min_healthy_time,
+            Some(Duration::from_secs(10)),
+            "default fills the rest"
+        );
+    }
+
+    #[test]
+    fn defaults_follow_the_job_type() {
+        let mut batch = job_with_group(JobType::Batch);
+        canonicalize(&mut batch);
+        let group = &batch.spec.groups[0];
+        assert_eq!(group.restart.as_ref().and_then(|r| r.attempts), Some(3));
+        assert_eq!(group.reschedule.as_ref().and_then(|r| r.attempts), Some(1));
+        assert_eq!(group.update, None);
+        assert_eq!(group.migrate, None);
+        assert_eq!(
+            group.tasks[0].restart, group.restart,
+            "tasks inherit the group restart"
+        );
+
+        let mut system = job_with_group(JobType::System);
+        canonicalize(&mut system);
+        assert_eq!(system.spec.groups[0].reschedule, None);
+        assert!(system.spec.groups[0].update.is_some());
+    }
+
+    #[test]
+    fn canonicalize_is_idempotent_and_names_the_default_operator() {
+        let mut job = job_with_group(JobType::Service);
+        job.spec.constraints.push(Constraint {
+            attribute: "${attr.kernel.name}".into(),
+            operator: String::new(),
+            value: "linux".into(),
+        });
+        canonicalize(&mut job);
+        assert_eq!(job.spec.constraints[0].operator, "=");
+        assert_eq!(job.metadata.namespace, DEFAULT_NAMESPACE);
+        assert_eq!(job.api_version, API_VERSION);
+        let once = job.clone();
+        canonicalize(&mut job);
+        assert_eq!(job, once);
+    }
+}
