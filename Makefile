@@ -24,7 +24,7 @@ dev: build
 	exec etcd --name drover-dev --data-dir $(DATA_DIR)/etcd \
 	  --listen-client-urls $(ETCD_CLIENT_URL) --advertise-client-urls $(ETCD_CLIENT_URL) \
 	  --listen-peer-urls $(ETCD_PEER_URL) --initial-advertise-peer-urls $(ETCD_PEER_URL) \
-	  --initial-cluster drover-dev=$(ETCD_PEER_URL) --log-level warn
+	  --initial-cluster drover-dev=$(ETCD_PEER_URL) --logger zap --log-level warn
 
 # The whole suite, against a real etcd started for it on a free port.
 test: deps lint

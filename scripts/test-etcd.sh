@@ -18,7 +18,7 @@ etcd --name drover-test --data-dir "$data_dir" \
   --listen-peer-urls "http://127.0.0.1:${peer_port}" \
   --initial-advertise-peer-urls "http://127.0.0.1:${peer_port}" \
   --initial-cluster "drover-test=http://127.0.0.1:${peer_port}" \
-  --log-level error >"$data_dir.log" 2>&1 &
+  --logger zap --log-level error >"$data_dir.log" 2>&1 &
 etcd_pid=$!
 
 cleanup() {
