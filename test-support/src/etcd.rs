@@ -6,6 +6,8 @@
 //! clients ride out an outage. [`TestEtcd`] is what most tests want: the
 //! shared etcd exported by `make test` when there is one, a private one
 //! otherwise, and in both cases a key prefix nobody else uses.
+//! [`EtcdProcess::start_tls`] starts one that serves clients over TLS and
+//! requires a client certificate.
 
 use std::fmt;
 use std::fs::File;
@@ -19,10 +21,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use etcd_client::{Client, CompactionOptions, ConnectOptions};
 use tempfile::TempDir;
 
+use crate::tls::TlsFiles;
+
 /// Comma-separated client URLs of an etcd that tests may share.
 pub const SHARED_ETCD_ENV: &str = "DROVER_TEST_ETCD_ENDPOINTS";
 
 const ETCD_BIN: &str = "etcd";
+const ETCDCTL_BIN: &str = "etcdctl";
 const START_TIMEOUT: Duration = Duration::from_secs(20);
 const START_ATTEMPTS: usize = 3;
 
@@ -54,11 +59,23 @@ pub struct EtcdProcess {
     data_dir: TempDir,
     client_port: u16,
     peer_port: u16,
+    tls: Option<TlsFiles>,
 }
 
 impl EtcdProcess {
     /// Starts etcd on free loopback ports and waits until it answers.
     pub async fn start() -> Result<Self, FixtureError> {
+        Self::start_with(false).await
+    }
+
+    /// Like [`start`](Self::start), but clients must use TLS with a client
+    /// certificate. The certificates are generated into the fixture's
+    /// tempdir; [`tls_files`](Self::tls_files) has their paths.
+    pub async fn start_tls() -> Result<Self, FixtureError> {
+        Self::start_with(true).await
+    }
+
+    async fn start_with(tls: bool) -> Result<Self, FixtureError> {
         ensure_etcd_binary()?;
         let mut last_err = fixture_err("etcd did not start");
         // Free ports are picked by binding and releasing them, so another
@@ -68,11 +85,17 @@ impl EtcdProcess {
                 .prefix("drover-etcd-")
                 .tempdir()
                 .map_err(|e| fixture_err(format!("creating etcd data dir: {e}")))?;
+            let tls = if tls {
+                Some(TlsFiles::generate(data_dir.path())?)
+            } else {
+                None
+            };
             let mut etcd = Self {
                 child: None,
                 data_dir,
                 client_port: free_port()?,
                 peer_port: free_port()?,
+                tls,
             };
             match etcd.spawn_and_wait().await {
                 Ok(()) => return Ok(etcd),
@@ -82,9 +105,16 @@ impl EtcdProcess {
         Err(last_err)
     }
 
-    /// The client URL, e.g. `http://127.0.0.1:23791`.
+    /// The client URL, e.g. `http://127.0.0.1:23791` (`https://` with TLS).
     pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.client_port)
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.client_port)
+    }
+
+    /// The CA and client certificate paths, if started with
+    /// [`start_tls`](Self::start_tls).
+    pub fn tls_files(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
     }
 
     /// The client port, for proxies.
@@ -106,15 +136,50 @@ impl EtcdProcess {
         self.spawn_and_wait().await
     }
 
-    /// A fresh client to this etcd.
+    /// A fresh client to this etcd (with the client certificate under TLS).
     pub async fn client(&self) -> Result<Client, FixtureError> {
-        connect(&[self.endpoint()]).await
+        connect_with(&[self.endpoint()], self.tls.as_ref()).await
     }
 
     /// Compacts the keyspace up to `revision` (physically, so watchers from
     /// older revisions are cancelled at once).
     pub async fn compact(&self, revision: i64) -> Result<(), FixtureError> {
-        compact(&[self.endpoint()], revision).await
+        let mut client = self.client().await?;
+        client
+            .compact(revision, Some(CompactionOptions::new().with_physical()))
+            .await
+            .map(|_| ())
+            .map_err(|e| fixture_err(format!("compacting etcd to {revision}: {e}")))
+    }
+
+    /// Runs `etcdctl` (API v3) against this etcd, with the client
+    /// certificate under TLS, and returns its stdout.
+    /// E.g. `etcd.etcdctl(&["user", "add", "root:pw"])`.
+    pub fn etcdctl(&self, args: &[&str]) -> Result<String, FixtureError> {
+        let mut cmd = Command::new(ETCDCTL_BIN);
+        cmd.env("ETCDCTL_API", "3")
+            .arg(format!("--endpoints={}", self.endpoint()))
+            .stdin(Stdio::null());
+        if let Some(tls) = &self.tls {
+            cmd.arg("--cacert")
+                .arg(&tls.ca)
+                .arg("--cert")
+                .arg(&tls.client_cert)
+                .arg("--key")
+                .arg(&tls.client_key);
+        }
+        let output = cmd
+            .args(args)
+            .output()
+            .map_err(|e| fixture_err(format!("running {ETCDCTL_BIN}: {e}")))?;
+        if !output.status.success() {
+            return Err(fixture_err(format!(
+                "{ETCDCTL_BIN} {args:?} failed ({}): {}",
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            )));
+        }
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     }
 
     fn log_path(&self) -> PathBuf {
@@ -135,7 +200,7 @@ impl EtcdProcess {
                     )));
                 }
             }
-            if healthy(&self.endpoint()).await {
+            if healthy(&self.endpoint(), self.tls.as_ref()).await {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
@@ -151,7 +216,7 @@ impl EtcdProcess {
     }
 
     fn spawn(&self) -> Result<Child, FixtureError> {
-        let client = format!("http://127.0.0.1:{}", self.client_port);
+        let client = self.endpoint();
         let peer = format!("http://127.0.0.1:{}", self.peer_port);
         let log = File::options()
             .create(true)
@@ -175,6 +240,7 @@ impl EtcdProcess {
             .arg("--initial-cluster-state=new")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr")
+            .args(self.tls.as_ref().map(tls_args).unwrap_or_default())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
@@ -248,30 +314,41 @@ pub fn unique_prefix() -> String {
 }
 
 async fn connect(endpoints: &[String]) -> Result<Client, FixtureError> {
-    let opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2));
+    connect_with(endpoints, None).await
+}
+
+async fn connect_with(
+    endpoints: &[String],
+    tls: Option<&TlsFiles>,
+) -> Result<Client, FixtureError> {
+    let mut opts = ConnectOptions::new().with_connect_timeout(Duration::from_secs(2));
+    if let Some(tls) = tls {
+        opts = opts.with_tls(tls.client_options()?);
+    }
     Client::connect(endpoints, Some(opts))
         .await
         .map_err(|e| fixture_err(format!("connecting to etcd {endpoints:?}: {e}")))
 }
 
-async fn compact(endpoints: &[String], revision: i64) -> Result<(), FixtureError> {
-    let mut client = connect(endpoints).await?;
-    client
-        .compact(revision, Some(CompactionOptions::new().with_physical()))
-        .await
-        .map(|_| ())
-        .map_err(|e| fixture_err(format!("compacting etcd to {revision}: {e}")))
-}
-
-async fn healthy(endpoint: &str) -> bool {
+async fn healthy(endpoint: &str, tls: Option<&TlsFiles>) -> bool {
     let probe = async {
-        let mut client = connect(&[endpoint.to_string()]).await.ok()?;
+        let mut client = connect_with(&[endpoint.to_string()], tls).await.ok()?;
         client.get("health", None).await.ok()
     };
     matches!(
         tokio::time::timeout(Duration::from_secs(2), probe).await,
         Ok(Some(_))
     )
+}
+
+/// etcd flags to serve clients over TLS and require a client certificate.
+fn tls_args(tls: &TlsFiles) -> Vec<String> {
+    vec![
+        format!("--cert-file={}", tls.server_cert.display()),
+        format!("--key-file={}", tls.server_key.display()),
+        format!("--trusted-ca-file={}", tls.ca.display()),
+        "--client-cert-auth".to_string(),
+    ]
 }
 
 fn ensure_etcd_binary() -> Result<(), FixtureError> {

@@ -5,11 +5,17 @@
 //!   be stopped, restarted and compacted; [`TestEtcd`], which reuses the etcd
 //!   named by `DROVER_TEST_ETCD_ENDPOINTS` (with a unique key prefix) or
 //!   spawns one.
+//!   [`EtcdProcess::start_tls`] serves clients over TLS with client
+//!   certificates made by [`tls`].
+//! - [`tls`]: [`TlsFiles`], a throwaway CA, server and client certificate
+//!   generated with the `openssl` tool.
 //! - [`proxy`]: [`TcpProxy`], a loopback TCP forwarder that can cut and restore
 //!   connections, to simulate a client-side network partition.
 
 pub mod etcd;
 pub mod proxy;
+pub mod tls;
 
 pub use etcd::{EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};
 pub use proxy::TcpProxy;
+pub use tls::TlsFiles;
