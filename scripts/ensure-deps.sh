@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing drover needs, when it is missing:
-# protoc (Debian's protobuf-compiler, for etcd-client) and etcd (etcd-server).
+# protoc (Debian's protobuf-compiler, for etcd-client), etcd and etcdctl
+# (etcd-server, etcd-client), and openssl and python3 for the test harness.
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
 missing_pkgs=()
 command -v protoc >/dev/null 2>&1 || missing_pkgs+=(protobuf-compiler)
 command -v etcd >/dev/null 2>&1 || missing_pkgs+=(etcd-server)
+command -v etcdctl >/dev/null 2>&1 || missing_pkgs+=(etcd-client)
+# The TLS store tests make a throwaway CA and certificates with openssl.
+command -v openssl >/dev/null 2>&1 || missing_pkgs+=(openssl)
+command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
 if [ "${1:-}" = "--with-docker-tools" ]; then
   command -v busybox >/dev/null 2>&1 || [ -x /bin/busybox ] || missing_pkgs+=(busybox-static)
 fi
