@@ -1,5 +1,13 @@
 //! Controllers: the reconcile runtime and one module per controller.
 //!
 //! # Layout
-//! Filled in by the controllers issue; this crate exists now so the workspace
-//! boundaries of DESIGN.md are in place from the start.
+//! - [`job_reconcile`]: the pure core of the job controller — for one task
+//!   group, compare the desired count with the observed allocations and
+//!   return a plan of named buckets (place, stop, reschedule, lost,
+//!   destructive update, ignore), plus the group summary and the job status.
+//!   No I/O, no clock: time is an argument.
+//!
+//! The reconcile runtime and the async shells that commit plans come with the
+//! rest of the controllers issue.
+
+pub mod job_reconcile;
