@@ -7,7 +7,14 @@
 //!   destructive update, ignore), plus the group summary and the job status.
 //!   No I/O, no clock: time is an argument.
 //!
-//! The reconcile runtime and the async shells that commit plans come with the
-//! rest of the controllers issue.
+//! - [`runtime`]: the keyed work queue and reconcile loop every controller
+//!   runs on.
+//! - [`placement`]: the pure core of placement — feasibility checks with
+//!   reasons, and scoring.
+//!
+//! The async shells that commit plans come with the rest of the controllers
+//! issue.
 
 pub mod job_reconcile;
+pub mod placement;
+pub mod runtime;
