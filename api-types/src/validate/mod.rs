@@ -38,7 +38,7 @@ use crate::group::TaskGroup;
 use crate::job::{Job, JobType};
 use crate::task::Task;
 
-pub use constraints::{parse_version_constraint, VersionClause};
+pub use constraints::{parse_version_constraint, VersionClause, VersionOp};
 pub use periodic::parse_cron;
 
 /// Every error and warning about `job`, each naming its object path.

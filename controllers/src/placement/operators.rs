@@ -11,7 +11,7 @@
 use std::cmp::Ordering;
 
 use drover_api_types::job::ConstraintOperator;
-use drover_api_types::validate::parse_version_constraint;
+use drover_api_types::validate::{parse_version_constraint, VersionOp};
 use regex::Regex;
 
 /// Whether `lhs operator rhs` holds. An unknown operator is false. An empty
@@ -74,9 +74,7 @@ pub fn version_matches(have: &str, constraint: &str, strict: bool) -> bool {
         return false;
     };
     clauses.iter().all(|clause| {
-        // `VersionOp` is not exported by api-types; its Debug names are the
-        // variant names.
-        let op = format!("{:?}", clause.op);
+        let op = clause.op;
         let ordering = if strict {
             match (
                 semver::Version::parse(have.trim()),
@@ -88,7 +86,7 @@ pub fn version_matches(have: &str, constraint: &str, strict: bool) -> bool {
         } else {
             match (Lenient::parse(have.trim()), Lenient::parse(&clause.version)) {
                 (Some(a), Some(b)) => {
-                    if op == "Pessimistic" {
+                    if op == VersionOp::Pessimistic {
                         return a.cmp(&b) != Ordering::Less && a.same_prefix(&b);
                     }
                     a.cmp(&b)
@@ -96,14 +94,16 @@ pub fn version_matches(have: &str, constraint: &str, strict: bool) -> bool {
                 _ => return false,
             }
         };
-        match op.as_str() {
-            "Equal" => ordering == Ordering::Equal,
-            "NotEqual" => ordering != Ordering::Equal,
-            "Greater" => ordering == Ordering::Greater,
-            "GreaterEqual" => ordering != Ordering::Less,
-            "Less" => ordering == Ordering::Less,
-            "LessEqual" => ordering != Ordering::Greater,
-            _ => false,
+        match op {
+            VersionOp::Equal => ordering == Ordering::Equal,
+            VersionOp::NotEqual => ordering != Ordering::Equal,
+            VersionOp::Greater => ordering == Ordering::Greater,
+            VersionOp::GreaterEqual => ordering != Ordering::Less,
+            VersionOp::Less => ordering == Ordering::Less,
+            VersionOp::LessEqual => ordering != Ordering::Greater,
+            // Only go-version constraints allow `~>`; parsing rejects it in
+            // strict (semver) mode, so this arm is never reached there.
+            VersionOp::Pessimistic => false,
         }
     })
 }
