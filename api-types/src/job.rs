@@ -343,6 +343,8 @@ pub struct GroupSummary {
     pub failed: u64,
     pub complete: u64,
     pub lost: u64,
+    /// On a node that stopped heartbeating, not yet declared lost.
+    pub unknown: u64,
 }
 
 /// The scheduler's explanation for allocations it could not place.

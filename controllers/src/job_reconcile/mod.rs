@@ -34,7 +34,7 @@ use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus, Reschedul
 use drover_api_types::{Job, JobType, TaskGroup};
 
 pub use policy::{DelayFunction, Policy};
-pub use status::{job_status, summary, GroupSummary};
+pub use status::{job_status, summary};
 
 /// A new allocation to create.
 #[derive(Debug, Clone, PartialEq, Eq)]

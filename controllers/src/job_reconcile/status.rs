@@ -9,21 +9,10 @@
 use std::collections::BTreeSet;
 
 use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus};
+use drover_api_types::job::GroupSummary;
 use drover_api_types::{Job, JobType};
 
 use super::policy;
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct GroupSummary {
-    pub queued: u64,
-    pub starting: u64,
-    pub running: u64,
-    pub failed: u64,
-    pub complete: u64,
-    pub lost: u64,
-    /// Allocations on a node that stopped heartbeating, not yet lost.
-    pub unknown: u64,
-}
 
 /// Counts the given allocations (pass one group's) by client status.
 pub fn summary(allocs: &[Allocation]) -> GroupSummary {
