@@ -188,6 +188,23 @@ impl ConstraintOperator {
     }
 }
 
+impl ConstraintOperator {
+    /// Operators that only filter nodes (existence and distinctness checks)
+    /// and so have no meaning in an affinity, which scores matches.
+    pub fn only_filters(self) -> bool {
+        use ConstraintOperator::*;
+        matches!(self, IsSet | IsNotSet | DistinctHosts | DistinctProperty)
+    }
+
+    /// Every spelling an affinity accepts, in the order of [`Self::ALL`].
+    pub fn affinity_spellings() -> Vec<&'static str> {
+        Self::ALL
+            .into_iter()
+            .filter(|s| Self::parse(s).is_some_and(|op| !op.only_filters()))
+            .collect()
+    }
+}
+
 impl Constraint {
     pub fn operator(&self) -> Option<ConstraintOperator> {
         ConstraintOperator::parse(&self.operator)

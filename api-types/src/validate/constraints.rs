@@ -10,26 +10,6 @@ use crate::job::{Affinity, Constraint, ConstraintOperator, JobType, Spread};
 
 use super::{indexed, not_one_of, Report};
 
-/// Operators an affinity may use: the constraint operators without
-/// `distinct_*` and `is_set`/`is_not_set`, which only filter.
-const AFFINITY_OPERATORS: [&str; 15] = [
-    "=",
-    "==",
-    "is",
-    "!=",
-    "not",
-    "<",
-    "<=",
-    ">",
-    ">=",
-    "regexp",
-    "version",
-    "semver",
-    "set_contains",
-    "set_contains_all",
-    "set_contains_any",
-];
-
 pub(super) fn validate_placement(
     report: &mut Report,
     path: &str,
@@ -86,8 +66,9 @@ fn validate_constraint(report: &mut Report, path: &str, constraint: &Constraint)
 
 fn validate_affinity(report: &mut Report, path: &str, affinity: &Affinity) {
     let text = operator_text(&affinity.operator);
+    let affinity_operators = ConstraintOperator::affinity_spellings();
     match ConstraintOperator::parse(text) {
-        Some(operator) if AFFINITY_OPERATORS.contains(&text) => {
+        Some(operator) if !operator.only_filters() => {
             if affinity.attribute.trim().is_empty() {
                 report.error(path, missing_attribute(text));
             }
@@ -97,10 +78,10 @@ fn validate_affinity(report: &mut Report, path: &str, affinity: &Affinity) {
             path,
             format!(
                 "operator {text:?} cannot be used in an affinity; use it in a constraint, or use one of: {}",
-                super::quoted_list(AFFINITY_OPERATORS)
+                super::quoted_list(&affinity_operators)
             ),
         ),
-        None => report.error(path, not_one_of("operator", text, &AFFINITY_OPERATORS)),
+        None => report.error(path, not_one_of("operator", text, &affinity_operators)),
     }
     match affinity.weight {
         0 => report.error(
