@@ -11,10 +11,16 @@
 //!   runs on.
 //! - [`placement`]: the pure core of placement — feasibility checks with
 //!   reasons, and scoring.
+//! - [`node_lifecycle`]: the pure core of the node lifecycle controller —
+//!   from heartbeat leases, which nodes become ready and which are marked
+//!   down (after ttl + grace, a fresh grace after a leader change, rate
+//!   limited, none at all on a suspected partition); and which allocations
+//!   of a down node are lost.
 //!
 //! The async shells that commit plans come with the rest of the controllers
 //! issue.
 
 pub mod job_reconcile;
+pub mod node_lifecycle;
 pub mod placement;
 pub mod runtime;
