@@ -34,7 +34,7 @@ mod tests;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{Allocation, DesiredStatus};
+use drover_api_types::alloc::Allocation;
 use drover_api_types::node::NodeState;
 
 /// What the shell observed of one node.
@@ -195,18 +195,13 @@ pub fn decide(
 }
 
 /// The allocations to mark lost on a node that went down: bound to it, with
-/// desired status run or stop, and a client status that is not terminal.
-/// Sorted allocation ids.
+/// a client status that is not terminal, whatever their desired status — an
+/// allocation being stopped or evicted there will never report terminal now
+/// that its agent is gone. Sorted allocation ids.
 pub fn allocs_to_mark_lost(node_id: &str, allocs: &[Allocation]) -> Vec<String> {
     let mut ids: Vec<String> = allocs
         .iter()
         .filter(|a| a.binding.as_ref().is_some_and(|b| b.node_id == node_id))
-        .filter(|a| {
-            matches!(
-                a.spec.desired_status,
-                DesiredStatus::Run | DesiredStatus::Stop
-            )
-        })
         .filter(|a| !a.status.client_status.is_terminal())
         .map(|a| a.metadata.uid.clone())
         .collect();

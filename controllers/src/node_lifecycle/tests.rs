@@ -56,7 +56,6 @@ type Case = (
 #[test]
 fn single_node_table() {
     use NodeState::*;
-    // (name, state, alive, last_seen, now, mark_ready, mark_down, next_check)
     let cases: Vec<Case> = vec![
         (
             "lease present, ready: nothing",
@@ -319,7 +318,13 @@ fn allocs_to_mark_lost_picks_exactly_the_right_ones() {
     ];
     assert_eq!(
         allocs_to_mark_lost("dead", &allocs),
-        ids(&["run-pending", "run-running", "run-unknown", "stop-running"])
+        ids(&[
+            "evict-running",
+            "run-pending",
+            "run-running",
+            "run-unknown",
+            "stop-running"
+        ])
     );
     assert!(allocs_to_mark_lost("nowhere", &allocs).is_empty());
 }
