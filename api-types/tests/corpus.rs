@@ -14,6 +14,7 @@ use drover_api_types::jobspec::{load_file, yaml, Loaded, ParseOptions};
 
 const JOB_EXTENSIONS: [&str; 5] = ["nomad", "hcl", "yaml", "yml", "json"];
 
+/// Job files directly in `dir`, relative to the crate root, sorted.
 fn job_files(dir: &str) -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -148,7 +149,7 @@ fn hcl_and_yaml_forms_give_equal_jobs() {
 #[test]
 fn seed_jobs_parse_and_validate() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/jobs");
-    let files = job_files_in(&shared);
+    let files = job_files("../../shared/jobs");
     assert!(
         files.len() >= 4,
         "expected the seed jobs in {}",
@@ -168,13 +169,4 @@ fn seed_jobs_parse_and_validate() {
         assert_eq!(loaded.jobs.len(), 1);
         assert_round_trips(&path, &loaded);
     }
-}
-
-fn job_files_in(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
-        .unwrap_or_default();
-    files.retain(|p| p.extension().is_some_and(|e| e == "nomad" || e == "hcl"));
-    files.sort();
-    files
 }
