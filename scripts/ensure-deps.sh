@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs what building and testing drover needs, when it is missing:
-# protoc (Debian's protobuf-compiler, for etcd-client), etcd and etcdctl
+# protoc and the well-known protos (Debian's protobuf-compiler and
+# libprotobuf-dev, for etcd-client), etcd and etcdctl
 # (etcd-server, etcd-client), and openssl and python3 for the test harness.
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
 missing_pkgs=()
 command -v protoc >/dev/null 2>&1 || missing_pkgs+=(protobuf-compiler)
+# etcd-client's protos import google/protobuf/*.proto, which ship in
+# libprotobuf-dev (only a recommendation of protobuf-compiler).
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing_pkgs+=(libprotobuf-dev)
 command -v etcd >/dev/null 2>&1 || missing_pkgs+=(etcd-server)
 command -v etcdctl >/dev/null 2>&1 || missing_pkgs+=(etcd-client)
 # The TLS store tests make a throwaway CA and certificates with openssl.
