@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::error::Result;
 use crate::lease::Lease;
-use crate::store::{first_get_kv, Store};
+use crate::store::{first_get_kv, Guard, Store};
 
 const RETRY: Duration = Duration::from_millis(500);
 
@@ -34,10 +34,25 @@ pub struct Election {
     resign: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<()>>,
     lease_id: Arc<AtomicI64>,
+    fence: Arc<AtomicI64>,
     store: Store,
 }
 
 impl Election {
+    /// While leading, a guard that holds only as long as this candidate still
+    /// owns the election key: the key's `mod_revision` from when it was
+    /// taken. Add it to every write a leader makes, so a deposed leader's
+    /// late transaction fails instead of racing its successor.
+    pub fn fence(&self) -> Option<(String, Guard)> {
+        if !self.is_leader() {
+            return None;
+        }
+        match self.fence.load(Ordering::SeqCst) {
+            0 => None,
+            rev => Some((self.key.clone(), Guard::Revision(rev))),
+        }
+    }
+
     /// Whether this candidate leads right now.
     pub fn is_leader(&self) -> bool {
         *self.leader.borrow()
@@ -90,6 +105,7 @@ impl Store {
         let (tx, rx) = watch::channel(false);
         let (resign_tx, resign_rx) = oneshot::channel();
         let lease_id = Arc::new(AtomicI64::new(0));
+        let fence = Arc::new(AtomicI64::new(0));
         let candidacy = Candidacy {
             store: self.clone(),
             key: key.clone(),
@@ -97,6 +113,7 @@ impl Store {
             ttl,
             leader: tx,
             lease_id: lease_id.clone(),
+            fence: fence.clone(),
         };
         let task = tokio::spawn(candidacy.run(resign_rx));
         Election {
@@ -105,6 +122,7 @@ impl Store {
             resign: Some(resign_tx),
             task: Some(task),
             lease_id,
+            fence,
             store: self.clone(),
         }
     }
@@ -123,6 +141,7 @@ struct Candidacy {
     ttl: Duration,
     leader: watch::Sender<bool>,
     lease_id: Arc<AtomicI64>,
+    fence: Arc<AtomicI64>,
 }
 
 impl Candidacy {
@@ -142,9 +161,11 @@ impl Candidacy {
             tokio::select! {
                 _ = self.hold_or_wait(&lease) => {
                     // Only returns once the lease is lost: start over.
+                    self.fence.store(0, Ordering::SeqCst);
                     self.leader.send_replace(false);
                 }
                 _ = &mut resign => {
+                    self.fence.store(0, Ordering::SeqCst);
                     self.leader.send_replace(false);
                     if let Err(e) = lease.revoke().await {
                         tracing::warn!(key = %self.key, error = %e, "election: revoke on resign failed");
@@ -189,11 +210,16 @@ impl Candidacy {
         };
         let header_rev = resp.header().map_or(0, |h| h.revision());
         let holder = if resp.succeeded() {
-            Some(lease_id)
+            Some((lease_id, header_rev))
         } else {
-            first_get_kv(&resp).ok().flatten().map(|kv| kv.lease)
+            first_get_kv(&resp)
+                .ok()
+                .flatten()
+                .map(|kv| (kv.lease, kv.mod_revision))
         };
-        let leading = holder == Some(lease_id);
+        let leading = holder.is_some_and(|(lease, _)| lease == lease_id);
+        let fence = holder.filter(|_| leading).map_or(0, |(_, rev)| rev);
+        self.fence.store(fence, Ordering::SeqCst);
         self.leader
             .send_if_modified(|l| std::mem::replace(l, leading) != leading);
         if let Err(e) = self.wait_for_change(header_rev + 1).await {

@@ -11,6 +11,7 @@
 //! | `jobs/<ns>/<name>`                          | job spec  | apiserver (users)                |
 //! | `jobs-status/<ns>/<name>`                   | job status| job controller                   |
 //! | `jobs-versions/<ns>/<name>/<version:020>`   | history   | apiserver, on every spec change  |
+//! | `jobs-placement/<ns>/<name>`                | why queued| placement controller             |
 //! | `allocations/<ns>/<alloc-id>`               | alloc spec| job controller                   |
 //! | `allocations-binding/<ns>/<alloc-id>`       | binding   | placement controller             |
 //! | `allocations-status/<ns>/<alloc-id>`        | status    | the agent running it             |
@@ -50,6 +51,7 @@ pub mod collections {
     pub const JOBS: &str = "jobs";
     pub const JOBS_STATUS: &str = "jobs-status";
     pub const JOBS_VERSIONS: &str = "jobs-versions";
+    pub const JOBS_PLACEMENT: &str = "jobs-placement";
     pub const ALLOCATIONS: &str = "allocations";
     pub const ALLOCATIONS_BINDING: &str = "allocations-binding";
     pub const ALLOCATIONS_STATUS: &str = "allocations-status";
@@ -137,6 +139,10 @@ impl Keys {
     pub fn job_version(&self, ns: &str, name: &str, version: u64) -> String {
         format!("{}{version:020}", self.job_versions_prefix(ns, name))
     }
+    /// The placement controller's explanation of a job's unplaced allocations.
+    pub fn job_placement(&self, ns: &str, name: &str) -> String {
+        self.key(c::JOBS_PLACEMENT, &[ns, name])
+    }
     /// All stored versions of one job, oldest first in key order.
     pub fn job_versions_prefix(&self, ns: &str, name: &str) -> String {
         self.collection_prefix(c::JOBS_VERSIONS, &[ns, name])
@@ -154,6 +160,10 @@ impl Keys {
     /// One entry of a node's assignment index.
     pub fn node_alloc(&self, node_id: &str, ns: &str, alloc_id: &str) -> String {
         self.key(c::NODE_ALLOCS, &[node_id, ns, alloc_id])
+    }
+    /// The prefix of one collection, e.g. `collection(collections::JOBS)`.
+    pub fn collection(&self, collection: &str) -> String {
+        self.collection_prefix(collection, &[])
     }
     /// Everything assigned to one node: what its agent watches.
     pub fn node_allocs_prefix(&self, node_id: &str) -> String {

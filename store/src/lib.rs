@@ -41,6 +41,6 @@ pub use election::Election;
 pub use error::{Result, StoreError};
 pub use keys::Keys;
 pub use lease::{Lease, LeaseState};
-pub use reflector::{Cache, Reflector, Writer};
+pub use reflector::{Cache, IndexFn, Reflector, Writer};
 pub use store::{Guard, List, Store};
 pub use watch::{RawEvent, RawWatcher, WatchEvent, WatchMachine, Watcher};

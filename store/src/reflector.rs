@@ -10,7 +10,7 @@
 //! their own [`Watcher`](crate::watch::Watcher); others let
 //! [`Store::reflector`] run one in the background.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, PoisonError, RwLock};
 
 use futures::StreamExt;
@@ -24,11 +24,50 @@ use crate::watch::WatchEvent;
 struct Inner<T> {
     objects: RwLock<State<T>>,
     ready: watch::Sender<bool>,
+    /// The revision of the last event applied, for [`Cache::wait_revision`].
+    applied: watch::Sender<i64>,
 }
+
+/// Maps an object to its secondary-index value (e.g. an allocation to its
+/// job), or `None` to leave it out of the index.
+pub type IndexFn<T> = Arc<dyn Fn(&T) -> Option<String> + Send + Sync>;
 
 struct State<T> {
     map: BTreeMap<String, T>,
     revision: i64,
+    index: Option<Index<T>>,
+}
+
+/// A secondary index: index value → keys, kept in step with the map.
+struct Index<T> {
+    of: IndexFn<T>,
+    keys: HashMap<String, BTreeSet<String>>,
+}
+
+impl<T> Index<T> {
+    fn insert(&mut self, key: &str, object: &T) {
+        if let Some(value) = (self.of)(object) {
+            self.keys.entry(value).or_default().insert(key.to_string());
+        }
+    }
+
+    fn remove(&mut self, key: &str, object: &T) {
+        if let Some(value) = (self.of)(object) {
+            if let Some(set) = self.keys.get_mut(&value) {
+                set.remove(key);
+                if set.is_empty() {
+                    self.keys.remove(&value);
+                }
+            }
+        }
+    }
+
+    fn rebuild(&mut self, map: &BTreeMap<String, T>) {
+        self.keys.clear();
+        for (key, object) in map {
+            self.insert(key, object);
+        }
+    }
 }
 
 /// Read side of a reflector, keyed by etcd key. Clones share the data.
@@ -53,6 +92,21 @@ impl<T: Clone> Cache<T> {
     /// Every object, in key order.
     pub fn list(&self) -> Vec<T> {
         self.read(|s| s.map.values().cloned().collect())
+    }
+
+    /// The objects whose index value is `value`, in key order. Empty when the
+    /// cache has no index (see [`Writer::with_index`]).
+    pub fn by_index(&self, value: &str) -> Vec<T> {
+        self.read(|s| {
+            let Some(index) = &s.index else {
+                return Vec::new();
+            };
+            index
+                .keys
+                .get(value)
+                .map(|keys| keys.iter().filter_map(|k| s.map.get(k).cloned()).collect())
+                .unwrap_or_default()
+        })
     }
 
     /// Every `(key, object)` whose key starts with `prefix`, in key order.
@@ -84,6 +138,34 @@ impl<T> Cache<T> {
     /// The revision of the last event applied (0 before the first list).
     pub fn revision(&self) -> i64 {
         self.read(|s| s.revision)
+    }
+
+    /// Completes once an event at `revision` or later has been applied. Use
+    /// it after a write under this cache's prefix, so the next read sees it.
+    pub async fn wait_revision(&self, revision: i64) {
+        let mut rx = self.inner.applied.subscribe();
+        // As in `wait_ready`: the sender lives as long as we do.
+        let _ = rx.wait_for(|applied| *applied >= revision).await;
+    }
+
+    /// Calls `f` on every object under the read lock, without cloning. Keep
+    /// `f` short: the writer waits for it.
+    pub fn for_each(&self, mut f: impl FnMut(&str, &T)) {
+        self.read(|s| {
+            for (k, v) in &s.map {
+                f(k, v);
+            }
+        })
+    }
+
+    /// Index values present, in no particular order.
+    pub fn index_values(&self) -> Vec<String> {
+        self.read(|s| {
+            s.index
+                .as_ref()
+                .map(|i| i.keys.keys().cloned().collect())
+                .unwrap_or_default()
+        })
     }
 
     /// Whether the first full list has been applied.
@@ -124,11 +206,32 @@ impl<T: Stored> Writer<T> {
                     objects: RwLock::new(State {
                         map: BTreeMap::new(),
                         revision: 0,
+                        index: None,
                     }),
                     ready: watch::channel(false).0,
+                    applied: watch::channel(0).0,
                 }),
             },
         }
+    }
+
+    /// A writer whose cache keeps a secondary index by `of`, read with
+    /// [`Cache::by_index`].
+    pub fn with_index(of: IndexFn<T>) -> Self {
+        let writer = Self::new();
+        {
+            let mut state = writer
+                .cache
+                .inner
+                .objects
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            state.index = Some(Index {
+                of,
+                keys: HashMap::new(),
+            });
+        }
+        writer
     }
 
     /// A reader of this writer's cache.
@@ -147,19 +250,39 @@ impl<T: Stored> Writer<T> {
                 .unwrap_or_else(PoisonError::into_inner);
             match event {
                 WatchEvent::Restarted { objects, revision } => {
-                    state.map = objects.into_iter().collect();
+                    let State { map, index, .. } = &mut *state;
+                    *map = objects.into_iter().collect();
+                    if let Some(index) = index {
+                        index.rebuild(map);
+                    }
                     state.revision = revision;
                 }
                 WatchEvent::Applied { key, object } => {
                     state.revision = state.revision.max(object.revision());
-                    state.map.insert(key, object);
+                    let State { map, index, .. } = &mut *state;
+                    if let Some(index) = index {
+                        if let Some(old) = map.get(&key) {
+                            index.remove(&key, old);
+                        }
+                        index.insert(&key, &object);
+                    }
+                    map.insert(key, object);
                 }
                 WatchEvent::Deleted { key, revision } => {
-                    state.map.remove(&key);
+                    if let Some(old) = state.map.remove(&key) {
+                        if let Some(index) = &mut state.index {
+                            index.remove(&key, &old);
+                        }
+                    }
                     state.revision = state.revision.max(revision);
                 }
             }
         }
+        let revision = self.cache.revision();
+        self.cache
+            .inner
+            .applied
+            .send_if_modified(|applied| std::mem::replace(applied, revision) != revision);
         self.cache
             .inner
             .ready
@@ -202,7 +325,12 @@ impl<T> Drop for Reflector<T> {
 impl Store {
     /// Mirrors every key under `prefix` into a [`Cache`].
     pub fn reflector<T: Stored>(&self, prefix: &str) -> Reflector<T> {
-        let writer = Writer::<T>::new();
+        self.reflector_with(prefix, Writer::<T>::new())
+    }
+
+    /// Like [`Store::reflector`], into the cache of `writer` (e.g. one made
+    /// with [`Writer::with_index`]).
+    pub fn reflector_with<T: Stored>(&self, prefix: &str, writer: Writer<T>) -> Reflector<T> {
         let cache = writer.cache();
         let mut watcher = self.watch_prefix::<T>(prefix);
         let prefix = prefix.to_string();
@@ -260,5 +388,37 @@ mod tests {
         assert_eq!(cache.list(), vec![v(9, 8)]);
         assert_eq!(cache.list_prefix("/z"), vec![("/z".to_string(), v(9, 8))]);
         assert_eq!(cache.revision(), 9);
+    }
+
+    #[tokio::test]
+    async fn index_follows_updates_deletes_and_relists() {
+        let parity: IndexFn<Versioned<u32>> =
+            Arc::new(|v| Some(if v.value % 2 == 0 { "even" } else { "odd" }.to_string()));
+        let writer = Writer::with_index(parity);
+        let cache = writer.cache();
+        writer.apply(WatchEvent::Restarted {
+            objects: vec![("/a".into(), v(1, 3)), ("/b".into(), v(2, 4))],
+            revision: 5,
+        });
+        assert_eq!(cache.by_index("odd"), vec![v(1, 3)]);
+        // An update that changes the index value moves the key.
+        writer.apply(WatchEvent::Applied {
+            key: "/a".into(),
+            object: v(4, 6),
+        });
+        assert_eq!(cache.by_index("odd"), vec![]);
+        assert_eq!(cache.by_index("even"), vec![v(4, 6), v(2, 4)]);
+        writer.apply(WatchEvent::Deleted {
+            key: "/b".into(),
+            revision: 7,
+        });
+        assert_eq!(cache.by_index("even"), vec![v(4, 6)]);
+        writer.apply(WatchEvent::Restarted {
+            objects: vec![("/z".into(), v(7, 8))],
+            revision: 9,
+        });
+        assert_eq!(cache.by_index("even"), vec![]);
+        assert_eq!(cache.by_index("odd"), vec![v(7, 8)]);
+        cache.wait_revision(9).await;
     }
 }

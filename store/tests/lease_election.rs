@@ -157,3 +157,40 @@ async fn a_partitioned_leader_steps_down_before_the_other_takes_over() {
         "handover took {took_over:?}"
     );
 }
+
+#[tokio::test]
+async fn a_deposed_leaders_fenced_write_fails() {
+    let (_etcd, store) = shared_store().await;
+    let key = format!("{}/fenced", store.keys().prefix());
+    let first = store.campaign("fence", "one", TTL);
+    within(10, "first leader", first.subscribe().wait_for(|l| *l))
+        .await
+        .expect("leader");
+    let (fence_key, fence) = first.fence().expect("a leader has a fence");
+
+    let write = |value: &'static str| {
+        let mut batch = store.batch();
+        batch.push(
+            drover_store::Atomic::new()
+                .guard(fence_key.clone(), fence)
+                .put(key.clone(), value.as_bytes().to_vec()),
+        );
+        batch
+    };
+    write("while leading")
+        .commit_atomic(&store)
+        .await
+        .expect("the leader's fenced write lands");
+
+    // The key is taken over by someone else: the old fence no longer holds.
+    let second = store.campaign("fence", "two", TTL);
+    first.resign().await.expect("resign");
+    within(10, "second leader", second.subscribe().wait_for(|l| *l))
+        .await
+        .expect("leader");
+    let late = write("after losing").commit_atomic(&store).await;
+    assert!(late.is_err(), "a stale fence must fail, got {late:?}");
+    let kv = store.get_raw(&key).await.expect("get").expect("present");
+    assert_eq!(kv.value, b"while leading");
+    assert_ne!(second.fence().map(|f| f.1), Some(fence));
+}
