@@ -7,6 +7,10 @@
 //!   destructive update, ignore), plus the group summary and the job status.
 //!   No I/O, no clock: time is an argument.
 //!
+//! - [`cluster`]: the in-memory view of etcd every controller reads (one
+//!   informer per collection; split keys joined back into whole objects).
+//! - [`context`]: what a controller shell gets: store, view, leader fence,
+//!   server options.
 //! - [`runtime`]: the keyed work queue and reconcile loop every controller
 //!   runs on.
 //! - [`placement`]: the pure core of placement — feasibility checks with
@@ -20,6 +24,8 @@
 //! The async shells that commit plans come with the rest of the controllers
 //! issue.
 
+pub mod cluster;
+pub mod context;
 pub mod job_reconcile;
 pub mod node_lifecycle;
 pub mod placement;

@@ -109,6 +109,17 @@ impl<T: Clone> Cache<T> {
         })
     }
 
+    /// The keys whose index value is `value`, in key order.
+    pub fn keys_by_index(&self, value: &str) -> Vec<String> {
+        self.read(|s| {
+            s.index
+                .as_ref()
+                .and_then(|index| index.keys.get(value))
+                .map(|keys| keys.iter().cloned().collect())
+                .unwrap_or_default()
+        })
+    }
+
     /// Every `(key, object)` whose key starts with `prefix`, in key order.
     pub fn list_prefix(&self, prefix: &str) -> Vec<(String, T)> {
         self.read(|s| {

@@ -1,0 +1,324 @@
+//! The controllers' in-memory view of the cluster: one informer per etcd
+//! collection, and the joins that put split keys back together.
+//!
+//! Objects are stored split by writer (see `drover_store::keys`): an
+//! allocation is its spec (`allocations/`, job controller), its binding
+//! (`allocations-binding/`, placement) and its status (`allocations-status/`,
+//! the agent or the node lifecycle controller); a node is its registration
+//! (`nodes/`, the agent), status (`nodes-status/`, lifecycle) and scheduling
+//! (`nodes-admin/`, operators). [`ClusterView`] reads them back as whole
+//! [`Allocation`]s and [`Node`]s.
+//!
+//! A view is built when a server becomes leader and dropped when it stops
+//! leading: its first lists are then linearizable reads made after the
+//! election, so a new leader never acts on state older than its predecessor's
+//! last write.
+
+pub mod informer;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
+use drover_api_types::job::{JobStatus, PlacementFailure};
+use drover_api_types::node::{NodeScheduling, NodeStatus};
+use drover_api_types::{Job, Node};
+use drover_store::keys::collections as c;
+use drover_store::{Cache, IndexFn, Keys, Store, Versioned, Writer};
+use serde::{Deserialize, Serialize};
+use tokio::task::JoinHandle;
+
+pub use informer::{Change, Hook};
+
+/// A namespaced object's identity, e.g. a job: the work-queue key of the job
+/// and placement controllers.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The job an allocation belongs to.
+    pub fn job_of(alloc: &Allocation) -> Self {
+        Self::new(&alloc.metadata.namespace, &alloc.spec.job_id)
+    }
+
+    /// The key as the allocation index holds it.
+    fn index_value(&self) -> String {
+        format!("{}/{}", self.namespace, self.name)
+    }
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Why a job's allocations are not placed, per group: what the placement
+/// controller stores under `jobs-placement/`.
+pub type PlacementFailures = BTreeMap<String, PlacementFailure>;
+
+/// The value a node's agent keeps under `nodes-heartbeat/<id>`, attached to
+/// its lease: the key's presence is the heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Heartbeat {
+    /// The lease TTL the agent asked for, in seconds.
+    pub ttl_seconds: u64,
+}
+
+/// Hooks per collection, called after the cache applies each change.
+#[derive(Default)]
+pub struct Hooks {
+    pub jobs: Vec<Hook<Job>>,
+    pub job_placement: Vec<Hook<Versioned<PlacementFailures>>>,
+    pub allocs: Vec<Hook<Allocation>>,
+    pub bindings: Vec<Hook<Versioned<Binding>>>,
+    pub alloc_status: Vec<Hook<Versioned<AllocationStatus>>>,
+    pub nodes: Vec<Hook<Node>>,
+    pub node_status: Vec<Hook<Versioned<NodeStatus>>>,
+    pub node_admin: Vec<Hook<Versioned<NodeScheduling>>>,
+    pub heartbeats: Vec<Hook<Versioned<Heartbeat>>>,
+}
+
+/// Caches of every collection the controllers read. Cheap to clone; the
+/// informers stop when the last [`ViewHandle`] is dropped.
+#[derive(Clone)]
+pub struct ClusterView {
+    pub keys: Keys,
+    pub jobs: Cache<Job>,
+    pub job_status: Cache<Versioned<JobStatus>>,
+    pub job_placement: Cache<Versioned<PlacementFailures>>,
+    /// Indexed by `<namespace>/<job>`.
+    pub allocs: Cache<Allocation>,
+    /// Indexed by node id.
+    pub bindings: Cache<Versioned<Binding>>,
+    pub alloc_status: Cache<Versioned<AllocationStatus>>,
+    pub nodes: Cache<Node>,
+    pub node_status: Cache<Versioned<NodeStatus>>,
+    pub node_admin: Cache<Versioned<NodeScheduling>>,
+    pub heartbeats: Cache<Versioned<Heartbeat>>,
+}
+
+/// Owns the informer tasks of a [`ClusterView`]; dropping it stops them.
+pub struct ViewHandle {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ViewHandle {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+impl ClusterView {
+    /// Starts one informer per collection. Wait for [`ClusterView::ready`]
+    /// before trusting the caches.
+    pub fn start(store: &Store, hooks: Hooks) -> (Self, ViewHandle) {
+        let keys = store.keys().clone();
+        let mut tasks = Vec::new();
+        let prefix = |collection: &str| keys.collection(collection);
+
+        let by_job: IndexFn<Allocation> = Arc::new(|a| Some(ObjectKey::job_of(a).index_value()));
+        let by_node: IndexFn<Versioned<Binding>> = Arc::new(|b| Some(b.value.node_id.clone()));
+
+        let (jobs, t) = informer::spawn(store, prefix(c::JOBS), Writer::new(), hooks.jobs);
+        tasks.push(t);
+        let (job_status, t) =
+            informer::spawn(store, prefix(c::JOBS_STATUS), Writer::new(), Vec::new());
+        tasks.push(t);
+        let (job_placement, t) = informer::spawn(
+            store,
+            prefix(c::JOBS_PLACEMENT),
+            Writer::new(),
+            hooks.job_placement,
+        );
+        tasks.push(t);
+        let (allocs, t) = informer::spawn(
+            store,
+            prefix(c::ALLOCATIONS),
+            Writer::with_index(by_job),
+            hooks.allocs,
+        );
+        tasks.push(t);
+        let (bindings, t) = informer::spawn(
+            store,
+            prefix(c::ALLOCATIONS_BINDING),
+            Writer::with_index(by_node),
+            hooks.bindings,
+        );
+        tasks.push(t);
+        let (alloc_status, t) = informer::spawn(
+            store,
+            prefix(c::ALLOCATIONS_STATUS),
+            Writer::new(),
+            hooks.alloc_status,
+        );
+        tasks.push(t);
+        let (nodes, t) = informer::spawn(store, prefix(c::NODES), Writer::new(), hooks.nodes);
+        tasks.push(t);
+        let (node_status, t) = informer::spawn(
+            store,
+            prefix(c::NODES_STATUS),
+            Writer::new(),
+            hooks.node_status,
+        );
+        tasks.push(t);
+        let (node_admin, t) = informer::spawn(
+            store,
+            prefix(c::NODES_ADMIN),
+            Writer::new(),
+            hooks.node_admin,
+        );
+        tasks.push(t);
+        let (heartbeats, t) = informer::spawn(
+            store,
+            prefix(c::NODES_HEARTBEAT),
+            Writer::new(),
+            hooks.heartbeats,
+        );
+        tasks.push(t);
+        let view = ClusterView {
+            keys: keys.clone(),
+            jobs,
+            job_status,
+            job_placement,
+            allocs,
+            bindings,
+            alloc_status,
+            nodes,
+            node_status,
+            node_admin,
+            heartbeats,
+        };
+        (view, ViewHandle { tasks })
+    }
+
+    /// Completes once every cache has its first full list.
+    pub async fn ready(&self) {
+        self.jobs.wait_ready().await;
+        self.job_status.wait_ready().await;
+        self.job_placement.wait_ready().await;
+        self.allocs.wait_ready().await;
+        self.bindings.wait_ready().await;
+        self.alloc_status.wait_ready().await;
+        self.nodes.wait_ready().await;
+        self.node_status.wait_ready().await;
+        self.node_admin.wait_ready().await;
+        self.heartbeats.wait_ready().await;
+    }
+
+    pub fn job(&self, key: &ObjectKey) -> Option<Job> {
+        self.jobs.get(&self.keys.job(&key.namespace, &key.name))
+    }
+
+    /// Every job key, in key order.
+    pub fn job_keys(&self) -> Vec<ObjectKey> {
+        let mut out = Vec::new();
+        self.jobs.for_each(|_, job| {
+            out.push(ObjectKey::new(&job.metadata.namespace, &job.metadata.name))
+        });
+        out
+    }
+
+    /// A job's allocations, whole (spec, binding, status), in key order.
+    pub fn job_allocs(&self, key: &ObjectKey) -> Vec<Allocation> {
+        self.allocs
+            .by_index(&key.index_value())
+            .into_iter()
+            .map(|a| self.complete_alloc(a))
+            .collect()
+    }
+
+    /// Keys of every job that has allocations (even if the job is gone).
+    pub fn jobs_with_allocs(&self) -> Vec<ObjectKey> {
+        self.allocs
+            .index_values()
+            .into_iter()
+            .filter_map(|v| v.split_once('/').map(|(ns, name)| ObjectKey::new(ns, name)))
+            .collect()
+    }
+
+    /// Fills an allocation's binding and status from their own keys.
+    pub fn complete_alloc(&self, mut alloc: Allocation) -> Allocation {
+        let ns = &alloc.metadata.namespace;
+        let id = &alloc.metadata.uid;
+        alloc.binding = self
+            .bindings
+            .get(&self.keys.alloc_binding(ns, id))
+            .map(|b| b.value);
+        if let Some(status) = self.alloc_status.get(&self.keys.alloc_status(ns, id)) {
+            alloc.status = status.value;
+        }
+        alloc
+    }
+
+    /// One allocation by namespace and id, whole.
+    pub fn alloc(&self, namespace: &str, id: &str) -> Option<Allocation> {
+        self.allocs
+            .get(&self.keys.alloc(namespace, id))
+            .map(|a| self.complete_alloc(a))
+    }
+
+    /// The allocations bound to a node, whole.
+    pub fn node_allocs(&self, node_id: &str) -> Vec<Allocation> {
+        self.bindings
+            .keys_by_index(node_id)
+            .iter()
+            .filter_map(|key| self.alloc_for_binding_key(key))
+            .collect()
+    }
+
+    fn alloc_for_binding_key(&self, key: &str) -> Option<Allocation> {
+        let parsed = self.keys.parse(key)?;
+        let [ns, id] = parsed.segments.as_slice() else {
+            return None;
+        };
+        self.alloc(ns, id)
+    }
+
+    /// A node, whole (registration, status, scheduling).
+    pub fn node(&self, id: &str) -> Option<Node> {
+        self.nodes
+            .get(&self.keys.node(id))
+            .map(|n| self.complete_node(n))
+    }
+
+    /// Every node, whole, in key order.
+    pub fn all_nodes(&self) -> Vec<Node> {
+        self.nodes
+            .list()
+            .into_iter()
+            .map(|n| self.complete_node(n))
+            .collect()
+    }
+
+    fn complete_node(&self, mut node: Node) -> Node {
+        let id = node.metadata.uid.clone();
+        if let Some(status) = self.node_status.get(&self.keys.node_status(&id)) {
+            node.status = status.value;
+        }
+        if let Some(admin) = self.node_admin.get(&self.keys.node_admin(&id)) {
+            node.scheduling = admin.value;
+        }
+        node
+    }
+
+    /// Whether a node's heartbeat key is present.
+    pub fn heartbeat_alive(&self, node_id: &str) -> bool {
+        self.heartbeats
+            .get(&self.keys.node_heartbeat(node_id))
+            .is_some()
+    }
+}

@@ -1,0 +1,77 @@
+//! What every controller shell gets: the store, the cluster view, the leader
+//! fence its writes carry, and the server's options.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_store::{Atomic, Election, Guard, Store};
+
+use crate::cluster::ClusterView;
+use crate::node_lifecycle::LifecycleConfig;
+use crate::placement::PlacementOptions;
+
+/// A guard that holds only while this server leads. Every controller write
+/// carries it, so a deposed leader's late transaction fails instead of
+/// racing its successor (a conflict, which the runtime retries and the next
+/// read resolves).
+#[derive(Clone)]
+pub struct Fence(Arc<dyn Fn() -> Option<(String, Guard)> + Send + Sync>);
+
+/// Returned when a write is attempted without leading.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("this server does not lead: refusing to write")]
+pub struct NotLeader;
+
+impl Fence {
+    /// The fence of a running election.
+    pub fn of(election: Arc<Election>) -> Self {
+        Fence(Arc::new(move || election.fence()))
+    }
+
+    /// No fence: writes are unconditional. For tests of a single controller
+    /// and for tools that run without an election.
+    pub fn unfenced() -> Self {
+        Fence(Arc::new(|| Some((String::new(), Guard::None))))
+    }
+
+    /// Adds the fence to `unit`, or fails when this server does not lead.
+    pub fn guard(&self, unit: Atomic) -> Result<Atomic, NotLeader> {
+        match (self.0)() {
+            Some((key, guard)) if guard != Guard::None => Ok(unit.guard(key, guard)),
+            Some(_) => Ok(unit),
+            None => Err(NotLeader),
+        }
+    }
+}
+
+/// Server-wide options of the controllers.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub placement: PlacementOptions,
+    pub lifecycle: LifecycleConfig,
+    /// Safety-net resync of every controller.
+    pub resync: Duration,
+    /// Workers of the job controller (placement runs one, so that capacity
+    /// decisions are serial).
+    pub job_workers: usize,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            placement: PlacementOptions::default(),
+            lifecycle: LifecycleConfig::default(),
+            resync: Duration::from_secs(60),
+            job_workers: 4,
+        }
+    }
+}
+
+/// Everything a controller shell needs. Cheap to clone.
+#[derive(Clone)]
+pub struct Context {
+    pub store: Store,
+    pub view: ClusterView,
+    pub fence: Fence,
+    pub options: Arc<ServerOptions>,
+}
