@@ -53,6 +53,14 @@ pub struct AllocationSpec {
     /// Do not start before this time (reschedule delay).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// For system and sysbatch jobs: the one node this allocation is for.
+    /// Placement considers no other.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_node: Option<String>,
+    /// Set by the drainer: move this allocation off its draining node. The
+    /// job controller places a replacement elsewhere and stops this one.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub migrate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

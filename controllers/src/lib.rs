@@ -26,7 +26,12 @@
 
 pub mod cluster;
 pub mod context;
+pub mod drain;
+pub mod job_controller;
 pub mod job_reconcile;
+pub mod lifecycle_controller;
+pub mod manager;
 pub mod node_lifecycle;
 pub mod placement;
+pub mod placement_controller;
 pub mod runtime;

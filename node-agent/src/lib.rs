@@ -2,5 +2,9 @@
 //! the Docker driver.
 //!
 //! # Layout
-//! Filled in by the node agent issue; this crate exists now so the workspace
-//! boundaries of DESIGN.md are in place from the start.
+//! - [`simulate`]: many simulated nodes in one process, without Docker, for
+//!   tests and the scheduling benchmark (`drover agent --simulate N`).
+//!
+//! The real agent comes with the node agent issue.
+
+pub mod simulate;
