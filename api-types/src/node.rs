@@ -133,3 +133,12 @@ pub struct NodeEvent {
     pub subsystem: String,
     pub message: String,
 }
+
+/// The value a node's agent keeps under `nodes-heartbeat/<id>`, attached to
+/// its lease: the key's presence is the heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Heartbeat {
+    /// The lease TTL the agent asked for, in seconds.
+    pub ttl_seconds: u64,
+}

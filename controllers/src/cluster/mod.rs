@@ -21,11 +21,10 @@ use std::sync::Arc;
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
 use drover_api_types::job::{JobStatus, PlacementFailure};
-use drover_api_types::node::{NodeScheduling, NodeStatus};
+use drover_api_types::node::{Heartbeat, NodeScheduling, NodeStatus};
 use drover_api_types::{Job, Node};
 use drover_store::keys::collections as c;
 use drover_store::{Cache, IndexFn, Keys, Store, Versioned, Writer};
-use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 pub use informer::{Change, Hook};
@@ -66,15 +65,6 @@ impl std::fmt::Display for ObjectKey {
 /// Why a job's allocations are not placed, per group: what the placement
 /// controller stores under `jobs-placement/`.
 pub type PlacementFailures = BTreeMap<String, PlacementFailure>;
-
-/// The value a node's agent keeps under `nodes-heartbeat/<id>`, attached to
-/// its lease: the key's presence is the heartbeat.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Heartbeat {
-    /// The lease TTL the agent asked for, in seconds.
-    pub ttl_seconds: u64,
-}
 
 /// Hooks per collection, called after the cache applies each change.
 #[derive(Default)]
