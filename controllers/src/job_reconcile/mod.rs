@@ -21,6 +21,7 @@
 
 mod policy;
 mod status;
+mod system;
 
 #[cfg(test)]
 mod proptests;
@@ -35,6 +36,7 @@ use drover_api_types::{Job, JobType, TaskGroup};
 
 pub use policy::{DelayFunction, Policy};
 pub use status::{job_status, summary};
+pub use system::{reconcile_system, system_eligible, SystemNodes};
 
 /// A new allocation to create.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +50,8 @@ pub struct Placement {
     pub not_before: Option<DateTime<Utc>>,
     /// Reschedule history carried to the new allocation (empty for fresh ones).
     pub reschedule_events: Vec<RescheduleEvent>,
+    /// System jobs: the node this allocation is for.
+    pub target_node: Option<String>,
 }
 
 /// What to do for one group. Every bucket is sorted deterministically.
@@ -61,6 +65,8 @@ pub struct Placement {
 ///   the lost allocation's desired status to stop;
 /// - `destructive_update`: replacements of out-of-date allocations; the shell
 ///   stops the previous allocation and creates the new one at its index;
+/// - `migrate`: replacements of allocations the drainer marked; the shell
+///   stops the marked allocation and creates the new one at its index;
 /// - `ignore`: allocation ids left as they are (up to date, or batch done);
 /// - `failed`: failed allocation ids whose attempts are exhausted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -70,6 +76,7 @@ pub struct GroupPlan {
     pub reschedule: Vec<Placement>,
     pub lost: Vec<Placement>,
     pub destructive_update: Vec<Placement>,
+    pub migrate: Vec<Placement>,
     pub ignore: Vec<String>,
     pub failed: Vec<String>,
 }
@@ -82,12 +89,18 @@ impl GroupPlan {
             && self.reschedule.is_empty()
             && self.lost.is_empty()
             && self.destructive_update.is_empty()
+            && self.migrate.is_empty()
     }
 }
 
 pub const REASON_JOB_STOPPED: &str = "job stopped";
 pub const REASON_COUNT_REDUCED: &str = "alloc not needed due to job count";
 pub const REASON_DUPLICATE_INDEX: &str = "alloc has a duplicate index";
+pub const REASON_MIGRATING: &str = "alloc is being migrated";
+pub const REASON_UPDATED: &str = "alloc is being updated due to job update";
+pub const REASON_LOST: &str = "alloc was lost";
+pub const REASON_GROUP_REMOVED: &str = "alloc not needed: task group removed from the job";
+pub const REASON_NODE_INELIGIBLE: &str = "alloc not needed: node no longer eligible for the job";
 
 /// `<job>.<group>[<index>]`.
 pub fn alloc_name(job: &Job, group: &TaskGroup, index: u32) -> String {
@@ -222,6 +235,7 @@ fn fresh(job: &Job, group: &TaskGroup, index: u32, previous: Option<&Allocation>
         reschedule_events: previous
             .map(|a| a.spec.reschedule_events.clone())
             .unwrap_or_default(),
+        target_node: None,
     }
 }
 
@@ -247,6 +261,11 @@ fn classify_kept(
                 }
                 _ => plan.failed.push(a.metadata.uid.clone()),
             },
+            ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown
+                if a.spec.migrate =>
+            {
+                plan.migrate.push(fresh(job, group, a.spec.index, Some(a)));
+            }
             ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown => {
                 if a.spec.job_version < job.metadata.version && budget > 0 {
                     budget -= 1;

@@ -396,3 +396,16 @@ fn summary_and_job_status() {
     assert_eq!(job_status(&batch, &[exhausted]), "dead");
     assert_eq!(job_status(&batch, &[alloc("f", 0, 0, Failed)]), "pending");
 }
+
+#[test]
+fn a_marked_allocation_is_migrated_at_its_index() {
+    let job = job(JobType::Service, 2, 0);
+    let mut marked = alloc("a", 0, 0, ClientStatus::Running);
+    marked.spec.migrate = true;
+    let plan = plan(&job, &[marked, alloc("b", 1, 0, ClientStatus::Running)]);
+    assert_eq!(plan.migrate.len(), 1);
+    assert_eq!(plan.migrate[0].index, 0);
+    assert_eq!(plan.migrate[0].previous_allocation.as_deref(), Some("a"));
+    assert_eq!(plan.ignore, vec!["b".to_string()]);
+    assert!(plan.place.is_empty() && plan.stop.is_empty());
+}
