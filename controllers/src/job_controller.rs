@@ -1,1 +1,495 @@
-//! (being written)
+//! The job controller: keeps each job's allocations in line with its groups.
+//!
+//! Watches jobs, allocations (spec, binding, status), the placement
+//! controller's explanations, and — for system jobs — nodes. Keyed by job.
+//! Owns allocation specs (`allocations/`), the desired status copied into the
+//! node index (`node-allocs/`), and job status (`jobs-status/`).
+//!
+//! Invariants:
+//! - the plan comes from the pure cores ([`reconcile_group`],
+//!   [`reconcile_system`]); this shell only reads the view and writes;
+//! - a replacement and the stop of what it replaces land in one atomic unit,
+//!   so a crash between them cannot leave both running or neither;
+//! - a stop is guarded by the allocation's spec revision *and* by its
+//!   binding as read (present at that revision, or absent), so the copy the
+//!   agent watches can never keep an old desired status: if placement bound
+//!   the allocation meanwhile, the unit fails and the next pass sees the
+//!   binding;
+//! - after a commit the reconcile waits until the allocation cache has its
+//!   own writes, so the next pass of the same job never recomputes from a
+//!   state that predates them (no duplicate placements);
+//! - every write carries the leader fence.
+//!
+//! A job whose key is gone, or a stopped job annotated
+//! [`PURGE_ANNOTATION`], has its allocations stopped and, once they are all
+//! terminal, its allocations, status and (for purge) the job itself deleted.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::{Allocation, AllocationStatus, DesiredStatus};
+use drover_api_types::job::JobStatus;
+use drover_api_types::{Job, JobType, ObjectMeta, TaskGroup};
+use drover_store::{Atomic, Guard, StoreError, Stored, Versioned};
+
+use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
+use crate::context::{Context, NotLeader};
+use crate::job_reconcile::{
+    job_status, reconcile_group, reconcile_system, summary, system_eligible, GroupPlan, Placement,
+    REASON_GROUP_REMOVED, REASON_JOB_STOPPED, REASON_LOST, REASON_MIGRATING, REASON_UPDATED,
+};
+use crate::runtime::{Action, Reconcile, WorkQueue};
+
+pub const NAME: &str = "job";
+
+/// Set (to any value) on a stopped job to have it deleted once its
+/// allocations are terminal.
+pub const PURGE_ANNOTATION: &str = "drover.io/purge";
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobControllerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    NotLeader(#[from] NotLeader),
+    #[error("{failed} of the job's writes conflicted with a concurrent change; re-reading")]
+    Conflict { failed: usize },
+}
+
+type Result<T> = std::result::Result<T, JobControllerError>;
+
+pub struct JobController {
+    ctx: Context,
+}
+
+impl JobController {
+    pub fn new(ctx: Context) -> Self {
+        Self { ctx }
+    }
+}
+
+impl Reconcile for JobController {
+    type Key = ObjectKey;
+    type Error = JobControllerError;
+
+    async fn reconcile(&self, key: &ObjectKey) -> Result<Action> {
+        let view = &self.ctx.view;
+        let now = Utc::now();
+        let allocs = view.job_allocs(key);
+        let job = view.job(key);
+        let mut writes = Writes::new(&self.ctx);
+        match &job {
+            Some(job) => plan_job(view, job, &allocs, now, &self.ctx, &mut writes)?,
+            None => stop_all(&allocs, REASON_JOB_STOPPED, &mut writes)?,
+        }
+        let wrote = writes.commit(&self.ctx).await?;
+        let allocs = if wrote { view.job_allocs(key) } else { allocs };
+        match &job {
+            Some(job) => {
+                self.write_status(key, job, &allocs).await?;
+                if job.spec.stop && job.metadata.annotations.contains_key(PURGE_ANNOTATION) {
+                    self.collect(key, &allocs, true).await?;
+                }
+            }
+            None => self.collect(key, &allocs, false).await?,
+        }
+        Ok(Action::AwaitChange)
+    }
+}
+
+/// Adds the plan of every group (and stops for removed groups) to `writes`.
+fn plan_job(
+    view: &ClusterView,
+    job: &Job,
+    allocs: &[Allocation],
+    now: DateTime<Utc>,
+    ctx: &Context,
+    writes: &mut Writes,
+) -> Result<()> {
+    let system = matches!(job.spec.job_type, JobType::System | JobType::Sysbatch);
+    let nodes = if system { view.all_nodes() } else { Vec::new() };
+    for group in &job.spec.groups {
+        let plan = if system {
+            let eligible = system_eligible(&nodes, job, group, &ctx.options.placement);
+            reconcile_system(job, group, &eligible, allocs, now)
+        } else {
+            reconcile_group(job, group, allocs, now)
+        };
+        writes.add_plan(job, group, &plan, allocs, now)?;
+    }
+    let groups: BTreeSet<&str> = job.spec.groups.iter().map(|g| g.name.as_str()).collect();
+    let removed: Vec<Allocation> = allocs
+        .iter()
+        .filter(|a| !groups.contains(a.spec.task_group.as_str()))
+        .cloned()
+        .collect();
+    stop_all(&removed, REASON_GROUP_REMOVED, writes)
+}
+
+/// Stops every allocation still meant to run.
+fn stop_all(allocs: &[Allocation], reason: &str, writes: &mut Writes) -> Result<()> {
+    for a in allocs {
+        if a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal() {
+            writes.push(writes.stop(a, reason)?)?;
+        }
+    }
+    Ok(())
+}
+
+impl JobController {
+    async fn write_status(&self, key: &ObjectKey, job: &Job, allocs: &[Allocation]) -> Result<()> {
+        let view = &self.ctx.view;
+        let status_key = view.keys.job_status(&key.namespace, &key.name);
+        let placement = view
+            .job_placement
+            .get(&view.keys.job_placement(&key.namespace, &key.name))
+            .map(|p| p.value)
+            .unwrap_or_default();
+        let status = JobStatus {
+            status: job_status(job, allocs).to_string(),
+            status_description: String::new(),
+            summary: job
+                .spec
+                .groups
+                .iter()
+                .map(|g| {
+                    let of_group: Vec<Allocation> = allocs
+                        .iter()
+                        .filter(|a| a.spec.task_group == g.name)
+                        .cloned()
+                        .collect();
+                    (g.name.clone(), summary(&of_group))
+                })
+                .collect(),
+            placement_failures: placement,
+            observed_version: job.metadata.version,
+        };
+        let current = view.job_status.get(&status_key);
+        if current.as_ref().map(|c| &c.value) == Some(&status) {
+            return Ok(());
+        }
+        let stored = Versioned {
+            value: status,
+            revision: current.map_or(0, |c| c.revision),
+        };
+        let unit = self
+            .ctx
+            .fence
+            .guard(Atomic::new().put_value(&status_key, &stored)?)?;
+        let mut batch = self.ctx.store.batch();
+        batch.push(unit);
+        let outcome = batch.commit(&self.ctx.store).await?;
+        if !outcome.failed.is_empty() {
+            return Err(JobControllerError::Conflict {
+                failed: outcome.failed.len(),
+            });
+        }
+        view.job_status.wait_revision(outcome.revision).await;
+        Ok(())
+    }
+
+    /// Deletes a finished job's allocations (and, for purge, the job) once
+    /// every allocation is terminal.
+    async fn collect(&self, key: &ObjectKey, allocs: &[Allocation], purge: bool) -> Result<()> {
+        if allocs.iter().any(|a| !a.status.client_status.is_terminal()) {
+            return Ok(());
+        }
+        let view = &self.ctx.view;
+        let keys = &view.keys;
+        let mut batch = self.ctx.store.batch();
+        for a in allocs {
+            let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
+            let mut unit = Atomic::new()
+                .guard(
+                    keys.alloc(ns, id),
+                    Guard::Revision(a.metadata.resource_version),
+                )
+                .delete(keys.alloc(ns, id))
+                .delete(keys.alloc_binding(ns, id))
+                .delete(keys.alloc_status(ns, id));
+            if let Some(b) = &a.binding {
+                unit = unit.delete(keys.node_alloc(&b.node_id, ns, id));
+            }
+            batch.push(self.ctx.fence.guard(unit)?);
+        }
+        if purge {
+            let job = Atomic::new()
+                .delete(keys.job(&key.namespace, &key.name))
+                .delete(keys.job_status(&key.namespace, &key.name))
+                .delete(keys.job_placement(&key.namespace, &key.name));
+            batch.push(self.ctx.fence.guard(job)?);
+        } else if view
+            .job_status
+            .get(&keys.job_status(&key.namespace, &key.name))
+            .is_some()
+        {
+            let status = Atomic::new().delete(keys.job_status(&key.namespace, &key.name));
+            batch.push(self.ctx.fence.guard(status)?);
+        }
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let outcome = batch.commit(&self.ctx.store).await?;
+        if !outcome.failed.is_empty() {
+            return Err(JobControllerError::Conflict {
+                failed: outcome.failed.len(),
+            });
+        }
+        tracing::info!(job = %key, allocations = allocs.len(), purge, "job collected");
+        Ok(())
+    }
+}
+
+/// The units of one reconcile, fenced, committed together.
+struct Writes {
+    view: ClusterView,
+    units: Vec<Atomic>,
+    fence: crate::context::Fence,
+}
+
+impl Writes {
+    fn new(ctx: &Context) -> Self {
+        Self {
+            view: ctx.view.clone(),
+            units: Vec::new(),
+            fence: ctx.fence.clone(),
+        }
+    }
+
+    fn push(&mut self, unit: Atomic) -> Result<()> {
+        self.units.push(self.fence.guard(unit)?);
+        Ok(())
+    }
+
+    fn add_plan(
+        &mut self,
+        job: &Job,
+        group: &TaskGroup,
+        plan: &GroupPlan,
+        allocs: &[Allocation],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let by_id = |id: &str| allocs.iter().find(|a| a.metadata.uid == id);
+        for (id, reason) in &plan.stop {
+            if let Some(a) = by_id(id) {
+                let unit = self.stop(a, reason)?;
+                self.push(unit)?;
+            }
+        }
+        for p in plan.place.iter().chain(&plan.reschedule) {
+            let unit = self.create(job, group, p, now)?;
+            self.push(unit)?;
+        }
+        let replacing = [
+            (&plan.lost, REASON_LOST),
+            (&plan.destructive_update, REASON_UPDATED),
+            (&plan.migrate, REASON_MIGRATING),
+        ];
+        for (bucket, reason) in replacing {
+            for p in bucket {
+                let old = p.previous_allocation.as_deref().and_then(by_id);
+                let mut unit = self.create(job, group, p, now)?;
+                if let Some(old) = old.filter(|a| a.spec.desired_status == DesiredStatus::Run) {
+                    unit = unit.merge(self.stop(old, reason)?);
+                }
+                self.push(unit)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn create(
+        &self,
+        job: &Job,
+        group: &TaskGroup,
+        p: &Placement,
+        now: DateTime<Utc>,
+    ) -> Result<Atomic> {
+        let alloc = new_alloc(job, group, p, now);
+        let key = self
+            .view
+            .keys
+            .alloc(&alloc.metadata.namespace, &alloc.metadata.uid);
+        Ok(Atomic::new().put_value(&key, &alloc)?)
+    }
+
+    /// Sets desired status stop on the spec and on the node's copy, guarded
+    /// by the spec's revision and the binding as read.
+    fn stop(&self, a: &Allocation, reason: &str) -> Result<Atomic> {
+        let keys = &self.view.keys;
+        let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
+        let mut spec = a.clone();
+        spec.binding = None;
+        spec.status = AllocationStatus::default();
+        spec.spec.desired_status = DesiredStatus::Stop;
+        spec.spec.desired_description = reason.to_string();
+        let mut unit = Atomic::new().put_value(&keys.alloc(ns, id), &spec)?;
+        let binding_key = keys.alloc_binding(ns, id);
+        match self.view.bindings.get(&binding_key) {
+            Some(binding) => {
+                let mut on_node = spec.clone();
+                on_node.binding = Some(binding.value.clone());
+                on_node.metadata.resource_version = 0;
+                unit = unit
+                    .guard(binding_key, Guard::Revision(binding.revision))
+                    .put(
+                        keys.node_alloc(&binding.value.node_id, ns, id),
+                        encode(&on_node)?,
+                    );
+            }
+            None => unit = unit.guard(binding_key, Guard::Absent),
+        }
+        Ok(unit)
+    }
+}
+
+fn encode<V: Stored>(value: &V) -> Result<Vec<u8>> {
+    value.encode().map_err(|source| {
+        JobControllerError::Store(StoreError::Encode {
+            key: String::new(),
+            source,
+        })
+    })
+}
+
+/// A new allocation for placement `p`.
+fn new_alloc(job: &Job, group: &TaskGroup, p: &Placement, now: DateTime<Utc>) -> Allocation {
+    let mut a = Allocation {
+        metadata: ObjectMeta {
+            name: p.name.clone(),
+            namespace: job.metadata.namespace.clone(),
+            uid: uuid::Uuid::new_v4().to_string(),
+            creation_timestamp: Some(now),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let spec = &mut a.spec;
+    spec.job_id = job.metadata.name.clone();
+    spec.job_version = job.metadata.version;
+    spec.task_group = group.name.clone();
+    spec.index = p.index;
+    spec.previous_allocation = p.previous_allocation.clone();
+    spec.reschedule_events = p.reschedule_events.clone();
+    spec.not_before = p.not_before;
+    spec.target_node = p.target_node.clone();
+    a
+}
+
+impl Writes {
+    /// Commits every unit; a failed guard means the view was stale.
+    async fn commit(self, ctx: &Context) -> Result<bool> {
+        if self.units.is_empty() {
+            return Ok(false);
+        }
+        let mut batch = ctx.store.batch();
+        for unit in self.units {
+            batch.push(unit);
+        }
+        let outcome = batch.commit(&ctx.store).await?;
+        if outcome.revision > 0 {
+            ctx.view.allocs.wait_revision(outcome.revision).await;
+        }
+        if !outcome.failed.is_empty() {
+            return Err(JobControllerError::Conflict {
+                failed: outcome.failed.len(),
+            });
+        }
+        Ok(true)
+    }
+}
+
+/// Wires the job controller's triggers into the view's hooks.
+pub fn register_hooks(
+    queue: &WorkQueue<ObjectKey>,
+    view: Arc<OnceLock<ClusterView>>,
+    hooks: &mut Hooks,
+) {
+    let q = queue.clone();
+    hooks.jobs.push(Arc::new(move |change| match change {
+        Change::Applied { new, .. } => q.add(job_key(new)),
+        Change::Deleted { old: Some(old), .. } => q.add(job_key(old)),
+        _ => {}
+    }));
+    let q = queue.clone();
+    hooks.allocs.push(Arc::new(move |change| match change {
+        Change::Applied { new, .. } => q.add(ObjectKey::job_of(new)),
+        Change::Deleted { old: Some(old), .. } => q.add(ObjectKey::job_of(old)),
+        _ => {}
+    }));
+    let (q, v) = (queue.clone(), view.clone());
+    hooks.alloc_status.push(Arc::new(move |change| {
+        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
+            return;
+        };
+        if let Some(job) = v.get().and_then(|view| job_of_sibling_key(view, key)) {
+            q.add(job);
+        }
+    }));
+    let (q, v) = (queue.clone(), view.clone());
+    hooks.bindings.push(Arc::new(move |change| {
+        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
+            return;
+        };
+        if let Some(job) = v.get().and_then(|view| job_of_sibling_key(view, key)) {
+            q.add(job);
+        }
+    }));
+    let (q, v) = (queue.clone(), view.clone());
+    hooks.job_placement.push(Arc::new(move |change| {
+        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
+            return;
+        };
+        let Some(view) = v.get() else { return };
+        if let Some(parsed) = view.keys.parse(key) {
+            if let [ns, name] = parsed.segments.as_slice() {
+                q.add(ObjectKey::new(*ns, *name));
+            }
+        }
+    }));
+    // System jobs follow the nodes.
+    let system_jobs = {
+        let q = queue.clone();
+        move || {
+            if let Some(view) = view.get() {
+                view.jobs.for_each(|_, job| {
+                    if matches!(job.spec.job_type, JobType::System | JobType::Sysbatch) {
+                        q.add(job_key(job));
+                    }
+                });
+            }
+        }
+    };
+    let s = Arc::new(system_jobs);
+    let f = s.clone();
+    hooks.nodes.push(Arc::new(move |_| f()));
+    let f = s.clone();
+    hooks.node_status.push(Arc::new(move |_| f()));
+    hooks.node_admin.push(Arc::new(move |_| s()));
+}
+
+fn job_key(job: &Job) -> ObjectKey {
+    ObjectKey::new(&job.metadata.namespace, &job.metadata.name)
+}
+
+/// The job of the allocation whose binding or status key this is.
+fn job_of_sibling_key(view: &ClusterView, key: &str) -> Option<ObjectKey> {
+    let parsed = view.keys.parse(key)?;
+    let [ns, id] = parsed.segments.as_slice() else {
+        return None;
+    };
+    view.allocs
+        .get(&view.keys.alloc(ns, id))
+        .map(|a| ObjectKey::job_of(&a))
+}
+
+/// Every job and every job that still has allocations: the resync set.
+pub fn resync_keys(view: &ClusterView) -> Vec<ObjectKey> {
+    let mut keys: BTreeSet<ObjectKey> = view.job_keys().into_iter().collect();
+    keys.extend(view.jobs_with_allocs());
+    keys.into_iter().collect()
+}

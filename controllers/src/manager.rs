@@ -1,1 +1,222 @@
-//! (being written)
+//! The controller manager: campaigns for leadership and, while leading, runs
+//! every enabled controller on one fresh cluster view.
+//!
+//! A term starts when this server becomes leader: it builds the view (new
+//! lists, read after the election, so never older than the previous leader's
+//! last write), waits until every cache is ready, queues every key once, and
+//! runs the controllers. The term ends when leadership is lost (or on
+//! shutdown): the controllers stop taking keys, finish what they hold (their
+//! writes are fenced, so a deposed leader's late write fails), and the view
+//! is dropped. Losing leadership never touches running allocations.
+
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use drover_store::Store;
+use prometheus::Registry;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::cluster::{ClusterView, Hooks, ObjectKey};
+use crate::context::{Context, Fence, ServerOptions};
+use crate::job_controller;
+use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
+
+// The helpers' modules define these too; kept here until they are wired.
+mod placement_controller {
+    pub const NAME: &str = "placement";
+}
+mod lifecycle_controller {
+    pub const NAME: &str = "node-lifecycle";
+}
+mod drain {
+    pub const NAME: &str = "drain";
+}
+
+/// The election all servers campaign in.
+pub const ELECTION: &str = "controllers";
+
+/// Which controllers run (each can be switched off by flag).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enabled {
+    pub job: bool,
+    pub placement: bool,
+    pub lifecycle: bool,
+    pub drain: bool,
+}
+
+impl Default for Enabled {
+    fn default() -> Self {
+        Self {
+            job: true,
+            placement: true,
+            lifecycle: true,
+            drain: true,
+        }
+    }
+}
+
+impl Enabled {
+    /// The controller names, for flags and logs.
+    pub const NAMES: [&'static str; 4] = [
+        job_controller::NAME,
+        placement_controller::NAME,
+        lifecycle_controller::NAME,
+        drain::NAME,
+    ];
+
+    /// Switches off the controller called `name`; false if no such name.
+    pub fn disable(&mut self, name: &str) -> bool {
+        let flag = match name {
+            n if n == job_controller::NAME => &mut self.job,
+            n if n == placement_controller::NAME => &mut self.placement,
+            n if n == lifecycle_controller::NAME => &mut self.lifecycle,
+            n if n == drain::NAME => &mut self.drain,
+            _ => return false,
+        };
+        *flag = false;
+        true
+    }
+}
+
+/// Metrics of every controller, registered once per process and shared by
+/// all terms.
+#[derive(Clone)]
+pub struct ControllerMetrics {
+    job: Metrics,
+    placement: Metrics,
+    lifecycle: Metrics,
+    drain: Metrics,
+}
+
+impl ControllerMetrics {
+    pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        Ok(Self {
+            job: Metrics::register(job_controller::NAME, registry)?,
+            placement: Metrics::register(placement_controller::NAME, registry)?,
+            lifecycle: Metrics::register(lifecycle_controller::NAME, registry)?,
+            drain: Metrics::register(drain::NAME, registry)?,
+        })
+    }
+}
+
+/// Runs a server's controllers: campaign as `candidate`, run a term each
+/// time this server leads, until `shutdown` becomes true.
+pub async fn run_server(
+    store: Store,
+    options: ServerOptions,
+    enabled: Enabled,
+    metrics: ControllerMetrics,
+    candidate: String,
+    election_ttl: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let election = Arc::new(store.campaign(ELECTION, candidate.clone(), election_ttl));
+    let mut leading = election.subscribe();
+    let options = Arc::new(options);
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|stop| *stop) => break,
+            changed = leading.wait_for(|l| *l) => if changed.is_err() { break },
+        }
+        tracing::info!(%candidate, "leading: starting the controllers");
+        let (stop_term, term_stopped) = watch::channel(false);
+        let term = run_term(
+            store.clone(),
+            options.clone(),
+            Fence::of(election.clone()),
+            enabled,
+            metrics.clone(),
+            term_stopped,
+        );
+        tokio::pin!(term);
+        let mut ended_by_shutdown = false;
+        tokio::select! {
+            _ = &mut term => {}
+            _ = leading.wait_for(|l| !*l) => {
+                tracing::warn!(%candidate, "lost leadership: stopping the controllers");
+                let _ = stop_term.send(true);
+                term.await;
+            }
+            _ = shutdown.wait_for(|stop| *stop) => {
+                let _ = stop_term.send(true);
+                term.await;
+                ended_by_shutdown = true;
+            }
+        }
+        if ended_by_shutdown {
+            break;
+        }
+    }
+    // Hand over now rather than after the lease TTL.
+    match Arc::try_unwrap(election) {
+        Ok(election) => {
+            if let Err(e) = election.resign().await {
+                tracing::warn!(error = %e, "resigning leadership failed");
+            }
+        }
+        Err(_) => tracing::debug!("election still shared; it ends when dropped"),
+    }
+}
+
+/// One leadership term: view, queues, controllers, until `stop`.
+pub async fn run_term(
+    store: Store,
+    options: Arc<ServerOptions>,
+    fence: Fence,
+    enabled: Enabled,
+    metrics: ControllerMetrics,
+    stop: watch::Receiver<bool>,
+) {
+    let backoff = BackoffConfig::default();
+    let job_q = WorkQueue::<ObjectKey>::with_metrics(job_controller::NAME, backoff, metrics.job);
+    let placement_q = WorkQueue::<ObjectKey>::with_metrics(
+        placement_controller::NAME,
+        backoff,
+        metrics.placement,
+    );
+    let _ = (&metrics.lifecycle, &metrics.drain);
+
+    let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
+    let mut hooks = Hooks::default();
+    if enabled.job {
+        job_controller::register_hooks(&job_q, cell.clone(), &mut hooks);
+    }
+    let (view, _informers) = ClusterView::start(&store, hooks);
+    let _ = cell.set(view.clone());
+    let mut waiting = stop.clone();
+    tokio::select! {
+        _ = view.ready() => {}
+        _ = waiting.wait_for(|s| *s) => return,
+    }
+    let ctx = Context {
+        store,
+        view: view.clone(),
+        fence,
+        options: options.clone(),
+    };
+
+    let mut tasks = JoinSet::new();
+    if enabled.job {
+        for key in job_controller::resync_keys(&view) {
+            job_q.add(key);
+        }
+        let resync_view = view.clone();
+        let controller = Controller::new(
+            Arc::new(job_controller::JobController::new(ctx.clone())),
+            job_q.clone(),
+            options.job_workers,
+        )
+        .with_resync(
+            options.resync,
+            Arc::new(move || job_controller::resync_keys(&resync_view)),
+        );
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    let _ = placement_q;
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            tracing::error!(error = %e, "a controller task failed");
+        }
+    }
+}

@@ -136,6 +136,13 @@ impl Atomic {
         self
     }
 
+    /// This unit and `other` as one: all of both guards, then both writes.
+    pub fn merge(mut self, other: Atomic) -> Self {
+        self.guards.extend(other.guards);
+        self.ops.extend(other.ops);
+        self
+    }
+
     fn size(&self) -> usize {
         let guards: usize = self
             .guards

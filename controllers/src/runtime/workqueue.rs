@@ -61,7 +61,13 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
         registry: &Registry,
     ) -> prometheus::Result<Self> {
         let metrics = Metrics::register(name, registry)?;
-        Ok(Self {
+        Ok(Self::with_metrics(name, backoff, metrics))
+    }
+
+    /// A queue recording into already registered `metrics`: a server makes
+    /// fresh queues each time it becomes leader, with the same metrics.
+    pub fn with_metrics(name: &str, backoff: BackoffConfig, metrics: Metrics) -> Self {
+        Self {
             inner: Arc::new(Inner {
                 name: name.to_owned(),
                 state: Mutex::new(State {
@@ -72,7 +78,7 @@ impl<K: Clone + Eq + Hash> WorkQueue<K> {
                 notify: Notify::new(),
                 metrics,
             }),
-        })
+        }
     }
 
     pub fn name(&self) -> &str {
