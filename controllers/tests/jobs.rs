@@ -1,0 +1,353 @@
+//! The job controller against a real etcd: allocations follow the job's
+//! count, failures are rescheduled, lost allocations replaced, system jobs
+//! follow the nodes, stop and purge clean up.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
+use drover_api_types::defaults::canonicalize;
+use drover_api_types::node::{DriverInfo, NodeResources, NodeState, NodeStatus};
+use drover_api_types::task::Resources;
+use drover_api_types::{Job, JobSpec, JobType, Node, ObjectMeta, Task, TaskGroup};
+use drover_controllers::context::{Fence, ServerOptions};
+use drover_controllers::job_controller::PURGE_ANNOTATION;
+use drover_controllers::manager::{run_term, ControllerMetrics, Enabled};
+use drover_store::{Guard, Store, StoreConfig, Versioned};
+use drover_test_support::TestEtcd;
+use tokio::sync::watch;
+
+struct Harness {
+    _etcd: TestEtcd,
+    store: Store,
+    stop: watch::Sender<bool>,
+    term: tokio::task::JoinHandle<()>,
+}
+
+impl Harness {
+    /// A store under a fresh prefix and the job controller alone, running.
+    async fn start() -> Self {
+        let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
+        let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+        config.request_timeout_ms = 3_000;
+        let store = Store::connect(config).await.expect("connect");
+        let enabled = Enabled {
+            job: true,
+            placement: false,
+            lifecycle: false,
+            drain: false,
+        };
+        let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
+        let (stop, stopped) = watch::channel(false);
+        let term = tokio::spawn(run_term(
+            store.clone(),
+            Arc::new(ServerOptions::default()),
+            Fence::unfenced(),
+            enabled,
+            metrics,
+            stopped,
+        ));
+        Harness {
+            _etcd: etcd,
+            store,
+            stop,
+            term,
+        }
+    }
+
+    async fn shut_down(self) {
+        let _ = self.stop.send(true);
+        within(10, "controllers to stop", self.term)
+            .await
+            .expect("term task");
+    }
+
+    async fn put_job(&self, job: &Job) {
+        let key = self
+            .store
+            .keys()
+            .job(&job.metadata.namespace, &job.metadata.name);
+        self.store.put_at(&key, job).await.expect("put job");
+    }
+
+    async fn allocs(&self) -> Vec<Allocation> {
+        let prefix = self.store.keys().collection("allocations");
+        let mut allocs: Vec<Allocation> = self.store.list_at(&prefix).await.expect("list").items;
+        allocs
+            .sort_by(|a, b| (a.spec.index, &a.metadata.uid).cmp(&(b.spec.index, &b.metadata.uid)));
+        allocs
+    }
+
+    /// Polls the allocations until `ok` holds; returns them.
+    async fn wait_allocs(&self, what: &str, ok: impl Fn(&[Allocation]) -> bool) -> Vec<Allocation> {
+        within(10, what, async {
+            loop {
+                let allocs = self.allocs().await;
+                if ok(&allocs) {
+                    return allocs;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        })
+        .await
+    }
+
+    async fn set_status(&self, alloc: &Allocation, status: ClientStatus) {
+        let key = self
+            .store
+            .keys()
+            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+        let value = Versioned::new(AllocationStatus {
+            client_status: status,
+            ..Default::default()
+        });
+        self.store.put_at(&key, &value).await.expect("put status");
+    }
+
+    async fn put_node(&self, id: &str) {
+        let keys = self.store.keys();
+        self.store
+            .put_at(&keys.node(id), &node(id))
+            .await
+            .expect("put node");
+        let status = Versioned::new(NodeStatus {
+            state: NodeState::Ready,
+            ..Default::default()
+        });
+        self.store
+            .put_at(&keys.node_status(id), &status)
+            .await
+            .expect("put node status");
+    }
+}
+
+async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
+    }
+}
+
+fn job(name: &str, job_type: JobType, count: i64) -> Job {
+    let mut job = Job {
+        api_version: "drover.io/v1".into(),
+        kind: "Job".into(),
+        metadata: ObjectMeta {
+            name: name.into(),
+            ..Default::default()
+        },
+        spec: JobSpec {
+            job_type,
+            datacenters: vec!["dc1".into()],
+            groups: vec![TaskGroup {
+                name: "app".into(),
+                count,
+                tasks: vec![Task {
+                    name: "server".into(),
+                    driver: "docker".into(),
+                    resources: Resources {
+                        cpu: 100,
+                        memory: 64,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        status: None,
+    };
+    canonicalize(&mut job);
+    job
+}
+
+fn node(id: &str) -> Node {
+    let mut n = Node::default();
+    n.metadata.name = id.into();
+    n.metadata.uid = id.into();
+    n.spec.datacenter = "dc1".into();
+    n.spec.node_pool = "default".into();
+    n.spec.resources = NodeResources {
+        cpu: 4000,
+        cores: 4,
+        memory: 8192,
+        disk: 0,
+    };
+    n.spec.drivers.insert(
+        "docker".into(),
+        DriverInfo {
+            detected: true,
+            healthy: true,
+            ..Default::default()
+        },
+    );
+    n
+}
+
+fn live(allocs: &[Allocation]) -> Vec<&Allocation> {
+    allocs
+        .iter()
+        .filter(|a| a.spec.desired_status == DesiredStatus::Run)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_service_job_is_placed_scaled_down_and_rescheduled() {
+    let h = Harness::start().await;
+    let mut web = job("web", JobType::Service, 3);
+    h.put_job(&web).await;
+    let allocs = h.wait_allocs("3 allocations", |a| a.len() == 3).await;
+    let names: Vec<&str> = allocs.iter().map(|a| a.metadata.name.as_str()).collect();
+    assert_eq!(names, vec!["web.app[0]", "web.app[1]", "web.app[2]"]);
+
+    // Scale down: the highest indexes stop first, nothing else changes.
+    web.spec.groups[0].count = 1;
+    h.put_job(&web).await;
+    let allocs = h.wait_allocs("2 stopped", |a| live(a).len() == 1).await;
+    assert_eq!(allocs.len(), 3, "scaling down creates nothing");
+    let kept = live(&allocs)[0].clone();
+    assert_eq!(kept.spec.index, 0);
+    for a in allocs.iter().filter(|a| a.spec.index > 0) {
+        assert_eq!(a.spec.desired_status, DesiredStatus::Stop);
+        assert_eq!(
+            a.spec.desired_description,
+            "alloc not needed due to job count"
+        );
+    }
+
+    // A failure is rescheduled at the same index, linked, with a delay.
+    h.set_status(&kept, ClientStatus::Failed).await;
+    let allocs = h
+        .wait_allocs("a replacement", |a| {
+            a.iter()
+                .any(|x| x.spec.previous_allocation.as_deref() == Some(&kept.metadata.uid))
+        })
+        .await;
+    let replacement = allocs
+        .iter()
+        .find(|a| a.spec.previous_allocation.as_deref() == Some(&kept.metadata.uid))
+        .expect("replacement");
+    assert_eq!(replacement.spec.index, 0);
+    assert_eq!(replacement.spec.reschedule_events.len(), 1);
+    assert!(replacement.spec.not_before.is_some());
+    assert_eq!(allocs.len(), 4, "exactly one replacement");
+    h.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_lost_allocation_is_replaced_and_its_node_copy_told_to_stop() {
+    let h = Harness::start().await;
+    h.put_job(&job("api", JobType::Service, 1)).await;
+    let allocs = h.wait_allocs("1 allocation", |a| a.len() == 1).await;
+    let first = allocs[0].clone();
+    // Bind it the way placement does, then lose it.
+    let keys = h.store.keys().clone();
+    let (ns, id) = (&first.metadata.namespace, &first.metadata.uid);
+    let binding = Binding {
+        node_id: "n1".into(),
+        node_name: "n1".into(),
+        ..Default::default()
+    };
+    h.store
+        .put_at(
+            &keys.alloc_binding(ns, id),
+            &Versioned::new(binding.clone()),
+        )
+        .await
+        .expect("binding");
+    let mut on_node = first.clone();
+    on_node.binding = Some(binding);
+    on_node.metadata.resource_version = 0;
+    h.store
+        .put_at(&keys.node_alloc("n1", ns, id), &on_node)
+        .await
+        .expect("node copy");
+    h.set_status(&first, ClientStatus::Lost).await;
+
+    let allocs = h.wait_allocs("the replacement", |a| a.len() == 2).await;
+    let old = allocs.iter().find(|a| &a.metadata.uid == id).expect("old");
+    assert_eq!(old.spec.desired_status, DesiredStatus::Stop);
+    let new = allocs.iter().find(|a| &a.metadata.uid != id).expect("new");
+    assert_eq!(new.spec.previous_allocation.as_deref(), Some(id.as_str()));
+    assert_eq!(new.spec.index, 0);
+    let copy: Allocation = h
+        .store
+        .get_at(&keys.node_alloc("n1", ns, id))
+        .await
+        .expect("get")
+        .expect("node copy present");
+    assert_eq!(
+        copy.spec.desired_status,
+        DesiredStatus::Stop,
+        "the agent is told"
+    );
+    h.shut_down().await;
+}
+
+#[tokio::test]
+async fn a_system_job_follows_nodes_as_they_join_and_leave() {
+    let h = Harness::start().await;
+    h.put_node("n1").await;
+    h.put_node("n2").await;
+    h.put_job(&job("logs", JobType::System, 1)).await;
+    let target = |a: &Allocation| a.spec.target_node.clone().unwrap_or_default();
+    let allocs = h.wait_allocs("one per node", |a| a.len() == 2).await;
+    let mut nodes: Vec<String> = allocs.iter().map(target).collect();
+    nodes.sort();
+    assert_eq!(nodes, vec!["n1", "n2"]);
+
+    h.put_node("n3").await;
+    let allocs = h.wait_allocs("the new node's", |a| a.len() == 3).await;
+    assert!(allocs.iter().any(|a| target(a) == "n3"));
+
+    // n2 leaves the cluster: its allocation stops and is not replaced.
+    h.store
+        .delete_raw(&h.store.keys().node("n2"), Guard::None)
+        .await
+        .expect("delete node");
+    let allocs = h
+        .wait_allocs("n2's allocation stopped", |a| live(a).len() == 2)
+        .await;
+    assert_eq!(allocs.len(), 3);
+    let stopped = allocs
+        .iter()
+        .find(|a| a.spec.desired_status == DesiredStatus::Stop)
+        .expect("one stopped");
+    assert_eq!(target(stopped), "n2");
+    h.shut_down().await;
+}
+
+#[tokio::test]
+async fn stop_then_purge_removes_the_job_once_allocations_are_terminal() {
+    let h = Harness::start().await;
+    let mut batch = job("batch", JobType::Batch, 2);
+    h.put_job(&batch).await;
+    let allocs = h.wait_allocs("2 allocations", |a| a.len() == 2).await;
+
+    batch.spec.stop = true;
+    batch
+        .metadata
+        .annotations
+        .insert(PURGE_ANNOTATION.into(), "true".into());
+    h.put_job(&batch).await;
+    h.wait_allocs("both stopped", |a| live(a).is_empty()).await;
+    let job_key = h.store.keys().job("default", "batch");
+    // Not terminal yet: the job stays.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(h.store.get_raw(&job_key).await.expect("get").is_some());
+
+    for a in &allocs {
+        h.set_status(a, ClientStatus::Complete).await;
+    }
+    h.wait_allocs("allocations collected", |a| a.is_empty())
+        .await;
+    within(10, "job purged", async {
+        while h.store.get_raw(&job_key).await.expect("get").is_some() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    h.shut_down().await;
+}
