@@ -1,7 +1,9 @@
 //! The command-line surface: one module per command.
 
+mod cluster_args;
 mod inspect;
 mod jobfile;
+mod server;
 mod validate;
 
 use std::process::ExitCode;
@@ -23,6 +25,8 @@ enum Command {
     Validate(validate::Args),
     /// Print the job a file describes, with every default filled in.
     Inspect(inspect::Args),
+    /// Run the controllers against etcd (one server leads, others stand by).
+    Server(server::Args),
     /// Print the version.
     Version,
 }
@@ -31,6 +35,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
+        Command::Server(args) => server::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

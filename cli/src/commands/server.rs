@@ -1,0 +1,117 @@
+//! `drover server`: run the controllers against etcd. Several servers may
+//! run; one leads (etcd election) and the others stand by.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use drover_controllers::context::ServerOptions;
+use drover_controllers::manager::{self, ControllerMetrics, Enabled};
+use drover_controllers::placement::Algorithm;
+use drover_store::Store;
+
+use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    etcd: EtcdArgs,
+    #[command(flatten)]
+    log: LogArgs,
+    /// This server's name in the leader election (default: the hostname).
+    #[arg(long)]
+    name: Option<String>,
+    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain.
+    #[arg(long = "disable-controller", value_name = "NAME")]
+    disable: Vec<String>,
+    /// How placement scores nodes: `binpack` fills nodes, `spread` empties them.
+    #[arg(long, default_value = "binpack", value_parser = ["binpack", "spread"])]
+    scheduler_algorithm: String,
+    /// Let tasks' memory_max exceed a node's free memory (only `memory` must fit).
+    #[arg(long)]
+    memory_oversubscription: bool,
+    /// The heartbeat lease TTL agents use.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    heartbeat_ttl: Duration,
+    /// Extra wait after a lease expires before a node is declared down.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    heartbeat_grace: Duration,
+    /// At most this many nodes declared down per minute.
+    #[arg(long, default_value_t = 10)]
+    max_nodes_down_per_minute: usize,
+    /// Leader lease TTL: a standby takes over within this after a leader dies.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    election_ttl: Duration,
+    /// Workers of the job controller.
+    #[arg(long, default_value_t = 4)]
+    job_workers: usize,
+}
+
+impl Args {
+    fn enabled(&self) -> anyhow::Result<Enabled> {
+        let mut enabled = Enabled::default();
+        for name in &self.disable {
+            if !enabled.disable(name) {
+                anyhow::bail!(
+                    "--disable-controller {name:?}: no such controller (one of: {})",
+                    Enabled::NAMES.join(", ")
+                );
+            }
+        }
+        Ok(enabled)
+    }
+
+    fn options(&self) -> ServerOptions {
+        let mut options = ServerOptions::default();
+        options.placement.algorithm = match self.scheduler_algorithm.as_str() {
+            "spread" => Algorithm::Spread,
+            _ => Algorithm::BinPack,
+        };
+        options.placement.memory_oversubscription = self.memory_oversubscription;
+        options.lifecycle.heartbeat_ttl = self.heartbeat_ttl;
+        options.lifecycle.heartbeat_grace = self.heartbeat_grace;
+        options.lifecycle.max_down_per_interval = self.max_nodes_down_per_minute;
+        options.lifecycle.down_interval = Duration::from_secs(60);
+        options.job_workers = self.job_workers.max(1);
+        options
+    }
+}
+
+pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    args.log.init()?;
+    let enabled = args.enabled()?;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(serve(args, enabled))?;
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
+    let config = args.etcd.config();
+    let store = Store::connect(config.clone())
+        .await
+        .with_context(|| format!("connecting to etcd at {}", config.endpoints.join(",")))?;
+    let name = args.name.clone().unwrap_or_else(hostname);
+    let registry = prometheus::Registry::new();
+    let metrics = ControllerMetrics::register(&registry).context("registering metrics")?;
+    tracing::info!(%name, etcd = %config.endpoints.join(","), prefix = %config.prefix, ?enabled, "drover server starting");
+    let shutdown = shutdown_on_signal();
+    manager::run_server(
+        store,
+        args.options(),
+        enabled,
+        metrics,
+        name,
+        args.election_ttl,
+        shutdown,
+    )
+    .await;
+    tracing::info!("drover server stopped");
+    Ok(())
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| format!("server-{}", std::process::id()))
+}
