@@ -22,6 +22,7 @@
 mod attributes;
 mod feasibility;
 mod operators;
+mod pass;
 mod resources;
 mod score;
 #[cfg(test)]
@@ -33,6 +34,9 @@ use std::fmt;
 pub use attributes::resolve;
 pub use feasibility::feasible;
 pub use operators::{check_operator, version_matches};
+pub use pass::{
+    add_binding, counts_for_job, needs_placement, plan_pass, search_limit, PassInput, PassPlan,
+};
 pub use resources::{assign_ports, GroupAsk};
 pub use score::score;
 

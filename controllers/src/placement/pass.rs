@@ -1,0 +1,377 @@
+//! One placement pass over one job: which of its queued allocations go to
+//! which node. Pure: nodes, usage, time and the seed are arguments.
+//!
+//! The search is Nomad's: nodes are walked from a seeded offset (and the
+//! walk continues where the previous allocation's stopped, so consecutive
+//! allocations look at different nodes); the walk stops after
+//! [`search_limit`] feasible candidates, which are scored, and the best one
+//! wins. Groups with affinities or spreads are scored on every feasible node,
+//! as in Nomad, since a good node may be anywhere. Only when no node is
+//! feasible has every node been evaluated: the reasons are then recorded as
+//! the group's [`PlacementFailure`], and the rest of that group is only
+//! counted as queued (usage only grows within a pass, so a second search
+//! would fail the same way).
+//!
+//! Every binding is added to the pass's usage (cpu, memory, ports, the job's
+//! allocations per node, property counts) before the next allocation is
+//! placed, so nothing is double-booked within a pass.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::{Allocation, Binding, DesiredStatus};
+use drover_api_types::job::{ConstraintOperator, PlacementFailure};
+use drover_api_types::{Job, Node, TaskGroup};
+
+use super::{
+    assign_ports, feasible, resolve, score, GroupAsk, NodeUsage, PlacementOptions, Reason,
+};
+use crate::cluster::PlacementFailures;
+
+/// Property → value on the allocation's node → allocations.
+type PropertyCounts = BTreeMap<String, BTreeMap<String, u32>>;
+
+/// What one pass reads.
+#[derive(Debug, Clone, Copy)]
+pub struct PassInput<'a> {
+    pub job: &'a Job,
+    /// The allocations to place (see [`needs_placement`]); placed in
+    /// (group, index) order whatever order they come in.
+    pub pending: &'a [Allocation],
+    /// The job's other allocations, whole. Those that count (see
+    /// [`counts_for_job`]) feed `distinct_hosts`, `distinct_property`,
+    /// spreads and job anti-affinity.
+    pub existing: &'a [Allocation],
+    /// Every node, whole.
+    pub nodes: &'a [Node],
+    pub options: PlacementOptions,
+    pub now: DateTime<Utc>,
+    /// Where the node walk starts.
+    pub seed: u64,
+}
+
+/// What one pass decided.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PassPlan {
+    /// Allocation id → its binding, in placement order.
+    pub bindings: Vec<(String, Binding)>,
+    /// Per group, why allocations stay queued; empty when none do.
+    pub failures: PlacementFailures,
+    /// The earliest `not_before` still in the future: run again then.
+    pub deferred: Option<DateTime<Utc>>,
+}
+
+/// Whether placement should bind `alloc`: desired `run`, not bound, not
+/// terminal. (The caller also checks that its job exists.)
+pub fn needs_placement(alloc: &Allocation) -> bool {
+    alloc.spec.desired_status == DesiredStatus::Run
+        && alloc.binding.is_none()
+        && !alloc.status.client_status.is_terminal()
+}
+
+/// Whether an allocation of the job counts against `distinct_hosts`,
+/// `distinct_property` and spreads: bound, desired `run`, not terminal.
+pub fn counts_for_job(alloc: &Allocation) -> bool {
+    alloc.spec.desired_status == DesiredStatus::Run
+        && alloc.binding.is_some()
+        && !alloc.status.client_status.is_terminal()
+}
+
+/// Adds what `binding` reserves (cpu, memory, ports) to its node's usage.
+/// The caller does this for every live (not terminal) binding on the node.
+pub fn add_binding(usage: &mut NodeUsage, binding: &Binding) {
+    usage.cpu += binding.cpu;
+    usage.memory += binding.memory;
+    usage
+        .used_ports
+        .extend(binding.ports.values().map(|p| p.value));
+}
+
+/// How many feasible nodes are scored per allocation: `max(2,
+/// ceil(log2(nodes)))`, as in Nomad.
+pub fn search_limit(nodes: usize) -> usize {
+    let log2 = if nodes <= 1 {
+        0
+    } else {
+        (usize::BITS - (nodes - 1).leading_zeros()) as usize
+    };
+    log2.max(2)
+}
+
+/// Runs one pass. `base` holds, per node id, the cpu, memory and ports of
+/// the live bindings on that node (missing nodes are empty); its job and
+/// property fields are ignored and recomputed from `input.existing`.
+pub fn plan_pass(input: &PassInput<'_>, mut base: HashMap<String, NodeUsage>) -> PassPlan {
+    let usages = input
+        .nodes
+        .iter()
+        .map(|node| {
+            let mut usage = base.remove(&node.metadata.uid).unwrap_or_default();
+            usage.job_allocs.clear();
+            usage.job_property_counts.clear();
+            usage.group_property_counts.clear();
+            usage
+        })
+        .collect();
+    let mut pass = Pass::new(input, usages);
+    for alloc in input.existing.iter().filter(|a| counts_for_job(a)) {
+        let node_id = alloc.binding.as_ref().map(|b| b.node_id.as_str());
+        if let Some(&index) = node_id.and_then(|id| pass.by_id.get(id)) {
+            pass.record(&alloc.spec.task_group, index);
+        }
+    }
+    let mut pending: Vec<&Allocation> = input.pending.iter().collect();
+    pending.sort_by(|a, b| {
+        (&a.spec.task_group, a.spec.index).cmp(&(&b.spec.task_group, b.spec.index))
+    });
+    for alloc in pending {
+        pass.place(alloc);
+    }
+    pass.plan
+}
+
+struct Pass<'a> {
+    input: &'a PassInput<'a>,
+    /// Parallel to `input.nodes`.
+    usages: Vec<NodeUsage>,
+    by_id: HashMap<&'a str, usize>,
+    /// Job-level `distinct_property` attributes.
+    job_props: Vec<String>,
+    /// Per group: its `distinct_property` attributes and every spread's.
+    group_props: HashMap<&'a str, Vec<String>>,
+    job_counts: PropertyCounts,
+    group_counts: HashMap<String, PropertyCounts>,
+    /// Where the next walk starts.
+    cursor: usize,
+    limit: usize,
+    /// Groups no node could take in this pass.
+    exhausted: HashSet<String>,
+    plan: PassPlan,
+}
+
+impl<'a> Pass<'a> {
+    fn new(input: &'a PassInput<'a>, usages: Vec<NodeUsage>) -> Self {
+        let job = input.job;
+        let by_id = input
+            .nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.metadata.uid.as_str(), i))
+            .collect();
+        let distinct_props = |constraints: &[drover_api_types::job::Constraint]| {
+            constraints
+                .iter()
+                .filter(|c| c.operator() == Some(ConstraintOperator::DistinctProperty))
+                .map(|c| c.attribute.clone())
+                .collect::<Vec<_>>()
+        };
+        let group_props = job
+            .spec
+            .groups
+            .iter()
+            .map(|g| {
+                let mut props = distinct_props(&g.constraints);
+                let spreads = job.spec.spreads.iter().chain(&g.spreads);
+                props.extend(spreads.map(|s| s.attribute.clone()));
+                props.sort();
+                props.dedup();
+                (g.name.as_str(), props)
+            })
+            .collect();
+        let nodes = input.nodes.len();
+        Pass {
+            input,
+            usages,
+            by_id,
+            job_props: distinct_props(&job.spec.constraints),
+            group_props,
+            job_counts: PropertyCounts::new(),
+            group_counts: HashMap::new(),
+            cursor: usize::try_from(input.seed % nodes.max(1) as u64).unwrap_or(0),
+            limit: search_limit(nodes),
+            exhausted: HashSet::new(),
+            plan: PassPlan::default(),
+        }
+    }
+
+    fn place(&mut self, alloc: &Allocation) {
+        if let Some(not_before) = alloc.spec.not_before {
+            if not_before > self.input.now {
+                let earliest = self.plan.deferred.map_or(not_before, |d| d.min(not_before));
+                self.plan.deferred = Some(earliest);
+                return;
+            }
+        }
+        let job = self.input.job;
+        let Some(group) = job
+            .spec
+            .groups
+            .iter()
+            .find(|g| g.name == alloc.spec.task_group)
+        else {
+            // The group is gone from the job: the job controller stops it.
+            return;
+        };
+        if let Some(target) = &alloc.spec.target_node {
+            return self.place_on_target(alloc, group, target);
+        }
+        if self.exhausted.contains(&group.name) {
+            self.failure(&group.name).queued += 1;
+            return;
+        }
+        let nodes = self.input.nodes.len();
+        let limit = if scores_everywhere(job, group) {
+            nodes
+        } else {
+            self.limit
+        };
+        let (mut examined, mut found) = (0, 0);
+        let mut best: Option<(usize, f64)> = None;
+        let mut reasons = Vec::new();
+        while examined < nodes && found < limit {
+            let index = (self.cursor + examined) % nodes;
+            examined += 1;
+            match self.evaluate(group, index) {
+                Ok(s) => {
+                    found += 1;
+                    if best.is_none_or(|(_, b)| s > b) {
+                        best = Some((index, s));
+                    }
+                }
+                Err(reason) => reasons.push(reason),
+            }
+        }
+        self.cursor = (self.cursor + examined) % nodes.max(1);
+        match best {
+            Some((index, _)) => self.bind(alloc, group, index),
+            None => {
+                self.fail(&group.name, examined, reasons);
+                self.exhausted.insert(group.name.clone());
+            }
+        }
+    }
+
+    /// System jobs: the allocation's own node or nothing.
+    fn place_on_target(&mut self, alloc: &Allocation, group: &TaskGroup, target: &str) {
+        let Some(&index) = self.by_id.get(target) else {
+            // The node is gone; the job controller stops this allocation.
+            self.failure(&group.name).queued += 1;
+            return;
+        };
+        match self.evaluate(group, index) {
+            Ok(_) => self.bind(alloc, group, index),
+            Err(reason) => self.fail(&group.name, 1, vec![reason]),
+        }
+    }
+
+    /// Feasibility then score of one node, with the pass's property counts.
+    fn evaluate(&mut self, group: &TaskGroup, index: usize) -> Result<f64, Reason> {
+        let node = &self.input.nodes[index];
+        let usage = &mut self.usages[index];
+        let group_counts = self.group_counts.entry(group.name.clone()).or_default();
+        // The counts are cluster-wide: lend them to this node's usage rather
+        // than keep a copy per node.
+        std::mem::swap(&mut usage.job_property_counts, &mut self.job_counts);
+        std::mem::swap(&mut usage.group_property_counts, group_counts);
+        let (job, options) = (self.input.job, &self.input.options);
+        let result = feasible(node, job, group, usage, options)
+            .map(|()| score(node, job, group, usage, options));
+        std::mem::swap(&mut usage.job_property_counts, &mut self.job_counts);
+        std::mem::swap(&mut usage.group_property_counts, group_counts);
+        result
+    }
+
+    fn bind(&mut self, alloc: &Allocation, group: &TaskGroup, index: usize) {
+        let node = &self.input.nodes[index];
+        let seed = alloc_seed(&alloc.metadata.uid);
+        let ports = match assign_ports(node, group, &self.usages[index], seed) {
+            Ok(ports) => ports,
+            Err(reason) => return self.fail(&group.name, 1, vec![reason]),
+        };
+        let ask = GroupAsk::of(group);
+        let binding = Binding {
+            node_id: node.metadata.uid.clone(),
+            node_name: node.metadata.name.clone(),
+            ports,
+            cpu: ask.cpu,
+            memory: ask.memory,
+            memory_max: ask.memory_max,
+            bound_at: Some(self.input.now),
+        };
+        add_binding(&mut self.usages[index], &binding);
+        self.record(&group.name, index);
+        self.plan
+            .bindings
+            .push((alloc.metadata.uid.clone(), binding));
+    }
+
+    /// Counts one allocation of `group` on node `index`: per node and, for
+    /// every tracked property, per value.
+    fn record(&mut self, group: &str, index: usize) {
+        let node = &self.input.nodes[index];
+        *self.usages[index]
+            .job_allocs
+            .entry(group.to_string())
+            .or_default() += 1;
+        for prop in &self.job_props {
+            if let Some(value) = resolve(node, prop) {
+                bump(&mut self.job_counts, prop, value);
+            }
+        }
+        let Some(props) = self.group_props.get(group) else {
+            return;
+        };
+        let counts = self.group_counts.entry(group.to_string()).or_default();
+        for prop in props {
+            if let Some(value) = resolve(node, prop) {
+                bump(counts, prop, value);
+            }
+        }
+    }
+
+    fn failure(&mut self, group: &str) -> &mut PlacementFailure {
+        self.plan.failures.entry(group.to_string()).or_default()
+    }
+
+    fn fail(&mut self, group: &str, evaluated: usize, reasons: Vec<Reason>) {
+        let failure = self.failure(group);
+        failure.queued += 1;
+        failure.nodes_evaluated += evaluated as u64;
+        for reason in reasons {
+            let counts = match &reason {
+                Reason::Filtered(_) => &mut failure.nodes_filtered,
+                Reason::Exhausted(_) => &mut failure.dimensions_exhausted,
+            };
+            *counts.entry(reason.text().to_string()).or_default() += 1;
+        }
+    }
+}
+
+fn bump(counts: &mut PropertyCounts, prop: &str, value: String) {
+    *counts
+        .entry(prop.to_string())
+        .or_default()
+        .entry(value)
+        .or_default() += 1;
+}
+
+/// Affinities and spreads can favour any node, so (as in Nomad) every
+/// feasible node is scored for such groups.
+fn scores_everywhere(job: &Job, group: &TaskGroup) -> bool {
+    !job.spec.affinities.is_empty()
+        || !job.spec.spreads.is_empty()
+        || !group.affinities.is_empty()
+        || !group.spreads.is_empty()
+        || group.tasks.iter().any(|t| !t.affinities.is_empty())
+}
+
+/// FNV-1a of the allocation id: the same allocation gets the same dynamic
+/// ports whichever pass binds it.
+fn alloc_seed(id: &str) -> u64 {
+    id.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[cfg(test)]
+mod tests;
