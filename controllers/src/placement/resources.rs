@@ -89,12 +89,14 @@ fn dynamic_range(node: &Node) -> (u16, u16) {
 }
 
 fn check_ports(node: &Node, group: &TaskGroup, usage: &NodeUsage) -> Result<(), Reason> {
-    let mut taken: BTreeSet<u16> = usage.used_ports.clone();
+    // Cost in proportion to the ports asked for and used, never to the size
+    // of the dynamic range: this runs once per node and allocation.
+    let mut statics: BTreeSet<u16> = BTreeSet::new();
     let mut dynamic = 0usize;
     for port in ports(group) {
         match static_port(port) {
             Some(value) => {
-                if !taken.insert(value) {
+                if usage.used_ports.contains(&value) || !statics.insert(value) {
                     return Err(Reason::Exhausted(format!("port {value}")));
                 }
             }
@@ -106,7 +108,10 @@ fn check_ports(node: &Node, group: &TaskGroup, usage: &NodeUsage) -> Result<(), 
         let free = if min > max {
             0
         } else {
-            (min..=max).filter(|p| !taken.contains(p)).count()
+            let span = usize::from(max - min) + 1;
+            let used = usage.used_ports.range(min..=max).count();
+            let own = statics.range(min..=max).count();
+            span.saturating_sub(used + own)
         };
         if free < dynamic {
             return Err(Reason::Exhausted("dynamic port".into()));
