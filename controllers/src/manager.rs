@@ -19,13 +19,10 @@ use tokio::task::JoinSet;
 
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
-use crate::job_controller;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
+use crate::{job_controller, placement_controller};
 
-// The helpers' modules define these too; kept here until they are wired.
-mod placement_controller {
-    pub const NAME: &str = "placement";
-}
+// The helper's modules define these too; kept here until they are wired.
 mod lifecycle_controller {
     pub const NAME: &str = "node-lifecycle";
 }
@@ -182,6 +179,10 @@ pub async fn run_term(
     if enabled.job {
         job_controller::register_hooks(&job_q, cell.clone(), &mut hooks);
     }
+    let queued = placement_controller::QueuedJobs::default();
+    if enabled.placement {
+        placement_controller::register_hooks(&placement_q, cell.clone(), &mut hooks, &queued);
+    }
     let (view, _informers) = ClusterView::start(&store, hooks);
     let _ = cell.set(view.clone());
     let mut waiting = stop.clone();
@@ -213,7 +214,13 @@ pub async fn run_term(
         );
         tasks.spawn(controller.run(stop.clone()));
     }
-    let _ = placement_q;
+    if enabled.placement {
+        for key in placement_controller::resync_keys(&view) {
+            placement_q.add(key);
+        }
+        let controller = placement_controller::controller(ctx.clone(), placement_q, queued);
+        tasks.spawn(controller.run(stop.clone()));
+    }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
             tracing::error!(error = %e, "a controller task failed");
