@@ -1,1 +1,349 @@
-//! (being written)
+//! The node lifecycle controller's shell around
+//! [`node_lifecycle::decide`](crate::node_lifecycle::decide).
+//!
+//! Watches nodes (`nodes/`), their status (`nodes-status/`) and heartbeat
+//! keys (`nodes-heartbeat/`, each attached to its agent's lease). Owns
+//! `nodes-status/` (state, description, last transition, events) and writes
+//! `client_status: lost` into `allocations-status/` (CAS, or create when the
+//! agent never reported) for the allocations of a node it declared down.
+//!
+//! Decisions are fleet-wide (rate limit, partition guard), so the queue has
+//! one key, [`Fleet`]. [`HeartbeatTracker`] remembers, in memory, when each
+//! node was last known alive: a heartbeat key that appears, or is present
+//! at a pass, means "alive now"; a deleted one means the lease expired, so
+//! the agent last renewed about one TTL earlier. Lease renewals make no
+//! watch events, so nothing finer is observable. `leader_since` is when the
+//! tracker was created (with the controller, when this server started
+//! leading): every node gets a fresh grace after a leader change.
+//!
+//! Invariants: every write is fenced and guarded by the revision it read;
+//! a node whose heartbeat key exists is never marked down; the allocations
+//! of every node that is down (and not alive again) are marked lost on each
+//! pass until none is left, so a failed write is repaired by the next pass.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::ClientStatus;
+use drover_api_types::node::{NodeState, NodeStatus};
+use drover_api_types::Node;
+use drover_store::{Atomic, Keys, StoreError, Versioned};
+
+use crate::cluster::{Change, Hooks};
+use crate::context::{Context, NotLeader};
+use crate::drain::controller::push_event;
+use crate::node_lifecycle::{allocs_to_mark_lost, decide, LifecycleConfig, NodeObservation};
+use crate::runtime::{Action, Reconcile, WorkQueue};
+
+/// The controller's name (work queue, metrics, logs).
+pub const NAME: &str = "node-lifecycle";
+
+/// What a lost allocation's status says.
+pub const LOST_DESCRIPTION: &str = "node down: heartbeat missed";
+
+/// How long a pass waits for the view to catch up with its own writes.
+const CATCH_UP: Duration = Duration::from_secs(2);
+
+/// The one work-queue key: the whole fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fleet;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    NotLeader(#[from] NotLeader),
+    #[error("node lifecycle: {failed} {what} write(s) conflicted; will re-read")]
+    Conflict { what: &'static str, failed: usize },
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Seen {
+    /// The heartbeat key was present at this time.
+    Alive(DateTime<Utc>),
+    /// The heartbeat key is gone; the agent was last alive about then.
+    Gone(DateTime<Utc>),
+}
+
+/// When each node was last known alive, fed by heartbeat hooks and passes.
+pub struct HeartbeatTracker {
+    keys: Keys,
+    ttl: Duration,
+    since: DateTime<Utc>,
+    seen: Mutex<HashMap<String, Seen>>,
+}
+
+fn sub(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_sub_signed(d))
+        .unwrap_or(t)
+}
+
+impl HeartbeatTracker {
+    /// A tracker whose leadership starts now.
+    pub fn new(keys: Keys, config: &LifecycleConfig) -> Arc<Self> {
+        Self::with_since(keys, config, Utc::now())
+    }
+
+    /// A tracker whose leadership started at `since`.
+    pub fn with_since(keys: Keys, config: &LifecycleConfig, since: DateTime<Utc>) -> Arc<Self> {
+        Arc::new(HeartbeatTracker {
+            keys,
+            ttl: config.heartbeat_ttl,
+            since,
+            seen: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// When this leader started: every node's grace starts no earlier.
+    pub fn leader_since(&self) -> DateTime<Utc> {
+        self.since
+    }
+
+    fn seen(&self) -> std::sync::MutexGuard<'_, HashMap<String, Seen>> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn node_id<'k>(&self, key: &'k str) -> Option<&'k str> {
+        self.keys.parse(key)?.segments.first().copied()
+    }
+
+    fn applied(&self, key: &str, now: DateTime<Utc>) {
+        if let Some(id) = self.node_id(key) {
+            self.seen().insert(id.to_string(), Seen::Alive(now));
+        }
+    }
+
+    fn deleted(&self, key: &str, ttl_seconds: Option<u64>, now: DateTime<Utc>) {
+        if let Some(id) = self.node_id(key) {
+            let ttl = ttl_seconds
+                .filter(|s| *s > 0)
+                .map_or(self.ttl, Duration::from_secs);
+            self.seen()
+                .insert(id.to_string(), Seen::Gone(sub(now, ttl)));
+        }
+    }
+
+    /// Records what a pass observed and returns the node's `last_seen`. A
+    /// node seen alive whose key vanished without a delete event (a re-list)
+    /// is taken as gone since now − ttl, but not before it was seen.
+    pub fn observe(&self, node_id: &str, alive: bool, now: DateTime<Utc>) -> DateTime<Utc> {
+        let mut seen = self.seen();
+        let entry = seen.get(node_id).copied();
+        let last_seen = match (alive, entry) {
+            (true, _) => {
+                seen.insert(node_id.to_string(), Seen::Alive(now));
+                now
+            }
+            (false, Some(Seen::Gone(t))) => t,
+            (false, Some(Seen::Alive(t))) => {
+                let gone = sub(now, self.ttl).max(t);
+                seen.insert(node_id.to_string(), Seen::Gone(gone));
+                gone
+            }
+            (false, None) => self.since,
+        };
+        last_seen.max(self.since)
+    }
+}
+
+/// Registers the hooks that queue [`Fleet`] and feed the tracker (created
+/// now: this is when the controller's leadership starts). Keep the returned
+/// tracker for [`LifecycleController::new`].
+pub fn register_hooks(
+    keys: Keys,
+    config: &LifecycleConfig,
+    queue: &WorkQueue<Fleet>,
+    hooks: &mut Hooks,
+) -> Arc<HeartbeatTracker> {
+    let tracker = HeartbeatTracker::new(keys, config);
+    let (t, q) = (Arc::clone(&tracker), queue.clone());
+    hooks.heartbeats.push(Arc::new(move |change| {
+        let now = Utc::now();
+        match change {
+            Change::Applied { key, .. } => t.applied(key, now),
+            Change::Deleted { key, old } => t.deleted(key, old.map(|h| h.value.ttl_seconds), now),
+            Change::Listed => {}
+        }
+        q.add(Fleet);
+    }));
+    let q = queue.clone();
+    hooks.nodes.push(Arc::new(move |_| q.add(Fleet)));
+    let q = queue.clone();
+    hooks.node_status.push(Arc::new(move |_| q.add(Fleet)));
+    tracker
+}
+
+/// The keys of a resync: the fleet.
+pub fn resync_keys() -> Vec<Fleet> {
+    vec![Fleet]
+}
+
+/// The node lifecycle reconciler.
+pub struct LifecycleController {
+    ctx: Context,
+    tracker: Arc<HeartbeatTracker>,
+}
+
+impl LifecycleController {
+    pub fn new(ctx: Context, tracker: Arc<HeartbeatTracker>) -> Self {
+        LifecycleController { ctx, tracker }
+    }
+
+    fn status_of(&self, id: &str) -> Versioned<NodeStatus> {
+        let key = self.ctx.view.keys.node_status(id);
+        self.ctx
+            .view
+            .node_status
+            .get(&key)
+            .unwrap_or_else(|| Versioned::new(NodeStatus::default()))
+    }
+
+    /// Commits fenced `units` (all under `cache`'s prefix) and waits for
+    /// `cache` to hold the result.
+    async fn commit_units<T>(
+        &self,
+        units: Vec<Atomic>,
+        what: &'static str,
+        cache: &drover_store::Cache<T>,
+    ) -> Result<(), LifecycleError> {
+        if units.is_empty() {
+            return Ok(());
+        }
+        let mut batch = self.ctx.store.batch();
+        for unit in units {
+            batch.push(self.ctx.fence.guard(unit)?);
+        }
+        let outcome = batch.commit(&self.ctx.store).await?;
+        let _ = tokio::time::timeout(CATCH_UP, cache.wait_revision(outcome.revision)).await;
+        if !outcome.failed.is_empty() {
+            return Err(LifecycleError::Conflict {
+                what,
+                failed: outcome.failed.len(),
+            });
+        }
+        Ok(())
+    }
+
+    async fn set_state(
+        &self,
+        ids: &[String],
+        state: NodeState,
+        now: DateTime<Utc>,
+    ) -> Result<(), LifecycleError> {
+        let mut units = Vec::new();
+        for id in ids {
+            let mut status = self.status_of(id);
+            let (description, message) = match (state, status.revision) {
+                (NodeState::Down, _) => ("heartbeat missed", "Node heartbeat missed"),
+                (_, 0) => ("", "Node registered"),
+                _ => ("", "Node heartbeat received"),
+            };
+            status.value.state = state;
+            status.value.description = description.into();
+            status.value.last_transition = Some(now);
+            push_event(&mut status.value, "Cluster", message);
+            let key = self.ctx.view.keys.node_status(id);
+            units.push(Atomic::new().put_value(&key, &status)?);
+            match state {
+                NodeState::Down => {
+                    tracing::info!(controller = NAME, node = %id, "node marked down: heartbeat missed")
+                }
+                _ => tracing::info!(controller = NAME, node = %id, "node marked ready"),
+            }
+        }
+        self.commit_units(units, "node status", &self.ctx.view.node_status)
+            .await
+    }
+
+    /// Marks lost every non-terminal allocation bound to the nodes in `down`.
+    async fn mark_lost(
+        &self,
+        down: &BTreeSet<String>,
+        now: DateTime<Utc>,
+    ) -> Result<(), LifecycleError> {
+        let view = &self.ctx.view;
+        let mut units = Vec::new();
+        for node in down {
+            let allocs = view.node_allocs(node);
+            let lost = allocs_to_mark_lost(node, &allocs);
+            for alloc in allocs.iter().filter(|a| lost.contains(&a.metadata.uid)) {
+                let key = view
+                    .keys
+                    .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+                let mut status = view
+                    .alloc_status
+                    .get(&key)
+                    .unwrap_or_else(|| Versioned::new(Default::default()));
+                status.value.client_status = ClientStatus::Lost;
+                status.value.client_description = LOST_DESCRIPTION.into();
+                status.value.updated_at = Some(now);
+                units.push(Atomic::new().put_value(&key, &status)?);
+            }
+            if !lost.is_empty() {
+                tracing::info!(controller = NAME, node = %node, allocs = lost.len(), "allocations of a down node marked lost");
+            }
+        }
+        self.commit_units(units, "allocation status", &view.alloc_status)
+            .await
+    }
+
+    fn observe(&self, nodes: &[Node], now: DateTime<Utc>) -> Vec<NodeObservation> {
+        nodes
+            .iter()
+            .map(|n| {
+                let id = &n.metadata.uid;
+                let alive = self.ctx.view.heartbeat_alive(id);
+                NodeObservation {
+                    node_id: id.clone(),
+                    state: n.status.state,
+                    last_transition: n.status.last_transition,
+                    alive,
+                    last_seen: self.tracker.observe(id, alive, now),
+                }
+            })
+            .collect()
+    }
+}
+
+impl Reconcile for LifecycleController {
+    type Key = Fleet;
+    type Error = LifecycleError;
+
+    async fn reconcile(&self, _: &Fleet) -> Result<Action, LifecycleError> {
+        let now = Utc::now();
+        let nodes = self.ctx.view.all_nodes();
+        let observed = self.observe(&nodes, now);
+        let config = &self.ctx.options.lifecycle;
+        let plan = decide(&observed, now, config, self.tracker.leader_since());
+        if plan.suspected_partition {
+            tracing::warn!(
+                controller = NAME,
+                silent = plan.deferred_down.len(),
+                fleet = nodes.len(),
+                "suspected partition: too many nodes silent at once; marking none down"
+            );
+        } else if !plan.deferred_down.is_empty() {
+            tracing::info!(controller = NAME, deferred = ?plan.deferred_down, "mark-down rate limit reached; deferring");
+        }
+        self.set_state(&plan.mark_ready, NodeState::Ready, now)
+            .await?;
+        self.set_state(&plan.mark_down, NodeState::Down, now)
+            .await?;
+        let down: BTreeSet<String> = observed
+            .iter()
+            .filter(|o| o.state == NodeState::Down && !o.alive)
+            .map(|o| o.node_id.clone())
+            .chain(plan.mark_down.iter().cloned())
+            .collect();
+        self.mark_lost(&down, now).await?;
+        Ok(match plan.next_check {
+            Some(t) => Action::RequeueAfter((t - Utc::now()).to_std().unwrap_or_default()),
+            None => Action::AwaitChange,
+        })
+    }
+}

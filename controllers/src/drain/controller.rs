@@ -1,0 +1,284 @@
+//! The drainer's shell: one work-queue key per node id.
+//!
+//! [`DrainHooks`] follows which nodes are draining (`nodes-admin/`) and on
+//! which node each allocation is bound, so that a change to an allocation
+//! (spec, binding, status) queues its node only when that node is draining.
+//! A reconcile reads the node and its allocations from the view, calls
+//! [`plan_drain`](super::plan_drain) and commits: `spec.migrate = true` on
+//! each chosen allocation (CAS on the spec's revision), and on completion
+//! the node's scheduling (`drain: None, ineligible: true`, CAS) together
+//! with a "drain complete" node event, in one fenced unit.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chrono::Utc;
+use drover_api_types::node::{NodeEvent, NodeStatus};
+use drover_store::{Atomic, Keys, StoreError, Versioned};
+
+use super::{plan_drain, Jobs};
+use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
+use crate::context::{Context, NotLeader};
+use crate::runtime::{Action, Reconcile, WorkQueue};
+
+/// The controller's name (work queue, metrics, logs).
+pub const NAME: &str = "drain";
+
+/// How long a reconcile waits for the view to catch up with its own write.
+const CATCH_UP: Duration = Duration::from_secs(2);
+
+/// Node events kept in a node's status.
+const MAX_NODE_EVENTS: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DrainError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    NotLeader(#[from] NotLeader),
+    #[error("drain of node {node}: {failed} write(s) conflicted; will re-read")]
+    Conflict { node: String, failed: usize },
+}
+
+/// Which nodes drain, and where allocations are bound; fed by hooks.
+pub struct DrainHooks {
+    keys: Keys,
+    queue: WorkQueue<String>,
+    draining: Mutex<HashSet<String>>,
+    /// `<ns>/<alloc id>` → node id.
+    alloc_node: Mutex<HashMap<String, String>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl DrainHooks {
+    /// Registers the drainer's hooks; keep the returned value alive as
+    /// long as the view.
+    pub fn register(keys: Keys, queue: &WorkQueue<String>, hooks: &mut Hooks) -> Arc<Self> {
+        let this = Arc::new(DrainHooks {
+            keys,
+            queue: queue.clone(),
+            draining: Mutex::new(HashSet::new()),
+            alloc_node: Mutex::new(HashMap::new()),
+        });
+        let me = Arc::clone(&this);
+        hooks.node_admin.push(Arc::new(move |change| match change {
+            Change::Applied { key, new, .. } => me.admin_changed(key, new.value.drain.is_some()),
+            Change::Deleted { key, .. } => me.admin_changed(key, false),
+            Change::Listed => {}
+        }));
+        let me = Arc::clone(&this);
+        hooks.bindings.push(Arc::new(move |change| match change {
+            Change::Applied { key, new, .. } => me.bound(key, Some(&new.value.node_id)),
+            Change::Deleted { key, .. } => me.bound(key, None),
+            Change::Listed => {}
+        }));
+        let me = Arc::clone(&this);
+        hooks
+            .allocs
+            .push(Arc::new(move |change| me.alloc_changed(&change)));
+        let me = Arc::clone(&this);
+        hooks
+            .alloc_status
+            .push(Arc::new(move |change| me.alloc_changed(&change)));
+        this
+    }
+
+    fn segments(&self, key: &str) -> Option<Vec<String>> {
+        let parsed = self.keys.parse(key)?;
+        Some(parsed.segments.iter().map(|s| s.to_string()).collect())
+    }
+
+    fn admin_changed(&self, key: &str, draining: bool) {
+        let Some(id) = self.segments(key).and_then(|s| s.into_iter().next()) else {
+            return;
+        };
+        if draining {
+            lock(&self.draining).insert(id.clone());
+            self.queue.add(id);
+        } else {
+            lock(&self.draining).remove(&id);
+        }
+    }
+
+    fn bound(&self, key: &str, node: Option<&String>) {
+        let Some(segs) = self.segments(key) else {
+            return;
+        };
+        let alloc = segs.join("/");
+        let old = match node {
+            Some(n) => lock(&self.alloc_node).insert(alloc, n.clone()),
+            None => lock(&self.alloc_node).remove(&alloc),
+        };
+        for n in node.into_iter().chain(old.as_ref()) {
+            self.queue_if_draining(n);
+        }
+    }
+
+    fn alloc_changed<T>(&self, change: &Change<'_, T>) {
+        let key = match change {
+            Change::Applied { key, .. } | Change::Deleted { key, .. } => *key,
+            Change::Listed => return,
+        };
+        let Some(segs) = self.segments(key) else {
+            return;
+        };
+        let node = lock(&self.alloc_node).get(&segs.join("/")).cloned();
+        if let Some(node) = node {
+            self.queue_if_draining(&node);
+        }
+    }
+
+    fn queue_if_draining(&self, node: &str) {
+        if lock(&self.draining).contains(node) {
+            self.queue.add(node.to_string());
+        }
+    }
+}
+
+/// Node ids with a drain set: the keys of a resync (and of a term's start).
+pub fn resync_keys(view: &ClusterView) -> Vec<String> {
+    let mut out = Vec::new();
+    view.node_admin.for_each(|key, admin| {
+        if admin.value.drain.is_some() {
+            if let Some(p) = view.keys.parse(key) {
+                out.extend(p.segments.first().map(|s| s.to_string()));
+            }
+        }
+    });
+    out
+}
+
+/// The drainer's reconciler.
+pub struct DrainController {
+    ctx: Context,
+}
+
+impl DrainController {
+    pub fn new(ctx: Context) -> Self {
+        DrainController { ctx }
+    }
+
+    /// Marks `ids` (allocations of `node`) for migration.
+    async fn mark(
+        &self,
+        node: &str,
+        ns_of: &HashMap<String, String>,
+        ids: &[String],
+    ) -> Result<(), DrainError> {
+        let view = &self.ctx.view;
+        let mut batch = self.ctx.store.batch();
+        for id in ids {
+            let Some(ns) = ns_of.get(id) else { continue };
+            let key = view.keys.alloc(ns, id);
+            let Some(mut spec) = view.allocs.get(&key) else {
+                continue;
+            };
+            spec.spec.migrate = true;
+            batch.push(
+                self.ctx
+                    .fence
+                    .guard(Atomic::new().put_value(&key, &spec)?)?,
+            );
+        }
+        let outcome = batch.commit(&self.ctx.store).await?;
+        tracing::info!(controller = NAME, node, allocs = ?ids, "drain: marked allocations for migration");
+        let _ = tokio::time::timeout(CATCH_UP, view.allocs.wait_revision(outcome.revision)).await;
+        if !outcome.failed.is_empty() {
+            return Err(DrainError::Conflict {
+                node: node.to_string(),
+                failed: outcome.failed.len(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Ends the drain: the node stays ineligible, with a node event.
+    async fn complete(&self, node: &str) -> Result<(), DrainError> {
+        let view = &self.ctx.view;
+        let admin_key = view.keys.node_admin(node);
+        let Some(mut admin) = view.node_admin.get(&admin_key) else {
+            return Ok(());
+        };
+        admin.value.drain = None;
+        admin.value.ineligible = true;
+        let status_key = view.keys.node_status(node);
+        let mut status = view
+            .node_status
+            .get(&status_key)
+            .unwrap_or_else(|| Versioned::new(NodeStatus::default()));
+        push_event(&mut status.value, "Drain", "drain complete");
+        let unit = Atomic::new()
+            .put_value(&admin_key, &admin)?
+            .put_value(&status_key, &status)?;
+        let mut batch = self.ctx.store.batch();
+        batch.push(self.ctx.fence.guard(unit)?);
+        let outcome = batch.commit(&self.ctx.store).await?;
+        if !outcome.failed.is_empty() {
+            return Err(DrainError::Conflict {
+                node: node.to_string(),
+                failed: outcome.failed.len(),
+            });
+        }
+        tracing::info!(
+            controller = NAME,
+            node,
+            "drain complete; node left ineligible"
+        );
+        let _ =
+            tokio::time::timeout(CATCH_UP, view.node_admin.wait_revision(outcome.revision)).await;
+        Ok(())
+    }
+}
+
+/// Appends a node event, keeping the last [`MAX_NODE_EVENTS`].
+pub(crate) fn push_event(status: &mut NodeStatus, subsystem: &str, message: &str) {
+    status.events.push(NodeEvent {
+        time: Some(Utc::now()),
+        subsystem: subsystem.into(),
+        message: message.into(),
+    });
+    let extra = status.events.len().saturating_sub(MAX_NODE_EVENTS);
+    status.events.drain(..extra);
+}
+
+impl Reconcile for DrainController {
+    type Key = String;
+    type Error = DrainError;
+
+    async fn reconcile(&self, node_id: &String) -> Result<Action, DrainError> {
+        let view = &self.ctx.view;
+        let Some(node) = view.node(node_id) else {
+            return Ok(Action::AwaitChange);
+        };
+        if node.scheduling.drain.is_none() {
+            return Ok(Action::AwaitChange);
+        }
+        let allocs = view.node_allocs(node_id);
+        let mut jobs = Jobs::new();
+        let mut ns_of = HashMap::new();
+        for a in &allocs {
+            ns_of.insert(a.metadata.uid.clone(), a.metadata.namespace.clone());
+            let key = ObjectKey::job_of(a);
+            if let Some(job) = view.job(&key) {
+                jobs.insert((key.namespace, key.name), job);
+            }
+        }
+        let now = Utc::now();
+        let plan = plan_drain(&node, &allocs, &jobs, now);
+        if !plan.migrate.is_empty() {
+            self.mark(node_id, &ns_of, &plan.migrate).await?;
+        }
+        if plan.complete {
+            self.complete(node_id).await?;
+            return Ok(Action::AwaitChange);
+        }
+        Ok(match plan.next_check {
+            Some(t) => Action::RequeueAfter((t - now).to_std().unwrap_or_default()),
+            None => Action::AwaitChange,
+        })
+    }
+}
