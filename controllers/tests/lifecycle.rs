@@ -22,7 +22,7 @@ use fixtures::*;
 
 const TTL: Duration = Duration::from_secs(2);
 const GRACE: Duration = Duration::from_secs(2);
-const SLACK: Duration = Duration::from_millis(1_500);
+const SLACK: Duration = Duration::from_secs(2);
 
 async fn state(store: &drover_store::Store, id: &str) -> Option<NodeState> {
     node_status(store, id).await.map(|s| s.state)

@@ -272,3 +272,43 @@ async fn five_thousand_leases_stay_alive() {
     assert_eq!(stats.leases_regranted, 0, "{stats:?}");
     sim.shutdown().await;
 }
+
+/// Allocation reporting throughput: 20,000 assignments over 100 nodes,
+/// written in batches, until every status is `running`. `--ignored
+/// --nocapture` to run and see.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "scale measurement: 20,000 allocation statuses"]
+async fn twenty_thousand_allocations_are_reported() {
+    const ALLOCS: usize = 20_000;
+    let (_etcd, store) = store().await;
+    let mut cfg = config(100, 10);
+    cfg.name_prefix = "thr".into();
+    let sim = Simulator::start(store.clone(), cfg).await.expect("start");
+    let ids = sim.node_ids();
+    let started = Instant::now();
+    let mut batch = store.batch();
+    for i in 0..ALLOCS {
+        let a = alloc(&format!("x{i:06}"), &ids[i % ids.len()], DesiredStatus::Run);
+        let key = store
+            .keys()
+            .node_alloc(&ids[i % ids.len()], "default", &a.metadata.uid);
+        batch.put(key, drover_store::Stored::encode(&a).expect("encode"));
+    }
+    batch.commit(&store).await.expect("assign");
+    let assigned = started.elapsed();
+    let prefix = store.keys().collection("allocations-status");
+    eventually(120, "every status written", || async {
+        let n = store.list_raw(&prefix).await.expect("list").items.len();
+        (n == ALLOCS).then_some(())
+    })
+    .await;
+    let reported = started.elapsed();
+    let stats = sim.stats();
+    println!(
+        "{ALLOCS} allocations: assigned in {assigned:?}, all reported {reported:?} after the first \
+         assignment; {} batches",
+        stats.status_batches
+    );
+    assert_eq!(stats.statuses_written, ALLOCS as u64);
+    sim.shutdown().await;
+}

@@ -1,21 +1,20 @@
 //! The drainer's shell: one work-queue key per node id.
 //!
-//! [`DrainHooks`] follows which nodes are draining (`nodes-admin/`) and on
-//! which node each allocation is bound, so that a change to an allocation
-//! (spec, binding, status) queues its node only when that node is draining.
+//! [`register_hooks`] queues a node when a drain is set on it, and when an
+//! allocation bound to a draining node changes (spec, binding, status).
 //! A reconcile reads the node and its allocations from the view, calls
 //! [`plan_drain`](super::plan_drain) and commits: `spec.migrate = true` on
 //! each chosen allocation (CAS on the spec's revision), and on completion
 //! the node's scheduling (`drain: None, ineligible: true`, CAS) together
 //! with a "drain complete" node event, in one fenced unit.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::node::{NodeEvent, NodeStatus};
-use drover_store::{Atomic, Keys, StoreError, Versioned};
+use drover_store::{Atomic, StoreError, Versioned};
 
 use super::{plan_drain, Jobs};
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
@@ -41,102 +40,76 @@ pub enum DrainError {
     Conflict { node: String, failed: usize },
 }
 
-/// Which nodes drain, and where allocations are bound; fed by hooks.
-pub struct DrainHooks {
-    keys: Keys,
-    queue: WorkQueue<String>,
-    draining: Mutex<HashSet<String>>,
-    /// `<ns>/<alloc id>` → node id.
-    alloc_node: Mutex<HashMap<String, String>>,
+/// Whether `node` is draining, as the view has it.
+fn is_draining(view: &ClusterView, node: &str) -> bool {
+    view.node_admin
+        .get(&view.keys.node_admin(node))
+        .is_some_and(|a| a.value.drain.is_some())
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+/// The node an allocation key (of any allocation collection) is bound to.
+fn bound_node(view: &ClusterView, key: &str) -> Option<String> {
+    let parsed = view.keys.parse(key)?;
+    let [ns, id] = parsed.segments.as_slice() else {
+        return None;
+    };
+    view.bindings
+        .get(&view.keys.alloc_binding(ns, id))
+        .map(|b| b.value.node_id)
 }
 
-impl DrainHooks {
-    /// Registers the drainer's hooks; keep the returned value alive as
-    /// long as the view.
-    pub fn register(keys: Keys, queue: &WorkQueue<String>, hooks: &mut Hooks) -> Arc<Self> {
-        let this = Arc::new(DrainHooks {
-            keys,
-            queue: queue.clone(),
-            draining: Mutex::new(HashSet::new()),
-            alloc_node: Mutex::new(HashMap::new()),
-        });
-        let me = Arc::clone(&this);
-        hooks.node_admin.push(Arc::new(move |change| match change {
-            Change::Applied { key, new, .. } => me.admin_changed(key, new.value.drain.is_some()),
-            Change::Deleted { key, .. } => me.admin_changed(key, false),
-            Change::Listed => {}
-        }));
-        let me = Arc::clone(&this);
-        hooks.bindings.push(Arc::new(move |change| match change {
-            Change::Applied { key, new, .. } => me.bound(key, Some(&new.value.node_id)),
-            Change::Deleted { key, .. } => me.bound(key, None),
-            Change::Listed => {}
-        }));
-        let me = Arc::clone(&this);
-        hooks
-            .allocs
-            .push(Arc::new(move |change| me.alloc_changed(&change)));
-        let me = Arc::clone(&this);
-        hooks
-            .alloc_status
-            .push(Arc::new(move |change| me.alloc_changed(&change)));
-        this
-    }
-
-    fn segments(&self, key: &str) -> Option<Vec<String>> {
-        let parsed = self.keys.parse(key)?;
-        Some(parsed.segments.iter().map(|s| s.to_string()).collect())
-    }
-
-    fn admin_changed(&self, key: &str, draining: bool) {
-        let Some(id) = self.segments(key).and_then(|s| s.into_iter().next()) else {
-            return;
-        };
-        if draining {
-            lock(&self.draining).insert(id.clone());
-            self.queue.add(id);
-        } else {
-            lock(&self.draining).remove(&id);
+/// Registers the drainer's hooks: a drain set on a node queues it; a change
+/// to an allocation (spec, binding, status) queues its node when that node
+/// is draining. The hooks read the view through `view` (set once the view
+/// is built; nothing is queued before), so they keep no state of their own
+/// that a re-list could leave stale.
+pub fn register_hooks(
+    queue: &WorkQueue<String>,
+    view: Arc<OnceLock<ClusterView>>,
+    hooks: &mut Hooks,
+) {
+    let q = queue.clone();
+    hooks.node_admin.push(Arc::new(move |change| {
+        if let Change::Applied { key, new, .. } = change {
+            if new.value.drain.is_some() {
+                if let Some(id) = key.rsplit('/').next() {
+                    q.add(id.to_string());
+                }
+            }
         }
-    }
-
-    fn bound(&self, key: &str, node: Option<&String>) {
-        let Some(segs) = self.segments(key) else {
-            return;
+    }));
+    let (q, v) = (queue.clone(), view.clone());
+    hooks.bindings.push(Arc::new(move |change| {
+        let Some(view) = v.get() else { return };
+        let node = match change {
+            Change::Applied { new, .. } => &new.value.node_id,
+            Change::Deleted { old: Some(old), .. } => &old.value.node_id,
+            _ => return,
         };
-        let alloc = segs.join("/");
-        let old = match node {
-            Some(n) => lock(&self.alloc_node).insert(alloc, n.clone()),
-            None => lock(&self.alloc_node).remove(&alloc),
-        };
-        for n in node.into_iter().chain(old.as_ref()) {
-            self.queue_if_draining(n);
+        if is_draining(view, node) {
+            q.add(node.clone());
         }
-    }
-
-    fn alloc_changed<T>(&self, change: &Change<'_, T>) {
-        let key = match change {
-            Change::Applied { key, .. } | Change::Deleted { key, .. } => *key,
-            Change::Listed => return,
-        };
-        let Some(segs) = self.segments(key) else {
-            return;
-        };
-        let node = lock(&self.alloc_node).get(&segs.join("/")).cloned();
-        if let Some(node) = node {
-            self.queue_if_draining(&node);
+    }));
+    let (q, v) = (queue.clone(), view.clone());
+    hooks.allocs.push(Arc::new(move |change| {
+        if let Some(node) = draining_node_of(v.get(), &change) {
+            q.add(node);
         }
-    }
-
-    fn queue_if_draining(&self, node: &str) {
-        if lock(&self.draining).contains(node) {
-            self.queue.add(node.to_string());
+    }));
+    let (q, v) = (queue.clone(), view);
+    hooks.alloc_status.push(Arc::new(move |change| {
+        if let Some(node) = draining_node_of(v.get(), &change) {
+            q.add(node);
         }
-    }
+    }));
+}
+
+fn draining_node_of<T>(view: Option<&ClusterView>, change: &Change<'_, T>) -> Option<String> {
+    let view = view?;
+    let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
+        return None;
+    };
+    bound_node(view, key).filter(|node| is_draining(view, node))
 }
 
 /// Node ids with a drain set: the keys of a resync (and of a term's start).

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -13,7 +13,7 @@ use drover_api_types::node::{Heartbeat, NodeScheduling, NodeStatus};
 use drover_api_types::{Allocation, Node, ObjectMeta};
 use drover_controllers::cluster::{ClusterView, Hooks, ViewHandle};
 use drover_controllers::context::{Context, Fence, ServerOptions};
-use drover_controllers::drain::{self, DrainController, DrainHooks};
+use drover_controllers::drain::{self, DrainController};
 use drover_controllers::lifecycle_controller::{
     register_hooks, resync_keys, Fleet, LifecycleController, NAME,
 };
@@ -25,6 +25,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub const POLL: Duration = Duration::from_millis(50);
+
+/// Longer than any test: progress must come from hooks and requeues, not
+/// from the safety-net resync.
+const RESYNC: Duration = Duration::from_secs(300);
 
 pub async fn store() -> (TestEtcd, Store) {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
@@ -74,7 +78,6 @@ pub struct Running {
     task: JoinHandle<()>,
     _handle: ViewHandle,
     pub view: ClusterView,
-    _keep: Option<Arc<DrainHooks>>,
 }
 
 impl Running {
@@ -84,8 +87,16 @@ impl Running {
     }
 }
 
-async fn context(store: &Store, config: LifecycleConfig, hooks: Hooks) -> (Context, ViewHandle) {
+async fn context(
+    store: &Store,
+    config: LifecycleConfig,
+    hooks: Hooks,
+    cell: Option<&OnceLock<ClusterView>>,
+) -> (Context, ViewHandle) {
     let (view, handle) = ClusterView::start(store, hooks);
+    if let Some(cell) = cell {
+        let _ = cell.set(view.clone());
+    }
     view.ready().await;
     let ctx = Context {
         store: store.clone(),
@@ -105,20 +116,19 @@ pub async fn start_lifecycle(store: &Store, config: LifecycleConfig) -> Running 
     let queue = WorkQueue::new(NAME, BackoffConfig::default(), &registry).expect("queue");
     let mut hooks = Hooks::default();
     let tracker = register_hooks(store.keys().clone(), &config, &queue, &mut hooks);
-    let (ctx, handle) = context(store, config, hooks).await;
+    let (ctx, handle) = context(store, config, hooks, None).await;
     let view = ctx.view.clone();
     let reconciler = Arc::new(LifecycleController::new(ctx, tracker));
     queue.add(Fleet);
     let (shutdown, rx) = watch::channel(false);
-    let controller = Controller::new(reconciler, queue, 1)
-        .with_resync(Duration::from_secs(1), Arc::new(resync_keys));
+    let controller =
+        Controller::new(reconciler, queue, 1).with_resync(RESYNC, Arc::new(resync_keys));
     let task = tokio::spawn(controller.run(rx));
     Running {
         shutdown,
         task,
         _handle: handle,
         view,
-        _keep: None,
     }
 }
 
@@ -132,8 +142,9 @@ pub async fn start_drain(store: &Store) -> Running {
     )
     .expect("queue");
     let mut hooks = Hooks::default();
-    let drain_hooks = DrainHooks::register(store.keys().clone(), &queue, &mut hooks);
-    let (ctx, handle) = context(store, config(), hooks).await;
+    let cell = Arc::new(OnceLock::new());
+    drain::register_hooks(&queue, cell.clone(), &mut hooks);
+    let (ctx, handle) = context(store, config(), hooks, Some(&cell)).await;
     let view = ctx.view.clone();
     let resync_view = ctx.view.clone();
     for node in drain::resync_keys(&ctx.view) {
@@ -141,17 +152,14 @@ pub async fn start_drain(store: &Store) -> Running {
     }
     let reconciler = Arc::new(DrainController::new(ctx));
     let (shutdown, rx) = watch::channel(false);
-    let controller = Controller::new(reconciler, queue, 2).with_resync(
-        Duration::from_secs(1),
-        Arc::new(move || drain::resync_keys(&resync_view)),
-    );
+    let controller = Controller::new(reconciler, queue, 2)
+        .with_resync(RESYNC, Arc::new(move || drain::resync_keys(&resync_view)));
     let task = tokio::spawn(controller.run(rx));
     Running {
         shutdown,
         task,
         _handle: handle,
         view,
-        _keep: Some(drain_hooks),
     }
 }
 
