@@ -44,7 +44,7 @@ where
     }
 }
 
-fn config(count: usize, ttl_secs: u64) -> SimulatorConfig {
+fn config_of(count: usize, ttl_secs: u64) -> SimulatorConfig {
     SimulatorConfig {
         count,
         name_prefix: "t".into(),
@@ -129,7 +129,7 @@ async fn assign(store: &Store, a: &Allocation) {
 #[tokio::test]
 async fn nodes_register_and_heartbeat() {
     let (_etcd, store) = store().await;
-    let sim = Simulator::start(store.clone(), config(3, 2))
+    let sim = Simulator::start(store.clone(), config_of(3, 2))
         .await
         .expect("start");
     let ids = sim.node_ids();
@@ -165,7 +165,7 @@ async fn nodes_register_and_heartbeat() {
 async fn allocation_runs_then_completes() {
     let (_etcd, store) = store().await;
     store.create(&job()).await.expect("job");
-    let sim = Simulator::start(store.clone(), config(2, 5))
+    let sim = Simulator::start(store.clone(), config_of(2, 5))
         .await
         .expect("start");
     let node = sim.node_ids()[1].clone();
@@ -198,7 +198,7 @@ async fn allocation_runs_then_completes() {
 #[tokio::test]
 async fn kill_expires_the_heartbeat_and_revive_restores_it() {
     let (_etcd, store) = store().await;
-    let sim = Simulator::start(store.clone(), config(2, 2))
+    let sim = Simulator::start(store.clone(), config_of(2, 2))
         .await
         .expect("start");
     let (dead, alive) = (sim.node_ids()[0].clone(), sim.node_ids()[1].clone());
@@ -246,13 +246,50 @@ async fn kill_expires_the_heartbeat_and_revive_restores_it() {
     sim.shutdown().await;
 }
 
+/// A simulator cut off from etcd longer than its TTL loses its leases; once
+/// it reaches etcd again it registers its heartbeats on new leases.
+#[tokio::test]
+async fn leases_lost_in_a_partition_are_granted_again() {
+    let (etcd, observer) = store().await;
+    let target = etcd.endpoints[0]
+        .trim_start_matches("http://")
+        .parse()
+        .expect("etcd address");
+    let proxy = drover_test_support::TcpProxy::start(target)
+        .await
+        .expect("proxy");
+    let mut config = StoreConfig::new(vec![proxy.endpoint()], &etcd.prefix);
+    config.request_timeout_ms = 1_000;
+    config.connect_timeout_ms = 500;
+    config.keepalive_interval_ms = 500;
+    let behind = Store::connect(config).await.expect("connect");
+    let sim = Simulator::start(behind, config_of(1, 2))
+        .await
+        .expect("start");
+    let id = sim.node_ids()[0].clone();
+    assert!(heartbeat(&observer, &id).await.is_some());
+
+    proxy.cut();
+    eventually(10, "heartbeat to expire in the partition", || async {
+        heartbeat(&observer, &id).await.is_none().then_some(())
+    })
+    .await;
+    proxy.restore();
+    eventually(20, "heartbeat registered again", || async {
+        heartbeat(&observer, &id).await.map(|_| ())
+    })
+    .await;
+    assert!(sim.stats().leases_regranted >= 1, "{:?}", sim.stats());
+    sim.shutdown().await;
+}
+
 /// 5,000 nodes on their own leases stay alive. Measures registration time
 /// and keepalive round time. `--ignored --nocapture` to run and see.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "scale measurement: 5,000 leases for 30 s"]
 async fn five_thousand_leases_stay_alive() {
     let (_etcd, store) = store().await;
-    let mut cfg = config(5_000, 10);
+    let mut cfg = config_of(5_000, 10);
     cfg.name_prefix = "scale".into();
     let started = Instant::now();
     let sim = Simulator::start(store.clone(), cfg).await.expect("start");
@@ -281,7 +318,7 @@ async fn five_thousand_leases_stay_alive() {
 async fn twenty_thousand_allocations_are_reported() {
     const ALLOCS: usize = 20_000;
     let (_etcd, store) = store().await;
-    let mut cfg = config(100, 10);
+    let mut cfg = config_of(100, 10);
     cfg.name_prefix = "thr".into();
     let sim = Simulator::start(store.clone(), cfg).await.expect("start");
     let ids = sim.node_ids();

@@ -80,6 +80,7 @@ async fn renew(
     store: &Store,
     lease: i64,
     keeper: Option<Keeper>,
+    timeout: Duration,
 ) -> (Option<Keeper>, Result<Renewed, String>) {
     let attempt = async {
         let Some(mut k) = keeper else {
@@ -100,7 +101,7 @@ async fn renew(
             Err(e) => (None, Err(e.to_string())),
         }
     };
-    tokio::time::timeout(store.config().request_timeout(), attempt)
+    tokio::time::timeout(timeout, attempt)
         .await
         .unwrap_or_else(|_| (None, Err("keepalive timed out".into())))
 }
@@ -118,7 +119,7 @@ pub(super) async fn keepalive_loop(shared: Arc<Shared>, mut stop: watch::Receive
         }
         let started = Instant::now();
         next = started + interval;
-        round(&shared, &mut keepers).await;
+        round(&shared, &mut keepers, interval).await;
         let took = started.elapsed();
         let mut stats = shared.stats();
         stats.keepalive_rounds += 1;
@@ -134,7 +135,15 @@ pub(super) async fn keepalive_loop(shared: Arc<Shared>, mut stop: watch::Receive
     }
 }
 
-async fn round(shared: &Arc<Shared>, keepers: &mut HashMap<String, (i64, Keeper)>) {
+/// Renews every live lease once. A renewal later than `interval` is of no
+/// use (the next round is due), and the whole round stops after one TTL
+/// (past that the leases are gone anyway): with etcd unreachable, rounds
+/// stay short and resume promptly once it is back.
+async fn round(
+    shared: &Arc<Shared>,
+    keepers: &mut HashMap<String, (i64, Keeper)>,
+    interval: Duration,
+) {
     let targets: Vec<(String, i64)> = lock(&shared.nodes)
         .iter()
         .filter(|(_, n)| !n.killed)
@@ -154,12 +163,14 @@ async fn round(shared: &Arc<Shared>, keepers: &mut HashMap<String, (i64, Keeper)
         .collect();
     drop(open);
     let store = &shared.store;
+    let timeout = interval.min(store.config().request_timeout());
     let results: Vec<Renewal> = stream::iter(work)
         .map(|(id, lease, keeper)| async move {
-            let (keeper, r) = renew(store, lease, keeper).await;
+            let (keeper, r) = renew(store, lease, keeper, timeout).await;
             (id, lease, keeper, r)
         })
         .buffer_unordered(shared.config.keepalive_concurrency.max(1))
+        .take_until(tokio::time::sleep(shared.config.heartbeat_ttl))
         .collect()
         .await;
     let (mut renewed, mut failures) = (0u64, 0u64);
