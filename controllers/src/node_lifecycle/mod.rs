@@ -19,7 +19,8 @@
 //!   `last_transition` falls inside the window spend the budget, so the
 //!   limit holds across passes without state in the core. Candidates beyond
 //!   the budget go to `deferred_down`; the oldest `last_seen` is marked first;
-//! - full disruption: if the candidates are more than `partition_fraction`
+//! - full disruption: if the silent nodes (lease gone, not yet down; due or
+//!   still within their grace) are more than `partition_fraction`
 //!   of the nodes not already down (and that fleet has at least
 //!   `partition_min_fleet` nodes), the cause is far more likely the control
 //!   plane (a partition between the leader and the agents, an etcd hiccup)
@@ -79,7 +80,7 @@ impl Default for LifecycleConfig {
             max_down_per_interval: 10,
             down_interval: Duration::from_secs(60),
             partition_fraction: 0.5,
-            partition_min_fleet: 3,
+            partition_min_fleet: 10,
         }
     }
 }
@@ -154,8 +155,14 @@ pub fn decide(
     }
 
     let fleet = nodes.iter().filter(|n| n.state != NodeState::Down).count();
+    // Every silent node counts, due or not: leases expire up to ttl/3 apart,
+    // so a fleet-wide outage makes the first nodes due before the rest.
+    let silent = nodes
+        .iter()
+        .filter(|n| !n.alive && n.state != NodeState::Down)
+        .count();
     if fleet >= config.partition_min_fleet
-        && candidates.len() as f64 > config.partition_fraction * fleet as f64
+        && silent as f64 > config.partition_fraction * fleet as f64
     {
         plan.suspected_partition = true;
         plan.deferred_down = candidates.iter().map(|n| n.node_id.clone()).collect();

@@ -251,8 +251,11 @@ fn more_than_half_at_once_is_a_suspected_partition() {
     let cases = [
         (10, 5, false),
         (10, 6, true),
-        (4, 3, true),
-        (3, 1, false),
+        (20, 11, true),
+        // Below `partition_min_fleet` (10) the guard does not apply: in a
+        // three-node cluster two dead machines are plausible.
+        (4, 3, false),
+        (3, 2, false),
         (2, 2, false),
     ];
     for (fleet, gone, suspected) in cases {
@@ -271,6 +274,27 @@ fn more_than_half_at_once_is_a_suspected_partition() {
             assert_eq!(plan.mark_down.len(), gone, "{label}");
         }
     }
+}
+
+#[test]
+fn nodes_still_within_their_grace_count_towards_a_partition() {
+    // Leases expire up to ttl/3 apart, so when a whole fleet goes silent the
+    // first node passes its deadline before the others: the fraction must
+    // count every silent node, not only those already due.
+    let cfg = LifecycleConfig::default();
+    let mut nodes = ready_fleet(10);
+    for n in nodes.iter_mut().take(2) {
+        n.alive = false;
+        n.last_seen = at(70);
+    }
+    for n in nodes.iter_mut().skip(2).take(4) {
+        n.alive = false;
+        n.last_seen = at(95);
+    }
+    let plan = decide(&nodes, at(100), &cfg, old_leader());
+    assert!(plan.suspected_partition);
+    assert!(plan.mark_down.is_empty());
+    assert_eq!(plan.deferred_down, ids(&["n00", "n01"]));
 }
 
 #[test]
