@@ -19,16 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
+use crate::lifecycle_controller::{self, Fleet};
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
-use crate::{job_controller, placement_controller};
-
-// The helper's modules define these too; kept here until they are wired.
-mod lifecycle_controller {
-    pub const NAME: &str = "node-lifecycle";
-}
-mod drain {
-    pub const NAME: &str = "drain";
-}
+use crate::{drain, job_controller, placement_controller};
 
 /// The election all servers campaign in.
 pub const ELECTION: &str = "controllers";
@@ -172,7 +165,9 @@ pub async fn run_term(
         backoff,
         metrics.placement,
     );
-    let _ = (&metrics.lifecycle, &metrics.drain);
+    let lifecycle_q =
+        WorkQueue::<Fleet>::with_metrics(lifecycle_controller::NAME, backoff, metrics.lifecycle);
+    let drain_q = WorkQueue::<String>::with_metrics(drain::NAME, backoff, metrics.drain);
 
     let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
     let mut hooks = Hooks::default();
@@ -182,6 +177,18 @@ pub async fn run_term(
     let queued = placement_controller::QueuedJobs::default();
     if enabled.placement {
         placement_controller::register_hooks(&placement_q, cell.clone(), &mut hooks, &queued);
+    }
+    // Created now, when leadership starts: every node gets a fresh grace.
+    let tracker = enabled.lifecycle.then(|| {
+        lifecycle_controller::register_hooks(
+            store.keys().clone(),
+            &options.lifecycle,
+            &lifecycle_q,
+            &mut hooks,
+        )
+    });
+    if enabled.drain {
+        drain::register_hooks(&drain_q, cell.clone(), &mut hooks);
     }
     let (view, _informers) = ClusterView::start(&store, hooks);
     let _ = cell.set(view.clone());
@@ -219,6 +226,35 @@ pub async fn run_term(
             placement_q.add(key);
         }
         let controller = placement_controller::controller(ctx.clone(), placement_q, queued);
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    if let Some(tracker) = tracker {
+        lifecycle_q.add(Fleet);
+        let controller = Controller::new(
+            Arc::new(lifecycle_controller::LifecycleController::new(
+                ctx.clone(),
+                tracker,
+            )),
+            lifecycle_q,
+            1,
+        )
+        .with_resync(options.resync, Arc::new(lifecycle_controller::resync_keys));
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    if enabled.drain {
+        for key in drain::resync_keys(&view) {
+            drain_q.add(key);
+        }
+        let resync_view = view.clone();
+        let controller = Controller::new(
+            Arc::new(drain::DrainController::new(ctx.clone())),
+            drain_q,
+            2,
+        )
+        .with_resync(
+            options.resync,
+            Arc::new(move || drain::resync_keys(&resync_view)),
+        );
         tasks.spawn(controller.run(stop.clone()));
     }
     while let Some(joined) = tasks.join_next().await {
