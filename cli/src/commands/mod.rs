@@ -1,8 +1,11 @@
 //! The command-line surface: one module per command.
 
+mod agent;
+mod bench;
 mod cluster_args;
 mod inspect;
 mod jobfile;
+mod local_etcd;
 mod server;
 mod validate;
 
@@ -27,6 +30,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Run the controllers against etcd (one server leads, others stand by).
     Server(server::Args),
+    /// Make this machine a node (today: `--simulate N` simulated nodes).
+    Agent(agent::Args),
+    /// Benchmarks against a real etcd and server (`drover bench schedule`).
+    Bench(bench::Args),
     /// Print the version.
     Version,
 }
@@ -36,6 +43,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Server(args) => server::run(&args),
+        Command::Bench(args) => bench::run(&args),
+        Command::Agent(args) => agent::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

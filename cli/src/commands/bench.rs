@@ -1,0 +1,385 @@
+//! `drover bench schedule`: how fast a real server places allocations on
+//! simulated nodes, end to end through etcd.
+//!
+//! It starts its own etcd (unless `--etcd` is given), measures that etcd's
+//! raw write ceiling, runs `drover server` as a child process (so its peak
+//! RSS is the server's alone), registers simulated nodes in this process,
+//! applies jobs totalling `--allocs` allocations, and times until every
+//! allocation is reported running.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context as _};
+use drover_api_types::alloc::{AllocationStatus, ClientStatus};
+use drover_api_types::defaults::canonicalize;
+use drover_api_types::node::NodeStatus;
+use drover_api_types::task::Resources;
+use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_node_agent::simulate::{Simulator, SimulatorConfig};
+use drover_store::{Store, StoreConfig, Stored, Versioned, WatchEvent};
+use futures::StreamExt;
+use serde_json::json;
+
+use super::cluster_args::parse_duration;
+use super::local_etcd::LocalEtcd;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Place allocations on simulated nodes and time it.
+    Schedule(ScheduleArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ScheduleArgs {
+    /// Simulated nodes.
+    #[arg(long, default_value_t = 1000)]
+    nodes: usize,
+    /// Allocations in total, over jobs of `--job-size` each.
+    #[arg(long, default_value_t = 10000)]
+    allocs: usize,
+    /// Allocations per job (the last job takes the remainder).
+    #[arg(long, default_value_t = 1000)]
+    job_size: usize,
+    /// Use this etcd instead of starting one (a unique prefix is used).
+    #[arg(long = "etcd", value_delimiter = ',')]
+    etcd: Vec<String>,
+    /// Give up after this long.
+    #[arg(long, default_value = "600s", value_parser = parse_duration)]
+    timeout: Duration,
+    /// End with one line of JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    let What::Schedule(args) = &args.what;
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let report = runtime.block_on(schedule(args))?;
+    report.print(args.json);
+    Ok(if report.placed == report.allocs {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::FAILURE
+    })
+}
+
+struct Report {
+    nodes: usize,
+    allocs: usize,
+    placed: usize,
+    seconds: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    server_rss_mb: f64,
+    etcd_ceiling: f64,
+}
+
+impl Report {
+    fn print(&self, json: bool) {
+        let rate = self.placed as f64 / self.seconds.max(1e-9);
+        println!("nodes:                      {}", self.nodes);
+        println!(
+            "allocations:                {} ({} running)",
+            self.allocs, self.placed
+        );
+        println!("seconds to all running:     {:.2}", self.seconds);
+        println!("placements per second:      {rate:.0}");
+        println!(
+            "per-allocation p50 / p99:   {:.0} ms / {:.0} ms",
+            self.p50_ms, self.p99_ms
+        );
+        println!("server peak RSS:            {:.0} MB", self.server_rss_mb);
+        println!(
+            "etcd write ceiling:         {:.0} writes/s",
+            self.etcd_ceiling
+        );
+        if json {
+            let line = json!({
+                "nodes": self.nodes,
+                "allocs": self.allocs,
+                "seconds": round2(self.seconds),
+                "placements_per_sec": round2(rate),
+                "p50_ms": round2(self.p50_ms),
+                "p99_ms": round2(self.p99_ms),
+                "server_rss_mb": round2(self.server_rss_mb),
+                "etcd_ceiling_writes_per_sec": round2(self.etcd_ceiling),
+            });
+            println!("{line}");
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
+    if args.nodes == 0 || args.allocs == 0 || args.job_size == 0 {
+        bail!("--nodes, --allocs and --job-size must be positive");
+    }
+    let scratch = tempdir()?;
+    let (etcd, endpoints) = if args.etcd.is_empty() {
+        let etcd = LocalEtcd::start(&scratch.join("etcd")).await?;
+        let endpoint = etcd.endpoint().to_string();
+        (Some(etcd), vec![endpoint])
+    } else {
+        (None, args.etcd.clone())
+    };
+    let prefix = format!("/drover-bench-{}", std::process::id());
+    let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
+        .await
+        .context("connecting to etcd")?;
+
+    eprintln!("measuring the etcd write ceiling...");
+    let etcd_ceiling = write_ceiling(&store).await?;
+
+    eprintln!(
+        "starting drover server and {} simulated nodes...",
+        args.nodes
+    );
+    let mut server = ServerProcess::start(&endpoints, &prefix, &scratch)?;
+    let simulator = Simulator::start(
+        store.clone(),
+        SimulatorConfig {
+            count: args.nodes,
+            name_prefix: "bench".into(),
+            datacenters: vec!["dc1".into()],
+            ..SimulatorConfig::default()
+        },
+    )
+    .await
+    .context("starting the simulated nodes")?;
+    wait_nodes_ready(&store, args.nodes, Duration::from_secs(120)).await?;
+
+    eprintln!("applying {} allocations...", args.allocs);
+    let mut running = store.watch_prefix::<Versioned<AllocationStatus>>(
+        &store.keys().collection("allocations-status"),
+    );
+    // The first event is the (empty) initial list.
+    let _ = running.next().await;
+    let applied = Instant::now();
+    apply_jobs(&store, args.allocs, args.job_size).await?;
+
+    let mut first_running: HashMap<String, Duration> = HashMap::with_capacity(args.allocs);
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    while first_running.len() < args.allocs {
+        let next = tokio::time::timeout_at(deadline, running.next()).await;
+        let Ok(Some(event)) = next else {
+            eprintln!(
+                "stopped waiting: {} of {} running",
+                first_running.len(),
+                args.allocs
+            );
+            break;
+        };
+        if let Ok(WatchEvent::Applied { key, object }) = event {
+            if object.value.client_status == ClientStatus::Running {
+                first_running
+                    .entry(key)
+                    .or_insert_with(|| applied.elapsed());
+            }
+        }
+    }
+    let seconds = applied.elapsed().as_secs_f64();
+    let server_rss_mb = server.peak_rss_mb();
+    simulator.shutdown().await;
+    server.stop();
+    drop(etcd);
+    let _ = std::fs::remove_dir_all(&scratch);
+
+    let mut latencies: Vec<f64> = first_running
+        .values()
+        .map(|d| d.as_secs_f64() * 1000.0)
+        .collect();
+    latencies.sort_by(f64::total_cmp);
+    Ok(Report {
+        nodes: args.nodes,
+        allocs: args.allocs,
+        placed: first_running.len(),
+        seconds,
+        p50_ms: percentile(&latencies, 0.50),
+        p99_ms: percentile(&latencies, 0.99),
+        server_rss_mb,
+        etcd_ceiling,
+    })
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn tempdir() -> anyhow::Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("drover-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
+
+/// Batched puts of 400-byte values for two seconds, four batches in flight:
+/// what this etcd can take, the same way the controllers write.
+async fn write_ceiling(store: &Store) -> anyhow::Result<f64> {
+    let value = vec![b'x'; 400];
+    let started = Instant::now();
+    let mut written = 0usize;
+    let mut round = 0usize;
+    while started.elapsed() < Duration::from_secs(2) {
+        let mut batches = Vec::new();
+        for lane in 0..4 {
+            let mut batch = store.batch();
+            for i in 0..512 {
+                let key = format!("{}/bench-ceiling/{round}-{lane}-{i}", store.keys().prefix());
+                batch.put(key, value.clone());
+            }
+            batches.push(batch.commit(store));
+        }
+        for outcome in futures::future::join_all(batches).await {
+            written += outcome.context("writing to etcd")?.applied;
+        }
+        round += 1;
+    }
+    let rate = written as f64 / started.elapsed().as_secs_f64();
+    store
+        .delete_prefix(&format!("{}/bench-ceiling/", store.keys().prefix()))
+        .await
+        .context("cleaning up")?;
+    Ok(rate)
+}
+
+async fn wait_nodes_ready(store: &Store, nodes: usize, limit: Duration) -> anyhow::Result<()> {
+    let prefix = store.keys().collection("nodes-status");
+    let started = Instant::now();
+    loop {
+        let statuses = store.list_at::<Versioned<NodeStatus>>(&prefix).await?;
+        let ready = statuses
+            .items
+            .iter()
+            .filter(|s| s.value.state == drover_api_types::node::NodeState::Ready)
+            .count();
+        if ready >= nodes {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            bail!("only {ready} of {nodes} nodes became ready within {limit:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn apply_jobs(store: &Store, allocs: usize, job_size: usize) -> anyhow::Result<()> {
+    let mut batch = store.batch();
+    let mut left = allocs;
+    let mut n = 0;
+    while left > 0 {
+        let count = left.min(job_size);
+        let job = bench_job(n, count);
+        let bytes = job.encode().context("encoding a job")?;
+        batch.put(
+            store
+                .keys()
+                .job(&job.metadata.namespace, &job.metadata.name),
+            bytes,
+        );
+        left -= count;
+        n += 1;
+    }
+    batch.commit(store).await.context("applying the jobs")?;
+    Ok(())
+}
+
+fn bench_job(n: usize, count: usize) -> Job {
+    let mut job = Job {
+        api_version: drover_api_types::API_VERSION.into(),
+        kind: "Job".into(),
+        metadata: ObjectMeta {
+            name: format!("bench-{n:04}"),
+            ..Default::default()
+        },
+        spec: JobSpec {
+            job_type: JobType::Service,
+            datacenters: vec!["dc1".into()],
+            groups: vec![TaskGroup {
+                name: "app".into(),
+                count: i64::try_from(count).unwrap_or(i64::MAX),
+                tasks: vec![Task {
+                    name: "app".into(),
+                    driver: "docker".into(),
+                    resources: Resources {
+                        cpu: 100,
+                        memory: 64,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        status: None,
+    };
+    canonicalize(&mut job);
+    job
+}
+
+/// `drover server` as a child process of this benchmark.
+struct ServerProcess {
+    child: Child,
+}
+
+impl ServerProcess {
+    fn start(
+        endpoints: &[String],
+        prefix: &str,
+        scratch: &std::path::Path,
+    ) -> anyhow::Result<Self> {
+        let exe = std::env::current_exe().context("finding the drover binary")?;
+        let log = std::fs::File::create(scratch.join("server.log")).context("server log")?;
+        let child = Command::new(exe)
+            .arg("server")
+            .arg(format!("--etcd={}", endpoints.join(",")))
+            .arg(format!("--etcd-prefix={prefix}"))
+            .arg("--log-level=warn")
+            .arg("--election-ttl=5s")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .context("starting drover server")?;
+        Ok(Self { child })
+    }
+
+    /// Peak resident set (VmHWM), in MB; 0 where /proc is not available.
+    fn peak_rss_mb(&self) -> f64 {
+        let path = format!("/proc/{}/status", self.child.id());
+        let Ok(status) = std::fs::read_to_string(path) else {
+            return 0.0;
+        };
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    }
+
+    fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

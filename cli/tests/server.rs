@@ -1,0 +1,402 @@
+//! `drover server` end to end: real server processes, a real etcd, and
+//! simulated nodes in the test process. Covers what only the whole system
+//! shows: node death and replacement with placement reasons, a leader killed
+//! in the middle of placing, and a standby taking over.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::future::Future;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
+use drover_api_types::defaults::canonicalize;
+use drover_api_types::group::{Network, Port};
+use drover_api_types::job::JobStatus;
+use drover_api_types::task::Resources;
+use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_node_agent::simulate::{Simulator, SimulatorConfig};
+use drover_store::{Store, StoreConfig, Versioned};
+use drover_test_support::TestEtcd;
+
+const DROVER: &str = env!("CARGO_BIN_EXE_drover");
+
+/// A `drover server` child process, killed (SIGKILL) on drop.
+struct Server {
+    name: String,
+    child: Child,
+}
+
+impl Server {
+    fn start(etcd: &TestEtcd, name: &str, extra: &[&str]) -> Server {
+        let child = Command::new(DROVER)
+            .arg("server")
+            .arg(format!("--etcd={}", etcd.endpoints.join(",")))
+            .arg(format!("--etcd-prefix={}", etcd.prefix))
+            .arg(format!("--name={name}"))
+            .args([
+                "--election-ttl=2s",
+                "--heartbeat-ttl=1s",
+                "--heartbeat-grace=2s",
+            ])
+            .args(["--log-level=warn"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start drover server");
+        Server {
+            name: name.to_string(),
+            child,
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
+    }
+}
+
+/// Polls `probe` every 100 ms until it returns `Some`.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(secs, what, async {
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
+async fn store_for(etcd: &TestEtcd) -> Store {
+    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+    config.request_timeout_ms = 3_000;
+    Store::connect(config).await.expect("connect")
+}
+
+async fn simulate(store: &Store, count: usize, datacenters: &[&str]) -> Simulator {
+    Simulator::start(
+        store.clone(),
+        SimulatorConfig {
+            count,
+            name_prefix: "node".into(),
+            datacenters: datacenters.iter().map(|d| d.to_string()).collect(),
+            heartbeat_ttl: Duration::from_secs(1),
+            ..SimulatorConfig::default()
+        },
+    )
+    .await
+    .expect("simulated nodes")
+}
+
+fn job(name: &str, count: i64, static_port: Option<i64>) -> Job {
+    let ports = vec![Port {
+        label: "http".into(),
+        static_port,
+        ..Default::default()
+    }];
+    let mut job = Job {
+        api_version: "drover.io/v1".into(),
+        kind: "Job".into(),
+        metadata: ObjectMeta {
+            name: name.into(),
+            ..Default::default()
+        },
+        spec: JobSpec {
+            job_type: JobType::Service,
+            datacenters: vec!["*".into()],
+            groups: vec![TaskGroup {
+                name: "app".into(),
+                count,
+                network: Some(Network {
+                    ports,
+                    ..Default::default()
+                }),
+                tasks: vec![Task {
+                    name: "app".into(),
+                    driver: "docker".into(),
+                    resources: Resources {
+                        cpu: 50,
+                        memory: 32,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        status: None,
+    };
+    canonicalize(&mut job);
+    job
+}
+
+async fn put_job(store: &Store, job: &Job) {
+    let key = store
+        .keys()
+        .job(&job.metadata.namespace, &job.metadata.name);
+    store.put_at(&key, job).await.expect("put job");
+}
+
+/// Every allocation, whole (spec, binding, status).
+async fn allocations(store: &Store) -> Vec<Allocation> {
+    let keys = store.keys();
+    let specs: Vec<Allocation> = store
+        .list_at(&keys.collection("allocations"))
+        .await
+        .expect("list allocations")
+        .items;
+    let bindings: HashMap<String, Binding> = by_alloc_id(store, "allocations-binding").await;
+    let statuses: HashMap<String, AllocationStatus> =
+        by_alloc_id(store, "allocations-status").await;
+    specs
+        .into_iter()
+        .map(|mut a| {
+            a.binding = bindings.get(&a.metadata.uid).cloned();
+            if let Some(s) = statuses.get(&a.metadata.uid) {
+                a.status = s.clone();
+            }
+            a
+        })
+        .collect()
+}
+
+/// A collection's values keyed by the last key segment (the allocation id).
+async fn by_alloc_id<V>(store: &Store, collection: &str) -> HashMap<String, V>
+where
+    V: serde::de::DeserializeOwned + serde::Serialize + Send + Sync + 'static,
+{
+    store
+        .list_raw(&store.keys().collection(collection))
+        .await
+        .expect("list")
+        .items
+        .into_iter()
+        .map(|kv| {
+            let value = kv.decode::<Versioned<V>>().expect("decode").value;
+            let id = kv.key.rsplit('/').next().unwrap_or_default().to_string();
+            (id, value)
+        })
+        .collect()
+}
+
+fn live(allocs: &[Allocation]) -> Vec<&Allocation> {
+    allocs
+        .iter()
+        .filter(|a| a.spec.desired_status == DesiredStatus::Run)
+        .filter(|a| !a.status.client_status.is_terminal())
+        .collect()
+}
+
+fn running(allocs: &[Allocation]) -> usize {
+    live(allocs)
+        .iter()
+        .filter(|a| a.status.client_status == ClientStatus::Running)
+        .count()
+}
+
+async fn job_status(store: &Store, name: &str) -> Option<JobStatus> {
+    store
+        .get_at::<Versioned<JobStatus>>(&store.keys().job_status("default", name))
+        .await
+        .expect("get job status")
+        .map(|s| s.value)
+}
+
+/// No (job, group, index) has two live allocations, and no node has a host
+/// port booked twice among its live allocations.
+fn assert_no_duplicates(allocs: &[Allocation]) {
+    let mut slots: BTreeMap<(String, String, u32), usize> = BTreeMap::new();
+    let mut ports: BTreeSet<(String, u16)> = BTreeSet::new();
+    for a in live(allocs) {
+        let slot = (
+            a.spec.job_id.clone(),
+            a.spec.task_group.clone(),
+            a.spec.index,
+        );
+        *slots.entry(slot).or_default() += 1;
+        if let Some(b) = &a.binding {
+            for p in b.ports.values() {
+                assert!(
+                    ports.insert((b.node_id.clone(), p.value)),
+                    "port {} double-booked on {}",
+                    p.value,
+                    b.node_id
+                );
+            }
+        }
+    }
+    let dupes: Vec<_> = slots.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dupes.is_empty(), "duplicate live allocations: {dupes:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_of_three_nodes_die_and_the_static_port_explains_the_queue() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let store = store_for(&etcd).await;
+    let _server = Server::start(&etcd, "solo", &[]);
+    let sim = simulate(&store, 3, &["dc1"]).await;
+    put_job(&store, &job("web", 3, Some(80))).await;
+
+    let allocs = eventually(20, "3 running", || async {
+        let a = allocations(&store).await;
+        (running(&a) == 3).then_some(a)
+    })
+    .await;
+    let nodes: BTreeSet<String> = live(&allocs)
+        .iter()
+        .filter_map(|a| a.binding.as_ref().map(|b| b.node_id.clone()))
+        .collect();
+    assert_eq!(nodes.len(), 3, "one per node: port 80 fits once per node");
+
+    let ids = sim.node_ids();
+    let killed_at = Instant::now();
+    sim.kill(&ids[0]).expect("kill");
+    sim.kill(&ids[1]).expect("kill");
+
+    let status = eventually(30, "1 running and 2 queued", || async {
+        let s = job_status(&store, "web").await?;
+        let g = s.summary.get("app")?;
+        (g.running == 1 && g.queued == 2).then_some(s)
+    })
+    .await;
+    // ttl 1 s + grace 2 s: never sooner.
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(2),
+        "replaced too early: {:?}",
+        killed_at.elapsed()
+    );
+    let failure = status
+        .placement_failures
+        .get("app")
+        .expect("a placement failure for the group");
+    assert_eq!(failure.queued, 2);
+    assert_eq!(
+        failure.dimensions_exhausted.get("port 80"),
+        Some(&1),
+        "{failure:?}"
+    );
+    let allocs = allocations(&store).await;
+    assert_no_duplicates(&allocs);
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_killed_mid_placement_leaves_no_duplicates_and_no_double_booked_port() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let store = store_for(&etcd).await;
+    let mut first = Server::start(&etcd, "first", &[]);
+    let leader = eventually(10, "a leader", || async {
+        store.leader("controllers").await.expect("leader")
+    })
+    .await;
+    assert_eq!(leader, "first");
+    let _second = Server::start(&etcd, "second", &[]);
+    let sim = simulate(&store, 40, &["dc1"]).await;
+
+    // 40 static-port allocations fit exactly once per node; 600 more with
+    // dynamic ports; all applied at once, leader killed while placing.
+    put_job(&store, &job("pinned", 40, Some(8080))).await;
+    for n in 0..3 {
+        put_job(&store, &job(&format!("bulk-{n}"), 200, None)).await;
+    }
+    let bound_at_kill = eventually(20, "placement under way", || async {
+        let bound = allocations(&store)
+            .await
+            .iter()
+            .filter(|a| a.binding.is_some())
+            .count();
+        (bound > 0).then_some(bound)
+    })
+    .await;
+    first.kill();
+    eprintln!("leader killed with {bound_at_kill} of 640 allocations bound");
+
+    let allocs = eventually(60, "all 640 running under the new leader", || async {
+        let a = allocations(&store).await;
+        (running(&a) == 640).then_some(a)
+    })
+    .await;
+    assert_eq!(
+        store
+            .leader("controllers")
+            .await
+            .expect("leader")
+            .as_deref(),
+        Some("second")
+    );
+    assert_no_duplicates(&allocs);
+    assert_eq!(live(&allocs).len(), 640, "no extra allocations");
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_standby_takes_over_without_restarting_anything() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let store = store_for(&etcd).await;
+    let mut servers = [
+        Server::start(&etcd, "alpha", &[]),
+        Server::start(&etcd, "beta", &[]),
+    ];
+    let leader = eventually(10, "a leader", || async {
+        store.leader("controllers").await.expect("leader")
+    })
+    .await;
+    let sim = simulate(&store, 5, &["dc1"]).await;
+    put_job(&store, &job("steady", 10, None)).await;
+    let before = eventually(20, "10 running", || async {
+        let a = allocations(&store).await;
+        (running(&a) == 10).then_some(a)
+    })
+    .await;
+
+    let index = servers
+        .iter()
+        .position(|s| s.name == leader)
+        .expect("the leader is one of ours");
+    let standby = servers[1 - index].name.clone();
+    let killed_at = Instant::now();
+    servers[index].kill();
+    eventually(10, "the standby to lead", || async {
+        let now = store.leader("controllers").await.expect("leader")?;
+        (now == standby).then_some(())
+    })
+    .await;
+    // Election TTL is 2 s; allow scheduling slack.
+    assert!(killed_at.elapsed() < Duration::from_secs(6));
+
+    // The new leader must not touch what runs: same allocations, all running.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let after = allocations(&store).await;
+    let ids = |a: &[Allocation]| -> BTreeSet<String> {
+        live(a).iter().map(|a| a.metadata.uid.clone()).collect()
+    };
+    assert_eq!(
+        ids(&after),
+        ids(&before),
+        "allocations replaced on failover"
+    );
+    assert_eq!(running(&after), 10);
+    assert_eq!(after.len(), before.len(), "nothing created on failover");
+    sim.shutdown().await;
+}
