@@ -251,7 +251,7 @@ fn assert_no_duplicates(allocs: &[Allocation]) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_of_three_nodes_die_and_the_static_port_explains_the_queue() {
+async fn two_of_three_nodes_die_the_static_port_explains_the_queue_and_they_come_back() {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
     let store = store_for(&etcd).await;
     let _server = Server::start(&etcd, "solo", &[]);
@@ -298,6 +298,23 @@ async fn two_of_three_nodes_die_and_the_static_port_explains_the_queue() {
     );
     let allocs = allocations(&store).await;
     assert_no_duplicates(&allocs);
+
+    // The nodes come back: their lost allocations were told to stop, so the
+    // queued replacements take port 80 there and nothing runs twice.
+    sim.revive(&ids[0]).await.expect("revive");
+    sim.revive(&ids[1]).await.expect("revive");
+    let allocs = eventually(30, "3 running again", || async {
+        let a = allocations(&store).await;
+        (running(&a) == 3 && live(&a).len() == 3).then_some(a)
+    })
+    .await;
+    assert_no_duplicates(&allocs);
+    let status = eventually(10, "the queue explanation cleared", || async {
+        let s = job_status(&store, "web").await?;
+        s.placement_failures.is_empty().then_some(s)
+    })
+    .await;
+    assert_eq!(status.summary.get("app").map(|g| g.queued), Some(0));
     sim.shutdown().await;
 }
 
