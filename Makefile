@@ -14,17 +14,11 @@ deps:
 build: deps
 	$(CARGO) build --release -p drover-cli
 
-# For now: build, start a local etcd under $(DATA_DIR) and say what to run.
-# The server and agent join `make dev` as they land (see README).
+# Build, then run etcd (data under $(DATA_DIR)), one server and simulated
+# nodes until Ctrl-C (scripts/dev.sh). The Docker agent joins with its issue.
 dev: build
-	@mkdir -p $(DATA_DIR)/etcd
-	@echo "drover: etcd at $(ETCD_CLIENT_URL), data in $(DATA_DIR)/etcd (Ctrl-C stops it)"
-	@echo "try:    target/release/drover validate manifests/examples/*"
-	@echo "        target/release/drover inspect -o yaml manifests/examples/nginx.nomad"
-	exec etcd --name drover-dev --data-dir $(DATA_DIR)/etcd \
-	  --listen-client-urls $(ETCD_CLIENT_URL) --advertise-client-urls $(ETCD_CLIENT_URL) \
-	  --listen-peer-urls $(ETCD_PEER_URL) --initial-advertise-peer-urls $(ETCD_PEER_URL) \
-	  --initial-cluster drover-dev=$(ETCD_PEER_URL) --logger zap --log-level warn
+	DATA_DIR=$(DATA_DIR) ETCD_CLIENT_URL=$(ETCD_CLIENT_URL) ETCD_PEER_URL=$(ETCD_PEER_URL) \
+	  scripts/dev.sh
 
 # The whole suite, against a real etcd started for it on a free port.
 test: deps lint
@@ -38,6 +32,10 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-# Figures, not assertions: raw etcd throughput and watch latency on this machine.
-bench: deps
+# Figures, not assertions: raw etcd throughput and watch latency, then the
+# scheduler end to end (100,000 allocations over 5,000 simulated nodes).
+BENCH_NODES ?= 5000
+BENCH_ALLOCS ?= 100000
+bench: build
 	$(CARGO) run --release -p drover-store --example store_bench
+	target/release/drover bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
