@@ -55,6 +55,26 @@ pub enum JobControllerError {
     NotLeader(#[from] NotLeader),
     #[error("{failed} of the job's writes conflicted with a concurrent change; re-reading")]
     Conflict { failed: usize },
+    #[error("the {cache} cache did not reach revision {revision} within {CATCH_UP:?}; retrying")]
+    CatchUp { cache: &'static str, revision: i64 },
+}
+
+/// How long a reconcile waits for the cache to show its own writes. Going on
+/// without them could place the same allocations twice, so a timeout is an
+/// error (retried with backoff), never a shrug.
+const CATCH_UP: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn catch_up<T: Clone>(
+    cache: &drover_store::Cache<T>,
+    name: &'static str,
+    revision: i64,
+) -> Result<()> {
+    tokio::time::timeout(CATCH_UP, cache.wait_revision(revision))
+        .await
+        .map_err(|_| JobControllerError::CatchUp {
+            cache: name,
+            revision,
+        })
 }
 
 type Result<T> = std::result::Result<T, JobControllerError>;
@@ -185,7 +205,7 @@ impl JobController {
                 failed: outcome.failed.len(),
             });
         }
-        view.job_status.wait_revision(outcome.revision).await;
+        catch_up(&view.job_status, "job status", outcome.revision).await?;
         Ok(())
     }
 
@@ -392,7 +412,7 @@ impl Writes {
         }
         let outcome = batch.commit(&ctx.store).await?;
         if outcome.revision > 0 {
-            ctx.view.allocs.wait_revision(outcome.revision).await;
+            catch_up(&ctx.view.allocs, "allocation", outcome.revision).await?;
         }
         if !outcome.failed.is_empty() {
             return Err(JobControllerError::Conflict {
