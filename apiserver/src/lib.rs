@@ -1,5 +1,8 @@
 //! The apiserver: REST API, Consul-compatible catalog and KV, DNS, /metrics.
 //!
 //! # Layout
-//! Filled in by the apiserver issue; this crate exists now so the workspace
-//! boundaries of DESIGN.md are in place from the start.
+//! - [`http`]: the HTTP listener `drover server` runs (default
+//!   127.0.0.1:4646). Today it serves `/metrics` (Prometheus text format)
+//!   and `/v1/status/leader`; the REST API joins it with the apiserver issue.
+
+pub mod http;

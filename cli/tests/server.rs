@@ -39,6 +39,11 @@ impl Server {
                 "--heartbeat-grace=2s",
             ])
             .args(["--log-level=warn"])
+            .args(if extra.iter().any(|a| a.starts_with("--http-addr")) {
+                &[][..]
+            } else {
+                &["--http-addr=127.0.0.1:0"][..]
+            })
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -415,5 +420,55 @@ async fn a_standby_takes_over_without_restarting_anything() {
     );
     assert_eq!(running(&after), 10);
     assert_eq!(after.len(), before.len(), "nothing created on failover");
+    sim.shutdown().await;
+}
+
+/// A plain HTTP/1.0 GET, so the test needs no HTTP client crate.
+async fn http_get(addr: &str, path: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    Some(response)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_and_say_who_leads() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let store = store_for(&etcd).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let _server = Server::start(&etcd, "metered", &[&format!("--http-addr={addr}")]);
+    let sim = simulate(&store, 2, &["dc1"]).await;
+    put_job(&store, &job("counted", 2, None)).await;
+    eventually(20, "2 running", || async {
+        (running(&allocations(&store).await) == 2).then_some(())
+    })
+    .await;
+    let body = eventually(10, "metrics of a leader", || async {
+        let body = http_get(&addr, "/metrics").await?;
+        body.contains("drover_server_leader 1").then_some(body)
+    })
+    .await;
+    assert!(
+        body.starts_with("HTTP/1.0 200") || body.starts_with("HTTP/1.1 200"),
+        "{body}"
+    );
+    for name in [
+        "drover_controller_reconcile_total{controller=\"job\",result=\"success\"}",
+        "drover_controller_reconcile_total{controller=\"placement\",result=\"success\"}",
+        "drover_workqueue_depth{controller=\"node-lifecycle\"}",
+        "drover_controller_reconcile_duration_seconds_bucket{controller=\"drain\"",
+    ] {
+        assert!(body.contains(name), "missing {name} in\n{body}");
+    }
+    let status = http_get(&addr, "/v1/status/leader").await.expect("status");
+    assert!(status.contains("{\"leading\":true}"), "{status}");
     sim.shutdown().await;
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use drover_store::Store;
-use prometheus::Registry;
+use prometheus::{IntGauge, Registry};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -77,32 +77,65 @@ pub struct ControllerMetrics {
     placement: Metrics,
     lifecycle: Metrics,
     drain: Metrics,
+    /// `drover_server_leader`: 1 while this server leads.
+    leader: IntGauge,
 }
 
 impl ControllerMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
+        let leader = IntGauge::new(
+            "drover_server_leader",
+            "1 while this server leads (runs the controllers), else 0.",
+        )?;
+        registry.register(Box::new(leader.clone()))?;
         Ok(Self {
             job: Metrics::register(job_controller::NAME, registry)?,
             placement: Metrics::register(placement_controller::NAME, registry)?,
             lifecycle: Metrics::register(lifecycle_controller::NAME, registry)?,
             drain: Metrics::register(drain::NAME, registry)?,
+            leader,
         })
     }
 }
 
-/// Runs a server's controllers: campaign as `candidate`, run a term each
-/// time this server leads, until `shutdown` becomes true.
-pub async fn run_server(
-    store: Store,
-    options: ServerOptions,
-    enabled: Enabled,
-    metrics: ControllerMetrics,
-    candidate: String,
-    election_ttl: Duration,
-    mut shutdown: watch::Receiver<bool>,
-) {
+/// What a server runs with.
+pub struct ServerConfig {
+    pub options: ServerOptions,
+    pub enabled: Enabled,
+    pub metrics: ControllerMetrics,
+    /// This server's name in the election.
+    pub candidate: String,
+    pub election_ttl: Duration,
+    /// Mirrors whether this server leads (for the HTTP status route).
+    pub leading: watch::Sender<bool>,
+}
+
+/// Runs a server's controllers: campaign as `config.candidate`, run a term
+/// each time this server leads, until `shutdown` becomes true.
+pub async fn run_server(store: Store, config: ServerConfig, mut shutdown: watch::Receiver<bool>) {
+    let ServerConfig {
+        options,
+        enabled,
+        metrics,
+        candidate,
+        election_ttl,
+        leading: leading_out,
+    } = config;
     let election = Arc::new(store.campaign(ELECTION, candidate.clone(), election_ttl));
     let mut leading = election.subscribe();
+    let mirror = {
+        let (mut rx, gauge) = (election.subscribe(), metrics.leader.clone());
+        tokio::spawn(async move {
+            loop {
+                let now = *rx.borrow_and_update();
+                gauge.set(i64::from(now));
+                leading_out.send_replace(now);
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+    };
     let options = Arc::new(options);
     loop {
         tokio::select! {
@@ -138,6 +171,8 @@ pub async fn run_server(
             break;
         }
     }
+    mirror.abort();
+    metrics.leader.set(0);
     // Hand over now rather than after the lease TTL.
     match Arc::try_unwrap(election) {
         Ok(election) => {

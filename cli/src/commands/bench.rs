@@ -351,6 +351,7 @@ impl ServerProcess {
             .arg(format!("--etcd-prefix={prefix}"))
             .arg("--log-level=warn")
             .arg("--election-ttl=5s")
+            .arg("--http-addr=127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)

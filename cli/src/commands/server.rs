@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use drover_controllers::context::ServerOptions;
-use drover_controllers::manager::{self, ControllerMetrics, Enabled};
+use drover_controllers::manager::{self, ControllerMetrics, Enabled, ServerConfig};
 use drover_controllers::placement::Algorithm;
 use drover_store::Store;
 
@@ -41,6 +41,9 @@ pub struct Args {
     /// Leader lease TTL: a standby takes over within this after a leader dies.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     election_ttl: Duration,
+    /// Where to serve /metrics and the status routes (the REST API joins later).
+    #[arg(long, default_value = "127.0.0.1:4646")]
+    http_addr: std::net::SocketAddr,
     /// Workers of the job controller.
     #[arg(long, default_value_t = 4)]
     job_workers: usize,
@@ -93,17 +96,35 @@ async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
     let registry = prometheus::Registry::new();
     let metrics = ControllerMetrics::register(&registry).context("registering metrics")?;
     tracing::info!(%name, etcd = %config.endpoints.join(","), prefix = %config.prefix, ?enabled, "drover server starting");
+    let listener = drover_apiserver::http::bind(args.http_addr)
+        .await
+        .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
     let shutdown = shutdown_on_signal();
-    manager::run_server(
-        store,
-        args.options(),
+    let (leading, leading_rx) = tokio::sync::watch::channel(false);
+    let router = drover_apiserver::http::router(drover_apiserver::http::HttpState {
+        registry: registry.clone(),
+        leading: leading_rx,
+    });
+    let http = tokio::spawn(drover_apiserver::http::serve(
+        listener,
+        router,
+        shutdown.clone(),
+    ));
+    tracing::info!(addr = %args.http_addr, "serving /metrics");
+    let config = ServerConfig {
+        options: args.options(),
         enabled,
         metrics,
-        name,
-        args.election_ttl,
-        shutdown,
-    )
-    .await;
+        candidate: name,
+        election_ttl: args.election_ttl,
+        leading,
+    };
+    manager::run_server(store, config, shutdown).await;
+    match http.await {
+        Ok(Err(e)) => tracing::warn!(error = %e, "http listener failed"),
+        Err(e) => tracing::warn!(error = %e, "http listener task failed"),
+        Ok(Ok(())) => {}
+    }
     tracing::info!("drover server stopped");
     Ok(())
 }
