@@ -44,6 +44,11 @@ impl Fence {
     }
 }
 
+/// Transactions a controller keeps in flight when committing many
+/// independent units (bindings, new allocations): one after another, the
+/// round trips, not etcd, were the limit.
+pub const COMMIT_IN_FLIGHT: usize = 4;
+
 /// Server-wide options of the controllers.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {

@@ -34,7 +34,7 @@ use drover_api_types::{Job, JobType, ObjectMeta, TaskGroup};
 use drover_store::{Atomic, Guard, StoreError, Stored, Versioned};
 
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
-use crate::context::{Context, NotLeader};
+use crate::context::{Context, NotLeader, COMMIT_IN_FLIGHT};
 use crate::job_reconcile::{
     job_status, reconcile_group, reconcile_system, summary, system_eligible, GroupPlan, Placement,
     REASON_GROUP_REMOVED, REASON_JOB_STOPPED, REASON_LOST, REASON_MIGRATING, REASON_UPDATED,
@@ -410,7 +410,9 @@ impl Writes {
         for unit in self.units {
             batch.push(unit);
         }
-        let outcome = batch.commit(&ctx.store).await?;
+        let outcome = batch
+            .commit_concurrent(&ctx.store, COMMIT_IN_FLIGHT)
+            .await?;
         if outcome.revision > 0 {
             catch_up(&ctx.view.allocs, "allocation", outcome.revision).await?;
         }

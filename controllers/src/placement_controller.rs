@@ -33,7 +33,9 @@
 //!   unit, and only if the allocation's spec is still at the revision the
 //!   pass read.
 //! - Every write carries the leader fence.
-//! - A job is in [`QueuedJobs`] exactly when its last pass left allocations
+//! - A job is in [`QueuedJobs`] while a pass over it runs (so a capacity
+//!   change during the pass wakes it again), and afterwards exactly when
+//!   that pass left allocations
 //!   queued, and its `jobs-placement` record then says why.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -46,6 +48,7 @@ use drover_store::keys::collections as c;
 use drover_store::{Atomic, Guard, StoreError, Stored};
 
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey, PlacementFailures};
+use crate::context::COMMIT_IN_FLIGHT;
 use crate::context::{Context, NotLeader};
 use crate::placement::{add_binding, needs_placement, plan_pass, NodeUsage, PassInput, PassPlan};
 use crate::runtime::{Action, Controller, Reconcile, WorkQueue};
@@ -171,6 +174,10 @@ impl Reconcile for PlacementController {
             self.queued.set(key, false);
             return Ok(Action::AwaitChange);
         };
+        // Counted as queued while the pass runs: a capacity change that
+        // arrives after the pass read the view, but before it records what
+        // is left, must still wake this job (else it waits for a resync).
+        self.queued.set(key, true);
         let (pending, existing): (Vec<Allocation>, Vec<Allocation>) =
             view.job_allocs(key).into_iter().partition(needs_placement);
         let now = Utc::now();
@@ -257,7 +264,7 @@ impl PlacementController {
             batch.push(self.ctx.fence.guard(unit)?);
         }
         let outcome = batch
-            .commit(&self.ctx.store)
+            .commit_concurrent(&self.ctx.store, COMMIT_IN_FLIGHT)
             .await
             .map_err(|e| PlacementError::store(job, e))?;
         if outcome.applied > 0 {

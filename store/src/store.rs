@@ -18,7 +18,7 @@ use crate::error::{Result, StoreError};
 use crate::keys::Keys;
 
 /// A precondition on a single-key write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Guard {
     /// Write unconditionally.
     None,

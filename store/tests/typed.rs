@@ -200,3 +200,41 @@ async fn atomic_commit_is_all_or_nothing() {
         })
     ));
 }
+
+#[tokio::test]
+async fn concurrent_commit_applies_every_unit_and_reports_failed_guards() {
+    let (_etcd, store) = shared_store().await;
+    let k = |s: String| format!("{}/cc/{s}", store.keys().prefix());
+    store
+        .put_raw(&k("taken-7".into()), b"old".to_vec(), Guard::None, None)
+        .await
+        .expect("put");
+    let mut batch = store.batch();
+    for i in 0..600 {
+        batch.create(&k(format!("taken-{i}")), b"new".to_vec());
+    }
+    let outcome = batch.commit_concurrent(&store, 4).await.expect("commit");
+    assert_eq!(outcome.applied, 599);
+    let failed: Vec<usize> = outcome.failed.iter().map(|(i, _)| *i).collect();
+    assert_eq!(failed, vec![7]);
+    assert!(outcome.txns > 4, "600 units need several transactions");
+    let list = store.list_raw(&k(String::new())).await.expect("list");
+    assert_eq!(list.items.len(), 600);
+    assert!(list
+        .items
+        .iter()
+        .all(|kv| kv.mod_revision <= outcome.revision));
+    let kept = store.get_raw(&k("taken-7".into())).await.expect("get");
+    assert_eq!(kept.map(|kv| kv.value), Some(b"old".to_vec()));
+
+    // Two writes to one key keep their order: the batch falls back to
+    // committing one transaction after another.
+    let mut batch = store.batch();
+    for i in 0..300 {
+        batch.put(k(format!("n-{i}")), b"x".to_vec());
+    }
+    batch.put(k("n-0".into()), b"last".to_vec());
+    batch.commit_concurrent(&store, 4).await.expect("commit");
+    let last = store.get_raw(&k("n-0".into())).await.expect("get");
+    assert_eq!(last.map(|kv| kv.value), Some(b"last".to_vec()));
+}

@@ -19,7 +19,8 @@ use drover_api_types::node::NodeStatus;
 use drover_api_types::task::Resources;
 use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
-use drover_store::{Store, StoreConfig, Stored, Versioned, WatchEvent};
+use drover_store::watch::Change;
+use drover_store::{RawEvent, Store, StoreConfig, Stored, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -81,6 +82,9 @@ struct Report {
     p99_ms: f64,
     server_rss_mb: f64,
     etcd_ceiling: f64,
+    /// Seconds from apply until every allocation existed, and was bound.
+    created_seconds: Option<f64>,
+    bound_seconds: Option<f64>,
 }
 
 impl Report {
@@ -91,6 +95,12 @@ impl Report {
             "allocations:                {} ({} running)",
             self.allocs, self.placed
         );
+        let phase = |s: Option<f64>| s.map_or("-".to_string(), |s| format!("{s:.2}"));
+        println!(
+            "seconds to all created:     {}",
+            phase(self.created_seconds)
+        );
+        println!("seconds to all bound:       {}", phase(self.bound_seconds));
         println!("seconds to all running:     {:.2}", self.seconds);
         println!("placements per second:      {rate:.0}");
         println!(
@@ -112,6 +122,8 @@ impl Report {
                 "p99_ms": round2(self.p99_ms),
                 "server_rss_mb": round2(self.server_rss_mb),
                 "etcd_ceiling_writes_per_sec": round2(self.etcd_ceiling),
+                "created_seconds": self.created_seconds.map(round2),
+                "bound_seconds": self.bound_seconds.map(round2),
             });
             println!("{line}");
         }
@@ -167,6 +179,8 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
     // The first event is the (empty) initial list.
     let _ = running.next().await;
     let applied = Instant::now();
+    let created = phase(&store, "allocations", args.allocs, applied);
+    let bound = phase(&store, "allocations-binding", args.allocs, applied);
     apply_jobs(&store, args.allocs, args.job_size).await?;
 
     let mut first_running: HashMap<String, Duration> = HashMap::with_capacity(args.allocs);
@@ -191,6 +205,8 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
     }
     let seconds = applied.elapsed().as_secs_f64();
     let server_rss_mb = server.peak_rss_mb();
+    let created_seconds = phase_seconds(created).await;
+    let bound_seconds = phase_seconds(bound).await;
     simulator.shutdown().await;
     server.stop();
     drop(etcd);
@@ -210,7 +226,41 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         p99_ms: percentile(&latencies, 0.99),
         server_rss_mb,
         etcd_ceiling,
+        created_seconds,
+        bound_seconds,
     })
+}
+
+/// Counts the keys created under a collection; returns the time from
+/// `since` until `total` exist (or `None` if the watch ended first).
+fn phase(
+    store: &Store,
+    collection: &str,
+    total: usize,
+    since: Instant,
+) -> tokio::task::JoinHandle<Option<Duration>> {
+    let mut watch = store.watch_raw(&store.keys().collection(collection));
+    tokio::spawn(async move {
+        let mut seen = std::collections::HashSet::with_capacity(total);
+        while let Some(event) = watch.next().await {
+            if let RawEvent::Change(Change::Put(kv)) = event {
+                seen.insert(kv.key);
+                if seen.len() >= total {
+                    return Some(since.elapsed());
+                }
+            }
+        }
+        None
+    })
+}
+
+/// A phase's seconds, if it completed by now.
+async fn phase_seconds(task: tokio::task::JoinHandle<Option<Duration>>) -> Option<f64> {
+    if !task.is_finished() {
+        task.abort();
+        return None;
+    }
+    task.await.ok().flatten().map(|d| d.as_secs_f64())
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

@@ -72,7 +72,10 @@ impl LogArgs {
     pub fn init(&self) -> anyhow::Result<()> {
         let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| anyhow::anyhow!("--log-level {:?}: {e}", self.log_level))?;
-        let builder = tracing_subscriber::fmt().with_env_filter(filter);
+        // Logs go to stderr, so stdout stays for output a script may read.
+        let builder = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr);
         let result = if self.log_format == "json" {
             builder.json().try_init()
         } else {
