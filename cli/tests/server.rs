@@ -106,6 +106,11 @@ async fn simulate(store: &Store, count: usize, datacenters: &[&str]) -> Simulato
             name_prefix: "node".into(),
             datacenters: datacenters.iter().map(|d| d.to_string()).collect(),
             heartbeat_ttl: Duration::from_secs(1),
+            // Room for any test's whole load on one node: bin-packing fills
+            // nodes one by one, and these tests are about ports, node deaths
+            // and leaders, not about running out of cpu or memory.
+            cpu: 200_000,
+            memory: 200_000,
             ..SimulatorConfig::default()
         },
     )
@@ -336,39 +341,49 @@ async fn a_leader_killed_mid_placement_leaves_no_duplicates_and_no_double_booked
     let _second = Server::start(&etcd, "second", &[]);
     let sim = simulate(&store, 40, &["dc1"]).await;
 
-    // 40 static-port allocations fit exactly once per node; 600 more with
-    // dynamic ports; all applied at once, leader killed while placing.
+    // 40 static-port allocations fit exactly once per node; 3,000 more with
+    // dynamic ports; all applied at once, the leader killed while placing.
+    const TOTAL: usize = 3040;
     put_job(&store, &job("pinned", 40, Some(8080))).await;
     for n in 0..3 {
-        put_job(&store, &job(&format!("bulk-{n}"), 200, None)).await;
+        put_job(&store, &job(&format!("bulk-{n}"), 1000, None)).await;
     }
-    let bound_at_kill = eventually(20, "placement under way", || async {
-        let bound = allocations(&store)
-            .await
-            .iter()
-            .filter(|a| a.binding.is_some())
-            .count();
-        (bound > 0).then_some(bound)
+    let bindings = store.keys().collection("allocations-binding");
+    let bound_at_kill = within(20, "placement under way", async {
+        loop {
+            let bound = store.list_raw(&bindings).await.expect("list").items.len();
+            // Past the first job: the kill lands inside a bulk job's batch
+            // of concurrent transactions, or between two jobs.
+            if bound > 40 {
+                return bound;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     })
     .await;
     first.kill();
-    eprintln!("leader killed with {bound_at_kill} of 640 allocations bound");
+    assert!(
+        bound_at_kill < TOTAL,
+        "placement finished before the kill ({bound_at_kill} bound): not a mid-placement kill"
+    );
+    eprintln!("leader killed with {bound_at_kill} of {TOTAL} allocations bound");
 
-    let allocs = eventually(60, "all 640 running under the new leader", || async {
-        let a = allocations(&store).await;
-        (running(&a) == 640).then_some(a)
+    eventually(10, "the standby to lead", || async {
+        let leader = store.leader("controllers").await.expect("leader")?;
+        (leader == "second").then_some(())
     })
     .await;
-    assert_eq!(
-        store
-            .leader("controllers")
-            .await
-            .expect("leader")
-            .as_deref(),
-        Some("second")
-    );
+    let allocs = eventually(
+        90,
+        "every allocation running under the new leader",
+        || async {
+            let a = allocations(&store).await;
+            (running(&a) == TOTAL).then_some(a)
+        },
+    )
+    .await;
     assert_no_duplicates(&allocs);
-    assert_eq!(live(&allocs).len(), 640, "no extra allocations");
+    assert_eq!(live(&allocs).len(), TOTAL, "no extra allocations");
     sim.shutdown().await;
 }
 

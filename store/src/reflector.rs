@@ -151,8 +151,9 @@ impl<T> Cache<T> {
         self.read(|s| s.revision)
     }
 
-    /// Completes once an event at `revision` or later has been applied. Use
-    /// it after a write under this cache's prefix, so the next read sees it.
+    /// Completes once every change up to `revision` has been applied (a
+    /// whole transaction, not just its first change). Use it after a write
+    /// under this cache's prefix, so the next read sees all of it.
     pub async fn wait_revision(&self, revision: i64) {
         let mut rx = self.inner.applied.subscribe();
         // As in `wait_ready`: the sender lives as long as we do.
@@ -252,7 +253,10 @@ impl<T: Stored> Writer<T> {
 
     /// Folds one event into the cache.
     pub fn apply(&self, event: WatchEvent<T>) {
-        {
+        // Readers waiting for a revision are released only once the whole
+        // revision is in (a list, or a `Synced` after a transaction's
+        // changes), never after its first change.
+        let synced = {
             let mut state = self
                 .cache
                 .inner
@@ -267,6 +271,7 @@ impl<T: Stored> Writer<T> {
                         index.rebuild(map);
                     }
                     state.revision = revision;
+                    Some(revision)
                 }
                 WatchEvent::Applied { key, object } => {
                     state.revision = state.revision.max(object.revision());
@@ -278,6 +283,7 @@ impl<T: Stored> Writer<T> {
                         index.insert(&key, &object);
                     }
                     map.insert(key, object);
+                    None
                 }
                 WatchEvent::Deleted { key, revision } => {
                     if let Some(old) = state.map.remove(&key) {
@@ -286,14 +292,22 @@ impl<T: Stored> Writer<T> {
                         }
                     }
                     state.revision = state.revision.max(revision);
+                    None
+                }
+                WatchEvent::Synced { revision } => {
+                    state.revision = state.revision.max(revision);
+                    Some(state.revision)
                 }
             }
-        }
-        let revision = self.cache.revision();
-        self.cache
-            .inner
-            .applied
-            .send_if_modified(|applied| std::mem::replace(applied, revision) != revision);
+        };
+        let Some(revision) = synced else { return };
+        self.cache.inner.applied.send_if_modified(|applied| {
+            let newer = revision > *applied;
+            if newer {
+                *applied = revision;
+            }
+            newer
+        });
         self.cache
             .inner
             .ready
@@ -399,6 +413,30 @@ mod tests {
         assert_eq!(cache.list(), vec![v(9, 8)]);
         assert_eq!(cache.list_prefix("/z"), vec![("/z".to_string(), v(9, 8))]);
         assert_eq!(cache.revision(), 9);
+    }
+
+    #[tokio::test]
+    async fn a_revision_is_waited_for_until_all_of_it_is_in() {
+        use futures::FutureExt;
+        let writer = Writer::<Versioned<u32>>::new();
+        let cache = writer.cache();
+        writer.apply(WatchEvent::Restarted {
+            objects: vec![],
+            revision: 5,
+        });
+        // A transaction at revision 6 wrote /a and /b; /a has arrived.
+        writer.apply(WatchEvent::Applied {
+            key: "/a".into(),
+            object: v(1, 6),
+        });
+        assert!(cache.wait_revision(6).now_or_never().is_none());
+        writer.apply(WatchEvent::Applied {
+            key: "/b".into(),
+            object: v(2, 6),
+        });
+        writer.apply(WatchEvent::Synced { revision: 6 });
+        assert!(cache.wait_revision(6).now_or_never().is_some());
+        assert_eq!(cache.len(), 2);
     }
 
     #[tokio::test]

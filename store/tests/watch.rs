@@ -38,8 +38,18 @@ async fn put_many(endpoint: &str, prefix: &str, start: usize, n: usize) -> Vec<i
 fn change_revision(ev: &RawEvent) -> i64 {
     match ev {
         RawEvent::Change(c) => c.revision(),
-        RawEvent::Restarted { .. } => panic!("unexpected Restarted: {ev:?}"),
+        RawEvent::Restarted { .. } | RawEvent::Synced { .. } => {
+            panic!("expected a change: {ev:?}")
+        }
     }
+}
+
+/// The next change, checking that each is followed by its `Synced`.
+async fn next_change(w: &mut RawWatcher) -> RawEvent {
+    let change = next_raw(w).await;
+    let revision = change_revision(&change);
+    assert_eq!(next_raw(w).await, RawEvent::Synced { revision });
+    change
 }
 
 #[tokio::test]
@@ -58,7 +68,7 @@ async fn watch_resumes_after_etcd_restart_without_gaps_or_repeats() {
     let mut expected = put_many(&etcd.endpoint(), prefix, 0, 5).await;
     let mut seen = Vec::new();
     for _ in 0..5 {
-        seen.push(change_revision(&next_raw(&mut watcher).await));
+        seen.push(change_revision(&next_change(&mut watcher).await));
     }
 
     etcd.stop();
@@ -70,7 +80,7 @@ async fn watch_resumes_after_etcd_restart_without_gaps_or_repeats() {
     // ...and after it is back.
     expected.extend(put_many(&etcd.endpoint(), prefix, 10, 5).await);
     for _ in 0..10 {
-        seen.push(change_revision(&next_raw(&mut watcher).await));
+        seen.push(change_revision(&next_change(&mut watcher).await));
     }
     assert_eq!(seen, expected);
     assert!(expected.windows(2).all(|w| w[1] == w[0] + 1));
@@ -131,6 +141,13 @@ async fn compaction_past_a_disconnected_watcher_relists_the_full_state() {
             }
         }
     );
+
+    // The write's Synced marker follows it.
+    let synced = within(30, "synced", watcher.next())
+        .await
+        .expect("open")
+        .expect("ok");
+    assert_eq!(synced, WatchEvent::Synced { revision: d_rev });
 
     // The consumer falls off the network; history moves on and is compacted.
     proxy.cut();
@@ -216,7 +233,8 @@ async fn resuming_from_a_compacted_revision_relists() {
                 (&b"2"[..], new)
             );
         }
-        other @ RawEvent::Change(Change::Put(_) | Change::Delete { .. }) => {
+        other @ (RawEvent::Change(Change::Put(_) | Change::Delete { .. })
+        | RawEvent::Synced { .. }) => {
             panic!("expected Restarted, got {other:?}")
         }
     }

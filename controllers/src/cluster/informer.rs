@@ -61,6 +61,8 @@ fn dispatch<T: Stored + Clone>(
     hooks: &[Hook<T>],
 ) {
     match event {
+        // Releases waiters; nothing changed that a hook must hear about.
+        WatchEvent::Synced { .. } => writer.apply(event),
         WatchEvent::Restarted { .. } => {
             writer.apply(event);
             for hook in hooks {

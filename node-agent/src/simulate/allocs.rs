@@ -163,6 +163,7 @@ fn apply(shared: &Shared, event: WatchEvent<Allocation>) {
             state.assigned.remove(&key);
             state.reported.remove(&key);
         }
+        WatchEvent::Synced { .. } => {}
     }
 }
 

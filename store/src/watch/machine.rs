@@ -47,6 +47,12 @@ pub enum RawEvent {
     Restarted { kvs: Vec<Kv>, revision: i64 },
     /// One change after the last `Restarted`.
     Change(Change),
+    /// Every change up to `revision` has been delivered: sent after the
+    /// changes of each watch response (a whole transaction arrives in one),
+    /// and on progress notifications. Consumers that wait for a revision
+    /// wait for this, never for the first change carrying it — a
+    /// transaction's other changes may still be on their way.
+    Synced { revision: i64 },
 }
 
 /// The parts of an etcd watch response the machine reads.
@@ -137,6 +143,9 @@ impl WatchMachine {
             // have caught up): everything up to its header is delivered.
             if !resp.created && resp.header_revision > floor {
                 self.revision = Some(resp.header_revision);
+                return Step::Deliver(vec![RawEvent::Synced {
+                    revision: resp.header_revision,
+                }]);
             }
             return Step::Deliver(Vec::new());
         }
@@ -150,6 +159,9 @@ impl WatchMachine {
             }
         }
         self.revision = Some(last);
+        if !events.is_empty() {
+            events.push(RawEvent::Synced { revision: last });
+        }
         Step::Deliver(events)
     }
 }
@@ -218,7 +230,8 @@ mod tests {
             step,
             Step::Deliver(vec![
                 RawEvent::Change(put("/a", 11)),
-                RawEvent::Change(put("/b", 12))
+                RawEvent::Change(put("/b", 12)),
+                RawEvent::Synced { revision: 12 },
             ])
         );
         let step = m.on_response(Response {
@@ -239,7 +252,9 @@ mod tests {
             step,
             Step::Deliver(vec![
                 RawEvent::Change(put("/b", 12)),
-                RawEvent::Change(put("/c", 12))
+                RawEvent::Change(put("/c", 12)),
+                // Only after the whole transaction.
+                RawEvent::Synced { revision: 12 },
             ])
         );
         assert_eq!(m.revision(), Some(12));
@@ -283,7 +298,7 @@ mod tests {
             header_revision: 40,
             ..Response::default()
         });
-        assert_eq!(step, Step::Deliver(vec![]));
+        assert_eq!(step, Step::Deliver(vec![RawEvent::Synced { revision: 40 }]));
         assert_eq!(m.next(), Next::Watch { start_revision: 41 });
         // An older header never moves it back.
         m.on_response(Response {
@@ -301,7 +316,13 @@ mod tests {
             revision: 14,
         };
         let step = m.on_response(events(vec![del.clone()]));
-        assert_eq!(step, Step::Deliver(vec![RawEvent::Change(del)]));
+        assert_eq!(
+            step,
+            Step::Deliver(vec![
+                RawEvent::Change(del),
+                RawEvent::Synced { revision: 14 }
+            ])
+        );
         assert_eq!(m.revision(), Some(14));
     }
 

@@ -43,6 +43,9 @@ pub enum WatchEvent<T> {
     Applied { key: String, object: T },
     /// A key was deleted at `revision`.
     Deleted { key: String, revision: i64 },
+    /// Every change up to `revision` has been delivered (see
+    /// [`RawEvent::Synced`]).
+    Synced { revision: i64 },
 }
 
 /// A stream of [`RawEvent`]s for one key prefix. Stops its task on drop.
@@ -97,6 +100,9 @@ impl<T: Stored> Watcher<T> {
             RawEvent::Change(Change::Delete { key, revision }) => {
                 self.pending
                     .push_back(Ok(WatchEvent::Deleted { key, revision }));
+            }
+            RawEvent::Synced { revision } => {
+                self.pending.push_back(Ok(WatchEvent::Synced { revision }));
             }
         }
     }
