@@ -487,3 +487,41 @@ async fn metrics_are_served_and_say_who_leads() {
     assert!(status.contains("{\"leading\":true}"), "{status}");
     sim.shutdown().await;
 }
+
+#[test]
+fn an_unknown_controller_name_is_refused_before_anything_starts() {
+    let output = Command::new(DROVER)
+        .args([
+            "server",
+            "--etcd=http://127.0.0.1:1",
+            "--disable-controller=placment",
+        ])
+        .output()
+        .expect("run drover server");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--disable-controller \"placment\": no such controller")
+            && stderr.contains("job, placement, node-lifecycle, drain"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_controller_does_not_run() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let store = store_for(&etcd).await;
+    let _server = Server::start(&etcd, "partial", &["--disable-controller=placement"]);
+    let sim = simulate(&store, 2, &["dc1"]).await;
+    put_job(&store, &job("unplaced", 2, None)).await;
+    eventually(20, "the job controller's 2 allocations", || async {
+        (allocations(&store).await.len() == 2).then_some(())
+    })
+    .await;
+    // Nodes are ready and have room; only the switched-off placement could bind.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let allocs = allocations(&store).await;
+    assert_eq!(allocs.len(), 2);
+    assert!(allocs.iter().all(|a| a.binding.is_none()), "{allocs:?}");
+    sim.shutdown().await;
+}
