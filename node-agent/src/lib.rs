@@ -2,9 +2,18 @@
 //! the Docker driver.
 //!
 //! # Layout
+//! - [`driver`]: the container driver — [`driver::ContainerSpec`] (what to
+//!   create) and [`driver::Observed`] (what Docker shows), and the bollard
+//!   shell in `driver::docker`.
+//! - [`fingerprint`]: what this machine is (Nomad's attribute names),
+//!   resources, and the node id kept in the data dir.
+//! - [`heartbeat`]: node registration and the lease that never gives up.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
 //!
 //! The real agent comes with the node agent issue.
 
+pub mod driver;
+pub mod fingerprint;
+pub mod heartbeat;
 pub mod simulate;

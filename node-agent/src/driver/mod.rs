@@ -1,0 +1,85 @@
+//! The container driver: what the agent asks Docker for, and what it reads
+//! back. [`ContainerSpec`] and [`Observed`] are plain data, so the decisions
+//! about them (what to create, what to stop) are pure and tested without
+//! Docker; `docker` is the thin bollard shell.
+
+pub mod docker;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+/// Label keys on every container the agent creates.
+pub mod labels {
+    /// The allocation id.
+    pub const ALLOC_ID: &str = "io.drover.alloc_id";
+    /// The node id of the agent that created it.
+    pub const NODE_ID: &str = "io.drover.node_id";
+    /// The task name.
+    pub const TASK: &str = "io.drover.task";
+    /// A hash of the container spec: a different hash means a different
+    /// container is wanted.
+    pub const SPEC_HASH: &str = "io.drover.spec_hash";
+}
+
+/// A published port.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PortPublish {
+    /// The node address to publish on (each agent has its own).
+    pub host_ip: String,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
+}
+
+/// A bind mount.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Mount {
+    /// Absolute path on the node.
+    pub source: String,
+    /// Absolute path in the container.
+    pub target: String,
+    pub read_only: bool,
+}
+
+/// Everything needed to create one task's container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// `<task>-<alloc-id>`.
+    pub name: String,
+    pub image: String,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command when set (`command` followed by `args`).
+    pub cmd: Option<Vec<String>>,
+    pub env: BTreeMap<String, String>,
+    pub labels: BTreeMap<String, String>,
+    pub ports: Vec<PortPublish>,
+    pub mounts: Vec<Mount>,
+    /// Hard memory limit in bytes (memory_max when set, else memory).
+    pub memory_limit: Option<i64>,
+    /// Soft reservation in bytes (memory, when memory_max is set).
+    pub memory_reservation: Option<i64>,
+    /// Relative CPU weight (the task's MHz, as Nomad does).
+    pub cpu_shares: Option<i64>,
+    pub network_mode: Option<String>,
+    pub hostname: Option<String>,
+    pub privileged: bool,
+    /// Signal sent to stop the container (default SIGTERM).
+    pub stop_signal: Option<String>,
+    pub working_dir: Option<String>,
+}
+
+/// What Docker shows of one container the agent created.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Observed {
+    pub id: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub oom_killed: bool,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
