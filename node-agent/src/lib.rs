@@ -8,12 +8,18 @@
 //! - [`fingerprint`]: what this machine is (Nomad's attribute names),
 //!   resources, and the node id kept in the data dir.
 //! - [`heartbeat`]: node registration and the lease that never gives up.
+//! - [`task_env`]: the `NOMAD_*`/`DROVER_*` runtime variables and `${…}`
+//!   interpolation (pure).
+//! - [`container_spec`]: a task of an allocation → the container to create
+//!   (pure), with a stable spec hash.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
 //!
 //! The real agent comes with the node agent issue.
 
+pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;
 pub mod heartbeat;
 pub mod simulate;
+pub mod task_env;

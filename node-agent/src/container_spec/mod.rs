@@ -1,0 +1,409 @@
+//! From an allocation's task to the container to create: the docker
+//! driver's `config` (image, command, args, entrypoint, ports, volumes,
+//! mounts, labels, network_mode, hostname, privileged), resources, the
+//! per-allocation directories and the runtime environment. Pure.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use drover_api_types::Task;
+use serde_json::Value;
+
+use crate::driver::{labels, ContainerSpec, Mount, PortPublish};
+use crate::task_env::{
+    interpolate, task_env, Lookup, TaskContext, ALLOC_DIR, SECRETS_DIR, TASK_DIR,
+};
+
+/// Why a task's container cannot be specified. Each names the task and says
+/// what to change.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("task {task:?}: the docker driver needs config.image")]
+    MissingImage { task: String },
+    #[error("task {task:?}: config.{field} must be {expected}")]
+    BadField {
+        task: String,
+        field: String,
+        expected: &'static str,
+    },
+    #[error("task {task:?}: config.ports names {label:?}, which the group network does not define or placement did not assign")]
+    UnknownPort { task: String, label: String },
+    #[error("task {task:?}: volume_mount {volume:?}: {reason}")]
+    Volume {
+        task: String,
+        volume: String,
+        reason: String,
+    },
+    #[error("task {task:?}: privileged containers are not allowed on this node (start the agent with --allow-privileged)")]
+    PrivilegedNotAllowed { task: String },
+}
+
+/// What the agent decides, not the job: where allocation directories live,
+/// and whether privileged containers are allowed.
+pub struct AgentPolicy<'a> {
+    /// `<data-dir>/allocs`: each allocation gets `<id>/alloc`, and each task
+    /// `<id>/<task>/local` and `<id>/<task>/secrets`.
+    pub allocs_dir: &'a Path,
+    pub allow_privileged: bool,
+}
+
+fn strings(task: &Task, field: &str, value: &Value) -> Result<Vec<String>, SpecError> {
+    let bad = || SpecError::BadField {
+        task: task.name.clone(),
+        field: field.into(),
+        expected: "a list of strings",
+    };
+    match value {
+        Value::String(s) => Ok(vec![s.clone()]),
+        Value::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                _ => Err(bad()),
+            })
+            .collect(),
+        _ => Err(bad()),
+    }
+}
+
+fn string(task: &Task, field: &str, value: &Value) -> Result<String, SpecError> {
+    match value {
+        Value::String(s) => Ok(s.clone()),
+        _ => Err(SpecError::BadField {
+            task: task.name.clone(),
+            field: field.into(),
+            expected: "a string",
+        }),
+    }
+}
+
+/// The container for `ctx.task` of `ctx.alloc` on this node.
+pub fn container_spec(
+    ctx: &TaskContext<'_>,
+    policy: &AgentPolicy<'_>,
+) -> Result<ContainerSpec, SpecError> {
+    let task = ctx.task;
+    let config = &task.config;
+    let env = task_env(ctx);
+    let lookup = Lookup {
+        env: &env,
+        node: ctx.node,
+        meta: &task.meta,
+    };
+    let expand = |s: &str| interpolate(s, &lookup);
+    let field = |name: &str| config.get(name);
+
+    let image = match field("image") {
+        Some(v) => expand(&string(task, "image", v)?),
+        None => {
+            return Err(SpecError::MissingImage {
+                task: task.name.clone(),
+            })
+        }
+    };
+    if image.trim().is_empty() {
+        return Err(SpecError::MissingImage {
+            task: task.name.clone(),
+        });
+    }
+    let mut spec = ContainerSpec {
+        name: format!("{}-{}", task.name, ctx.alloc.metadata.uid),
+        image,
+        ..ContainerSpec::default()
+    };
+    if let Some(v) = field("entrypoint") {
+        spec.entrypoint = Some(
+            strings(task, "entrypoint", v)?
+                .iter()
+                .map(|s| expand(s))
+                .collect(),
+        );
+    }
+    let command = field("command")
+        .map(|v| string(task, "command", v))
+        .transpose()?;
+    let args = field("args")
+        .map(|v| strings(task, "args", v))
+        .transpose()?
+        .unwrap_or_default();
+    if command.is_some() || !args.is_empty() {
+        spec.cmd = Some(
+            command
+                .into_iter()
+                .chain(args)
+                .map(|s| expand(&s))
+                .collect(),
+        );
+    }
+    for key in ["network_mode", "hostname", "work_dir"] {
+        if let Some(v) = field(key) {
+            let value = Some(expand(&string(task, key, v)?));
+            match key {
+                "network_mode" => spec.network_mode = value,
+                "hostname" => spec.hostname = value,
+                _ => spec.working_dir = value,
+            }
+        }
+    }
+    if let Some(v) = field("privileged") {
+        spec.privileged = v.as_bool().unwrap_or(false);
+        if spec.privileged && !policy.allow_privileged {
+            return Err(SpecError::PrivilegedNotAllowed {
+                task: task.name.clone(),
+            });
+        }
+    }
+    if !task.kill_signal.is_empty() {
+        spec.stop_signal = Some(task.kill_signal.clone());
+    }
+    spec.ports = ports(ctx, &expand)?;
+    spec.mounts = mounts(ctx, policy, &expand)?;
+    let resources = &task.resources;
+    let mb = |m: i64| m.saturating_mul(1024 * 1024);
+    match resources.memory_max.filter(|max| *max > resources.memory) {
+        Some(max) => {
+            spec.memory_limit = Some(mb(max));
+            spec.memory_reservation = Some(mb(resources.memory));
+        }
+        None => spec.memory_limit = Some(mb(resources.memory)),
+    }
+    spec.cpu_shares = Some(resources.cpu.max(2));
+    if let Some(Value::Object(map)) = field("labels") {
+        for (k, v) in map {
+            if let Value::String(s) = v {
+                spec.labels.insert(k.clone(), expand(s));
+            }
+        }
+    }
+    spec.env = env;
+    spec.labels
+        .insert(labels::ALLOC_ID.into(), ctx.alloc.metadata.uid.clone());
+    spec.labels
+        .insert(labels::NODE_ID.into(), ctx.node.metadata.uid.clone());
+    spec.labels.insert(labels::TASK.into(), task.name.clone());
+    let hash = spec_hash(&spec);
+    spec.labels.insert(labels::SPEC_HASH.into(), hash);
+    Ok(spec)
+}
+
+/// The ports named in `config.ports`, published on the address placement
+/// assigned (the node's), to `to` inside (or the same port), tcp and udp.
+/// As in Nomad, group ports not listed there are not published.
+fn ports(
+    ctx: &TaskContext<'_>,
+    expand: &dyn Fn(&str) -> String,
+) -> Result<Vec<PortPublish>, SpecError> {
+    let task = ctx.task;
+    let Some(listed) = task.config.get("ports") else {
+        return Ok(Vec::new());
+    };
+    let assigned = ctx.alloc.binding.as_ref().map(|b| &b.ports);
+    let mut out = Vec::new();
+    for label in strings(task, "ports", listed)? {
+        let label = expand(&label);
+        let Some(port) = assigned.and_then(|p| p.get(&label)) else {
+            return Err(SpecError::UnknownPort {
+                task: task.name.clone(),
+                label,
+            });
+        };
+        let host_ip = if port.host_ip.is_empty() {
+            ctx.node.spec.address.clone()
+        } else {
+            port.host_ip.clone()
+        };
+        let inside = if port.to > 0 { port.to } else { port.value };
+        for protocol in ["tcp", "udp"] {
+            out.push(PortPublish {
+                host_ip: host_ip.clone(),
+                host_port: port.value,
+                container_port: inside,
+                protocol: protocol.into(),
+            });
+        }
+    }
+    Ok(out)
+}
+
+fn mounts(
+    ctx: &TaskContext<'_>,
+    policy: &AgentPolicy<'_>,
+    expand: &dyn Fn(&str) -> String,
+) -> Result<Vec<Mount>, SpecError> {
+    let task = ctx.task;
+    let alloc_root = policy.allocs_dir.join(&ctx.alloc.metadata.uid);
+    let task_root = alloc_root.join(&task.name);
+    let path = |p: &Path| p.to_string_lossy().into_owned();
+    let mut out = vec![
+        Mount {
+            source: path(&alloc_root.join("alloc")),
+            target: ALLOC_DIR.into(),
+            read_only: false,
+        },
+        Mount {
+            source: path(&task_root.join("local")),
+            target: TASK_DIR.into(),
+            read_only: false,
+        },
+        Mount {
+            source: path(&task_root.join("secrets")),
+            target: SECRETS_DIR.into(),
+            read_only: false,
+        },
+    ];
+    if let Some(v) = task.config.get("volumes") {
+        for entry in strings(task, "volumes", v)? {
+            let entry = expand(&entry);
+            let mut parts = entry.splitn(3, ':');
+            let (Some(source), Some(target)) = (parts.next(), parts.next()) else {
+                return Err(SpecError::BadField {
+                    task: task.name.clone(),
+                    field: "volumes".into(),
+                    expected: "entries like \"/host/path:/container/path[:ro]\"",
+                });
+            };
+            // Relative host paths are relative to the task directory, as in Nomad.
+            let source = if Path::new(source).is_absolute() {
+                source.to_string()
+            } else {
+                path(&task_root.join(source))
+            };
+            out.push(Mount {
+                source,
+                target: target.to_string(),
+                read_only: parts.next() == Some("ro"),
+            });
+        }
+    }
+    if let Some(Value::Array(items)) = task
+        .config
+        .get("mount")
+        .or_else(|| task.config.get("mounts"))
+    {
+        for item in items {
+            let get = |k: &str| item.get(k).and_then(Value::as_str).map(expand);
+            let (Some(source), Some(target)) = (get("source"), get("target")) else {
+                return Err(SpecError::BadField {
+                    task: task.name.clone(),
+                    field: "mount".into(),
+                    expected: "blocks with source and target",
+                });
+            };
+            let read_only = item
+                .get("readonly")
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
+            out.push(Mount {
+                source,
+                target,
+                read_only,
+            });
+        }
+    }
+    for vm in &task.volume_mounts {
+        let volume_error = |reason: String| SpecError::Volume {
+            task: task.name.clone(),
+            volume: vm.volume.clone(),
+            reason,
+        };
+        let request = ctx
+            .group
+            .volumes
+            .get(&vm.volume)
+            .ok_or_else(|| volume_error("the group has no such volume".into()))?;
+        let host = ctx
+            .node
+            .spec
+            .host_volumes
+            .get(&request.source)
+            .ok_or_else(|| {
+                volume_error(format!(
+                    "this node has no host volume {:?} (--host-volume)",
+                    request.source
+                ))
+            })?;
+        out.push(Mount {
+            source: host.path.clone(),
+            target: vm.destination.clone(),
+            read_only: vm.read_only || request.read_only || host.read_only,
+        });
+    }
+    Ok(out)
+}
+
+/// A stable hash of everything that makes the container what it is (not
+/// the hash label itself): FNV-1a over a canonical text, so it does not
+/// change across builds or Rust versions and adoption survives upgrades.
+pub fn spec_hash(spec: &ContainerSpec) -> String {
+    let mut text = String::new();
+    let mut add = |k: &str, v: &str| {
+        text.push_str(k);
+        text.push('=');
+        text.push_str(v);
+        text.push('\n');
+    };
+    add("name", &spec.name);
+    add("image", &spec.image);
+    add(
+        "entrypoint",
+        &spec
+            .entrypoint
+            .as_ref()
+            .map(|v| v.join("\u{1f}"))
+            .unwrap_or_default(),
+    );
+    add(
+        "cmd",
+        &spec
+            .cmd
+            .as_ref()
+            .map(|v| v.join("\u{1f}"))
+            .unwrap_or_default(),
+    );
+    for (k, v) in &spec.env {
+        add(&format!("env.{k}"), v);
+    }
+    let labels: BTreeMap<&String, &String> = spec
+        .labels
+        .iter()
+        .filter(|(k, _)| k.as_str() != labels::SPEC_HASH)
+        .collect();
+    for (k, v) in labels {
+        add(&format!("label.{k}"), v);
+    }
+    for p in &spec.ports {
+        add(
+            "port",
+            &format!(
+                "{}:{}:{}/{}",
+                p.host_ip, p.host_port, p.container_port, p.protocol
+            ),
+        );
+    }
+    for m in &spec.mounts {
+        add(
+            "mount",
+            &format!("{}:{}:{}", m.source, m.target, m.read_only),
+        );
+    }
+    add(
+        "memory",
+        &format!("{:?}/{:?}", spec.memory_limit, spec.memory_reservation),
+    );
+    add("cpu", &format!("{:?}", spec.cpu_shares));
+    add("network_mode", spec.network_mode.as_deref().unwrap_or(""));
+    add("hostname", spec.hostname.as_deref().unwrap_or(""));
+    add("privileged", &spec.privileged.to_string());
+    add("stop_signal", spec.stop_signal.as_deref().unwrap_or(""));
+    add("working_dir", spec.working_dir.as_deref().unwrap_or(""));
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in text.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+#[cfg(test)]
+mod tests;
