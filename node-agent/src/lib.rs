@@ -12,11 +12,14 @@
 //!   interpolation (pure).
 //! - [`container_spec`]: a task of an allocation → the container to create
 //!   (pure), with a stable spec hash.
+//! - [`actions`]: desired tasks + observed containers → what to do to
+//!   Docker (pure): keep, create, replace, report an exit, stop, remove.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
 //!
 //! The real agent comes with the node agent issue.
 
+pub mod actions;
 pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;

@@ -1,0 +1,352 @@
+//! What to do to Docker, decided from what is desired and what Docker shows.
+//! Pure: the worker of each allocation calls it with fresh observations and
+//! carries the actions out.
+//!
+//! Invariants of [`compute_actions`]:
+//! - a running container whose labels and spec hash match what is desired
+//!   is kept — never restarted (that is how an agent restart adopts its
+//!   containers);
+//! - at most one container per (allocation, task) survives; extra ones are
+//!   removed, the running one with the right hash preferred;
+//! - a container of a task that should stop is stopped with the task's
+//!   signal and timeout; one that exited is reported, so the worker applies
+//!   the restart policy;
+//! - a labelled container that matches no desired task (an orphan) is
+//!   removed, stopped first if it runs;
+//! - containers without drover's labels are never touched.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::driver::{labels, ContainerSpec, Observed};
+
+/// What one task of one allocation should be.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Intent {
+    Run(ContainerSpec),
+    Stop {
+        signal: Option<String>,
+        timeout: Duration,
+    },
+}
+
+/// A task the agent is responsible for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DesiredTask {
+    pub alloc_id: String,
+    pub task: String,
+    pub intent: Intent,
+}
+
+/// One step for the driver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Create and start.
+    Create(ContainerSpec),
+    /// Running as desired; nothing to do.
+    Keep {
+        alloc_id: String,
+        task: String,
+        id: String,
+    },
+    /// The task's container exited: the worker applies the restart policy
+    /// (start it again, or record the task dead).
+    Exited {
+        alloc_id: String,
+        task: String,
+        id: String,
+        exit_code: Option<i64>,
+        oom_killed: bool,
+        finished_at: Option<DateTime<Utc>>,
+    },
+    /// The spec changed: stop and remove `old`, then create `spec`.
+    Replace { old: String, spec: ContainerSpec },
+    /// Stop (signal, then SIGKILL after the timeout); the container stays
+    /// for logs until garbage collection.
+    Stop {
+        id: String,
+        signal: Option<String>,
+        timeout: Duration,
+    },
+    /// Remove (stopping it first if it runs): a duplicate or an orphan.
+    Remove { id: String, running: bool },
+}
+
+/// How long an orphan gets to stop before it is killed.
+pub const ORPHAN_STOP_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn key_of(o: &Observed) -> Option<(String, String)> {
+    Some((
+        o.labels.get(labels::ALLOC_ID)?.clone(),
+        o.labels.get(labels::TASK)?.clone(),
+    ))
+}
+
+fn hash_of(labels_map: &BTreeMap<String, String>) -> Option<&str> {
+    labels_map.get(labels::SPEC_HASH).map(String::as_str)
+}
+
+/// Decides every action for `desired` given `observed`. See the module
+/// header for the rules; the result is in a deterministic order.
+pub fn compute_actions(desired: &[DesiredTask], observed: &[Observed]) -> Vec<Action> {
+    let mut by_task: BTreeMap<(String, String), Vec<&Observed>> = BTreeMap::new();
+    for o in observed {
+        if let Some(key) = key_of(o) {
+            by_task.entry(key).or_default().push(o);
+        }
+    }
+    let mut actions = Vec::new();
+    for want in desired {
+        let key = (want.alloc_id.clone(), want.task.clone());
+        let mut found = by_task.remove(&key).unwrap_or_default();
+        match &want.intent {
+            Intent::Run(spec) => run(want, spec, &mut found, &mut actions),
+            Intent::Stop { signal, timeout } => {
+                for o in found.iter().filter(|o| o.running) {
+                    actions.push(Action::Stop {
+                        id: o.id.clone(),
+                        signal: signal.clone(),
+                        timeout: *timeout,
+                    });
+                }
+            }
+        }
+    }
+    for orphan in by_task.into_values().flatten() {
+        actions.push(Action::Remove {
+            id: orphan.id.clone(),
+            running: orphan.running,
+        });
+    }
+    actions
+}
+
+fn run(
+    want: &DesiredTask,
+    spec: &ContainerSpec,
+    found: &mut Vec<&Observed>,
+    actions: &mut Vec<Action>,
+) {
+    let wanted_hash = hash_of(&spec.labels);
+    // Best first: running with the right hash, then running, then the most
+    // recently started.
+    found.sort_by(|a, b| {
+        let rank = |o: &Observed| {
+            (
+                !(o.running && hash_of(&o.labels) == wanted_hash),
+                !o.running,
+            )
+        };
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.started_at.cmp(&a.started_at))
+            .then(a.id.cmp(&b.id))
+    });
+    let Some((keeper, extras)) = found.split_first() else {
+        actions.push(Action::Create(spec.clone()));
+        return;
+    };
+    for extra in extras {
+        actions.push(Action::Remove {
+            id: extra.id.clone(),
+            running: extra.running,
+        });
+    }
+    let matches = hash_of(&keeper.labels) == wanted_hash;
+    let action = match (keeper.running, matches) {
+        (_, false) => Action::Replace {
+            old: keeper.id.clone(),
+            spec: spec.clone(),
+        },
+        (true, true) => Action::Keep {
+            alloc_id: want.alloc_id.clone(),
+            task: want.task.clone(),
+            id: keeper.id.clone(),
+        },
+        (false, true) => Action::Exited {
+            alloc_id: want.alloc_id.clone(),
+            task: want.task.clone(),
+            id: keeper.id.clone(),
+            exit_code: keeper.exit_code,
+            oom_killed: keeper.oom_killed,
+            finished_at: keeper.finished_at,
+        },
+    };
+    actions.push(action);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn spec(alloc: &str, task: &str, hash: &str) -> ContainerSpec {
+        let mut s = ContainerSpec {
+            name: format!("{task}-{alloc}"),
+            image: "busybox:1".into(),
+            ..Default::default()
+        };
+        s.labels.insert(labels::ALLOC_ID.into(), alloc.into());
+        s.labels.insert(labels::TASK.into(), task.into());
+        s.labels.insert(labels::SPEC_HASH.into(), hash.into());
+        s
+    }
+
+    fn seen(
+        id: &str,
+        alloc: &str,
+        task: &str,
+        hash: &str,
+        running: bool,
+        started: i64,
+    ) -> Observed {
+        let spec = spec(alloc, task, hash);
+        Observed {
+            id: id.into(),
+            name: spec.name,
+            labels: spec.labels,
+            running,
+            exit_code: (!running).then_some(1),
+            started_at: Utc.timestamp_opt(started, 0).single(),
+            ..Default::default()
+        }
+    }
+
+    fn run_intent(alloc: &str, task: &str, hash: &str) -> DesiredTask {
+        DesiredTask {
+            alloc_id: alloc.into(),
+            task: task.into(),
+            intent: Intent::Run(spec(alloc, task, hash)),
+        }
+    }
+
+    fn stop_intent(alloc: &str, task: &str) -> DesiredTask {
+        DesiredTask {
+            alloc_id: alloc.into(),
+            task: task.into(),
+            intent: Intent::Stop {
+                signal: Some("SIGINT".into()),
+                timeout: Duration::from_secs(7),
+            },
+        }
+    }
+
+    #[test]
+    fn missing_is_created_and_matching_is_kept() {
+        let actions = compute_actions(
+            &[run_intent("a", "web", "h1"), run_intent("b", "web", "h1")],
+            &[seen("c1", "a", "web", "h1", true, 10)],
+        );
+        assert_eq!(
+            actions,
+            vec![
+                Action::Keep {
+                    alloc_id: "a".into(),
+                    task: "web".into(),
+                    id: "c1".into()
+                },
+                Action::Create(spec("b", "web", "h1")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_changed_spec_replaces_and_an_exit_is_reported() {
+        let actions = compute_actions(
+            &[run_intent("a", "web", "h2"), run_intent("b", "web", "h1")],
+            &[
+                seen("c1", "a", "web", "h1", true, 10),
+                seen("c2", "b", "web", "h1", false, 10),
+            ],
+        );
+        assert_eq!(
+            actions[0],
+            Action::Replace {
+                old: "c1".into(),
+                spec: spec("a", "web", "h2")
+            }
+        );
+        assert!(matches!(
+            &actions[1],
+            Action::Exited { id, exit_code: Some(1), .. } if id == "c2"
+        ));
+    }
+
+    #[test]
+    fn duplicates_keep_the_running_matching_one() {
+        let actions = compute_actions(
+            &[run_intent("a", "web", "h1")],
+            &[
+                seen("old", "a", "web", "h0", true, 50),
+                seen("good", "a", "web", "h1", true, 10),
+                seen("dead", "a", "web", "h1", false, 90),
+            ],
+        );
+        assert_eq!(
+            actions,
+            vec![
+                Action::Remove {
+                    id: "old".into(),
+                    running: true
+                },
+                Action::Remove {
+                    id: "dead".into(),
+                    running: false
+                },
+                Action::Keep {
+                    alloc_id: "a".into(),
+                    task: "web".into(),
+                    id: "good".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn stop_intents_stop_running_containers_with_the_tasks_signal() {
+        let actions = compute_actions(
+            &[stop_intent("a", "web"), stop_intent("b", "web")],
+            &[
+                seen("c1", "a", "web", "h1", true, 10),
+                seen("c2", "b", "web", "h1", false, 10),
+            ],
+        );
+        assert_eq!(
+            actions,
+            vec![Action::Stop {
+                id: "c1".into(),
+                signal: Some("SIGINT".into()),
+                timeout: Duration::from_secs(7)
+            }]
+        );
+    }
+
+    #[test]
+    fn orphans_are_removed_and_foreign_containers_left_alone() {
+        let mut foreign = seen("theirs", "x", "y", "h", true, 1);
+        foreign.labels.clear();
+        let actions = compute_actions(
+            &[],
+            &[
+                seen("o1", "gone", "web", "h1", true, 10),
+                seen("o2", "gone", "db", "h1", false, 10),
+                foreign,
+            ],
+        );
+        assert_eq!(
+            actions,
+            vec![
+                Action::Remove {
+                    id: "o2".into(),
+                    running: false
+                },
+                Action::Remove {
+                    id: "o1".into(),
+                    running: true
+                },
+            ]
+        );
+    }
+}
