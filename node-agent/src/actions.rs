@@ -25,7 +25,7 @@ use crate::driver::{labels, ContainerSpec, Observed};
 /// What one task of one allocation should be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Intent {
-    Run(ContainerSpec),
+    Run(Box<ContainerSpec>),
     Stop {
         signal: Option<String>,
         timeout: Duration,
@@ -44,7 +44,7 @@ pub struct DesiredTask {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// Create and start.
-    Create(ContainerSpec),
+    Create(Box<ContainerSpec>),
     /// Running as desired; nothing to do.
     Keep {
         alloc_id: String,
@@ -62,7 +62,10 @@ pub enum Action {
         finished_at: Option<DateTime<Utc>>,
     },
     /// The spec changed: stop and remove `old`, then create `spec`.
-    Replace { old: String, spec: ContainerSpec },
+    Replace {
+        old: String,
+        spec: Box<ContainerSpec>,
+    },
     /// Stop (signal, then SIGKILL after the timeout); the container stays
     /// for logs until garbage collection.
     Stop {
@@ -145,7 +148,7 @@ fn run(
             .then(a.id.cmp(&b.id))
     });
     let Some((keeper, extras)) = found.split_first() else {
-        actions.push(Action::Create(spec.clone()));
+        actions.push(Action::Create(Box::new(spec.clone())));
         return;
     };
     for extra in extras {
@@ -158,7 +161,7 @@ fn run(
     let action = match (keeper.running, matches) {
         (_, false) => Action::Replace {
             old: keeper.id.clone(),
-            spec: spec.clone(),
+            spec: Box::new(spec.clone()),
         },
         (true, true) => Action::Keep {
             alloc_id: want.alloc_id.clone(),
@@ -218,7 +221,7 @@ mod tests {
         DesiredTask {
             alloc_id: alloc.into(),
             task: task.into(),
-            intent: Intent::Run(spec(alloc, task, hash)),
+            intent: Intent::Run(Box::new(spec(alloc, task, hash))),
         }
     }
 
@@ -247,7 +250,7 @@ mod tests {
                     task: "web".into(),
                     id: "c1".into()
                 },
-                Action::Create(spec("b", "web", "h1")),
+                Action::Create(Box::new(spec("b", "web", "h1"))),
             ]
         );
     }
@@ -265,7 +268,7 @@ mod tests {
             actions[0],
             Action::Replace {
                 old: "c1".into(),
-                spec: spec("a", "web", "h2")
+                spec: Box::new(spec("a", "web", "h2"))
             }
         );
         assert!(matches!(
