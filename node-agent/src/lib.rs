@@ -14,6 +14,7 @@
 //!   (pure), with a stable spec hash.
 //! - [`actions`]: desired tasks + observed containers → what to do to
 //!   Docker (pure): keep, create, replace, report an exit, stop, remove.
+//! - [`restart`]: the restart policy after a task exits (pure).
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
 //!
@@ -24,5 +25,6 @@ pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;
 pub mod heartbeat;
+pub mod restart;
 pub mod simulate;
 pub mod task_env;
