@@ -10,6 +10,8 @@
 //! - [`heartbeat`]: node registration and the lease that never gives up.
 //! - [`task_env`]: the `NOMAD_*`/`DROVER_*` runtime variables and `${…}`
 //!   interpolation (pure).
+//! - [`task_state`]: task states and events in the allocation status, and
+//!   the client status derived from them (pure).
 //! - [`container_spec`]: a task of an allocation → the container to create
 //!   (pure), with a stable spec hash.
 //! - [`actions`]: desired tasks + observed containers → what to do to
@@ -28,3 +30,4 @@ pub mod heartbeat;
 pub mod restart;
 pub mod simulate;
 pub mod task_env;
+pub mod task_state;
