@@ -8,8 +8,10 @@ ETCD_PEER_URL ?= http://127.0.0.1:2380
 
 .PHONY: dev test lint bench deps build fmt
 
+# Tests build their container images from busybox-static (no registry is
+# reachable), so the docker tools are part of what `make test` installs.
 deps:
-	@scripts/ensure-deps.sh
+	@scripts/ensure-deps.sh --with-docker-tools
 
 build: deps
 	$(CARGO) build --release -p drover-cli
