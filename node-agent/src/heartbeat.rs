@@ -1,1 +1,382 @@
-//! (being written)
+//! Node registration and the heartbeat lease that never gives up.
+//!
+//! [`node_object`] builds the node the agent registers (pure).
+//! [`Registration::start`] runs one background task that
+//! - puts `nodes/<id>` (a plain put: the agent owns that key) and puts it
+//!   again whenever [`Registration::update_node`] changes it, e.g. when the
+//!   Docker driver turns unhealthy;
+//! - grants a lease of the heartbeat TTL, puts `nodes-heartbeat/<id>` on it
+//!   and keeps it alive;
+//! - when the lease is lost (it expired while etcd was unreachable, or was
+//!   not renewed in time) grants a new one and puts the heartbeat key again,
+//!   retrying forever with a capped exponential backoff.
+//!
+//! Nothing here returns an error to the agent: losing etcd must never make
+//! it stop workloads. [`Registration::connection`] says whether the agent is
+//! currently registered ([`ConnectionState::Connected`]) or retrying, for
+//! logs and metrics. [`Registration::shutdown`] stops; it revokes the lease
+//! only if asked (a clean agent stop keeps its allocations, as in Nomad; the
+//! node then goes down after its TTL plus the server's grace).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use drover_api_types::job::Meta;
+use drover_api_types::node::{DriverInfo, Heartbeat, HostVolume, NodeResources, NodeSpec};
+use drover_api_types::{Node, ObjectMeta};
+use drover_store::{Guard, Lease, Store, StoreError, Stored, Versioned};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::fingerprint::Fingerprint;
+
+/// The operator's settings of the agent that go into its node.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeAgentConfig {
+    /// Node name; empty means the hostname.
+    pub name: String,
+    pub datacenter: String,
+    pub node_class: String,
+    pub node_pool: String,
+    pub meta: Meta,
+    /// `--address`: where allocations' ports are published; `None` means
+    /// the address the fingerprint found.
+    pub address: Option<IpAddr>,
+    /// The agent's own HTTP address (logs, exec).
+    pub http_addr: String,
+    pub host_volumes: BTreeMap<String, HostVolume>,
+    pub reserved: NodeResources,
+    /// Inclusive range of dynamic ports.
+    pub port_range: (u16, u16),
+    pub heartbeat_ttl: Duration,
+}
+
+impl Default for NodeAgentConfig {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            datacenter: "dc1".into(),
+            node_class: String::new(),
+            node_pool: "default".into(),
+            meta: Meta::default(),
+            address: None,
+            http_addr: String::new(),
+            host_volumes: BTreeMap::new(),
+            reserved: NodeResources::default(),
+            port_range: (20000, 32000),
+            heartbeat_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The node this agent registers (pure). Driver attributes are copied into
+/// the node's attributes, and a detected, healthy driver sets
+/// `driver.<name> = 1`, as Nomad does.
+pub fn node_object(
+    id: &str,
+    config: &NodeAgentConfig,
+    fingerprint: &Fingerprint,
+    drivers: BTreeMap<String, DriverInfo>,
+) -> Node {
+    let mut attributes = fingerprint.attributes.clone();
+    for (name, driver) in &drivers {
+        attributes.extend(driver.attributes.clone());
+        if driver.detected && driver.healthy {
+            attributes.insert(format!("driver.{name}"), "1".into());
+        }
+    }
+    let address = match config.address {
+        Some(a) => a.to_string(),
+        None => attributes
+            .get("unique.network.ip-address")
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into()),
+    };
+    let name = if config.name.is_empty() {
+        attributes
+            .get("unique.hostname")
+            .cloned()
+            .unwrap_or_else(|| id.to_string())
+    } else {
+        config.name.clone()
+    };
+    Node {
+        metadata: ObjectMeta {
+            uid: id.to_string(),
+            name,
+            ..Default::default()
+        },
+        spec: NodeSpec {
+            datacenter: config.datacenter.clone(),
+            node_class: config.node_class.clone(),
+            node_pool: config.node_pool.clone(),
+            address,
+            attributes,
+            meta: config.meta.clone(),
+            resources: fingerprint.resources.clone(),
+            reserved: config.reserved.clone(),
+            drivers,
+            host_volumes: config.host_volumes.clone(),
+            min_dynamic_port: config.port_range.0,
+            max_dynamic_port: config.port_range.1,
+            http_addr: config.http_addr.clone(),
+            agent_version: env!("CARGO_PKG_VERSION").into(),
+        },
+        ..Default::default()
+    }
+}
+
+/// Why one registration attempt failed (logged, then retried).
+#[derive(Debug, thiserror::Error)]
+enum AttemptError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+}
+
+/// Whether the agent is registered with a live lease.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionState {
+    /// The node is written and the heartbeat key is on a live lease.
+    Connected,
+    /// Not (yet, or no longer) registered: retrying.
+    Reconnecting,
+}
+
+/// The backoff between failed attempts: 200 ms doubling, capped at half the
+/// TTL (within 0.5–5 s) so a returning etcd is noticed well within a TTL.
+#[derive(Debug, Clone)]
+struct Backoff {
+    next: Duration,
+    cap: Duration,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(200);
+
+    fn new(ttl: Duration) -> Self {
+        let cap = (ttl / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
+        Self {
+            next: Self::FIRST,
+            cap,
+        }
+    }
+
+    fn next(&mut self) -> Duration {
+        let now = self.next;
+        self.next = (self.next * 2).min(self.cap);
+        now
+    }
+
+    fn reset(&mut self) {
+        self.next = Self::FIRST;
+    }
+}
+
+/// A running registration; see the module docs.
+pub struct Registration {
+    node: watch::Sender<Node>,
+    connection: watch::Receiver<ConnectionState>,
+    lease_id: watch::Receiver<Option<i64>>,
+    stop: watch::Sender<bool>,
+    task: Option<JoinHandle<Option<Lease>>>,
+}
+
+impl Registration {
+    /// Starts registering `node` with a heartbeat lease of `ttl`. Returns at
+    /// once; [`Registration::connection`] turns `Connected` when done.
+    pub async fn start(store: Store, node: Node, ttl: Duration) -> Registration {
+        let (node_tx, node_rx) = watch::channel(node);
+        let (conn_tx, conn_rx) = watch::channel(ConnectionState::Reconnecting);
+        let (lease_tx, lease_rx) = watch::channel(None);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let worker = Worker {
+            store,
+            ttl,
+            node: node_rx,
+            stop: stop_rx,
+            connection: conn_tx,
+            lease_id: lease_tx,
+        };
+        let task = tokio::spawn(worker.run());
+        Registration {
+            node: node_tx,
+            connection: conn_rx,
+            lease_id: lease_rx,
+            stop: stop_tx,
+            task: Some(task),
+        }
+    }
+
+    /// Publishes a changed node (driver health, attributes). An unchanged
+    /// node is not written again.
+    pub fn update_node(&self, node: Node) {
+        self.node.send_if_modified(|current| {
+            let changed = *current != node;
+            *current = node;
+            changed
+        });
+    }
+
+    /// Connected / Reconnecting, for logs and metrics.
+    pub fn connection(&self) -> watch::Receiver<ConnectionState> {
+        self.connection.clone()
+    }
+
+    /// The heartbeat lease currently held, if any.
+    pub fn lease_id(&self) -> Option<i64> {
+        *self.lease_id.borrow()
+    }
+
+    /// Stops renewing. With `revoke`, the lease is revoked so the heartbeat
+    /// key goes at once (the node is then declared down after the server's
+    /// grace); without, it expires after its TTL.
+    pub async fn shutdown(mut self, revoke: bool) {
+        self.stop.send_replace(true);
+        let Some(task) = self.task.take() else {
+            return;
+        };
+        match task.await {
+            Ok(Some(lease)) if revoke => {
+                let id = lease.id();
+                if let Err(e) = lease.revoke().await {
+                    tracing::warn!(lease = %format!("{id:x}"), error = %e,
+                        "heartbeat: cannot revoke the lease; it expires after its TTL");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "heartbeat: registration task failed"),
+        }
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// The background task's state.
+struct Worker {
+    store: Store,
+    ttl: Duration,
+    node: watch::Receiver<Node>,
+    stop: watch::Receiver<bool>,
+    connection: watch::Sender<ConnectionState>,
+    lease_id: watch::Sender<Option<i64>>,
+}
+
+impl Worker {
+    /// Registers until stopped; returns the lease held then.
+    async fn run(mut self) -> Option<Lease> {
+        let mut backoff = Backoff::new(self.ttl);
+        let mut lease: Option<Lease> = None;
+        let mut published: Option<Node> = None;
+        loop {
+            let mut failed = false;
+            if lease.as_ref().is_some_and(|l| !l.is_alive()) {
+                tracing::warn!("heartbeat: lease lost; registering again");
+                lease = None;
+                // Write the node again too: whatever happened meanwhile.
+                published = None;
+                self.lease_id.send_replace(None);
+                self.connection.send_replace(ConnectionState::Reconnecting);
+            }
+            let desired = self.node.borrow_and_update().clone();
+            if published.as_ref() != Some(&desired) {
+                match self.put_node(&desired).await {
+                    Ok(()) => published = Some(desired),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "heartbeat: cannot write the node; retrying");
+                        failed = true;
+                    }
+                }
+            }
+            if lease.is_none() {
+                match self.register().await {
+                    Ok(l) => {
+                        tracing::info!(lease = %format!("{:x}", l.id()), "heartbeat: registered");
+                        self.lease_id.send_replace(Some(l.id()));
+                        lease = Some(l);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "heartbeat: cannot register; retrying");
+                        failed = true;
+                    }
+                }
+            }
+            let state = if failed || lease.is_none() {
+                ConnectionState::Reconnecting
+            } else {
+                backoff.reset();
+                ConnectionState::Connected
+            };
+            self.connection
+                .send_if_modified(|s| std::mem::replace(s, state) != state);
+            let pause = failed.then(|| backoff.next());
+            tokio::select! {
+                _ = self.stop.wait_for(|s| *s) => return lease,
+                changed = self.node.changed() => {
+                    if changed.is_err() {
+                        return lease;
+                    }
+                }
+                () = lost(lease.as_ref()) => {}
+                () = sleep(pause) => {}
+            }
+        }
+    }
+
+    async fn put_node(&self, node: &Node) -> Result<(), AttemptError> {
+        let key = self.store.keys().node(&node.metadata.uid);
+        let bytes = node.encode().map_err(|source| AttemptError::Encode {
+            what: "node",
+            source,
+        })?;
+        self.store.put_raw(&key, bytes, Guard::None, None).await?;
+        Ok(())
+    }
+
+    /// Grants a lease, keeps it alive and puts the heartbeat key on it.
+    async fn register(&self) -> Result<Lease, AttemptError> {
+        let id = self.node.borrow().metadata.uid.clone();
+        let lease = self.store.lease(self.ttl).await?;
+        let value = Versioned::new(Heartbeat {
+            ttl_seconds: self.ttl.as_secs().max(1),
+        });
+        let bytes = value.encode().map_err(|source| AttemptError::Encode {
+            what: "heartbeat",
+            source,
+        })?;
+        let key = self.store.keys().node_heartbeat(&id);
+        // On failure the lease is dropped: it stops renewing and expires.
+        self.store
+            .put_raw(&key, bytes, Guard::None, Some(lease.id()))
+            .await?;
+        Ok(lease)
+    }
+}
+
+async fn lost(lease: Option<&Lease>) {
+    match lease {
+        Some(l) => l.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep(pause: Option<Duration>) {
+    match pause {
+        Some(p) => tokio::time::sleep(p).await,
+        None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests;
