@@ -11,6 +11,7 @@
 //! sysfs (kHz); when that is missing too, [`DEFAULT_CPU_MHZ`].
 
 use std::collections::BTreeMap;
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::{Path, PathBuf};
 
@@ -303,23 +304,15 @@ fn disk_space(dir: &Path) -> Result<(u64, u64), FingerprintError> {
     ))
 }
 
-/// The node id kept in `<data_dir>/node-id`; created (a UUID v4, written
-/// atomically: temp file, then rename) on first use. A restarted agent is
-/// the same node.
+/// The node id kept in `<data_dir>/node-id`; created (a UUID v4) on first
+/// use. A restarted agent is the same node. The file is written whole to a
+/// temp file, synced, then linked into place: a crash never leaves a partial
+/// id, and of two racing creators the first wins and both return its id
+/// (where the filesystem has hard links; else it is renamed into place).
 pub fn node_id(data_dir: &Path) -> Result<String, FingerprintError> {
     let path = data_dir.join(NODE_ID_FILE);
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let id = text.trim();
-            return uuid::Uuid::parse_str(id)
-                .map(|_| id.to_string())
-                .map_err(|e| FingerprintError::Parse {
-                    path: path.clone(),
-                    reason: format!("not a UUID ({e}); remove the file to make a new node"),
-                });
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(source) => return Err(FingerprintError::Read { path, source }),
+    if let Some(id) = read_node_id(&path)? {
+        return Ok(id);
     }
     let write_err = |path: &Path| {
         let path = path.to_path_buf();
@@ -327,10 +320,49 @@ pub fn node_id(data_dir: &Path) -> Result<String, FingerprintError> {
     };
     std::fs::create_dir_all(data_dir).map_err(write_err(data_dir))?;
     let id = uuid::Uuid::new_v4().to_string();
-    let tmp = data_dir.join(format!(".{NODE_ID_FILE}.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, format!("{id}\n")).map_err(write_err(&tmp))?;
-    std::fs::rename(&tmp, &path).map_err(write_err(&path))?;
-    Ok(id)
+    let tmp = data_dir.join(format!(".{NODE_ID_FILE}.{id}.tmp"));
+    let written = std::fs::File::create(&tmp).and_then(|mut f| {
+        f.write_all(format!("{id}\n").as_bytes())?;
+        f.sync_all()
+    });
+    let linked = written.and_then(|()| match std::fs::hard_link(&tmp, &path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+            // A filesystem without hard links: rename (last racer wins).
+            std::fs::rename(&tmp, &path)
+        }
+        other => other,
+    });
+    let _ = std::fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(id),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            read_node_id(&path)?.ok_or_else(|| FingerprintError::Parse {
+                path,
+                reason: "vanished while being created".into(),
+            })
+        }
+        Err(source) => Err(FingerprintError::Write { path, source }),
+    }
+}
+
+/// The id in `path`, `None` if there is no such file.
+fn read_node_id(path: &Path) -> Result<Option<String>, FingerprintError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let id = text.trim();
+            uuid::Uuid::parse_str(id)
+                .map(|_| Some(id.to_string()))
+                .map_err(|e| FingerprintError::Parse {
+                    path: path.to_path_buf(),
+                    reason: format!("not a UUID ({e}); remove the file to make a new node"),
+                })
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(FingerprintError::Read {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
 }
 
 #[cfg(test)]

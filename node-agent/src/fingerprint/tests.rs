@@ -196,3 +196,28 @@ fn node_id_is_created_once_and_kept() {
     ));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn node_id_racers_agree_and_whitespace_is_ignored() {
+    let dir = temp_dir("race");
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| s.spawn(|| node_id(&dir))).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread").expect("node id"))
+            .collect()
+    });
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let leftovers: Vec<_> = std::fs::read_dir(&dir)
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert_eq!(leftovers, vec![std::ffi::OsString::from(NODE_ID_FILE)]);
+
+    let padded = temp_dir("padded");
+    let id = uuid::Uuid::new_v4().to_string();
+    std::fs::write(padded.join(NODE_ID_FILE), format!("  {id}\n\n")).expect("write");
+    assert_eq!(node_id(&padded).expect("read"), id);
+    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&padded).ok();
+}
