@@ -247,6 +247,41 @@ async fn update_node_publishes_driver_health() {
     assert!(heartbeat_kv(&observer, &id).await.is_some());
 }
 
+/// An agent that starts while etcd is unreachable keeps trying and
+/// registers once it is back; the registration reports Reconnecting meanwhile.
+#[tokio::test]
+async fn an_agent_started_while_etcd_is_unreachable_registers_when_it_returns() {
+    let (_etcd, proxy, observer, agent) = stores().await;
+    proxy.cut();
+    let node = test_node(true);
+    let id = node.metadata.uid.clone();
+    let reg = Registration::start(agent, node, TTL).await;
+    tokio::time::sleep(TTL * 2).await;
+    assert_eq!(*reg.connection().borrow(), ConnectionState::Reconnecting);
+    assert!(stored_node(&observer, &id).await.is_none());
+    assert_eq!(reg.lease_id(), None);
+
+    proxy.restore();
+    let restored_at = Instant::now();
+    eventually(15, "registered after restore", || async {
+        heartbeat_kv(&observer, &id).await.map(|_| ())
+    })
+    .await;
+    let back_after = restored_at.elapsed();
+    assert!(stored_node(&observer, &id).await.is_some());
+    let mut conn = reg.connection();
+    tokio::time::timeout(
+        Duration::from_secs(5),
+        conn.wait_for(|c| *c == ConnectionState::Connected),
+    )
+    .await
+    .expect("connected")
+    .expect("connection state");
+    eprintln!("registered {back_after:?} after etcd became reachable");
+    assert!(back_after < Duration::from_secs(5), "took {back_after:?}");
+    reg.shutdown(true).await;
+}
+
 #[test]
 fn node_id_is_stable_per_data_dir() {
     let a = temp_dir("a");
