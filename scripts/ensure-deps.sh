@@ -2,7 +2,8 @@
 # Installs what building and testing drover needs, when it is missing:
 # protoc and the well-known protos (Debian's protobuf-compiler and
 # libprotobuf-dev, for etcd-client), etcd and etcdctl
-# (etcd-server, etcd-client), and openssl and python3 for the test harness.
+# (etcd-server, etcd-client), and openssl and python3 for the test harness;
+# with --with-docker-tools also busybox-static for the Docker tests' image.
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
@@ -16,8 +17,16 @@ command -v etcdctl >/dev/null 2>&1 || missing_pkgs+=(etcd-client)
 # The TLS store tests make a throwaway CA and certificates with openssl.
 command -v openssl >/dev/null 2>&1 || missing_pkgs+=(openssl)
 command -v python3 >/dev/null 2>&1 || missing_pkgs+=(python3)
+# With --with-docker-tools: the Docker tests `docker import` an image made of
+# a statically linked /bin/busybox (Debian's busybox-static; the plain busybox
+# package is dynamically linked and would not run in an empty rootfs).
 if [ "${1:-}" = "--with-docker-tools" ]; then
-  command -v busybox >/dev/null 2>&1 || [ -x /bin/busybox ] || missing_pkgs+=(busybox-static)
+  if command -v dpkg-query >/dev/null 2>&1; then
+    dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' \
+      || missing_pkgs+=(busybox-static)
+  else
+    [ -x /bin/busybox ] || missing_pkgs+=(busybox-static)
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

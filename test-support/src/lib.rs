@@ -11,11 +11,15 @@
 //!   generated with the `openssl` tool.
 //! - [`proxy`]: [`TcpProxy`], a loopback TCP forwarder that can cut and restore
 //!   connections, to simulate a client-side network partition.
+//! - [`docker`]: [`busybox_image`], a local image `docker import`ed from
+//!   Debian's busybox-static (no registry is reachable in tests).
 
+pub mod docker;
 pub mod etcd;
 pub mod proxy;
 pub mod tls;
 
+pub use docker::busybox_image;
 pub use etcd::{EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};
 pub use proxy::TcpProxy;
 pub use tls::TlsFiles;
