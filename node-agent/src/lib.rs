@@ -17,12 +17,17 @@
 //! - [`actions`]: desired tasks + observed containers → what to do to
 //!   Docker (pure): keep, create, replace, report an exit, stop, remove.
 //! - [`restart`]: the restart policy after a task exits (pure).
+//! - [`worker`]: one worker per allocation — desired vs Docker through
+//!   [`actions`], restarts, task events, the allocation status.
+//! - [`agent`]: `drover agent` — identity, fingerprint, registration, the
+//!   assignment watch, the workers, driver health, the orphan sweep.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
 //!
 //! The real agent comes with the node agent issue.
 
 pub mod actions;
+pub mod agent;
 pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;
@@ -31,3 +36,4 @@ pub mod restart;
 pub mod simulate;
 pub mod task_env;
 pub mod task_state;
+pub mod worker;

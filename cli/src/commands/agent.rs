@@ -1,12 +1,13 @@
-//! `drover agent`: make this machine a drover node. Today only the simulated
-//! mode exists (`--simulate N`): N nodes in this process that register,
-//! heartbeat and report their allocations running, without Docker — for
-//! trying drover out, tests and benchmarks. The Docker agent is the next
-//! piece of work (see the README).
+//! `drover agent`: make this machine a drover node that runs allocations on
+//! the local Docker. `--simulate N` instead runs N simulated nodes in this
+//! process (no Docker) — for trying the scheduler out, tests and benchmarks.
 
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use drover_api_types::node::HostVolume;
+use drover_node_agent::agent::{self, AgentConfig};
+use drover_node_agent::heartbeat::NodeAgentConfig;
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::Store;
 
@@ -36,21 +37,117 @@ pub struct Args {
     /// Heartbeat lease TTL; must match the servers' --heartbeat-ttl.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     heartbeat_ttl: Duration,
+    /// This node's name (default: the hostname).
+    #[arg(long)]
+    node_name: Option<String>,
+    #[arg(long)]
+    node_class: Option<String>,
+    #[arg(long, default_value = "default")]
+    node_pool: String,
+    /// Node metadata, `key=value` (repeatable).
+    #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = parse_pair)]
+    meta: Vec<(String, String)>,
+    /// The address ports are published on (each agent on one machine can
+    /// have its own in 127.0.0.0/8).
+    #[arg(long)]
+    address: Option<std::net::IpAddr>,
+    /// Where the node id, allocation directories and state are kept.
+    #[arg(long, default_value = "./drover-data/agent")]
+    data_dir: std::path::PathBuf,
+    /// A host volume jobs can mount by name, `name=/path[:ro]` (repeatable).
+    #[arg(long = "host-volume", value_name = "NAME=PATH", value_parser = parse_pair)]
+    host_volumes: Vec<(String, String)>,
+    /// Dynamic port range, `MIN-MAX`.
+    #[arg(long, default_value = "20000-32000", value_parser = parse_range)]
+    port_range: (u16, u16),
+    /// Let jobs run privileged containers.
+    #[arg(long)]
+    allow_privileged: bool,
+}
+
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .filter(|(k, _)| !k.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("expected KEY=VALUE, got {s:?}"))
+}
+
+fn parse_range(s: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("expected MIN-MAX with 1 <= MIN <= MAX <= 65535, got {s:?}");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    let (a, b): (u16, u16) = (
+        a.trim().parse().map_err(|_| bad())?,
+        b.trim().parse().map_err(|_| bad())?,
+    );
+    if a == 0 || a > b {
+        return Err(bad());
+    }
+    Ok((a, b))
 }
 
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
-    let Some(count) = args.simulate else {
-        bail!(
-            "the Docker node agent is not built yet; run simulated nodes with `drover agent --simulate N`"
-        );
-    };
-    if count == 0 {
-        bail!("--simulate needs at least one node");
-    }
     args.log.init()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(simulate(args, count))?;
+    match args.simulate {
+        Some(0) => bail!("--simulate needs at least one node"),
+        Some(count) => runtime.block_on(simulate(args, count))?,
+        None => runtime.block_on(docker_agent(args))?,
+    }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
+    let mut host_volumes = std::collections::BTreeMap::new();
+    for (name, path) in &args.host_volumes {
+        let (path, read_only) = match path.strip_suffix(":ro") {
+            Some(p) => (p, true),
+            None => (path.as_str(), false),
+        };
+        if !std::path::Path::new(path).is_absolute() {
+            bail!("--host-volume {name}={path}: the path must be absolute");
+        }
+        host_volumes.insert(
+            name.clone(),
+            HostVolume {
+                path: path.to_string(),
+                read_only,
+            },
+        );
+    }
+    let node = NodeAgentConfig {
+        name: args.node_name.clone().unwrap_or_default(),
+        datacenter: args
+            .datacenters
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "dc1".into()),
+        node_class: args.node_class.clone().unwrap_or_default(),
+        node_pool: args.node_pool.clone(),
+        meta: args.meta.iter().cloned().collect(),
+        address: args.address,
+        host_volumes,
+        port_range: args.port_range,
+        heartbeat_ttl: args.heartbeat_ttl,
+        ..NodeAgentConfig::default()
+    };
+    Ok(AgentConfig {
+        node,
+        data_dir: args.data_dir.clone(),
+        allow_privileged: args.allow_privileged,
+    })
+}
+
+async fn docker_agent(args: &Args) -> anyhow::Result<()> {
+    let config = agent_config(args)?;
+    let etcd = args.etcd.config();
+    let store = Store::connect(etcd.clone())
+        .await
+        .with_context(|| format!("connecting to etcd at {}", etcd.endpoints.join(",")))?;
+    let shutdown = shutdown_on_signal();
+    agent::run(store, config, shutdown)
+        .await
+        .context("the agent could not start")?;
+    Ok(())
 }
 
 async fn simulate(args: &Args, count: usize) -> anyhow::Result<()> {

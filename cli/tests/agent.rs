@@ -1,0 +1,281 @@
+//! `drover agent` end to end: a real server, a real agent on the local
+//! Docker with its own loopback address, a real etcd, and a busybox image
+//! built locally (no registry is reachable).
+
+use std::future::Future;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
+use drover_api_types::defaults::canonicalize;
+use drover_api_types::group::{Network, Port};
+use drover_api_types::task::Resources;
+use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_store::{Store, StoreConfig, Versioned};
+use drover_test_support::TestEtcd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const DROVER: &str = env!("CARGO_BIN_EXE_drover");
+const IMAGE: &str = "drover-test/busybox:agent";
+
+/// A child process killed (SIGKILL) on drop.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn drover(etcd: &TestEtcd, args: &[&str]) -> Proc {
+    let child = Command::new(DROVER)
+        .args(args)
+        .arg(format!("--etcd={}", etcd.endpoints.join(",")))
+        .arg(format!("--etcd-prefix={}", etcd.prefix))
+        .arg("--log-level=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start drover");
+    Proc(child)
+}
+
+/// Removes every container this test's node created, whatever happens.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.drover.node_id={}", self.0),
+            ])
+            .output();
+        if let Ok(out) = ids {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
+        }
+    }
+}
+
+async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
+    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
+        Ok(v) => v,
+        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
+    }
+}
+
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    within(secs, what, async {
+        loop {
+            if let Some(v) = probe().await {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+}
+
+fn web_job() -> Job {
+    let mut config = serde_json::Map::new();
+    config.insert("image".into(), IMAGE.into());
+    config.insert("command".into(), "sh".into());
+    config.insert(
+        "args".into(),
+        serde_json::json!([
+            "-c",
+            "env > /alloc/env.txt; exec httpd -f -p 8080 -h /alloc"
+        ]),
+    );
+    config.insert("ports".into(), serde_json::json!(["http"]));
+    let mut job = Job {
+        api_version: "drover.io/v1".into(),
+        kind: "Job".into(),
+        metadata: ObjectMeta {
+            name: "web".into(),
+            ..Default::default()
+        },
+        spec: JobSpec {
+            job_type: JobType::Service,
+            datacenters: vec!["dc1".into()],
+            groups: vec![TaskGroup {
+                name: "front".into(),
+                count: 1,
+                network: Some(Network {
+                    ports: vec![Port {
+                        label: "http".into(),
+                        to: Some(8080),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                tasks: vec![Task {
+                    name: "httpd".into(),
+                    driver: "docker".into(),
+                    config,
+                    resources: Resources {
+                        cpu: 100,
+                        memory: 64,
+                        memory_max: Some(96),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        status: None,
+    };
+    job.spec.groups[0].tasks[0]
+        .env
+        .insert("GREETING".into(), "hello from ${NOMAD_JOB_NAME}".into());
+    canonicalize(&mut job);
+    job
+}
+
+async fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    Some(response)
+}
+
+/// The one allocation of the job, whole, once it is running.
+async fn running_alloc(store: &Store) -> (Allocation, Binding) {
+    eventually(60, "the allocation running", || async {
+        let keys = store.keys();
+        let allocs: Vec<Allocation> = store
+            .list_at(&keys.collection("allocations"))
+            .await
+            .ok()?
+            .items;
+        let alloc = allocs.into_iter().next()?;
+        let (ns, id) = (&alloc.metadata.namespace, &alloc.metadata.uid);
+        let binding: Versioned<Binding> =
+            store.get_at(&keys.alloc_binding(ns, id)).await.ok()??;
+        let status: Versioned<AllocationStatus> =
+            store.get_at(&keys.alloc_status(ns, id)).await.ok()??;
+        (status.value.client_status == ClientStatus::Running).then_some((alloc, binding.value))
+    })
+    .await
+}
+
+fn docker_inspect(container: &str, format: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", format, container])
+        .output()
+        .expect("docker inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+    config.request_timeout_ms = 3_000;
+    let store = Store::connect(config).await.expect("connect");
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("agent");
+    let data_arg = format!("--data-dir={}", data_dir.display());
+    let _server = drover(
+        &etcd,
+        &[
+            "server",
+            "--http-addr=127.0.0.1:0",
+            "--heartbeat-ttl=2s",
+            "--heartbeat-grace=2s",
+        ],
+    );
+    let agent_args = [
+        "agent",
+        "--address=127.0.0.2",
+        "--heartbeat-ttl=2s",
+        data_arg.as_str(),
+    ];
+    let mut agent = drover(&etcd, &agent_args);
+    let node_id = eventually(20, "the node id", || async {
+        std::fs::read_to_string(Path::new(&data_dir).join("node-id"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+    .await;
+    let _cleanup = Cleanup(node_id.clone());
+
+    let job = web_job();
+    let key = store.keys().job("default", "web");
+    store.put_at(&key, &job).await.expect("put job");
+    let (alloc, binding) = running_alloc(&store).await;
+    let port = binding.ports.get("http").expect("http port");
+    assert_eq!(port.host_ip, "127.0.0.2");
+    let addr = format!("127.0.0.2:{}", port.value);
+
+    // The published port answers on the node's address, and the task saw
+    // its runtime variables.
+    let env = eventually(20, "the env file over HTTP", || async {
+        let body = http_get(&addr, "/env.txt").await?;
+        body.contains("NOMAD_ALLOC_ID").then_some(body)
+    })
+    .await;
+    assert!(
+        env.contains(&format!("NOMAD_ALLOC_ID={}", alloc.metadata.uid)),
+        "{env}"
+    );
+    assert!(env.contains("NOMAD_PORT_http=8080"), "{env}");
+    assert!(env.contains(&format!("NOMAD_ADDR_http={addr}")), "{env}");
+    assert!(env.contains("GREETING=hello from web"), "{env}");
+    assert!(env.contains("DROVER_TASK_NAME=httpd"), "{env}");
+
+    // memory_max is the container's hard limit, memory its reservation.
+    let container = format!("httpd-{}", alloc.metadata.uid);
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.Memory}}"),
+        (96 * 1024 * 1024).to_string()
+    );
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.MemoryReservation}}"),
+        (64 * 1024 * 1024).to_string()
+    );
+
+    // An agent restart adopts the container: same start time, still serving.
+    let started = docker_inspect(&container, "{{.State.StartedAt}}");
+    let _ = agent.0.kill();
+    let _ = agent.0.wait();
+    agent = drover(&etcd, &agent_args);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        docker_inspect(&container, "{{.State.StartedAt}}"),
+        started,
+        "restarted by the agent"
+    );
+    assert!(http_get(&addr, "/env.txt").await.is_some());
+
+    // Stopping the job stops the container and completes the allocation.
+    let mut stopped = job.clone();
+    stopped.spec.stop = true;
+    store.put_at(&key, &stopped).await.expect("stop job");
+    eventually(30, "the allocation complete", || async {
+        let status: Versioned<AllocationStatus> = store
+            .get_at(&store.keys().alloc_status("default", &alloc.metadata.uid))
+            .await
+            .ok()??;
+        (status.value.client_status == ClientStatus::Complete).then_some(())
+    })
+    .await;
+    assert_eq!(docker_inspect(&container, "{{.State.Running}}"), "false");
+    drop(agent);
+}

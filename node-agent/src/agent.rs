@@ -1,0 +1,278 @@
+//! The agent: makes this machine a node and runs its allocations.
+//!
+//! Start-up: the node id from the data dir, the fingerprint, Docker's
+//! health, registration with a heartbeat lease; then one watch on this
+//! node's assignments (`node-allocs/<node-id>/`, so its traffic is
+//! proportional to its own allocations), one worker per allocation, a
+//! Docker health loop that republishes the node when the driver's health
+//! changes, and an orphan sweep.
+//!
+//! Containers are never stopped because etcd is away: the watch and the
+//! lease retry forever, and workers act only on desired state and Docker.
+//! Shutting the agent down leaves containers running; a restarted agent
+//! adopts them.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use drover_api_types::alloc::Allocation;
+use drover_api_types::node::DriverInfo;
+use drover_api_types::Node;
+use drover_store::{Store, WatchEvent};
+use futures::StreamExt;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::driver::docker::{Docker, DriverHealth};
+use crate::driver::labels;
+use crate::fingerprint;
+use crate::heartbeat::{node_object, NodeAgentConfig, Registration};
+use crate::worker::{self, Shared};
+
+/// How often Docker's health is checked.
+const HEALTH_EVERY: Duration = Duration::from_secs(10);
+/// How often containers that match no allocation are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(30);
+
+/// Everything `drover agent` is told.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    pub node: NodeAgentConfig,
+    pub data_dir: PathBuf,
+    pub allow_privileged: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Fingerprint(#[from] fingerprint::FingerprintError),
+    #[error(transparent)]
+    Driver(#[from] crate::driver::docker::DriverError),
+}
+
+/// The docker driver as the node advertises it.
+pub fn driver_info(health: &DriverHealth) -> DriverInfo {
+    let mut attributes = BTreeMap::new();
+    if let Some(version) = &health.version {
+        attributes.insert("driver.docker.version".to_string(), version.clone());
+        attributes.insert("driver.docker.volumes.enabled".to_string(), "1".to_string());
+    }
+    DriverInfo {
+        detected: health.version.is_some() || health.healthy,
+        healthy: health.healthy,
+        health_description: health.description.clone(),
+        attributes,
+        update_time: Some(Utc::now()),
+    }
+}
+
+/// Runs the agent until `shutdown`. Containers keep running afterwards.
+pub async fn run(
+    store: Store,
+    config: AgentConfig,
+    mut shutdown: watch::Receiver<bool>,
+) -> Result<(), AgentError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| {
+        fingerprint::FingerprintError::Write {
+            path: config.data_dir.clone(),
+            source,
+        }
+    })?;
+    let id = fingerprint::node_id(&config.data_dir)?;
+    let fingerprint = fingerprint::read(&config.data_dir, config.node.address)?;
+    let docker = Docker::new()?;
+    let health = docker.health().await;
+    let drivers = BTreeMap::from([("docker".to_string(), driver_info(&health))]);
+    let node = node_object(&id, &config.node, &fingerprint, drivers);
+    tracing::info!(node = %id, name = %node.metadata.name, address = %node.spec.address, docker = %health.description, "agent starting");
+    let registration =
+        Registration::start(store.clone(), node.clone(), config.node.heartbeat_ttl).await;
+    let (node_tx, node_rx) = watch::channel(node);
+    let shared = Arc::new(Shared {
+        store: store.clone(),
+        docker,
+        node: node_rx,
+        allocs_dir: config.data_dir.join("allocs"),
+        allow_privileged: config.allow_privileged,
+    });
+
+    let (updates, mut updated) = tokio::sync::mpsc::unbounded_channel();
+    let mut tasks = JoinSet::new();
+    tasks.spawn(health_loop(
+        shared.clone(),
+        health,
+        node_tx,
+        updates,
+        shutdown.clone(),
+    ));
+    tasks.spawn(assignments(shared.clone(), id.clone(), shutdown.clone()));
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => break,
+            Some(node) = updated.recv() => registration.update_node(node),
+        }
+    }
+    while tasks.join_next().await.is_some() {}
+    // A clean stop keeps the lease until it expires: allocations keep
+    // running, and a quick restart finds the node still ready.
+    registration.shutdown(false).await;
+    tracing::info!(node = %id, "agent stopped; containers left running");
+    Ok(())
+}
+
+/// Republishes the node when Docker's health changes.
+async fn health_loop(
+    shared: Arc<Shared>,
+    mut last: DriverHealth,
+    node_tx: watch::Sender<Node>,
+    update: tokio::sync::mpsc::UnboundedSender<Node>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(HEALTH_EVERY) => {}
+        }
+        let health = shared.docker.health().await;
+        if health.healthy == last.healthy && health.version == last.version {
+            continue;
+        }
+        tracing::warn!(healthy = health.healthy, docker = %health.description, "docker driver health changed");
+        let mut node = node_tx.borrow().clone();
+        let info = driver_info(&health);
+        node.spec.attributes.extend(info.attributes.clone());
+        if info.detected && info.healthy {
+            node.spec
+                .attributes
+                .insert("driver.docker".into(), "1".into());
+        } else {
+            node.spec.attributes.remove("driver.docker");
+        }
+        node.spec.drivers.insert("docker".into(), info);
+        node_tx.send_replace(node.clone());
+        let _ = update.send(node);
+        last = health;
+    }
+}
+
+/// Watches this node's assignments and keeps one worker per allocation.
+async fn assignments(shared: Arc<Shared>, node_id: String, mut shutdown: watch::Receiver<bool>) {
+    let prefix = shared.store.keys().node_allocs_prefix(&node_id);
+    let mut watch = shared.store.watch_prefix::<Allocation>(&prefix);
+    let mut senders: HashMap<String, watch::Sender<Option<Allocation>>> = HashMap::new();
+    let mut workers = JoinSet::new();
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    let mut listed = false;
+    let for_workers = shutdown.clone();
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        tokio::select! {
+            // `changed`, not `wait_for`: its output holds no lock guard
+            // across the other branches' awaits, so the future stays Send.
+            changed = shutdown.changed() => if changed.is_err() { break } else { continue },
+            _ = sweep.tick(), if listed => sweep_orphans(&shared, &node_id, &senders).await,
+            Some(_) = workers.join_next(), if !workers.is_empty() => {}
+            event = watch.next() => {
+                let Some(event) = event else { break };
+                let event = match event {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "skipping an assignment that does not decode");
+                        continue;
+                    }
+                };
+                match event {
+                    WatchEvent::Restarted { objects, .. } => {
+                        let keep: BTreeSet<String> = objects.iter().map(|(_, a)| a.metadata.uid.clone()).collect();
+                        senders.retain(|id, tx| {
+                            let keep_it = keep.contains(id);
+                            if !keep_it {
+                                tx.send_replace(None);
+                            }
+                            keep_it
+                        });
+                        for (_, alloc) in objects {
+                            assign(&shared, &mut senders, &mut workers, alloc, &for_workers);
+                        }
+                        if !listed {
+                            listed = true;
+                            sweep_orphans(&shared, &node_id, &senders).await;
+                        }
+                    }
+                    WatchEvent::Applied { object, .. } => {
+                        assign(&shared, &mut senders, &mut workers, object, &for_workers);
+                    }
+                    WatchEvent::Deleted { key, .. } => {
+                        if let Some(id) = key.rsplit('/').next() {
+                            if let Some(tx) = senders.remove(id) {
+                                tx.send_replace(None);
+                            }
+                        }
+                    }
+                    WatchEvent::Synced { .. } => {}
+                }
+            }
+        }
+    }
+    drop(senders);
+    while workers.join_next().await.is_some() {}
+}
+
+fn assign(
+    shared: &Arc<Shared>,
+    senders: &mut HashMap<String, watch::Sender<Option<Allocation>>>,
+    workers: &mut JoinSet<()>,
+    alloc: Allocation,
+    shutdown: &watch::Receiver<bool>,
+) {
+    let id = alloc.metadata.uid.clone();
+    match senders.get(&id) {
+        Some(tx) => {
+            tx.send_replace(Some(alloc));
+        }
+        None => {
+            let (tx, rx) = watch::channel(Some(alloc));
+            workers.spawn(worker::run(shared.clone(), rx, shutdown.clone()));
+            senders.insert(id, tx);
+        }
+    }
+}
+
+/// Removes this node's containers whose allocation is no longer assigned
+/// here (stopping them first).
+async fn sweep_orphans(
+    shared: &Shared,
+    node_id: &str,
+    senders: &HashMap<String, watch::Sender<Option<Allocation>>>,
+) {
+    let containers = match shared.docker.list((labels::NODE_ID, node_id)).await {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "orphan sweep: docker list failed");
+            return;
+        }
+    };
+    for c in containers {
+        let Some(alloc) = c.labels.get(labels::ALLOC_ID) else {
+            continue;
+        };
+        if senders.contains_key(alloc) {
+            continue;
+        }
+        tracing::info!(container = %c.name, alloc = %alloc, "removing a container that matches no allocation");
+        if c.running {
+            let _ = shared
+                .docker
+                .stop(&c.id, None, crate::actions::ORPHAN_STOP_TIMEOUT)
+                .await;
+        }
+        if let Err(e) = shared.docker.remove(&c.id).await {
+            tracing::warn!(container = %c.name, error = %e, "orphan sweep: remove failed");
+        }
+    }
+}

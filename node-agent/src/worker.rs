@@ -1,0 +1,511 @@
+//! One worker per allocation: it holds the latest desired allocation (a
+//! newer one replaces an older one; a stop is never lost, because the last
+//! value is the one acted on), compares it with what Docker shows, carries
+//! out what [`compute_actions`] decides, applies the restart policy, and
+//! writes the allocation status. The decisions are the pure modules'; this
+//! is the shell.
+//!
+//! It never stops a container because etcd is unreachable: the only inputs
+//! that stop containers are the desired allocation and Docker itself.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::{Allocation, AllocationStatus, DesiredStatus, TaskState};
+use drover_api_types::{Job, Node, Task};
+use drover_store::{Store, Versioned};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::actions::{compute_actions, Action, DesiredTask, Intent};
+use crate::container_spec::{container_spec, AgentPolicy};
+use crate::driver::docker::Docker;
+use crate::driver::{labels, ContainerSpec};
+use crate::restart::{self, Decision, Exit};
+use crate::task_env::TaskContext;
+use crate::task_state::{self as ts, events};
+
+/// How often a worker looks at Docker when nothing else wakes it.
+const POLL: Duration = Duration::from_secs(2);
+
+/// What every worker of one agent shares.
+pub struct Shared {
+    pub store: Store,
+    pub docker: Docker,
+    pub node: watch::Receiver<Node>,
+    pub allocs_dir: PathBuf,
+    pub allow_privileged: bool,
+}
+
+/// Per-task memory of the worker: restarts, a pending restart.
+#[derive(Default)]
+struct TaskMemory {
+    restarts: Vec<DateTime<Utc>>,
+    restart_at: Option<Instant>,
+    /// The exit that led to the pending restart or death, already recorded.
+    handled_exit: Option<String>,
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    job: Option<Job>,
+    status: AllocationStatus,
+    written: Option<AllocationStatus>,
+    tasks: BTreeMap<String, TaskMemory>,
+}
+
+/// Runs the worker of one allocation until `desired` says it is gone (and
+/// its containers are stopped) or `shutdown`.
+pub async fn run(
+    shared: Arc<Shared>,
+    mut desired: watch::Receiver<Option<Allocation>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut worker = Worker {
+        shared,
+        job: None,
+        status: AllocationStatus::default(),
+        written: None,
+        tasks: BTreeMap::new(),
+    };
+    loop {
+        let current = desired.borrow_and_update().clone();
+        let Some(alloc) = current else { return };
+        let wake = worker.pass(&alloc).await;
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            changed = desired.changed() => if changed.is_err() { return },
+            _ = tokio::time::sleep(wake) => {}
+        }
+    }
+}
+
+impl Worker {
+    /// One reconcile; returns how long to sleep before the next.
+    async fn pass(&mut self, alloc: &Allocation) -> Duration {
+        let now = Utc::now();
+        if let Err(e) = self.load_job(alloc).await {
+            tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's job; retrying");
+            return POLL;
+        }
+        let Some(job) = self.job.clone() else {
+            return POLL;
+        };
+        let Some(group) = job
+            .spec
+            .groups
+            .iter()
+            .find(|g| g.name == alloc.spec.task_group)
+        else {
+            tracing::warn!(alloc = %alloc.metadata.uid, group = %alloc.spec.task_group, "the job has no such group");
+            return POLL;
+        };
+        let node = self.shared.node.borrow().clone();
+        let stopping = alloc.spec.desired_status != DesiredStatus::Run;
+        let mut desired = Vec::new();
+        for task in &group.tasks {
+            let state = self.task_state(&task.name);
+            if state.events.is_empty() {
+                ts::record(
+                    state,
+                    events::RECEIVED,
+                    "Task received by client",
+                    None,
+                    now,
+                );
+            }
+            let dead = state.state == ts::DEAD;
+            let intent = if stopping || dead {
+                Intent::Stop {
+                    signal: (!task.kill_signal.is_empty()).then(|| task.kill_signal.clone()),
+                    timeout: task.kill_timeout.as_std(),
+                }
+            } else {
+                let ctx = TaskContext {
+                    job: &job,
+                    group,
+                    task,
+                    alloc,
+                    node: &node,
+                };
+                let policy = AgentPolicy {
+                    allocs_dir: &self.shared.allocs_dir,
+                    allow_privileged: self.shared.allow_privileged,
+                };
+                match container_spec(&ctx, &policy) {
+                    Ok(spec) => Intent::Run(Box::new(spec)),
+                    Err(e) => {
+                        self.fail_task(&task.name, events::DRIVER_FAILURE, e.to_string(), now);
+                        continue;
+                    }
+                }
+            };
+            desired.push(DesiredTask {
+                alloc_id: alloc.metadata.uid.clone(),
+                task: task.name.clone(),
+                intent,
+            });
+        }
+        let observed = match self
+            .shared
+            .docker
+            .list((labels::ALLOC_ID, alloc.metadata.uid.as_str()))
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "docker list failed");
+                return POLL;
+            }
+        };
+        let mut wake = POLL;
+        for action in compute_actions(&desired, &observed) {
+            if let Some(soon) = self
+                .execute(alloc, &job, group.tasks.as_slice(), action)
+                .await
+            {
+                wake = wake.min(soon);
+            }
+        }
+        if stopping {
+            // Every container of a stopping allocation is down: its tasks are done.
+            let any_running = match self
+                .shared
+                .docker
+                .list((labels::ALLOC_ID, alloc.metadata.uid.as_str()))
+                .await
+            {
+                Ok(o) => o.iter().any(|c| c.running),
+                Err(_) => true,
+            };
+            if !any_running {
+                for task in &group.tasks {
+                    let state = self.task_state(&task.name);
+                    if state.state != ts::DEAD {
+                        state.state = ts::DEAD.into();
+                        state.finished_at.get_or_insert(now);
+                    }
+                }
+            }
+        }
+        let names: Vec<String> = group.tasks.iter().map(|t| t.name.clone()).collect();
+        let (client, description) = ts::client_status(&self.status, &names);
+        self.status.client_status = client;
+        self.status.client_description = description.into();
+        self.write_status(alloc).await;
+        wake
+    }
+
+    fn task_state(&mut self, task: &str) -> &mut TaskState {
+        self.status
+            .task_states
+            .entry(task.to_string())
+            .or_insert_with(|| TaskState {
+                state: ts::PENDING.into(),
+                ..Default::default()
+            })
+    }
+
+    fn fail_task(&mut self, task: &str, kind: &str, message: String, now: DateTime<Utc>) {
+        let state = self.task_state(task);
+        if state.state == ts::DEAD {
+            return;
+        }
+        tracing::warn!(task, %message, "task failed");
+        ts::record(state, kind, message, None, now);
+        state.state = ts::DEAD.into();
+        state.failed = true;
+        state.finished_at = Some(now);
+    }
+
+    async fn load_job(&mut self, alloc: &Allocation) -> drover_store::Result<()> {
+        let fresh = self
+            .job
+            .as_ref()
+            .is_some_and(|j| j.metadata.version == alloc.spec.job_version);
+        if fresh {
+            return Ok(());
+        }
+        let keys = self.shared.store.keys();
+        let ns = &alloc.metadata.namespace;
+        let versioned = keys.job_version(ns, &alloc.spec.job_id, alloc.spec.job_version);
+        let job = match self.shared.store.get_at::<Job>(&versioned).await? {
+            Some(job) => Some(job),
+            None => {
+                self.shared
+                    .store
+                    .get_at::<Job>(&keys.job(ns, &alloc.spec.job_id))
+                    .await?
+            }
+        };
+        if job.is_some() {
+            self.job = job;
+        }
+        Ok(())
+    }
+
+    /// Carries out one action; returns when to look again, if sooner.
+    async fn execute(
+        &mut self,
+        alloc: &Allocation,
+        job: &Job,
+        tasks: &[Task],
+        action: Action,
+    ) -> Option<Duration> {
+        let now = Utc::now();
+        let shared = self.shared.clone();
+        let docker = &shared.docker;
+        match action {
+            Action::Keep { task, .. } => {
+                let state = self.task_state(&task);
+                if state.state != ts::RUNNING {
+                    // Adopted after an agent restart: running, not restarted.
+                    state.state = ts::RUNNING.into();
+                    state.started_at.get_or_insert(now);
+                }
+                None
+            }
+            Action::Create(spec) => {
+                self.start_new(&spec, now).await;
+                None
+            }
+            Action::Replace { old, spec } => {
+                let _ = docker.stop(&old, None, Duration::from_secs(5)).await;
+                let _ = docker.remove(&old).await;
+                self.start_new(&spec, now).await;
+                None
+            }
+            Action::Stop {
+                id,
+                signal,
+                timeout,
+            } => {
+                let task = task_of(alloc, tasks, &id, docker).await;
+                if let Some(task) = &task {
+                    let state = self.task_state(task);
+                    ts::record(state, events::KILLING, "Sent interrupt", None, now);
+                }
+                if let Err(e) = docker.stop(&id, signal.as_deref(), timeout).await {
+                    tracing::warn!(container = %id, error = %e, "stop failed");
+                    return Some(POLL);
+                }
+                if let Some(task) = task {
+                    let state = self.task_state(&task);
+                    ts::record(
+                        state,
+                        events::KILLED,
+                        "Task successfully killed",
+                        None,
+                        Utc::now(),
+                    );
+                    state.state = ts::DEAD.into();
+                    state.finished_at = Some(Utc::now());
+                }
+                None
+            }
+            Action::Remove { id, running } => {
+                if running {
+                    let _ = docker
+                        .stop(&id, None, crate::actions::ORPHAN_STOP_TIMEOUT)
+                        .await;
+                }
+                let _ = docker.remove(&id).await;
+                None
+            }
+            Action::Exited {
+                task,
+                id,
+                exit_code,
+                oom_killed,
+                finished_at,
+                ..
+            } => {
+                self.exited(
+                    job,
+                    tasks,
+                    &task,
+                    &id,
+                    Exit {
+                        code: exit_code,
+                        oom_killed,
+                    },
+                    finished_at,
+                )
+                .await
+            }
+        }
+    }
+
+    async fn start_new(&mut self, spec: &ContainerSpec, now: DateTime<Utc>) {
+        let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
+        for mount in &spec.mounts {
+            if mount
+                .source
+                .starts_with(&*self.shared.allocs_dir.to_string_lossy())
+            {
+                if let Err(e) = std::fs::create_dir_all(&mount.source) {
+                    self.fail_task(
+                        &task,
+                        events::TASK_SETUP,
+                        format!("creating {}: {e}", mount.source),
+                        now,
+                    );
+                    return;
+                }
+            }
+        }
+        let docker = &self.shared.docker;
+        match docker.image_present(&spec.image).await {
+            Ok(true) => {}
+            Ok(false) | Err(_) => {
+                let state = self.task_state(&task);
+                ts::record(
+                    state,
+                    events::DRIVER,
+                    format!("Downloading image {}", spec.image),
+                    None,
+                    now,
+                );
+                if let Err(e) = self.shared.docker.pull(&spec.image, false, |_| {}).await {
+                    self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now);
+                    return;
+                }
+            }
+        }
+        let docker = &self.shared.docker;
+        let started = match docker.create(spec).await {
+            Ok(id) => docker.start(&id).await.map(|()| id),
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(_) => {
+                let state = self.task_state(&task);
+                ts::record(state, events::STARTED, "Task started by client", None, now);
+                state.state = ts::RUNNING.into();
+                state.started_at = Some(now);
+            }
+            Err(e) => self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now),
+        }
+    }
+
+    async fn exited(
+        &mut self,
+        job: &Job,
+        tasks: &[Task],
+        task: &str,
+        id: &str,
+        exit: Exit,
+        finished_at: Option<DateTime<Utc>>,
+    ) -> Option<Duration> {
+        let now = Utc::now();
+        let exit_key = format!("{id}@{finished_at:?}");
+        let memory = self.tasks.entry(task.to_string()).or_default();
+        if let Some(at) = memory.restart_at {
+            if Instant::now() < at {
+                return Some(at - Instant::now());
+            }
+            memory.restart_at = None;
+            memory.restarts.push(now);
+            let restarts = memory.restarts.len() as u64;
+            return match self.shared.docker.start(id).await {
+                Ok(()) => {
+                    let state = self.task_state(task);
+                    ts::record(
+                        state,
+                        events::STARTED,
+                        "Task restarted by client",
+                        None,
+                        now,
+                    );
+                    state.state = ts::RUNNING.into();
+                    state.restarts = restarts;
+                    None
+                }
+                Err(e) => {
+                    self.fail_task(task, events::DRIVER_FAILURE, e.to_string(), now);
+                    None
+                }
+            };
+        }
+        if memory.handled_exit.as_deref() == Some(exit_key.as_str()) {
+            return None;
+        }
+        memory.handled_exit = Some(exit_key);
+        let policy = tasks
+            .iter()
+            .find(|t| t.name == task)
+            .and_then(|t| t.restart.as_ref());
+        let decision = restart::decide(policy, job.spec.job_type, exit, &memory.restarts, now);
+        let state = self.task_state(task);
+        ts::record(
+            state,
+            events::TERMINATED,
+            if exit.oom_killed {
+                "OOM Killed"
+            } else {
+                "Exited"
+            },
+            exit.code,
+            now,
+        );
+        match decision {
+            Decision::Restart { after, reason } => {
+                ts::record(state, events::RESTARTING, reason, None, now);
+                if let Some(memory) = self.tasks.get_mut(task) {
+                    memory.restart_at = Some(Instant::now() + after);
+                }
+                Some(after)
+            }
+            Decision::Dead { failed, reason } => {
+                ts::record(state, events::NOT_RESTARTING, reason, None, now);
+                state.state = ts::DEAD.into();
+                state.failed = failed;
+                state.finished_at = finished_at.or(Some(now));
+                None
+            }
+        }
+    }
+
+    /// Writes the status when it changed; a failure is retried next pass
+    /// (etcd being away must not disturb the containers).
+    async fn write_status(&mut self, alloc: &Allocation) {
+        if self.written.as_ref() == Some(&self.status) {
+            return;
+        }
+        let mut status = self.status.clone();
+        status.updated_at = Some(Utc::now());
+        let key = self
+            .shared
+            .store
+            .keys()
+            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+        match self
+            .shared
+            .store
+            .put_at(&key, &Versioned::new(status))
+            .await
+        {
+            Ok(_) => self.written = Some(self.status.clone()),
+            Err(e) => {
+                tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "status write failed; will retry")
+            }
+        }
+    }
+}
+
+/// The task a container belongs to, from its labels.
+async fn task_of(
+    _alloc: &Allocation,
+    _tasks: &[Task],
+    id: &str,
+    docker: &Docker,
+) -> Option<String> {
+    docker
+        .inspect(id)
+        .await
+        .ok()
+        .and_then(|o| o.labels.get(labels::TASK).cloned())
+}
