@@ -65,7 +65,12 @@ async fn distinct_hosts_puts_each_allocation_on_its_own_node() {
     h.put_job(&job("cache", vec![g])).await;
     let ids = h.put_allocs("cache", "cache", 0, 3).await;
 
-    let record = h.wait_placement("cache", |p| p.contains_key("cache")).await;
+    let record = h
+        .wait_placement("cache", |p| {
+            p.get("cache")
+                .is_some_and(|f| f.nodes_filtered.contains_key("distinct_hosts") && f.queued == 1)
+        })
+        .await;
     assert_eq!(record["cache"].queued, 1);
     assert_eq!(record["cache"].nodes_filtered["distinct_hosts"], 2);
     let bindings = h.bindings().await;
@@ -198,11 +203,24 @@ async fn every_constraint_operator_family_filters_nodes() {
     for ((name, _, want), b) in expected.iter().zip(&bound) {
         assert_eq!(&b.node_id, want, "case {name}");
     }
-    let none = h.wait_placement("none", |p| p.contains_key("g")).await;
     let reason = "constraint ${attr.kernel.name} = plan9";
+    let none = h
+        .wait_placement("none", |p| {
+            p.get("g")
+                .is_some_and(|f| f.nodes_filtered.get(reason) == Some(&2))
+        })
+        .await;
     assert_eq!(none["g"].nodes_filtered[reason], 2);
     assert_eq!((none["g"].queued, none["g"].nodes_evaluated), (1, 2));
-    let rack = h.wait_placement("rack", |p| p.contains_key("g")).await;
+    let rack = h
+        .wait_placement("rack", |p| {
+            p.get("g").is_some_and(|f| {
+                f.queued == 1
+                    && f.nodes_filtered
+                        .contains_key("distinct_property ${meta.rack}")
+            })
+        })
+        .await;
     assert_eq!(rack["g"].queued, 1);
     assert_eq!(
         rack["g"].nodes_filtered["distinct_property ${meta.rack}"],
@@ -226,7 +244,14 @@ async fn a_node_added_later_takes_the_queued_allocation() {
     h.put_job(&job("batch", vec![group("work", 2)])).await;
     let ids = h.put_allocs("batch", "work", 0, 2).await;
 
-    let record = h.wait_placement("batch", |p| p.contains_key("work")).await;
+    // Earlier passes may record other reasons (the node's status or the
+    // second allocation not seen yet); wait for the settled explanation.
+    let record = h
+        .wait_placement("batch", |p| {
+            p.get("work")
+                .is_some_and(|f| f.dimensions_exhausted.contains_key("cpu"))
+        })
+        .await;
     assert_eq!(record["work"].queued, 1);
     assert_eq!(record["work"].dimensions_exhausted["cpu"], 1);
 
