@@ -279,3 +279,180 @@ async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
     assert_eq!(docker_inspect(&container, "{{.State.Running}}"), "false");
     drop(agent);
 }
+
+const MONGO_NODE: &str = "44511e01-34b8-c1e6-7fe5-60be0ff35d0e";
+const MONGO_DATA: &str = "/home/picodotdev/Software/nomad/mongodb";
+
+/// Local stand-ins for the images the seed job files name: busybox serving
+/// HTTP on the port the real image would listen on.
+fn seed_images() {
+    let web = [
+        "sh",
+        "-c",
+        "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 80 -h /www",
+    ];
+    for tag in ["nginx:1.22.1", "httpd:2.4.55"] {
+        drover_test_support::docker::busybox_image_with_cmd(tag, &web).expect("web image");
+    }
+    drover_test_support::docker::busybox_image_with_cmd(
+        "mongo:latest",
+        &["httpd", "-f", "-p", "27017"],
+    )
+    .expect("mongo image");
+}
+
+fn seed_job(file: &str) -> Job {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/jobs")
+        .join(file);
+    let loaded = drover_api_types::jobspec::load_file(&path, &Default::default())
+        .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+    loaded.jobs.into_iter().next().expect("one job")
+}
+
+/// The running allocations of a job with their bindings.
+async fn running_of(store: &Store, job: &str) -> Vec<(Allocation, Binding)> {
+    let keys = store.keys();
+    let allocs: Vec<Allocation> = store
+        .list_at(&keys.collection("allocations"))
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for a in allocs.into_iter().filter(|a| a.spec.job_id == job) {
+        let (ns, id) = (a.metadata.namespace.clone(), a.metadata.uid.clone());
+        let Ok(Some(status)) = store
+            .get_at::<Versioned<AllocationStatus>>(&keys.alloc_status(&ns, &id))
+            .await
+        else {
+            continue;
+        };
+        let Ok(Some(binding)) = store
+            .get_at::<Versioned<Binding>>(&keys.alloc_binding(&ns, &id))
+            .await
+        else {
+            continue;
+        };
+        if status.value.client_status == ClientStatus::Running {
+            out.push((a, binding.value));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
+    seed_images();
+    // Docker creates the job's host path for its bind mount: remember the
+    // first directory of it that does not exist yet, to remove it after.
+    let created_by_test = Path::new(MONGO_DATA)
+        .ancestors()
+        .filter(|p| !p.exists())
+        .last()
+        .map(Path::to_path_buf);
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+    config.request_timeout_ms = 3_000;
+    let store = Store::connect(config).await.expect("connect");
+    let data = tempfile::tempdir().expect("tempdir");
+    let _server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+
+    // Three dc1 nodes for nginx (static port 80 on each address) and apache;
+    // one "localhost" node with the id mongodb.nomad pins.
+    let mut agents = Vec::new();
+    let mut cleanups = Vec::new();
+    for (ip, dc) in [
+        ("127.0.0.2", "dc1"),
+        ("127.0.0.3", "dc1"),
+        ("127.0.0.4", "dc1"),
+        ("127.0.0.5", "localhost"),
+    ] {
+        let dir = data.path().join(ip);
+        std::fs::create_dir_all(&dir).expect("data dir");
+        if dc == "localhost" {
+            std::fs::write(dir.join("node-id"), MONGO_NODE).expect("node id");
+        }
+        let args = [
+            "agent".to_string(),
+            format!("--address={ip}"),
+            format!("--datacenter={dc}"),
+            format!("--node-name=node-{ip}"),
+            format!("--data-dir={}", dir.display()),
+        ];
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        agents.push(drover(&etcd, &args));
+        let id = eventually(20, "a node id", || async {
+            std::fs::read_to_string(dir.join("node-id"))
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .await;
+        cleanups.push(Cleanup(id));
+    }
+
+    for file in ["nginx-static-80.nomad", "apache.nomad", "mongodb.nomad"] {
+        let job = seed_job(file);
+        let key = store
+            .keys()
+            .job(&job.metadata.namespace, &job.metadata.name);
+        store.put_at(&key, &job).await.expect("put job");
+    }
+
+    let nginx = eventually(90, "3 nginx running", || async {
+        let r = running_of(&store, "nginx").await;
+        (r.len() == 3).then_some(r)
+    })
+    .await;
+    let mut ips: Vec<String> = nginx
+        .iter()
+        .map(|(_, b)| b.ports["http"].host_ip.clone())
+        .collect();
+    ips.sort();
+    assert_eq!(
+        ips,
+        vec!["127.0.0.2", "127.0.0.3", "127.0.0.4"],
+        "one per dc1 node"
+    );
+    for ip in &ips {
+        let body = eventually(20, "nginx answering on port 80", || async {
+            let body = http_get(&format!("{ip}:80"), "/").await?;
+            body.contains("ok").then_some(body)
+        })
+        .await;
+        assert!(body.starts_with("HTTP/1."), "{body}");
+    }
+
+    let apache = eventually(60, "apache running", || async {
+        let r = running_of(&store, "apache").await;
+        (r.len() == 1).then_some(r)
+    })
+    .await;
+    let port = &apache[0].1.ports["http"];
+    assert!(port.value >= 20000, "a dynamic port: {port:?}");
+    let addr = format!("{}:{}", port.host_ip, port.value);
+    eventually(20, "apache answering", || async {
+        http_get(&addr, "/").await.filter(|b| b.contains("ok"))
+    })
+    .await;
+
+    let mongo = eventually(60, "mongodb running", || async {
+        let r = running_of(&store, "mongodb").await;
+        (r.len() == 1).then_some(r)
+    })
+    .await;
+    let (_, binding) = &mongo[0];
+    assert_eq!(binding.node_id, MONGO_NODE, "pinned by its constraint");
+    let port = &binding.ports["port"];
+    assert_eq!(port.to, 27017, "the 0.x port_map, mapped");
+    let addr = format!("{}:{}", port.host_ip, port.value);
+    eventually(20, "mongodb's port answering", || async {
+        tokio::net::TcpStream::connect(&addr).await.ok().map(|_| ())
+    })
+    .await;
+
+    drop(agents);
+    drop(cleanups);
+    if let Some(dir) = created_by_test {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -33,6 +33,13 @@ static IMPORT_LOCK: Mutex<()> = Mutex::new(());
 /// Nothing is pulled. Blocking: from async code call it through
 /// `tokio::task::spawn_blocking` or accept the short block.
 pub fn busybox_image(tag: &str) -> Result<(), FixtureError> {
+    busybox_image_with_cmd(tag, &["/bin/sh"])
+}
+
+/// Like [`busybox_image`], with `cmd` as the image's `CMD`: e.g. an image
+/// tagged `nginx:1.22.1` whose command serves HTTP on port 80, so job files
+/// that name real images run unchanged.
+pub fn busybox_image_with_cmd(tag: &str, cmd: &[&str]) -> Result<(), FixtureError> {
     let _guard = IMPORT_LOCK
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -43,7 +50,7 @@ pub fn busybox_image(tag: &str) -> Result<(), FixtureError> {
     let rootfs = tempfile::tempdir()
         .map_err(|e| fixture_err(format!("cannot create a tempdir for the rootfs: {e}")))?;
     build_rootfs(rootfs.path(), &busybox)?;
-    import_rootfs(rootfs.path(), tag)?;
+    import_rootfs(rootfs.path(), tag, cmd)?;
     if image_exists(tag)? {
         Ok(())
     } else {
@@ -125,7 +132,7 @@ fn build_rootfs(root: &Path, busybox: &Path) -> Result<(), FixtureError> {
     Ok(())
 }
 
-fn import_rootfs(root: &Path, tag: &str) -> Result<(), FixtureError> {
+fn import_rootfs(root: &Path, tag: &str, cmd: &[&str]) -> Result<(), FixtureError> {
     let tarball = root.with_extension("tar");
     let _cleanup = RemoveOnDrop(tarball.clone());
     let out = Command::new("tar")
@@ -143,7 +150,7 @@ fn import_rootfs(root: &Path, tag: &str) -> Result<(), FixtureError> {
         )));
     }
     let out = Command::new("docker")
-        .args(["import", "--change", r#"CMD ["/bin/sh"]"#])
+        .args(["import", "--change", &cmd_change(cmd)])
         .arg(&tarball)
         .arg(tag)
         .output()
@@ -155,6 +162,15 @@ fn import_rootfs(root: &Path, tag: &str) -> Result<(), FixtureError> {
         )));
     }
     Ok(())
+}
+
+/// `CMD ["a","b"]`, JSON-quoted.
+fn cmd_change(cmd: &[&str]) -> String {
+    let quoted: Vec<String> = cmd
+        .iter()
+        .map(|part| format!("\"{}\"", part.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("CMD [{}]", quoted.join(","))
 }
 
 struct RemoveOnDrop(PathBuf);
@@ -188,6 +204,15 @@ mod tests {
             return;
         };
         assert_eq!(elf_has_interp(&bytes), Some(true));
+    }
+
+    #[test]
+    fn the_cmd_is_json_quoted() {
+        assert_eq!(cmd_change(&["/bin/sh"]), r#"CMD ["/bin/sh"]"#);
+        assert_eq!(
+            cmd_change(&["sh", "-c", r#"echo "hi""#]),
+            r#"CMD ["sh","-c","echo \"hi\""]"#
+        );
     }
 
     #[test]
