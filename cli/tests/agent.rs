@@ -456,3 +456,85 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
+    let child = Command::new(DROVER)
+        .args(args)
+        .arg(format!("--etcd={endpoint}"))
+        .arg(format!("--etcd-prefix={prefix}"))
+        .arg("--log-level=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start drover");
+    Proc(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    let mut etcd = drover_test_support::EtcdProcess::start()
+        .await
+        .expect("etcd");
+    let prefix = "/away";
+    let mut config = StoreConfig::new(vec![etcd.endpoint()], prefix);
+    config.request_timeout_ms = 3_000;
+    let store = Store::connect(config.clone()).await.expect("connect");
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("agent");
+    let data_arg = format!("--data-dir={}", data_dir.display());
+    let _server = drover_at(
+        &etcd.endpoint(),
+        prefix,
+        &["server", "--http-addr=127.0.0.1:0"],
+    );
+    let _agent = drover_at(
+        &etcd.endpoint(),
+        prefix,
+        &["agent", "--address=127.0.0.6", data_arg.as_str()],
+    );
+    let node_id = eventually(20, "the node id", || async {
+        std::fs::read_to_string(data_dir.join("node-id"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+    .await;
+    let _cleanup = Cleanup(node_id);
+    let job = web_job();
+    store
+        .put_at(&store.keys().job("default", "web"), &job)
+        .await
+        .expect("put job");
+    let (alloc, binding) = running_alloc(&store).await;
+    let addr = format!("127.0.0.6:{}", binding.ports["http"].value);
+    let container = format!("httpd-{}", alloc.metadata.uid);
+    let started = docker_inspect(&container, "{{.State.StartedAt}}");
+
+    // The control plane goes away for 30 s: the workload must not notice.
+    etcd.stop();
+    for _ in 0..6 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        assert_eq!(docker_inspect(&container, "{{.State.Running}}"), "true");
+        assert!(http_get(&addr, "/env.txt").await.is_some(), "still serving");
+    }
+    assert_eq!(docker_inspect(&container, "{{.State.StartedAt}}"), started);
+    etcd.restart().await.expect("etcd back");
+
+    // Afterwards the status is there and still running, nothing replaced.
+    let store = Store::connect(config).await.expect("reconnect");
+    let (again, _) = running_alloc(&store).await;
+    assert_eq!(again.metadata.uid, alloc.metadata.uid);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        docker_inspect(&container, "{{.State.StartedAt}}"),
+        started,
+        "restarted after etcd returned"
+    );
+    let allocs: Vec<Allocation> = store
+        .list_at(&store.keys().collection("allocations"))
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(allocs.len(), 1, "no replacement was made");
+}
