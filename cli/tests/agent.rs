@@ -538,3 +538,83 @@ async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
         .items;
     assert_eq!(allocs.len(), 1, "no replacement was made");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashing_task_follows_its_restart_policy_then_fails() {
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+    config.request_timeout_ms = 3_000;
+    let store = Store::connect(config).await.expect("connect");
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("agent");
+    let data_arg = format!("--data-dir={}", data_dir.display());
+    let _server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+    let _agent = drover(&etcd, &["agent", "--address=127.0.0.7", data_arg.as_str()]);
+    let node_id = eventually(20, "the node id", || async {
+        std::fs::read_to_string(data_dir.join("node-id"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+    .await;
+    let _cleanup = Cleanup(node_id);
+
+    let mut job = web_job();
+    job.metadata.name = "crash".into();
+    let group = &mut job.spec.groups[0];
+    group.network = None;
+    // No replacement elsewhere: this test is about restarts on the node.
+    group.reschedule = Some(drover_api_types::job::ReschedulePolicy {
+        attempts: Some(0),
+        unlimited: Some(false),
+        ..Default::default()
+    });
+    let task = &mut group.tasks[0];
+    task.config.remove("ports");
+    task.config
+        .insert("args".into(), serde_json::json!(["-c", "exit 3"]));
+    task.restart = Some(drover_api_types::job::RestartPolicy {
+        attempts: Some(2),
+        interval: Some(Duration::from_secs(60).into()),
+        delay: Some(Duration::from_secs(1).into()),
+        mode: Some("fail".into()),
+        render_templates: None,
+    });
+    store
+        .put_at(&store.keys().job("default", "crash"), &job)
+        .await
+        .expect("put job");
+
+    let status = eventually(60, "the allocation failed", || async {
+        let keys = store.keys();
+        let allocs: Vec<Allocation> = store
+            .list_at(&keys.collection("allocations"))
+            .await
+            .ok()?
+            .items;
+        let a = allocs.into_iter().find(|a| a.spec.job_id == "crash")?;
+        let s: Versioned<AllocationStatus> = store
+            .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+            .await
+            .ok()??;
+        (s.value.client_status == ClientStatus::Failed).then_some(s.value)
+    })
+    .await;
+    let task = &status.task_states["httpd"];
+    assert!(task.failed);
+    assert_eq!(task.restarts, 2, "{task:?}");
+    let kinds: Vec<&str> = task.events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "Restarting").count(),
+        2,
+        "{kinds:?}"
+    );
+    assert_eq!(kinds.last(), Some(&"Not Restarting"), "{kinds:?}");
+    let exit_codes: Vec<Option<i64>> = task
+        .events
+        .iter()
+        .filter(|e| e.event_type == "Terminated")
+        .map(|e| e.exit_code)
+        .collect();
+    assert_eq!(exit_codes, vec![Some(3); 3]);
+}
