@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # `make dev`: a local drover. Starts etcd (data under $DATA_DIR), one
-# `drover server`, and simulated nodes (`drover agent --simulate`) until the
-# Docker agent lands. Ctrl-C stops everything; a restart reuses the data.
+# `drover server` and one `drover agent` on the local Docker (simulated
+# nodes instead when Docker is not reachable). Ctrl-C stops everything;
+# containers keep running, and a restart reuses the data and adopts them.
 set -euo pipefail
 
 DATA_DIR=${DATA_DIR:-./drover-data}
 ETCD_CLIENT_URL=${ETCD_CLIENT_URL:-http://127.0.0.1:2379}
 ETCD_PEER_URL=${ETCD_PEER_URL:-http://127.0.0.1:2380}
 SIM_NODES=${SIM_NODES:-3}
+AGENT_ADDRESS=${AGENT_ADDRESS:-127.0.0.1}
 DROVER=${DROVER:-target/release/drover}
 
 mkdir -p "$DATA_DIR/etcd"
@@ -51,11 +53,19 @@ done
 
 "$DROVER" server --etcd "$ETCD_CLIENT_URL" --name dev-server &
 pids+=($!)
-"$DROVER" agent --simulate "$SIM_NODES" --etcd "$ETCD_CLIENT_URL" --name-prefix dev &
+if docker info >/dev/null 2>&1; then
+  "$DROVER" agent --etcd "$ETCD_CLIENT_URL" --address "$AGENT_ADDRESS" \
+    --data-dir "$DATA_DIR/agent" &
+  nodes="one agent on the local Docker (ports on $AGENT_ADDRESS)"
+else
+  echo "note: Docker is not reachable (docker info failed); running $SIM_NODES simulated nodes instead" >&2
+  "$DROVER" agent --simulate "$SIM_NODES" --etcd "$ETCD_CLIENT_URL" --name-prefix dev &
+  nodes="$SIM_NODES simulated nodes"
+fi
 pids+=($!)
 
 cat <<MSG
-drover: etcd at $ETCD_CLIENT_URL (data in $DATA_DIR), one server, $SIM_NODES simulated nodes.
+drover: etcd at $ETCD_CLIENT_URL (data in $DATA_DIR), one server, $nodes.
 try:    $DROVER validate manifests/examples/*
         ETCDCTL_API=3 etcdctl --endpoints=$ETCD_CLIENT_URL get --prefix --keys-only /drover/
 Ctrl-C stops everything.
