@@ -2,7 +2,6 @@
 //! Docker with its own loopback address, a real etcd, and a busybox image
 //! built locally (no registry is reachable).
 
-use std::future::Future;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -13,6 +12,7 @@ use drover_api_types::group::{Network, Port};
 use drover_api_types::task::Resources;
 use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
 use drover_store::{Store, StoreConfig, Versioned};
+use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -62,29 +62,6 @@ impl Drop for Cleanup {
             }
         }
     }
-}
-
-async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
-    }
-}
-
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    within(secs, what, async {
-        loop {
-            if let Some(v) = probe().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
 }
 
 fn web_job() -> Job {

@@ -4,7 +4,6 @@
 //! in the middle of placing, and a standby taking over.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -16,6 +15,7 @@ use drover_api_types::task::Resources;
 use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::{Store, StoreConfig, Versioned};
+use drover_test_support::wait::{eventually, within};
 use drover_test_support::TestEtcd;
 
 const DROVER: &str = env!("CARGO_BIN_EXE_drover");
@@ -66,30 +66,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         self.kill();
     }
-}
-
-async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
-    }
-}
-
-/// Polls `probe` every 100 ms until it returns `Some`.
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    within(secs, what, async {
-        loop {
-            if let Some(v) = probe().await {
-                return v;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
-    .await
 }
 
 async fn store_for(etcd: &TestEtcd) -> Store {
@@ -284,10 +260,16 @@ async fn two_of_three_nodes_die_the_static_port_explains_the_queue_and_they_come
     sim.kill(&ids[0]).expect("kill");
     sim.kill(&ids[1]).expect("kill");
 
-    let status = eventually(30, "1 running and 2 queued", || async {
+    // The summary and the placement explanation reach the job status in
+    // separate passes: wait for both.
+    let status = eventually(30, "1 running and 2 queued, with the reason", || async {
         let s = job_status(&store, "web").await?;
         let g = s.summary.get("app")?;
-        (g.running == 1 && g.queued == 2).then_some(s)
+        let explained = s
+            .placement_failures
+            .get("app")
+            .is_some_and(|f| f.queued == 2);
+        (g.running == 1 && g.queued == 2 && explained).then_some(s)
     })
     .await;
     // ttl 1 s + grace 2 s: never sooner.

@@ -2,7 +2,6 @@
 //! count, failures are rescheduled, lost allocations replaced, system jobs
 //! follow the nodes, stop and purge clean up.
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,6 +14,7 @@ use drover_controllers::context::{Fence, ServerOptions};
 use drover_controllers::job_controller::PURGE_ANNOTATION;
 use drover_controllers::manager::{run_term, ControllerMetrics, Enabled};
 use drover_store::{Guard, Store, StoreConfig, Versioned};
+use drover_test_support::wait::within;
 use drover_test_support::TestEtcd;
 use tokio::sync::watch;
 
@@ -119,13 +119,6 @@ impl Harness {
             .put_at(&keys.node_status(id), &status)
             .await
             .expect("put node status");
-    }
-}
-
-async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
     }
 }
 

@@ -3,7 +3,6 @@
 //! `scripts/test-etcd.sh cargo test -p drover-node-agent --test heartbeat`.
 
 use std::collections::BTreeMap;
-use std::future::Future;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,9 +12,9 @@ use drover_api_types::Node;
 use drover_node_agent::fingerprint::{self, Fingerprint};
 use drover_node_agent::heartbeat::{node_object, ConnectionState, NodeAgentConfig, Registration};
 use drover_store::{Kv, Store, StoreConfig, Versioned};
+use drover_test_support::wait::eventually;
 use drover_test_support::{TcpProxy, TestEtcd};
 
-const POLL: Duration = Duration::from_millis(50);
 const TTL: Duration = Duration::from_secs(2);
 
 fn config(endpoints: Vec<String>, prefix: &str) -> StoreConfig {
@@ -42,26 +41,6 @@ async fn stores() -> (TestEtcd, TcpProxy, Store, Store) {
         .await
         .expect("connect through proxy");
     (etcd, proxy, observer, agent)
-}
-
-/// Polls `check` until it returns `Some`, or fails after `secs`.
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let poll = async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(secs), poll).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
-    }
 }
 
 fn temp_dir(name: &str) -> PathBuf {

@@ -2,7 +2,6 @@
 //! allocation reports, kill and revive. Run with
 //! `scripts/test-etcd.sh cargo test -p drover-node-agent --test simulate`.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus, DesiredStatus};
@@ -10,9 +9,8 @@ use drover_api_types::node::Heartbeat;
 use drover_api_types::{Allocation, Job, JobSpec, Node, ObjectMeta, Task, TaskGroup};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::{Store, StoreConfig, Versioned};
+use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
-
-const POLL: Duration = Duration::from_millis(50);
 
 async fn store() -> (TestEtcd, Store) {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
@@ -22,26 +20,6 @@ async fn store() -> (TestEtcd, Store) {
     config.keepalive_interval_ms = 1_000;
     let store = Store::connect(config).await.expect("connect");
     (etcd, store)
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, or fails after `secs`.
-async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let poll = async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(secs), poll).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
-    }
 }
 
 fn config_of(count: usize, ttl_secs: u64) -> SimulatorConfig {

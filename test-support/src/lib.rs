@@ -9,6 +9,7 @@
 //!   certificates made by [`tls`].
 //! - [`tls`]: [`TlsFiles`], a throwaway CA, server and client certificate
 //!   generated with the `openssl` tool.
+//! - [`wait`]: `within` (a deadline) and `eventually` (poll until).
 //! - [`proxy`]: [`TcpProxy`], a loopback TCP forwarder that can cut and restore
 //!   connections, to simulate a client-side network partition.
 //! - [`docker`]: [`busybox_image`], a local image `docker import`ed from
@@ -18,6 +19,7 @@ pub mod docker;
 pub mod etcd;
 pub mod proxy;
 pub mod tls;
+pub mod wait;
 
 pub use docker::busybox_image;
 pub use etcd::{EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};

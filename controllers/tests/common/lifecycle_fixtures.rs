@@ -3,7 +3,6 @@
 //! registration and a heartbeat key on a lease of its own).
 #![allow(dead_code)]
 
-use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -20,11 +19,10 @@ use drover_controllers::lifecycle_controller::{
 use drover_controllers::node_lifecycle::LifecycleConfig;
 use drover_controllers::runtime::{BackoffConfig, Controller, WorkQueue};
 use drover_store::{Atomic, Lease, Store, StoreConfig, Stored, Versioned};
+pub use drover_test_support::wait::{eventually, POLL};
 use drover_test_support::TestEtcd;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
-
-pub const POLL: Duration = Duration::from_millis(50);
 
 /// Longer than any test: progress must come from hooks and requeues, not
 /// from the safety-net resync.
@@ -49,26 +47,6 @@ pub fn config() -> LifecycleConfig {
         down_interval: Duration::from_secs(60),
         partition_fraction: 0.5,
         partition_min_fleet: 1_000,
-    }
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, or fails after `secs`.
-pub async fn eventually<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let poll = async {
-        loop {
-            if let Some(v) = check().await {
-                return v;
-            }
-            tokio::time::sleep(POLL).await;
-        }
-    };
-    match tokio::time::timeout(Duration::from_secs(secs), poll).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
     }
 }
 

@@ -1,11 +1,11 @@
 //! Helpers shared by the store's integration tests.
 #![allow(dead_code)]
 
-use std::future::Future;
-use std::time::Duration;
-
 use drover_api_types::ObjectMeta;
 use drover_store::{Store, StoreConfig};
+// Shared by several test binaries; not every one waits.
+#[allow(unused_imports)]
+pub use drover_test_support::wait::within;
 use drover_test_support::TestEtcd;
 use serde::{Deserialize, Serialize};
 
@@ -44,12 +44,4 @@ pub async fn shared_store() -> (TestEtcd, Store) {
         .await
         .expect("connect");
     (etcd, store)
-}
-
-/// Awaits `fut` or fails the test after `secs` seconds.
-pub async fn within<T>(secs: u64, what: &str, fut: impl Future<Output = T>) -> T {
-    match tokio::time::timeout(Duration::from_secs(secs), fut).await {
-        Ok(v) => v,
-        Err(_) => panic!("timed out after {secs}s waiting for {what}"),
-    }
 }
