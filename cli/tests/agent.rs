@@ -64,6 +64,25 @@ impl Drop for Cleanup {
     }
 }
 
+/// A store on `endpoints` under `prefix`, with a short request timeout.
+async fn connect(endpoints: Vec<String>, prefix: &str) -> Store {
+    let mut config = StoreConfig::new(endpoints, prefix);
+    config.request_timeout_ms = 3_000;
+    Store::connect(config).await.expect("connect")
+}
+
+/// Waits for the agent on `data_dir` to write its node id; the guard then
+/// removes that node's containers when the test ends.
+async fn cleanup_when_registered(data_dir: &Path) -> Cleanup {
+    let id = eventually(20, "the node id", || async {
+        std::fs::read_to_string(data_dir.join("node-id"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+    .await;
+    Cleanup(id)
+}
+
 fn web_job() -> Job {
     let mut config = serde_json::Map::new();
     config.insert("image".into(), IMAGE.into());
@@ -163,9 +182,7 @@ fn docker_inspect(container: &str, format: &str) -> String {
 async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
     drover_test_support::docker::busybox_image(IMAGE).expect("test image");
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
+    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().join("agent");
     let data_arg = format!("--data-dir={}", data_dir.display());
@@ -185,13 +202,7 @@ async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
         data_arg.as_str(),
     ];
     let mut agent = drover(&etcd, &agent_args);
-    let node_id = eventually(20, "the node id", || async {
-        std::fs::read_to_string(Path::new(&data_dir).join("node-id"))
-            .ok()
-            .map(|s| s.trim().to_string())
-    })
-    .await;
-    let _cleanup = Cleanup(node_id.clone());
+    let _cleanup = cleanup_when_registered(&data_dir).await;
 
     let job = web_job();
     let key = store.keys().job("default", "web");
@@ -328,9 +339,7 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         .last()
         .map(Path::to_path_buf);
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
+    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
     let data = tempfile::tempdir().expect("tempdir");
     let _server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
 
@@ -358,13 +367,7 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         ];
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         agents.push(drover(&etcd, &args));
-        let id = eventually(20, "a node id", || async {
-            std::fs::read_to_string(dir.join("node-id"))
-                .ok()
-                .map(|s| s.trim().to_string())
-        })
-        .await;
-        cleanups.push(Cleanup(id));
+        cleanups.push(cleanup_when_registered(&dir).await);
     }
 
     for file in ["nginx-static-80.nomad", "apache.nomad", "mongodb.nomad"] {
@@ -455,9 +458,7 @@ async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
         .await
         .expect("etcd");
     let prefix = "/away";
-    let mut config = StoreConfig::new(vec![etcd.endpoint()], prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config.clone()).await.expect("connect");
+    let store = connect(vec![etcd.endpoint()], prefix).await;
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().join("agent");
     let data_arg = format!("--data-dir={}", data_dir.display());
@@ -471,13 +472,7 @@ async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
         prefix,
         &["agent", "--address=127.0.0.6", data_arg.as_str()],
     );
-    let node_id = eventually(20, "the node id", || async {
-        std::fs::read_to_string(data_dir.join("node-id"))
-            .ok()
-            .map(|s| s.trim().to_string())
-    })
-    .await;
-    let _cleanup = Cleanup(node_id);
+    let _cleanup = cleanup_when_registered(&data_dir).await;
     let job = web_job();
     store
         .put_at(&store.keys().job("default", "web"), &job)
@@ -499,7 +494,7 @@ async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
     etcd.restart().await.expect("etcd back");
 
     // Afterwards the status is there and still running, nothing replaced.
-    let store = Store::connect(config).await.expect("reconnect");
+    let store = connect(vec![etcd.endpoint()], prefix).await;
     let (again, _) = running_alloc(&store).await;
     assert_eq!(again.metadata.uid, alloc.metadata.uid);
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -520,21 +515,13 @@ async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
 async fn a_crashing_task_follows_its_restart_policy_then_fails() {
     drover_test_support::docker::busybox_image(IMAGE).expect("test image");
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
+    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
     let data = tempfile::tempdir().expect("tempdir");
     let data_dir = data.path().join("agent");
     let data_arg = format!("--data-dir={}", data_dir.display());
     let _server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
     let _agent = drover(&etcd, &["agent", "--address=127.0.0.7", data_arg.as_str()]);
-    let node_id = eventually(20, "the node id", || async {
-        std::fs::read_to_string(data_dir.join("node-id"))
-            .ok()
-            .map(|s| s.trim().to_string())
-    })
-    .await;
-    let _cleanup = Cleanup(node_id);
+    let _cleanup = cleanup_when_registered(&data_dir).await;
 
     let mut job = web_job();
     job.metadata.name = "crash".into();
