@@ -38,11 +38,14 @@ const HEALTH_EVERY: Duration = Duration::from_secs(10);
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
 /// Everything `drover agent` is told.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AgentConfig {
     pub node: NodeAgentConfig,
     pub data_dir: PathBuf,
     pub allow_privileged: bool,
+    /// Where the agent's own HTTP API (task logs) listens; advertised in
+    /// the node as `http_addr`.
+    pub http: Option<tokio::net::TcpListener>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,6 +112,9 @@ pub async fn run(
         shutdown.clone(),
     ));
     tasks.spawn(assignments(shared.clone(), id.clone(), shutdown.clone()));
+    if let Some(listener) = config.http {
+        tasks.spawn(crate::http::serve(listener, shared.clone(), shutdown.clone()));
+    }
     loop {
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => break,

@@ -32,6 +32,7 @@ pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;
 pub mod heartbeat;
+pub mod http;
 pub mod restart;
 pub mod simulate;
 pub mod task_env;

@@ -134,6 +134,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
         node,
         data_dir: args.data_dir.clone(),
         allow_privileged: args.allow_privileged,
+        http: None,
     })
 }
 
