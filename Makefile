@@ -17,7 +17,7 @@ build: deps
 	$(CARGO) build --release -p drover-cli
 
 # Build, then run etcd (data under $(DATA_DIR)), one server and simulated
-# nodes until Ctrl-C (scripts/dev.sh). The Docker agent joins with its issue.
+# a Docker agent (simulated nodes when Docker is unreachable) until Ctrl-C (scripts/dev.sh).
 dev: build
 	DATA_DIR=$(DATA_DIR) ETCD_CLIENT_URL=$(ETCD_CLIENT_URL) ETCD_PEER_URL=$(ETCD_PEER_URL) \
 	  scripts/dev.sh

@@ -21,10 +21,9 @@
 //!   [`actions`], restarts, task events, the allocation status.
 //! - [`agent`]: `drover agent` — identity, fingerprint, registration, the
 //!   assignment watch, the workers, driver health, the orphan sweep.
+//! - [`http`]: the agent's own HTTP API (task logs).
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
-//!
-//! The real agent comes with the node agent issue.
 
 pub mod actions;
 pub mod agent;

@@ -30,7 +30,7 @@ enum Command {
     Inspect(inspect::Args),
     /// Run the controllers against etcd (one server leads, others stand by).
     Server(server::Args),
-    /// Make this machine a node (today: `--simulate N` simulated nodes).
+    /// Make this machine a node on the local Docker (or `--simulate N` nodes).
     Agent(agent::Args),
     /// Benchmarks against a real etcd and server (`drover bench schedule`).
     Bench(bench::Args),
