@@ -2,181 +2,17 @@
 //! Docker with its own loopback address, a real etcd, and a busybox image
 //! built locally (no registry is reachable).
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use common::*;
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
-use drover_api_types::defaults::canonicalize;
-use drover_api_types::group::{Network, Port};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
-use drover_store::{Store, StoreConfig, Versioned};
+use drover_api_types::Job;
+use drover_store::{Store, Versioned};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const DROVER: &str = env!("CARGO_BIN_EXE_drover");
-const IMAGE: &str = "drover-test/busybox:agent";
-
-/// A child process killed (SIGKILL) on drop.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn drover(etcd: &TestEtcd, args: &[&str]) -> Proc {
-    let child = Command::new(DROVER)
-        .args(args)
-        .arg(format!("--etcd={}", etcd.endpoints.join(",")))
-        .arg(format!("--etcd-prefix={}", etcd.prefix))
-        .arg("--log-level=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start drover");
-    Proc(child)
-}
-
-/// Removes every container this test's node created, whatever happens.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let ids = Command::new("docker")
-            .args([
-                "ps",
-                "-aq",
-                "--filter",
-                &format!("label=io.drover.node_id={}", self.0),
-            ])
-            .output();
-        if let Ok(out) = ids {
-            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
-                let _ = Command::new("docker").args(["rm", "-f", id]).output();
-            }
-        }
-    }
-}
-
-/// A store on `endpoints` under `prefix`, with a short request timeout.
-async fn connect(endpoints: Vec<String>, prefix: &str) -> Store {
-    let mut config = StoreConfig::new(endpoints, prefix);
-    config.request_timeout_ms = 3_000;
-    Store::connect(config).await.expect("connect")
-}
-
-/// Waits for the agent on `data_dir` to write its node id; the guard then
-/// removes that node's containers when the test ends.
-async fn cleanup_when_registered(data_dir: &Path) -> Cleanup {
-    let id = eventually(20, "the node id", || async {
-        std::fs::read_to_string(data_dir.join("node-id"))
-            .ok()
-            .map(|s| s.trim().to_string())
-    })
-    .await;
-    Cleanup(id)
-}
-
-fn web_job() -> Job {
-    let mut config = serde_json::Map::new();
-    config.insert("image".into(), IMAGE.into());
-    config.insert("command".into(), "sh".into());
-    config.insert(
-        "args".into(),
-        serde_json::json!([
-            "-c",
-            "env > /alloc/env.txt; exec httpd -f -p 8080 -h /alloc"
-        ]),
-    );
-    config.insert("ports".into(), serde_json::json!(["http"]));
-    let mut job = Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: "front".into(),
-                count: 1,
-                network: Some(Network {
-                    ports: vec![Port {
-                        label: "http".into(),
-                        to: Some(8080),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                tasks: vec![Task {
-                    name: "httpd".into(),
-                    driver: "docker".into(),
-                    config,
-                    resources: Resources {
-                        cpu: 100,
-                        memory: 64,
-                        memory_max: Some(96),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    job.spec.groups[0].tasks[0]
-        .env
-        .insert("GREETING".into(), "hello from ${NOMAD_JOB_NAME}".into());
-    canonicalize(&mut job);
-    job
-}
-
-async fn http_get(addr: &str, path: &str) -> Option<String> {
-    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.ok()?;
-    Some(response)
-}
-
-/// The one allocation of the job, whole, once it is running.
-async fn running_alloc(store: &Store) -> (Allocation, Binding) {
-    eventually(60, "the allocation running", || async {
-        let keys = store.keys();
-        let allocs: Vec<Allocation> = store
-            .list_at(&keys.collection("allocations"))
-            .await
-            .ok()?
-            .items;
-        let alloc = allocs.into_iter().next()?;
-        let (ns, id) = (&alloc.metadata.namespace, &alloc.metadata.uid);
-        let binding: Versioned<Binding> =
-            store.get_at(&keys.alloc_binding(ns, id)).await.ok()??;
-        let status: Versioned<AllocationStatus> =
-            store.get_at(&keys.alloc_status(ns, id)).await.ok()??;
-        (status.value.client_status == ClientStatus::Running).then_some((alloc, binding.value))
-    })
-    .await
-}
-
-fn docker_inspect(container: &str, format: &str) -> String {
-    let out = Command::new("docker")
-        .args(["inspect", "-f", format, container])
-        .output()
-        .expect("docker inspect");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
@@ -435,20 +271,6 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
     if let Some(dir) = created_by_test {
         let _ = std::fs::remove_dir_all(dir);
     }
-}
-
-fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
-    let child = Command::new(DROVER)
-        .args(args)
-        .arg(format!("--etcd={endpoint}"))
-        .arg(format!("--etcd-prefix={prefix}"))
-        .arg("--log-level=warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start drover");
-    Proc(child)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

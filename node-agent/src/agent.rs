@@ -113,7 +113,11 @@ pub async fn run(
     ));
     tasks.spawn(assignments(shared.clone(), id.clone(), shutdown.clone()));
     if let Some(listener) = config.http {
-        tasks.spawn(crate::http::serve(listener, shared.clone(), shutdown.clone()));
+        tasks.spawn(crate::http::serve(
+            listener,
+            shared.clone(),
+            shutdown.clone(),
+        ));
     }
     loop {
         tokio::select! {

@@ -1,0 +1,193 @@
+//! What the end-to-end tests of a real agent share: the drover binary as a
+//! child process, a store connection, the test image, a job that serves
+//! HTTP, and clean-up of the containers a test's node created.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
+use drover_api_types::defaults::canonicalize;
+use drover_api_types::group::{Network, Port};
+use drover_api_types::task::Resources;
+use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_store::{Store, StoreConfig, Versioned};
+use drover_test_support::wait::eventually;
+use drover_test_support::TestEtcd;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+pub const DROVER: &str = env!("CARGO_BIN_EXE_drover");
+pub const IMAGE: &str = "drover-test/busybox:agent";
+
+/// A child process killed (SIGKILL) on drop.
+pub struct Proc(pub Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn drover(etcd: &TestEtcd, args: &[&str]) -> Proc {
+    let child = Command::new(DROVER)
+        .args(args)
+        .arg(format!("--etcd={}", etcd.endpoints.join(",")))
+        .arg(format!("--etcd-prefix={}", etcd.prefix))
+        .arg("--log-level=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start drover");
+    Proc(child)
+}
+
+/// Removes every container this test's node created, whatever happens.
+pub struct Cleanup(pub String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        let ids = Command::new("docker")
+            .args([
+                "ps",
+                "-aq",
+                "--filter",
+                &format!("label=io.drover.node_id={}", self.0),
+            ])
+            .output();
+        if let Ok(out) = ids {
+            for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+                let _ = Command::new("docker").args(["rm", "-f", id]).output();
+            }
+        }
+    }
+}
+
+/// A store on `endpoints` under `prefix`, with a short request timeout.
+pub async fn connect(endpoints: Vec<String>, prefix: &str) -> Store {
+    let mut config = StoreConfig::new(endpoints, prefix);
+    config.request_timeout_ms = 3_000;
+    Store::connect(config).await.expect("connect")
+}
+
+/// Waits for the agent on `data_dir` to write its node id; the guard then
+/// removes that node's containers when the test ends.
+pub async fn cleanup_when_registered(data_dir: &Path) -> Cleanup {
+    let id = eventually(20, "the node id", || async {
+        std::fs::read_to_string(data_dir.join("node-id"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    })
+    .await;
+    Cleanup(id)
+}
+
+pub fn web_job() -> Job {
+    let mut config = serde_json::Map::new();
+    config.insert("image".into(), IMAGE.into());
+    config.insert("command".into(), "sh".into());
+    config.insert(
+        "args".into(),
+        serde_json::json!([
+            "-c",
+            "env > /alloc/env.txt; exec httpd -f -p 8080 -h /alloc"
+        ]),
+    );
+    config.insert("ports".into(), serde_json::json!(["http"]));
+    let mut job = Job {
+        api_version: "drover.io/v1".into(),
+        kind: "Job".into(),
+        metadata: ObjectMeta {
+            name: "web".into(),
+            ..Default::default()
+        },
+        spec: JobSpec {
+            job_type: JobType::Service,
+            datacenters: vec!["dc1".into()],
+            groups: vec![TaskGroup {
+                name: "front".into(),
+                count: 1,
+                network: Some(Network {
+                    ports: vec![Port {
+                        label: "http".into(),
+                        to: Some(8080),
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }),
+                tasks: vec![Task {
+                    name: "httpd".into(),
+                    driver: "docker".into(),
+                    config,
+                    resources: Resources {
+                        cpu: 100,
+                        memory: 64,
+                        memory_max: Some(96),
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        status: None,
+    };
+    job.spec.groups[0].tasks[0]
+        .env
+        .insert("GREETING".into(), "hello from ${NOMAD_JOB_NAME}".into());
+    canonicalize(&mut job);
+    job
+}
+
+pub async fn http_get(addr: &str, path: &str) -> Option<String> {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let request = format!("GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.ok()?;
+    Some(response)
+}
+
+/// The one allocation of the job, whole, once it is running.
+pub async fn running_alloc(store: &Store) -> (Allocation, Binding) {
+    eventually(60, "the allocation running", || async {
+        let keys = store.keys();
+        let allocs: Vec<Allocation> = store
+            .list_at(&keys.collection("allocations"))
+            .await
+            .ok()?
+            .items;
+        let alloc = allocs.into_iter().next()?;
+        let (ns, id) = (&alloc.metadata.namespace, &alloc.metadata.uid);
+        let binding: Versioned<Binding> =
+            store.get_at(&keys.alloc_binding(ns, id)).await.ok()??;
+        let status: Versioned<AllocationStatus> =
+            store.get_at(&keys.alloc_status(ns, id)).await.ok()??;
+        (status.value.client_status == ClientStatus::Running).then_some((alloc, binding.value))
+    })
+    .await
+}
+
+pub fn docker_inspect(container: &str, format: &str) -> String {
+    let out = Command::new("docker")
+        .args(["inspect", "-f", format, container])
+        .output()
+        .expect("docker inspect");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+pub fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
+    let child = Command::new(DROVER)
+        .args(args)
+        .arg(format!("--etcd={endpoint}"))
+        .arg(format!("--etcd-prefix={prefix}"))
+        .arg("--log-level=warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start drover");
+    Proc(child)
+}
