@@ -70,6 +70,19 @@ impl Default for NodeAgentConfig {
     }
 }
 
+/// The node's address (pure): `--address` if given, else the one the
+/// fingerprint found (`unique.network.ip-address`), else loopback. The CLI
+/// uses it too, to put the agent's HTTP API on the same address.
+pub fn node_address(address: Option<IpAddr>, attributes: &BTreeMap<String, String>) -> String {
+    match address {
+        Some(a) => a.to_string(),
+        None => attributes
+            .get("unique.network.ip-address")
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into()),
+    }
+}
+
 /// The node this agent registers (pure). Driver attributes are copied into
 /// the node's attributes, and a detected, healthy driver sets
 /// `driver.<name> = 1`, as Nomad does.
@@ -86,13 +99,7 @@ pub fn node_object(
             attributes.insert(format!("driver.{name}"), "1".into());
         }
     }
-    let address = match config.address {
-        Some(a) => a.to_string(),
-        None => attributes
-            .get("unique.network.ip-address")
-            .cloned()
-            .unwrap_or_else(|| "127.0.0.1".into()),
-    };
+    let address = node_address(config.address, &attributes);
     let name = if config.name.is_empty() {
         attributes
             .get("unique.hostname")

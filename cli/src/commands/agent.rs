@@ -2,12 +2,14 @@
 //! the local Docker. `--simulate N` instead runs N simulated nodes in this
 //! process (no Docker) — for trying the scheduler out, tests and benchmarks.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
-use drover_node_agent::heartbeat::NodeAgentConfig;
+use drover_node_agent::fingerprint;
+use drover_node_agent::heartbeat::{self, NodeAgentConfig};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::Store;
 
@@ -63,6 +65,29 @@ pub struct Args {
     /// Let jobs run privileged containers.
     #[arg(long)]
     allow_privileged: bool,
+    /// Where the agent's HTTP API (task logs) listens, `IP:PORT` (default:
+    /// the node's address, port 4647). Port 0 picks a free one.
+    #[arg(long, value_name = "IP:PORT")]
+    http_addr: Option<SocketAddr>,
+}
+
+/// The agent HTTP API's port when `--http-addr` is not given.
+const DEFAULT_HTTP_PORT: u16 = 4647;
+
+/// Where the HTTP API listens: `--http-addr`, else the node's address on
+/// the default port (pure).
+fn http_bind_addr(flag: Option<SocketAddr>, node_address: IpAddr) -> SocketAddr {
+    flag.unwrap_or(SocketAddr::new(node_address, DEFAULT_HTTP_PORT))
+}
+
+/// What the node advertises: the bound address, with the node's address in
+/// place of a wildcard (a client cannot dial 0.0.0.0).
+fn advertised_http_addr(bound: SocketAddr, node_address: IpAddr) -> String {
+    if bound.ip().is_unspecified() {
+        SocketAddr::new(node_address, bound.port()).to_string()
+    } else {
+        bound.to_string()
+    }
 }
 
 fn parse_pair(s: &str) -> Result<(String, String), String> {
@@ -139,7 +164,17 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
 }
 
 async fn docker_agent(args: &Args) -> anyhow::Result<()> {
-    let config = agent_config(args)?;
+    let mut config = agent_config(args)?;
+    let node_address = node_address(args)?;
+    let bind = http_bind_addr(args.http_addr, node_address);
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("--http-addr {bind}: cannot listen for the agent's HTTP API"))?;
+    let bound = listener
+        .local_addr()
+        .with_context(|| format!("--http-addr {bind}: no local address"))?;
+    config.node.http_addr = advertised_http_addr(bound, node_address);
+    config.http = Some(listener);
     let etcd = args.etcd.config();
     let store = Store::connect(etcd.clone())
         .await
@@ -149,6 +184,23 @@ async fn docker_agent(args: &Args) -> anyhow::Result<()> {
         .await
         .context("the agent could not start")?;
     Ok(())
+}
+
+/// The node's address as the agent will register it: `--address`, else
+/// the fingerprinted one (read the same way the agent reads it).
+fn node_address(args: &Args) -> anyhow::Result<IpAddr> {
+    if let Some(address) = args.address {
+        return Ok(address);
+    }
+    // The fingerprint measures the data dir's disk; the agent creates it
+    // anyway.
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating the data dir {}", args.data_dir.display()))?;
+    let fingerprint = fingerprint::read(&args.data_dir, None).context("fingerprinting")?;
+    let address = heartbeat::node_address(None, &fingerprint.attributes);
+    address
+        .parse()
+        .with_context(|| format!("the fingerprinted address {address:?} is not an IP address"))
 }
 
 async fn simulate(args: &Args, count: usize) -> anyhow::Result<()> {
@@ -175,4 +227,26 @@ async fn simulate(args: &Args, count: usize) -> anyhow::Result<()> {
     let _ = shutdown.wait_for(|stop| *stop).await;
     simulator.shutdown().await;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_http_api_defaults_to_the_node_address_on_4647() {
+        let node: IpAddr = "10.0.0.21".parse().expect("ip");
+        assert_eq!(http_bind_addr(None, node).to_string(), "10.0.0.21:4647");
+        let flag: SocketAddr = "127.0.0.1:9000".parse().expect("addr");
+        assert_eq!(http_bind_addr(Some(flag), node), flag);
+    }
+
+    #[test]
+    fn a_wildcard_bind_advertises_the_node_address() {
+        let node: IpAddr = "10.0.0.21".parse().expect("ip");
+        let any: SocketAddr = "0.0.0.0:4647".parse().expect("addr");
+        assert_eq!(advertised_http_addr(any, node), "10.0.0.21:4647");
+        let one: SocketAddr = "127.0.0.3:31000".parse().expect("addr");
+        assert_eq!(advertised_http_addr(one, node), "127.0.0.3:31000");
+    }
 }
