@@ -6,6 +6,7 @@ mod cluster_args;
 mod inspect;
 mod jobfile;
 mod local_etcd;
+mod logs;
 mod server;
 mod validate;
 
@@ -32,6 +33,8 @@ enum Command {
     Server(server::Args),
     /// Make this machine a node on the local Docker (or `--simulate N` nodes).
     Agent(agent::Args),
+    /// Stream a task's output (`drover logs ALLOC [TASK] [-f] [--stderr] [--tail N]`).
+    Logs(logs::Args),
     /// Benchmarks against a real etcd and server (`drover bench schedule`).
     Bench(bench::Args),
     /// Print the version.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(args) => server::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Agent(args) => agent::run(&args),
+        Command::Logs(args) => logs::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
