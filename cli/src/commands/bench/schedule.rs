@@ -8,7 +8,6 @@
 //! allocation is reported running.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,20 +23,9 @@ use drover_store::{RawEvent, Store, StoreConfig, Stored, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::cluster_args::parse_duration;
-use super::local_etcd::LocalEtcd;
-
-#[derive(Debug, clap::Args)]
-pub struct Args {
-    #[command(subcommand)]
-    what: What,
-}
-
-#[derive(Debug, clap::Subcommand)]
-enum What {
-    /// Place allocations on simulated nodes and time it.
-    Schedule(ScheduleArgs),
-}
+use super::measure::{percentile, proc_status_mb, round2, tempdir};
+use crate::commands::cluster_args::parse_duration;
+use crate::commands::local_etcd::LocalEtcd;
 
 #[derive(Debug, clap::Args)]
 pub struct ScheduleArgs {
@@ -61,8 +49,7 @@ pub struct ScheduleArgs {
     json: bool,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
-    let What::Schedule(args) = &args.what;
+pub fn run(args: &ScheduleArgs) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let report = runtime.block_on(schedule(args))?;
     report.print(args.json);
@@ -128,10 +115,6 @@ impl Report {
             println!("{line}");
         }
     }
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
@@ -261,20 +244,6 @@ async fn phase_seconds(task: tokio::task::JoinHandle<Option<Duration>>) -> Optio
         return None;
     }
     task.await.ok().flatten().map(|d| d.as_secs_f64())
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let rank = ((sorted.len() as f64 - 1.0) * q).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
-
-fn tempdir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("drover-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
 }
 
 /// Batched puts of 400-byte values for two seconds, four batches in flight:
@@ -412,15 +381,7 @@ impl ServerProcess {
 
     /// Peak resident set (VmHWM), in MB; 0 where /proc is not available.
     fn peak_rss_mb(&self) -> f64 {
-        let path = format!("/proc/{}/status", self.child.id());
-        let Ok(status) = std::fs::read_to_string(path) else {
-            return 0.0;
-        };
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(0.0, |kb| kb / 1024.0)
+        proc_status_mb(self.child.id(), "VmHWM")
     }
 
     fn stop(&mut self) {

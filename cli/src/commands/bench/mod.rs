@@ -1,0 +1,24 @@
+//! `drover bench`: figures, not assertions. Each benchmark starts what it
+//! measures as child processes (so their memory is theirs alone) against
+//! its own etcd unless `--etcd` is given.
+
+mod measure;
+mod schedule;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(subcommand)]
+    what: What,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum What {
+    /// Place allocations on simulated nodes and time it.
+    Schedule(schedule::ScheduleArgs),
+}
+
+pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    match &args.what {
+        What::Schedule(args) => schedule::run(args),
+    }
+}
