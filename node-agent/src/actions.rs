@@ -30,6 +30,9 @@ pub enum Intent {
         signal: Option<String>,
         timeout: Duration,
     },
+    /// Not its turn (a lifecycle phase not reached): create nothing and
+    /// leave any container of it as it is.
+    Leave,
 }
 
 /// A task the agent is responsible for.
@@ -106,6 +109,7 @@ pub fn compute_actions(desired: &[DesiredTask], observed: &[Observed]) -> Vec<Ac
         let mut found = by_task.remove(&key).unwrap_or_default();
         match &want.intent {
             Intent::Run(spec) => run(want, spec, &mut found, &mut actions),
+            Intent::Leave => {}
             Intent::Stop { signal, timeout } => {
                 for o in found.iter().filter(|o| o.running) {
                     actions.push(Action::Stop {
@@ -324,6 +328,20 @@ mod tests {
                 timeout: Duration::from_secs(7)
             }]
         );
+    }
+
+    #[test]
+    fn a_task_left_alone_is_neither_created_nor_orphaned() {
+        let leave = |alloc: &str, task: &str| DesiredTask {
+            alloc_id: alloc.into(),
+            task: task.into(),
+            intent: Intent::Leave,
+        };
+        let actions = compute_actions(
+            &[leave("a", "sidecar"), leave("a", "cleanup")],
+            &[seen("c1", "a", "sidecar", "h1", true, 10)],
+        );
+        assert_eq!(actions, vec![]);
     }
 
     #[test]

@@ -16,6 +16,8 @@
 //!   (pure), with a stable spec hash.
 //! - [`actions`]: desired tasks + observed containers → what to do to
 //!   Docker (pure): keep, create, replace, report an exit, stop, remove.
+//! - [`lifecycle`]: the order of prestart, main, poststart and poststop
+//!   tasks within an allocation (pure).
 //! - [`restart`]: the restart policy after a task exits (pure).
 //! - [`worker`]: one worker per allocation — desired vs Docker through
 //!   [`actions`], restarts, task events, the allocation status.
@@ -32,6 +34,7 @@ pub mod driver;
 pub mod fingerprint;
 pub mod heartbeat;
 pub mod http;
+pub mod lifecycle;
 pub mod restart;
 pub mod simulate;
 pub mod task_env;

@@ -39,15 +39,18 @@ fn describe(exit: Exit) -> String {
 
 /// Decides after an exit. `restarts` are the times of earlier restarts of
 /// this task (any order); those older than the interval do not count.
+/// `run_to_completion` marks a task that is done when it exits 0 whatever
+/// the job type (an ephemeral lifecycle hook).
 pub fn decide(
     policy: Option<&RestartPolicy>,
     job_type: JobType,
+    run_to_completion: bool,
     exit: Exit,
     restarts: &[DateTime<Utc>],
     now: DateTime<Utc>,
 ) -> Decision {
     let batch = matches!(job_type, JobType::Batch | JobType::Sysbatch);
-    if batch && exit.code == Some(0) && !exit.oom_killed {
+    if (batch || run_to_completion) && exit.code == Some(0) && !exit.oom_killed {
         return Decision::Dead {
             failed: false,
             reason: "completed successfully".into(),
@@ -139,13 +142,14 @@ mod tests {
     #[test]
     fn restarts_within_attempts_then_fails_in_mode_fail() {
         let p = policy(2, 300, 10, "fail");
-        let d = decide(Some(&p), JobType::Service, CRASH, &[], at(0));
+        let d = decide(Some(&p), JobType::Service, false, CRASH, &[], at(0));
         assert!(matches!(d, Decision::Restart { after, .. } if after == Duration::from_secs(10)));
-        let d = decide(Some(&p), JobType::Service, CRASH, &[at(-100)], at(0));
+        let d = decide(Some(&p), JobType::Service, false, CRASH, &[at(-100)], at(0));
         assert!(matches!(d, Decision::Restart { .. }));
         let d = decide(
             Some(&p),
             JobType::Service,
+            false,
             CRASH,
             &[at(-100), at(-50)],
             at(0),
@@ -161,6 +165,7 @@ mod tests {
         let d = decide(
             Some(&p),
             JobType::Service,
+            false,
             CRASH,
             &[at(-400), at(-350)],
             at(0),
@@ -171,7 +176,7 @@ mod tests {
     #[test]
     fn mode_delay_waits_for_the_interval_to_pass() {
         let p = policy(1, 300, 10, "delay");
-        let d = decide(Some(&p), JobType::Service, CRASH, &[at(-100)], at(0));
+        let d = decide(Some(&p), JobType::Service, false, CRASH, &[at(-100)], at(0));
         assert!(matches!(d, Decision::Restart { after, .. } if after == Duration::from_secs(200)));
     }
 
@@ -182,15 +187,20 @@ mod tests {
             oom_killed: false,
         };
         assert_eq!(
-            decide(None, JobType::Batch, ok, &[], at(0)),
+            decide(None, JobType::Batch, false, ok, &[], at(0)),
             Decision::Dead {
                 failed: false,
                 reason: "completed successfully".into()
             }
         );
         assert!(matches!(
-            decide(None, JobType::Service, ok, &[], at(0)),
+            decide(None, JobType::Service, false, ok, &[], at(0)),
             Decision::Restart { .. }
+        ));
+        // An ephemeral lifecycle hook completes even in a service job.
+        assert!(matches!(
+            decide(None, JobType::Service, true, ok, &[], at(0)),
+            Decision::Dead { failed: false, .. }
         ));
     }
 
@@ -202,7 +212,7 @@ mod tests {
             oom_killed: true,
         };
         assert_eq!(
-            decide(Some(&p), JobType::Service, oom, &[], at(0)),
+            decide(Some(&p), JobType::Service, false, oom, &[], at(0)),
             Decision::Dead {
                 failed: true,
                 reason: "OOM killed: exceeded 0 restarts within 1m (mode fail)".into()

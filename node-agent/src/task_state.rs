@@ -46,10 +46,15 @@ pub fn record(
 }
 
 /// The allocation's client status from its tasks' states: failed if a task
-/// died failed, complete once every task is dead, running while any runs,
-/// pending before.
-pub fn client_status(status: &AllocationStatus, tasks: &[String]) -> (ClientStatus, &'static str) {
-    let state_of = |t: &String| status.task_states.get(t);
+/// died failed, complete once every task is dead, running while any runs
+/// or once a main task has started (poststop hooks may still be to run),
+/// pending before. `tasks` are the task names, each with whether it is a
+/// main task (no lifecycle hook).
+pub fn client_status(
+    status: &AllocationStatus,
+    tasks: &[(String, bool)],
+) -> (ClientStatus, &'static str) {
+    let state_of = |(t, _): &(String, bool)| status.task_states.get(t);
     if tasks
         .iter()
         .filter_map(state_of)
@@ -69,6 +74,14 @@ pub fn client_status(status: &AllocationStatus, tasks: &[String]) -> (ClientStat
         .filter_map(state_of)
         .any(|s| s.state == RUNNING)
     {
+        return (ClientStatus::Running, "Tasks are running");
+    }
+    let main_started = tasks
+        .iter()
+        .filter(|(_, main)| *main)
+        .filter_map(state_of)
+        .any(|s| s.started_at.is_some());
+    if main_started {
         return (ClientStatus::Running, "Tasks are running");
     }
     (ClientStatus::Pending, "No tasks have started")
@@ -95,7 +108,7 @@ mod tests {
 
     #[test]
     fn client_status_follows_the_tasks() {
-        let tasks = vec!["web".to_string(), "log".to_string()];
+        let tasks = vec![("web".to_string(), true), ("log".to_string(), false)];
         let cases = [
             (vec![], ClientStatus::Pending),
             (vec![("web", PENDING, false)], ClientStatus::Pending),
@@ -123,6 +136,17 @@ mod tests {
                 "{states:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_started_main_task_keeps_the_allocation_running_between_phases() {
+        let tasks = vec![("web".to_string(), true), ("cleanup".to_string(), false)];
+        let mut s = status(&[("web", DEAD, false), ("cleanup", PENDING, false)]);
+        assert_eq!(client_status(&s, &tasks).0, ClientStatus::Pending);
+        if let Some(web) = s.task_states.get_mut("web") {
+            web.started_at = Some(Utc::now());
+        }
+        assert_eq!(client_status(&s, &tasks).0, ClientStatus::Running);
     }
 
     #[test]

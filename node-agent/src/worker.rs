@@ -24,12 +24,18 @@ use crate::actions::{compute_actions, Action, DesiredTask, Intent};
 use crate::container_spec::{container_spec, AgentPolicy};
 use crate::driver::docker::Docker;
 use crate::driver::{labels, ContainerSpec};
+use crate::lifecycle::{self, Phase, Step, TaskView};
 use crate::restart::{self, Decision, Exit};
 use crate::task_env::TaskContext;
 use crate::task_state::{self as ts, events};
 
 /// How often a worker looks at Docker when nothing else wakes it.
 const POLL: Duration = Duration::from_secs(2);
+/// How often it looks once every task is dead: only a new desired state
+/// (which wakes it at once) can change anything then.
+const IDLE: Duration = Duration::from_secs(60);
+/// How soon it looks again after a task changed state.
+const NEXT_PHASE: Duration = Duration::from_millis(20);
 
 /// What every worker of one agent shares.
 pub struct Shared {
@@ -105,8 +111,15 @@ impl Worker {
         };
         let node = self.shared.node.borrow().clone();
         let stopping = alloc.spec.desired_status != DesiredStatus::Run;
+        let before = self.status.clone();
+        let views: Vec<TaskView> = group
+            .tasks
+            .iter()
+            .map(|t| TaskView::new(t, self.status.task_states.get(&t.name)))
+            .collect();
+        let steps = lifecycle::plan(&views, stopping);
         let mut desired = Vec::new();
-        for task in &group.tasks {
+        for (task, step) in group.tasks.iter().zip(&steps) {
             let state = self.task_state(&task.name);
             if state.events.is_empty() {
                 ts::record(
@@ -117,29 +130,44 @@ impl Worker {
                     now,
                 );
             }
-            let dead = state.state == ts::DEAD;
-            let intent = if stopping || dead {
-                Intent::Stop {
+            let intent = match step {
+                Step::Wait => Intent::Leave,
+                Step::Skip => {
+                    if state.state != ts::DEAD {
+                        ts::record(
+                            state,
+                            events::NOT_RESTARTING,
+                            "Not run: no main task of the allocation ever started",
+                            None,
+                            now,
+                        );
+                        state.state = ts::DEAD.into();
+                        state.finished_at = Some(now);
+                    }
+                    Intent::Leave
+                }
+                Step::Stop => Intent::Stop {
                     signal: (!task.kill_signal.is_empty()).then(|| task.kill_signal.clone()),
                     timeout: task.kill_timeout.as_std(),
-                }
-            } else {
-                let ctx = TaskContext {
-                    job: &job,
-                    group,
-                    task,
-                    alloc,
-                    node: &node,
-                };
-                let policy = AgentPolicy {
-                    allocs_dir: &self.shared.allocs_dir,
-                    allow_privileged: self.shared.allow_privileged,
-                };
-                match container_spec(&ctx, &policy) {
-                    Ok(spec) => Intent::Run(Box::new(spec)),
-                    Err(e) => {
-                        self.fail_task(&task.name, events::DRIVER_FAILURE, e.to_string(), now);
-                        continue;
+                },
+                Step::Run => {
+                    let ctx = TaskContext {
+                        job: &job,
+                        group,
+                        task,
+                        alloc,
+                        node: &node,
+                    };
+                    let policy = AgentPolicy {
+                        allocs_dir: &self.shared.allocs_dir,
+                        allow_privileged: self.shared.allow_privileged,
+                    };
+                    match container_spec(&ctx, &policy) {
+                        Ok(spec) => Intent::Run(Box::new(spec)),
+                        Err(e) => {
+                            self.fail_task(&task.name, events::DRIVER_FAILURE, e.to_string(), now);
+                            continue;
+                        }
                     }
                 }
             };
@@ -161,7 +189,22 @@ impl Worker {
                 return POLL;
             }
         };
-        let mut wake = POLL;
+        // A task to stop with nothing running is done (its container, if
+        // any, exited or was never made); running ones are marked dead once
+        // their stop succeeds.
+        for (task, step) in group.tasks.iter().zip(&steps) {
+            let runs = observed
+                .iter()
+                .any(|c| c.running && c.labels.get(labels::TASK) == Some(&task.name));
+            if *step == Step::Stop && !runs {
+                let state = self.task_state(&task.name);
+                if state.state != ts::DEAD {
+                    state.state = ts::DEAD.into();
+                    state.finished_at.get_or_insert(now);
+                }
+            }
+        }
+        let mut wake = if self.done(&group.tasks) { IDLE } else { POLL };
         for action in compute_actions(&desired, &observed) {
             if let Some(soon) = self
                 .execute(alloc, &job, group.tasks.as_slice(), action)
@@ -170,33 +213,30 @@ impl Worker {
                 wake = wake.min(soon);
             }
         }
-        if stopping {
-            // Every container of a stopping allocation is down: its tasks are done.
-            let any_running = match self
-                .shared
-                .docker
-                .list((labels::ALLOC_ID, alloc.metadata.uid.as_str()))
-                .await
-            {
-                Ok(o) => o.iter().any(|c| c.running),
-                Err(_) => true,
-            };
-            if !any_running {
-                for task in &group.tasks {
-                    let state = self.task_state(&task.name);
-                    if state.state != ts::DEAD {
-                        state.state = ts::DEAD.into();
-                        state.finished_at.get_or_insert(now);
-                    }
-                }
-            }
+        if self.status != before {
+            // A task changed state, so the next lifecycle phase may be due.
+            wake = wake.min(NEXT_PHASE);
         }
-        let names: Vec<String> = group.tasks.iter().map(|t| t.name.clone()).collect();
+        let names: Vec<(String, bool)> = group
+            .tasks
+            .iter()
+            .map(|t| (t.name.clone(), Phase::of(t) == Phase::Main))
+            .collect();
         let (client, description) = ts::client_status(&self.status, &names);
         self.status.client_status = client;
         self.status.client_description = description.into();
         self.write_status(alloc).await;
         wake
+    }
+
+    /// Every task is dead and no restart is pending.
+    fn done(&self, tasks: &[Task]) -> bool {
+        tasks.iter().all(|t| {
+            self.status
+                .task_states
+                .get(&t.name)
+                .is_some_and(|s| s.state == ts::DEAD)
+        }) && self.tasks.values().all(|m| m.restart_at.is_none())
     }
 
     fn task_state(&mut self, task: &str) -> &mut TaskState {
@@ -434,11 +474,17 @@ impl Worker {
             return None;
         }
         memory.handled_exit = Some(exit_key);
-        let policy = tasks
-            .iter()
-            .find(|t| t.name == task)
-            .and_then(|t| t.restart.as_ref());
-        let decision = restart::decide(policy, job.spec.job_type, exit, &memory.restarts, now);
+        let spec = tasks.iter().find(|t| t.name == task);
+        let policy = spec.and_then(|t| t.restart.as_ref());
+        let completes = spec.is_some_and(|t| TaskView::new(t, None).ephemeral());
+        let decision = restart::decide(
+            policy,
+            job.spec.job_type,
+            completes,
+            exit,
+            &memory.restarts,
+            now,
+        );
         let state = self.task_state(task);
         ts::record(
             state,

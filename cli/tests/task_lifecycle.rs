@@ -1,0 +1,352 @@
+//! A task's life on a real agent and Docker: lifecycle hooks in order,
+//! kill_signal and kill_timeout on stop, an OOM kill noticed and recorded.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus};
+use drover_api_types::task::Lifecycle;
+use drover_api_types::{Job, Task};
+use drover_store::{Store, Versioned};
+use drover_test_support::wait::eventually;
+use drover_test_support::TestEtcd;
+
+use common::*;
+
+/// A server and one agent on `address`; the guard removes the node's
+/// containers at the end.
+struct Cluster {
+    store: Store,
+    data: tempfile::TempDir,
+    _procs: Vec<Proc>,
+    _cleanup: Cleanup,
+}
+
+impl Cluster {
+    async fn start(address: &str) -> Cluster {
+        drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+        let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+        let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
+        let data = tempfile::tempdir().expect("tempdir");
+        let data_dir = data.path().join("agent");
+        let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+        let agent = drover(
+            &etcd,
+            &[
+                "agent",
+                &format!("--address={address}"),
+                &format!("--data-dir={}", data_dir.display()),
+            ],
+        );
+        let cleanup = cleanup_when_registered(&data_dir).await;
+        Cluster {
+            store,
+            data,
+            _procs: vec![server, agent],
+            _cleanup: cleanup,
+        }
+    }
+
+    async fn submit(&self, job: &Job) {
+        let key = self.store.keys().job("default", &job.metadata.name);
+        self.store.put_at(&key, job).await.expect("put job");
+    }
+
+    async fn stop(&self, job: &Job) {
+        let mut stopped = job.clone();
+        stopped.spec.stop = true;
+        self.submit(&stopped).await;
+    }
+
+    /// The job's allocation of `group` and its status, once `done` says so.
+    async fn alloc_when(
+        &self,
+        job: &str,
+        group: &str,
+        what: &str,
+        done: impl Fn(&AllocationStatus) -> bool,
+    ) -> (Allocation, AllocationStatus) {
+        let store = &self.store;
+        eventually(60, what, || async {
+            let keys = store.keys();
+            let allocs: Vec<Allocation> = store
+                .list_at(&keys.collection("allocations"))
+                .await
+                .ok()?
+                .items;
+            let a = allocs
+                .into_iter()
+                .find(|a| a.spec.job_id == job && a.spec.task_group == group)?;
+            let s: Versioned<AllocationStatus> = store
+                .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+                .await
+                .ok()??;
+            done(&s.value).then_some((a, s.value))
+        })
+        .await
+    }
+
+    /// The allocation's shared `alloc/` directory on the host.
+    fn alloc_dir(&self, alloc: &Allocation) -> std::path::PathBuf {
+        self.data
+            .path()
+            .join("agent/allocs")
+            .join(&alloc.metadata.uid)
+            .join("alloc")
+    }
+}
+
+/// A busybox task running `script` under `sh -c`.
+fn shell_task(name: &str, script: &str) -> Task {
+    let mut task = web_job().spec.groups[0].tasks[0].clone();
+    task.name = name.into();
+    task.env.clear();
+    task.config.remove("ports");
+    task.config
+        .insert("args".into(), serde_json::json!(["-c", script]));
+    task
+}
+
+fn hook(mut task: Task, hook: &str, sidecar: bool) -> Task {
+    task.lifecycle = Some(Lifecycle {
+        hook: hook.into(),
+        sidecar,
+    });
+    task
+}
+
+/// A one-group service job with these tasks and no network.
+fn job_of(name: &str, tasks: Vec<Task>) -> Job {
+    let mut job = web_job();
+    job.metadata.name = name.into();
+    let group = &mut job.spec.groups[0];
+    group.network = None;
+    group.tasks = tasks;
+    job
+}
+
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn position(lines: &[String], line: &str) -> usize {
+    lines
+        .iter()
+        .position(|l| l == line)
+        .unwrap_or_else(|| panic!("{line:?} not in {lines:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_hooks_run_in_order_and_poststop_runs_after_the_stop() {
+    let cluster = Cluster::start("127.0.0.8").await;
+    let log = |word: &str| format!("echo {word} >> /alloc/order");
+    let job = job_of(
+        "hooks",
+        vec![
+            shell_task("main", &format!("{}; exec sleep 3600", log("main"))),
+            hook(
+                shell_task(
+                    "init",
+                    &format!("{}; sleep 1; {}", log("init"), log("init-done")),
+                ),
+                "prestart",
+                false,
+            ),
+            hook(
+                shell_task("proxy", &format!("{}; exec sleep 3600", log("proxy"))),
+                "prestart",
+                true,
+            ),
+            hook(shell_task("announce", &log("announce")), "poststart", false),
+            hook(shell_task("cleanup", &log("cleanup")), "poststop", false),
+        ],
+    );
+    cluster.submit(&job).await;
+
+    let (alloc, status) = cluster
+        .alloc_when("hooks", "front", "the poststart hook done", |s| {
+            s.task_states
+                .get("announce")
+                .is_some_and(|t| t.state == "dead")
+        })
+        .await;
+    assert_eq!(status.client_status, ClientStatus::Running, "{status:?}");
+    let order = lines(&cluster.alloc_dir(&alloc).join("order"));
+    // The init task completed and the sidecar ran before main started;
+    // poststart came after main; poststop has not run.
+    assert!(
+        position(&order, "init-done") < position(&order, "main"),
+        "{order:?}"
+    );
+    assert!(
+        position(&order, "proxy") < position(&order, "main"),
+        "{order:?}"
+    );
+    assert!(
+        position(&order, "main") < position(&order, "announce"),
+        "{order:?}"
+    );
+    assert!(!order.contains(&"cleanup".to_string()), "{order:?}");
+    let state = |name: &str| &status.task_states[name];
+    assert!(!state("init").failed && state("init").state == "dead");
+    assert_eq!(state("proxy").state, "running");
+    assert_eq!(state("main").state, "running");
+    assert_eq!(state("cleanup").state, "pending");
+
+    cluster.stop(&job).await;
+    let (_, status) = cluster
+        .alloc_when("hooks", "front", "the allocation complete", |s| {
+            s.client_status == ClientStatus::Complete
+        })
+        .await;
+    let order = lines(&cluster.alloc_dir(&alloc).join("order"));
+    assert_eq!(
+        order.last().map(String::as_str),
+        Some("cleanup"),
+        "{order:?}"
+    );
+    assert_eq!(
+        order.iter().filter(|l| *l == "cleanup").count(),
+        1,
+        "{order:?}"
+    );
+    // Main was killed before its sidecar; the poststop task ran after both.
+    let killed = |name: &str| -> DateTime<Utc> {
+        status.task_states[name]
+            .finished_at
+            .unwrap_or_else(|| panic!("{name} finished: {status:?}"))
+    };
+    assert!(killed("main") <= killed("proxy"), "{status:?}");
+    assert!(killed("proxy") <= killed("cleanup"), "{status:?}");
+    assert!(!status.task_states["cleanup"].failed, "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_sends_kill_signal_and_kills_after_kill_timeout() {
+    let cluster = Cluster::start("127.0.0.9").await;
+    // Ignores the default SIGTERM: only the kill after kill_timeout ends it.
+    let mut stubborn = shell_task("stubborn", "trap '' TERM; while true; do sleep 1; done");
+    stubborn.kill_timeout = Duration::from_secs(4).into();
+    let mut polite = shell_task(
+        "polite",
+        "trap 'echo got USR1 > /alloc/signal; exit 0' USR1; while true; do sleep 1; done",
+    );
+    polite.kill_signal = "SIGUSR1".into();
+    polite.kill_timeout = Duration::from_secs(30).into();
+    let mut job = job_of("kills", vec![stubborn]);
+    let mut second = job.spec.groups[0].clone();
+    second.name = "second".into();
+    second.tasks = vec![polite];
+    job.spec.groups.push(second);
+    cluster.submit(&job).await;
+    let running = |s: &AllocationStatus| s.client_status == ClientStatus::Running;
+    let (stubborn_alloc, _) = cluster
+        .alloc_when("kills", "front", "stubborn running", running)
+        .await;
+    let (polite_alloc, _) = cluster
+        .alloc_when("kills", "second", "polite running", running)
+        .await;
+
+    cluster.stop(&job).await;
+    let complete = |s: &AllocationStatus| s.client_status == ClientStatus::Complete;
+    let (_, polite_status) = cluster
+        .alloc_when("kills", "second", "polite stopped", complete)
+        .await;
+    let (_, stubborn_status) = cluster
+        .alloc_when("kills", "front", "stubborn stopped", complete)
+        .await;
+
+    // kill_signal reached the task, which exited on it (code 0, not killed).
+    let signal = std::fs::read_to_string(cluster.alloc_dir(&polite_alloc).join("signal"))
+        .expect("the task wrote the signal it got");
+    assert_eq!(signal.trim(), "got USR1");
+    let polite_container = format!("polite-{}", polite_alloc.metadata.uid);
+    assert_eq!(
+        docker_inspect(&polite_container, "{{.State.ExitCode}}"),
+        "0"
+    );
+
+    // The stubborn task was killed only after its kill_timeout.
+    let stubborn_container = format!("stubborn-{}", stubborn_alloc.metadata.uid);
+    assert_eq!(
+        docker_inspect(&stubborn_container, "{{.State.ExitCode}}"),
+        "137",
+        "SIGKILL"
+    );
+    let events = &stubborn_status.task_states["stubborn"].events;
+    let at = |kind: &str| {
+        events
+            .iter()
+            .find(|e| e.event_type == kind)
+            .and_then(|e| e.time)
+            .unwrap_or_else(|| panic!("no {kind} event: {events:?}"))
+    };
+    let waited = at("Killed") - at("Killing");
+    assert!(
+        waited >= chrono::Duration::milliseconds(3_500),
+        "killed after {waited} (kill_timeout 4s)"
+    );
+    let _ = polite_status;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oom_kill_is_recorded_and_follows_the_restart_policy() {
+    let cluster = Cluster::start("127.0.0.10").await;
+    // Holds ~64 MB in a shell variable against a 16 MB hard limit.
+    let mut hog = shell_task(
+        "hog",
+        "x=$(head -c 67108864 /dev/zero | tr '\\0' a); sleep 3600",
+    );
+    hog.resources.memory = 16;
+    hog.resources.memory_max = Some(16);
+    hog.restart = Some(drover_api_types::job::RestartPolicy {
+        attempts: Some(1),
+        interval: Some(Duration::from_secs(60).into()),
+        delay: Some(Duration::from_secs(1).into()),
+        mode: Some("fail".into()),
+        render_templates: None,
+    });
+    let mut job = job_of("hog", vec![hog]);
+    job.spec.groups[0].reschedule = Some(drover_api_types::job::ReschedulePolicy {
+        attempts: Some(0),
+        unlimited: Some(false),
+        ..Default::default()
+    });
+    cluster.submit(&job).await;
+    let (alloc, status) = cluster
+        .alloc_when("hog", "front", "the allocation failed", |s| {
+            s.client_status == ClientStatus::Failed
+        })
+        .await;
+    let task = &status.task_states["hog"];
+    let terminated: Vec<_> = task
+        .events
+        .iter()
+        .filter(|e| e.event_type == "Terminated")
+        .collect();
+    assert_eq!(terminated.len(), 2, "one restart, then fail: {task:?}");
+    assert!(
+        terminated.iter().all(|e| e.message == "OOM Killed"),
+        "{terminated:?}"
+    );
+    assert_eq!(task.restarts, 1, "{task:?}");
+    let reason = task
+        .events
+        .last()
+        .map(|e| e.message.clone())
+        .unwrap_or_default();
+    assert!(reason.starts_with("OOM killed"), "{reason}");
+    let container = format!("hog-{}", alloc.metadata.uid);
+    assert_eq!(docker_inspect(&container, "{{.State.OOMKilled}}"), "true");
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.Memory}}"),
+        (16 * 1024 * 1024).to_string()
+    );
+}
