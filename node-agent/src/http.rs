@@ -22,7 +22,9 @@ use axum::Router;
 use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 
-use crate::driver::docker::{DriverError, LogOptions};
+use bytes::Bytes;
+
+use crate::driver::docker::{Docker, DriverError, LogChunk, LogOptions, LogStream};
 use crate::driver::labels;
 use crate::worker::Shared;
 
@@ -36,6 +38,15 @@ pub struct LogQuery {
 }
 
 impl LogQuery {
+    /// The stream asked for.
+    pub fn stream(&self) -> LogStream {
+        if self.stderr {
+            LogStream::Stderr
+        } else {
+            LogStream::Stdout
+        }
+    }
+
     pub fn options(&self) -> LogOptions {
         LogOptions {
             follow: self.follow,
@@ -163,18 +174,108 @@ async fn logs(
         Err(DriverError::NotFound { .. }) => return missing(),
         Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
     }
-    let stream = match api.shared.docker.logs(&name, &query.options()).await {
+    let (options, skip) = match query.tail {
+        Some(n) if n > 0 => match tail_window(&api.shared.docker, &name, query, n).await {
+            Ok(w) => w,
+            Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
+        },
+        _ => (query.options(), 0),
+    };
+    let stream = match api.shared.docker.logs(&name, &options).await {
         Ok(s) => s,
         Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
     };
+    let wanted = query.stream();
+    let mut skipper = SkipLines(skip);
     let body = stream
-        .map_ok(|chunk| chunk.bytes)
+        .try_filter_map(move |chunk| {
+            let keep = (chunk.stream == wanted)
+                .then(|| skipper.feed(chunk.bytes))
+                .flatten();
+            async move { Ok(keep) }
+        })
         .take_until(stopped(api.shutdown.clone()));
     (
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// The most messages [`tail_window`] reads to find the last lines of one
+/// stream.
+const MAX_TAIL_WINDOW: u64 = 1 << 20;
+
+/// Docker counts `tail` over stdout and stderr together, even when asked
+/// for one: the last N lines of one stream are found by reading both over a
+/// growing window. Returns the options for the real read (both streams,
+/// filtered afterwards) and how many lines of the wanted stream to drop.
+async fn tail_window(
+    docker: &Docker,
+    name: &str,
+    query: LogQuery,
+    wanted: u64,
+) -> Result<(LogOptions, u64), DriverError> {
+    let mut window = wanted;
+    loop {
+        let probe = LogOptions {
+            follow: false,
+            tail: Some(window),
+            stdout: true,
+            stderr: true,
+        };
+        let chunks: Vec<LogChunk> = docker.logs(name, &probe).await?.try_collect().await?;
+        let lines = chunks
+            .iter()
+            .filter(|c| c.stream == query.stream())
+            .map(|c| newlines(&c.bytes))
+            .sum();
+        let plan = tail_plan(wanted, window, chunks.len() as u64, lines);
+        if plan.is_some() || window >= MAX_TAIL_WINDOW {
+            let skip = plan.unwrap_or(lines.saturating_sub(wanted));
+            let options = LogOptions {
+                follow: query.follow,
+                ..probe
+            };
+            return Ok((options, skip));
+        }
+        window = window.saturating_mul(4).min(MAX_TAIL_WINDOW);
+    }
+}
+
+/// Whether a window of the last `window` messages (both streams; Docker
+/// sent `messages`, `lines` of them in the wanted stream) holds the last
+/// `wanted` lines (pure): `Some(lines to drop)`, or `None` to widen it.
+pub fn tail_plan(wanted: u64, window: u64, messages: u64, lines: u64) -> Option<u64> {
+    if lines >= wanted {
+        Some(lines - wanted)
+    } else if messages < window {
+        // The whole log fits: there is nothing older to find.
+        Some(0)
+    } else {
+        None
+    }
+}
+
+fn newlines(bytes: &[u8]) -> u64 {
+    bytes.iter().filter(|b| **b == b'\n').count() as u64
+}
+
+/// Drops the first lines of a stream, chunk by chunk (pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SkipLines(pub u64);
+
+impl SkipLines {
+    /// What is left of `chunk` once the lines still to drop are dropped.
+    pub fn feed(&mut self, chunk: Bytes) -> Option<Bytes> {
+        let mut start = 0;
+        while self.0 > 0 {
+            let i = chunk[start..].iter().position(|b| *b == b'\n')?;
+            start += i + 1;
+            self.0 -= 1;
+        }
+        (start < chunk.len()).then(|| chunk.slice(start..))
+    }
 }
 
 fn json(status: StatusCode, value: serde_json::Value) -> Response {
@@ -235,6 +336,40 @@ mod tests {
         assert!(e.contains("follow must be true or false"), "{e}");
         let e = parse_log_query(Some("folow=true")).expect_err("typo");
         assert!(e.contains("unknown query parameter \"folow\""), "{e}");
+    }
+
+    #[test]
+    fn a_tail_window_widens_until_it_holds_enough_lines_or_the_whole_log() {
+        // Enough lines of the wanted stream: drop the extra ones.
+        assert_eq!(tail_plan(2, 2, 2, 2), Some(0));
+        assert_eq!(tail_plan(2, 8, 8, 5), Some(3));
+        // The other stream filled the window: look further back.
+        assert_eq!(tail_plan(2, 2, 2, 0), None);
+        assert_eq!(tail_plan(2, 8, 8, 1), None);
+        // Fewer messages than asked: that is the whole log.
+        assert_eq!(tail_plan(2, 8, 5, 1), Some(0));
+    }
+
+    #[test]
+    fn skipping_lines_works_across_chunks() {
+        let mut s = SkipLines(3);
+        assert_eq!(s.feed(Bytes::from_static(b"a\nb")), None);
+        assert_eq!(s.feed(Bytes::from_static(b"b\n")), None);
+        assert_eq!(
+            s.feed(Bytes::from_static(b"c\nd\ne\n")),
+            Some(Bytes::from_static(b"d\ne\n"))
+        );
+        assert_eq!(s, SkipLines(0));
+        assert_eq!(
+            s.feed(Bytes::from_static(b"f\n")),
+            Some(Bytes::from_static(b"f\n"))
+        );
+        let mut exact = SkipLines(1);
+        assert_eq!(exact.feed(Bytes::from_static(b"a\n")), None);
+        assert_eq!(
+            exact.feed(Bytes::from_static(b"b\n")),
+            Some(Bytes::from_static(b"b\n"))
+        );
     }
 
     #[test]
