@@ -34,6 +34,7 @@ async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
     let agent_args = [
         "agent",
         "--address=127.0.0.2",
+        "--http-addr=127.0.0.2:0",
         "--heartbeat-ttl=2s",
         data_arg.as_str(),
     ];
@@ -197,6 +198,7 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         let args = [
             "agent".to_string(),
             format!("--address={ip}"),
+            format!("--http-addr={ip}:0"),
             format!("--datacenter={dc}"),
             format!("--node-name=node-{ip}"),
             format!("--data-dir={}", dir.display()),
@@ -292,7 +294,12 @@ async fn containers_keep_running_while_etcd_is_away_and_status_catches_up() {
     let _agent = drover_at(
         &etcd.endpoint(),
         prefix,
-        &["agent", "--address=127.0.0.6", data_arg.as_str()],
+        &[
+            "agent",
+            "--address=127.0.0.6",
+            "--http-addr=127.0.0.6:0",
+            data_arg.as_str(),
+        ],
     );
     let _cleanup = cleanup_when_registered(&data_dir).await;
     let job = web_job();
@@ -342,7 +349,15 @@ async fn a_crashing_task_follows_its_restart_policy_then_fails() {
     let data_dir = data.path().join("agent");
     let data_arg = format!("--data-dir={}", data_dir.display());
     let _server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
-    let _agent = drover(&etcd, &["agent", "--address=127.0.0.7", data_arg.as_str()]);
+    let _agent = drover(
+        &etcd,
+        &[
+            "agent",
+            "--address=127.0.0.7",
+            "--http-addr=127.0.0.7:0",
+            data_arg.as_str(),
+        ],
+    );
     let _cleanup = cleanup_when_registered(&data_dir).await;
 
     let mut job = web_job();
