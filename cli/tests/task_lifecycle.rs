@@ -1,5 +1,6 @@
 //! A task's life on a real agent and Docker: lifecycle hooks in order,
-//! kill_signal and kill_timeout on stop, an OOM kill noticed and recorded.
+//! kill_signal and kill_timeout on stop, an OOM kill noticed and recorded,
+//! finished allocations garbage-collected.
 
 mod common;
 
@@ -21,33 +22,51 @@ use common::*;
 struct Cluster {
     store: Store,
     data: tempfile::TempDir,
-    _procs: Vec<Proc>,
+    etcd: TestEtcd,
+    agent_args: Vec<String>,
+    agent: Proc,
+    _server: Proc,
     _cleanup: Cleanup,
 }
 
 impl Cluster {
     async fn start(address: &str) -> Cluster {
+        Cluster::start_with(address, &[]).await
+    }
+
+    async fn start_with(address: &str, agent_flags: &[&str]) -> Cluster {
         drover_test_support::docker::busybox_image(IMAGE).expect("test image");
         let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
         let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
         let data = tempfile::tempdir().expect("tempdir");
         let data_dir = data.path().join("agent");
         let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
-        let agent = drover(
-            &etcd,
-            &[
-                "agent",
-                &format!("--address={address}"),
-                &format!("--data-dir={}", data_dir.display()),
-            ],
-        );
+        let mut agent_args = vec![
+            "agent".to_string(),
+            format!("--address={address}"),
+            format!("--data-dir={}", data_dir.display()),
+            // Any free port: other tests' agents may share the address.
+            format!("--http-addr={address}:0"),
+        ];
+        agent_args.extend(agent_flags.iter().map(|f| f.to_string()));
+        let agent = drover(&etcd, &as_strs(&agent_args));
         let cleanup = cleanup_when_registered(&data_dir).await;
         Cluster {
             store,
             data,
-            _procs: vec![server, agent],
+            etcd,
+            agent_args,
+            agent,
+            _server: server,
             _cleanup: cleanup,
         }
+    }
+
+    /// Kills the agent and starts it again on the same data dir.
+    fn restart_agent(&mut self) {
+        let _ = self.agent.0.kill();
+        let _ = self.agent.0.wait();
+        self.agent = drover(&self.etcd, &as_strs(&self.agent_args));
     }
 
     async fn submit(&self, job: &Job) {
@@ -97,6 +116,10 @@ impl Cluster {
             .join(&alloc.metadata.uid)
             .join("alloc")
     }
+}
+
+fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }
 
 /// A busybox task running `script` under `sh -c`.
@@ -348,5 +371,66 @@ async fn an_oom_kill_is_recorded_and_follows_the_restart_policy() {
     assert_eq!(
         docker_inspect(&container, "{{.HostConfig.Memory}}"),
         (16 * 1024 * 1024).to_string()
+    );
+}
+
+fn container_exists(name: &str) -> bool {
+    std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{.Id}}", name])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn finished_allocations_are_collected_after_the_retention() {
+    let mut cluster =
+        Cluster::start_with("127.0.0.11", &["--gc-retention=3s", "--gc-interval=1s"]).await;
+    let mut job = job_of("once", vec![shell_task("work", "echo done > /alloc/out")]);
+    job.spec.job_type = drover_api_types::JobType::Batch;
+    drover_api_types::defaults::canonicalize(&mut job);
+    cluster.submit(&job).await;
+    let (alloc, _) = cluster
+        .alloc_when("once", "front", "the batch allocation complete", |s| {
+            s.client_status == ClientStatus::Complete
+        })
+        .await;
+    let container = format!("work-{}", alloc.metadata.uid);
+    let dir = cluster.alloc_dir(&alloc);
+    // Kept for a while after it finished (logs, post-mortems)…
+    assert!(container_exists(&container), "collected too early");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("out"))
+            .expect("output")
+            .trim(),
+        "done"
+    );
+    // …then both go; the record in etcd stays, still complete.
+    eventually(30, "the container and directory collected", || async {
+        (!container_exists(&container) && !dir.exists()).then_some(())
+    })
+    .await;
+    let (_, status) = cluster
+        .alloc_when("once", "front", "the status still there", |_| true)
+        .await;
+    assert_eq!(status.client_status, ClientStatus::Complete);
+    // It is not run again, not even by a restarted agent that finds
+    // neither container nor directory.
+    cluster.restart_agent();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(!container_exists(&container), "the batch task ran again");
+    let (_, status) = cluster
+        .alloc_when("once", "front", "the status still there", |_| true)
+        .await;
+    assert_eq!(status.client_status, ClientStatus::Complete);
+    let kinds: Vec<&str> = status.task_states["work"]
+        .events
+        .iter()
+        .map(|e| e.event_type.as_str())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"Received"), "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "Received").count(),
+        1,
+        "the restarted agent carried on from the recorded status: {kinds:?}"
     );
 }

@@ -29,6 +29,7 @@ use tokio::task::JoinSet;
 use crate::driver::docker::{Docker, DriverHealth};
 use crate::driver::labels;
 use crate::fingerprint;
+use crate::gc::GcPolicy;
 use crate::heartbeat::{node_object, NodeAgentConfig, Registration};
 use crate::worker::{self, Shared};
 
@@ -43,6 +44,7 @@ pub struct AgentConfig {
     pub node: NodeAgentConfig,
     pub data_dir: PathBuf,
     pub allow_privileged: bool,
+    pub gc: GcPolicy,
     /// Where the agent's own HTTP API (task logs) listens; advertised in
     /// the node as `http_addr`.
     pub http: Option<tokio::net::TcpListener>,
@@ -100,6 +102,7 @@ pub async fn run(
         node: node_rx,
         allocs_dir: config.data_dir.join("allocs"),
         allow_privileged: config.allow_privileged,
+        finished: Default::default(),
     });
 
     let (updates, mut updated) = tokio::sync::mpsc::unbounded_channel();
@@ -111,7 +114,12 @@ pub async fn run(
         updates,
         shutdown.clone(),
     ));
-    tasks.spawn(assignments(shared.clone(), id.clone(), shutdown.clone()));
+    tasks.spawn(assignments(
+        shared.clone(),
+        id.clone(),
+        config.gc,
+        shutdown.clone(),
+    ));
     if let Some(listener) = config.http {
         tasks.spawn(crate::http::serve(
             listener,
@@ -169,12 +177,18 @@ async fn health_loop(
 }
 
 /// Watches this node's assignments and keeps one worker per allocation.
-async fn assignments(shared: Arc<Shared>, node_id: String, mut shutdown: watch::Receiver<bool>) {
+async fn assignments(
+    shared: Arc<Shared>,
+    node_id: String,
+    gc: GcPolicy,
+    mut shutdown: watch::Receiver<bool>,
+) {
     let prefix = shared.store.keys().node_allocs_prefix(&node_id);
     let mut watch = shared.store.watch_prefix::<Allocation>(&prefix);
     let mut senders: HashMap<String, watch::Sender<Option<Allocation>>> = HashMap::new();
     let mut workers = JoinSet::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    let mut collect = tokio::time::interval(gc.interval);
     let mut listed = false;
     let for_workers = shutdown.clone();
     loop {
@@ -186,6 +200,7 @@ async fn assignments(shared: Arc<Shared>, node_id: String, mut shutdown: watch::
             // across the other branches' awaits, so the future stays Send.
             changed = shutdown.changed() => if changed.is_err() { break } else { continue },
             _ = sweep.tick(), if listed => sweep_orphans(&shared, &node_id, &senders).await,
+            _ = collect.tick(), if listed => collect_garbage(&shared, &gc, &senders).await,
             Some(_) = workers.join_next(), if !workers.is_empty() => {}
             event = watch.next() => {
                 let Some(event) = event else { break };
@@ -203,6 +218,7 @@ async fn assignments(shared: Arc<Shared>, node_id: String, mut shutdown: watch::
                             let keep_it = keep.contains(id);
                             if !keep_it {
                                 tx.send_replace(None);
+                                shared.finished.forget(id);
                             }
                             keep_it
                         });
@@ -222,6 +238,7 @@ async fn assignments(shared: Arc<Shared>, node_id: String, mut shutdown: watch::
                             if let Some(tx) = senders.remove(id) {
                                 tx.send_replace(None);
                             }
+                            shared.finished.forget(id);
                         }
                     }
                     WatchEvent::Synced { .. } => {}
@@ -283,6 +300,57 @@ async fn sweep_orphans(
         }
         if let Err(e) = shared.docker.remove(&c.id).await {
             tracing::warn!(container = %c.name, error = %e, "orphan sweep: remove failed");
+        }
+    }
+}
+
+/// Removes the containers and directories of finished allocations that
+/// are due (see [`crate::gc`]), and directories of allocations no longer
+/// assigned here.
+async fn collect_garbage(
+    shared: &Shared,
+    policy: &GcPolicy,
+    senders: &HashMap<String, watch::Sender<Option<Allocation>>>,
+) {
+    for alloc in shared.finished.take_due(Utc::now(), policy) {
+        tracing::info!(alloc = %alloc, "collecting a finished allocation's containers and directory");
+        match shared.docker.list((labels::ALLOC_ID, alloc.as_str())).await {
+            Ok(containers) => {
+                for c in containers {
+                    if c.running {
+                        let _ = shared
+                            .docker
+                            .stop(&c.id, None, crate::actions::ORPHAN_STOP_TIMEOUT)
+                            .await;
+                    }
+                    if let Err(e) = shared.docker.remove(&c.id).await {
+                        tracing::warn!(container = %c.name, error = %e, "gc: remove failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(alloc = %alloc, error = %e, "gc: docker list failed"),
+        }
+        remove_alloc_dir(shared, &alloc);
+    }
+    let Ok(entries) = std::fs::read_dir(&shared.allocs_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !senders.contains_key(&name) {
+            tracing::info!(alloc = %name, "removing the directory of an allocation no longer assigned here");
+            remove_alloc_dir(shared, &name);
+        }
+    }
+}
+
+fn remove_alloc_dir(shared: &Shared, alloc: &str) {
+    let dir = shared.allocs_dir.join(alloc);
+    match std::fs::remove_dir_all(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::warn!(dir = %dir.display(), error = %e, "gc: cannot remove the allocation directory")
         }
     }
 }

@@ -7,6 +7,8 @@
 //!   shell in `driver::docker`.
 //! - [`fingerprint`]: what this machine is (Nomad's attribute names),
 //!   resources, and the node id kept in the data dir.
+//! - [`gc`]: when finished allocations' containers and directories go
+//!   (pure), and the registry workers report to.
 //! - [`heartbeat`]: node registration and the lease that never gives up.
 //! - [`task_env`]: the `NOMAD_*`/`DROVER_*` runtime variables and `${…}`
 //!   interpolation (pure).
@@ -32,6 +34,7 @@ pub mod agent;
 pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;
+pub mod gc;
 pub mod heartbeat;
 pub mod http;
 pub mod lifecycle;

@@ -44,6 +44,8 @@ pub struct Shared {
     pub node: watch::Receiver<Node>,
     pub allocs_dir: PathBuf,
     pub allow_privileged: bool,
+    /// Finished allocations, for garbage collection.
+    pub finished: crate::gc::Finished,
 }
 
 /// Per-task memory of the worker: restarts, a pending restart.
@@ -60,6 +62,10 @@ struct Worker {
     job: Option<Job>,
     status: AllocationStatus,
     written: Option<AllocationStatus>,
+    /// The status already in etcd has been read: an agent restart carries
+    /// on from it (events, restarts, and tasks that are done stay done —
+    /// a completed batch task must not run again).
+    resumed: bool,
     tasks: BTreeMap<String, TaskMemory>,
 }
 
@@ -75,6 +81,7 @@ pub async fn run(
         job: None,
         status: AllocationStatus::default(),
         written: None,
+        resumed: false,
         tasks: BTreeMap::new(),
     };
     loop {
@@ -93,6 +100,10 @@ impl Worker {
     /// One reconcile; returns how long to sleep before the next.
     async fn pass(&mut self, alloc: &Allocation) -> Duration {
         let now = Utc::now();
+        if let Err(e) = self.resume(alloc).await {
+            tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's status; retrying");
+            return POLL;
+        }
         if let Err(e) = self.load_job(alloc).await {
             tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's job; retrying");
             return POLL;
@@ -217,6 +228,16 @@ impl Worker {
             // A task changed state, so the next lifecycle phase may be due.
             wake = wake.min(NEXT_PHASE);
         }
+        if self.done(&group.tasks) {
+            let finished = self
+                .status
+                .task_states
+                .values()
+                .filter_map(|t| t.finished_at)
+                .max()
+                .unwrap_or(now);
+            self.shared.finished.report(&alloc.metadata.uid, finished);
+        }
         let names: Vec<(String, bool)> = group
             .tasks
             .iter()
@@ -259,6 +280,28 @@ impl Worker {
         state.state = ts::DEAD.into();
         state.failed = true;
         state.finished_at = Some(now);
+    }
+
+    async fn resume(&mut self, alloc: &Allocation) -> drover_store::Result<()> {
+        if self.resumed {
+            return Ok(());
+        }
+        let key = self
+            .shared
+            .store
+            .keys()
+            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+        if let Some(found) = self
+            .shared
+            .store
+            .get_at::<Versioned<AllocationStatus>>(&key)
+            .await?
+        {
+            self.status = found.value.clone();
+            self.written = Some(found.value);
+        }
+        self.resumed = true;
+        Ok(())
     }
 
     async fn load_job(&mut self, alloc: &Allocation) -> drover_store::Result<()> {

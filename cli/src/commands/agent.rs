@@ -9,6 +9,7 @@ use anyhow::{bail, Context as _};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
 use drover_node_agent::fingerprint;
+use drover_node_agent::gc::GcPolicy;
 use drover_node_agent::heartbeat::{self, NodeAgentConfig};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::Store;
@@ -65,6 +66,17 @@ pub struct Args {
     /// Let jobs run privileged containers.
     #[arg(long)]
     allow_privileged: bool,
+    /// How long a finished allocation's containers (for logs) and
+    /// directory are kept on the node.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    gc_retention: Duration,
+    /// At most this many finished allocations keep their containers and
+    /// directories; beyond it the oldest are collected first.
+    #[arg(long, default_value_t = 50)]
+    gc_max_allocs: usize,
+    /// How often finished allocations are collected.
+    #[arg(long, default_value = "1m", value_parser = parse_duration)]
+    gc_interval: Duration,
     /// Where the agent's HTTP API (task logs) listens, `IP:PORT` (default:
     /// the node's address, port 4647). Port 0 picks a free one.
     #[arg(long, value_name = "IP:PORT")]
@@ -159,6 +171,11 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
         node,
         data_dir: args.data_dir.clone(),
         allow_privileged: args.allow_privileged,
+        gc: GcPolicy {
+            interval: args.gc_interval,
+            retention: args.gc_retention,
+            max_kept: args.gc_max_allocs,
+        },
         http: None,
     })
 }
