@@ -2,6 +2,7 @@
 //! measures as child processes (so their memory is theirs alone) against
 //! its own etcd unless `--etcd` is given.
 
+mod agent;
 mod measure;
 mod schedule;
 
@@ -15,10 +16,14 @@ pub struct Args {
 enum What {
     /// Place allocations on simulated nodes and time it.
     Schedule(schedule::ScheduleArgs),
+    /// Bind allocations to a real agent on the local Docker and time how
+    /// fast their containers start; the agent's memory idle and loaded.
+    Agent(agent::AgentArgs),
 }
 
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     match &args.what {
         What::Schedule(args) => schedule::run(args),
+        What::Agent(args) => agent::run(args),
     }
 }
