@@ -368,6 +368,19 @@ async fn an_oom_kill_is_recorded_and_follows_the_restart_policy() {
     assert!(reason.starts_with("OOM killed"), "{reason}");
     let container = format!("hog-{}", alloc.metadata.uid);
     assert_eq!(docker_inspect(&container, "{{.State.OOMKilled}}"), "true");
+    // Docker's exit event woke the worker: it did not wait for its next
+    // look (10 s apart).
+    let died: DateTime<Utc> = docker_inspect(&container, "{{.State.FinishedAt}}")
+        .parse()
+        .expect("FinishedAt");
+    let noticed = terminated
+        .last()
+        .and_then(|e| e.time)
+        .expect("a time on the event");
+    assert!(
+        noticed - died < chrono::Duration::seconds(5),
+        "exit at {died}, noticed at {noticed}"
+    );
     assert_eq!(
         docker_inspect(&container, "{{.HostConfig.Memory}}"),
         (16 * 1024 * 1024).to_string()

@@ -35,6 +35,8 @@ use crate::worker::{self, Shared};
 
 /// How often Docker's health is checked.
 const HEALTH_EVERY: Duration = Duration::from_secs(10);
+/// How long to wait before following Docker's events again.
+const EVENTS_RETRY: Duration = Duration::from_secs(2);
 /// How often containers that match no allocation are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(30);
 
@@ -189,6 +191,14 @@ async fn assignments(
     let mut workers = JoinSet::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     let mut collect = tokio::time::interval(gc.interval);
+    let (exited_tx, mut exited) = tokio::sync::mpsc::channel(256);
+    let mut events = JoinSet::new();
+    events.spawn(forward_exits(
+        shared.clone(),
+        node_id.clone(),
+        exited_tx,
+        shutdown.clone(),
+    ));
     let mut listed = false;
     let for_workers = shutdown.clone();
     loop {
@@ -202,6 +212,12 @@ async fn assignments(
             _ = sweep.tick(), if listed => sweep_orphans(&shared, &node_id, &senders).await,
             _ = collect.tick(), if listed => collect_garbage(&shared, &gc, &senders).await,
             Some(_) = workers.join_next(), if !workers.is_empty() => {}
+            Some(alloc) = exited.recv() => {
+                // Wakes the worker without changing what it holds.
+                if let Some(tx) = senders.get(&alloc) {
+                    tx.send_modify(|_| {});
+                }
+            }
             event = watch.next() => {
                 let Some(event) = event else { break };
                 let event = match event {
@@ -248,6 +264,46 @@ async fn assignments(
     }
     drop(senders);
     while workers.join_next().await.is_some() {}
+    events.shutdown().await;
+}
+
+/// Forwards Docker's exit events of this node's containers (as allocation
+/// ids), reconnecting when the stream breaks (Docker restarted).
+async fn forward_exits(
+    shared: Arc<Shared>,
+    node_id: String,
+    to: tokio::sync::mpsc::Sender<String>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        match shared.docker.exits(&node_id).await {
+            Ok(stream) => {
+                let mut stream = std::pin::pin!(stream);
+                loop {
+                    tokio::select! {
+                        changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { return },
+                        next = stream.next() => match next {
+                            Some(Ok(alloc)) => {
+                                if to.send(alloc).await.is_err() {
+                                    return;
+                                }
+                            }
+                            Some(Err(e)) => {
+                                tracing::debug!(error = %e, "docker events broke off; reconnecting");
+                                break;
+                            }
+                            None => break,
+                        },
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot follow docker events; retrying"),
+        }
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(EVENTS_RETRY) => {}
+        }
+    }
 }
 
 fn assign(

@@ -29,8 +29,10 @@ use crate::restart::{self, Decision, Exit};
 use crate::task_env::TaskContext;
 use crate::task_state::{self as ts, events};
 
-/// How often a worker looks at Docker when nothing else wakes it.
-const POLL: Duration = Duration::from_secs(2);
+/// How often a worker looks at Docker when nothing else wakes it. Exits
+/// wake it at once through Docker's events; this catches anything missed
+/// while the event stream was down.
+const POLL: Duration = Duration::from_secs(10);
 /// How often it looks once every task is dead: only a new desired state
 /// (which wakes it at once) can change anything then.
 const IDLE: Duration = Duration::from_secs(60);

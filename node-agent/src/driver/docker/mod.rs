@@ -177,6 +177,46 @@ impl Docker {
         ))
     }
 
+    /// The allocation ids of this node's containers as they exit or are
+    /// OOM-killed, as Docker reports them: workers react at once instead
+    /// of at their next look. The stream ends when the daemon goes away.
+    pub async fn exits(
+        &self,
+        node_id: &str,
+    ) -> Result<impl Stream<Item = Result<String, DriverError>> + Send + 'static, DriverError> {
+        let filters = HashMap::from([
+            ("type".to_string(), vec!["container".to_string()]),
+            (
+                "event".to_string(),
+                vec!["die".to_string(), "oom".to_string()],
+            ),
+            (
+                "label".to_string(),
+                vec![format!("{}={node_id}", super::labels::NODE_ID)],
+            ),
+        ]);
+        let options = bollard::query_parameters::EventsOptions {
+            filters: Some(filters),
+            ..Default::default()
+        };
+        let host = self.host.clone();
+        let stream = self
+            .client()
+            .await?
+            .events(Some(options))
+            .map_err(move |source| DriverError::Unreachable {
+                host: host.clone(),
+                source,
+            })
+            .try_filter_map(|event| async move {
+                Ok(event
+                    .actor
+                    .and_then(|a| a.attributes)
+                    .and_then(|mut labels| labels.remove(super::labels::ALLOC_ID)))
+            });
+        Ok(stream)
+    }
+
     /// Whether the image is on the node.
     pub async fn image_present(&self, image: &str) -> Result<bool, DriverError> {
         match self.client().await?.inspect_image(image).await {
