@@ -36,6 +36,8 @@ const POLL: Duration = Duration::from_secs(10);
 /// How often it looks once every task is dead: only a new desired state
 /// (which wakes it at once) can change anything then.
 const IDLE: Duration = Duration::from_secs(60);
+/// How often a pull's progress is written to the task's events.
+const PULL_PROGRESS: Duration = Duration::from_secs(3);
 /// How soon it looks again after a task changed state.
 const NEXT_PHASE: Duration = Duration::from_millis(20);
 
@@ -354,13 +356,13 @@ impl Worker {
                 None
             }
             Action::Create(spec) => {
-                self.start_new(&spec, now).await;
+                self.start_new(alloc, &spec, now).await;
                 None
             }
             Action::Replace { old, spec } => {
                 let _ = docker.stop(&old, None, Duration::from_secs(5)).await;
                 let _ = docker.remove(&old).await;
-                self.start_new(&spec, now).await;
+                self.start_new(alloc, &spec, now).await;
                 None
             }
             Action::Stop {
@@ -424,7 +426,7 @@ impl Worker {
         }
     }
 
-    async fn start_new(&mut self, spec: &ContainerSpec, now: DateTime<Utc>) {
+    async fn start_new(&mut self, alloc: &Allocation, spec: &ContainerSpec, now: DateTime<Utc>) {
         let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
         for mount in &spec.mounts {
             if mount
@@ -442,22 +444,15 @@ impl Worker {
                 }
             }
         }
-        let docker = &self.shared.docker;
-        match docker.image_present(&spec.image).await {
-            Ok(true) => {}
-            Ok(false) | Err(_) => {
-                let state = self.task_state(&task);
-                ts::record(
-                    state,
-                    events::DRIVER,
-                    format!("Downloading image {}", spec.image),
-                    None,
-                    now,
-                );
-                if let Err(e) = self.shared.docker.pull(&spec.image, false, |_| {}).await {
-                    self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now);
-                    return;
-                }
+        let present = !spec.pull.force
+            && matches!(
+                self.shared.docker.image_present(&spec.image).await,
+                Ok(true)
+            );
+        if !present {
+            if let Err(e) = self.pull(alloc, &task, spec).await {
+                self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), Utc::now());
+                return;
             }
         }
         let docker = &self.shared.docker;
@@ -473,6 +468,50 @@ impl Worker {
                 state.started_at = Some(now);
             }
             Err(e) => self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now),
+        }
+    }
+
+    /// Pulls the task's image, showing its progress as the task's latest
+    /// "Driver" event (updated in place every few seconds, so a long pull
+    /// does not push the task's history out).
+    async fn pull(
+        &mut self,
+        alloc: &Allocation,
+        task: &str,
+        spec: &ContainerSpec,
+    ) -> Result<(), crate::driver::docker::DriverError> {
+        let downloading = format!("Downloading image {}", spec.image);
+        let state = self.task_state(task);
+        ts::record(state, events::DRIVER, downloading.clone(), None, Utc::now());
+        self.write_status(alloc).await;
+        let shared = self.shared.clone();
+        let (progress_tx, mut progress) = watch::channel(String::new());
+        let pull = shared.docker.pull_with_auth(
+            &spec.image,
+            spec.pull.auth.as_ref(),
+            spec.pull.auth_soft_fail,
+            move |line| {
+                progress_tx.send_replace(line);
+            },
+        );
+        let mut pull = std::pin::pin!(pull);
+        let mut tick = tokio::time::interval_at(Instant::now() + PULL_PROGRESS, PULL_PROGRESS);
+        loop {
+            tokio::select! {
+                result = &mut pull => return result,
+                _ = tick.tick() => {
+                    if !progress.has_changed().unwrap_or(false) {
+                        continue;
+                    }
+                    let line = progress.borrow_and_update().clone();
+                    let state = self.task_state(task);
+                    if let Some(event) = state.events.last_mut().filter(|e| e.event_type == events::DRIVER) {
+                        event.message = format!("{downloading}: {line}");
+                        event.time = Some(Utc::now());
+                    }
+                    self.write_status(alloc).await;
+                }
+            }
         }
     }
 

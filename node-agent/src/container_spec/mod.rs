@@ -9,7 +9,7 @@ use std::path::Path;
 use drover_api_types::Task;
 use serde_json::Value;
 
-use crate::driver::{labels, ContainerSpec, Mount, PortPublish};
+use crate::driver::{labels, ContainerSpec, Mount, PortPublish, PullOptions, RegistryAuth};
 use crate::task_env::{
     interpolate, task_env, Lookup, TaskContext, ALLOC_DIR, SECRETS_DIR, TASK_DIR,
 };
@@ -157,6 +157,7 @@ pub fn container_spec(
     if !task.kill_signal.is_empty() {
         spec.stop_signal = Some(task.kill_signal.clone());
     }
+    spec.pull = pull_options(task, &expand)?;
     spec.ports = ports(ctx, &expand)?;
     spec.mounts = mounts(ctx, policy, &expand)?;
     let resources = &task.resources;
@@ -185,6 +186,40 @@ pub fn container_spec(
     let hash = spec_hash(&spec);
     spec.labels.insert(labels::SPEC_HASH.into(), hash);
     Ok(spec)
+}
+
+/// `auth { username password server_address }`, `auth_soft_fail` and
+/// `force_pull` from the task config (Nomad's names).
+fn pull_options(task: &Task, expand: &dyn Fn(&str) -> String) -> Result<PullOptions, SpecError> {
+    let config = &task.config;
+    let flag = |name: &str| config.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let auth = match config.get("auth") {
+        None => None,
+        // A block written once is an object; HCL written oddly may repeat it.
+        Some(Value::Object(map)) => Some(map),
+        Some(Value::Array(items)) => items.iter().find_map(Value::as_object),
+        Some(_) => {
+            return Err(SpecError::BadField {
+                task: task.name.clone(),
+                field: "auth".into(),
+                expected: "a block with username, password and server_address",
+            })
+        }
+    };
+    let auth = auth.map(|map| {
+        let get = |k: &str| map.get(k).and_then(Value::as_str).map(expand);
+        RegistryAuth {
+            username: get("username"),
+            password: get("password"),
+            server_address: get("server_address"),
+            identity_token: get("identity_token"),
+        }
+    });
+    Ok(PullOptions {
+        auth,
+        auth_soft_fail: flag("auth_soft_fail"),
+        force: flag("force_pull"),
+    })
 }
 
 /// The ports named in `config.ports`, published on the address placement

@@ -236,3 +236,42 @@ fn bad_configs_say_what_to_change() {
         "task \"nginx\": volume_mount \"data\": the group has no such volume"
     );
 }
+
+#[test]
+fn pull_options_come_from_auth_auth_soft_fail_and_force_pull() {
+    let spec = spec_with(
+        json!({
+            "image": "registry.example.com/team/app:1",
+            "auth": {"username": "${NOMAD_META_team_name}", "password": "s3cret",
+                     "server_address": "registry.example.com"},
+            "auth_soft_fail": true,
+            "force_pull": true
+        }),
+        |_, _| {},
+    )
+    .expect("spec");
+    let auth = spec.pull.auth.clone().expect("auth");
+    assert_eq!(auth.username.as_deref(), Some("edge"));
+    assert_eq!(auth.password.as_deref(), Some("s3cret"));
+    assert_eq!(auth.server_address.as_deref(), Some("registry.example.com"));
+    assert!(spec.pull.auth_soft_fail && spec.pull.force);
+
+    // Credentials are not what the container is: they leave the hash alone.
+    let without = spec_with(
+        json!({"image": "registry.example.com/team/app:1"}),
+        |_, _| {},
+    )
+    .expect("spec");
+    assert_eq!(without.pull, PullOptions::default());
+    assert_eq!(
+        spec.labels.get(labels::SPEC_HASH),
+        without.labels.get(labels::SPEC_HASH)
+    );
+
+    let err = spec_with(json!({"image": "x", "auth": "user:pass"}), |_, _| {})
+        .expect_err("auth must be a block");
+    assert!(
+        err.to_string().contains("config.auth must be a block"),
+        "{err}"
+    );
+}

@@ -43,6 +43,27 @@ pub struct Mount {
     pub read_only: bool,
 }
 
+/// Registry credentials for a pull.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegistryAuth {
+    pub username: Option<String>,
+    pub password: Option<String>,
+    pub server_address: Option<String>,
+    pub identity_token: Option<String>,
+}
+
+/// How the image is got. Not part of the spec hash: new credentials do not
+/// make a new container.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullOptions {
+    /// The task config's `auth` block.
+    pub auth: Option<RegistryAuth>,
+    /// Retry without credentials when they are refused (`auth_soft_fail`).
+    pub auth_soft_fail: bool,
+    /// Pull even when the image is on the node (`force_pull`).
+    pub force: bool,
+}
+
 /// Everything needed to create one task's container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerSpec {
@@ -69,6 +90,7 @@ pub struct ContainerSpec {
     /// Signal sent to stop the container (default SIGTERM).
     pub stop_signal: Option<String>,
     pub working_dir: Option<String>,
+    pub pull: PullOptions,
 }
 
 /// What Docker shows of one container the agent created.

@@ -193,6 +193,7 @@ mod tests {
             privileged: true,
             stop_signal: Some("SIGINT".into()),
             working_dir: Some("/local".into()),
+            pull: Default::default(),
         }
     }
 

@@ -48,14 +48,7 @@ pub struct DriverHealth {
     pub description: String,
 }
 
-/// Registry credentials for a pull.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RegistryAuth {
-    pub username: Option<String>,
-    pub password: Option<String>,
-    pub server_address: Option<String>,
-    pub identity_token: Option<String>,
-}
+pub use super::RegistryAuth;
 
 /// How [`Docker::stop`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
