@@ -53,6 +53,8 @@ pub enum Action {
         alloc_id: String,
         task: String,
         id: String,
+        /// When Docker started it (an adopted task's start time).
+        started_at: Option<DateTime<Utc>>,
     },
     /// The task's container exited: the worker applies the restart policy
     /// (start it again, or record the task dead).
@@ -171,6 +173,7 @@ fn run(
             alloc_id: want.alloc_id.clone(),
             task: want.task.clone(),
             id: keeper.id.clone(),
+            started_at: keeper.started_at,
         },
         (false, true) => Action::Exited {
             alloc_id: want.alloc_id.clone(),
@@ -252,7 +255,8 @@ mod tests {
                 Action::Keep {
                     alloc_id: "a".into(),
                     task: "web".into(),
-                    id: "c1".into()
+                    id: "c1".into(),
+                    started_at: Utc.timestamp_opt(10, 0).single(),
                 },
                 Action::Create(Box::new(spec("b", "web", "h1"))),
             ]
@@ -305,7 +309,8 @@ mod tests {
                 Action::Keep {
                     alloc_id: "a".into(),
                     task: "web".into(),
-                    id: "good".into()
+                    id: "good".into(),
+                    started_at: Utc.timestamp_opt(10, 0).single(),
                 },
             ]
         );

@@ -346,12 +346,14 @@ impl Worker {
         let shared = self.shared.clone();
         let docker = &shared.docker;
         match action {
-            Action::Keep { task, .. } => {
+            Action::Keep {
+                task, started_at, ..
+            } => {
                 let state = self.task_state(&task);
                 if state.state != ts::RUNNING {
                     // Adopted after an agent restart: running, not restarted.
                     state.state = ts::RUNNING.into();
-                    state.started_at.get_or_insert(now);
+                    state.started_at.get_or_insert(started_at.unwrap_or(now));
                 }
                 None
             }
@@ -462,10 +464,12 @@ impl Worker {
         };
         match started {
             Ok(_) => {
+                // Not `now`: a pull may have taken a while.
+                let at = Utc::now();
                 let state = self.task_state(&task);
-                ts::record(state, events::STARTED, "Task started by client", None, now);
+                ts::record(state, events::STARTED, "Task started by client", None, at);
                 state.state = ts::RUNNING.into();
-                state.started_at = Some(now);
+                state.started_at = Some(at);
             }
             Err(e) => self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now),
         }
