@@ -46,11 +46,11 @@ pub fn busybox_image_with_cmd(tag: &str, cmd: &[&str]) -> Result<(), FixtureErro
     if image_exists(tag)? {
         return Ok(());
     }
-    let busybox = find_busybox()?;
-    let rootfs = tempfile::tempdir()
+    let scratch = tempfile::tempdir()
         .map_err(|e| fixture_err(format!("cannot create a tempdir for the rootfs: {e}")))?;
-    build_rootfs(rootfs.path(), &busybox)?;
-    import_rootfs(rootfs.path(), tag, cmd)?;
+    let tarball = scratch.path().join("rootfs.tar");
+    busybox_rootfs_tar(&tarball)?;
+    import_tarball(&tarball, tag, cmd)?;
     if image_exists(tag)? {
         Ok(())
     } else {
@@ -132,14 +132,21 @@ fn build_rootfs(root: &Path, busybox: &Path) -> Result<(), FixtureError> {
     Ok(())
 }
 
-fn import_rootfs(root: &Path, tag: &str, cmd: &[&str]) -> Result<(), FixtureError> {
-    let tarball = root.with_extension("tar");
-    let _cleanup = RemoveOnDrop(tarball.clone());
+/// Writes to `dest` an uncompressed tar of the busybox root filesystem the
+/// test images are made of (`/bin/busybox` and its [`BUSYBOX_APPLETS`],
+/// `/etc/passwd`, `/etc/group`, empty `/tmp`, `/local`, `/var/www`), owned
+/// by root. [`busybox_image`] imports it; the test registry
+/// ([`crate::registry`]) serves it gzipped as an image layer.
+pub fn busybox_rootfs_tar(dest: &Path) -> Result<(), FixtureError> {
+    let busybox = find_busybox()?;
+    let rootfs = tempfile::tempdir()
+        .map_err(|e| fixture_err(format!("cannot create a tempdir for the rootfs: {e}")))?;
+    build_rootfs(rootfs.path(), &busybox)?;
     let out = Command::new("tar")
         .arg("-C")
-        .arg(root)
+        .arg(rootfs.path())
         .args(["--owner=0", "--group=0", "-cf"])
-        .arg(&tarball)
+        .arg(dest)
         .arg(".")
         .output()
         .map_err(|e| fixture_err(format!("cannot run tar: {e}")))?;
@@ -149,9 +156,13 @@ fn import_rootfs(root: &Path, tag: &str, cmd: &[&str]) -> Result<(), FixtureErro
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
+    Ok(())
+}
+
+fn import_tarball(tarball: &Path, tag: &str, cmd: &[&str]) -> Result<(), FixtureError> {
     let out = Command::new("docker")
         .args(["import", "--change", &cmd_change(cmd)])
-        .arg(&tarball)
+        .arg(tarball)
         .arg(tag)
         .output()
         .map_err(|e| fixture_err(format!("cannot run `docker import`: {e}")))?;
@@ -171,14 +182,6 @@ fn cmd_change(cmd: &[&str]) -> String {
         .map(|part| format!("\"{}\"", part.replace('\\', "\\\\").replace('"', "\\\"")))
         .collect();
     format!("CMD [{}]", quoted.join(","))
-}
-
-struct RemoveOnDrop(PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = fs::remove_file(&self.0);
-    }
 }
 
 fn fixture_err(msg: impl Into<String>) -> FixtureError {

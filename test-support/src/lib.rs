@@ -14,14 +14,19 @@
 //!   connections, to simulate a client-side network partition.
 //! - [`docker`]: [`busybox_image`], a local image `docker import`ed from
 //!   Debian's busybox-static (no registry is reachable in tests).
+//! - [`registry`]: [`TestRegistry`], a Docker Registry (HTTP API v2) on
+//!   127.0.0.1 serving that busybox rootfs as a pullable image, optionally
+//!   behind HTTP basic auth, recording the requests it served.
 
 pub mod docker;
 pub mod etcd;
 pub mod proxy;
+pub mod registry;
 pub mod tls;
 pub mod wait;
 
 pub use docker::busybox_image;
 pub use etcd::{EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};
 pub use proxy::TcpProxy;
+pub use registry::{RegistryOptions, TestRegistry};
 pub use tls::TlsFiles;

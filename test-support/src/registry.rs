@@ -1,0 +1,911 @@
+//! A Docker Registry (HTTP API v2, read-only) on loopback, so image pulls
+//! can be tested without the internet.
+//!
+//! [`TestRegistry::start`] serves on `127.0.0.1:0` from a background tokio
+//! task. Docker treats registries on 127.0.0.0/8 as insecure, so plain HTTP
+//! works with no daemon configuration (dockerd tries TLS first, then falls
+//! back to HTTP). The one image it holds is the busybox root filesystem of
+//! [`crate::docker::busybox_rootfs_tar`], as a single gzipped layer with an
+//! image manifest v2 schema 2, under every repository and tag of
+//! [`RegistryOptions::images`].
+//!
+//! With [`RegistryOptions::basic_auth`] every request, `/v2/` included,
+//! needs those credentials: without (or with wrong ones) the answer is 401
+//! with `WWW-Authenticate: Basic realm="test"` and an `UNAUTHORIZED` body.
+//! dockerd 20.10 pings `/v2/` without credentials, reads the Basic
+//! challenge, then sends the credentials of `X-Registry-Auth` with every
+//! later request; with none it fails the pull itself with "no basic auth
+//! credentials", never asking for the manifest.
+//!
+//! Every request served is recorded ([`TestRegistry::requests`]) so a test
+//! can tell a real pull from an image found locally.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::Router;
+use base64::Engine as _;
+use sha2::{Digest as _, Sha256};
+use tokio::task::JoinHandle;
+
+use crate::etcd::FixtureError;
+
+/// Media type of an image manifest v2 schema 2.
+pub const MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
+/// Media type of the image's config blob.
+pub const CONFIG_V1: &str = "application/vnd.docker.container.image.v1+json";
+/// Media type of a gzipped layer.
+pub const LAYER_TAR_GZIP: &str = "application/vnd.docker.image.rootfs.diff.tar.gzip";
+
+/// What a [`TestRegistry`] serves and how.
+#[derive(Clone, Debug)]
+pub struct RegistryOptions {
+    /// `(repository, tag)` pairs that name the image, e.g.
+    /// `("drover/busybox", "pull")`. Other repositories answer
+    /// `NAME_UNKNOWN`, other tags of these `MANIFEST_UNKNOWN`.
+    pub images: Vec<(String, String)>,
+    /// The image's default command (its config's `Cmd`).
+    pub cmd: Vec<String>,
+    /// `(username, password)` every request must carry as HTTP basic auth.
+    pub basic_auth: Option<(String, String)>,
+}
+
+impl Default for RegistryOptions {
+    /// `drover/busybox:pull`, `Cmd ["/bin/sh"]`, no authentication.
+    fn default() -> Self {
+        RegistryOptions {
+            images: vec![("drover/busybox".into(), "pull".into())],
+            cmd: vec!["/bin/sh".into()],
+            basic_auth: None,
+        }
+    }
+}
+
+impl RegistryOptions {
+    /// Requires HTTP basic auth with these credentials.
+    pub fn with_basic_auth(mut self, username: &str, password: &str) -> Self {
+        self.basic_auth = Some((username.into(), password.into()));
+        self
+    }
+
+    /// Also serves the image as `repo:tag`.
+    pub fn with_image(mut self, repo: &str, tag: &str) -> Self {
+        self.images.push((repo.into(), tag.into()));
+        self
+    }
+
+    /// The image's default command.
+    pub fn with_cmd(mut self, cmd: &[&str]) -> Self {
+        self.cmd = cmd.iter().map(|s| s.to_string()).collect();
+        self
+    }
+}
+
+/// One request the registry answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedRequest {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// The request path, e.g. `/v2/drover/busybox/manifests/pull`.
+    pub path: String,
+    /// Whether it passed the basic auth check (always true without one).
+    pub authorized: bool,
+    /// The status code answered.
+    pub status: u16,
+}
+
+/// The blobs and manifest of the served image, with their digests.
+#[derive(Clone, Debug)]
+pub struct ImageContent {
+    /// The image config JSON.
+    pub config: Vec<u8>,
+    /// `sha256:…` of [`Self::config`].
+    pub config_digest: String,
+    /// The gzipped layer tar.
+    pub layer: Vec<u8>,
+    /// `sha256:…` of [`Self::layer`].
+    pub layer_digest: String,
+    /// The manifest JSON (v2 schema 2).
+    pub manifest: Vec<u8>,
+    /// `sha256:…` of [`Self::manifest`]: the `Docker-Content-Digest`.
+    pub manifest_digest: String,
+}
+
+impl ImageContent {
+    /// An image of one layer, `layer_tar` (uncompressed; gzipped here),
+    /// whose default command is `cmd`.
+    pub fn new(layer_tar: &[u8], cmd: &[String]) -> Result<ImageContent, FixtureError> {
+        let layer = gzip(layer_tar)?;
+        let layer_digest = digest(&layer);
+        let config = serde_json::json!({
+            "architecture": docker_arch(),
+            "os": "linux",
+            "created": "2024-01-01T00:00:00Z",
+            "config": {
+                "Cmd": cmd,
+                "Env": ["PATH=/bin"],
+            },
+            "rootfs": {
+                "type": "layers",
+                "diff_ids": [digest(layer_tar)],
+            },
+            "history": [{
+                "created": "2024-01-01T00:00:00Z",
+                "created_by": "drover-test-support registry: busybox-static rootfs",
+            }],
+        });
+        let config = to_json(&config)?;
+        let config_digest = digest(&config);
+        let manifest = serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": MANIFEST_V2,
+            "config": {
+                "mediaType": CONFIG_V1,
+                "size": config.len(),
+                "digest": config_digest,
+            },
+            "layers": [{
+                "mediaType": LAYER_TAR_GZIP,
+                "size": layer.len(),
+                "digest": layer_digest,
+            }],
+        });
+        let manifest = to_json(&manifest)?;
+        let manifest_digest = digest(&manifest);
+        Ok(ImageContent {
+            config,
+            config_digest,
+            layer,
+            layer_digest,
+            manifest,
+            manifest_digest,
+        })
+    }
+
+    fn blob(&self, digest: &str) -> Option<&[u8]> {
+        if digest == self.config_digest {
+            Some(&self.config)
+        } else if digest == self.layer_digest {
+            Some(&self.layer)
+        } else {
+            None
+        }
+    }
+}
+
+/// `sha256:` and the lowercase hex SHA-256 of `bytes`: an OCI digest.
+pub fn digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256:");
+    for byte in hash.iter() {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+fn gzip(bytes: &[u8]) -> Result<Vec<u8>, FixtureError> {
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder
+        .write_all(bytes)
+        .and_then(|()| encoder.finish())
+        .map_err(|e| FixtureError::from_msg(format!("gzip of the layer failed: {e}")))
+}
+
+fn to_json(value: &serde_json::Value) -> Result<Vec<u8>, FixtureError> {
+    serde_json::to_vec(value).map_err(|e| FixtureError::from_msg(format!("JSON: {e}")))
+}
+
+/// The platform's architecture as Docker names it.
+fn docker_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "arm" => "arm",
+        other => other,
+    }
+}
+
+/// What a `/v2/…` path asks for.
+#[derive(Debug, PartialEq, Eq)]
+enum Route<'a> {
+    /// `/v2/`: the API version check.
+    Ping,
+    Manifest {
+        name: &'a str,
+        reference: &'a str,
+    },
+    Blob {
+        name: &'a str,
+        digest: &'a str,
+    },
+    Unknown,
+}
+
+fn route(path: &str) -> Route<'_> {
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return if path == "/v2" {
+            Route::Ping
+        } else {
+            Route::Unknown
+        };
+    };
+    if rest.is_empty() {
+        return Route::Ping;
+    }
+    // Names may hold slashes; the kind is the last but one segment.
+    if let Some((name, reference)) = rest.rsplit_once("/manifests/") {
+        if !name.is_empty() && !reference.is_empty() && !reference.contains('/') {
+            return Route::Manifest { name, reference };
+        }
+    }
+    if let Some((name, digest)) = rest.rsplit_once("/blobs/") {
+        if !name.is_empty() && !digest.is_empty() && !digest.contains('/') {
+            return Route::Blob { name, digest };
+        }
+    }
+    Route::Unknown
+}
+
+/// The registry's error body: `{"errors":[{"code":…,"message":…,"detail":…}]}`.
+fn error_body(code: &str, message: &str, detail: serde_json::Value) -> Vec<u8> {
+    let body = serde_json::json!({
+        "errors": [{"code": code, "message": message, "detail": detail}],
+    });
+    serde_json::to_vec(&body).unwrap_or_default()
+}
+
+/// Whether `headers` carry `Authorization: Basic` with `user:password`.
+fn basic_auth_matches(headers: &HeaderMap, user: &str, password: &str) -> bool {
+    let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let Some((scheme, encoded)) = value.trim().split_once(' ') else {
+        return false;
+    };
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return false;
+    }
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(encoded.trim()) else {
+        return false;
+    };
+    decoded == format!("{user}:{password}").as_bytes()
+}
+
+struct Shared {
+    image: ImageContent,
+    options: RegistryOptions,
+    requests: Mutex<Vec<ServedRequest>>,
+}
+
+/// The answer before it becomes a response: status, content type, body and
+/// extra headers.
+struct Answer {
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+    headers: Vec<(header::HeaderName, String)>,
+}
+
+impl Answer {
+    fn ok(content_type: &'static str, body: Vec<u8>) -> Answer {
+        Answer {
+            status: StatusCode::OK,
+            content_type,
+            body,
+            headers: Vec::new(),
+        }
+    }
+
+    fn error(status: StatusCode, code: &str, message: &str, detail: serde_json::Value) -> Answer {
+        Answer::ok("application/json", error_body(code, message, detail)).with_status(status)
+    }
+
+    fn with_status(mut self, status: StatusCode) -> Answer {
+        self.status = status;
+        self
+    }
+
+    fn with_header(mut self, name: header::HeaderName, value: impl Into<String>) -> Answer {
+        self.headers.push((name, value.into()));
+        self
+    }
+
+    fn into_response(self, head: bool) -> Response {
+        let length = self.body.len();
+        let body = if head {
+            Body::empty()
+        } else {
+            Body::from(self.body)
+        };
+        let mut response = Response::new(body);
+        *response.status_mut() = self.status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        headers.insert(
+            "Docker-Distribution-API-Version",
+            HeaderValue::from_static("registry/2.0"),
+        );
+        for (name, value) in self.headers {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response
+    }
+}
+
+impl Shared {
+    fn answer(&self, method: &Method, path: &str, authorized: bool) -> Answer {
+        if !authorized {
+            return Answer::error(
+                StatusCode::UNAUTHORIZED,
+                "UNAUTHORIZED",
+                "authentication required",
+                serde_json::Value::Null,
+            )
+            .with_header(header::WWW_AUTHENTICATE, "Basic realm=\"test\"");
+        }
+        if method != Method::GET && method != Method::HEAD {
+            return Answer::error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "UNSUPPORTED",
+                "the operation is unsupported",
+                serde_json::Value::Null,
+            );
+        }
+        match route(path) {
+            Route::Ping => Answer::ok("application/json", b"{}".to_vec()),
+            Route::Manifest { name, reference } => {
+                if !self.knows_repo(name) {
+                    return name_unknown(name);
+                }
+                let known = reference == self.image.manifest_digest
+                    || self
+                        .options
+                        .images
+                        .iter()
+                        .any(|(repo, tag)| repo == name && tag == reference);
+                if !known {
+                    return Answer::error(
+                        StatusCode::NOT_FOUND,
+                        "MANIFEST_UNKNOWN",
+                        "manifest unknown",
+                        serde_json::json!({ "Tag": reference }),
+                    );
+                }
+                Answer::ok(MANIFEST_V2, self.image.manifest.clone()).with_header(
+                    header::HeaderName::from_static("docker-content-digest"),
+                    self.image.manifest_digest.clone(),
+                )
+            }
+            Route::Blob { name, digest } => {
+                if !self.knows_repo(name) {
+                    return name_unknown(name);
+                }
+                match self.image.blob(digest) {
+                    Some(blob) => Answer::ok("application/octet-stream", blob.to_vec())
+                        .with_header(
+                            header::HeaderName::from_static("docker-content-digest"),
+                            digest,
+                        ),
+                    None => Answer::error(
+                        StatusCode::NOT_FOUND,
+                        "BLOB_UNKNOWN",
+                        "blob unknown to registry",
+                        serde_json::json!({ "digest": digest }),
+                    ),
+                }
+            }
+            Route::Unknown => Answer::error(
+                StatusCode::NOT_FOUND,
+                "UNSUPPORTED",
+                "the operation is unsupported",
+                serde_json::Value::Null,
+            ),
+        }
+    }
+
+    fn knows_repo(&self, name: &str) -> bool {
+        self.options.images.iter().any(|(repo, _)| repo == name)
+    }
+
+    fn authorized(&self, headers: &HeaderMap) -> bool {
+        match &self.options.basic_auth {
+            None => true,
+            Some((user, password)) => basic_auth_matches(headers, user, password),
+        }
+    }
+}
+
+fn name_unknown(name: &str) -> Answer {
+    Answer::error(
+        StatusCode::NOT_FOUND,
+        "NAME_UNKNOWN",
+        "repository name not known to registry",
+        serde_json::json!({ "name": name }),
+    )
+}
+
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let path = uri.path().to_string();
+    let authorized = shared.authorized(&headers);
+    let answer = shared.answer(&method, &path, authorized);
+    shared
+        .requests
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .push(ServedRequest {
+            method: method.to_string(),
+            path,
+            authorized,
+            status: answer.status.as_u16(),
+        });
+    answer.into_response(method == Method::HEAD)
+}
+
+/// The busybox rootfs tar, built once per process.
+static LAYER_TAR: Mutex<Option<Arc<Vec<u8>>>> = Mutex::new(None);
+
+fn busybox_layer_tar() -> Result<Arc<Vec<u8>>, FixtureError> {
+    let mut cached = LAYER_TAR.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(tar) = cached.as_ref() {
+        return Ok(Arc::clone(tar));
+    }
+    let scratch = tempfile::tempdir()
+        .map_err(|e| FixtureError::from_msg(format!("cannot create a tempdir: {e}")))?;
+    let path = scratch.path().join("layer.tar");
+    crate::docker::busybox_rootfs_tar(&path)?;
+    let tar = std::fs::read(&path)
+        .map_err(|e| FixtureError::from_msg(format!("cannot read the layer tar: {e}")))?;
+    let tar = Arc::new(tar);
+    *cached = Some(Arc::clone(&tar));
+    Ok(tar)
+}
+
+/// A registry serving the busybox image on `127.0.0.1`; stops when dropped.
+pub struct TestRegistry {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl TestRegistry {
+    /// Builds the image (once per process: a tar of the busybox rootfs) and
+    /// serves it on a free port of 127.0.0.1 from a background task of the
+    /// current tokio runtime.
+    pub async fn start(options: RegistryOptions) -> Result<TestRegistry, FixtureError> {
+        let tar = tokio::task::spawn_blocking(busybox_layer_tar)
+            .await
+            .map_err(|e| FixtureError::from_msg(format!("building the layer panicked: {e}")))??;
+        let image = ImageContent::new(&tar, &options.cmd)?;
+        Self::serve(image, options).await
+    }
+
+    /// Serves `image` (e.g. one made of another layer) as [`Self::start`]
+    /// does.
+    pub async fn serve(
+        image: ImageContent,
+        options: RegistryOptions,
+    ) -> Result<TestRegistry, FixtureError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| FixtureError::from_msg(format!("cannot bind 127.0.0.1:0: {e}")))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| FixtureError::from_msg(format!("local_addr: {e}")))?;
+        let shared = Arc::new(Shared {
+            image,
+            options,
+            requests: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(Arc::clone(&shared));
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(TestRegistry { addr, shared, task })
+    }
+
+    /// The address served.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `127.0.0.1:PORT`, the registry part of an image reference.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The reference `127.0.0.1:PORT/repo:tag`.
+    pub fn image(&self, repo: &str, tag: &str) -> String {
+        format!("{}/{repo}:{tag}", self.host())
+    }
+
+    /// The image's blobs, manifest and digests.
+    pub fn content(&self) -> &ImageContent {
+        &self.shared.image
+    }
+
+    /// Every request answered so far, in order.
+    pub fn requests(&self) -> Vec<ServedRequest> {
+        self.shared
+            .requests
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether `repo`'s manifest and both blobs were sent (authorized
+    /// `GET`s answered 200): a pull really happened.
+    pub fn served_pull(&self, repo: &str) -> bool {
+        let requests = self.requests();
+        let got = |path: &str| {
+            requests
+                .iter()
+                .any(|r| r.method == "GET" && r.status == 200 && r.authorized && r.path == path)
+        };
+        let manifest_by_digest = format!("/v2/{repo}/manifests/{}", self.content().manifest_digest);
+        let manifest = requests.iter().any(|r| {
+            r.method == "GET"
+                && r.status == 200
+                && r.authorized
+                && r.path.starts_with(&format!("/v2/{repo}/manifests/"))
+        }) || got(&manifest_by_digest);
+        manifest
+            && got(&format!(
+                "/v2/{repo}/blobs/{}",
+                self.content().config_digest
+            ))
+            && got(&format!("/v2/{repo}/blobs/{}", self.content().layer_digest))
+    }
+}
+
+impl Drop for TestRegistry {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn content() -> ImageContent {
+        ImageContent::new(b"not really a tar", &["/bin/sh".to_string()]).expect("content")
+    }
+
+    #[test]
+    fn digests_are_sha256_in_lowercase_hex() {
+        assert_eq!(
+            digest(b""),
+            "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+        assert_eq!(
+            digest(b"abc"),
+            "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    #[test]
+    fn the_manifest_names_the_config_and_layer_by_digest_and_size() {
+        let c = content();
+        let m: serde_json::Value = serde_json::from_slice(&c.manifest).expect("json");
+        assert_eq!(m["schemaVersion"], 2);
+        assert_eq!(m["mediaType"], MANIFEST_V2);
+        assert_eq!(m["config"]["mediaType"], CONFIG_V1);
+        assert_eq!(m["config"]["digest"], c.config_digest.as_str());
+        assert_eq!(m["config"]["size"], c.config.len());
+        let layers = m["layers"].as_array().expect("layers");
+        assert_eq!(layers.len(), 1);
+        assert_eq!(layers[0]["mediaType"], LAYER_TAR_GZIP);
+        assert_eq!(layers[0]["digest"], c.layer_digest.as_str());
+        assert_eq!(layers[0]["size"], c.layer.len());
+        assert_eq!(c.manifest_digest, digest(&c.manifest));
+        assert_eq!(c.config_digest, digest(&c.config));
+        assert_eq!(c.layer_digest, digest(&c.layer));
+    }
+
+    #[test]
+    fn the_config_carries_the_cmd_and_the_uncompressed_diff_id() {
+        let c = content();
+        let config: serde_json::Value = serde_json::from_slice(&c.config).expect("json");
+        assert_eq!(config["os"], "linux");
+        assert_eq!(config["architecture"], docker_arch());
+        assert_eq!(config["config"]["Cmd"], serde_json::json!(["/bin/sh"]));
+        assert_eq!(
+            config["rootfs"]["diff_ids"],
+            serde_json::json!([digest(b"not really a tar")])
+        );
+        // The layer is gzip (magic 1f 8b) and decompresses to the tar.
+        assert_eq!(&c.layer[..2], &[0x1f, 0x8b]);
+        let mut out = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&c.layer[..]), &mut out)
+            .expect("gunzip");
+        assert_eq!(out, b"not really a tar");
+    }
+
+    #[test]
+    fn paths_route_to_manifests_and_blobs_of_nested_names() {
+        assert_eq!(route("/v2/"), Route::Ping);
+        assert_eq!(route("/v2"), Route::Ping);
+        assert_eq!(
+            route("/v2/drover/busybox/manifests/pull"),
+            Route::Manifest {
+                name: "drover/busybox",
+                reference: "pull"
+            }
+        );
+        assert_eq!(
+            route("/v2/a/b/c/blobs/sha256:00"),
+            Route::Blob {
+                name: "a/b/c",
+                digest: "sha256:00"
+            }
+        );
+        assert_eq!(route("/v2/x/tags/list"), Route::Unknown);
+        assert_eq!(route("/v2/manifests/x"), Route::Unknown);
+        assert_eq!(route("/other"), Route::Unknown);
+    }
+
+    #[test]
+    fn basic_auth_needs_the_exact_credentials() {
+        let mut headers = HeaderMap::new();
+        assert!(!basic_auth_matches(&headers, "u", "p"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic dTpw"), // u:p
+        );
+        assert!(basic_auth_matches(&headers, "u", "p"));
+        assert!(!basic_auth_matches(&headers, "u", "q"));
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer dTpw"),
+        );
+        assert!(!basic_auth_matches(&headers, "u", "p"));
+    }
+
+    #[test]
+    fn errors_have_the_registry_shape() {
+        let body: serde_json::Value = serde_json::from_slice(&error_body(
+            "MANIFEST_UNKNOWN",
+            "manifest unknown",
+            serde_json::json!({"Tag": "x"}),
+        ))
+        .expect("json");
+        assert_eq!(body["errors"][0]["code"], "MANIFEST_UNKNOWN");
+        assert_eq!(body["errors"][0]["message"], "manifest unknown");
+    }
+
+    async fn get(
+        client: &reqwest::Client,
+        method: reqwest::Method,
+        url: String,
+    ) -> reqwest::Response {
+        client.request(method, url).send().await.expect("request")
+    }
+
+    #[tokio::test]
+    async fn serves_the_manifest_and_blobs_and_404s_the_unknown() {
+        let registry = TestRegistry::serve(content(), RegistryOptions::default())
+            .await
+            .expect("registry");
+        let base = format!("http://{}", registry.host());
+        let client = reqwest::Client::new();
+        assert_eq!(
+            registry.image("drover/busybox", "pull"),
+            format!("{}/drover/busybox:pull", registry.host())
+        );
+
+        let r = get(&client, reqwest::Method::GET, format!("{base}/v2/")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            r.headers()["docker-distribution-api-version"],
+            "registry/2.0"
+        );
+
+        let c = registry.content().clone();
+        for reference in ["pull", c.manifest_digest.as_str()] {
+            let url = format!("{base}/v2/drover/busybox/manifests/{reference}");
+            let r = get(&client, reqwest::Method::HEAD, url.clone()).await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(
+                r.headers()["docker-content-digest"],
+                c.manifest_digest.as_str()
+            );
+            assert_eq!(r.headers()["content-type"], MANIFEST_V2);
+            assert_eq!(
+                r.headers()["content-length"],
+                c.manifest.len().to_string().as_str()
+            );
+            let r = get(&client, reqwest::Method::GET, url).await;
+            assert_eq!(
+                r.headers()["docker-content-digest"],
+                c.manifest_digest.as_str()
+            );
+            assert_eq!(r.bytes().await.expect("body"), c.manifest);
+        }
+        for (d, blob) in [(&c.config_digest, &c.config), (&c.layer_digest, &c.layer)] {
+            let url = format!("{base}/v2/drover/busybox/blobs/{d}");
+            let r = get(&client, reqwest::Method::GET, url).await;
+            assert_eq!(r.status(), 200);
+            assert_eq!(r.bytes().await.expect("body"), blob);
+        }
+        assert!(registry.served_pull("drover/busybox"));
+
+        let code = |r: reqwest::Response| async move {
+            assert_eq!(r.status(), 404);
+            let body: serde_json::Value = r.json().await.expect("json");
+            body["errors"][0]["code"].as_str().unwrap_or("").to_string()
+        };
+        let r = get(
+            &client,
+            reqwest::Method::GET,
+            format!("{base}/v2/drover/busybox/manifests/missing"),
+        )
+        .await;
+        assert_eq!(code(r).await, "MANIFEST_UNKNOWN");
+        let r = get(
+            &client,
+            reqwest::Method::GET,
+            format!("{base}/v2/nobody/manifests/pull"),
+        )
+        .await;
+        assert_eq!(code(r).await, "NAME_UNKNOWN");
+        let r = get(
+            &client,
+            reqwest::Method::GET,
+            format!("{base}/v2/drover/busybox/blobs/sha256:00"),
+        )
+        .await;
+        assert_eq!(code(r).await, "BLOB_UNKNOWN");
+        assert!(!registry.served_pull("nobody"));
+        let requests = registry.requests();
+        assert_eq!(requests[0].path, "/v2/");
+        assert!(requests.iter().all(|r| r.authorized));
+    }
+
+    #[tokio::test]
+    async fn with_basic_auth_only_the_right_credentials_pass() {
+        let options = RegistryOptions::default().with_basic_auth("u", "p");
+        let registry = TestRegistry::serve(content(), options)
+            .await
+            .expect("registry");
+        let url = format!(
+            "http://{}/v2/drover/busybox/manifests/pull",
+            registry.host()
+        );
+        let client = reqwest::Client::new();
+
+        let r = client.get(&url).send().await.expect("request");
+        assert_eq!(r.status(), 401);
+        assert_eq!(r.headers()["www-authenticate"], "Basic realm=\"test\"");
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(body["errors"][0]["code"], "UNAUTHORIZED");
+
+        let r = client
+            .get(&url)
+            .basic_auth("u", Some("wrong"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 401);
+
+        let r = client
+            .get(&url)
+            .basic_auth("u", Some("p"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status(), 200);
+
+        let authorized: Vec<bool> = registry.requests().iter().map(|r| r.authorized).collect();
+        assert_eq!(authorized, vec![false, false, true]);
+    }
+
+    fn docker(args: &[&str]) -> std::process::Output {
+        std::process::Command::new("docker")
+            .args(args)
+            .output()
+            .expect("run the docker CLI")
+    }
+
+    /// Removes the image when dropped.
+    struct Rmi(String);
+
+    impl Drop for Rmi {
+        fn drop(&mut self) {
+            let _ = docker(&["rmi", "-f", &self.0]);
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn docker_pulls_the_busybox_image_over_plain_http_and_runs_it() {
+        let options = RegistryOptions::default().with_cmd(&["echo", "hello from the registry"]);
+        let registry = TestRegistry::start(options).await.expect("registry");
+        let image = registry.image("drover/busybox", "pull");
+        let _rmi = Rmi(image.clone());
+        let _ = docker(&["rmi", "-f", &image]);
+
+        let pull = tokio::task::spawn_blocking({
+            let image = image.clone();
+            move || docker(&["pull", &image])
+        })
+        .await
+        .expect("join");
+        assert!(
+            pull.status.success(),
+            "docker pull {image}: {}",
+            String::from_utf8_lossy(&pull.stderr)
+        );
+        assert!(
+            registry.served_pull("drover/busybox"),
+            "{:?}",
+            registry.requests()
+        );
+        let run = docker(&["run", "--rm", &image]);
+        assert_eq!(
+            String::from_utf8_lossy(&run.stdout).trim(),
+            "hello from the registry"
+        );
+        let run = docker(&[
+            "run",
+            "--rm",
+            &image,
+            "sh",
+            "-c",
+            "sleep 0; echo $((6 * 7))",
+        ]);
+        assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), "42");
+
+        let missing = registry.image("drover/busybox", "missing");
+        let pull = docker(&["pull", &missing]);
+        assert!(!pull.status.success());
+        let stderr = String::from_utf8_lossy(&pull.stderr);
+        assert!(
+            stderr.contains("not found") || stderr.contains("manifest unknown"),
+            "{stderr}"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn docker_without_credentials_is_refused() {
+        let options = RegistryOptions::default().with_basic_auth("u", "p");
+        let registry = TestRegistry::start(options).await.expect("registry");
+        let image = registry.image("drover/busybox", "pull");
+        let _rmi = Rmi(image.clone());
+        let pull = tokio::task::spawn_blocking({
+            let image = image.clone();
+            move || docker(&["pull", &image])
+        })
+        .await
+        .expect("join");
+        assert!(!pull.status.success());
+        let requests = registry.requests();
+        assert!(!requests.is_empty());
+        assert!(
+            requests.iter().all(|r| !r.authorized && r.status == 401),
+            "{requests:?}"
+        );
+        assert!(!registry.served_pull("drover/busybox"));
+    }
+}
