@@ -35,11 +35,21 @@ impl Cluster {
     }
 
     async fn start_with(address: &str, agent_flags: &[&str]) -> Cluster {
+        Cluster::start_prepared(address, agent_flags, |_| {}).await
+    }
+
+    /// `prepare` gets the agent's data dir before the agent starts.
+    async fn start_prepared(
+        address: &str,
+        agent_flags: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> Cluster {
         drover_test_support::docker::busybox_image(IMAGE).expect("test image");
         let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
         let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
         let data = tempfile::tempdir().expect("tempdir");
         let data_dir = data.path().join("agent");
+        prepare(&data_dir);
         let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
         let mut agent_args = vec![
             "agent".to_string(),
@@ -445,5 +455,71 @@ async fn finished_allocations_are_collected_after_the_retention() {
         kinds.iter().filter(|k| **k == "Received").count(),
         1,
         "the restarted agent carried on from the recorded status: {kinds:?}"
+    );
+}
+
+/// Starts a container the way `docker run -d` does, with these labels.
+fn run_container(name: &str, labels: &[String]) {
+    let mut args = vec!["run", "-d", "--name", name];
+    for l in labels {
+        args.extend(["--label", l.as_str()]);
+    }
+    args.extend([IMAGE, "sleep", "3600"]);
+    let out = std::process::Command::new("docker")
+        .args(&args)
+        .output()
+        .expect("docker run");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Removes a container by name when dropped.
+struct RemoveContainer(&'static str);
+
+impl Drop for RemoveContainer {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", self.0])
+            .output();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_removes_its_orphans_and_leaves_other_containers_alone() {
+    let foreign = RemoveContainer("drover-test-not-ours");
+    let orphan = RemoveContainer("drover-test-orphan");
+    let _ = std::process::Command::new("docker")
+        .args(["rm", "-f", foreign.0, orphan.0])
+        .output();
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    run_container(foreign.0, &["team=someone-else".into()]);
+    let cluster = Cluster::start_prepared("127.0.0.12", &["--gc-interval=1s"], |dir| {
+        // Left by an earlier life of this node: a container for an
+        // allocation that no longer exists, and its directory.
+        let node_id = drover_node_agent::fingerprint::node_id(dir).expect("node id");
+        run_container(
+            orphan.0,
+            &[
+                format!("io.drover.node_id={node_id}"),
+                "io.drover.alloc_id=00000000-dead-beef".into(),
+                "io.drover.task=web".into(),
+            ],
+        );
+        std::fs::create_dir_all(dir.join("allocs/00000000-dead-beef/alloc")).expect("mkdir");
+    })
+    .await;
+    let allocs = cluster.data.path().join("agent/allocs");
+    eventually(30, "the orphan container and directory removed", || async {
+        let gone = !container_exists(orphan.0) && !allocs.join("00000000-dead-beef").exists();
+        gone.then_some(())
+    })
+    .await;
+    assert_eq!(
+        docker_inspect(foreign.0, "{{.State.Running}}"),
+        "true",
+        "a container without drover's labels is not the agent's"
     );
 }
