@@ -49,7 +49,7 @@ pub fn busybox_image_with_cmd(tag: &str, cmd: &[&str]) -> Result<(), FixtureErro
     let scratch = tempfile::tempdir()
         .map_err(|e| fixture_err(format!("cannot create a tempdir for the rootfs: {e}")))?;
     let tarball = scratch.path().join("rootfs.tar");
-    busybox_rootfs_tar(&tarball)?;
+    busybox_rootfs_tar(&tarball, &[])?;
     import_tarball(&tarball, tag, cmd)?;
     if image_exists(tag)? {
         Ok(())
@@ -135,13 +135,19 @@ fn build_rootfs(root: &Path, busybox: &Path) -> Result<(), FixtureError> {
 /// Writes to `dest` an uncompressed tar of the busybox root filesystem the
 /// test images are made of (`/bin/busybox` and its [`BUSYBOX_APPLETS`],
 /// `/etc/passwd`, `/etc/group`, empty `/tmp`, `/local`, `/var/www`), owned
-/// by root. [`busybox_image`] imports it; the test registry
-/// ([`crate::registry`]) serves it gzipped as an image layer.
-pub fn busybox_rootfs_tar(dest: &Path) -> Result<(), FixtureError> {
+/// by root, plus `extra_files` (paths relative to the root, in existing
+/// directories). [`busybox_image`] imports it; the test registry
+/// ([`crate::registry`]) serves it gzipped as an image layer, with a file
+/// that makes each registry's layer distinct.
+pub fn busybox_rootfs_tar(dest: &Path, extra_files: &[(&str, &[u8])]) -> Result<(), FixtureError> {
     let busybox = find_busybox()?;
     let rootfs = tempfile::tempdir()
         .map_err(|e| fixture_err(format!("cannot create a tempdir for the rootfs: {e}")))?;
     build_rootfs(rootfs.path(), &busybox)?;
+    for (path, content) in extra_files {
+        fs::write(rootfs.path().join(path), content)
+            .map_err(|e| fixture_err(format!("building the rootfs: {path}: {e}")))?;
+    }
     let out = Command::new("tar")
         .arg("-C")
         .arg(rootfs.path())

@@ -7,7 +7,9 @@
 //! back to HTTP). The one image it holds is the busybox root filesystem of
 //! [`crate::docker::busybox_rootfs_tar`], as a single gzipped layer with an
 //! image manifest v2 schema 2, under every repository and tag of
-//! [`RegistryOptions::images`].
+//! [`RegistryOptions::images`]. Each registry's layer is distinct (a file
+//! holds a unique id), so dockerd never finds it "Already exists" and a
+//! pull always downloads both blobs.
 //!
 //! With [`RegistryOptions::basic_auth`] every request, `/v2/` included,
 //! needs those credentials: without (or with wrong ones) the answer is 401
@@ -22,7 +24,9 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::State;
@@ -462,23 +466,27 @@ async fn handle(
     answer.into_response(method == Method::HEAD)
 }
 
-/// The busybox rootfs tar, built once per process.
-static LAYER_TAR: Mutex<Option<Arc<Vec<u8>>>> = Mutex::new(None);
-
-fn busybox_layer_tar() -> Result<Arc<Vec<u8>>, FixtureError> {
-    let mut cached = LAYER_TAR.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(tar) = cached.as_ref() {
-        return Ok(Arc::clone(tar));
-    }
+/// The busybox rootfs tar with `/etc/drover-test-registry` holding an id
+/// unique to this registry: dockerd skips the download of a layer it has
+/// already ("Already exists"), so a shared layer would make a pull from a
+/// second registry (or a second test) look like no pull at all.
+fn busybox_layer_tar() -> Result<Vec<u8>, FixtureError> {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default();
+    let id = format!(
+        "{}-{}-{nanos}\n",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
     let scratch = tempfile::tempdir()
         .map_err(|e| FixtureError::from_msg(format!("cannot create a tempdir: {e}")))?;
     let path = scratch.path().join("layer.tar");
-    crate::docker::busybox_rootfs_tar(&path)?;
-    let tar = std::fs::read(&path)
-        .map_err(|e| FixtureError::from_msg(format!("cannot read the layer tar: {e}")))?;
-    let tar = Arc::new(tar);
-    *cached = Some(Arc::clone(&tar));
-    Ok(tar)
+    crate::docker::busybox_rootfs_tar(&path, &[("etc/drover-test-registry", id.as_bytes())])?;
+    std::fs::read(&path)
+        .map_err(|e| FixtureError::from_msg(format!("cannot read the layer tar: {e}")))
 }
 
 /// A registry serving the busybox image on `127.0.0.1`; stops when dropped.
@@ -489,8 +497,8 @@ pub struct TestRegistry {
 }
 
 impl TestRegistry {
-    /// Builds the image (once per process: a tar of the busybox rootfs) and
-    /// serves it on a free port of 127.0.0.1 from a background task of the
+    /// Builds the image (a tar of the busybox rootfs, distinct per registry)
+    /// and serves it on a free port of 127.0.0.1 from a background task of the
     /// current tokio runtime.
     pub async fn start(options: RegistryOptions) -> Result<TestRegistry, FixtureError> {
         let tar = tokio::task::spawn_blocking(busybox_layer_tar)
