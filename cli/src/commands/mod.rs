@@ -35,7 +35,7 @@ enum Command {
     Agent(agent::Args),
     /// Stream a task's output (`drover logs ALLOC [TASK] [-f] [--stderr] [--tail N]`).
     Logs(logs::Args),
-    /// Benchmarks against a real etcd and server (`drover bench schedule`).
+    /// Benchmarks with real parts (`drover bench schedule`, `drover bench agent`).
     Bench(bench::Args),
     /// Print the version.
     Version,
