@@ -19,12 +19,16 @@ pub struct HttpState {
     pub leading: watch::Receiver<bool>,
 }
 
-/// The routes served today.
-pub fn router(state: HttpState) -> Router {
-    Router::new()
+/// `/metrics`, `/v1/status/leader` and, given the API state, the REST API.
+pub fn router(state: HttpState, api: Option<crate::api::ApiState>) -> Router {
+    let base = Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/status/leader", get(leader))
-        .with_state(state)
+        .with_state(state);
+    match api {
+        Some(api) => base.merge(crate::api::routes(api)),
+        None => base,
+    }
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {

@@ -101,16 +101,20 @@ async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
         .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
-    let router = drover_apiserver::http::router(drover_apiserver::http::HttpState {
-        registry: registry.clone(),
-        leading: leading_rx,
-    });
+    let api = drover_apiserver::api::ApiState::new(store.clone());
+    let router = drover_apiserver::http::router(
+        drover_apiserver::http::HttpState {
+            registry: registry.clone(),
+            leading: leading_rx,
+        },
+        Some(api),
+    );
     let http = tokio::spawn(drover_apiserver::http::serve(
         listener,
         router,
         shutdown.clone(),
     ));
-    tracing::info!(addr = %args.http_addr, "serving /metrics");
+    tracing::info!(addr = %args.http_addr, "serving the API and /metrics");
     let config = ServerConfig {
         options: args.options(),
         enabled,

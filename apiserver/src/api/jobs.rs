@@ -1,0 +1,162 @@
+//! `/v1/jobs` and `/v1/job/{name}`: register, list, read.
+//!
+//! Registration validates, enforces `check_index`, and writes the job and
+//! its version snapshot (`jobs-versions/`) in one transaction guarded by
+//! the revision it read, so concurrent writers never lose an update.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::Utc;
+use drover_api_types::job::JobStatus;
+use drover_api_types::Job;
+use drover_store::keys::collections as c;
+use drover_store::{Atomic, Guard, Stored, Versioned};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::query::{Indexed, ReadOptions};
+use super::register::{self, Registration};
+use super::ApiState;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/jobs", get(list).post(register_job))
+        .route("/v1/job/{name}", get(read))
+}
+
+async fn list(
+    State(state): State<ApiState>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Indexed<Vec<Job>>> {
+    let options = ReadOptions::parse(&query)?;
+    options.block(&state.feed, &[c::JOBS, c::JOBS_STATUS]).await;
+    let store = &state.store;
+    let jobs = store.list::<Job>(options.namespace.as_deref()).await?;
+    let statuses = store
+        .list_raw(&store.keys().collection(c::JOBS_STATUS))
+        .await?;
+    let mut by_job: HashMap<(String, String), JobStatus> = HashMap::new();
+    for kv in &statuses.items {
+        let Some(parsed) = store.keys().parse(&kv.key) else {
+            continue;
+        };
+        if let ([ns, name], Ok(status)) = (
+            parsed.segments.as_slice(),
+            serde_json::from_slice::<JobStatus>(&kv.value),
+        ) {
+            by_job.insert((ns.to_string(), name.to_string()), status);
+        }
+    }
+    let mut items = jobs.items;
+    for job in &mut items {
+        let key = (job.metadata.namespace.clone(), job.metadata.name.clone());
+        job.status = by_job.remove(&key);
+    }
+    Ok(Indexed(jobs.revision.max(statuses.revision), items))
+}
+
+async fn read(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Indexed<Job>> {
+    let options = ReadOptions::parse(&query)?;
+    options.block(&state.feed, &[c::JOBS, c::JOBS_STATUS]).await;
+    let ns = options.namespace_or_default();
+    let store = &state.store;
+    let revision = store.current_revision().await?;
+    let mut job = store.get::<Job>(ns, &name).await?.ok_or_else(|| {
+        ApiError::not_found(format!("job {name:?} not found in namespace {ns:?}"))
+    })?;
+    let status: Option<Versioned<JobStatus>> =
+        store.get_at(&store.keys().job_status(ns, &name)).await?;
+    job.status = status.map(|s| s.value);
+    Ok(Indexed(revision, job))
+}
+
+/// `POST /v1/jobs` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterRequest {
+    pub job: Job,
+    /// 0: the job must not exist; N: it must still be at index N.
+    #[serde(default)]
+    pub check_index: Option<i64>,
+}
+
+/// `POST /v1/jobs` answer.
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RegisterResponse {
+    /// The job's index after the call (pass it as `check_index`).
+    pub index: i64,
+    pub version: u64,
+    /// Whether anything was written.
+    pub changed: bool,
+}
+
+async fn register_job(
+    State(state): State<ApiState>,
+    Query(query): Query<HashMap<String, String>>,
+    Json(request): Json<RegisterRequest>,
+) -> ApiResult<Json<RegisterResponse>> {
+    let options = ReadOptions::parse(&query)?;
+    let ns = match request.job.metadata.namespace.as_str() {
+        "" => options.namespace_or_default().to_string(),
+        ns => ns.to_string(),
+    };
+    let name = request.job.metadata.name.clone();
+    drover_store::keys::validate_segment(&name)
+        .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;
+    let store = &state.store;
+    let existing = store.get::<Job>(&ns, &name).await?;
+    let decision = register::decide(
+        existing.as_ref(),
+        request.job,
+        &ns,
+        request.check_index,
+        Utc::now(),
+    )?;
+    let job = match decision {
+        Registration::Unchanged => {
+            let old = existing.ok_or_else(|| ApiError::not_found("the job vanished"))?;
+            return Ok(Json(RegisterResponse {
+                index: old.metadata.resource_version,
+                version: old.metadata.version,
+                changed: false,
+            }));
+        }
+        Registration::Write(job) => *job,
+    };
+    let keys = store.keys();
+    let key = keys.job(&ns, &name);
+    let guard = match job.metadata.resource_version {
+        0 => Guard::Absent,
+        rev => Guard::Revision(rev),
+    };
+    let mut snapshot = job.clone();
+    snapshot.metadata.resource_version = 0;
+    let bytes = snapshot
+        .encode()
+        .map_err(|e| ApiError::bad_request(format!("encoding the job: {e}")))?;
+    let unit = Atomic::new()
+        .guard(key.clone(), guard)
+        .put(key, bytes.clone())
+        .put(keys.job_version(&ns, &name, job.metadata.version), bytes);
+    let mut batch = store.batch();
+    batch.push(unit);
+    let index = batch.commit_atomic(store).await.map_err(|e| match e {
+        drover_store::StoreError::Conflict { .. }
+        | drover_store::StoreError::AlreadyExists { .. } => ApiError::conflict(format!(
+            "job {name:?} changed while it was being registered; apply again"
+        )),
+        other => other.into(),
+    })?;
+    Ok(Json(RegisterResponse {
+        index,
+        version: job.metadata.version,
+        changed: true,
+    }))
+}
