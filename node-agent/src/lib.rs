@@ -14,6 +14,8 @@
 //!   interpolation (pure).
 //! - [`task_state`]: task states and events in the allocation status, and
 //!   the client status derived from them (pure).
+//! - [`template`]: Nomad `template` blocks — the env-only subset of
+//!   consul-template's language, and `env = true` files (pure).
 //! - [`container_spec`]: a task of an allocation → the container to create
 //!   (pure), with a stable spec hash.
 //! - [`actions`]: desired tasks + observed containers → what to do to
@@ -42,4 +44,5 @@ pub mod restart;
 pub mod simulate;
 pub mod task_env;
 pub mod task_state;
+pub mod template;
 pub mod worker;
