@@ -176,6 +176,7 @@ impl Worker {
                     let policy = AgentPolicy {
                         allocs_dir: &self.shared.allocs_dir,
                         allow_privileged: self.shared.allow_privileged,
+                        read_source: &|path| std::fs::read_to_string(path),
                     };
                     match container_spec(&ctx, &policy) {
                         Ok(spec) => Intent::Run(Box::new(spec)),
@@ -444,6 +445,13 @@ impl Worker {
                     );
                     return;
                 }
+            }
+        }
+        for file in &spec.files {
+            if let Err(e) = file.write() {
+                let message = format!("writing template {}: {e}", file.host_path);
+                self.fail_task(&task, events::TASK_SETUP, message, now);
+                return;
             }
         }
         let present = !spec.pull.force

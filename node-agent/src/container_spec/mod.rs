@@ -1,7 +1,8 @@
 //! From an allocation's task to the container to create: the docker
 //! driver's `config` (image, command, args, entrypoint, ports, volumes,
 //! mounts, labels, network_mode, hostname, privileged), resources, the
-//! per-allocation directories and the runtime environment. Pure.
+//! per-allocation directories, the runtime environment and the rendered
+//! `template` blocks. Pure: template sources are read through the policy.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,6 +37,12 @@ pub enum SpecError {
     },
     #[error("task {task:?}: privileged containers are not allowed on this node (start the agent with --allow-privileged)")]
     PrivilegedNotAllowed { task: String },
+    #[error("task {task:?}: template {destination:?}: {message}")]
+    Template {
+        task: String,
+        destination: String,
+        message: String,
+    },
 }
 
 /// What the agent decides, not the job: where allocation directories live,
@@ -45,6 +52,9 @@ pub struct AgentPolicy<'a> {
     /// `<id>/<task>/local` and `<id>/<task>/secrets`.
     pub allocs_dir: &'a Path,
     pub allow_privileged: bool,
+    /// Reads a template's `source` file: the one bit of I/O a spec needs,
+    /// passed in so the spec stays a function of its inputs.
+    pub read_source: &'a dyn Fn(&Path) -> std::io::Result<String>,
 }
 
 fn strings(task: &Task, field: &str, value: &Value) -> Result<Vec<String>, SpecError> {
@@ -85,7 +95,10 @@ pub fn container_spec(
 ) -> Result<ContainerSpec, SpecError> {
     let task = ctx.task;
     let config = &task.config;
-    let env = task_env(ctx);
+    let mut env = task_env(ctx);
+    let (files, template_env) = templates::render_all(ctx, policy, &env)?;
+    // As in Nomad, template variables override the task's own env.
+    env.extend(template_env);
     let lookup = Lookup {
         env: &env,
         node: ctx.node,
@@ -178,6 +191,7 @@ pub fn container_spec(
         }
     }
     spec.env = env;
+    spec.files = files;
     spec.labels
         .insert(labels::ALLOC_ID.into(), ctx.alloc.metadata.uid.clone());
     spec.labels
@@ -432,6 +446,12 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     add("privileged", &spec.privileged.to_string());
     add("stop_signal", spec.stop_signal.as_deref().unwrap_or(""));
     add("working_dir", spec.working_dir.as_deref().unwrap_or(""));
+    // Only present with templates, so other tasks' hashes (and the
+    // containers adopted by them) stay as they were.
+    for f in &spec.files {
+        add("file", &format!("{}:{:o}", f.host_path, f.mode));
+        add("file.contents", &f.contents);
+    }
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {
         hash ^= u64::from(byte);
@@ -439,6 +459,8 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     }
     format!("{hash:016x}")
 }
+
+mod templates;
 
 #[cfg(test)]
 mod tests;

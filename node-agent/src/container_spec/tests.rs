@@ -37,8 +37,21 @@ fn spec_with(
         &AgentPolicy {
             allocs_dir: Path::new("/var/lib/drover/allocs"),
             allow_privileged: false,
+            read_source: &fake_source,
         },
     )
+}
+
+/// The node's files, for template sources.
+fn fake_source(path: &Path) -> std::io::Result<String> {
+    match path.to_str() {
+        Some("/etc/templates/app.tpl") => Ok("name={{ env \"NOMAD_TASK_NAME\" }}".into()),
+        Some("/var/lib/drover/allocs/a1b2/nginx/local/in.tpl") => Ok("relative".into()),
+        _ => Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "No such file or directory",
+        )),
+    }
 }
 
 #[test]
@@ -274,4 +287,147 @@ fn pull_options_come_from_auth_auth_soft_fail_and_force_pull() {
         err.to_string().contains("config.auth must be a block"),
         "{err}"
     );
+}
+
+fn with_templates(
+    templates: Vec<drover_api_types::task::Template>,
+) -> Result<ContainerSpec, SpecError> {
+    spec_with(
+        json!({"image": "busybox:1", "args": ["${GREETING}"]}),
+        |job, _| {
+            job.spec.groups[0].tasks[0].templates = templates;
+        },
+    )
+}
+
+fn template(destination: &str, data: &str) -> drover_api_types::task::Template {
+    drover_api_types::task::Template {
+        destination: destination.into(),
+        data: data.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn templates_become_files_in_the_task_dirs() {
+    use drover_api_types::task::Template;
+    let spec = with_templates(vec![
+        template("local/app.conf", "port={{ env \"NOMAD_ALLOC_INDEX\" }}\n"),
+        Template {
+            perms: "0600".into(),
+            ..template("${NOMAD_SECRETS_DIR}/token", "t")
+        },
+        Template {
+            source: "/etc/templates/app.tpl".into(),
+            ..template("alloc/shared.conf", "")
+        },
+        Template {
+            source: "local/in.tpl".into(),
+            left_delimiter: "[[".into(),
+            right_delimiter: "]]".into(),
+            ..template("local/out", "")
+        },
+    ])
+    .expect("spec");
+    let files: Vec<(&str, &str, u32)> = spec
+        .files
+        .iter()
+        .map(|f| (f.host_path.as_str(), f.contents.as_str(), f.mode))
+        .collect();
+    let root = "/var/lib/drover/allocs/a1b2";
+    assert_eq!(
+        files,
+        vec![
+            (&*format!("{root}/nginx/local/app.conf"), "port=2\n", 0o644),
+            (&*format!("{root}/nginx/secrets/token"), "t", 0o600),
+            (&*format!("{root}/alloc/shared.conf"), "name=nginx", 0o644),
+            (&*format!("{root}/nginx/local/out"), "relative", 0o644),
+        ]
+    );
+}
+
+#[test]
+fn env_templates_add_variables_that_override_the_task_env() {
+    use drover_api_types::task::Template;
+    let spec = spec_with(
+        json!({"image": "busybox:1", "args": ["${GREETING}"]}),
+        |job, _| {
+            let task = &mut job.spec.groups[0].tasks[0];
+            task.env.insert("GREETING".into(), "from env".into());
+            task.templates = vec![Template {
+                env: true,
+                ..template(
+                    "secrets/app.env",
+                    "# vars\nGREETING=hi\nIDX=\"{{ env \"NOMAD_ALLOC_INDEX\" }}\"\n",
+                )
+            }];
+        },
+    )
+    .expect("spec");
+    assert_eq!(spec.env.get("GREETING").map(String::as_str), Some("hi"));
+    assert_eq!(spec.env.get("IDX").map(String::as_str), Some("2"));
+    assert_eq!(spec.cmd, Some(vec!["hi".to_string()]));
+    assert_eq!(
+        spec.files.len(),
+        1,
+        "the env file is written too, as in Nomad"
+    );
+}
+
+#[test]
+fn template_contents_are_in_the_hash_and_no_templates_change_nothing() {
+    let hash = |s: &ContainerSpec| s.labels.get(labels::SPEC_HASH).cloned();
+    let none = with_templates(vec![]).expect("spec");
+    let plain = spec_with(
+        json!({"image": "busybox:1", "args": ["${GREETING}"]}),
+        |_, _| {},
+    )
+    .expect("spec");
+    assert_eq!(hash(&none), hash(&plain));
+    let a = with_templates(vec![template("local/a", "one")]).expect("spec");
+    let b = with_templates(vec![template("local/a", "two")]).expect("spec");
+    assert_ne!(hash(&a), hash(&b));
+    assert_ne!(hash(&a), hash(&none));
+}
+
+#[test]
+fn template_errors_name_the_task_and_the_template() {
+    use drover_api_types::task::Template;
+    let cases = vec![
+        (
+            template("local/app.conf", "a\nb\nc = {{ service \"db\" }}"),
+            "task \"nginx\": template \"local/app.conf\": line 3, col 8: function \"service\" is not supported yet (drover renders env only; the catalog functions come with service registration)",
+        ),
+        (
+            template("../../etc/x", "x"),
+            "task \"nginx\": template \"../../etc/x\": destination \"../../etc/x\" is outside the task directory; write a path under local/, secrets/ or alloc/",
+        ),
+        (
+            Template {
+                source: "missing.tpl".into(),
+                ..template("local/x", "")
+            },
+            "task \"nginx\": template \"local/x\": reading source /var/lib/drover/allocs/a1b2/nginx/missing.tpl: No such file or directory",
+        ),
+        (
+            Template {
+                env: true,
+                ..template("local/x.env", "not an env file")
+            },
+            "task \"nginx\": template \"local/x.env\": env = true, but the rendered text is not KEY=VALUE lines: line 1: \"not an env file\" is not KEY=VALUE",
+        ),
+        (
+            Template {
+                perms: "rw".into(),
+                ..template("local/x", "x")
+            },
+            "task \"nginx\": template \"local/x\": perms \"rw\" is not an octal file mode",
+        ),
+    ];
+    for (t, want) in cases {
+        let got = with_templates(vec![t])
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(got, Err(want.to_string()));
+    }
 }

@@ -64,6 +64,44 @@ pub struct PullOptions {
     pub force: bool,
 }
 
+/// A file the task expects before its container starts (a rendered
+/// `template`). Its contents are part of the spec hash, so a change
+/// replaces the container: Nomad's default `change_mode = "restart"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedFile {
+    /// Absolute path on the node, inside the allocation's directory.
+    pub host_path: String,
+    pub contents: String,
+    /// Unix permission bits (`perms`).
+    pub mode: u32,
+}
+
+impl RenderedFile {
+    /// Writes the file whole or not at all (a temporary file renamed over
+    /// it), so a container never sees half a config file.
+    pub fn write(&self) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+
+        let path = std::path::Path::new(&self.host_path);
+        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "not a file path",
+            ));
+        };
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".{}.drover-tmp", name.to_string_lossy()));
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(self.contents.as_bytes())?;
+        file.sync_all()?;
+        // Set explicitly: the umask would otherwise narrow `perms`.
+        file.set_permissions(std::fs::Permissions::from_mode(self.mode))?;
+        drop(file);
+        std::fs::rename(&tmp, path)
+    }
+}
+
 /// Everything needed to create one task's container.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ContainerSpec {
@@ -91,6 +129,8 @@ pub struct ContainerSpec {
     pub stop_signal: Option<String>,
     pub working_dir: Option<String>,
     pub pull: PullOptions,
+    /// Written by the worker before the container is created.
+    pub files: Vec<RenderedFile>,
 }
 
 /// What Docker shows of one container the agent created.

@@ -194,6 +194,7 @@ mod tests {
             stop_signal: Some("SIGINT".into()),
             working_dir: Some("/local".into()),
             pull: Default::default(),
+            files: Vec::new(),
         }
     }
 
