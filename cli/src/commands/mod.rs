@@ -1,12 +1,22 @@
 //! The command-line surface: one module per command.
 
 mod agent;
+mod apply;
 mod bench;
+mod client;
 mod cluster_args;
+mod completion;
+mod delete;
+mod describe;
+mod dev;
+mod get;
+mod init;
 mod inspect;
 mod jobfile;
 mod local_etcd;
 mod logs;
+mod node;
+mod plan;
 mod server;
 mod validate;
 
@@ -25,6 +35,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Register the jobs in files (Nomad HCL or YAML) and follow them.
+    Apply(apply::Args),
+    /// Show what applying a job file would change.
+    Plan(plan::Args),
+    /// List jobs, allocations, nodes, services or deployments.
+    Get(get::Args),
+    /// Show one job, allocation or node in detail.
+    Describe(describe::Args),
+    /// Stop (and with --purge, remove) a job.
+    Delete(delete::Args),
+    /// Drain a node or set its eligibility.
+    Node(node::Args),
+    /// Write an example job file.
+    Init(init::Args),
+    /// Print a shell completion script.
+    Completion(completion::Args),
+    /// Run etcd, a server and an agent on this machine.
+    Dev(dev::Args),
     /// Check job files (Nomad HCL or YAML) without submitting them.
     Validate(validate::Args),
     /// Print the job a file describes, with every default filled in.
@@ -43,6 +71,15 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Apply(args) => apply::run(&args),
+        Command::Plan(args) => plan::run(&args),
+        Command::Get(args) => get::run(&args),
+        Command::Describe(args) => describe::run(&args),
+        Command::Delete(args) => delete::run(&args),
+        Command::Node(args) => node::run(&args),
+        Command::Init(args) => init::run(&args),
+        Command::Completion(args) => completion::run(&args),
+        Command::Dev(args) => dev::run(&args),
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Server(args) => server::run(&args),

@@ -1,0 +1,8 @@
+//! `drover get` (being written).
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
+    anyhow::bail!("drover get is being written")
+}
