@@ -8,140 +8,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus};
+use drover_api_types::alloc::{AllocationStatus, ClientStatus};
 use drover_api_types::task::Lifecycle;
-use drover_api_types::{Job, Task};
-use drover_store::{Store, Versioned};
+use drover_api_types::Task;
 use drover_test_support::wait::eventually;
-use drover_test_support::TestEtcd;
 
 use common::*;
-
-/// A server and one agent on `address`; the guard removes the node's
-/// containers at the end.
-struct Cluster {
-    store: Store,
-    data: tempfile::TempDir,
-    etcd: TestEtcd,
-    agent_args: Vec<String>,
-    agent: Proc,
-    _server: Proc,
-    _cleanup: Cleanup,
-}
-
-impl Cluster {
-    async fn start(address: &str) -> Cluster {
-        Cluster::start_with(address, &[]).await
-    }
-
-    async fn start_with(address: &str, agent_flags: &[&str]) -> Cluster {
-        Cluster::start_prepared(address, agent_flags, |_| {}).await
-    }
-
-    /// `prepare` gets the agent's data dir before the agent starts.
-    async fn start_prepared(
-        address: &str,
-        agent_flags: &[&str],
-        prepare: impl FnOnce(&Path),
-    ) -> Cluster {
-        drover_test_support::docker::busybox_image(IMAGE).expect("test image");
-        let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-        let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
-        let data = tempfile::tempdir().expect("tempdir");
-        let data_dir = data.path().join("agent");
-        prepare(&data_dir);
-        let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
-        let mut agent_args = vec![
-            "agent".to_string(),
-            format!("--address={address}"),
-            format!("--data-dir={}", data_dir.display()),
-            // Any free port: other tests' agents may share the address.
-            format!("--http-addr={address}:0"),
-        ];
-        agent_args.extend(agent_flags.iter().map(|f| f.to_string()));
-        let agent = drover(&etcd, &as_strs(&agent_args));
-        let cleanup = cleanup_when_registered(&data_dir).await;
-        Cluster {
-            store,
-            data,
-            etcd,
-            agent_args,
-            agent,
-            _server: server,
-            _cleanup: cleanup,
-        }
-    }
-
-    /// Kills the agent and starts it again on the same data dir.
-    fn restart_agent(&mut self) {
-        let _ = self.agent.0.kill();
-        let _ = self.agent.0.wait();
-        self.agent = drover(&self.etcd, &as_strs(&self.agent_args));
-    }
-
-    async fn submit(&self, job: &Job) {
-        let key = self.store.keys().job("default", &job.metadata.name);
-        self.store.put_at(&key, job).await.expect("put job");
-    }
-
-    async fn stop(&self, job: &Job) {
-        let mut stopped = job.clone();
-        stopped.spec.stop = true;
-        self.submit(&stopped).await;
-    }
-
-    /// The job's allocation of `group` and its status, once `done` says so.
-    async fn alloc_when(
-        &self,
-        job: &str,
-        group: &str,
-        what: &str,
-        done: impl Fn(&AllocationStatus) -> bool,
-    ) -> (Allocation, AllocationStatus) {
-        let store = &self.store;
-        eventually(60, what, || async {
-            let keys = store.keys();
-            let allocs: Vec<Allocation> = store
-                .list_at(&keys.collection("allocations"))
-                .await
-                .ok()?
-                .items;
-            let a = allocs
-                .into_iter()
-                .find(|a| a.spec.job_id == job && a.spec.task_group == group)?;
-            let s: Versioned<AllocationStatus> = store
-                .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
-                .await
-                .ok()??;
-            done(&s.value).then_some((a, s.value))
-        })
-        .await
-    }
-
-    /// The allocation's shared `alloc/` directory on the host.
-    fn alloc_dir(&self, alloc: &Allocation) -> std::path::PathBuf {
-        self.data
-            .path()
-            .join("agent/allocs")
-            .join(&alloc.metadata.uid)
-            .join("alloc")
-    }
-}
-
-fn as_strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
-/// A busybox task running `script` under `sh -c`.
-fn shell_task(name: &str, script: &str) -> Task {
-    let mut task = web_job().spec.groups[0].tasks[0].clone();
-    task.name = name.into();
-    task.env.clear();
-    task.config.remove("ports");
-    task.config
-        .insert("args".into(), serde_json::json!(["-c", script]));
-    task
-}
 
 fn hook(mut task: Task, hook: &str, sidecar: bool) -> Task {
     task.lifecycle = Some(Lifecycle {
@@ -149,16 +21,6 @@ fn hook(mut task: Task, hook: &str, sidecar: bool) -> Task {
         sidecar,
     });
     task
-}
-
-/// A one-group service job with these tasks and no network.
-fn job_of(name: &str, tasks: Vec<Task>) -> Job {
-    let mut job = web_job();
-    job.metadata.name = name.into();
-    let group = &mut job.spec.groups[0];
-    group.network = None;
-    group.tasks = tasks;
-    job
 }
 
 fn lines(path: &Path) -> Vec<String> {

@@ -1,4 +1,5 @@
-//! What the end-to-end tests of a real agent share: the drover binary as a
+//! What the end-to-end tests of a real agent share: a server and agent
+//! [`Cluster`] with shell-task jobs, the drover binary as a
 //! child process, a store connection, the test image, a job that serves
 //! HTTP, and clean-up of the containers a test's node created.
 #![allow(dead_code)]
@@ -190,4 +191,140 @@ pub fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
         .spawn()
         .expect("start drover");
     Proc(child)
+}
+
+/// A server and one agent on `address`; the guard removes the node's
+/// containers at the end.
+pub struct Cluster {
+    pub store: Store,
+    pub data: tempfile::TempDir,
+    pub etcd: TestEtcd,
+    pub agent_args: Vec<String>,
+    pub agent: Proc,
+    _server: Proc,
+    _cleanup: Cleanup,
+}
+
+impl Cluster {
+    pub async fn start(address: &str) -> Cluster {
+        Cluster::start_with(address, &[]).await
+    }
+
+    pub async fn start_with(address: &str, agent_flags: &[&str]) -> Cluster {
+        Cluster::start_prepared(address, agent_flags, |_| {}).await
+    }
+
+    /// `prepare` gets the agent's data dir before the agent starts.
+    pub async fn start_prepared(
+        address: &str,
+        agent_flags: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> Cluster {
+        drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+        let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+        let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
+        let data = tempfile::tempdir().expect("tempdir");
+        let data_dir = data.path().join("agent");
+        prepare(&data_dir);
+        let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+        let mut agent_args = vec![
+            "agent".to_string(),
+            format!("--address={address}"),
+            format!("--data-dir={}", data_dir.display()),
+            // Any free port: other tests' agents may share the address.
+            format!("--http-addr={address}:0"),
+        ];
+        agent_args.extend(agent_flags.iter().map(|f| f.to_string()));
+        let agent = drover(&etcd, &as_strs(&agent_args));
+        let cleanup = cleanup_when_registered(&data_dir).await;
+        Cluster {
+            store,
+            data,
+            etcd,
+            agent_args,
+            agent,
+            _server: server,
+            _cleanup: cleanup,
+        }
+    }
+
+    /// Kills the agent and starts it again on the same data dir.
+    pub fn restart_agent(&mut self) {
+        let _ = self.agent.0.kill();
+        let _ = self.agent.0.wait();
+        self.agent = drover(&self.etcd, &as_strs(&self.agent_args));
+    }
+
+    pub async fn submit(&self, job: &Job) {
+        let key = self.store.keys().job("default", &job.metadata.name);
+        self.store.put_at(&key, job).await.expect("put job");
+    }
+
+    pub async fn stop(&self, job: &Job) {
+        let mut stopped = job.clone();
+        stopped.spec.stop = true;
+        self.submit(&stopped).await;
+    }
+
+    /// The job's allocation of `group` and its status, once `done` says so.
+    pub async fn alloc_when(
+        &self,
+        job: &str,
+        group: &str,
+        what: &str,
+        done: impl Fn(&AllocationStatus) -> bool,
+    ) -> (Allocation, AllocationStatus) {
+        let store = &self.store;
+        eventually(60, what, || async {
+            let keys = store.keys();
+            let allocs: Vec<Allocation> = store
+                .list_at(&keys.collection("allocations"))
+                .await
+                .ok()?
+                .items;
+            let a = allocs
+                .into_iter()
+                .find(|a| a.spec.job_id == job && a.spec.task_group == group)?;
+            let s: Versioned<AllocationStatus> = store
+                .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+                .await
+                .ok()??;
+            done(&s.value).then_some((a, s.value))
+        })
+        .await
+    }
+
+    /// The allocation's shared `alloc/` directory on the host.
+    pub fn alloc_dir(&self, alloc: &Allocation) -> std::path::PathBuf {
+        self.data
+            .path()
+            .join("agent/allocs")
+            .join(&alloc.metadata.uid)
+            .join("alloc")
+    }
+}
+
+pub fn as_strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+/// A busybox task running `script` under `sh -c`.
+pub fn shell_task(name: &str, script: &str) -> Task {
+    let mut task = web_job().spec.groups[0].tasks[0].clone();
+    task.name = name.into();
+    task.env.clear();
+    task.config.remove("ports");
+    task.config
+        .insert("args".into(), serde_json::json!(["-c", script]));
+    task
+}
+
+/// A one-group service job with these tasks and no network.
+pub fn job_of(name: &str, tasks: Vec<Task>) -> Job {
+    let mut job = web_job();
+    job.metadata.name = name.into();
+    let group = &mut job.spec.groups[0];
+    group.network = None;
+    group.tasks = tasks;
+    job
 }
