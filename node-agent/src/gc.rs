@@ -159,6 +159,7 @@ mod tests {
         assert!(reg.take_due(at(100), &policy(60, 50)).is_empty());
         reg.forget("a");
         assert!(!reg.is_collected("a"));
+        reg.report("a", at(0));
         assert_eq!(reg.take_due(at(200), &policy(60, 50)), ["a", "b"]);
     }
 
