@@ -4,6 +4,7 @@
 //! - [`meta`]: `ObjectMeta` and the `ApiObject` trait the store files objects by.
 //! - [`job`], [`group`], [`task`]: the Job kind, as a user writes it.
 //! - [`node`], [`alloc`], [`service`]: the kinds controllers and agents write.
+//! - [`resolve`]: which object a short reference (id prefix, name) means.
 //! - [`duration`]: Go-style durations (`"30s"`).
 //! - [`defaults`]: Nomad's defaults and [`defaults::canonicalize`].
 //! - [`diagnostic`]: errors and warnings with `file:line:col` or object path.
@@ -13,12 +14,14 @@
 pub mod alloc;
 pub mod defaults;
 pub mod diagnostic;
+pub mod diff;
 pub mod duration;
 pub mod group;
 pub mod job;
 pub mod jobspec;
 pub mod meta;
 pub mod node;
+pub mod resolve;
 pub mod service;
 pub mod task;
 pub mod validate;
