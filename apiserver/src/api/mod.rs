@@ -10,12 +10,26 @@
 //! - [`query`]: `namespace`, `index`, `wait`, and the index header.
 //! - [`register`]: what registering a job means (pure).
 //! - [`jobs`]: `/v1/jobs`, `/v1/job/{name}`.
+//! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
+//! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
+//! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
+//! - [`namespaces`]: the namespaces in use, `/v1/namespaces`.
+//! - [`events`]: `/v1/event/stream`, newline-delimited JSON.
+//! - [`openapi`]: `/v1/openapi.json`, from the route table.
+//! - [`views`]: the allocation and node views those answer with (pure).
 
+pub mod allocs;
 pub mod error;
+pub mod events;
 pub mod feed;
 pub mod jobs;
+pub mod logs;
+pub mod namespaces;
+pub mod nodes;
+pub mod openapi;
 pub mod query;
 pub mod register;
+pub mod views;
 
 use axum::Router;
 use drover_store::Store;
@@ -37,5 +51,13 @@ impl ApiState {
 
 /// Every `/v1` route.
 pub fn routes(state: ApiState) -> Router {
-    Router::new().merge(jobs::routes()).with_state(state)
+    Router::new()
+        .merge(jobs::routes())
+        .merge(allocs::routes())
+        .merge(logs::routes())
+        .merge(nodes::routes())
+        .merge(namespaces::routes())
+        .merge(events::routes())
+        .merge(openapi::routes())
+        .with_state(state)
 }

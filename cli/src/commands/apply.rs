@@ -1,8 +1,347 @@
-//! `drover apply` (being written).
+//! `drover apply -f FILE|DIR|-`: load and validate every job first (one bad
+//! file registers nothing), register each through `POST /v1/jobs`, then,
+//! unless `--detach`, follow each job's status with blocking queries until
+//! every group got where it was asked to go, failed beyond repair, or
+//! `--timeout` passed.
+
+mod progress;
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use drover_api_types::job::JobStatus;
+use drover_api_types::Job;
+use drover_apiserver::api::jobs::RegisterResponse;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::client::{runtime, segment, ApiArgs, Client};
+use super::cluster_args::parse_duration;
+use super::jobfile::{collect, load_all, SourcedJob, VarArgs};
+use progress::{evaluate, Progress};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Job files, directories of them, or `-` for standard input (repeatable).
+    #[arg(short = 'f', long = "file", required = true, value_name = "FILE|DIR|-")]
+    files: Vec<PathBuf>,
+    #[command(flatten)]
+    vars: VarArgs,
+    /// Register only if the job is still at this index (0: only if new);
+    /// `drover plan` prints it.
+    #[arg(long, value_name = "N")]
+    check_index: Option<i64>,
+    /// Return once registered, without following the allocations.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    /// How long to follow before giving up (the job keeps going).
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+    #[command(flatten)]
+    api: ApiArgs,
+}
 
-pub fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("drover apply is being written")
+/// How one job's follow ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Failed(String),
+    TimedOut(Option<String>),
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let sources = collect(&args.files)?;
+    let options = args.vars.parse_options();
+    let jobs = match load_all(&sources, &options, &mut std::io::stdin().lock()) {
+        Ok(jobs) => jobs,
+        Err(problems) => {
+            for problem in &problems {
+                eprintln!("{problem}");
+            }
+            eprintln!("nothing was registered");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    if args.check_index.is_some() && jobs.len() != 1 {
+        anyhow::bail!(
+            "--check-index applies to one job; these files hold {}",
+            jobs.len()
+        );
+    }
+    let client = Client::new(&args.api)?;
+    runtime()?.block_on(apply(&client, args, jobs))
+}
+
+async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::Result<ExitCode> {
+    let mut registered = Vec::new();
+    for SourcedJob { source, mut job } in jobs {
+        let name = job.metadata.name.clone();
+        let before = if args.detach {
+            None
+        } else {
+            read_status(client, &job).await?
+        };
+        let answer = register(client, &job, args.check_index)
+            .await
+            .with_context(|| format!("{source}: registering job {name:?}"))?;
+        let verb = if answer.changed {
+            "registered"
+        } else {
+            "unchanged"
+        };
+        println!("job {name:?} {verb} (version {})", answer.version);
+        job.metadata.version = answer.version;
+        // An unchanged job is judged as it stands: its allocations are
+        // this version's.
+        let baseline = if answer.changed { before } else { None };
+        registered.push((job, baseline));
+    }
+    if args.detach {
+        return Ok(ExitCode::SUCCESS);
+    }
+    let display = Display::new(registered.len() > 1);
+    let follows = registered
+        .iter()
+        .map(|(job, baseline)| follow(client, job, baseline.as_ref(), args.timeout, &display));
+    let outcomes = futures::future::join_all(follows).await;
+    let mut ok = true;
+    for ((job, _), outcome) in registered.iter().zip(outcomes) {
+        let name = &job.metadata.name;
+        match outcome {
+            Outcome::Done if job.spec.stop => println!("job {name:?} stopped"),
+            Outcome::Done => println!("job {name:?} is running as asked"),
+            Outcome::Failed(reason) => {
+                ok = false;
+                eprintln!("job {name:?} failed:");
+                reason.lines().for_each(|l| eprintln!("  {l}"));
+            }
+            Outcome::TimedOut(last_error) => {
+                ok = false;
+                eprintln!(
+                    "job {name:?}: still not there after {}; it carries on \
+                     (drover describe job {name}, drover get allocs)",
+                    humanize(args.timeout)
+                );
+                if let Some(e) = last_error {
+                    eprintln!("  last error: {e}");
+                }
+            }
+        }
+    }
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[derive(Serialize)]
+struct RegisterRequest<'a> {
+    job: &'a Job,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check_index: Option<i64>,
+}
+
+async fn register(
+    client: &Client,
+    job: &Job,
+    check_index: Option<i64>,
+) -> anyhow::Result<RegisterResponse> {
+    client
+        .post(
+            "/v1/jobs",
+            &namespace_query(job),
+            &RegisterRequest { job, check_index },
+        )
+        .await
+}
+
+/// The job's status now; `None` when the job does not exist yet.
+async fn read_status(client: &Client, job: &Job) -> anyhow::Result<Option<JobStatus>> {
+    let jobs = client
+        .get::<Vec<Job>>("/v1/jobs", &namespace_query(job))
+        .await?;
+    Ok(jobs
+        .value
+        .into_iter()
+        .find(|j| j.metadata.name == job.metadata.name)
+        .and_then(|j| j.status))
+}
+
+/// A job file's own namespace wins over `-n`.
+fn namespace_query(job: &Job) -> Vec<(&'static str, String)> {
+    match job.metadata.namespace.as_str() {
+        "" => Vec::new(),
+        ns => vec![("namespace", ns.to_string())],
+    }
+}
+
+/// Longest a single blocking query waits, so the timeout stays accurate
+/// and a lost connection is noticed.
+const MAX_WAIT: Duration = Duration::from_secs(30);
+
+async fn follow(
+    client: &Client,
+    job: &Job,
+    baseline: Option<&JobStatus>,
+    timeout: Duration,
+    display: &Display,
+) -> Outcome {
+    let lines = display.job(job);
+    let deadline = tokio::time::Instant::now() + timeout;
+    let path = format!("/v1/job/{}", segment(&job.metadata.name));
+    let mut index = 0i64;
+    let mut last_error = None;
+    loop {
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if remaining.is_zero() {
+            lines.finish();
+            return Outcome::TimedOut(last_error);
+        }
+        let mut query = namespace_query(job);
+        if index > 0 {
+            let wait = remaining.min(MAX_WAIT).as_millis().max(1);
+            query.push(("index", index.to_string()));
+            query.push(("wait", format!("{wait}ms")));
+        }
+        let read = tokio::time::timeout(remaining + Duration::from_secs(5), async {
+            client.get::<Job>(&path, &query).await
+        })
+        .await;
+        match read {
+            Ok(Ok(answer)) => {
+                last_error = None;
+                index = answer.index;
+                let progress: Progress = evaluate(job, answer.value.status.as_ref(), baseline);
+                lines.show(&progress.lines);
+                if let Some(reason) = progress.failed {
+                    lines.finish();
+                    return Outcome::Failed(reason);
+                }
+                if progress.done {
+                    lines.finish();
+                    return Outcome::Done;
+                }
+            }
+            Ok(Err(e)) => {
+                // The server may be restarting: keep trying until the
+                // deadline, reporting the error only if it lasts.
+                last_error = Some(format!("{e:#}"));
+                index = 0;
+                tokio::time::sleep(Duration::from_secs(1).min(remaining)).await;
+            }
+            Err(_) => {}
+        }
+    }
+}
+
+/// Where progress goes: live bars on a terminal, changed lines otherwise.
+struct Display {
+    multi: Option<MultiProgress>,
+    prefix_job: bool,
+}
+
+impl Display {
+    fn new(prefix_job: bool) -> Display {
+        let multi = std::io::stdout().is_terminal().then(MultiProgress::new);
+        Display { multi, prefix_job }
+    }
+
+    fn job(&self, job: &Job) -> JobLines {
+        let prefix = if self.prefix_job {
+            format!("{} ", job.metadata.name)
+        } else {
+            String::new()
+        };
+        let bars = self.multi.as_ref().map(|multi| {
+            let style = ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner());
+            job.spec
+                .groups
+                .iter()
+                .map(|_| {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.set_style(style.clone());
+                    bar.enable_steady_tick(Duration::from_millis(120));
+                    bar
+                })
+                .collect()
+        });
+        JobLines {
+            prefix,
+            bars,
+            last: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+}
+
+struct JobLines {
+    prefix: String,
+    bars: Option<Vec<ProgressBar>>,
+    last: std::cell::RefCell<Vec<String>>,
+}
+
+impl JobLines {
+    fn show(&self, lines: &[String]) {
+        let mut last = self.last.borrow_mut();
+        match &self.bars {
+            Some(bars) => {
+                for (bar, line) in bars.iter().zip(lines) {
+                    bar.set_message(format!("{}{line}", self.prefix));
+                }
+            }
+            None => {
+                for (i, line) in lines.iter().enumerate() {
+                    if last.get(i) != Some(line) {
+                        println!("{}{line}", self.prefix);
+                    }
+                }
+            }
+        }
+        *last = lines.to_vec();
+    }
+
+    fn finish(&self) {
+        if let Some(bars) = &self.bars {
+            bars.iter().for_each(ProgressBar::finish);
+        }
+    }
+}
+
+/// `5m`, `90s`: the timeout as it was probably typed.
+fn humanize(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs >= 60 && secs % 60 == 0 {
+        format!("{}m", secs / 60)
+    } else {
+        format!("{secs}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_read_as_typed() {
+        assert_eq!(humanize(Duration::from_secs(300)), "5m");
+        assert_eq!(humanize(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn a_job_files_namespace_is_sent_and_an_empty_one_left_to_the_flag() {
+        let mut job = Job {
+            api_version: "drover.io/v1".into(),
+            kind: "Job".into(),
+            metadata: Default::default(),
+            spec: Default::default(),
+            status: None,
+        };
+        assert!(namespace_query(&job).is_empty());
+        job.metadata.namespace = "prod".into();
+        assert_eq!(namespace_query(&job), [("namespace", "prod".to_string())]);
+    }
 }

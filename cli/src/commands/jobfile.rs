@@ -1,8 +1,13 @@
-//! Flags shared by every command that reads job files (`--var`, `--var-file`).
+//! Flags shared by every command that reads job files (`--var`, `--var-file`),
+//! and how `-f FILE|DIR|-` becomes jobs: every input is loaded and
+//! validated before anything is sent, so one bad file registers nothing.
 
-use std::path::PathBuf;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 
-use drover_api_types::jobspec::ParseOptions;
+use anyhow::Context as _;
+use drover_api_types::jobspec::{load_file, load_str, ParseOptions};
+use drover_api_types::Job;
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct VarArgs {
@@ -26,6 +31,139 @@ impl VarArgs {
     }
 }
 
+/// One input: a file, or standard input (`-`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    File(PathBuf),
+    Stdin,
+}
+
+impl Source {
+    pub fn display(&self) -> String {
+        match self {
+            Source::File(path) => path.display().to_string(),
+            Source::Stdin => "<stdin>".to_string(),
+        }
+    }
+}
+
+/// What a directory contributes: job files by their extension (a README or
+/// a var file beside them is not a job).
+const JOB_EXTENSIONS: [&str; 5] = ["nomad", "hcl", "yaml", "yml", "json"];
+
+/// `-f` arguments → sources: `-` is stdin (once), a directory is its job
+/// files in name order (not recursive, like `kubectl apply -f DIR`).
+pub fn collect(inputs: &[PathBuf]) -> anyhow::Result<Vec<Source>> {
+    let mut sources = Vec::new();
+    for input in inputs {
+        if input.as_os_str() == "-" {
+            if sources.contains(&Source::Stdin) {
+                anyhow::bail!("-f - (standard input) can be given only once");
+            }
+            sources.push(Source::Stdin);
+        } else if input.is_dir() {
+            let found = job_files_in(input)?;
+            if found.is_empty() {
+                anyhow::bail!(
+                    "{}: no job files (*.nomad, *.hcl, *.yaml, *.yml, *.json)",
+                    input.display()
+                );
+            }
+            sources.extend(found.into_iter().map(Source::File));
+        } else {
+            sources.push(Source::File(input.clone()));
+        }
+    }
+    Ok(sources)
+}
+
+fn job_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+    let mut files = Vec::new();
+    for entry in entries {
+        let path = entry
+            .with_context(|| format!("reading {}", dir.display()))?
+            .path();
+        let is_job = path.is_file()
+            && path
+                .extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| JOB_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if is_job {
+            files.push(path);
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+/// A job and the input it came from.
+#[derive(Debug, Clone)]
+pub struct SourcedJob {
+    pub source: String,
+    pub job: Job,
+}
+
+/// Every job of every source, or every problem of every source as
+/// `file:line:col` lines (`source: invalid` first). Warnings go to stderr.
+pub fn load_all(
+    sources: &[Source],
+    options: &ParseOptions,
+    stdin: &mut dyn Read,
+) -> Result<Vec<SourcedJob>, Vec<String>> {
+    let mut jobs = Vec::new();
+    let mut problems = Vec::new();
+    for source in sources {
+        let name = source.display();
+        let loaded = match source {
+            Source::File(path) => load_file(path, options),
+            Source::Stdin => {
+                let mut text = String::new();
+                match stdin.read_to_string(&mut text) {
+                    Ok(_) => load_str(&name, &text, options),
+                    Err(e) => {
+                        problems.push(format!("{name}: cannot read standard input: {e}"));
+                        continue;
+                    }
+                }
+            }
+        };
+        match loaded {
+            Ok(loaded) => {
+                for warning in &loaded.warnings {
+                    eprintln!("{name}: {warning}");
+                }
+                if loaded.jobs.is_empty() {
+                    problems.push(format!("{name}: no job in it"));
+                }
+                jobs.extend(loaded.jobs.into_iter().map(|job| SourcedJob {
+                    source: name.clone(),
+                    job,
+                }));
+            }
+            Err(diagnostics) => {
+                problems.push(format!("{name}: invalid"));
+                problems.extend(diagnostics.iter().map(|d| format!("  {d}")));
+            }
+        }
+    }
+    let mut seen = std::collections::BTreeMap::new();
+    for sourced in &jobs {
+        let key = (&sourced.job.metadata.namespace, &sourced.job.metadata.name);
+        if let Some(first) = seen.insert(key, &sourced.source) {
+            problems.push(format!(
+                "{}: job {:?} is also in {first}; a job can be applied once per run",
+                sourced.source, sourced.job.metadata.name
+            ));
+        }
+    }
+    if problems.is_empty() {
+        Ok(jobs)
+    } else {
+        Err(problems)
+    }
+}
+
 fn parse_var(raw: &str) -> Result<(String, String), String> {
     match raw.split_once('=') {
         Some((name, value)) if !name.trim().is_empty() => {
@@ -38,6 +176,83 @@ fn parse_var(raw: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_directory_gives_its_job_files_in_name_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for name in [
+            "b.nomad",
+            "a.yaml",
+            "c.hcl",
+            "d.json",
+            "e.yml",
+            "README.md",
+            "vars.txt",
+        ] {
+            std::fs::write(dir.path().join(name), "").expect("write");
+        }
+        std::fs::create_dir(dir.path().join("sub.nomad")).expect("mkdir");
+        let sources = collect(&[dir.path().to_path_buf()]).expect("collect");
+        let names: Vec<String> = sources
+            .iter()
+            .map(|s| match s {
+                Source::File(p) => p.file_name().expect("name").to_string_lossy().into(),
+                Source::Stdin => "-".into(),
+            })
+            .collect();
+        assert_eq!(names, ["a.yaml", "b.nomad", "c.hcl", "d.json", "e.yml"]);
+    }
+
+    #[test]
+    fn dash_is_stdin_once_and_an_empty_directory_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sources = collect(&["-".into(), "x.nomad".into()]).expect("collect");
+        assert_eq!(sources, [Source::Stdin, Source::File("x.nomad".into())]);
+        assert!(collect(&["-".into(), "-".into()]).is_err());
+        let err = collect(&[dir.path().to_path_buf()]).expect_err("empty dir");
+        assert!(err.to_string().contains("no job files"), "{err}");
+    }
+
+    const JOB: &str = r#"job "web" {
+  datacenters = ["dc1"]
+  group "front" {
+    task "web" {
+      driver = "docker"
+      config { image = "nginx" }
+    }
+  }
+}
+"#;
+
+    #[test]
+    fn stdin_is_loaded_like_a_file() {
+        let mut stdin = JOB.as_bytes();
+        let jobs = load_all(&[Source::Stdin], &ParseOptions::default(), &mut stdin).expect("valid");
+        assert_eq!(jobs.len(), 1);
+        assert_eq!(jobs[0].source, "<stdin>");
+        assert_eq!(jobs[0].job.metadata.name, "web");
+    }
+
+    #[test]
+    fn one_bad_file_fails_the_whole_load_with_positions() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let good = dir.path().join("good.nomad");
+        let bad = dir.path().join("bad.nomad");
+        std::fs::write(&good, JOB).expect("write");
+        std::fs::write(&bad, JOB.replace("datacenters", "datacentres")).expect("write");
+        let sources = [Source::File(good.clone()), Source::File(bad.clone())];
+        let problems =
+            load_all(&sources, &ParseOptions::default(), &mut std::io::empty()).expect_err("bad");
+        assert_eq!(problems[0], format!("{}: invalid", bad.display()));
+        assert!(
+            problems[1].contains(&format!("{}:2:", bad.display())),
+            "{problems:?}"
+        );
+        let twice = [Source::File(good.clone()), Source::File(good)];
+        let problems =
+            load_all(&twice, &ParseOptions::default(), &mut std::io::empty()).expect_err("dup");
+        assert!(problems[0].contains("also in"), "{problems:?}");
+    }
 
     #[test]
     fn var_flag_splits_on_the_first_equals() {

@@ -3,6 +3,7 @@
 
 use std::fs::File;
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,18 +18,40 @@ pub struct LocalEtcd {
     log: PathBuf,
 }
 
+/// Where and how a [`LocalEtcd`] runs beyond its data directory.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EtcdOptions {
+    /// Client and peer ports to use when both are free (else free ones).
+    pub preferred_ports: Option<(u16, u16)>,
+    /// In its own process group, so a terminal's Ctrl-C reaches it only
+    /// through its parent, which can stop it last.
+    pub own_process_group: bool,
+}
+
 impl LocalEtcd {
     /// Starts `etcd` from PATH with its data under `data_dir`, on free
     /// loopback ports, and waits until it answers.
     pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, EtcdOptions::default()).await
+    }
+
+    pub async fn start_with(data_dir: &Path, options: EtcdOptions) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
-        let client = format!("http://127.0.0.1:{}", free_port()?);
-        let peer = format!("http://127.0.0.1:{}", free_port()?);
+        let (client_port, peer_port) = match options.preferred_ports {
+            Some((c, p)) if port_free(c) && port_free(p) => (c, p),
+            _ => (free_port()?, free_port()?),
+        };
+        let client = format!("http://127.0.0.1:{client_port}");
+        let peer = format!("http://127.0.0.1:{peer_port}");
         let log = data_dir.join("etcd.log");
         let out = File::create(&log).with_context(|| format!("creating {}", log.display()))?;
         let err = out.try_clone().context("opening the etcd log")?;
-        let child = Command::new("etcd")
+        let mut command = Command::new("etcd");
+        if options.own_process_group {
+            command.process_group(0);
+        }
+        let child = command
             .arg("--name=drover")
             .arg(format!("--data-dir={}", data_dir.join("member-data").display()))
             .arg(format!("--listen-client-urls={client}"))
@@ -62,6 +85,12 @@ impl LocalEtcd {
 
     pub fn endpoint(&self) -> &str {
         &self.endpoint
+    }
+
+    /// SIGTERM, then SIGKILL if it is still there after `grace`: etcd
+    /// flushes its WAL on a clean stop, so a restart finds the data whole.
+    pub async fn stop(mut self, grace: Duration) {
+        terminate(&mut self.child, grace).await;
     }
 
     async fn wait_healthy(&mut self) -> anyhow::Result<()> {
@@ -100,7 +129,33 @@ impl Drop for LocalEtcd {
     }
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// Sends SIGTERM (through `kill(1)`: the workspace forbids `unsafe`, so no
+/// libc) and waits up to `grace` before killing.
+pub async fn terminate(child: &mut Child, grace: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let started = Instant::now();
+    while started.elapsed() < grace {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn port_free(port: u16) -> bool {
+    TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+pub fn free_port() -> anyhow::Result<u16> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
     Ok(listener.local_addr().context("finding a free port")?.port())
 }

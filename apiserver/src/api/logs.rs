@@ -1,0 +1,275 @@
+//! `GET /v1/allocation/{id}/logs/{task}?follow&stderr&tail=N`: a task's
+//! output, proxied from the agent of the node the allocation is bound to
+//! (`node.spec.http_addr`, `GET /v1/client/logs/{alloc}/{task}`), so users
+//! need to reach only the server. `/v1/allocation/{id}/logs` picks the
+//! group's only task.
+//!
+//! The agent's answer streams through as it comes (status and content
+//! type included); its JSON errors come back as this API's errors, naming
+//! the node. An agent that cannot be reached is a 502 naming the node and
+//! the address tried.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use drover_api_types::resolve::resolve_task;
+use drover_api_types::{Job, Node};
+use drover_store::Store;
+
+use super::allocs::{self, Joined};
+use super::error::{ApiError, ApiResult};
+use super::ApiState;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub fn routes() -> Router<ApiState> {
+    Router::new()
+        .route("/v1/allocation/{id}/logs", get(logs_only_task))
+        .route("/v1/allocation/{id}/logs/{task}", get(logs))
+}
+
+/// What the agent is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LogQuery {
+    pub follow: bool,
+    pub stderr: bool,
+    pub tail: Option<u64>,
+}
+
+/// Parses the query (pure); `namespace` limits the allocation lookup.
+pub fn parse_query(query: &HashMap<String, String>) -> ApiResult<LogQuery> {
+    let flag = |key: &str| -> ApiResult<bool> {
+        match query.get(key).map(String::as_str) {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("" | "true" | "1") => Ok(true),
+            Some(v) => {
+                Err(ApiError::bad_request(format!("must be true or false, got {v:?}")).at(key))
+            }
+        }
+    };
+    let tail = query
+        .get("tail")
+        .map(|v| {
+            v.parse::<u64>().map_err(|_| {
+                ApiError::bad_request(format!("must be a number of lines, got {v:?}")).at("tail")
+            })
+        })
+        .transpose()?;
+    if let Some(k) = query
+        .keys()
+        .find(|k| !["follow", "stderr", "tail", "namespace"].contains(&k.as_str()))
+    {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter {k:?} (expected follow, stderr, tail, namespace)"
+        ))
+        .at(k.as_str()));
+    }
+    Ok(LogQuery {
+        follow: flag("follow")?,
+        stderr: flag("stderr")?,
+        tail,
+    })
+}
+
+/// The agent's URL for one task's logs (pure).
+pub fn agent_url(http_addr: &str, alloc: &str, task: &str, q: LogQuery) -> Option<reqwest::Url> {
+    let mut url = reqwest::Url::parse(&format!("http://{http_addr}/")).ok()?;
+    url.path_segments_mut()
+        .ok()?
+        .clear()
+        .extend(["v1", "client", "logs", alloc, task]);
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("follow", if q.follow { "true" } else { "false" });
+        pairs.append_pair("stderr", if q.stderr { "true" } else { "false" });
+        if let Some(n) = q.tail {
+            pairs.append_pair("tail", &n.to_string());
+        }
+    }
+    Some(url)
+}
+
+fn client() -> ApiResult<&'static reqwest::Client> {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(c) = CLIENT.get() {
+        return Ok(c);
+    }
+    let built = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .build()
+        .map_err(|e| {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("HTTP client: {e}"),
+            )
+        })?;
+    Ok(CLIENT.get_or_init(|| built))
+}
+
+/// The task names of the allocation's group, from the job version it runs
+/// (else the current job; empty when neither is left).
+async fn group_tasks(store: &Store, joined: &Joined) -> ApiResult<Vec<String>> {
+    let keys = store.keys();
+    let a = &joined.alloc;
+    let (ns, job_id) = (&a.metadata.namespace, &a.spec.job_id);
+    let mut job: Option<Job> = store
+        .get_at(&keys.job_version(ns, job_id, a.spec.job_version))
+        .await?;
+    if job.is_none() {
+        job = store.get_at(&keys.job(ns, job_id)).await?;
+    }
+    Ok(job
+        .and_then(|j| {
+            j.spec
+                .groups
+                .into_iter()
+                .find(|g| g.name == a.spec.task_group)
+        })
+        .map(|g| g.tasks.into_iter().map(|t| t.name).collect())
+        .unwrap_or_default())
+}
+
+async fn logs_only_task(
+    State(state): State<ApiState>,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    proxy(&state, &id, None, &query).await
+}
+
+async fn logs(
+    State(state): State<ApiState>,
+    Path((id, task)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+) -> ApiResult<Response> {
+    proxy(&state, &id, Some(&task), &query).await
+}
+
+fn bad_gateway(message: String) -> ApiError {
+    ApiError::new(StatusCode::BAD_GATEWAY, message)
+}
+
+async fn proxy(
+    state: &ApiState,
+    reference: &str,
+    task: Option<&str>,
+    query: &HashMap<String, String>,
+) -> ApiResult<Response> {
+    let q = parse_query(query)?;
+    let store = &state.store;
+    let (joined, _) = allocs::find(store, reference, query).await?;
+    let id = joined.alloc.metadata.uid.clone();
+    let tasks = group_tasks(store, &joined).await?;
+    let task = resolve_task(task, &tasks, &id).map_err(|m| ApiError::not_found(m).at("task"))?;
+    let binding = joined.binding.as_ref().ok_or_else(|| {
+        ApiError::conflict(format!("allocation {id} is not placed on a node yet"))
+    })?;
+    let node: Node = store
+        .get_at(&store.keys().node(&binding.node_id))
+        .await?
+        .ok_or_else(|| {
+            bad_gateway(format!(
+                "node {} (allocation {id}) is not registered",
+                binding.node_id
+            ))
+        })?;
+    let name = &node.metadata.name;
+    let addr = &node.spec.http_addr;
+    if addr.is_empty() {
+        return Err(bad_gateway(format!(
+            "node {name} ({}) does not advertise an HTTP address (an older or simulated agent)",
+            binding.node_id
+        )));
+    }
+    let url = agent_url(addr, &id, &task, q).ok_or_else(|| {
+        bad_gateway(format!(
+            "node {name} advertises a bad HTTP address {addr:?}"
+        ))
+    })?;
+    let response = client()?.get(url).send().await.map_err(|e| {
+        bad_gateway(format!(
+            "cannot reach the agent of node {name} at {addr}: {e}"
+        ))
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().await.unwrap_or_default();
+        let message = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v.get("error")?.as_str().map(str::to_string))
+            .unwrap_or(body);
+        let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+        return Err(ApiError::new(
+            status,
+            format!("the agent of node {name} at {addr}: {message}"),
+        ));
+    }
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/plain; charset=utf-8")
+        .to_string();
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(response.bytes_stream()),
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_query_is_checked_and_bare_flags_mean_true() {
+        let p = parse_query(&q(&[("follow", ""), ("tail", "20")])).expect("ok");
+        assert_eq!(
+            p,
+            LogQuery {
+                follow: true,
+                stderr: false,
+                tail: Some(20)
+            }
+        );
+        assert_eq!(parse_query(&q(&[])).expect("ok"), LogQuery::default());
+        let e = parse_query(&q(&[("tail", "x")])).expect_err("bad tail");
+        assert_eq!(e.field.as_deref(), Some("tail"));
+        let e = parse_query(&q(&[("follw", "1")])).expect_err("typo");
+        assert_eq!(e.field.as_deref(), Some("follw"));
+    }
+
+    #[test]
+    fn the_agent_url_escapes_segments_and_passes_the_query() {
+        let url = agent_url(
+            "10.0.0.5:4647",
+            "a1",
+            "my task",
+            LogQuery {
+                follow: true,
+                stderr: true,
+                tail: Some(5),
+            },
+        )
+        .expect("url");
+        assert_eq!(
+            url.as_str(),
+            "http://10.0.0.5:4647/v1/client/logs/a1/my%20task?follow=true&stderr=true&tail=5"
+        );
+        assert!(agent_url("not a host", "a", "t", LogQuery::default()).is_none());
+    }
+}
