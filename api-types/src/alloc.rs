@@ -128,6 +128,10 @@ pub struct AllocationStatus {
     /// Deployment health, once the agent has judged it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub healthy: Option<bool>,
+    /// The latest result of each service check the agent runs, by check
+    /// id (`<service>/<check>`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<crate::service::CheckStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
 }

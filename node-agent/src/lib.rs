@@ -16,6 +16,8 @@
 //!   the client status derived from them (pure).
 //! - [`template`]: Nomad `template` blocks — the env-only subset of
 //!   consul-template's language, and `env = true` files (pure).
+//! - [`checks`]: service health checks — what to probe, thresholds,
+//!   `check_restart` (pure) — and their timers and probes (`checks::run`).
 //! - [`container_spec`]: a task of an allocation → the container to create
 //!   (pure), with a stable spec hash.
 //! - [`actions`]: desired tasks + observed containers → what to do to
@@ -33,6 +35,7 @@
 
 pub mod actions;
 pub mod agent;
+pub mod checks;
 pub mod container_spec;
 pub mod driver;
 pub mod fingerprint;

@@ -15,6 +15,7 @@ pub mod events {
     pub const NOT_RESTARTING: &str = "Not Restarting";
     pub const KILLING: &str = "Killing";
     pub const KILLED: &str = "Killed";
+    pub const RESTART_SIGNALED: &str = "Restart Signaled";
     pub const DRIVER_FAILURE: &str = "Driver Failure";
 }
 

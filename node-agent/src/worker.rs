@@ -29,6 +29,8 @@ use crate::restart::{self, Decision, Exit};
 use crate::task_env::TaskContext;
 use crate::task_state::{self as ts, events};
 
+mod checks;
+
 /// How often a worker looks at Docker when nothing else wakes it. Exits
 /// wake it at once through Docker's events; this catches anything missed
 /// while the event stream was down.
@@ -71,6 +73,8 @@ struct Worker {
     /// a completed batch task must not run again).
     resumed: bool,
     tasks: BTreeMap<String, TaskMemory>,
+    /// The service checks running for this allocation.
+    checks: checks::Checks,
 }
 
 /// Runs the worker of one allocation until `desired` says it is gone (and
@@ -87,15 +91,32 @@ pub async fn run(
         written: None,
         resumed: false,
         tasks: BTreeMap::new(),
+        checks: checks::Checks::new(),
     };
+    // When the next pass is due: now, at first.
+    let mut due = Instant::now();
     loop {
+        if *shutdown.borrow() {
+            return;
+        }
         let current = desired.borrow_and_update().clone();
         let Some(alloc) = current else { return };
-        let wake = worker.pass(&alloc).await;
+        if Instant::now() >= due {
+            due = Instant::now() + worker.pass(&alloc).await;
+        }
         tokio::select! {
-            _ = shutdown.wait_for(|s| *s) => return,
-            changed = desired.changed() => if changed.is_err() { return },
-            _ = tokio::time::sleep(wake) => {}
+            // `changed`, not `wait_for`: no lock guard is held across the
+            // check branch's await, so the future stays Send.
+            stop = shutdown.changed() => if stop.is_err() || *shutdown.borrow() { return },
+            changed = desired.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                due = Instant::now();
+            }
+            _ = tokio::time::sleep_until(due) => {}
+            // A check result is folded in without a whole pass.
+            Some(result) = worker.checks.next() => worker.check_result(&alloc, result).await,
         }
     }
 }
@@ -251,6 +272,7 @@ impl Worker {
         let (client, description) = ts::client_status(&self.status, &names);
         self.status.client_status = client;
         self.status.client_description = description.into();
+        self.sync_checks(alloc, &job, group, &node);
         self.write_status(alloc).await;
         wake
     }

@@ -74,6 +74,7 @@ pub fn simulated_status(alloc: &Allocation, tasks: &[String]) -> AllocationStatu
         task_states: tasks.iter().map(|t| (t.clone(), task_state(t))).collect(),
         healthy: running.then_some(true),
         updated_at: now,
+        checks: Vec::new(),
     }
 }
 

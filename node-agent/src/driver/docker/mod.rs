@@ -97,6 +97,9 @@ impl Default for LogOptions {
     }
 }
 
+/// How much of an exec's output is kept (Consul keeps 4 KiB).
+const MAX_EXEC_OUTPUT: usize = 4096;
+
 /// The Docker daemon of this node.
 pub struct Docker {
     host: String,
@@ -208,6 +211,57 @@ impl Docker {
                     .and_then(|mut labels| labels.remove(super::labels::ALLOC_ID)))
             });
         Ok(stream)
+    }
+
+    /// Runs `cmd` in a running container (a script check): its exit code
+    /// and combined output (cut to `MAX_EXEC_OUTPUT` bytes).
+    pub async fn exec(
+        &self,
+        container: &str,
+        cmd: &[String],
+    ) -> Result<(i64, String), DriverError> {
+        let client = self.client().await?;
+        let created = client
+            .create_exec(
+                container,
+                bollard::exec::CreateExecOptions {
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| container_err("exec in", container, e))?;
+        let mut output = String::new();
+        if let bollard::exec::StartExecResults::Attached {
+            output: mut stream, ..
+        } = client
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| container_err("exec in", container, e))?
+        {
+            while let Some(chunk) = stream.next().await {
+                let chunk =
+                    chunk.map_err(|e| container_err("read exec output of", container, e))?;
+                if output.len() < MAX_EXEC_OUTPUT {
+                    output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+                }
+            }
+        }
+        if output.len() > MAX_EXEC_OUTPUT {
+            // Cut on a character boundary: truncate panics inside one.
+            let mut end = MAX_EXEC_OUTPUT;
+            while !output.is_char_boundary(end) {
+                end -= 1;
+            }
+            output.truncate(end);
+        }
+        let inspected = client
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| container_err("inspect exec in", container, e))?;
+        Ok((inspected.exit_code.unwrap_or(-1), output))
     }
 
     /// Whether the image is on the node.
