@@ -6,17 +6,18 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use drover_api_types::job::JobStatus;
 use drover_api_types::Job;
 use drover_store::keys::collections as c;
-use drover_store::{Atomic, Guard, Stored, Versioned};
+use drover_store::{Atomic, Guard, Store, Stored, Versioned};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiQuery};
 use super::query::{Indexed, ReadOptions};
 use super::register::{self, Registration};
 use super::ApiState;
@@ -24,12 +25,15 @@ use super::ApiState;
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/jobs", get(list).post(register_job))
-        .route("/v1/job/{name}", get(read))
+        .route(
+            "/v1/job/{name}",
+            get(read).delete(super::job_actions::delete),
+        )
 }
 
 async fn list(
     State(state): State<ApiState>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Vec<Job>>> {
     let options = ReadOptions::parse(&query)?;
     options.block(&state.feed, &[c::JOBS, c::JOBS_STATUS]).await;
@@ -61,7 +65,7 @@ async fn list(
 async fn read(
     State(state): State<ApiState>,
     Path(name): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Job>> {
     let options = ReadOptions::parse(&query)?;
     options.block(&state.feed, &[c::JOBS, c::JOBS_STATUS]).await;
@@ -99,8 +103,8 @@ pub struct RegisterResponse {
 
 async fn register_job(
     State(state): State<ApiState>,
-    Query(query): Query<HashMap<String, String>>,
-    Json(request): Json<RegisterRequest>,
+    ApiQuery(query): ApiQuery<HashMap<String, String>>,
+    ApiJson(request): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<RegisterResponse>> {
     let options = ReadOptions::parse(&query)?;
     let ns = match request.job.metadata.namespace.as_str() {
@@ -110,28 +114,44 @@ async fn register_job(
     let name = request.job.metadata.name.clone();
     drover_store::keys::validate_segment(&name)
         .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;
-    let store = &state.store;
-    let existing = store.get::<Job>(&ns, &name).await?;
-    let decision = register::decide(
-        existing.as_ref(),
-        request.job,
+    let existing = state.store.get::<Job>(&ns, &name).await?;
+    let response = write_job(
+        &state.store,
         &ns,
+        existing,
+        request.job,
         request.check_index,
-        Utc::now(),
-    )?;
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// Registers `submitted` against `existing` as read (validation,
+/// `check_index`, version): every change of a job goes through here, so
+/// the job and its version snapshot are written in one transaction
+/// guarded by the revision `existing` was read at.
+pub async fn write_job(
+    store: &Store,
+    ns: &str,
+    existing: Option<Job>,
+    submitted: Job,
+    check_index: Option<i64>,
+) -> ApiResult<RegisterResponse> {
+    let name = submitted.metadata.name.clone();
+    let decision = register::decide(existing.as_ref(), submitted, ns, check_index, Utc::now())?;
     let job = match decision {
         Registration::Unchanged => {
             let old = existing.ok_or_else(|| ApiError::not_found("the job vanished"))?;
-            return Ok(Json(RegisterResponse {
+            return Ok(RegisterResponse {
                 index: old.metadata.resource_version,
                 version: old.metadata.version,
                 changed: false,
-            }));
+            });
         }
         Registration::Write(job) => *job,
     };
     let keys = store.keys();
-    let key = keys.job(&ns, &name);
+    let key = keys.job(ns, &name);
     let guard = match job.metadata.resource_version {
         0 => Guard::Absent,
         rev => Guard::Revision(rev),
@@ -144,19 +164,20 @@ async fn register_job(
     let unit = Atomic::new()
         .guard(key.clone(), guard)
         .put(key, bytes.clone())
-        .put(keys.job_version(&ns, &name, job.metadata.version), bytes);
+        .put(keys.job_version(ns, &name, job.metadata.version), bytes);
     let mut batch = store.batch();
     batch.push(unit);
     let index = batch.commit_atomic(store).await.map_err(|e| match e {
         drover_store::StoreError::Conflict { .. }
         | drover_store::StoreError::AlreadyExists { .. } => ApiError::conflict(format!(
             "job {name:?} changed while it was being registered; apply again"
-        )),
+        ))
+        .at("check_index"),
         other => other.into(),
     })?;
-    Ok(Json(RegisterResponse {
+    Ok(RegisterResponse {
         index,
         version: job.metadata.version,
         changed: true,
-    }))
+    })
 }

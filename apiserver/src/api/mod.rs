@@ -10,6 +10,10 @@
 //! - [`query`]: `namespace`, `index`, `wait`, and the index header.
 //! - [`register`]: what registering a job means (pure).
 //! - [`jobs`]: `/v1/jobs`, `/v1/job/{name}`.
+//! - [`job_actions`]: `/v1/job/{name}/stop`, `/scale`, `/dispatch`, `DELETE /v1/job/{name}`.
+//! - [`versions`]: `/v1/job/{name}/versions`, newest first.
+//! - [`plan`]: `/v1/job/{name}/plan`, a dry run with diff and scheduler counts.
+//! - [`extract`]: JSON body and query extractors whose rejections are JSON errors.
 //! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
@@ -21,14 +25,18 @@
 pub mod allocs;
 pub mod error;
 pub mod events;
+pub mod extract;
 pub mod feed;
+pub mod job_actions;
 pub mod jobs;
 pub mod logs;
 pub mod namespaces;
 pub mod nodes;
 pub mod openapi;
+pub mod plan;
 pub mod query;
 pub mod register;
+pub mod versions;
 pub mod views;
 
 use axum::Router;
@@ -53,11 +61,15 @@ impl ApiState {
 pub fn routes(state: ApiState) -> Router {
     Router::new()
         .merge(jobs::routes())
+        .merge(job_actions::routes())
+        .merge(versions::routes())
+        .merge(plan::routes())
         .merge(allocs::routes())
         .merge(logs::routes())
         .merge(nodes::routes())
         .merge(namespaces::routes())
         .merge(events::routes())
         .merge(openapi::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
         .with_state(state)
 }

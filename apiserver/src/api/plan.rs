@@ -1,0 +1,285 @@
+//! `POST /v1/job/{name}/plan`: what registering a job would do, without
+//! writing anything — the field-level diff from the stored job, what the
+//! job controller would do to each group (with the same pure reconciler it
+//! runs), why new allocations could not be placed right now (with the
+//! placement controller's pure pass over a snapshot of the nodes), and the
+//! index to pass as `check_index` so nothing changed in between.
+//!
+//! The placement pass runs with the default scheduler options (bin-pack,
+//! no memory oversubscription): the apiserver does not know the
+//! controllers' flags. It reads every node and every binding, so it only
+//! runs when something would be placed.
+
+mod read;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::{Allocation, DesiredStatus};
+use drover_api_types::diagnostic::Severity;
+use drover_api_types::diff::{diff_jobs, JobDiff};
+use drover_api_types::job::PlacementFailure;
+use drover_api_types::validate::validate;
+use drover_api_types::{Job, JobType, Node, ObjectMeta};
+use drover_controllers::job_reconcile::{
+    reconcile_group, reconcile_system, system_eligible, GroupPlan, Placement,
+};
+use drover_controllers::placement::{needs_placement, plan_pass, PassInput, PlacementOptions};
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, ApiQuery};
+use super::query::ReadOptions;
+use super::register::{self, Registration};
+use super::ApiState;
+
+pub fn routes() -> Router<ApiState> {
+    Router::new().route("/v1/job/{name}/plan", post(plan))
+}
+
+/// `POST /v1/job/{name}/plan` body.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlanRequest {
+    pub job: Job,
+}
+
+/// `POST /v1/job/{name}/plan` answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanResponse {
+    /// The stored job's index (0 when it is not registered): pass it as
+    /// `check_index` to register exactly what was planned.
+    pub job_modify_index: i64,
+    /// The version registering would store (the current one if unchanged).
+    pub version: u64,
+    /// Whether registering would write anything.
+    pub changed: bool,
+    pub diff: JobDiff,
+    /// Per group, what the scheduler would do (groups being removed too).
+    pub groups: BTreeMap<String, GroupUpdates>,
+    /// Per group, why some of its allocations would stay queued.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub failed_placements: BTreeMap<String, PlacementFailure>,
+    /// Validation warnings, `path: message`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// Allocation counts for one group, as `nomad plan` annotates groups.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupUpdates {
+    /// New allocations: fresh ones and replacements of failed, lost or
+    /// completed ones.
+    pub create: u64,
+    /// Allocations stopped and not replaced.
+    pub destroy: u64,
+    /// Always 0 for now: the job controller replaces every allocation of
+    /// an older version (no in-place updates yet).
+    pub in_place_update: u64,
+    /// Allocations replaced by one of the new version.
+    pub destructive_update: u64,
+    /// Allocations moved off draining nodes.
+    pub migrate: u64,
+    /// Allocations left as they are.
+    pub ignore: u64,
+}
+
+impl GroupUpdates {
+    pub fn of(plan: &GroupPlan) -> GroupUpdates {
+        let n = |len: usize| u64::try_from(len).unwrap_or(u64::MAX);
+        GroupUpdates {
+            create: n(plan.place.len() + plan.reschedule.len() + plan.lost.len()),
+            destroy: n(plan.stop.len()),
+            in_place_update: 0,
+            destructive_update: n(plan.destructive_update.len()),
+            migrate: n(plan.migrate.len()),
+            ignore: n(plan.ignore.len()),
+        }
+    }
+}
+
+/// What the job controller would do, job-wide.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GroupsOutcome {
+    pub updates: BTreeMap<String, GroupUpdates>,
+    /// Allocations that would wait for placement: the planned ones, and
+    /// those already queued that stay.
+    pub pending: Vec<Allocation>,
+    /// Allocation ids that would be stopped or replaced (their resources
+    /// free up).
+    pub freed: HashSet<String>,
+}
+
+/// Runs the job controller's pure reconciler over every group of `job`.
+/// `nodes` is read for system and sysbatch jobs only.
+pub fn plan_groups(
+    job: &Job,
+    allocs: &[Allocation],
+    nodes: &[Node],
+    now: DateTime<Utc>,
+) -> GroupsOutcome {
+    let system = matches!(job.spec.job_type, JobType::System | JobType::Sysbatch);
+    let mut out = GroupsOutcome::default();
+    for group in &job.spec.groups {
+        let plan = if system {
+            let eligible = system_eligible(nodes, job, group, &PlacementOptions::default());
+            reconcile_system(job, group, &eligible, allocs, now)
+        } else {
+            reconcile_group(job, group, allocs, now)
+        };
+        out.updates
+            .insert(group.name.clone(), GroupUpdates::of(&plan));
+        out.freed.extend(plan.stop.iter().map(|(id, _)| id.clone()));
+        let replacing = plan
+            .lost
+            .iter()
+            .chain(&plan.destructive_update)
+            .chain(&plan.migrate);
+        out.freed
+            .extend(replacing.filter_map(|p| p.previous_allocation.clone()));
+        let placing = plan
+            .place
+            .iter()
+            .chain(&plan.reschedule)
+            .chain(&plan.lost)
+            .chain(&plan.destructive_update)
+            .chain(&plan.migrate);
+        out.pending
+            .extend(placing.map(|p| planned_alloc(job, &group.name, p)));
+    }
+    let groups: BTreeSet<&str> = job.spec.groups.iter().map(|g| g.name.as_str()).collect();
+    for a in allocs {
+        let live =
+            a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal();
+        if live && !groups.contains(a.spec.task_group.as_str()) {
+            out.updates
+                .entry(a.spec.task_group.clone())
+                .or_default()
+                .destroy += 1;
+            out.freed.insert(a.metadata.uid.clone());
+        }
+    }
+    let queued = allocs
+        .iter()
+        .filter(|a| needs_placement(a) && !out.freed.contains(&a.metadata.uid));
+    out.pending.extend(queued.cloned());
+    out
+}
+
+/// The allocation the job controller would create for `p` (its id is a
+/// placeholder: nothing is written).
+fn planned_alloc(job: &Job, group: &str, p: &Placement) -> Allocation {
+    let mut a = Allocation {
+        metadata: ObjectMeta {
+            name: p.name.clone(),
+            namespace: job.metadata.namespace.clone(),
+            uid: format!("planned:{}", p.name),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    a.spec.job_id = job.metadata.name.clone();
+    a.spec.job_version = job.metadata.version;
+    a.spec.task_group = group.to_string();
+    a.spec.index = p.index;
+    a.spec.previous_allocation = p.previous_allocation.clone();
+    a.spec.not_before = p.not_before;
+    a.spec.target_node = p.target_node.clone();
+    a
+}
+
+/// The job as registering it would store it, and whether that changes
+/// anything; validation errors are the same 400 a registration answers.
+fn candidate(
+    existing: Option<&Job>,
+    submitted: Job,
+    ns: &str,
+    now: DateTime<Utc>,
+) -> ApiResult<(Job, bool)> {
+    match register::decide(existing, submitted, ns, None, now)? {
+        Registration::Write(job) => Ok((*job, true)),
+        Registration::Unchanged => existing
+            .cloned()
+            .map(|j| (j, false))
+            .ok_or_else(|| ApiError::not_found("the job vanished")),
+    }
+}
+
+async fn plan(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<std::collections::HashMap<String, String>>,
+    ApiJson(request): ApiJson<PlanRequest>,
+) -> ApiResult<Json<PlanResponse>> {
+    let options = ReadOptions::parse(&query)?;
+    let mut submitted = request.job;
+    if submitted.metadata.name.is_empty() {
+        submitted.metadata.name = name.clone();
+    } else if submitted.metadata.name != name {
+        return Err(ApiError::bad_request(format!(
+            "the job is named {:?} but the request addresses {name:?}",
+            submitted.metadata.name
+        ))
+        .at("metadata.name"));
+    }
+    drover_store::keys::validate_segment(&name)
+        .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;
+    let ns = match submitted.metadata.namespace.as_str() {
+        "" => options.namespace_or_default().to_string(),
+        ns => ns.to_string(),
+    };
+    let store = &state.store;
+    let existing = store.get::<Job>(&ns, &name).await?;
+    let now = Utc::now();
+    let (job, changed) = candidate(existing.as_ref(), submitted, &ns, now)?;
+    let warnings = validate(&job)
+        .into_iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .map(|d| format!("{}: {}", d.path, d.message))
+        .collect();
+    let diff = diff_jobs(existing.as_ref(), &job);
+    let allocs = read::job_allocations(store, &ns, &name).await?;
+    let system = matches!(job.spec.job_type, JobType::System | JobType::Sysbatch);
+    let mut nodes = if system {
+        Some(read::nodes(store).await?)
+    } else {
+        None
+    };
+    let outcome = plan_groups(&job, &allocs, nodes.as_deref().unwrap_or_default(), now);
+    let mut failed_placements = BTreeMap::new();
+    if !outcome.pending.is_empty() {
+        let nodes = match nodes.take() {
+            Some(nodes) => nodes,
+            None => read::nodes(store).await?,
+        };
+        let usage = read::base_usage(store, &outcome.freed).await?;
+        let staying: Vec<Allocation> = allocs
+            .into_iter()
+            .filter(|a| !outcome.freed.contains(&a.metadata.uid))
+            .collect();
+        let input = PassInput {
+            job: &job,
+            pending: &outcome.pending,
+            existing: &staying,
+            nodes: &nodes,
+            options: PlacementOptions::default(),
+            now,
+            seed: 0,
+        };
+        failed_placements = plan_pass(&input, usage).failures;
+    }
+    Ok(Json(PlanResponse {
+        job_modify_index: existing.map_or(0, |j| j.metadata.resource_version),
+        version: job.metadata.version,
+        changed,
+        diff,
+        groups: outcome.updates,
+        failed_placements,
+        warnings,
+    }))
+}

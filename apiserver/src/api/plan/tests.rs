@@ -1,0 +1,141 @@
+use super::*;
+use drover_api_types::alloc::ClientStatus;
+use drover_api_types::jobspec::{parse_str, ParseOptions};
+
+const WEB: &str = r#"
+job "web" {
+  group "front" {
+    count = 2
+    task "nginx" {
+      driver = "docker"
+      config { image = "nginx" }
+    }
+  }
+  group "back" {
+    task "api" {
+      driver = "docker"
+      config { image = "api" }
+    }
+  }
+}
+"#;
+
+fn job(version: u64) -> Job {
+    let loaded = parse_str("web.nomad", WEB, &ParseOptions::default()).expect("parse");
+    let mut job = loaded.jobs.into_iter().next().expect("one job");
+    job.metadata.namespace = "default".into();
+    job.metadata.version = version;
+    job
+}
+
+fn alloc(group: &str, index: u32, version: u64, status: ClientStatus) -> Allocation {
+    let mut a = Allocation::default();
+    a.metadata.uid = format!("{group}-{index}-v{version}");
+    a.metadata.namespace = "default".into();
+    a.spec.job_id = "web".into();
+    a.spec.task_group = group.into();
+    a.spec.index = index;
+    a.spec.job_version = version;
+    a.status.client_status = status;
+    if status == ClientStatus::Running {
+        a.binding = Some(drover_api_types::alloc::Binding {
+            node_id: "n1".into(),
+            ..Default::default()
+        });
+    }
+    a
+}
+
+fn updates(out: &GroupsOutcome, group: &str) -> GroupUpdates {
+    out.updates.get(group).copied().unwrap_or_default()
+}
+
+#[test]
+fn a_new_job_creates_every_allocation_and_queues_them_for_placement() {
+    let out = plan_groups(&job(0), &[], &[], Utc::now());
+    assert_eq!(updates(&out, "front").create, 2);
+    assert_eq!(updates(&out, "back").create, 1);
+    assert_eq!(out.pending.len(), 3);
+    assert!(out
+        .pending
+        .iter()
+        .all(|a| a.binding.is_none() && a.spec.job_id == "web"));
+    assert!(out.freed.is_empty());
+}
+
+#[test]
+fn the_same_version_is_ignored_and_a_new_one_replaced() {
+    let running = [
+        alloc("front", 0, 3, ClientStatus::Running),
+        alloc("front", 1, 3, ClientStatus::Running),
+        alloc("back", 0, 3, ClientStatus::Running),
+    ];
+    let out = plan_groups(&job(3), &running, &[], Utc::now());
+    assert_eq!(updates(&out, "front").ignore, 2);
+    assert!(out.pending.is_empty(), "nothing to place");
+    let out = plan_groups(&job(4), &running, &[], Utc::now());
+    let front = updates(&out, "front");
+    // The default update block replaces one at a time.
+    assert_eq!((front.destructive_update, front.ignore, front.create), (1, 1, 0));
+    assert_eq!(out.pending.len(), 2, "replacements wait for placement");
+    assert!(out.freed.contains("front-0-v3"));
+}
+
+#[test]
+fn scaling_down_destroys_the_highest_indexes_and_removed_groups_go() {
+    let mut smaller = job(3);
+    smaller.spec.groups[0].count = 1;
+    smaller.spec.groups.retain(|g| g.name == "front");
+    let running = [
+        alloc("front", 0, 3, ClientStatus::Running),
+        alloc("front", 1, 3, ClientStatus::Running),
+        alloc("back", 0, 3, ClientStatus::Running),
+    ];
+    let out = plan_groups(&smaller, &running, &[], Utc::now());
+    let front = updates(&out, "front");
+    assert_eq!((front.destroy, front.ignore), (1, 1));
+    assert!(out.freed.contains("front-1-v3"));
+    assert_eq!(
+        updates(&out, "back").destroy,
+        1,
+        "the removed group is listed"
+    );
+    assert!(out.freed.contains("back-0-v3"));
+}
+
+#[test]
+fn a_stopped_job_destroys_everything_and_places_nothing() {
+    let mut stopped = job(3);
+    stopped.spec.stop = true;
+    let mut queued = alloc("front", 1, 3, ClientStatus::Pending);
+    queued.binding = None;
+    let allocs = [alloc("front", 0, 3, ClientStatus::Running), queued];
+    let out = plan_groups(&stopped, &allocs, &[], Utc::now());
+    assert_eq!(updates(&out, "front").destroy, 2);
+    assert!(out.pending.is_empty(), "{:?}", out.pending);
+}
+
+#[test]
+fn allocations_already_queued_stay_pending() {
+    let queued = alloc("back", 0, 3, ClientStatus::Pending);
+    let out = plan_groups(&job(3), &[queued], &[], Utc::now());
+    assert_eq!(updates(&out, "back").ignore, 1);
+    assert!(out.pending.iter().any(|a| a.metadata.uid == "back-0-v3"));
+}
+
+#[test]
+fn the_candidate_is_the_stored_job_when_unchanged() {
+    let mut stored = job(2);
+    stored.metadata.resource_version = 40;
+    let (j, changed) = candidate(Some(&stored), job(0), "default", Utc::now()).expect("ok");
+    assert!(!changed);
+    assert_eq!(j.metadata.version, 2);
+    let mut bigger = job(0);
+    bigger.spec.groups[0].count = 3;
+    let (j, changed) = candidate(Some(&stored), bigger, "default", Utc::now()).expect("ok");
+    assert!(changed);
+    assert_eq!(j.metadata.version, 3);
+    assert!(diff_jobs(Some(&stored), &j)
+        .render()
+        .contains("~ count: \"2\" => \"3\""));
+}
