@@ -21,6 +21,7 @@ use serde::Serialize;
 use super::client::{runtime, segment, ApiArgs, Client};
 use super::cluster_args::parse_duration;
 use super::jobfile::{collect, load_all, SourcedJob, VarArgs};
+pub(super) use progress::placement_reason;
 use progress::{evaluate, Progress};
 
 #[derive(Debug, clap::Args)]
@@ -172,7 +173,7 @@ async fn read_status(client: &Client, job: &Job) -> anyhow::Result<Option<JobSta
 }
 
 /// A job file's own namespace wins over `-n`.
-fn namespace_query(job: &Job) -> Vec<(&'static str, String)> {
+pub(super) fn namespace_query(job: &Job) -> Vec<(&'static str, String)> {
     match job.metadata.namespace.as_str() {
         "" => Vec::new(),
         ns => vec![("namespace", ns.to_string())],
@@ -314,7 +315,7 @@ impl JobLines {
 /// `5m`, `90s`: the timeout as it was probably typed.
 fn humanize(d: Duration) -> String {
     let secs = d.as_secs();
-    if secs >= 60 && secs % 60 == 0 {
+    if secs >= 60 && secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")

@@ -1,8 +1,251 @@
-//! `drover plan` (being written).
+//! `drover plan -f FILE`: what applying the job would change, as `nomad
+//! plan` shows it — the field diff with each group's allocation changes,
+//! the scheduler's dry run (placement failures), and the index to pass to
+//! `drover apply --check-index` so that exactly this is registered.
+//!
+//! Exit codes are nomad plan's: 0 nothing would change, 1 the job or its
+//! allocations would change, 255 an error.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use drover_api_types::diff::JobDiff;
+use drover_api_types::job::PlacementFailure;
+use drover_api_types::Job;
+use serde::{Deserialize, Serialize};
+
+use super::apply::{namespace_query, placement_reason};
+use super::client::{runtime, segment, ApiArgs, Client};
+use super::jobfile::{collect, load_all, VarArgs};
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The job file (Nomad HCL or YAML), or `-` for standard input.
+    #[arg(short = 'f', long = "file", required = true, value_name = "FILE|-")]
+    file: PathBuf,
+    #[command(flatten)]
+    vars: VarArgs,
+    #[command(flatten)]
+    api: ApiArgs,
+}
 
-pub fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("drover plan is being written")
+/// The answer of `POST /v1/job/{name}/plan`: the fields this command
+/// prints (the server's type has more).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PlanAnswer {
+    pub job_modify_index: i64,
+    pub changed: bool,
+    pub diff: JobDiff,
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupUpdates>,
+    #[serde(default)]
+    pub failed_placements: BTreeMap<String, PlacementFailure>,
+    #[serde(default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct GroupUpdates {
+    pub create: u64,
+    pub destroy: u64,
+    pub in_place_update: u64,
+    pub destructive_update: u64,
+    pub migrate: u64,
+    pub ignore: u64,
+}
+
+#[derive(Serialize)]
+struct PlanRequest<'a> {
+    job: &'a Job,
+}
+
+/// nomad plan's exit code for an error.
+const EXIT_ERROR: u8 = 255;
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    match plan(args) {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::from(EXIT_ERROR))
+        }
+    }
+}
+
+fn plan(args: &Args) -> anyhow::Result<ExitCode> {
+    let sources = collect(std::slice::from_ref(&args.file))?;
+    let options = args.vars.parse_options();
+    let mut jobs = match load_all(&sources, &options, &mut std::io::stdin().lock()) {
+        Ok(jobs) => jobs,
+        Err(problems) => {
+            problems.iter().for_each(|p| eprintln!("{p}"));
+            return Ok(ExitCode::from(EXIT_ERROR));
+        }
+    };
+    if jobs.len() != 1 {
+        anyhow::bail!(
+            "{}: plan takes one job, the file holds {}",
+            args.file.display(),
+            jobs.len()
+        );
+    }
+    let job = jobs.remove(0).job;
+    let client = Client::new(&args.api)?;
+    let path = format!("/v1/job/{}/plan", segment(&job.metadata.name));
+    let answer: PlanAnswer = runtime()?.block_on(client.post(
+        &path,
+        &namespace_query(&job),
+        &PlanRequest { job: &job },
+    ))?;
+    print!("{}", render(&answer, &args.file.display().to_string()));
+    Ok(ExitCode::from(exit_code(&answer)))
+}
+
+/// 0: nothing would change; 1: the job or its allocations would.
+pub fn exit_code(answer: &PlanAnswer) -> u8 {
+    let allocations_change = answer
+        .groups
+        .values()
+        .any(|g| g.create + g.destroy + g.destructive_update + g.in_place_update + g.migrate > 0);
+    u8::from(answer.changed || allocations_change)
+}
+
+/// The whole page, nomad plan's layout.
+pub fn render(answer: &PlanAnswer, file: &str) -> String {
+    let mut out = String::new();
+    for line in answer.diff.render().lines() {
+        out.push_str(line);
+        if let Some(updates) = group_of(line).and_then(|g| answer.groups.get(g)) {
+            let notes = annotations(updates);
+            if !notes.is_empty() {
+                out.push_str(&format!(" ({notes})"));
+            }
+        }
+        out.push('\n');
+    }
+    out.push_str("\nScheduler dry-run:\n");
+    if answer.failed_placements.is_empty() {
+        out.push_str("- All tasks successfully allocated.\n");
+    } else {
+        out.push_str("- WARNING: Failed to place all allocations.\n");
+        for (group, failure) in &answer.failed_placements {
+            out.push_str(&format!(
+                "  Task Group {group:?}: {}\n",
+                placement_reason(failure)
+            ));
+        }
+    }
+    for warning in &answer.warnings {
+        out.push_str(&format!("- warning: {warning}\n"));
+    }
+    let index = answer.job_modify_index;
+    out.push_str(&format!("\nJob Modify Index: {index}\n"));
+    out.push_str("To submit the job with version verification run:\n\n");
+    out.push_str(&format!("drover apply -f {file} --check-index {index}\n\n"));
+    out.push_str(
+        "When running the job with the check-index flag, the job will only be run if the\n\
+         job modify index given matches the server-side version. If the index has\n\
+         changed, another user has modified the job and the plan's results are\n\
+         potentially invalid.\n",
+    );
+    out
+}
+
+/// The group a diff line names (`  +/- Group: "front"`).
+fn group_of(line: &str) -> Option<&str> {
+    let rest = &line[line.find("Group: \"")? + "Group: \"".len()..];
+    rest.strip_suffix('"')
+}
+
+/// `1 create, 2 ignore`, in nomad's order, zeros left out.
+fn annotations(u: &GroupUpdates) -> String {
+    [
+        (u.create, "create"),
+        (u.destroy, "destroy"),
+        (u.migrate, "migrate"),
+        (u.in_place_update, "in-place update"),
+        (u.destructive_update, "create/destroy update"),
+        (u.ignore, "ignore"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, what)| format!("{n} {what}"))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(changed: bool, groups: &[(&str, GroupUpdates)]) -> PlanAnswer {
+        let diff: JobDiff = serde_json::from_value(serde_json::json!({
+            "type": if changed { "edited" } else { "none" },
+            "id": "web",
+            "groups": [{
+                "type": if changed { "edited" } else { "none" },
+                "name": "front",
+                "fields": if changed {
+                    serde_json::json!([{"type": "edited", "name": "count", "old": "2", "new": "3"}])
+                } else {
+                    serde_json::json!([])
+                },
+            }],
+        }))
+        .expect("a diff");
+        PlanAnswer {
+            job_modify_index: 42,
+            changed,
+            diff,
+            groups: groups.iter().map(|(g, u)| (g.to_string(), *u)).collect(),
+            failed_placements: BTreeMap::new(),
+            warnings: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_count_change_shows_the_field_the_group_counts_and_the_index() {
+        let updates = GroupUpdates {
+            create: 1,
+            ignore: 2,
+            ..GroupUpdates::default()
+        };
+        let a = answer(true, &[("front", updates)]);
+        let page = render(&a, "web.nomad");
+        assert!(
+            page.contains("Group: \"front\" (1 create, 2 ignore)"),
+            "{page}"
+        );
+        assert!(page.contains("count: \"2\" => \"3\""), "{page}");
+        assert!(page.contains("Job Modify Index: 42"), "{page}");
+        assert!(page.contains("drover apply -f web.nomad --check-index 42"));
+        assert_eq!(exit_code(&a), 1);
+    }
+
+    #[test]
+    fn nothing_to_do_exits_zero_and_failures_are_listed() {
+        let ignore = GroupUpdates {
+            ignore: 2,
+            ..GroupUpdates::default()
+        };
+        let mut a = answer(false, &[("front", ignore)]);
+        assert_eq!(exit_code(&a), 0);
+        a.failed_placements.insert(
+            "front".into(),
+            PlacementFailure {
+                queued: 1,
+                nodes_evaluated: 2,
+                nodes_filtered: BTreeMap::from([("missing driver docker".into(), 2)]),
+                ..PlacementFailure::default()
+            },
+        );
+        let page = render(&a, "web.nomad");
+        assert!(page.contains("WARNING: Failed to place all allocations."));
+        assert!(
+            page.contains("missing driver docker filtered 2 nodes"),
+            "{page}"
+        );
+    }
 }
