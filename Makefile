@@ -3,8 +3,7 @@
 
 CARGO ?= cargo
 DATA_DIR ?= ./drover-data
-ETCD_CLIENT_URL ?= http://127.0.0.1:2379
-ETCD_PEER_URL ?= http://127.0.0.1:2380
+HTTP_ADDR ?= 127.0.0.1:4646
 
 .PHONY: dev test lint bench deps build fmt
 
@@ -16,11 +15,11 @@ deps:
 build: deps
 	$(CARGO) build --release -p drover-cli
 
-# Build, then run etcd (data under $(DATA_DIR)), one server and simulated
-# a Docker agent (simulated nodes when Docker is unreachable) until Ctrl-C (scripts/dev.sh).
+# Build, then `drover dev`: etcd (data under $(DATA_DIR)), one server and one
+# agent on the local Docker (simulated nodes when Docker is unreachable) until
+# Ctrl-C, which stops the agent, the server, then etcd. A restart reuses the data.
 dev: build
-	DATA_DIR=$(DATA_DIR) ETCD_CLIENT_URL=$(ETCD_CLIENT_URL) ETCD_PEER_URL=$(ETCD_PEER_URL) \
-	  scripts/dev.sh
+	target/release/drover dev --data-dir $(DATA_DIR) --http-addr $(HTTP_ADDR)
 
 # The whole suite, against a real etcd started for it on a free port.
 test: deps lint
