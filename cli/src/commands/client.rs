@@ -2,9 +2,6 @@
 //! `DROVER_ADDR`, default `http://127.0.0.1:4646`), JSON requests, and
 //! API errors (`{"error", "field"}`) turned into readable messages.
 
-// Some of the client is used only by commands still being written.
-#![allow(dead_code)]
-
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
@@ -65,10 +62,6 @@ impl Client {
 
     pub fn namespace(&self) -> &str {
         &self.namespace
-    }
-
-    pub fn base(&self) -> &str {
-        &self.base
     }
 
     /// `GET path` with `query` (the namespace is added unless given).
@@ -170,6 +163,28 @@ impl Client {
     }
 }
 
+/// The runtime the user commands run their requests on: one thread is
+/// plenty for a handful of requests.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+/// `s` as one URL path segment (names may hold `[`, `]` or spaces).
+pub fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Passes a success through; turns an API error into its message.
 async fn check(response: reqwest::Response) -> anyhow::Result<reqwest::Response> {
     let status = response.status();
@@ -231,6 +246,13 @@ mod tests {
         );
         assert!(normalize_addr("ftp://x").is_err());
         assert!(normalize_addr(" ").is_err());
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        assert_eq!(segment("web"), "web");
+        assert_eq!(segment("web.front[0]"), "web.front%5B0%5D");
+        assert_eq!(segment("a/b c"), "a%2Fb%20c");
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! `drover logs ALLOC [TASK]`: stream a task's output.
 //!
-//! Until the apiserver proxies it, the CLI reads etcd to find where the
-//! allocation runs (allocation → binding → node → `spec.http_addr`) and
-//! asks that node's agent directly (`GET /v1/client/logs/{alloc}/{task}`).
+//! By default through the server (`GET /v1/allocation/{id}/logs/{task}`,
+//! which proxies the node's agent), so a user needs to reach only the
+//! server. Given `--etcd` (or `DROVER_ETCD`) and no `--addr`, the CLI
+//! instead reads etcd to find where the allocation runs (allocation →
+//! binding → node → `spec.http_addr`) and asks that node's agent directly
+//! (`GET /v1/client/logs/{alloc}/{task}`) — for when no server is up.
 //! Resolving ALLOC and TASK is shared with the apiserver
 //! ([`drover_api_types::resolve`]).
 
@@ -16,10 +19,13 @@ use drover_store::{Store, Versioned};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
+use super::client::{segment, ApiArgs, Client};
 use super::cluster_args::EtcdArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    #[command(flatten)]
+    api: ApiArgs,
     #[command(flatten)]
     etcd: EtcdArgs,
     /// Allocation id, a unique prefix of one, or its name (`job.group[0]`).
@@ -39,8 +45,45 @@ pub struct Args {
 
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(logs(args))?;
+    let argv: Vec<String> = std::env::args().collect();
+    let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    if direct(&argv, env_set("DROVER_ETCD"), env_set("DROVER_ADDR")) {
+        runtime.block_on(logs(args))?;
+    } else {
+        runtime.block_on(through_server(args))?;
+    }
     Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Whether to read etcd and ask the agent directly (pure): only when etcd
+/// was named and the server was not. clap cannot tell a default from a
+/// given value after parsing, hence the look at the arguments.
+fn direct(argv: &[String], etcd_env: bool, addr_env: bool) -> bool {
+    let given = |flag: &str| {
+        argv.iter()
+            .any(|a| a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    (given("--etcd") || etcd_env) && !(given("--addr") || addr_env)
+}
+
+async fn through_server(args: &Args) -> anyhow::Result<()> {
+    let client = Client::new(&args.api)?;
+    let mut path = format!("/v1/allocation/{}/logs", segment(&args.alloc));
+    if let Some(task) = &args.task {
+        path = format!("{path}/{}", segment(task));
+    }
+    let mut query = vec![
+        ("follow", args.follow.to_string()),
+        ("stderr", args.stderr.to_string()),
+        // Allocation ids are unique across namespaces; users paste them
+        // from any listing.
+        ("namespace", "*".to_string()),
+    ];
+    if let Some(n) = args.tail {
+        query.push(("tail", n.to_string()));
+    }
+    let response = client.stream(&path, &query).await?;
+    copy_out(args, response, "the server").await
 }
 
 async fn logs(args: &Args) -> anyhow::Result<()> {
@@ -158,6 +201,11 @@ async fn stream(args: &Args, node: &Node, alloc: &str, task: &str) -> anyhow::Re
             .unwrap_or(body);
         bail!("the agent at {addr} answered {status}: {message}");
     }
+    copy_out(args, response, &format!("the agent at {addr}")).await
+}
+
+/// Copies the log stream to stdout (stderr with `--stderr`).
+async fn copy_out(args: &Args, response: reqwest::Response, from: &str) -> anyhow::Result<()> {
     let mut out: Box<dyn tokio::io::AsyncWrite + Unpin> = if args.stderr {
         Box::new(tokio::io::stderr())
     } else {
@@ -165,7 +213,7 @@ async fn stream(args: &Args, node: &Node, alloc: &str, task: &str) -> anyhow::Re
     };
     let mut body = response.bytes_stream();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.with_context(|| format!("reading the logs from the agent at {addr}"))?;
+        let chunk = chunk.with_context(|| format!("reading the logs from {from}"))?;
         // Flushed chunk by chunk so `-f` output shows up as it comes; a
         // closed pipe (`| head`) is a normal end.
         let written = async {
@@ -179,4 +227,40 @@ async fn stream(args: &Args, node: &Node, alloc: &str, task: &str) -> anyhow::Re
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_server_is_the_default_and_wins_when_named() {
+        assert!(!direct(&argv(&["drover", "logs", "a1"]), false, false));
+        assert!(direct(
+            &argv(&["drover", "logs", "a1", "--etcd=http://e:2379"]),
+            false,
+            false
+        ));
+        assert!(direct(
+            &argv(&["drover", "logs", "--etcd", "http://e:2379", "a1"]),
+            false,
+            false
+        ));
+        assert!(direct(&argv(&["drover", "logs", "a1"]), true, false));
+        assert!(!direct(
+            &argv(&["drover", "logs", "a1", "--etcd=x", "--addr=y"]),
+            false,
+            false
+        ));
+        assert!(!direct(
+            &argv(&["drover", "logs", "a1", "--etcd-prefix=p"]),
+            false,
+            false
+        ));
+        assert!(!direct(&argv(&["drover", "logs", "a1"]), true, true));
+    }
 }

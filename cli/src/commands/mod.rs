@@ -16,6 +16,7 @@ mod jobfile;
 mod local_etcd;
 mod logs;
 mod node;
+mod output;
 mod plan;
 mod server;
 mod validate;

@@ -1,8 +1,225 @@
-//! `drover node` (being written).
+//! `drover node drain NODE` and `drover node eligibility NODE`: the two
+//! operator levers on a node (`POST /v1/node/{id}/drain|eligibility`).
+//! NODE is an id, a unique id prefix or a name.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use drover_api_types::node::NodeScheduling;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::client::{runtime, segment, ApiArgs, Client};
+use super::output::short_id;
 
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(subcommand)]
+    pub command: NodeCommand,
+}
 
-pub fn run(_args: &Args) -> anyhow::Result<std::process::ExitCode> {
-    anyhow::bail!("drover node is being written")
+#[derive(Debug, clap::Subcommand)]
+pub enum NodeCommand {
+    /// Move a node's allocations elsewhere and take no new ones
+    /// (`--disable` ends a drain and makes the node eligible again).
+    Drain(DrainArgs),
+    /// Let a node take new allocations, or stop it taking them (what
+    /// runs there keeps running).
+    Eligibility(EligibilityArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DrainArgs {
+    /// Node id, unique id prefix or name.
+    pub node: String,
+    /// Start draining (the default).
+    #[arg(long, conflicts_with = "disable")]
+    pub enable: bool,
+    /// Stop draining.
+    #[arg(long)]
+    pub disable: bool,
+    /// After this, what is still on the node is stopped regardless of its
+    /// migrate policy (`0` for no deadline).
+    #[arg(long, default_value = "1h", conflicts_with = "disable")]
+    pub deadline: String,
+    /// Stop everything now, ignoring migrate policies.
+    #[arg(long, conflicts_with_all = ["disable", "deadline"])]
+    pub force: bool,
+    /// Leave system jobs' allocations on the node.
+    #[arg(long = "ignore-system", conflicts_with = "disable")]
+    pub ignore_system: bool,
+    /// With --disable: keep the node ineligible.
+    #[arg(long, requires = "disable")]
+    pub keep_ineligible: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long = "yes")]
+    pub yes: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("to").required(true).args(["enable", "disable"])))]
+pub struct EligibilityArgs {
+    /// Node id, unique id prefix or name.
+    pub node: String,
+    /// Eligible for new allocations.
+    #[arg(long)]
+    pub enable: bool,
+    /// Ineligible for new allocations.
+    #[arg(long)]
+    pub disable: bool,
+}
+
+/// The server's answer to both levers.
+#[derive(Debug, Deserialize)]
+pub struct SchedulingResponse {
+    pub node_id: String,
+    pub changed: bool,
+    pub scheduling: NodeScheduling,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.api)?;
+    let (node, path, body) = match &args.command {
+        NodeCommand::Drain(d) => {
+            if !d.disable && !d.yes && !confirm(&d.node)? {
+                eprintln!("Not draining.");
+                return Ok(ExitCode::FAILURE);
+            }
+            (&d.node, "drain", drain_body(d))
+        }
+        NodeCommand::Eligibility(e) => (&e.node, "eligibility", json!({"eligible": e.enable})),
+    };
+    let path = format!("/v1/node/{}/{path}", segment(node));
+    let answer: SchedulingResponse = runtime()?.block_on(client.post(&path, &[], &body))?;
+    println!("{}", describe_change(node, &answer));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn drain_body(d: &DrainArgs) -> serde_json::Value {
+    if d.disable {
+        return json!({"enable": false, "keep_ineligible": d.keep_ineligible});
+    }
+    json!({
+        "enable": true,
+        "deadline": d.deadline,
+        "force": d.force,
+        "ignore_system_jobs": d.ignore_system,
+    })
+}
+
+/// Asks on a terminal; elsewhere (scripts, CI) only `-y` drains.
+fn confirm(node: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        anyhow::bail!("draining node {node:?} moves its allocations; pass -y to confirm");
+    }
+    eprint!("Drain node {node:?}? Its allocations move to other nodes. [y/N] ");
+    std::io::stderr().flush().context("writing the prompt")?;
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(matches!(line.trim(), "y" | "Y" | "yes" | "Yes"))
+}
+
+/// One line on what the node's scheduling is now.
+pub fn describe_change(asked: &str, answer: &SchedulingResponse) -> String {
+    let s = &answer.scheduling;
+    let state = match (&s.drain, s.ineligible) {
+        (Some(d), _) => format!(
+            "draining (deadline {}{}); ineligible for new allocations",
+            d.deadline,
+            if d.ignore_system_jobs {
+                ", system jobs stay"
+            } else {
+                ""
+            }
+        ),
+        (None, true) => "not draining; ineligible for new allocations".to_string(),
+        (None, false) => "not draining; eligible for new allocations".to_string(),
+    };
+    let unchanged = if answer.changed { "" } else { " (unchanged)" };
+    format!(
+        "node {asked} ({}): {state}{unchanged}",
+        short_id(&answer.node_id)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+    use drover_api_types::node::DrainStrategy;
+
+    use super::*;
+
+    #[derive(Debug, clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn parse(argv: &[&str]) -> Result<NodeCommand, clap::Error> {
+        Cli::try_parse_from(std::iter::once("node").chain(argv.iter().copied()))
+            .map(|c| c.args.command)
+    }
+
+    #[test]
+    fn drain_flags_become_the_request() {
+        let Ok(NodeCommand::Drain(d)) = parse(&["drain", "n1", "--deadline", "30m", "-y"]) else {
+            panic!("drain");
+        };
+        assert_eq!(
+            drain_body(&d),
+            json!({"enable": true, "deadline": "30m", "force": false, "ignore_system_jobs": false})
+        );
+        let Ok(NodeCommand::Drain(d)) = parse(&["drain", "n1", "--disable", "--keep-ineligible"])
+        else {
+            panic!("disable");
+        };
+        assert_eq!(
+            drain_body(&d),
+            json!({"enable": false, "keep_ineligible": true})
+        );
+        assert!(parse(&["drain", "n1", "--enable", "--disable"]).is_err());
+        assert!(parse(&["drain", "n1", "--keep-ineligible"]).is_err());
+    }
+
+    #[test]
+    fn eligibility_needs_a_direction() {
+        assert!(parse(&["eligibility", "n1"]).is_err());
+        assert!(parse(&["eligibility", "n1", "--enable", "--disable"]).is_err());
+        let Ok(NodeCommand::Eligibility(e)) = parse(&["eligibility", "n1", "--disable"]) else {
+            panic!("eligibility");
+        };
+        assert!(e.disable && !e.enable);
+    }
+
+    #[test]
+    fn the_change_is_told_in_one_line() {
+        let mut answer = SchedulingResponse {
+            node_id: "0a1b2c3d4e5f".into(),
+            changed: true,
+            scheduling: NodeScheduling {
+                ineligible: true,
+                drain: Some(DrainStrategy {
+                    deadline: drover_api_types::Duration::parse("1h").expect("1h"),
+                    ..Default::default()
+                }),
+            },
+        };
+        assert_eq!(
+            describe_change("sim-1", &answer),
+            "node sim-1 (0a1b2c3d): draining (deadline 1h); ineligible for new allocations"
+        );
+        answer.changed = false;
+        answer.scheduling.drain = None;
+        answer.scheduling.ineligible = false;
+        assert_eq!(
+            describe_change("sim-1", &answer),
+            "node sim-1 (0a1b2c3d): not draining; eligible for new allocations (unchanged)"
+        );
+    }
 }
