@@ -111,11 +111,13 @@ async fn stop(
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
     body: Bytes,
 ) -> ApiResult<Json<RegisterResponse>> {
+    // No body, or `null`, is a plain stop.
     let request: StopRequest = if body.iter().all(u8::is_ascii_whitespace) {
         StopRequest::default()
     } else {
-        serde_json::from_slice(&body)
+        serde_json::from_slice::<Option<StopRequest>>(&body)
             .map_err(|e| ApiError::bad_request(format!("the stop request: {e}")).at("body"))?
+            .unwrap_or_default()
     };
     let purge = request.purge || flag(&query, "purge")?;
     stop_job(&state, &name, &query, purge, request.check_index).await
