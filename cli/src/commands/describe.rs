@@ -44,8 +44,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 Ok(job_page(&job.value, &allocs.value, style, now))
             }
             Kind::Allocs => {
-                let alloc: Indexed<AllocationView> =
-                    client.get(&format!("/v1/allocation/{name}"), &[]).await?;
+                // Ids are unique across namespaces: look everywhere.
+                let everywhere = [("namespace", "*".to_string())];
+                let alloc: Indexed<AllocationView> = client
+                    .get(&format!("/v1/allocation/{name}"), &everywhere)
+                    .await?;
                 let job = alloc_job(&client, &alloc.value).await;
                 Ok(alloc_page(&alloc.value, job.as_ref(), style, now))
             }

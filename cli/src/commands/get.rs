@@ -109,7 +109,10 @@ async fn fetch(
     index: Option<i64>,
 ) -> anyhow::Result<Indexed<Vec<Value>>> {
     let mut query = Vec::new();
-    if args.all_namespaces {
+    // Allocation ids are unique across namespaces and pasted from any
+    // listing, so one is looked up everywhere.
+    let by_id = args.kind == Kind::Allocs && args.name.is_some();
+    if args.all_namespaces || by_id {
         query.push(("namespace", "*".to_string()));
     }
     if let Some(index) = index {
