@@ -441,3 +441,40 @@ async fn plan_counts_what_runs_and_explains_what_cannot_be_placed() {
         plan.body
     );
 }
+
+#[tokio::test]
+async fn a_name_registered_again_after_a_purge_starts_a_new_history() {
+    let s = start().await;
+    s.post("/v1/jobs", json!({ "job": job("again", 1) })).await;
+    s.post(
+        "/v1/job/again/scale",
+        json!({ "group": "front", "count": 2 }),
+    )
+    .await;
+    s.delete("/v1/job/again?purge=true").await;
+    // What the job controller does once the allocations are terminal.
+    let key = s.store.keys().job("default", "again");
+    s.store
+        .delete_raw(&key, drover_store::Guard::None)
+        .await
+        .expect("purge");
+    let fresh = s.post("/v1/jobs", json!({ "job": job("again", 3) })).await;
+    assert_eq!(
+        (fresh.status, fresh.body["version"].as_u64()),
+        (200, Some(0))
+    );
+    let versions = s.get("/v1/job/again/versions").await;
+    let list = versions.body["versions"].as_array().expect("versions");
+    assert_eq!(list.len(), 1, "{}", versions.body);
+    assert_eq!(count_of(&list[0]["job"]), 3);
+
+    let listed = s.get("/v1/jobs?prefix=ag").await;
+    let names: Vec<&str> = listed
+        .body
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["metadata"]["name"].as_str())
+        .collect();
+    assert_eq!(names, vec!["again"]);
+}

@@ -55,6 +55,9 @@ async fn list(
         }
     }
     let mut items = jobs.items;
+    if let Some(prefix) = query.get("prefix") {
+        items.retain(|j| j.metadata.name.starts_with(prefix.as_str()));
+    }
     for job in &mut items {
         let key = (job.metadata.namespace.clone(), job.metadata.name.clone());
         job.status = by_job.remove(&key);
@@ -161,8 +164,13 @@ pub async fn write_job(
     let bytes = snapshot
         .encode()
         .map_err(|e| ApiError::bad_request(format!("encoding the job: {e}")))?;
-    let unit = Atomic::new()
-        .guard(key.clone(), guard)
+    let mut unit = Atomic::new().guard(key.clone(), guard);
+    if existing.is_none() {
+        for stale in stale_history(store, ns, &name).await? {
+            unit = unit.delete(stale);
+        }
+    }
+    let unit = unit
         .put(key, bytes.clone())
         .put(keys.job_version(ns, &name, job.metadata.version), bytes);
     let mut batch = store.batch();
@@ -180,4 +188,34 @@ pub async fn write_job(
         version: job.metadata.version,
         changed: true,
     })
+}
+
+/// How many snapshots of a purged job are deleted in the transaction that
+/// registers its name again; older ones go first, outside it.
+const STALE_IN_TXN: usize = 64;
+
+/// The snapshots a purged job left (the job controller deletes the job,
+/// not its history): a job registered again under the name starts a new
+/// history at version 0, so they go in the same transaction — guarded by
+/// the job's absence, so a concurrent registration that wins keeps its
+/// own snapshot. Version 0 is left out: the new snapshot overwrites it
+/// (and etcd refuses a key twice in one transaction). Beyond
+/// [`STALE_IN_TXN`], the oldest are deleted first, one by one; no new
+/// history reaches their version numbers meanwhile.
+async fn stale_history(store: &Store, ns: &str, name: &str) -> ApiResult<Vec<String>> {
+    let keys = store.keys();
+    let first = keys.job_version(ns, name, 0);
+    let list = store.list_raw(&keys.job_versions_prefix(ns, name)).await?;
+    let mut stale: Vec<String> = list
+        .items
+        .into_iter()
+        .map(|kv| kv.key)
+        .filter(|k| *k != first)
+        .collect();
+    stale.sort();
+    let in_txn = stale.split_off(stale.len().saturating_sub(STALE_IN_TXN));
+    for key in &stale {
+        store.delete_raw(key, Guard::None).await?;
+    }
+    Ok(in_txn)
 }
