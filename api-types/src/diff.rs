@@ -186,7 +186,8 @@ fn diff_group(name: String, old: Option<&Value>, new: Option<&Value>) -> GroupDi
     let old_map = old.and_then(Value::as_object).unwrap_or(&empty);
     let new_map = new.and_then(Value::as_object).unwrap_or(&empty);
     let mut children = Children::default();
-    diff_maps(old_map, new_map, &["tasks"], &mut children);
+    // The name heads the group; its tasks are listed on their own.
+    diff_maps(old_map, new_map, &["name", "tasks"], &mut children);
     let tasks_of = |m: &Map<String, Value>| match m.get("tasks") {
         Some(Value::Array(tasks)) => tasks.clone(),
         _ => Vec::new(),
@@ -195,7 +196,7 @@ fn diff_group(name: String, old: Option<&Value>, new: Option<&Value>) -> GroupDi
     let tasks: Vec<TaskDiff> = match_named(&old_tasks, &new_tasks, "name")
         .into_iter()
         .map(|(name, o, n)| {
-            let obj = diff_object(name, o, n);
+            let obj = diff_object(name, o, n, &["name"]);
             TaskDiff {
                 diff_type: obj.diff_type,
                 name: obj.name,
@@ -297,7 +298,8 @@ fn diff_value(name: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Ch
             new: new.map(text),
         }),
         (Some(Shape::Object) | None, Some(Shape::Object) | None) => {
-            out.objects.push(diff_object(name.to_string(), old, new));
+            out.objects
+                .push(diff_object(name.to_string(), old, new, &[]));
         }
         (Some(Shape::Objects) | None, Some(Shape::Objects) | None) => {
             let as_slice = |v: Option<&Value>| v.and_then(Value::as_array).cloned();
@@ -316,14 +318,20 @@ fn diff_value(name: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Ch
     }
 }
 
-/// An object on either side (or both).
-fn diff_object(name: String, old: Option<&Value>, new: Option<&Value>) -> ObjectDiff {
+/// An object on either side (or both), leaving out `skip` (the key a
+/// named element is already shown by).
+fn diff_object(
+    name: String,
+    old: Option<&Value>,
+    new: Option<&Value>,
+    skip: &[&str],
+) -> ObjectDiff {
     let empty = Map::new();
     let mut children = Children::default();
     diff_maps(
         old.and_then(Value::as_object).unwrap_or(&empty),
         new.and_then(Value::as_object).unwrap_or(&empty),
-        &[],
+        skip,
         &mut children,
     );
     ObjectDiff {
@@ -351,7 +359,7 @@ fn diff_arrays(name: &str, old: Vec<Value>, new: Vec<Value>, out: &mut Children)
     });
     if let Some(key) = keyed {
         for (id, o, n) in match_named(&old, &new, key) {
-            let obj = diff_object(format!("{name}[{id}]"), o, n);
+            let obj = diff_object(format!("{name}[{id}]"), o, n, &[key]);
             if obj.diff_type != DiffType::None {
                 out.objects.push(obj);
             }
@@ -368,11 +376,11 @@ fn diff_arrays(name: &str, old: Vec<Value>, new: Vec<Value>, out: &mut Children)
     }
     for o in deleted {
         out.objects
-            .push(diff_object(name.to_string(), Some(o), None));
+            .push(diff_object(name.to_string(), Some(o), None, &[]));
     }
     for n in unmatched.into_iter().flatten() {
         out.objects
-            .push(diff_object(name.to_string(), None, Some(n)));
+            .push(diff_object(name.to_string(), None, Some(n), &[]));
     }
 }
 
@@ -400,13 +408,18 @@ impl JobDiff {
     /// ```
     pub fn render(&self) -> String {
         let mut out = String::new();
-        line(&mut out, 0, self.diff_type, &format!("Job: {:?}", self.id));
+        line(
+            &mut out,
+            0,
+            self.diff_type,
+            &format!("Job: \"{}\"", self.id),
+        );
         render_children(&mut out, 1, &self.fields, &self.objects);
         for g in &self.groups {
-            line(&mut out, 1, g.diff_type, &format!("Group: {:?}", g.name));
+            line(&mut out, 1, g.diff_type, &format!("Group: \"{}\"", g.name));
             render_children(&mut out, 2, &g.fields, &g.objects);
             for t in &g.tasks {
-                line(&mut out, 2, t.diff_type, &format!("Task: {:?}", t.name));
+                line(&mut out, 2, t.diff_type, &format!("Task: \"{}\"", t.name));
                 render_children(&mut out, 3, &t.fields, &t.objects);
             }
         }
@@ -425,8 +438,8 @@ fn line(out: &mut String, depth: usize, ty: DiffType, text: &str) {
 fn render_children(out: &mut String, depth: usize, fields: &[FieldDiff], objects: &[ObjectDiff]) {
     for f in fields {
         let value = match (&f.old, &f.new) {
-            (Some(o), Some(n)) => format!("{o:?} => {n:?}"),
-            (Some(v), None) | (None, Some(v)) => format!("{v:?}"),
+            (Some(o), Some(n)) => format!("\"{o}\" => \"{n}\""),
+            (Some(v), None) | (None, Some(v)) => format!("\"{v}\""),
             (None, None) => String::new(),
         };
         line(out, depth, f.diff_type, &format!("{}: {value}", f.name));

@@ -59,7 +59,17 @@ fn a_new_job_is_added_down_to_its_fields() {
         (None, Some("2"))
     );
     assert_eq!(front.tasks[0].diff_type, DiffType::Added);
-    assert!(d.render().starts_with("+ Job: \"web\"\n"), "{}", d.render());
+    let text = d.render();
+    assert!(text.starts_with("+ Job: \"web\"\n"), "{text}");
+    assert!(text.contains("  + datacenters: \"[\"dc1\"]\"\n"), "{text}");
+    assert!(
+        !text.contains("name: \"front\""),
+        "the header names it: {text}"
+    );
+    assert!(
+        !text.contains("name: \"nginx\""),
+        "the header names it: {text}"
+    );
 }
 
 #[test]
