@@ -1,9 +1,15 @@
-//! The server's HTTP listener.
+//! The server's HTTP listener. Slow clients cannot hold it: request
+//! headers must arrive within [`Limits::header_read`], and a response must
+//! start within [`Limits::request`] (a blocking query gets its `wait` on
+//! top) or the client gets 408; streams (logs, events) flow for as long as
+//! they last once started.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -19,16 +25,80 @@ pub struct HttpState {
     pub leading: watch::Receiver<bool>,
 }
 
+/// How long a client may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// To send a request's headers.
+    pub header_read: Duration,
+    /// For the response to start (body reads included), besides a
+    /// blocking query's `wait`.
+    pub request: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read: Duration::from_secs(10),
+            request: Duration::from_secs(60),
+        }
+    }
+}
+
 /// `/metrics`, `/v1/status/leader` and, given the API state, the REST API.
 pub fn router(state: HttpState, api: Option<crate::api::ApiState>) -> Router {
+    router_with(state, api, Limits::default())
+}
+
+/// [`router`] with explicit limits.
+pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: Limits) -> Router {
     let base = Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/status/leader", get(leader))
         .with_state(state);
-    match api {
+    let all = match api {
         Some(api) => base.merge(crate::api::routes(api)),
         None => base,
+    };
+    all.layer(axum::middleware::from_fn(
+        move |req: Request, next: Next| request_deadline(limits.request, req, next),
+    ))
+}
+
+async fn request_deadline(base: Duration, req: Request, next: Next) -> Response {
+    let limit = deadline_for(base, req.uri().query());
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => crate::api::error::ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request took longer than {}s; send the body promptly",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
     }
+}
+
+/// How long a request may take before its response starts: `base`, plus
+/// the wait of a blocking query (`index` given).
+pub fn deadline_for(base: Duration, query: Option<&str>) -> Duration {
+    let params: std::collections::HashMap<String, String> = query
+        .map(|q| {
+            q.split('&')
+                .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        })
+        .unwrap_or_default();
+    if !params.contains_key("index") {
+        return base;
+    }
+    let wait = params
+        .get("wait")
+        .and_then(|w| drover_api_types::Duration::parse(w).ok())
+        .map_or(crate::api::query::DEFAULT_WAIT, |d| d.as_std())
+        .min(crate::api::query::MAX_WAIT);
+    base + wait
 }
 
 async fn metrics(State(state): State<HttpState>) -> Response {
@@ -61,11 +131,81 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    serve_with(listener, router, Limits::default(), shutdown).await
+}
+
+/// How long in-flight requests get to finish at shutdown (follow streams
+/// would otherwise hold it forever).
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// [`serve`] with explicit limits (the header read timeout is the
+/// connection's; the request deadline is [`router_with`]'s).
+pub async fn serve_with(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            let _ = shutdown.wait_for(|stop| *stop).await;
-        })
-        .await
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(limits.header_read);
+    while !*shutdown.borrow() {
+        tokio::select! {
+            // `changed`, not `wait_for`: its guard must not live across the
+            // accept branch's await (the future must be Send).
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause, go on.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN) => {}
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocking_queries_get_their_wait_on_top() {
+        let base = Duration::from_secs(60);
+        assert_eq!(deadline_for(base, None), base);
+        assert_eq!(deadline_for(base, Some("namespace=x")), base);
+        assert_eq!(
+            deadline_for(base, Some("index=5&wait=30s")),
+            Duration::from_secs(90)
+        );
+        assert_eq!(
+            deadline_for(base, Some("index=5")),
+            base + crate::api::query::DEFAULT_WAIT
+        );
+        assert_eq!(
+            deadline_for(base, Some("wait=1h&index=5")),
+            base + crate::api::query::MAX_WAIT
+        );
+    }
 }
