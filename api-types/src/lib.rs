@@ -10,6 +10,7 @@
 //! - [`diagnostic`]: errors and warnings with `file:line:col` or object path.
 //! - [`jobspec`]: Nomad HCL and YAML job files → canonical, validated jobs.
 //! - [`validate`]: semantic checks, each naming the object path and the fix.
+//! - [`diff`]: a field-level diff of two jobs, rendered as `nomad plan` does.
 
 pub mod alloc;
 pub mod defaults;

@@ -70,6 +70,25 @@ pub fn routes(state: ApiState) -> Router {
         .merge(namespaces::routes())
         .merge(events::routes())
         .merge(openapi::routes())
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
         .with_state(state)
+}
+
+async fn unknown_route(uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::not_found(format!(
+        "no route {}; /v1/openapi.json lists them",
+        uri.path()
+    ))
+}
+
+async fn wrong_method(method: axum::http::Method, uri: axum::http::Uri) -> error::ApiError {
+    error::ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{method} is not allowed on {}; /v1/openapi.json lists the methods",
+            uri.path()
+        ),
+    )
 }

@@ -76,7 +76,10 @@ fn the_same_version_is_ignored_and_a_new_one_replaced() {
     let out = plan_groups(&job(4), &running, &[], Utc::now());
     let front = updates(&out, "front");
     // The default update block replaces one at a time.
-    assert_eq!((front.destructive_update, front.ignore, front.create), (1, 1, 0));
+    assert_eq!(
+        (front.destructive_update, front.ignore, front.create),
+        (1, 1, 0)
+    );
     assert_eq!(out.pending.len(), 2, "replacements wait for placement");
     assert!(out.freed.contains("front-0-v3"));
 }
