@@ -93,7 +93,10 @@ pub async fn run(
     let docker = Docker::new()?;
     let health = docker.health().await;
     let drivers = BTreeMap::from([("docker".to_string(), driver_info(&health))]);
-    let node = node_object(&id, &config.node, &fingerprint, drivers);
+    let mut node = node_object(&id, &config.node, &fingerprint, drivers);
+    // When this agent registered the node: what `drover get nodes` shows as
+    // its age.
+    node.metadata.creation_timestamp = Some(Utc::now());
     tracing::info!(node = %id, name = %node.metadata.name, address = %node.spec.address, docker = %health.description, "agent starting");
     let registration =
         Registration::start(store.clone(), node.clone(), config.node.heartbeat_ttl).await;

@@ -73,8 +73,12 @@ impl LogArgs {
         let filter = tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| anyhow::anyhow!("--log-level {:?}: {e}", self.log_level))?;
         // Logs go to stderr, so stdout stays for output a script may read.
+        // Colour only for a person at a terminal, not in files or pipes.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr())
+            && std::env::var_os("NO_COLOR").is_none();
         let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
+            .with_ansi(ansi)
             .with_writer(std::io::stderr);
         let result = if self.log_format == "json" {
             builder.json().try_init()
