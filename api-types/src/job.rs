@@ -362,6 +362,9 @@ pub struct GroupSummary {
     pub lost: u64,
     /// On a node that stopped heartbeating, not yet declared lost.
     pub unknown: u64,
+    /// Of `running`: allocations of an older job version, still running
+    /// while an update replaces them.
+    pub outdated: u64,
 }
 
 /// The scheduler's explanation for allocations it could not place.

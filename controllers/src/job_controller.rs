@@ -179,7 +179,7 @@ impl JobController {
                         .filter(|a| a.spec.task_group == g.name)
                         .cloned()
                         .collect();
-                    (g.name.clone(), summary(&of_group))
+                    (g.name.clone(), summary(&of_group, job.metadata.version))
                 })
                 .collect(),
             placement_failures: placement,

@@ -14,10 +14,14 @@ use drover_api_types::{Job, JobType};
 
 use super::policy;
 
-/// Counts the given allocations (pass one group's) by client status.
-pub fn summary(allocs: &[Allocation]) -> GroupSummary {
+/// Counts the given allocations (pass one group's) by client status;
+/// running ones of a version older than `version` are also `outdated`.
+pub fn summary(allocs: &[Allocation], version: u64) -> GroupSummary {
     let mut s = GroupSummary::default();
     for a in allocs {
+        if a.status.client_status == ClientStatus::Running && a.spec.job_version < version {
+            s.outdated += 1;
+        }
         match a.status.client_status {
             ClientStatus::Pending if a.binding.is_none() => s.queued += 1,
             ClientStatus::Pending => s.starting += 1,

@@ -374,10 +374,16 @@ fn summary_and_job_status() {
         alloc("c", 4, 0, Complete),
         alloc("l", 5, 0, Lost),
     ];
-    let s = summary(&allocs);
+    let s = summary(&allocs, 0);
     assert_eq!(
         (s.queued, s.starting, s.running, s.failed, s.complete, s.lost),
         (1, 1, 1, 1, 1, 1)
+    );
+    assert_eq!(s.outdated, 0);
+    assert_eq!(
+        summary(&allocs, 1).outdated,
+        1,
+        "the running one is of version 0"
     );
     let svc = job(JobType::Service, 1, 0);
     assert_eq!(job_status(&svc, &[]), "pending");

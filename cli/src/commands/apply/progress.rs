@@ -93,6 +93,8 @@ fn judge(job: &Job, group: &TaskGroup, s: &GroupSummary) -> Judged {
             failed: None,
         };
     }
+    // An update is done when the new version runs and the old one is gone.
+    let settled = settled && s.outdated == 0;
     let done = match job.spec.job_type {
         JobType::Service => settled && s.running == count,
         JobType::System => settled && s.running > 0,
@@ -151,7 +153,11 @@ pub fn line(job: &Job, group: &TaskGroup, s: &GroupSummary) -> String {
         text.push_str(&format!("stopping, {} running", s.running));
     } else {
         text.push_str(&match job.spec.job_type {
-            JobType::Service => format!("{}/{} running", s.running, group.count),
+            JobType::Service => format!(
+                "{}/{} running",
+                s.running.saturating_sub(s.outdated),
+                group.count
+            ),
             JobType::Batch => format!(
                 "{}/{} complete, {} running",
                 s.complete, group.count, s.running
@@ -162,6 +168,7 @@ pub fn line(job: &Job, group: &TaskGroup, s: &GroupSummary) -> String {
     }
     text.push_str(&format!(", {} starting, {} failed", s.starting, s.failed));
     for (n, what) in [
+        (s.outdated, "of the old version still running"),
         (s.queued, "queued"),
         (s.lost, "lost"),
         (s.unknown, "unknown"),

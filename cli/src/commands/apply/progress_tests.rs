@@ -57,6 +57,22 @@ fn a_service_is_done_when_every_allocation_runs() {
 }
 
 #[test]
+fn an_update_is_done_once_the_old_version_stopped() {
+    let job = job("service", 3);
+    let mut rolling = summary(0, 0, 4, 0);
+    rolling.outdated = 1;
+    let p = evaluate(&job, Some(&status(rolling)), None);
+    assert!(!p.done, "{p:?}");
+    assert_eq!(
+        p.lines,
+        ["front: 3/3 running, 0 starting, 0 failed, 1 of the old version still running"]
+    );
+    let mut half = summary(0, 0, 3, 0);
+    half.outdated = 1;
+    assert!(!evaluate(&job, Some(&status(half)), None).done);
+}
+
+#[test]
 fn a_status_for_an_older_version_is_not_judged() {
     let job = job("service", 1);
     let mut old = status(summary(0, 0, 1, 0));
