@@ -3,7 +3,9 @@
 # protoc and the well-known protos (Debian's protobuf-compiler and
 # libprotobuf-dev, for etcd-client), etcd and etcdctl
 # (etcd-server, etcd-client), and openssl and python3 for the test harness;
-# with --with-docker-tools also busybox-static for the Docker tests' image.
+# with --with-docker-tools also busybox-static for the Docker tests' image,
+# and the real clients the catalog tests talk to drover with: dig (Debian's
+# bind9-dnsutils), Prometheus and promtool (prometheus), py-consul (PyPI).
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
@@ -27,6 +29,9 @@ if [ "${1:-}" = "--with-docker-tools" ]; then
   else
     [ -x /bin/busybox ] || missing_pkgs+=(busybox-static)
   fi
+  command -v dig >/dev/null 2>&1 || missing_pkgs+=(bind9-dnsutils)
+  command -v prometheus >/dev/null 2>&1 || missing_pkgs+=(prometheus)
+  want_py_consul=1
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
@@ -34,7 +39,20 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
+# py-consul is the Python Consul client the catalog and KV tests drive
+# drover with (the test runs `python3 -c 'import consul'`).
+ensure_py_consul() {
+  [ "${want_py_consul:-0}" = 1 ] || return 0
+  python3 -c 'import consul' >/dev/null 2>&1 && return 0
+  echo "installing py-consul from PyPI..."
+  if ! python3 -m pip install -q py-consul; then
+    echo "error: could not install py-consul (python3 -m pip install py-consul)" >&2
+    exit 1
+  fi
+}
+
 if [ ${#missing_pkgs[@]} -eq 0 ]; then
+  ensure_py_consul
   exit 0
 fi
 
@@ -43,7 +61,9 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing_pkgs[@]}" >/dev/null
-  # The etcd-server package may try to start a system etcd; drover runs its own.
+  # The etcd-server and prometheus packages may try to start system
+  # services; drover's tests start their own on free ports.
+  ensure_py_consul
   exit 0
 fi
 
