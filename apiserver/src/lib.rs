@@ -2,9 +2,12 @@
 //!
 //! # Layout
 //! - [`api`]: the REST API under `/v1` (jobs, allocations, nodes, …).
+//! - [`catalog_view`]: services and nodes in memory, with the catalog
+//!   index, for the Consul-compatible catalog and DNS.
 //! - [`http`]: the HTTP listener `drover server` runs (default
 //!   127.0.0.1:4646). Today it serves `/metrics` (Prometheus text format)
 //!   and `/v1/status/leader`; the REST API joins it with the apiserver issue.
 
 pub mod api;
+pub mod catalog_view;
 pub mod http;

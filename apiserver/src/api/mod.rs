@@ -47,13 +47,20 @@ use drover_store::Store;
 pub struct ApiState {
     pub store: Store,
     pub feed: feed::Feed,
+    /// Services and nodes in memory, for the catalog API and DNS.
+    pub catalog: crate::catalog_view::CatalogView,
 }
 
 impl ApiState {
-    /// Starts the shared watch; call inside the runtime.
+    /// Starts the shared watch and the catalog view; call inside the runtime.
     pub fn new(store: Store) -> ApiState {
         let feed = feed::Feed::start(&store);
-        ApiState { store, feed }
+        let catalog = crate::catalog_view::CatalogView::start(&store);
+        ApiState {
+            store,
+            feed,
+            catalog,
+        }
     }
 }
 

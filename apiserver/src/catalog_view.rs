@@ -1,0 +1,122 @@
+//! The service catalog as the Consul-compatible API and the DNS server
+//! read it: watch-fed in-memory copies of the service registrations and the
+//! nodes, plus the catalog index — the etcd revision of the latest change
+//! to either — that blocking queries wait on and `X-Consul-Index` reports.
+//!
+//! Both readers answer from memory, so a DNS query or a catalog read never
+//! touches etcd; a change reaches them one watch event after it is written.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use drover_api_types::node::{Node, NodeStatus};
+use drover_api_types::service::ServiceRegistration;
+use drover_controllers::cluster::informer::{self, Hook};
+use drover_store::keys::collections as c;
+use drover_store::{Cache, Store, Stored, Versioned, Writer};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// The catalog caches; cheap to clone.
+#[derive(Clone)]
+pub struct CatalogView {
+    pub services: Cache<ServiceRegistration>,
+    pub nodes: Cache<Node>,
+    /// By node id (the key's last segment).
+    pub node_status: Cache<Versioned<NodeStatus>>,
+    index: watch::Receiver<i64>,
+    _tasks: Arc<Tasks>,
+}
+
+/// Stops the informers when the last view is dropped.
+struct Tasks(Vec<JoinHandle<()>>);
+
+impl Drop for Tasks {
+    fn drop(&mut self) {
+        for task in &self.0 {
+            task.abort();
+        }
+    }
+}
+
+impl CatalogView {
+    /// Starts the informers; call inside the runtime. Reads before
+    /// [`CatalogView::ready`] completes see an empty catalog.
+    pub fn start(store: &Store) -> CatalogView {
+        let keys = store.keys().clone();
+        let (index_tx, index) = watch::channel(0i64);
+        let index_tx = Arc::new(index_tx);
+        let mut tasks = Vec::new();
+
+        let (services, t) = watched(store, keys.collection(c::SERVICES), &index_tx);
+        tasks.push(t);
+        let (nodes, t) = watched(store, keys.collection(c::NODES), &index_tx);
+        tasks.push(t);
+        let (node_status, t) = watched(store, keys.collection(c::NODES_STATUS), &index_tx);
+        tasks.push(t);
+
+        CatalogView {
+            services,
+            nodes,
+            node_status,
+            index,
+            _tasks: Arc::new(Tasks(tasks)),
+        }
+    }
+
+    /// Completes once every cache holds its first full list.
+    pub async fn ready(&self) {
+        self.services.wait_ready().await;
+        self.nodes.wait_ready().await;
+        self.node_status.wait_ready().await;
+    }
+
+    /// The catalog index: never below 1 (Consul clients treat 0 as "no
+    /// index" and would spin), never decreasing.
+    pub fn index(&self) -> i64 {
+        (*self.index.borrow()).max(1)
+    }
+
+    /// Waits until the catalog changes after `index` or `wait` passes;
+    /// returns the index then.
+    pub async fn wait_past(&self, index: i64, wait: Duration) -> i64 {
+        let mut rx = self.index.clone();
+        let changed = async move {
+            // An error means the view is gone; answer with what we have.
+            let _ = rx.wait_for(|i| *i > index).await;
+        };
+        let _ = tokio::time::timeout(wait, changed).await;
+        self.index()
+    }
+
+    /// A node's status, by node id.
+    pub fn status_of(&self, node_id: &str, keys: &drover_store::Keys) -> Option<NodeStatus> {
+        self.node_status
+            .get(&keys.node_status(node_id))
+            .map(|v| v.value)
+    }
+}
+
+/// One informer whose every change raises the catalog index to the
+/// cache's revision (hooks run after the cache has applied the change).
+fn watched<T: Stored + Clone>(
+    store: &Store,
+    prefix: String,
+    index: &Arc<watch::Sender<i64>>,
+) -> (Cache<T>, JoinHandle<()>) {
+    let writer = Writer::new();
+    let cache = writer.cache();
+    let hook_cache = cache.clone();
+    let hook_index = Arc::clone(index);
+    let hook: Hook<T> = Arc::new(move |_| {
+        let revision = hook_cache.revision();
+        hook_index.send_if_modified(|i| {
+            let raised = revision > *i;
+            if raised {
+                *i = revision;
+            }
+            raised
+        });
+    });
+    informer::spawn(store, prefix, writer, vec![hook])
+}
