@@ -35,3 +35,4 @@ pub mod node_lifecycle;
 pub mod placement;
 pub mod placement_controller;
 pub mod runtime;
+pub mod services;
