@@ -227,11 +227,14 @@ impl<'a> Env<'a> {
             return Ok(Some((self.expand(&service.address), port)));
         }
         if driver {
+            // Only a running container's IP: a dead or restarting task's
+            // last IP may already belong to another container.
             let ip = self
                 .alloc
                 .status
                 .task_states
                 .get(&self.task.name)
+                .filter(|s| s.state == TASK_RUNNING)
                 .map(|s| s.driver_ip.as_str())
                 .unwrap_or_default();
             return Ok((!ip.is_empty()).then(|| (ip.to_string(), port)));

@@ -13,9 +13,10 @@
 //! - address: the port's `host_ip` (the node's address when empty) and the
 //!   published host port; `address_mode = "driver"` (or `"alloc"`) takes the
 //!   container's IP the agent reports (`TaskState.driver_ip`; the service
-//!   waits until it is known) and the container port (`to`, or the host port
-//!   when `to` is 0). An explicit `address` wins. `port` is a label of the
-//!   group network or a literal number (or empty: port 0).
+//!   waits until it is known and the task runs) and the container port
+//!   (`to`, or the host port when `to` is 0). An explicit `address` wins.
+//!   `port` is a label of the group network or a literal number (or empty:
+//!   port 0).
 //! - service name, tags, meta values and address are interpolated
 //!   (`${NOMAD_*}`, `${attr.*}`, `${node.*}`, `${meta.*}`) in the
 //!   environment of the task the service belongs to (a group service's

@@ -346,6 +346,13 @@ fn driver_address_mode_uses_the_container_ip_and_port() {
     let d = desired_of(&a, &job, &node);
     assert!(d.registrations.is_empty(), "{d:?}");
     assert!(d.problems.is_empty());
+
+    // Nor while the task is not running (restarting: its old IP is stale).
+    let mut a = alloc();
+    if let Some(s) = a.status.task_states.get_mut("server") {
+        s.state = "pending".into();
+    }
+    assert!(desired_of(&a, &job, &node).registrations.is_empty());
 }
 
 #[test]
