@@ -57,6 +57,12 @@ pub fn desired_registrations(inputs: &AllocInputs<'_>) -> Desired {
     let (alloc, Some(job), Some(node)) = (inputs.alloc, inputs.job, inputs.node) else {
         return out;
     };
+    // A stopped job's instances leave the catalog before the job controller
+    // and the agent get round to stopping them, so no traffic is sent to
+    // containers about to be killed.
+    if job.spec.stop {
+        return out;
+    }
     let Some(group) = job
         .spec
         .groups
