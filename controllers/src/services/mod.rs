@@ -7,9 +7,9 @@
 //! Rules, as Nomad registers services:
 //! - an allocation's services are registered while its desired status is
 //!   `run`, its agent reports it `running` and its node is alive (heartbeat
-//!   present, not marked down); otherwise they are all deregistered. A task
-//!   service also needs its task running; a group service follows the
-//!   allocation.
+//!   present, not marked down) and its job is not stopped; otherwise they
+//!   are all deregistered. A task service also needs its task running; a
+//!   group service follows the allocation.
 //! - address: the port's `host_ip` (the node's address when empty) and the
 //!   published host port; `address_mode = "driver"` (or `"alloc"`) takes the
 //!   container's IP the agent reports (`TaskState.driver_ip`; the service
