@@ -149,6 +149,11 @@ pub struct TaskState {
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<TaskEvent>,
+    /// The container's own IP on its Docker network, as the agent last saw
+    /// it (empty when unknown or with no network of its own): what a
+    /// service with `address_mode = "driver"` registers.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub driver_ip: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -11,6 +11,8 @@
 //! - [`jobspec`]: Nomad HCL and YAML job files → canonical, validated jobs.
 //! - [`validate`]: semantic checks, each naming the object path and the fix.
 //! - [`diff`]: a field-level diff of two jobs, rendered as `nomad plan` does.
+//! - [`task_env`]: a task's `NOMAD_*` variables and `${…}` interpolation,
+//!   shared by the agent and the service registration controller.
 
 pub mod alloc;
 pub mod defaults;
@@ -25,6 +27,7 @@ pub mod node;
 pub mod resolve;
 pub mod service;
 pub mod task;
+pub mod task_env;
 pub mod validate;
 
 pub use alloc::Allocation;

@@ -53,6 +53,18 @@ pub struct CheckStatus {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
+/// The id of a service check within its allocation:
+/// `<service name>/<check name>`, or `<service name>/<index>` for an unnamed
+/// check (both names already interpolated). The agent reports check results
+/// under it and the service registration controller matches them by it.
+pub fn check_id(service_name: &str, check_name: &str, index: usize) -> String {
+    if check_name.is_empty() {
+        format!("{service_name}/{index}")
+    } else {
+        format!("{service_name}/{check_name}")
+    }
+}
+
 /// A rollout of one job version.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

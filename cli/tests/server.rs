@@ -462,6 +462,7 @@ async fn metrics_are_served_and_say_who_leads() {
         "drover_controller_reconcile_total{controller=\"placement\",result=\"success\"}",
         "drover_workqueue_depth{controller=\"node-lifecycle\"}",
         "drover_controller_reconcile_duration_seconds_bucket{controller=\"drain\"",
+        "drover_workqueue_depth{controller=\"services\"}",
     ] {
         assert!(body.contains(name), "missing {name} in\n{body}");
     }

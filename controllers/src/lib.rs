@@ -35,3 +35,5 @@ pub mod node_lifecycle;
 pub mod placement;
 pub mod placement_controller;
 pub mod runtime;
+pub mod service_controller;
+pub mod services;

@@ -21,7 +21,7 @@ use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
 use crate::lifecycle_controller::{self, Fleet};
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
-use crate::{drain, job_controller, placement_controller};
+use crate::{drain, job_controller, placement_controller, service_controller};
 
 /// The election all servers campaign in.
 pub const ELECTION: &str = "controllers";
@@ -33,6 +33,7 @@ pub struct Enabled {
     pub placement: bool,
     pub lifecycle: bool,
     pub drain: bool,
+    pub services: bool,
 }
 
 impl Default for Enabled {
@@ -42,17 +43,19 @@ impl Default for Enabled {
             placement: true,
             lifecycle: true,
             drain: true,
+            services: true,
         }
     }
 }
 
 impl Enabled {
     /// The controller names, for flags and logs.
-    pub const NAMES: [&'static str; 4] = [
+    pub const NAMES: [&'static str; 5] = [
         job_controller::NAME,
         placement_controller::NAME,
         lifecycle_controller::NAME,
         drain::NAME,
+        service_controller::NAME,
     ];
 
     /// Switches off the controller called `name`; false if no such name.
@@ -62,6 +65,7 @@ impl Enabled {
             n if n == placement_controller::NAME => &mut self.placement,
             n if n == lifecycle_controller::NAME => &mut self.lifecycle,
             n if n == drain::NAME => &mut self.drain,
+            n if n == service_controller::NAME => &mut self.services,
             _ => return false,
         };
         *flag = false;
@@ -77,6 +81,7 @@ pub struct ControllerMetrics {
     placement: Metrics,
     lifecycle: Metrics,
     drain: Metrics,
+    services: Metrics,
     /// `drover_server_leader`: 1 while this server leads.
     leader: IntGauge,
 }
@@ -93,6 +98,7 @@ impl ControllerMetrics {
             placement: Metrics::register(placement_controller::NAME, registry)?,
             lifecycle: Metrics::register(lifecycle_controller::NAME, registry)?,
             drain: Metrics::register(drain::NAME, registry)?,
+            services: Metrics::register(service_controller::NAME, registry)?,
             leader,
         })
     }
@@ -203,6 +209,8 @@ pub async fn run_term(
     let lifecycle_q =
         WorkQueue::<Fleet>::with_metrics(lifecycle_controller::NAME, backoff, metrics.lifecycle);
     let drain_q = WorkQueue::<String>::with_metrics(drain::NAME, backoff, metrics.drain);
+    let services_q =
+        WorkQueue::<ObjectKey>::with_metrics(service_controller::NAME, backoff, metrics.services);
 
     let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
     let mut hooks = Hooks::default();
@@ -224,6 +232,9 @@ pub async fn run_term(
     });
     if enabled.drain {
         drain::register_hooks(&drain_q, cell.clone(), &mut hooks);
+    }
+    if enabled.services {
+        service_controller::register_hooks(&services_q, cell.clone(), &mut hooks);
     }
     let (view, _informers) = ClusterView::start(&store, hooks);
     let _ = cell.set(view.clone());
@@ -289,6 +300,24 @@ pub async fn run_term(
         .with_resync(
             options.resync,
             Arc::new(move || drain::resync_keys(&resync_view)),
+        );
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    if enabled.services {
+        // Every allocation and every registration once: a new leader
+        // deregisters what changed, or was orphaned, while none led.
+        for key in service_controller::resync_keys(&view) {
+            services_q.add(key);
+        }
+        let resync_view = view.clone();
+        let controller = Controller::new(
+            Arc::new(service_controller::ServiceController::new(ctx.clone())),
+            services_q,
+            2,
+        )
+        .with_resync(
+            options.resync,
+            Arc::new(move || service_controller::resync_keys(&resync_view)),
         );
         tasks.spawn(controller.run(stop.clone()));
     }

@@ -37,6 +37,7 @@ impl Harness {
             placement: false,
             lifecycle: false,
             drain: false,
+            services: false,
         };
         let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let (stop, stopped) = watch::channel(false);

@@ -55,6 +55,8 @@ pub enum Action {
         id: String,
         /// When Docker started it (an adopted task's start time).
         started_at: Option<DateTime<Utc>>,
+        /// Its IP on its Docker network, for `address_mode = "driver"`.
+        ip: Option<String>,
     },
     /// The task's container exited: the worker applies the restart policy
     /// (start it again, or record the task dead).
@@ -174,6 +176,7 @@ fn run(
             task: want.task.clone(),
             id: keeper.id.clone(),
             started_at: keeper.started_at,
+            ip: keeper.ip.clone(),
         },
         (false, true) => Action::Exited {
             alloc_id: want.alloc_id.clone(),
@@ -257,6 +260,7 @@ mod tests {
                     task: "web".into(),
                     id: "c1".into(),
                     started_at: Utc.timestamp_opt(10, 0).single(),
+                    ip: None,
                 },
                 Action::Create(Box::new(spec("b", "web", "h1"))),
             ]
@@ -311,6 +315,7 @@ mod tests {
                     task: "web".into(),
                     id: "good".into(),
                     started_at: Utc.timestamp_opt(10, 0).single(),
+                    ip: None,
                 },
             ]
         );

@@ -370,7 +370,10 @@ impl Worker {
         let docker = &shared.docker;
         match action {
             Action::Keep {
-                task, started_at, ..
+                task,
+                started_at,
+                ip,
+                ..
             } => {
                 let state = self.task_state(&task);
                 if state.state != ts::RUNNING {
@@ -378,6 +381,9 @@ impl Worker {
                     state.state = ts::RUNNING.into();
                     state.started_at.get_or_insert(started_at.unwrap_or(now));
                 }
+                // Kept current on every pass: a container reconnected to
+                // another network, or adopted, reports where it is now.
+                state.driver_ip = ip.unwrap_or_default();
                 None
             }
             Action::Create(spec) => {
@@ -493,13 +499,23 @@ impl Worker {
             Err(e) => Err(e),
         };
         match started {
-            Ok(_) => {
+            Ok(id) => {
                 // Not `now`: a pull may have taken a while.
                 let at = Utc::now();
+                // The IP exists only once the container started; without it
+                // a driver-addressed service waits for the next pass.
+                let ip = match docker.inspect(&id).await {
+                    Ok(o) => o.ip.unwrap_or_default(),
+                    Err(e) => {
+                        tracing::debug!(container = %id, error = %e, "inspect after start failed");
+                        String::new()
+                    }
+                };
                 let state = self.task_state(&task);
                 ts::record(state, events::STARTED, "Task started by client", None, at);
                 state.state = ts::RUNNING.into();
                 state.started_at = Some(at);
+                state.driver_ip = ip;
             }
             Err(e) => self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now),
         }

@@ -20,7 +20,7 @@ pub struct Args {
     /// This server's name in the leader election (default: the hostname).
     #[arg(long)]
     name: Option<String>,
-    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain.
+    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain, services.
     #[arg(long = "disable-controller", value_name = "NAME")]
     disable: Vec<String>,
     /// How placement scores nodes: `binpack` fills nodes, `spread` empties them.

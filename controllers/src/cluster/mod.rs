@@ -22,7 +22,7 @@ use std::sync::Arc;
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
 use drover_api_types::job::{JobStatus, PlacementFailure};
 use drover_api_types::node::{Heartbeat, NodeScheduling, NodeStatus};
-use drover_api_types::{Job, Node};
+use drover_api_types::{Job, Node, ServiceRegistration};
 use drover_store::keys::collections as c;
 use drover_store::{Cache, IndexFn, Keys, Store, Versioned, Writer};
 use tokio::task::JoinHandle;
@@ -78,6 +78,7 @@ pub struct Hooks {
     pub node_status: Vec<Hook<Versioned<NodeStatus>>>,
     pub node_admin: Vec<Hook<Versioned<NodeScheduling>>>,
     pub heartbeats: Vec<Hook<Versioned<Heartbeat>>>,
+    pub services: Vec<Hook<ServiceRegistration>>,
 }
 
 /// Caches of every collection the controllers read. Cheap to clone; the
@@ -97,6 +98,8 @@ pub struct ClusterView {
     pub node_status: Cache<Versioned<NodeStatus>>,
     pub node_admin: Cache<Versioned<NodeScheduling>>,
     pub heartbeats: Cache<Versioned<Heartbeat>>,
+    /// Service registrations, indexed by `<namespace>/<alloc id>`.
+    pub services: Cache<ServiceRegistration>,
 }
 
 /// Owns the informer tasks of a [`ClusterView`]; dropping it stops them.
@@ -122,6 +125,9 @@ impl ClusterView {
 
         let by_job: IndexFn<Allocation> = Arc::new(|a| Some(ObjectKey::job_of(a).index_value()));
         let by_node: IndexFn<Versioned<Binding>> = Arc::new(|b| Some(b.value.node_id.clone()));
+        let by_alloc: IndexFn<ServiceRegistration> = Arc::new(|r| {
+            Some(ObjectKey::new(&r.metadata.namespace, &r.spec.alloc_id).index_value())
+        });
 
         let (jobs, t) = informer::spawn(store, prefix(c::JOBS), Writer::new(), hooks.jobs);
         tasks.push(t);
@@ -179,6 +185,13 @@ impl ClusterView {
             hooks.heartbeats,
         );
         tasks.push(t);
+        let (services, t) = informer::spawn(
+            store,
+            prefix(c::SERVICES),
+            Writer::with_index(by_alloc),
+            hooks.services,
+        );
+        tasks.push(t);
         let view = ClusterView {
             keys: keys.clone(),
             jobs,
@@ -191,6 +204,7 @@ impl ClusterView {
             node_status,
             node_admin,
             heartbeats,
+            services,
         };
         (view, ViewHandle { tasks })
     }
@@ -207,6 +221,7 @@ impl ClusterView {
         self.node_status.wait_ready().await;
         self.node_admin.wait_ready().await;
         self.heartbeats.wait_ready().await;
+        self.services.wait_ready().await;
     }
 
     pub fn job(&self, key: &ObjectKey) -> Option<Job> {
@@ -238,6 +253,34 @@ impl ClusterView {
             .into_iter()
             .filter_map(|v| v.split_once('/').map(|(ns, name)| ObjectKey::new(ns, name)))
             .collect()
+    }
+
+    /// `(namespace, alloc id)` of a job's allocations, without joining them.
+    pub fn job_alloc_keys(&self, key: &ObjectKey) -> Vec<ObjectKey> {
+        self.allocs
+            .keys_by_index(&key.index_value())
+            .iter()
+            .filter_map(|k| self.alloc_key_of(k))
+            .collect()
+    }
+
+    /// `(namespace, alloc id)` of the allocations bound to a node.
+    pub fn node_alloc_keys(&self, node_id: &str) -> Vec<ObjectKey> {
+        self.bindings
+            .keys_by_index(node_id)
+            .iter()
+            .filter_map(|k| self.alloc_key_of(k))
+            .collect()
+    }
+
+    /// `(namespace, alloc id)` from a key of `allocations/`,
+    /// `allocations-binding/` or `allocations-status/`.
+    pub fn alloc_key_of(&self, key: &str) -> Option<ObjectKey> {
+        let parsed = self.keys.parse(key)?;
+        match parsed.segments.as_slice() {
+            [ns, id] => Some(ObjectKey::new(*ns, *id)),
+            _ => None,
+        }
     }
 
     /// Fills an allocation's binding and status from their own keys.
@@ -303,6 +346,22 @@ impl ClusterView {
             node.scheduling = admin.value;
         }
         node
+    }
+
+    /// The service registrations of one allocation (by its id, which is
+    /// all an orphan's registration still names).
+    pub fn alloc_services(&self, namespace: &str, alloc_id: &str) -> Vec<ServiceRegistration> {
+        self.services
+            .by_index(&ObjectKey::new(namespace, alloc_id).index_value())
+    }
+
+    /// `(namespace, alloc id)` of every allocation that has registrations.
+    pub fn allocs_with_services(&self) -> Vec<ObjectKey> {
+        self.services
+            .index_values()
+            .into_iter()
+            .filter_map(|v| v.split_once('/').map(|(ns, id)| ObjectKey::new(ns, id)))
+            .collect()
     }
 
     /// Whether a node's heartbeat key is present.

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drover_api_types::group::{Check, CheckRestart, Service};
-use drover_api_types::service::CheckStatus;
+use drover_api_types::service::{check_id, CheckStatus};
 
 use crate::task_env::{interpolate, task_env, Lookup, TaskContext};
 
@@ -123,11 +123,6 @@ fn check_spec(
     } else {
         expand(&check.name)
     };
-    let id_part = if check.name.is_empty() {
-        index.to_string()
-    } else {
-        check_name.clone()
-    };
     let port_label = if check.port.is_empty() {
         &service.port
     } else {
@@ -202,7 +197,15 @@ fn check_spec(
     };
     let positive = |n: Option<i64>| n.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
     Ok(CheckSpec {
-        id: format!("{service_name}/{id_part}"),
+        id: check_id(
+            service_name,
+            if check.name.is_empty() {
+                ""
+            } else {
+                &check_name
+            },
+            index,
+        ),
         name: check_name,
         service: service_name.to_string(),
         task: ctx.task.name.clone(),

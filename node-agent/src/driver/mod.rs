@@ -144,4 +144,6 @@ pub struct Observed {
     pub oom_killed: bool,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// The container's IP on its network (bridge or user network), if any.
+    pub ip: Option<String>,
 }

@@ -105,7 +105,24 @@ pub(crate) fn observed(resp: ContainerInspectResponse) -> Observed {
         oom_killed: state.oom_killed.unwrap_or(false),
         started_at,
         finished_at,
+        ip: container_ip(resp.network_settings.as_ref()),
     }
+}
+
+/// The container's IP: on the `bridge` network when it is on it, else on
+/// the first network by name that gave it one (sorted, so the choice is
+/// stable). `None` for `host` or `none` networking.
+fn container_ip(settings: Option<&bollard::models::NetworkSettings>) -> Option<String> {
+    let networks = settings?.networks.as_ref()?;
+    let ip_of = |name: &String| {
+        networks
+            .get(name)
+            .and_then(|n| n.ip_address.clone())
+            .filter(|ip| !ip.is_empty())
+    };
+    let mut names: Vec<&String> = networks.keys().collect();
+    names.sort_by_key(|n| (n.as_str() != "bridge", n.as_str()));
+    names.into_iter().find_map(ip_of)
 }
 
 /// Docker's RFC 3339 times; its zero time (`0001-01-01T00:00:00Z`) is none.
@@ -300,6 +317,35 @@ mod tests {
         let started = o.started_at.expect("started");
         assert_eq!(started.timestamp_subsec_nanos(), 123_456_789);
         assert!(o.finished_at.expect("finished") > started);
+    }
+
+    #[test]
+    fn the_container_ip_prefers_the_bridge_then_the_first_network_by_name() {
+        use bollard::models::{EndpointSettings, NetworkSettings};
+        let endpoint = |ip: &str| EndpointSettings {
+            ip_address: Some(ip.into()),
+            ..Default::default()
+        };
+        let settings = |nets: &[(&str, &str)]| NetworkSettings {
+            networks: Some(
+                nets.iter()
+                    .map(|(n, ip)| (n.to_string(), endpoint(ip)))
+                    .collect(),
+            ),
+            ..Default::default()
+        };
+        let on = |nets: &[(&str, &str)]| container_ip(Some(&settings(nets)));
+        assert_eq!(
+            on(&[("zeta", "10.0.9.2"), ("bridge", "172.17.0.3")]).as_deref(),
+            Some("172.17.0.3")
+        );
+        assert_eq!(
+            on(&[("zeta", "10.0.9.2"), ("apps", "10.0.1.2")]).as_deref(),
+            Some("10.0.1.2")
+        );
+        // `host` networking: a network entry with no address of its own.
+        assert_eq!(on(&[("host", "")]), None);
+        assert_eq!(container_ip(None), None);
     }
 
     #[test]
