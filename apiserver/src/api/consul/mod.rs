@@ -12,7 +12,7 @@
 //! - [`filter`]: the `filter` expression language (pure).
 //! - [`entries`]: catalog and health answers in Consul's shapes (pure).
 //! - [`catalog`]: `/v1/catalog/*` and `/v1/agent/self`.
-//! - [`health`]: `/v1/health/*`.
+//! - [`health`]: the `/v1/health/*` endpoints.
 //! - [`kv_core`] and [`kv`]: `/v1/kv/<key>`, kept in etcd under `kv/`.
 
 pub mod catalog;
