@@ -221,9 +221,13 @@ impl Server {
             let all = self.json("/v1/catalog/service/web?ns=*").await;
             let nodes = self.json("/v1/catalog/nodes").await;
             let api = self.json("/v1/catalog/service/api?ns=prod").await;
+            // Node statuses come through their own watch: only beta's
+            // serfHealth may be critical once they are all in.
+            let critical = self.json("/v1/health/state/critical").await;
             (all.as_array().map(Vec::len) == Some(4)
                 && nodes.as_array().map(Vec::len) == Some(3)
-                && api.as_array().map(Vec::len) == Some(1))
+                && api.as_array().map(Vec::len) == Some(1)
+                && critical.as_array().map(Vec::len) == Some(1))
             .then_some(())
         })
         .await;
