@@ -2,6 +2,8 @@
 //!
 //! # Layout
 //! - [`api`]: the REST API under `/v1` (jobs, allocations, nodes, …).
+//! - [`catalog_health`]: an instance's health as Consul reports it (pure;
+//!   shared by the catalog API and DNS).
 //! - [`catalog_view`]: services and nodes in memory, with the catalog
 //!   index, for the Consul-compatible catalog and DNS.
 //! - [`http`]: the HTTP listener `drover server` runs (default
@@ -9,5 +11,6 @@
 //!   and `/v1/status/leader`; the REST API joins it with the apiserver issue.
 
 pub mod api;
+pub mod catalog_health;
 pub mod catalog_view;
 pub mod http;

@@ -459,12 +459,17 @@ async fn every_documented_route_is_served() {
             .path
             .replace("{name}", "nope")
             .replace("{id}", "nope")
-            .replace("{task}", "nope");
+            .replace("{task}", "nope")
+            .replace("{node}", "nope")
+            .replace("{service}", "nope")
+            .replace("{state}", "any")
+            .replace("{*key}", "nope");
         let url = format!("{}{path}", s.base);
         let request = match route.method {
             "get" => s.http.get(url),
             "post" => s.http.post(url).json(&json!({})),
             "delete" => s.http.delete(url),
+            "put" => s.http.put(url).body("value"),
             other => panic!("untested method {other}"),
         };
         let r = tokio::time::timeout(Duration::from_secs(10), request.send())
@@ -473,6 +478,10 @@ async fn every_documented_route_is_served() {
             .expect("sent");
         let status = r.status().as_u16();
         assert_ne!(status, 405, "{} {} is not served", route.method, route.path);
+        if status == 404 && r.headers().contains_key("x-consul-index") {
+            // Consul's KV answers a missing key with an empty 404.
+            continue;
+        }
         if status == 404 {
             // The router's own 404 has no body; a handler's names what is missing.
             let body: Value = r.json().await.unwrap_or(Value::Null);

@@ -23,6 +23,7 @@
 //! | `services/<ns>/<name>`                      | service   | services controller              |
 //! | `deployments/<ns>/<name>`                   | deployment| deployments controller           |
 //! | `leaders/<election>`                        | election  | [`crate::election`]              |
+//! | `kv/<consul key>`                           | KV value  | apiserver (Consul KV API)        |
 //!
 //! Generic kinds ([`ApiObject`]) follow `<PLURAL>/<ns>/<name>` when
 //! namespaced and `<PLURAL>/<name>` otherwise, so `Keys::object::<Job>` and
@@ -63,6 +64,9 @@ pub mod collections {
     pub const SERVICES: &str = "services";
     pub const DEPLOYMENTS: &str = "deployments";
     pub const LEADERS: &str = "leaders";
+    /// The Consul-compatible KV store; keys below it are the users' own
+    /// (any bytes Consul allows, `/` included, empty segments too).
+    pub const KV: &str = "kv";
 }
 
 use collections as c;

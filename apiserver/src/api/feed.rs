@@ -54,15 +54,27 @@ impl Revisions {
     }
 
     fn apply(&mut self, keys: &Keys, key: &str, revision: i64) -> Option<(String, Vec<String>)> {
-        let parsed = keys.parse(key)?;
+        let (collection, segments) = match keys.parse(key) {
+            Some(parsed) => (parsed.collection, parsed.segments),
+            // Consul KV keys may have empty segments (a "folder" ends in
+            // `/`); they still count as changes to `kv`.
+            None => {
+                let rest = key.strip_prefix(keys.prefix())?.strip_prefix('/')?;
+                let (collection, rest) = rest.split_once('/')?;
+                if collection != drover_store::keys::collections::KV || rest.is_empty() {
+                    return None;
+                }
+                (collection, rest.split('/').collect())
+            }
+        };
         let entry = self
             .by_collection
-            .entry(parsed.collection.to_string())
+            .entry(collection.to_string())
             .or_default();
         *entry = (*entry).max(revision);
         Some((
-            parsed.collection.to_string(),
-            parsed.segments.iter().map(|s| s.to_string()).collect(),
+            collection.to_string(),
+            segments.iter().map(|s| s.to_string()).collect(),
         ))
     }
 }
@@ -151,5 +163,9 @@ mod tests {
         assert_eq!(r.latest(&["jobs"]), 7);
         assert_eq!(r.latest(&["jobs", "allocations"]), 9);
         assert_eq!(r.latest(&["nodes"]), 0);
+        // KV folders end in `/`.
+        assert!(r.apply(&keys, "/drover/kv/app/", 12).is_some());
+        assert_eq!(r.latest(&["kv"]), 12);
+        assert_eq!(r.apply(&keys, "/drover/jobs/a/", 13), None);
     }
 }

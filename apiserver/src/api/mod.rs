@@ -20,9 +20,13 @@
 //! - [`namespaces`]: the namespaces in use, `/v1/namespaces`.
 //! - [`events`]: `/v1/event/stream`, newline-delimited JSON.
 //! - [`openapi`]: `/v1/openapi.json`, from the route table.
+//! - [`consul`]: the Consul-compatible catalog, health, agent and KV
+//!   endpoints (Consul's shapes, headers and plain-text errors).
+//! - [`services`]: Nomad's native `/v1/services`, `/v1/service/{name}`.
 //! - [`views`]: the allocation and node views those answer with (pure).
 
 pub mod allocs;
+pub mod consul;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -36,6 +40,7 @@ pub mod openapi;
 pub mod plan;
 pub mod query;
 pub mod register;
+pub mod services;
 pub mod versions;
 pub mod views;
 
@@ -77,6 +82,8 @@ pub fn routes(state: ApiState) -> Router {
         .merge(namespaces::routes())
         .merge(events::routes())
         .merge(openapi::routes())
+        .merge(consul::routes())
+        .merge(services::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))

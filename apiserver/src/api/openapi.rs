@@ -188,7 +188,121 @@ pub const ROUTES: &[Route] = &[
         )
     },
     r("get", "/v1/openapi.json", "meta", "This document"),
+    consul(
+        "/v1/agent/self",
+        "The agent's configuration (datacenter, node name, version)",
+    ),
+    consul("/v1/catalog/datacenters", "Known datacenters"),
+    consul(
+        "/v1/catalog/services",
+        "Service names with the union of their tags",
+    ),
+    Route {
+        query: CONSUL_SERVICE_READ,
+        ..consul(
+            "/v1/catalog/service/{name}",
+            "A service's instances (CatalogService)",
+        )
+    },
+    consul("/v1/catalog/nodes", "Nodes"),
+    consul("/v1/catalog/node/{node}", "A node and its services"),
+    Route {
+        query: CONSUL_SERVICE_READ,
+        ..consul(
+            "/v1/health/service/{name}",
+            "A service's instances with their checks",
+        )
+    },
+    consul(
+        "/v1/health/state/{state}",
+        "Checks in a state: any, passing, warning, critical",
+    ),
+    consul("/v1/health/checks/{service}", "A service's checks"),
+    consul("/v1/health/node/{node}", "A node's checks"),
+    Route {
+        query: &["recurse", "raw", "keys", "separator", "index", "wait"],
+        ..consul("/v1/kv/", "List the whole KV (recurse or keys)")
+    },
+    Route {
+        query: &["cas", "flags"],
+        produces: "text",
+        ..r("put", "/v1/kv/", "consul", "Refused: a key is needed")
+    },
+    Route {
+        query: &["recurse"],
+        ..r(
+            "delete",
+            "/v1/kv/",
+            "consul",
+            "Delete the whole KV (recurse)",
+        )
+    },
+    Route {
+        query: &["recurse", "raw", "keys", "separator", "index", "wait"],
+        ..consul("/v1/kv/{*key}", "Read a key (raw: its bytes) or a prefix")
+    },
+    Route {
+        query: &["cas", "flags"],
+        ..r(
+            "put",
+            "/v1/kv/{*key}",
+            "consul",
+            "Write a key (body: the value); true or false",
+        )
+    },
+    Route {
+        query: &["recurse", "cas"],
+        ..r(
+            "delete",
+            "/v1/kv/{*key}",
+            "consul",
+            "Delete a key or a prefix; true or false",
+        )
+    },
+    read(
+        "/v1/services",
+        "services",
+        "Nomad: service names and tags per namespace",
+    ),
+    read(
+        "/v1/service/{name}",
+        "services",
+        "Nomad: a service's registrations",
+    ),
 ];
+
+/// The parameters Consul's reads accept.
+const CONSUL_READ: &[&str] = &[
+    "dc",
+    "ns",
+    "index",
+    "wait",
+    "filter",
+    "node-meta",
+    "stale",
+    "consistent",
+    "cached",
+];
+const CONSUL_SERVICE_READ: &[&str] = &[
+    "dc",
+    "ns",
+    "index",
+    "wait",
+    "filter",
+    "node-meta",
+    "tag",
+    "passing",
+    "stale",
+    "consistent",
+    "cached",
+];
+
+const fn consul(path: &'static str, summary: &'static str) -> Route {
+    Route {
+        query: CONSUL_READ,
+        ..r("get", path, "consul", summary)
+    }
+}
 
 pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/openapi.json", get(|| async { Json(document(ROUTES)) }))
@@ -197,6 +311,8 @@ pub fn routes() -> Router<ApiState> {
 fn path_params(path: &str) -> Vec<&str> {
     path.split('/')
         .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        // A catch-all (`{*key}`) is one parameter named `key`.
+        .map(|s| s.trim_start_matches('*'))
         .collect()
 }
 
@@ -334,10 +450,21 @@ mod tests {
 
     #[test]
     fn every_route_the_router_serves_is_documented() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/api");
+        let dir = std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/src/api"));
         let mut found = 0;
-        for entry in std::fs::read_dir(dir).expect("src/api") {
+        // Modules with submodules (consul/) keep routes one level down.
+        let mut files = Vec::new();
+        for entry in std::fs::read_dir(&dir).expect("src/api") {
             let path = entry.expect("entry").path();
+            if path.is_dir() {
+                for sub in std::fs::read_dir(&path).expect("subdir") {
+                    files.push(sub.expect("entry").path());
+                }
+            } else {
+                files.push(path);
+            }
+        }
+        for path in files {
             if path.extension().and_then(|e| e.to_str()) != Some("rs") {
                 continue;
             }

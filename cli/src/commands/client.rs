@@ -112,6 +112,23 @@ impl Client {
         check(response).await
     }
 
+    /// A request with a raw body whose answer is returned as it came,
+    /// errors included: the KV endpoints speak Consul (a 404 is "no such
+    /// key", errors are plain text), so the caller reads the status.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<Vec<u8>>,
+    ) -> anyhow::Result<reqwest::Response> {
+        let mut request = self.request(method, path, query);
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        request.send().await.map_err(|e| self.unreachable(e))
+    }
+
     fn request(
         &self,
         method: Method,

@@ -13,6 +13,7 @@ mod get;
 mod init;
 mod inspect;
 mod jobfile;
+mod kv;
 mod local_etcd;
 mod logs;
 mod node;
@@ -62,6 +63,8 @@ enum Command {
     Server(server::Args),
     /// Make this machine a node on the local Docker (or `--simulate N` nodes).
     Agent(agent::Args),
+    /// The Consul-compatible KV store: get, put, delete, list.
+    Kv(kv::Args),
     /// Stream a task's output (`drover logs ALLOC [TASK] [-f] [--stderr] [--tail N]`).
     Logs(logs::Args),
     /// Benchmarks with real parts (`drover bench schedule`, `drover bench agent`).
@@ -87,6 +90,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Bench(args) => bench::run(&args),
         Command::Agent(args) => agent::run(&args),
         Command::Logs(args) => logs::run(&args),
+        Command::Kv(args) => kv::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
