@@ -10,4 +10,5 @@
 
 pub mod api;
 pub mod catalog_view;
+pub mod dns;
 pub mod http;
