@@ -19,12 +19,30 @@ pub mod name;
 pub mod server;
 pub mod wire;
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use drover_store::Keys;
 use hickory_proto::rr::Name;
+use tokio::sync::watch;
+
+use crate::catalog_view::CatalogView;
 
 pub use catalog::Snapshot;
 pub use server::{bind, serve, Sockets};
+
+/// Serves DNS on `sockets` from `view` until `shutdown` turns true.
+pub async fn run(
+    view: CatalogView,
+    keys: Keys,
+    sockets: Sockets,
+    config: DnsConfig,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (snapshots, follower) = catalog::follow(view, keys);
+    serve(sockets, snapshots, Arc::new(config), shutdown).await;
+    follower.abort();
+}
 
 /// What the DNS server answers and how.
 #[derive(Debug, Clone)]

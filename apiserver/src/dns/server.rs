@@ -80,7 +80,7 @@ pub async fn serve_udp(
                     continue;
                 }
             },
-            _ = shutdown.wait_for(|s| *s) => return,
+            () = stopped(&mut shutdown) => return,
         };
         let snapshot = Arc::clone(&snapshots.borrow());
         let Some(answer) = handle(&buf[..len], Transport::Udp, &snapshot, &config, &mut rng) else {
@@ -112,7 +112,7 @@ pub async fn serve_tcp(
                     continue;
                 }
             },
-            _ = shutdown.wait_for(|s| *s) => return,
+            () = stopped(&mut shutdown) => return,
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             tracing::debug!(%peer, "dns: too many tcp connections; closing");
@@ -155,7 +155,7 @@ async fn connection(
                 Ok(Err(e)) => return Err(e),
                 Err(_) => return Ok(()),
             },
-            _ = shutdown.wait_for(|s| *s) => return Ok(()),
+            () = stopped(&mut shutdown) => return Ok(()),
         }
         let snapshot = Arc::clone(&snapshots.borrow());
         let Some(answer) = handle(&buf, Transport::Tcp, &snapshot, &config, &mut rng) else {
@@ -175,4 +175,11 @@ async fn connection(
             Err(_) => return Ok(()),
         }
     }
+}
+
+/// Completes once `shutdown` is true (or its sender is gone). The guard
+/// `wait_for` returns is dropped here: held across an await it would make
+/// the serving futures `!Send`.
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|s| *s).await;
 }
