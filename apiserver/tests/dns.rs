@@ -10,7 +10,7 @@ use drover_api_types::node::{NodeState, NodeStatus};
 use drover_api_types::service::{CheckStatus, ServiceRegistration};
 use drover_api_types::{Node, ObjectMeta};
 use drover_apiserver::catalog_view::CatalogView;
-use drover_apiserver::dns::{self, DnsConfig};
+use drover_apiserver::dns::{self, DnsConfig, DnsMetrics};
 use drover_store::{Store, StoreConfig, Versioned};
 use drover_test_support::etcd::TestEtcd;
 use tokio::sync::watch;
@@ -23,6 +23,10 @@ struct Dns {
 }
 
 async fn start() -> Dns {
+    start_with(DnsConfig::default()).await
+}
+
+async fn start_with(dns_config: DnsConfig) -> Dns {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
     let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
     config.request_timeout_ms = 3_000;
@@ -37,7 +41,8 @@ async fn start() -> Dns {
         view,
         store.keys().clone(),
         sockets,
-        DnsConfig::default(),
+        dns_config,
+        DnsMetrics::unregistered().expect("metrics"),
         shutdown,
     ));
     Dns {
@@ -377,4 +382,69 @@ async fn big_answers_fall_back_to_tcp() {
         assert!(Instant::now() < deadline, "got {} of 60", full.len());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test]
+async fn garbage_and_stalled_connections_do_not_hurt() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let dns = start_with(DnsConfig {
+        tcp_idle_timeout: Duration::from_millis(300),
+        ..DnsConfig::default()
+    })
+    .await;
+    dns.nginx().await;
+    dns.until(&["nginx.service.consul", "SRV", "+short"], &ALL_SRV)
+        .await;
+
+    // UDP: random bytes and cut headers.
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0")
+        .await
+        .expect("udp");
+    let mut seed: u32 = 12345;
+    for len in 0..300usize {
+        let packet: Vec<u8> = (0..len % 97)
+            .map(|_| {
+                seed = seed.wrapping_mul(1_103_515_245).wrapping_add(12345);
+                (seed >> 16) as u8
+            })
+            .collect();
+        udp.send_to(&packet, dns.addr).await.expect("send garbage");
+    }
+
+    // TCP: a length prefix promising more than comes, then silence: the
+    // server hangs up after the idle timeout.
+    let mut stalled = tokio::net::TcpStream::connect(dns.addr).await.expect("tcp");
+    stalled
+        .write_all(&[0xff, 0xff, 1, 2, 3])
+        .await
+        .expect("write");
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), stalled.read_to_end(&mut rest)).await;
+    assert!(matches!(closed, Ok(Ok(0))), "not closed: {closed:?}");
+
+    // TCP: a framed message that is not DNS gets FORMERR or a hang-up.
+    let mut framed = tokio::net::TcpStream::connect(dns.addr).await.expect("tcp");
+    framed
+        .write_all(&[0, 14, 0xab, 0xcd, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xff, 0xff])
+        .await
+        .expect("write");
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), framed.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "no answer and no hang-up");
+    if answer.len() >= 6 {
+        assert_eq!(answer[2..4], [0xab, 0xcd], "the id is echoed");
+        assert_eq!(answer[5] & 0x0f, 1, "FORMERR");
+    }
+
+    // Still answering, both ways.
+    assert_eq!(
+        dns.dig(&["nginx.service.consul", "SRV", "+short"]).await,
+        ALL_SRV
+    );
+    assert_eq!(
+        dns.dig(&["+tcp", "nginx.service.consul", "SRV", "+short"])
+            .await,
+        ALL_SRV
+    );
 }

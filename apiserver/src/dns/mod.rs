@@ -11,10 +11,12 @@
 //! - [`answer`]: the pure core, request message + snapshot → response.
 //! - [`wire`]: bytes in, bytes out: malformed packets, truncation.
 //! - [`server`]: the UDP loop and the TCP listener, both bounded.
+//! - [`metrics`]: queries by transport and response code, TCP connections.
 
 pub mod answer;
 pub mod catalog;
 pub mod health;
+pub mod metrics;
 pub mod name;
 pub mod server;
 pub mod wire;
@@ -29,6 +31,7 @@ use tokio::sync::watch;
 use crate::catalog_view::CatalogView;
 
 pub use catalog::Snapshot;
+pub use metrics::DnsMetrics;
 pub use server::{bind, serve, Sockets};
 
 /// Serves DNS on `sockets` from `view` until `shutdown` turns true.
@@ -37,10 +40,11 @@ pub async fn run(
     keys: Keys,
     sockets: Sockets,
     config: DnsConfig,
+    metrics: DnsMetrics,
     shutdown: watch::Receiver<bool>,
 ) {
     let (snapshots, follower) = catalog::follow(view, keys);
-    serve(sockets, snapshots, Arc::new(config), shutdown).await;
+    serve(sockets, snapshots, Arc::new(config), metrics, shutdown).await;
     follower.abort();
 }
 

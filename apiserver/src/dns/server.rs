@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Semaphore};
 
+use super::metrics::DnsMetrics;
 use super::wire::{handle, Transport};
 use super::{DnsConfig, Snapshot};
 
@@ -48,15 +49,17 @@ pub async fn serve(
     sockets: Sockets,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     config: Arc<DnsConfig>,
+    metrics: DnsMetrics,
     shutdown: watch::Receiver<bool>,
 ) {
     let udp = serve_udp(
         sockets.udp,
         snapshots.clone(),
         Arc::clone(&config),
+        metrics.clone(),
         shutdown.clone(),
     );
-    let tcp = serve_tcp(sockets.tcp, snapshots, config, shutdown);
+    let tcp = serve_tcp(sockets.tcp, snapshots, config, metrics, shutdown);
     tokio::join!(udp, tcp);
 }
 
@@ -65,6 +68,7 @@ pub async fn serve_udp(
     socket: UdpSocket,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     config: Arc<DnsConfig>,
+    metrics: DnsMetrics,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut rng = StdRng::from_os_rng();
@@ -83,7 +87,9 @@ pub async fn serve_udp(
             () = stopped(&mut shutdown) => return,
         };
         let snapshot = Arc::clone(&snapshots.borrow());
-        let Some(answer) = handle(&buf[..len], Transport::Udp, &snapshot, &config, &mut rng) else {
+        let answer = handle(&buf[..len], Transport::Udp, &snapshot, &config, &mut rng);
+        metrics.answered(Transport::Udp, answer.as_deref());
+        let Some(answer) = answer else {
             continue;
         };
         if let Err(e) = socket.send_to(&answer, peer).await {
@@ -98,6 +104,7 @@ pub async fn serve_tcp(
     listener: TcpListener,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     config: Arc<DnsConfig>,
+    metrics: DnsMetrics,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let slots = Arc::new(Semaphore::new(config.max_tcp_connections.max(1)));
@@ -121,10 +128,13 @@ pub async fn serve_tcp(
         let snapshots = snapshots.clone();
         let config = Arc::clone(&config);
         let shutdown = shutdown.clone();
+        let metrics = metrics.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, snapshots, config, shutdown).await {
+            metrics.tcp_opened();
+            if let Err(e) = connection(stream, snapshots, config, &metrics, shutdown).await {
                 tracing::debug!(%peer, error = %e, "dns: tcp connection closed");
             }
+            metrics.tcp_closed();
             drop(slot);
         });
     }
@@ -137,6 +147,7 @@ async fn connection(
     mut stream: TcpStream,
     snapshots: watch::Receiver<Arc<Snapshot>>,
     config: Arc<DnsConfig>,
+    metrics: &DnsMetrics,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let mut rng = StdRng::from_os_rng();
@@ -158,7 +169,9 @@ async fn connection(
             () = stopped(&mut shutdown) => return Ok(()),
         }
         let snapshot = Arc::clone(&snapshots.borrow());
-        let Some(answer) = handle(&buf, Transport::Tcp, &snapshot, &config, &mut rng) else {
+        let answer = handle(&buf, Transport::Tcp, &snapshot, &config, &mut rng);
+        metrics.answered(Transport::Tcp, answer.as_deref());
+        let Some(answer) = answer else {
             // A packet not worth answering is not worth keeping the
             // connection for either.
             return Ok(());

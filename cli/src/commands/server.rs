@@ -150,7 +150,11 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         shutdown.clone(),
     ));
     tracing::info!(addr = %args.http_addr, "serving the API and /metrics");
-    let dns_task = dns_sockets.map(|sockets| {
+    let dns_metrics = match dns_sockets {
+        Some(_) => Some(dns::DnsMetrics::register(&registry).context("registering DNS metrics")?),
+        None => None,
+    };
+    let dns_task = dns_sockets.zip(dns_metrics).map(|(sockets, metrics)| {
         let domains: Vec<String> = dns.domains.iter().map(|d| d.to_ascii()).collect();
         tracing::info!(addr = ?args.dns_addr.0, ?domains, ttl = dns.ttl, "serving DNS (UDP and TCP)");
         let view = drover_apiserver::catalog_view::CatalogView::start(&store);
@@ -159,6 +163,7 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
             store.keys().clone(),
             sockets,
             dns,
+            metrics,
             shutdown.clone(),
         ))
     });

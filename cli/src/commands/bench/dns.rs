@@ -19,7 +19,7 @@ use drover_api_types::node::{Node, NodeState, NodeStatus};
 use drover_api_types::service::ServiceRegistration;
 use drover_apiserver::dns::catalog::NodeInput;
 use drover_apiserver::dns::server::serve_udp;
-use drover_apiserver::dns::{DnsConfig, Snapshot};
+use drover_apiserver::dns::{DnsConfig, DnsMetrics, Snapshot};
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::{Name, RecordType};
 use serde_json::json;
@@ -121,6 +121,8 @@ fn bench(args: &DnsArgs) -> anyhow::Result<Report> {
     let addr = socket.local_addr().context("the DNS socket's address")?;
     let (stop, shutdown) = watch::channel(false);
     let (_snapshots_tx, snapshots) = watch::channel(snapshot);
+    // Counted as in the server, so their cost is in the figure.
+    let metrics = DnsMetrics::unregistered().context("creating the DNS metrics")?;
     let server = std::thread::Builder::new()
         .name("dns-server".into())
         .spawn(move || -> anyhow::Result<()> {
@@ -131,7 +133,14 @@ fn bench(args: &DnsArgs) -> anyhow::Result<Report> {
             runtime.block_on(async move {
                 let socket = tokio::net::UdpSocket::from_std(socket)
                     .context("registering the DNS socket")?;
-                serve_udp(socket, snapshots, Arc::new(DnsConfig::default()), shutdown).await;
+                serve_udp(
+                    socket,
+                    snapshots,
+                    Arc::new(DnsConfig::default()),
+                    metrics,
+                    shutdown,
+                )
+                .await;
                 Ok(())
             })
         })
