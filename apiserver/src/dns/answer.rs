@@ -195,16 +195,18 @@ impl Records {
     }
 }
 
-/// An SRV target and the address to glue to it: `<node>.node.<dc>.<domain>`
-/// when the node's name is a usable label, else `<hex ip>.addr.<dc>.<domain>`
-/// (both of which this server answers); a host name is its own target.
+/// An SRV target and the address to glue to it, as Consul picks them:
+/// `<node>.node.<dc>.<domain>` when the instance is at its node's address
+/// and the node's name is a usable label, else `<hex ip>.addr.<dc>.<domain>`
+/// (a resolver that ignores the glue and looks the target up must get the
+/// instance's address, not the node's); a host name is its own target.
 fn target(instance: &Instance, domain: &Name) -> (Name, Option<IpAddr>) {
     let ip = match &instance.address {
         Address::Host(host) => return (host.clone(), None),
         Address::Ip(ip) => *ip,
     };
     let mut labels: Vec<String> = Vec::with_capacity(4);
-    if valid_label(&instance.node) {
+    if instance.at_node_address && valid_label(&instance.node) {
         labels.push(instance.node.to_lowercase());
         labels.push("node".into());
     } else {

@@ -445,6 +445,26 @@ fn before_the_catalog_is_read_everything_is_servfail() {
 }
 
 #[test]
+fn instances_off_their_node_address_are_targeted_by_address() {
+    let nodes = [node("n1", "web-1", "10.0.0.1", "dc1")];
+    let services = [reg("x", ("n1", "web-1"), "172.17.0.5", 80, &[])];
+    let inputs = nodes.iter().map(|n| NodeInput {
+        id: &n.metadata.uid,
+        node: n,
+        status: None,
+    });
+    let snapshot = Snapshot::build(&services, inputs, 1);
+    let r = answer(
+        &request("x.service.consul.", RecordType::SRV),
+        &snapshot,
+        &DnsConfig::default(),
+        &mut StdRng::seed_from_u64(1),
+    );
+    assert_eq!(answers(&r), ["SRV 1 1 80 ac110005.addr.dc1.consul."]);
+    assert_eq!(additionals(&r), ["ac110005.addr.dc1.consul. A 172.17.0.5"]);
+}
+
+#[test]
 fn odd_node_names_are_targeted_by_address() {
     let nodes = [node("n1", "web 1.local", "10.0.0.1", "")];
     let services = [reg("x", ("n1", "web 1.local"), "", 80, &[])];

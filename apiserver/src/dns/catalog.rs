@@ -57,6 +57,9 @@ pub struct Instance {
     pub port: u16,
     /// The node's name as registered (original case).
     pub node: String,
+    /// Whether `address` is the node's own, so `<node>.node.<domain>`
+    /// resolves to it and can be the SRV target.
+    pub at_node_address: bool,
     /// Lowercase; empty when neither registration nor node names one.
     pub datacenter: String,
     /// Lowercase, for case-insensitive tag queries.
@@ -149,8 +152,9 @@ fn instance(reg: &ServiceRegistration, nodes: &HashMap<&str, NodeInput<'_>>) -> 
     }
     // Consul's rule: a service without an address of its own is reached at
     // its node's address.
-    let address = Address::parse(&spec.address)
-        .or_else(|| node.and_then(|n| Address::parse(&n.node.spec.address)))?;
+    let node_address = node.and_then(|n| Address::parse(&n.node.spec.address));
+    let address = Address::parse(&spec.address).or_else(|| node_address.clone())?;
+    let at_node_address = node_address.as_ref() == Some(&address);
     let datacenter = if spec.datacenter.is_empty() {
         node.map(|n| n.node.spec.datacenter.to_lowercase())
             .unwrap_or_default()
@@ -167,6 +171,7 @@ fn instance(reg: &ServiceRegistration, nodes: &HashMap<&str, NodeInput<'_>>) -> 
         address,
         port: spec.port,
         node: node_name,
+        at_node_address,
         datacenter,
         tags: spec.tags.iter().map(|t| t.to_lowercase()).collect(),
     })
