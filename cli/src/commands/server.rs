@@ -137,6 +137,8 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
     let api = drover_apiserver::api::ApiState::new(store.clone());
+    // DNS reads the same catalog view as the API: one set of watches.
+    let catalog = api.catalog.clone();
     let router = drover_apiserver::http::router(
         drover_apiserver::http::HttpState {
             registry: registry.clone(),
@@ -150,23 +152,23 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         shutdown.clone(),
     ));
     tracing::info!(addr = %args.http_addr, "serving the API and /metrics");
-    let dns_metrics = match dns_sockets {
-        Some(_) => Some(dns::DnsMetrics::register(&registry).context("registering DNS metrics")?),
+    let dns_task = match dns_sockets {
+        Some(sockets) => {
+            let metrics =
+                dns::DnsMetrics::register(&registry).context("registering DNS metrics")?;
+            let domains: Vec<String> = dns.domains.iter().map(|d| d.to_ascii()).collect();
+            tracing::info!(addr = ?args.dns_addr.0, ?domains, ttl = dns.ttl, "serving DNS (UDP and TCP)");
+            Some(tokio::spawn(dns::run(
+                catalog,
+                store.keys().clone(),
+                sockets,
+                dns,
+                metrics,
+                shutdown.clone(),
+            )))
+        }
         None => None,
     };
-    let dns_task = dns_sockets.zip(dns_metrics).map(|(sockets, metrics)| {
-        let domains: Vec<String> = dns.domains.iter().map(|d| d.to_ascii()).collect();
-        tracing::info!(addr = ?args.dns_addr.0, ?domains, ttl = dns.ttl, "serving DNS (UDP and TCP)");
-        let view = drover_apiserver::catalog_view::CatalogView::start(&store);
-        tokio::spawn(dns::run(
-            view,
-            store.keys().clone(),
-            sockets,
-            dns,
-            metrics,
-            shutdown.clone(),
-        ))
-    });
     let config = ServerConfig {
         options: args.options(),
         enabled,
@@ -176,11 +178,10 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         leading,
     };
     manager::run_server(store, config, shutdown).await;
-    if let Some(Err(e)) = match dns_task {
-        Some(task) => Some(task.await),
-        None => None,
-    } {
-        tracing::warn!(error = %e, "dns task failed");
+    if let Some(task) = dns_task {
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "dns task failed");
+        }
     }
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "http listener failed"),
