@@ -34,8 +34,9 @@ fmt:
 	$(CARGO) fmt --all
 
 # Figures, not assertions: raw etcd throughput and watch latency, the
-# scheduler end to end (100,000 allocations over 5,000 simulated nodes), then
-# one agent on the local Docker (binding → container running over 50
+# scheduler end to end (100,000 allocations over 5,000 simulated nodes), the
+# DNS server on one core (queries per second over 50 services x 3 instances),
+# then one agent on the local Docker (binding → container running over 50
 # allocations; its RSS idle and loaded), which needs a reachable Docker.
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000
@@ -43,6 +44,7 @@ BENCH_AGENT_ALLOCS ?= 50
 bench: build
 	$(CARGO) run --release -p drover-store --example store_bench
 	target/release/drover bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
+	target/release/drover bench dns --services 50 --instances 3 --json
 	@if docker info >/dev/null 2>&1; then \
 	  target/release/drover bench agent --allocs $(BENCH_AGENT_ALLOCS) --json; \
 	else \

@@ -1,7 +1,8 @@
 //! The service catalog as the Consul-compatible API and the DNS server
 //! read it: watch-fed in-memory copies of the service registrations and the
-//! nodes, plus the catalog index — the etcd revision of the latest change
-//! to either — that blocking queries wait on and `X-Consul-Index` reports.
+//! nodes, plus the catalog index — at least the etcd revision of the latest
+//! change to either, and raised by every change (see `advance`) — that
+//! blocking queries wait on and `X-Consul-Index` reports.
 //!
 //! Both readers answer from memory, so a DNS query or a catalog read never
 //! touches etcd; a change reaches them one watch event after it is written.
@@ -110,13 +111,41 @@ fn watched<T: Stored + Clone>(
     let hook_index = Arc::clone(index);
     let hook: Hook<T> = Arc::new(move |_| {
         let revision = hook_cache.revision();
-        hook_index.send_if_modified(|i| {
-            let raised = revision > *i;
-            if raised {
-                *i = revision;
-            }
-            raised
-        });
+        hook_index.send_modify(|i| advance(i, revision));
     });
     informer::spawn(store, prefix, writer, vec![hook])
+}
+
+/// Raises the index for a change at `revision`. Every change must raise
+/// it, or waiters miss the change: each collection has its own watch, so a
+/// change to one (a node at revision 5) may arrive after another's later
+/// change (a service at revision 8) has already moved the index to 8. Then
+/// the index moves one past itself instead: it stays monotonic and at
+/// least the latest revision seen, which is all Consul's clients ask of it.
+fn advance(index: &mut i64, revision: i64) {
+    *index = if revision > *index {
+        revision
+    } else {
+        *index + 1
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::advance;
+
+    #[test]
+    fn every_change_raises_the_index_even_one_from_a_lagging_watch() {
+        let mut index = 0;
+        advance(&mut index, 8);
+        assert_eq!(index, 8);
+        // The nodes watch delivers revision 5 after the services' 8.
+        advance(&mut index, 5);
+        assert_eq!(index, 9);
+        // A later revision that the bump already reached still raises it.
+        advance(&mut index, 9);
+        assert_eq!(index, 10);
+        advance(&mut index, 20);
+        assert_eq!(index, 20);
+    }
 }

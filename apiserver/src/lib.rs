@@ -13,4 +13,5 @@
 pub mod api;
 pub mod catalog_health;
 pub mod catalog_view;
+pub mod dns;
 pub mod http;

@@ -32,6 +32,10 @@ pub struct Args {
     /// Where the server's HTTP API listens.
     #[arg(long, default_value = "127.0.0.1:4646")]
     http_addr: SocketAddr,
+    /// Where the server answers DNS for the service catalog (`off`: no
+    /// DNS). When the default port is taken, a free one is used.
+    #[arg(long, default_value = DEFAULT_DNS_ADDR)]
+    dns_addr: String,
     /// Run no agent (bring your own: `drover agent --etcd …`).
     #[arg(long)]
     no_agent: bool,
@@ -47,6 +51,8 @@ pub struct Args {
 const ETCD_PORTS: (u16, u16) = (2379, 2380);
 /// The agent's usual HTTP port (task logs), taken when free.
 const AGENT_HTTP_PORT: u16 = 4647;
+/// Consul's DNS port, taken when free so `dig -p 8600` works as it is.
+const DEFAULT_DNS_ADDR: &str = "127.0.0.1:8600";
 /// How long each child gets to stop before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(20);
 
@@ -104,12 +110,17 @@ async fn start_and_wait(
     children: &mut Children,
 ) -> anyhow::Result<ExitCode> {
     let api = format!("http://{}", args.http_addr);
+    let dns = dns_addr(&args.dns_addr)?;
     let server = spawn(
         "server",
         &[
             "server",
             &format!("--etcd={endpoints}"),
             &format!("--http-addr={}", args.http_addr),
+            &format!(
+                "--dns-addr={}",
+                dns.map_or("off".to_string(), |a| a.to_string())
+            ),
             "--name=dev-server",
             &format!("--log-level={}", args.log_level),
         ],
@@ -124,7 +135,7 @@ async fn start_and_wait(
         children.0.push(spawn("agent", &refs)?);
         nodes
     };
-    print_banner(args, endpoints, &api, &nodes);
+    print_banner(args, endpoints, &api, dns, &nodes);
     let (name, status) = children.first_exit().await;
     eprintln!("[dev] the {name} exited ({status}); stopping the rest");
     Ok(ExitCode::FAILURE)
@@ -188,7 +199,30 @@ fn agent_args(args: &Args, endpoints: &str) -> anyhow::Result<(Vec<String>, Stri
     ))
 }
 
-fn print_banner(args: &Args, endpoints: &str, api: &str, nodes: &str) {
+/// The DNS address to give the server: `None` for off; the default port
+/// moves to a free one when taken (a local Consul agent holds 8600).
+fn dns_addr(flag: &str) -> anyhow::Result<Option<SocketAddr>> {
+    let flag = flag.trim();
+    if flag.is_empty() || flag == "off" {
+        return Ok(None);
+    }
+    let addr: SocketAddr = flag
+        .parse()
+        .with_context(|| format!("--dns-addr {flag:?}: want host:port, or off"))?;
+    if flag != DEFAULT_DNS_ADDR || dns_port_free(addr) {
+        return Ok(Some(addr));
+    }
+    let port = free_port()?;
+    eprintln!("[dev] {DEFAULT_DNS_ADDR} is taken; DNS listens on port {port} instead");
+    Ok(Some(SocketAddr::new(addr.ip(), port)))
+}
+
+/// Both UDP and TCP, as the server binds both.
+fn dns_port_free(addr: SocketAddr) -> bool {
+    std::net::UdpSocket::bind(addr).is_ok() && std::net::TcpListener::bind(addr).is_ok()
+}
+
+fn print_banner(args: &Args, endpoints: &str, api: &str, dns: Option<SocketAddr>, nodes: &str) {
     let mut out = String::new();
     out.push_str("\ndrover dev is up\n");
     out.push_str(&format!("  API:    {api}\n"));
@@ -201,7 +235,14 @@ fn print_banner(args: &Args, endpoints: &str, api: &str, nodes: &str) {
         }
     ));
     out.push_str(&format!("  nodes:  {nodes}\n"));
-    out.push_str("  DNS:    not yet (a later issue)\n");
+    match dns {
+        Some(dns) => out.push_str(&format!(
+            "  DNS:    {dns} (dig @{} -p {} <service>.service.consul SRV)\n",
+            dns.ip(),
+            dns.port()
+        )),
+        None => out.push_str("  DNS:    off (--dns-addr off)\n"),
+    }
     out.push_str("  UI:     not yet (a later issue)\n");
     if api != "http://127.0.0.1:4646" {
         out.push_str(&format!("  export DROVER_ADDR={api}\n"));
@@ -347,6 +388,20 @@ fn port_free(port: u16) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dns_can_be_switched_off_or_moved() {
+        assert_eq!(dns_addr("off").ok(), Some(None));
+        assert_eq!(dns_addr("").ok(), Some(None));
+        assert_eq!(
+            dns_addr("127.0.0.1:5353").ok(),
+            Some(Some(SocketAddr::from(([127, 0, 0, 1], 5353))))
+        );
+        assert!(dns_addr("nonsense").is_err());
+        // The default lands somewhere on loopback, free or not.
+        let default = dns_addr(DEFAULT_DNS_ADDR).ok().flatten();
+        assert!(default.is_some_and(|a| a.ip().is_loopback()));
+    }
 
     #[test]
     fn the_docker_socket_follows_docker_host() {

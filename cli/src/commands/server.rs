@@ -1,9 +1,11 @@
 //! `drover server`: run the controllers against etcd. Several servers may
 //! run; one leads (etcd election) and the others stand by.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use drover_apiserver::dns::{self, DnsConfig};
 use drover_controllers::context::ServerOptions;
 use drover_controllers::manager::{self, ControllerMetrics, Enabled, ServerConfig};
 use drover_controllers::placement::Algorithm;
@@ -43,10 +45,34 @@ pub struct Args {
     election_ttl: Duration,
     /// Where to serve /metrics and the status routes (the REST API joins later).
     #[arg(long, default_value = "127.0.0.1:4646")]
-    http_addr: std::net::SocketAddr,
+    http_addr: SocketAddr,
+    /// Where to serve DNS for the service catalog, UDP and TCP (`off` or
+    /// an empty value: no DNS).
+    #[arg(long, default_value = "127.0.0.1:8600", value_parser = parse_dns_addr)]
+    dns_addr: DnsAddr,
+    /// A domain DNS answers under (repeatable; default: consul and drover).
+    #[arg(long = "dns-domain", value_name = "DOMAIN", default_values_t = DnsConfig::DEFAULT_DOMAINS.map(String::from))]
+    dns_domains: Vec<String>,
+    /// The TTL of DNS answers (0s: clients always ask again, as Consul's default).
+    #[arg(long, default_value = "0s", value_parser = parse_duration)]
+    dns_ttl: Duration,
     /// Workers of the job controller.
     #[arg(long, default_value_t = 4)]
     job_workers: usize,
+}
+
+/// `--dns-addr`: an address, or off.
+#[derive(Debug, Clone, Copy)]
+struct DnsAddr(Option<SocketAddr>);
+
+fn parse_dns_addr(s: &str) -> Result<DnsAddr, String> {
+    match s.trim() {
+        "" | "off" => Ok(DnsAddr(None)),
+        addr => addr
+            .parse()
+            .map(|a| DnsAddr(Some(a)))
+            .map_err(|e| format!("{e} (want host:port, or `off`)")),
+    }
 }
 
 impl Args {
@@ -82,12 +108,13 @@ impl Args {
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     args.log.init()?;
     let enabled = args.enabled()?;
+    let dns = DnsConfig::new(&args.dns_domains, args.dns_ttl).context("--dns-domain/--dns-ttl")?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    runtime.block_on(serve(args, enabled))?;
+    runtime.block_on(serve(args, enabled, dns))?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
+async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<()> {
     let config = args.etcd.config();
     let store = Store::connect(config.clone())
         .await
@@ -99,9 +126,19 @@ async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
     let listener = drover_apiserver::http::bind(args.http_addr)
         .await
         .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
+    let dns_sockets = match args.dns_addr.0 {
+        Some(addr) => Some(
+            dns::bind(addr)
+                .await
+                .with_context(|| format!("--dns-addr {addr}: cannot listen (UDP and TCP)"))?,
+        ),
+        None => None,
+    };
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
     let api = drover_apiserver::api::ApiState::new(store.clone());
+    // DNS reads the same catalog view as the API: one set of watches.
+    let catalog = api.catalog.clone();
     let router = drover_apiserver::http::router(
         drover_apiserver::http::HttpState {
             registry: registry.clone(),
@@ -115,6 +152,23 @@ async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     tracing::info!(addr = %args.http_addr, "serving the API and /metrics");
+    let dns_task = match dns_sockets {
+        Some(sockets) => {
+            let metrics =
+                dns::DnsMetrics::register(&registry).context("registering DNS metrics")?;
+            let domains: Vec<String> = dns.domains.iter().map(|d| d.to_ascii()).collect();
+            tracing::info!(addr = ?args.dns_addr.0, ?domains, ttl = dns.ttl, "serving DNS (UDP and TCP)");
+            Some(tokio::spawn(dns::run(
+                catalog,
+                store.keys().clone(),
+                sockets,
+                dns,
+                metrics,
+                shutdown.clone(),
+            )))
+        }
+        None => None,
+    };
     let config = ServerConfig {
         options: args.options(),
         enabled,
@@ -124,6 +178,11 @@ async fn serve(args: &Args, enabled: Enabled) -> anyhow::Result<()> {
         leading,
     };
     manager::run_server(store, config, shutdown).await;
+    if let Some(task) = dns_task {
+        if let Err(e) = task.await {
+            tracing::warn!(error = %e, "dns task failed");
+        }
+    }
     match http.await {
         Ok(Err(e)) => tracing::warn!(error = %e, "http listener failed"),
         Err(e) => tracing::warn!(error = %e, "http listener task failed"),
