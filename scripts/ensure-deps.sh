@@ -5,7 +5,8 @@
 # (etcd-server, etcd-client), and openssl and python3 for the test harness;
 # with --with-docker-tools also busybox-static for the Docker tests' image,
 # and the real clients the catalog tests talk to drover with: dig (Debian's
-# bind9-dnsutils), Prometheus and promtool (prometheus), py-consul (PyPI).
+# bind9-dnsutils), Prometheus and promtool (prometheus), VictoriaMetrics
+# (victoria-metrics: Debian's Prometheus lacks Consul SD), py-consul (PyPI).
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
@@ -31,6 +32,9 @@ if [ "${1:-}" = "--with-docker-tools" ]; then
   fi
   command -v dig >/dev/null 2>&1 || missing_pkgs+=(bind9-dnsutils)
   command -v prometheus >/dev/null 2>&1 || missing_pkgs+=(prometheus)
+  # Debian builds Prometheus without Consul SD; VictoriaMetrics scrapes
+  # with the same consul_sd_configs, so the catalog tests run it too.
+  command -v victoria-metrics >/dev/null 2>&1 || missing_pkgs+=(victoria-metrics)
   want_py_consul=1
 fi
 

@@ -1,6 +1,7 @@
 //! Real Consul clients against drover's Consul-compatible API: py-consul
 //! (catalog, health, KV) and Prometheus' `consul_sd_configs` (the
-//! `__meta_consul_*` labels its targets get). Both read the scene of
+//! `__meta_consul_*` labels its targets get), run by Prometheus when it is
+//! built with Consul SD and by VictoriaMetrics always. Both read the scene of
 //! `common::Server::scene`.
 
 mod common;
@@ -107,8 +108,9 @@ fn promtool() -> String {
 async fn prometheus_discovers_services_through_consul_sd() {
     let probe = tempfile::tempdir().expect("tempdir");
     if let Err(why) = prometheus_has_consul_sd(probe.path()) {
-        // Not a pass: the emulation test below covers the same requests
-        // and labels; this one needs a Prometheus built with Consul SD.
+        // Not a pass: VictoriaMetrics' scraper runs the same discovery in
+        // the test below, and the emulation test replays Prometheus' own
+        // requests; this one needs a Prometheus built with Consul SD.
         eprintln!(
             "SKIPPED prometheus_discovers_services_through_consul_sd: {} lacks consul_sd_configs \
              (set DROVER_TEST_PROMETHEUS and DROVER_TEST_PROMTOOL to a build with it): {why}",
@@ -116,34 +118,77 @@ async fn prometheus_discovers_services_through_consul_sd() {
         );
         return;
     }
+    discovers_services_through_consul_sd(Scraper::Prometheus).await;
+}
+
+/// VictoriaMetrics (Debian's `victoria-metrics`, installed by `make test`)
+/// reads the same `consul_sd_configs` and gives its targets the same
+/// `__meta_consul_*` labels as Prometheus: the real-scraper run that
+/// Debian's Prometheus, built without Consul SD, cannot give.
+#[tokio::test]
+async fn victoria_metrics_discovers_services_through_consul_sd() {
+    discovers_services_through_consul_sd(Scraper::VictoriaMetrics).await;
+}
+
+enum Scraper {
+    Prometheus,
+    VictoriaMetrics,
+}
+
+impl Scraper {
+    fn start(&self, config: &std::path::Path, data: &std::path::Path, port: u16) -> Command {
+        match self {
+            Scraper::Prometheus => {
+                let mut c = Command::new(prometheus());
+                c.arg(format!("--config.file={}", config.display()))
+                    .arg(format!("--storage.tsdb.path={}", data.display()))
+                    .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+                c
+            }
+            Scraper::VictoriaMetrics => {
+                let mut c = Command::new("victoria-metrics");
+                c.arg(format!("-promscrape.config={}", config.display()))
+                    .arg(format!("-storageDataPath={}", data.display()))
+                    .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                    // Keep the discovered labels for /api/v1/targets.
+                    .arg("-promscrape.dropOriginalLabels=false")
+                    .arg("-promscrape.consulSDCheckInterval=1s");
+                c
+            }
+        }
+    }
+}
+
+async fn discovers_services_through_consul_sd(scraper: Scraper) {
     let s = common::start().await;
     s.scene().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = dir.path().join("prometheus.yml");
+    let config = dir.path().join("scrape.yml");
+    // Prometheus re-reads the catalog every refresh_interval; VictoriaMetrics
+    // follows it with blocking queries and has no such field.
+    let refresh = match scraper {
+        Scraper::Prometheus => "\n        refresh_interval: 1s",
+        Scraper::VictoriaMetrics => "",
+    };
     std::fs::write(
         &config,
         format!(
             "global:\n  scrape_interval: 1h\n\
              scrape_configs:\n  - job_name: drover\n    consul_sd_configs:\n      \
-             - server: '{}'\n        refresh_interval: 1s\n",
+             - server: '{}'{refresh}\n",
             s.addr
         ),
     )
     .expect("config");
     let port = free_port();
-    let child = Command::new(prometheus())
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!(
-            "--storage.tsdb.path={}",
-            dir.path().join("data").display()
-        ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+    let child = scraper
+        .start(&config, &dir.path().join("data"), port)
         .stdout(Stdio::null())
         .stderr(Stdio::from(
             std::fs::File::create(dir.path().join("prometheus.log")).expect("log"),
         ))
         .spawn()
-        .expect("prometheus starts");
+        .expect("the scraper starts (make test installs it)");
     let _guard = KillOnDrop(child);
     let url = format!("http://127.0.0.1:{port}/api/v1/targets");
     let http = reqwest::Client::builder()
