@@ -115,6 +115,7 @@ async fn get_describe_node_and_delete_through_the_api() {
         &[
             "server",
             &format!("--http-addr=127.0.0.1:{port}"),
+            "--dns-addr=127.0.0.1:0",
             "--election-ttl=2s",
         ],
     );

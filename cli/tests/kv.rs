@@ -70,7 +70,11 @@ async fn kv_commands_put_get_list_and_delete() {
     let addr = format!("http://127.0.0.1:{port}");
     let _server = Proc(
         Command::new(DROVER)
-            .args(["server", &format!("--http-addr=127.0.0.1:{port}")])
+            .args([
+                "server",
+                &format!("--http-addr=127.0.0.1:{port}"),
+                "--dns-addr=127.0.0.1:0",
+            ])
             .arg(format!("--etcd={}", etcd.endpoints.join(",")))
             .arg(format!("--etcd-prefix={}", etcd.prefix))
             .arg("--log-level=warn")

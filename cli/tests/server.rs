@@ -34,6 +34,7 @@ impl Server {
             .arg(format!("--etcd-prefix={}", etcd.prefix))
             .arg(format!("--name={name}"))
             .args([
+                "--dns-addr=127.0.0.1:0",
                 "--election-ttl=2s",
                 "--heartbeat-ttl=1s",
                 "--heartbeat-grace=2s",

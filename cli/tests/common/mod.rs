@@ -30,9 +30,19 @@ impl Drop for Proc {
     }
 }
 
+/// A server started by a test answers DNS on a port of its own (many run
+/// at once; the default 127.0.0.1:8600 would be taken by the first).
+fn with_own_dns_port<'a>(args: &[&'a str]) -> Vec<&'a str> {
+    let mut args = args.to_vec();
+    if args.first() == Some(&"server") && !args.iter().any(|a| a.starts_with("--dns-addr")) {
+        args.push("--dns-addr=127.0.0.1:0");
+    }
+    args
+}
+
 pub fn drover(etcd: &TestEtcd, args: &[&str]) -> Proc {
     let child = Command::new(DROVER)
-        .args(args)
+        .args(with_own_dns_port(args))
         .arg(format!("--etcd={}", etcd.endpoints.join(",")))
         .arg(format!("--etcd-prefix={}", etcd.prefix))
         .arg("--log-level=warn")
@@ -181,7 +191,7 @@ pub fn docker_inspect(container: &str, format: &str) -> String {
 
 pub fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
     let child = Command::new(DROVER)
-        .args(args)
+        .args(with_own_dns_port(args))
         .arg(format!("--etcd={endpoint}"))
         .arg(format!("--etcd-prefix={prefix}"))
         .arg("--log-level=warn")
