@@ -36,7 +36,8 @@ fmt:
 # Figures, not assertions: raw etcd throughput and watch latency, the
 # scheduler end to end (100,000 allocations over 5,000 simulated nodes), the
 # DNS server on one core (queries per second over 50 services x 3 instances),
-# then one agent on the local Docker (binding → container running over 50
+# the catalog following the fleet (healthy → in /v1/health/service and DNS,
+# stop → gone, over 50 instances on simulated nodes), then one agent on the local Docker (binding → container running over 50
 # allocations; its RSS idle and loaded), which needs a reachable Docker.
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000
@@ -45,6 +46,7 @@ bench: build
 	$(CARGO) run --release -p drover-store --example store_bench
 	target/release/drover bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
 	target/release/drover bench dns --services 50 --instances 3 --json
+	target/release/drover bench catalog --instances 50 --json
 	@if docker info >/dev/null 2>&1; then \
 	  target/release/drover bench agent --allocs $(BENCH_AGENT_ALLOCS) --json; \
 	else \

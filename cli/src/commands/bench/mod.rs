@@ -3,9 +3,12 @@
 //! its own etcd unless `--etcd` is given.
 
 mod agent;
+mod catalog;
 mod dns;
+mod dns_client;
 mod measure;
 mod schedule;
+mod server_process;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -22,6 +25,9 @@ enum What {
     Agent(agent::AgentArgs),
     /// DNS queries per second answered on one core, with latencies.
     Dns(dns::DnsArgs),
+    /// Time how fast healthy instances appear in the catalog (HTTP and
+    /// DNS) and stopped ones disappear, on simulated nodes.
+    Catalog(catalog::CatalogArgs),
 }
 
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
@@ -29,5 +35,6 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
         What::Schedule(args) => schedule::run(args),
         What::Agent(args) => agent::run(args),
         What::Dns(args) => dns::run(args),
+        What::Catalog(args) => catalog::run(args),
     }
 }

@@ -8,7 +8,6 @@
 //! allocation is reported running.
 
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -23,7 +22,8 @@ use drover_store::{RawEvent, Store, StoreConfig, Stored, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::measure::{percentile, proc_status_mb, round2, tempdir};
+use super::measure::{percentile, round2, tempdir};
+use super::server_process::ServerProcess;
 use crate::commands::cluster_args::parse_duration;
 use crate::commands::local_etcd::LocalEtcd;
 
@@ -141,7 +141,7 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         "starting drover server and {} simulated nodes...",
         args.nodes
     );
-    let mut server = ServerProcess::start(&endpoints, &prefix, &scratch)?;
+    let mut server = ServerProcess::start(&endpoints, &prefix, &scratch, &[])?;
     let simulator = Simulator::start(
         store.clone(),
         SimulatorConfig {
@@ -276,7 +276,11 @@ async fn write_ceiling(store: &Store) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
-async fn wait_nodes_ready(store: &Store, nodes: usize, limit: Duration) -> anyhow::Result<()> {
+pub(super) async fn wait_nodes_ready(
+    store: &Store,
+    nodes: usize,
+    limit: Duration,
+) -> anyhow::Result<()> {
     let prefix = store.keys().collection("nodes-status");
     let started = Instant::now();
     loop {
@@ -349,49 +353,4 @@ fn bench_job(n: usize, count: usize) -> Job {
     };
     canonicalize(&mut job);
     job
-}
-
-/// `drover server` as a child process of this benchmark.
-struct ServerProcess {
-    child: Child,
-}
-
-impl ServerProcess {
-    fn start(
-        endpoints: &[String],
-        prefix: &str,
-        scratch: &std::path::Path,
-    ) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("finding the drover binary")?;
-        let log = std::fs::File::create(scratch.join("server.log")).context("server log")?;
-        let child = Command::new(exe)
-            .arg("server")
-            .arg(format!("--etcd={}", endpoints.join(",")))
-            .arg(format!("--etcd-prefix={prefix}"))
-            .arg("--log-level=warn")
-            .arg("--election-ttl=5s")
-            .arg("--http-addr=127.0.0.1:0")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .context("starting drover server")?;
-        Ok(Self { child })
-    }
-
-    /// Peak resident set (VmHWM), in MB; 0 where /proc is not available.
-    fn peak_rss_mb(&self) -> f64 {
-        proc_status_mb(self.child.id(), "VmHWM")
-    }
-
-    fn stop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        self.stop();
-    }
 }
