@@ -15,6 +15,7 @@ mod inspect;
 mod jobfile;
 mod local_etcd;
 mod logs;
+mod metrics;
 mod node;
 mod output;
 mod plan;
