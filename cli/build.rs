@@ -25,8 +25,7 @@ fn main() {
     // points at (a commit). In a worktree both live in git's own dirs.
     for path in [
         git(&["rev-parse", "--git-path", "HEAD"]),
-        git(&["symbolic-ref", "-q", "HEAD"])
-            .and_then(|r| git(&["rev-parse", "--git-path", &r])),
+        git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r])),
     ]
     .into_iter()
     .flatten()

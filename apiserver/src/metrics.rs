@@ -74,7 +74,11 @@ pub fn instrument(router: Router, registry: &Registry) -> Router {
 }
 
 async fn record(req: Request, next: Next) -> Response {
-    let route = route_label(req.extensions().get::<MatchedPath>().map(MatchedPath::as_str));
+    let route = route_label(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map(MatchedPath::as_str),
+    );
     let method = method_label(req.method());
     let started = tokio::time::Instant::now();
     let response = next.run(req).await;

@@ -19,9 +19,9 @@ use tokio::task::JoinSet;
 
 use crate::cluster::metrics::ClusterMetrics;
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
-use crate::placement::metrics::PlacementMetrics;
 use crate::context::{Context, Fence, ServerOptions};
 use crate::lifecycle_controller::{self, Fleet};
+use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
 use crate::{drain, job_controller, placement_controller, service_controller};
 

@@ -173,10 +173,13 @@ async fn mirror_heartbeat(
 ) {
     let mut counted = 0;
     loop {
-        let connected = *connection.borrow_and_update() == crate::heartbeat::ConnectionState::Connected;
+        let connected =
+            *connection.borrow_and_update() == crate::heartbeat::ConnectionState::Connected;
         metrics.etcd_connected.set(i64::from(connected));
         let total = *failures.borrow_and_update();
-        metrics.heartbeat_failures.inc_by(total.saturating_sub(counted));
+        metrics
+            .heartbeat_failures
+            .inc_by(total.saturating_sub(counted));
         counted = counted.max(total);
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,

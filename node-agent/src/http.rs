@@ -116,7 +116,10 @@ async fn metrics(State(api): State<Api>) -> Response {
     let mut body = Vec::new();
     match prometheus::TextEncoder::new().encode(&api.shared.metrics.registry.gather(), &mut body) {
         Ok(()) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("encoding metrics: {e}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics: {e}"),
+        ),
     }
 }
 

@@ -121,7 +121,9 @@ pub async fn run(
         }
         let current = desired.borrow_and_update().clone();
         let Some(alloc) = current else { return };
-        reported.alloc_id.get_or_insert_with(|| alloc.metadata.uid.clone());
+        reported
+            .alloc_id
+            .get_or_insert_with(|| alloc.metadata.uid.clone());
         if Instant::now() >= due {
             due = Instant::now() + worker.pass(&alloc).await;
         }

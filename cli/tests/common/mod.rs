@@ -201,6 +201,8 @@ pub struct Cluster {
     pub etcd: TestEtcd,
     pub agent_args: Vec<String>,
     pub agent: Proc,
+    /// The server's HTTP address (API and `/metrics`).
+    pub server_addr: String,
     _server: Proc,
     _cleanup: Cleanup,
 }
@@ -226,7 +228,13 @@ impl Cluster {
         let data = tempfile::tempdir().expect("tempdir");
         let data_dir = data.path().join("agent");
         prepare(&data_dir);
-        let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+        // A free port, found by binding and letting go (as server.rs does),
+        // so tests can call the API and scrape the server's /metrics.
+        let server_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .to_string();
+        let server = drover(&etcd, &["server", &format!("--http-addr={server_addr}")]);
         let mut agent_args = vec![
             "agent".to_string(),
             format!("--address={address}"),
@@ -243,6 +251,7 @@ impl Cluster {
             etcd,
             agent_args,
             agent,
+            server_addr,
             _server: server,
             _cleanup: cleanup,
         }

@@ -22,12 +22,7 @@ pub const EVERY: Duration = Duration::from_secs(10);
 /// cache (`inactive_file` on cgroup v2, `total_inactive_file` on v1),
 /// which the kernel reclaims before it would OOM-kill.
 pub fn usage_of(stats: &ContainerStatsResponse) -> Option<(u64, u64)> {
-    let cpu = stats
-        .cpu_stats
-        .as_ref()?
-        .cpu_usage
-        .as_ref()?
-        .total_usage?;
+    let cpu = stats.cpu_stats.as_ref()?.cpu_usage.as_ref()?.total_usage?;
     let memory = stats.memory_stats.as_ref().map_or(0, |m| {
         let usage = m.usage.unwrap_or(0);
         let cache = m.stats.as_ref().map_or(0, |s| {
@@ -62,7 +57,11 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
 /// sample: a missing value is better than a stale one).
 async fn sample(shared: &Shared) -> Vec<Sample> {
     let node_id = shared.node.borrow().metadata.uid.clone();
-    let containers = match shared.docker.list((labels::NODE_ID, node_id.as_str())).await {
+    let containers = match shared
+        .docker
+        .list((labels::NODE_ID, node_id.as_str()))
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!(error = %e, "metrics: docker list failed");
@@ -71,7 +70,8 @@ async fn sample(shared: &Shared) -> Vec<Sample> {
     };
     let mut out = Vec::new();
     for c in containers.into_iter().filter(|c| c.running) {
-        let (Some(alloc), Some(task)) = (c.labels.get(labels::ALLOC_ID), c.labels.get(labels::TASK))
+        let (Some(alloc), Some(task)) =
+            (c.labels.get(labels::ALLOC_ID), c.labels.get(labels::TASK))
         else {
             continue;
         };
@@ -88,7 +88,9 @@ async fn sample(shared: &Shared) -> Vec<Sample> {
                 }
             }
             Ok(None) => {}
-            Err(e) => tracing::debug!(container = %c.name, error = %e, "metrics: docker stats failed"),
+            Err(e) => {
+                tracing::debug!(container = %c.name, error = %e, "metrics: docker stats failed")
+            }
         }
     }
     out

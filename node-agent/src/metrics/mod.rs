@@ -33,7 +33,9 @@ pub const TASK_LABELS: [&str; 5] = ["namespace", "drover_job", "task_group", "ta
 /// The check statuses, each a series (1 for the current one).
 pub const CHECK_STATUSES: [&str; 3] = ["passing", "warning", "critical"];
 
-const CLIENT_STATUSES: [&str; 6] = ["pending", "running", "complete", "failed", "lost", "unknown"];
+const CLIENT_STATUSES: [&str; 6] = [
+    "pending", "running", "complete", "failed", "lost", "unknown",
+];
 
 /// One task's label values, in [`TASK_LABELS`] order.
 pub type TaskSeries = [String; 5];
@@ -88,7 +90,10 @@ pub fn report_of(alloc: &Allocation, job: Option<&Job>, status: &AllocationStatu
                 .iter()
                 .map(|t| {
                     let r = &t.resources;
-                    let memory_mb = r.memory_max.filter(|max| *max > r.memory).unwrap_or(r.memory);
+                    let memory_mb = r
+                        .memory_max
+                        .filter(|max| *max > r.memory)
+                        .unwrap_or(r.memory);
                     let limits = TaskLimits {
                         cpu_mhz: r.cpu,
                         memory_bytes: memory_mb.saturating_mul(1024 * 1024),
@@ -171,7 +176,8 @@ impl AgentMetrics {
     /// Creates the metrics and registers them on `registry` (which
     /// `/metrics` then serves, with whatever else the binary put there).
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
-        let task_gauge = |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), &TASK_LABELS);
+        let task_gauge =
+            |name: &str, help: &str| IntGaugeVec::new(Opts::new(name, help), &TASK_LABELS);
         let metrics = Self {
             registry: registry.clone(),
             container_starts: IntCounter::new(
@@ -195,7 +201,10 @@ impl AgentMetrics {
                 "Heartbeat attempts that failed (node write, lease grant) and leases lost.",
             )?,
             allocations: IntGaugeVec::new(
-                Opts::new("drover_agent_allocations", "Allocations on this node by client status."),
+                Opts::new(
+                    "drover_agent_allocations",
+                    "Allocations on this node by client status.",
+                ),
                 &["client_status"],
             )?,
             cpu_usage: CounterVec::new(
@@ -213,7 +222,10 @@ impl AgentMetrics {
                 "drover_alloc_memory_limit_bytes",
                 "The task's memory limit (memory_max if set, else memory).",
             )?,
-            cpu_limit: task_gauge("drover_alloc_cpu_limit_mhz", "The task's cpu resource, MHz.")?,
+            cpu_limit: task_gauge(
+                "drover_alloc_cpu_limit_mhz",
+                "The task's cpu resource, MHz.",
+            )?,
             checks: IntGaugeVec::new(
                 Opts::new(
                     "drover_agent_check_status",
@@ -271,12 +283,18 @@ impl AgentMetrics {
         let mut tasks = BTreeSet::new();
         let mut checks = BTreeSet::new();
         for (alloc_id, report) in reports {
-            *by_status.entry(client_status_label(report.client_status)).or_default() += 1;
+            *by_status
+                .entry(client_status_label(report.client_status))
+                .or_default() += 1;
             for (task, limits) in &report.tasks {
                 let series = task_series(alloc_id, report, task);
                 let labels = refs(&series);
-                self.memory_limit.with_label_values(&labels).set(limits.memory_bytes);
-                self.cpu_limit.with_label_values(&labels).set(limits.cpu_mhz);
+                self.memory_limit
+                    .with_label_values(&labels)
+                    .set(limits.memory_bytes);
+                self.cpu_limit
+                    .with_label_values(&labels)
+                    .set(limits.cpu_mhz);
                 tasks.insert(series);
             }
             for (check_id, status) in &report.checks {
@@ -306,7 +324,10 @@ impl AgentMetrics {
             self.cpu_usage.with_label_values(&labels).inc_by(delta);
             let memory = i64::try_from(sample.memory_bytes).unwrap_or(i64::MAX);
             self.memory_usage.with_label_values(&labels).set(memory);
-            cpu.insert(series.clone(), (sample.container_id.clone(), sample.cpu_nanos));
+            cpu.insert(
+                series.clone(),
+                (sample.container_id.clone(), sample.cpu_nanos),
+            );
             usage.insert(series);
         }
         for gone in published.tasks.difference(&tasks) {

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats, ContainerStatsResponse};
+use bollard::models::{
+    ContainerCpuStats, ContainerCpuUsage, ContainerMemoryStats, ContainerStatsResponse,
+};
 use drover_api_types::service::CheckStatus;
 use prometheus::Encoder as _;
 
@@ -25,7 +27,10 @@ fn report() -> (String, AllocReport) {
         }],
         ..Default::default()
     };
-    (alloc.metadata.uid.clone(), report_of(&alloc, Some(&job), &status))
+    (
+        alloc.metadata.uid.clone(),
+        report_of(&alloc, Some(&job), &status),
+    )
 }
 
 fn text(metrics: &AgentMetrics) -> String {
@@ -71,10 +76,19 @@ fn cpu_grows_by_the_same_containers_delta_and_restarts_from_a_new_one() {
     };
     assert_eq!(cpu_delta_seconds(None, &sample("c1", 2_000_000_000)), 2.0);
     let before = ("c1".to_string(), 2_000_000_000);
-    assert_eq!(cpu_delta_seconds(Some(&before), &sample("c1", 2_500_000_000)), 0.5);
-    assert_eq!(cpu_delta_seconds(Some(&before), &sample("c2", 1_000_000_000)), 1.0);
+    assert_eq!(
+        cpu_delta_seconds(Some(&before), &sample("c1", 2_500_000_000)),
+        0.5
+    );
+    assert_eq!(
+        cpu_delta_seconds(Some(&before), &sample("c2", 1_000_000_000)),
+        1.0
+    );
     // A counter that went backwards is a new container under the same id.
-    assert_eq!(cpu_delta_seconds(Some(&before), &sample("c1", 1_000_000_000)), 1.0);
+    assert_eq!(
+        cpu_delta_seconds(Some(&before), &sample("c1", 1_000_000_000)),
+        1.0
+    );
 }
 
 #[test]
@@ -116,10 +130,17 @@ fn series_of_a_gone_allocation_are_removed() {
     metrics.publish(&metrics.reports(), &samples, &mut published);
     let labels = r#"alloc_id="a1b2",drover_job="web",namespace="default",task="nginx",task_group="frontend""#;
     let out = text(&metrics);
-    assert!(out.contains(&format!("drover_alloc_memory_limit_bytes{{{labels}}} 536870912")), "{out}");
+    assert!(
+        out.contains(&format!(
+            "drover_alloc_memory_limit_bytes{{{labels}}} 536870912"
+        )),
+        "{out}"
+    );
     assert!(out.contains(&format!("drover_alloc_cpu_limit_mhz{{{labels}}} 500")));
     assert!(out.contains(&format!("drover_alloc_memory_usage_bytes{{{labels}}} 42")));
-    assert!(out.contains(&format!("drover_alloc_cpu_usage_seconds_total{{{labels}}} 3")));
+    assert!(out.contains(&format!(
+        "drover_alloc_cpu_usage_seconds_total{{{labels}}} 3"
+    )));
     assert!(out.contains(r#"drover_agent_allocations{client_status="running"} 1"#));
     assert!(out.contains(
         r#"drover_agent_check_status{alloc_id="a1b2",check="alive",service="web",status="passing"} 1"#
