@@ -4,7 +4,10 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::{http_get, job_of, shell_task, Cluster};
+use drover_api_types::group::{Check, Service};
 use drover_api_types::Node;
 use drover_test_support::wait::eventually;
 
@@ -37,6 +40,20 @@ async fn server_and_agent_metrics_describe_a_running_job() {
     task.resources.memory = 48;
     task.resources.memory_max = None;
     task.resources.cpu = 150;
+    // A script check (no port needed) that passes, for the check series.
+    task.services = vec![Service {
+        name: "metered".into(),
+        provider: "nomad".into(),
+        checks: vec![Check {
+            name: "ok".into(),
+            check_type: "script".into(),
+            command: "/bin/true".into(),
+            interval: Duration::from_secs(1).into(),
+            timeout: Duration::from_secs(1).into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }];
     let job = job_of("metered", vec![task]);
     cluster.submit(&job).await;
     let (alloc, _) = cluster
@@ -101,9 +118,16 @@ async fn server_and_agent_metrics_describe_a_running_job() {
         nodes.into_iter().next().expect("the node")
     };
     let agent = node.spec.http_addr.clone();
-    let body = eventually(30, "the agent's usage sample", || async {
+    let check = [
+        alloc_id.as_str(),
+        r#"check="ok""#,
+        r#"service="metered""#,
+        r#"status="passing""#,
+    ];
+    let body = eventually(30, "the agent's usage sample and check", || async {
         let body = scrape(&agent).await?;
-        value(&body, "drover_alloc_memory_usage_bytes", &[&alloc_id]).map(|_| body)
+        value(&body, "drover_alloc_memory_usage_bytes", &[&alloc_id])?;
+        (value(&body, "drover_agent_check_status", &check) == Some(1.0)).then_some(body)
     })
     .await;
     let expect = |name: &str, labels: &[&str]| {
@@ -127,6 +151,8 @@ async fn server_and_agent_metrics_describe_a_running_job() {
         expect("drover_agent_allocations", &[r#"client_status="running""#]),
         1.0
     );
+    let critical = [check[0], check[1], check[2], r#"status="critical""#];
+    assert_eq!(expect("drover_agent_check_status", &critical), 0.0);
     assert_eq!(expect("drover_agent_container_starts_total", &[]), 1.0);
     assert_eq!(expect("drover_agent_oom_kills_total", &[]), 0.0);
     assert_eq!(expect("drover_agent_etcd_connected", &[]), 1.0);
