@@ -64,7 +64,7 @@ async fn gauges_follow_the_view_and_expiries_are_counted() {
     // A term's end: a standby reports no cluster series.
     let (stop, stopped) = watch::channel(false);
     let run = tokio::spawn(metrics.clone().run(view.clone(), stopped));
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    tokio::time::sleep(POLL).await;
     assert_eq!(gauge(&metrics.allocations, "lost"), 1);
     let _ = stop.send(true);
     run.await.expect("the refresh loop ends");
