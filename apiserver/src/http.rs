@@ -60,9 +60,11 @@ pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: 
         Some(api) => base.merge(crate::api::routes(api)),
         None => base,
     };
-    crate::metrics::instrument(all, &registry).layer(axum::middleware::from_fn(
+    let limited = all.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| request_deadline(limits.request, req, next),
-    ))
+    ));
+    // Outside the deadline, so requests that run out of time count (408).
+    crate::metrics::instrument(limited, &registry)
 }
 
 async fn request_deadline(base: Duration, req: Request, next: Next) -> Response {
