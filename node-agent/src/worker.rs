@@ -56,20 +56,6 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::AgentMetrics>,
 }
 
-/// Forgets the allocation's metrics when its worker ends, whichever way.
-struct ForgetOnDrop {
-    metrics: Arc<crate::metrics::AgentMetrics>,
-    alloc_id: Option<String>,
-}
-
-impl Drop for ForgetOnDrop {
-    fn drop(&mut self) {
-        if let Some(id) = &self.alloc_id {
-            self.metrics.forget(id);
-        }
-    }
-}
-
 /// Per-task memory of the worker: restarts, a pending restart.
 #[derive(Default)]
 struct TaskMemory {
@@ -109,10 +95,7 @@ pub async fn run(
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
     };
-    let mut reported = ForgetOnDrop {
-        metrics: worker.shared.metrics.clone(),
-        alloc_id: None,
-    };
+    let mut reported = crate::metrics::ForgetOnDrop::new(worker.shared.metrics.clone());
     // When the next pass is due: now, at first.
     let mut due = Instant::now();
     loop {
@@ -121,9 +104,7 @@ pub async fn run(
         }
         let current = desired.borrow_and_update().clone();
         let Some(alloc) = current else { return };
-        reported
-            .alloc_id
-            .get_or_insert_with(|| alloc.metadata.uid.clone());
+        reported.set(&alloc.metadata.uid);
         if Instant::now() >= due {
             due = Instant::now() + worker.pass(&alloc).await;
         }

@@ -279,6 +279,41 @@ impl AgentMetrics {
         samples: &[Sample],
         published: &mut Published,
     ) {
+        let (tasks, checks) = self.set_reports(reports);
+        let (usage, cpu) = self.set_usage(reports, samples, &published.cpu);
+        for gone in published.tasks.difference(&tasks) {
+            let labels = refs(gone);
+            let _ = self.memory_limit.remove_label_values(&labels);
+            let _ = self.cpu_limit.remove_label_values(&labels);
+        }
+        // A task that stopped running loses its usage series (and its CPU
+        // counter: a new container starts a new one).
+        for gone in published.usage.difference(&usage) {
+            let labels = refs(gone);
+            let _ = self.cpu_usage.remove_label_values(&labels);
+            let _ = self.memory_usage.remove_label_values(&labels);
+        }
+        for gone in published.checks.difference(&checks) {
+            for known in CHECK_STATUSES {
+                let _ = self
+                    .checks
+                    .remove_label_values(&[&gone[0], &gone[1], &gone[2], known]);
+            }
+        }
+        *published = Published {
+            tasks,
+            usage,
+            checks,
+            cpu,
+        };
+    }
+
+    /// Allocations by status, limits and checks; returns the task and
+    /// check series set.
+    fn set_reports(
+        &self,
+        reports: &BTreeMap<String, AllocReport>,
+    ) -> (BTreeSet<TaskSeries>, BTreeSet<CheckSeries>) {
         let mut by_status: BTreeMap<&str, i64> = CLIENT_STATUSES.iter().map(|s| (*s, 0)).collect();
         let mut tasks = BTreeSet::new();
         let mut checks = BTreeSet::new();
@@ -312,15 +347,28 @@ impl AgentMetrics {
         for (status, count) in by_status {
             self.allocations.with_label_values(&[status]).set(count);
         }
+        (tasks, checks)
+    }
+
+    /// Usage of the sampled containers of reported allocations; returns
+    /// the usage series set and each one's CPU counter, for next time.
+    fn set_usage(
+        &self,
+        reports: &BTreeMap<String, AllocReport>,
+        samples: &[Sample],
+        previous_cpu: &HashMap<TaskSeries, (String, u64)>,
+    ) -> (BTreeSet<TaskSeries>, HashMap<TaskSeries, (String, u64)>) {
         let mut usage = BTreeSet::new();
         let mut cpu = HashMap::new();
         for sample in samples {
+            // A container whose worker is gone (or not reported yet) has
+            // no labels to publish under.
             let Some(report) = reports.get(&sample.alloc_id) else {
                 continue;
             };
             let series = task_series(&sample.alloc_id, report, &sample.task);
             let labels = refs(&series);
-            let delta = cpu_delta_seconds(published.cpu.get(&series), sample);
+            let delta = cpu_delta_seconds(previous_cpu.get(&series), sample);
             self.cpu_usage.with_label_values(&labels).inc_by(delta);
             let memory = i64::try_from(sample.memory_bytes).unwrap_or(i64::MAX);
             self.memory_usage.with_label_values(&labels).set(memory);
@@ -330,31 +378,36 @@ impl AgentMetrics {
             );
             usage.insert(series);
         }
-        for gone in published.tasks.difference(&tasks) {
-            let labels = refs(gone);
-            let _ = self.memory_limit.remove_label_values(&labels);
-            let _ = self.cpu_limit.remove_label_values(&labels);
+        (usage, cpu)
+    }
+}
+
+/// Forgets an allocation's report when its worker ends, whichever way it
+/// ends (the worker has several returns).
+pub struct ForgetOnDrop {
+    metrics: std::sync::Arc<AgentMetrics>,
+    alloc_id: Option<String>,
+}
+
+impl ForgetOnDrop {
+    pub fn new(metrics: std::sync::Arc<AgentMetrics>) -> Self {
+        Self {
+            metrics,
+            alloc_id: None,
         }
-        // A task that stopped running loses its usage series (and its CPU
-        // counter: a new container starts a new one).
-        for gone in published.usage.difference(&usage) {
-            let labels = refs(gone);
-            let _ = self.cpu_usage.remove_label_values(&labels);
-            let _ = self.memory_usage.remove_label_values(&labels);
+    }
+
+    /// The allocation to forget (the first one set: a worker has one).
+    pub fn set(&mut self, alloc_id: &str) {
+        self.alloc_id.get_or_insert_with(|| alloc_id.to_string());
+    }
+}
+
+impl Drop for ForgetOnDrop {
+    fn drop(&mut self) {
+        if let Some(id) = &self.alloc_id {
+            self.metrics.forget(id);
         }
-        for gone in published.checks.difference(&checks) {
-            for known in CHECK_STATUSES {
-                let _ = self
-                    .checks
-                    .remove_label_values(&[&gone[0], &gone[1], &gone[2], known]);
-            }
-        }
-        *published = Published {
-            tasks,
-            usage,
-            checks,
-            cpu,
-        };
     }
 }
 
