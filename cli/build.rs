@@ -22,13 +22,18 @@ fn main() {
         .or_else(|| git(&["rev-parse", "--short", "HEAD"]))
         .unwrap_or_else(|| "unknown".to_string());
     // Rebuild when HEAD moves: HEAD itself (a checkout) and the branch it
-    // points at (a commit). In a worktree both live in git's own dirs.
+    // points at (a commit), or packed-refs when the branch is packed. In a
+    // worktree these live in git's own dirs. Only paths that exist: cargo
+    // treats a missing one as always changed.
+    let branch = git(&["symbolic-ref", "-q", "HEAD"]);
     for path in [
         git(&["rev-parse", "--git-path", "HEAD"]),
-        git(&["symbolic-ref", "-q", "HEAD"]).and_then(|r| git(&["rev-parse", "--git-path", &r])),
+        branch.and_then(|r| git(&["rev-parse", "--git-path", &r])),
+        git(&["rev-parse", "--git-path", "packed-refs"]),
     ]
     .into_iter()
     .flatten()
+    .filter(|p| std::path::Path::new(p).exists())
     {
         println!("cargo:rerun-if-changed={path}");
     }

@@ -303,6 +303,22 @@ impl Cluster {
         .await
     }
 
+    /// The agent's HTTP address (its API and `/metrics`), as its node
+    /// advertises it.
+    pub async fn agent_addr(&self) -> String {
+        let store = &self.store;
+        eventually(30, "the node's http_addr", || async {
+            let nodes: Vec<drover_api_types::Node> = store
+                .list_at(&store.keys().collection("nodes"))
+                .await
+                .ok()?
+                .items;
+            let addr = nodes.into_iter().next()?.spec.http_addr;
+            (!addr.is_empty()).then_some(addr)
+        })
+        .await
+    }
+
     /// The allocation's shared `alloc/` directory on the host.
     pub fn alloc_dir(&self, alloc: &Allocation) -> std::path::PathBuf {
         self.data
@@ -336,4 +352,22 @@ pub fn job_of(name: &str, tasks: Vec<Task>) -> Job {
     group.network = None;
     group.tasks = tasks;
     job
+}
+
+/// The body of a 200 from `GET /metrics` at `addr`.
+pub async fn scrape(addr: &str) -> Option<String> {
+    let response = http_get(addr, "/metrics").await?;
+    let ok = response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200");
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    ok.then(|| body.to_string())
+}
+
+/// The value of the first series of metric `name` (in Prometheus' text
+/// format) whose line contains every one of `labels` (`key="value"`).
+pub fn metric_value(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }
