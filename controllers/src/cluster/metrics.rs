@@ -69,7 +69,7 @@ impl ClusterMetrics {
             )?,
             heartbeats_expired: IntCounter::new(
                 "drover_heartbeats_expired_total",
-                "Node heartbeat keys that went away (their agent's lease expired), seen by the leader.",
+                "Node heartbeat keys that went away (their agent's lease expired or was revoked), seen by the leader.",
             )?,
         };
         registry.register(Box::new(metrics.nodes.clone()))?;
