@@ -51,6 +51,7 @@ pub fn router(state: HttpState, api: Option<crate::api::ApiState>) -> Router {
 
 /// [`router`] with explicit limits.
 pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: Limits) -> Router {
+    let registry = state.registry.clone();
     let base = Router::new()
         .route("/metrics", get(metrics))
         .route("/v1/status/leader", get(leader))
@@ -59,9 +60,11 @@ pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: 
         Some(api) => base.merge(crate::api::routes(api)),
         None => base,
     };
-    all.layer(axum::middleware::from_fn(
+    let limited = all.layer(axum::middleware::from_fn(
         move |req: Request, next: Next| request_deadline(limits.request, req, next),
-    ))
+    ));
+    // Outside the deadline, so requests that run out of time count (408).
+    crate::metrics::instrument(limited, &registry)
 }
 
 async fn request_deadline(base: Duration, req: Request, next: Next) -> Response {

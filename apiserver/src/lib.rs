@@ -9,9 +9,11 @@
 //! - [`http`]: the HTTP listener `drover server` runs (default
 //!   127.0.0.1:4646). Today it serves `/metrics` (Prometheus text format)
 //!   and `/v1/status/leader`; the REST API joins it with the apiserver issue.
+//! - [`metrics`]: the HTTP request metrics layer (by route template).
 
 pub mod api;
 pub mod catalog_health;
 pub mod catalog_view;
 pub mod dns;
 pub mod http;
+pub mod metrics;

@@ -64,6 +64,18 @@ async fn a_stalled_body_gets_408_and_stalled_headers_are_cut_off() {
     let answer = read_all(&mut slow_body).await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("\"error\""), "a JSON error: {answer}");
+    // Counted under its route, though it ran out of time.
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .expect("scrape")
+        .text()
+        .await
+        .expect("metrics body");
+    assert!(
+        metrics
+            .contains(r#"drover_http_requests_total{code="408",method="POST",route="/v1/jobs"}"#),
+        "{metrics}"
+    );
 
     // Headers that never finish: the connection is closed.
     let mut slow_headers = TcpStream::connect(&addr).await.expect("connect");

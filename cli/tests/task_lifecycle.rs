@@ -240,6 +240,21 @@ async fn an_oom_kill_is_recorded_and_follows_the_restart_policy() {
     assert!(reason.starts_with("OOM killed"), "{reason}");
     let container = format!("hog-{}", alloc.metadata.uid);
     assert_eq!(docker_inspect(&container, "{{.State.OOMKilled}}"), "true");
+    // The agent's counters saw it all: two starts, one restart, two OOM kills.
+    let metrics = scrape(&cluster.agent_addr().await)
+        .await
+        .expect("agent metrics");
+    for (name, expected) in [
+        ("drover_agent_container_starts_total", 2.0),
+        ("drover_agent_task_restarts_total", 1.0),
+        ("drover_agent_oom_kills_total", 2.0),
+    ] {
+        assert_eq!(
+            metric_value(&metrics, name, &[]),
+            Some(expected),
+            "{name}\n{metrics}"
+        );
+    }
     // Docker's exit event woke the worker: it did not wait for its next
     // look (10 s apart).
     let died: DateTime<Utc> = docker_inspect(&container, "{{.State.FinishedAt}}")

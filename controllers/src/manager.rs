@@ -17,9 +17,11 @@ use prometheus::{IntGauge, Registry};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::cluster::metrics::ClusterMetrics;
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
 use crate::lifecycle_controller::{self, Fleet};
+use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
 use crate::{drain, job_controller, placement_controller, service_controller};
 
@@ -82,6 +84,10 @@ pub struct ControllerMetrics {
     lifecycle: Metrics,
     drain: Metrics,
     services: Metrics,
+    /// Placed and failed placements, pass latency.
+    placement_stats: PlacementMetrics,
+    /// Nodes, allocations and jobs by status, heartbeat expiries.
+    cluster: ClusterMetrics,
     /// `drover_server_leader`: 1 while this server leads.
     leader: IntGauge,
 }
@@ -99,6 +105,8 @@ impl ControllerMetrics {
             lifecycle: Metrics::register(lifecycle_controller::NAME, registry)?,
             drain: Metrics::register(drain::NAME, registry)?,
             services: Metrics::register(service_controller::NAME, registry)?,
+            placement_stats: PlacementMetrics::register(registry)?,
+            cluster: ClusterMetrics::register(registry)?,
             leader,
         })
     }
@@ -236,6 +244,7 @@ pub async fn run_term(
     if enabled.services {
         service_controller::register_hooks(&services_q, cell.clone(), &mut hooks);
     }
+    metrics.cluster.register_hooks(&mut hooks);
     let (view, _informers) = ClusterView::start(&store, hooks);
     let _ = cell.set(view.clone());
     let mut waiting = stop.clone();
@@ -251,6 +260,7 @@ pub async fn run_term(
     };
 
     let mut tasks = JoinSet::new();
+    tasks.spawn(metrics.cluster.clone().run(view.clone(), stop.clone()));
     if enabled.job {
         for key in job_controller::resync_keys(&view) {
             job_q.add(key);
@@ -271,7 +281,12 @@ pub async fn run_term(
         for key in placement_controller::resync_keys(&view) {
             placement_q.add(key);
         }
-        let controller = placement_controller::controller(ctx.clone(), placement_q, queued);
+        let controller = placement_controller::controller(
+            ctx.clone(),
+            placement_q,
+            queued,
+            metrics.placement_stats.clone(),
+        );
         tasks.spawn(controller.run(stop.clone()));
     }
     if let Some(tracker) = tracker {

@@ -50,6 +50,7 @@ use drover_store::{Atomic, Guard, StoreError, Stored};
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey, PlacementFailures};
 use crate::context::COMMIT_IN_FLIGHT;
 use crate::context::{Context, NotLeader};
+use crate::placement::metrics::PlacementMetrics;
 use crate::placement::{add_binding, needs_placement, plan_pass, NodeUsage, PassInput, PassPlan};
 use crate::runtime::{Action, Controller, Reconcile, WorkQueue};
 
@@ -139,11 +140,16 @@ impl PlacementError {
 pub struct PlacementController {
     ctx: Context,
     queued: QueuedJobs,
+    metrics: PlacementMetrics,
 }
 
 impl PlacementController {
-    pub fn new(ctx: Context, queued: QueuedJobs) -> Self {
-        Self { ctx, queued }
+    pub fn new(ctx: Context, queued: QueuedJobs, metrics: PlacementMetrics) -> Self {
+        Self {
+            ctx,
+            queued,
+            metrics,
+        }
     }
 }
 
@@ -152,11 +158,12 @@ pub fn controller(
     ctx: Context,
     queue: WorkQueue<ObjectKey>,
     queued: QueuedJobs,
+    metrics: PlacementMetrics,
 ) -> Controller<PlacementController> {
     let view = ctx.view.clone();
     let resync = ctx.options.resync;
     Controller::new(
-        Arc::new(PlacementController::new(ctx, queued)),
+        Arc::new(PlacementController::new(ctx, queued, metrics)),
         queue,
         WORKERS,
     )
@@ -194,7 +201,13 @@ impl Reconcile for PlacementController {
                 now,
                 seed: rand::random(),
             };
-            plan_pass(&input, base_usage(view))
+            let started = tokio::time::Instant::now();
+            let plan = plan_pass(&input, base_usage(view));
+            self.metrics
+                .pass_duration
+                .observe(started.elapsed().as_secs_f64());
+            self.metrics.record_failures(&plan);
+            plan
         };
         self.commit_bindings(key, &pending, &plan).await?;
         self.write_failures(key, &plan.failures).await?;
@@ -268,6 +281,7 @@ impl PlacementController {
             .await
             .map_err(|e| PlacementError::store(job, e))?;
         if outcome.applied > 0 {
+            self.metrics.placed.inc_by(outcome.applied as u64);
             let cache = &self.ctx.view.bindings;
             self.wait(
                 job,

@@ -51,6 +51,10 @@ async fn static_port_binds_one_allocation_per_node_and_records_why_the_rest_wait
     };
     assert_eq!(record["web"], expected);
     assert!(!h.bindings().await.contains_key(&fourth[0]));
+    // The metrics say the same: three placed, the fourth failed on a port.
+    assert_eq!(h.metrics.placed.get(), 3);
+    assert!(h.metrics.failed.with_label_values(&["port"]).get() >= 1);
+    assert!(h.metrics.pass_duration.get_sample_count() >= 2);
     h.shutdown().await;
 }
 

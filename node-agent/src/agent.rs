@@ -50,6 +50,9 @@ pub struct AgentConfig {
     /// Where the agent's own HTTP API (task logs) listens; advertised in
     /// the node as `http_addr`.
     pub http: Option<tokio::net::TcpListener>,
+    /// Where the agent registers its metrics; its HTTP API serves this
+    /// registry at `/metrics` (the binary may add its own, e.g. build info).
+    pub registry: prometheus::Registry,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +61,8 @@ pub enum AgentError {
     Fingerprint(#[from] fingerprint::FingerprintError),
     #[error(transparent)]
     Driver(#[from] crate::driver::docker::DriverError),
+    #[error("registering the agent's metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
 }
 
 /// The docker driver as the node advertises it.
@@ -88,6 +93,7 @@ pub async fn run(
             source,
         }
     })?;
+    let metrics = Arc::new(crate::metrics::AgentMetrics::register(&config.registry)?);
     let id = fingerprint::node_id(&config.data_dir)?;
     let fingerprint = fingerprint::read(&config.data_dir, config.node.address)?;
     let docker = Docker::new()?;
@@ -108,6 +114,7 @@ pub async fn run(
         allocs_dir: config.data_dir.join("allocs"),
         allow_privileged: config.allow_privileged,
         finished: Default::default(),
+        metrics: metrics.clone(),
     });
 
     let (updates, mut updated) = tokio::sync::mpsc::unbounded_channel();
@@ -123,6 +130,16 @@ pub async fn run(
         shared.clone(),
         id.clone(),
         config.gc,
+        shutdown.clone(),
+    ));
+    tasks.spawn(crate::metrics::collect::run(
+        shared.clone(),
+        shutdown.clone(),
+    ));
+    tasks.spawn(mirror_heartbeat(
+        metrics,
+        registration.connection(),
+        registration.failures(),
         shutdown.clone(),
     ));
     if let Some(listener) = config.http {
@@ -144,6 +161,32 @@ pub async fn run(
     registration.shutdown(false).await;
     tracing::info!(node = %id, "agent stopped; containers left running");
     Ok(())
+}
+
+/// Mirrors the registration's state into `drover_agent_etcd_connected`
+/// and `drover_agent_heartbeat_failures_total`.
+async fn mirror_heartbeat(
+    metrics: Arc<crate::metrics::AgentMetrics>,
+    mut connection: watch::Receiver<crate::heartbeat::ConnectionState>,
+    mut failures: watch::Receiver<u64>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut counted = 0;
+    loop {
+        let connected =
+            *connection.borrow_and_update() == crate::heartbeat::ConnectionState::Connected;
+        metrics.etcd_connected.set(i64::from(connected));
+        let total = *failures.borrow_and_update();
+        metrics
+            .heartbeat_failures
+            .inc_by(total.saturating_sub(counted));
+        counted = counted.max(total);
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => return,
+            changed = connection.changed() => if changed.is_err() { return },
+            changed = failures.changed() => if changed.is_err() { return },
+        }
+    }
 }
 
 /// Republishes the node when Docker's health changes.

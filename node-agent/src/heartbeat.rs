@@ -190,6 +190,7 @@ pub struct Registration {
     node: watch::Sender<Node>,
     connection: watch::Receiver<ConnectionState>,
     lease_id: watch::Receiver<Option<i64>>,
+    failures: watch::Receiver<u64>,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<Option<Lease>>>,
 }
@@ -202,6 +203,7 @@ impl Registration {
         let (conn_tx, conn_rx) = watch::channel(ConnectionState::Reconnecting);
         let (lease_tx, lease_rx) = watch::channel(None);
         let (stop_tx, stop_rx) = watch::channel(false);
+        let (failures_tx, failures_rx) = watch::channel(0);
         let worker = Worker {
             store,
             ttl,
@@ -209,12 +211,14 @@ impl Registration {
             stop: stop_rx,
             connection: conn_tx,
             lease_id: lease_tx,
+            failures: failures_tx,
         };
         let task = tokio::spawn(worker.run());
         Registration {
             node: node_tx,
             connection: conn_rx,
             lease_id: lease_rx,
+            failures: failures_rx,
             stop: stop_tx,
             task: Some(task),
         }
@@ -233,6 +237,12 @@ impl Registration {
     /// Connected / Reconnecting, for logs and metrics.
     pub fn connection(&self) -> watch::Receiver<ConnectionState> {
         self.connection.clone()
+    }
+
+    /// How many heartbeat attempts failed so far (a node write or a
+    /// registration that failed, a lease that was lost), for metrics.
+    pub fn failures(&self) -> watch::Receiver<u64> {
+        self.failures.clone()
     }
 
     /// The heartbeat lease currently held, if any.
@@ -278,6 +288,8 @@ struct Worker {
     stop: watch::Receiver<bool>,
     connection: watch::Sender<ConnectionState>,
     lease_id: watch::Sender<Option<i64>>,
+    /// Failed attempts and lost leases, counted.
+    failures: watch::Sender<u64>,
 }
 
 impl Worker {
@@ -290,6 +302,7 @@ impl Worker {
             let mut failed = false;
             if lease.as_ref().is_some_and(|l| !l.is_alive()) {
                 tracing::warn!("heartbeat: lease lost; registering again");
+                self.failures.send_modify(|n| *n += 1);
                 lease = None;
                 // Write the node again too: whatever happened meanwhile.
                 published = None;
@@ -302,6 +315,7 @@ impl Worker {
                     Ok(()) => published = Some(desired),
                     Err(e) => {
                         tracing::warn!(error = %e, "heartbeat: cannot write the node; retrying");
+                        self.failures.send_modify(|n| *n += 1);
                         failed = true;
                     }
                 }
@@ -315,6 +329,7 @@ impl Worker {
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "heartbeat: cannot register; retrying");
+                        self.failures.send_modify(|n| *n += 1);
                         failed = true;
                     }
                 }

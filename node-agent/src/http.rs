@@ -1,6 +1,8 @@
 //! The agent's own HTTP API, served on `drover agent --http-addr`.
 //!
 //! - `GET /v1/agent/health` → `{"ok":true}`.
+//! - `GET /metrics` → the agent's metrics (Prometheus text format; see
+//!   [`crate::metrics`]).
 //! - `GET /v1/client/logs/{alloc_id}/{task}?follow=true&stderr=true&tail=N`
 //!   streams one task's stdout (or its stderr) as chunked `text/plain`.
 //!
@@ -102,9 +104,23 @@ pub fn container_name(task: &str, alloc_id: &str) -> String {
 pub fn router(shared: Arc<Shared>, shutdown: watch::Receiver<bool>) -> Router {
     Router::new()
         .route("/v1/agent/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/v1/client/logs/{alloc_id}/{task}", get(logs))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(Api { shared, shutdown })
+}
+
+/// The agent's metrics in Prometheus' text format.
+async fn metrics(State(api): State<Api>) -> Response {
+    use prometheus::Encoder as _;
+    let mut body = Vec::new();
+    match prometheus::TextEncoder::new().encode(&api.shared.metrics.registry.gather(), &mut body) {
+        Ok(()) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("encoding metrics: {e}"),
+        ),
+    }
 }
 
 /// Serves the agent's HTTP API until `shutdown`.

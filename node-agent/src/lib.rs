@@ -29,7 +29,9 @@
 //!   [`actions`], restarts, task events, the allocation status.
 //! - [`agent`]: `drover agent` — identity, fingerprint, registration, the
 //!   assignment watch, the workers, driver health, the orphan sweep.
-//! - [`http`]: the agent's own HTTP API (task logs).
+//! - [`http`]: the agent's own HTTP API (task logs, `/metrics`).
+//! - [`metrics`]: the agent's metrics — counters, what workers report,
+//!   Docker stats sampled on a timer; stale series removed.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
 //!   tests and the scheduling benchmark (`drover agent --simulate N`).
 
@@ -43,6 +45,7 @@ pub mod gc;
 pub mod heartbeat;
 pub mod http;
 pub mod lifecycle;
+pub mod metrics;
 pub mod restart;
 pub mod simulate;
 pub mod task_env;

@@ -52,6 +52,8 @@ pub struct Shared {
     pub allow_privileged: bool,
     /// Finished allocations, for garbage collection.
     pub finished: crate::gc::Finished,
+    /// What `/metrics` serves.
+    pub metrics: Arc<crate::metrics::AgentMetrics>,
 }
 
 /// Per-task memory of the worker: restarts, a pending restart.
@@ -93,6 +95,7 @@ pub async fn run(
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
     };
+    let mut reported = crate::metrics::ForgetOnDrop::new(worker.shared.metrics.clone());
     // When the next pass is due: now, at first.
     let mut due = Instant::now();
     loop {
@@ -101,6 +104,7 @@ pub async fn run(
         }
         let current = desired.borrow_and_update().clone();
         let Some(alloc) = current else { return };
+        reported.set(&alloc.metadata.uid);
         if Instant::now() >= due {
             due = Instant::now() + worker.pass(&alloc).await;
         }
@@ -511,6 +515,7 @@ impl Worker {
                         String::new()
                     }
                 };
+                self.shared.metrics.container_starts.inc();
                 let state = self.task_state(&task);
                 ts::record(state, events::STARTED, "Task started by client", None, at);
                 state.state = ts::RUNNING.into();
@@ -586,6 +591,8 @@ impl Worker {
             let restarts = memory.restarts.len() as u64;
             return match self.shared.docker.start(id).await {
                 Ok(()) => {
+                    self.shared.metrics.container_starts.inc();
+                    self.shared.metrics.task_restarts.inc();
                     let state = self.task_state(task);
                     ts::record(
                         state,
@@ -608,6 +615,10 @@ impl Worker {
             return None;
         }
         memory.handled_exit = Some(exit_key);
+        if exit.oom_killed {
+            // Counted once per exit: `handled_exit` dedupes the passes.
+            self.shared.metrics.oom_kills.inc();
+        }
         let spec = tasks.iter().find(|t| t.name == task);
         let policy = spec.and_then(|t| t.restart.as_ref());
         let completes = spec.is_some_and(|t| TaskView::new(t, None).ephemeral());
@@ -652,6 +663,10 @@ impl Worker {
     /// Writes the status when it changed; a failure is retried next pass
     /// (etcd being away must not disturb the containers).
     async fn write_status(&mut self, alloc: &Allocation) {
+        // Reported whether or not etcd takes the write: the node's metrics
+        // say what runs here even while etcd is away.
+        let report = crate::metrics::report_of(alloc, self.job.as_ref(), &self.status);
+        self.shared.metrics.report(&alloc.metadata.uid, report);
         if self.written.as_ref() == Some(&self.status) {
             return;
         }

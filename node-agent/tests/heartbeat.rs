@@ -239,6 +239,9 @@ async fn an_agent_started_while_etcd_is_unreachable_registers_when_it_returns() 
     assert_eq!(*reg.connection().borrow(), ConnectionState::Reconnecting);
     assert!(stored_node(&observer, &id).await.is_none());
     assert_eq!(reg.lease_id(), None);
+    // Every failed attempt counts (drover_agent_heartbeat_failures_total).
+    let failed_while_away = *reg.failures().borrow();
+    assert!(failed_while_away >= 1, "{failed_while_away}");
 
     proxy.restore();
     let restored_at = Instant::now();
@@ -257,6 +260,10 @@ async fn an_agent_started_while_etcd_is_unreachable_registers_when_it_returns() 
     .expect("connected")
     .expect("connection state");
     eprintln!("registered {back_after:?} after etcd became reachable");
+    // Connected again: no more failures counted.
+    let failures = *reg.failures().borrow();
+    tokio::time::sleep(TTL).await;
+    assert_eq!(*reg.failures().borrow(), failures);
     assert!(back_after < Duration::from_secs(5), "took {back_after:?}");
     reg.shutdown(true).await;
 }

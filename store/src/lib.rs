@@ -19,6 +19,7 @@
 //! - [`reflector`]: an in-memory [`Cache`] fed by a watch, with a readiness
 //!   gate.
 //! - [`lease`]: [`Lease`] with background keepalive.
+//! - [`metrics`]: etcd request latency and errors, for the binaries' `/metrics`.
 //! - [`election`]: [`Election`], leader election on a lease.
 //! - [`error`]: the crate's error type, [`StoreError`].
 
@@ -29,6 +30,7 @@ pub mod election;
 pub mod error;
 pub mod keys;
 pub mod lease;
+pub mod metrics;
 pub mod reflector;
 pub mod store;
 pub mod typed;

@@ -121,7 +121,10 @@ impl Store {
         key: &str,
         fut: impl Future<Output = std::result::Result<T, etcd_client::Error>>,
     ) -> Result<T> {
-        match tokio::time::timeout(self.config.request_timeout(), fut).await {
+        let started = tokio::time::Instant::now();
+        let outcome = tokio::time::timeout(self.config.request_timeout(), fut).await;
+        crate::metrics::observe(op, started.elapsed(), matches!(outcome, Ok(Ok(_))));
+        match outcome {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(StoreError::etcd(op, key, e)),
             Err(_) => Err(StoreError::Timeout {

@@ -177,6 +177,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
             max_kept: args.gc_max_allocs,
         },
         http: None,
+        registry: super::metrics::process_registry()?,
     })
 }
 

@@ -16,6 +16,7 @@ mod jobfile;
 mod kv;
 mod local_etcd;
 mod logs;
+mod metrics;
 mod node;
 mod output;
 mod plan;

@@ -120,7 +120,7 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         .await
         .with_context(|| format!("connecting to etcd at {}", config.endpoints.join(",")))?;
     let name = args.name.clone().unwrap_or_else(hostname);
-    let registry = prometheus::Registry::new();
+    let registry = super::metrics::process_registry()?;
     let metrics = ControllerMetrics::register(&registry).context("registering metrics")?;
     tracing::info!(%name, etcd = %config.endpoints.join(","), prefix = %config.prefix, ?enabled, "drover server starting");
     let listener = drover_apiserver::http::bind(args.http_addr)

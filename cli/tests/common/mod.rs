@@ -211,6 +211,8 @@ pub struct Cluster {
     pub etcd: TestEtcd,
     pub agent_args: Vec<String>,
     pub agent: Proc,
+    /// The server's HTTP address (API and `/metrics`).
+    pub server_addr: String,
     _server: Proc,
     _cleanup: Cleanup,
 }
@@ -236,7 +238,13 @@ impl Cluster {
         let data = tempfile::tempdir().expect("tempdir");
         let data_dir = data.path().join("agent");
         prepare(&data_dir);
-        let server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+        // A free port, found by binding and letting go (as server.rs does),
+        // so tests can call the API and scrape the server's /metrics.
+        let server_addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .to_string();
+        let server = drover(&etcd, &["server", &format!("--http-addr={server_addr}")]);
         let mut agent_args = vec![
             "agent".to_string(),
             format!("--address={address}"),
@@ -253,6 +261,7 @@ impl Cluster {
             etcd,
             agent_args,
             agent,
+            server_addr,
             _server: server,
             _cleanup: cleanup,
         }
@@ -304,6 +313,22 @@ impl Cluster {
         .await
     }
 
+    /// The agent's HTTP address (its API and `/metrics`), as its node
+    /// advertises it.
+    pub async fn agent_addr(&self) -> String {
+        let store = &self.store;
+        eventually(30, "the node's http_addr", || async {
+            let nodes: Vec<drover_api_types::Node> = store
+                .list_at(&store.keys().collection("nodes"))
+                .await
+                .ok()?
+                .items;
+            let addr = nodes.into_iter().next()?.spec.http_addr;
+            (!addr.is_empty()).then_some(addr)
+        })
+        .await
+    }
+
     /// The allocation's shared `alloc/` directory on the host.
     pub fn alloc_dir(&self, alloc: &Allocation) -> std::path::PathBuf {
         self.data
@@ -337,4 +362,22 @@ pub fn job_of(name: &str, tasks: Vec<Task>) -> Job {
     group.network = None;
     group.tasks = tasks;
     job
+}
+
+/// The body of a 200 from `GET /metrics` at `addr`.
+pub async fn scrape(addr: &str) -> Option<String> {
+    let response = http_get(addr, "/metrics").await?;
+    let ok = response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200");
+    let (_, body) = response.split_once("\r\n\r\n")?;
+    ok.then(|| body.to_string())
+}
+
+/// The value of the first series of metric `name` (in Prometheus' text
+/// format) whose line contains every one of `labels` (`key="value"`).
+pub fn metric_value(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
+    body.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")) || l.starts_with(&format!("{name} ")))
+        .find(|l| labels.iter().all(|want| l.contains(want)))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
 }

@@ -15,6 +15,7 @@
 //! last write.
 
 pub mod informer;
+pub mod metrics;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -21,6 +21,7 @@
 
 mod attributes;
 mod feasibility;
+pub mod metrics;
 mod operators;
 mod pass;
 mod resources;

@@ -16,6 +16,7 @@ use drover_api_types::task::Resources;
 use drover_api_types::{Job, Node, ObjectMeta, Task, TaskGroup};
 use drover_controllers::cluster::{ClusterView, Hooks, ObjectKey, PlacementFailures, ViewHandle};
 use drover_controllers::context::{Context, Fence, ServerOptions};
+use drover_controllers::placement::metrics::PlacementMetrics;
 use drover_controllers::placement_controller::{self, QueuedJobs};
 use drover_controllers::runtime::{BackoffConfig, WorkQueue};
 use drover_store::keys::collections as c;
@@ -35,6 +36,8 @@ pub struct Harness {
     pub view: ClusterView,
     _etcd: TestEtcd,
     _informers: ViewHandle,
+    /// The controller's metrics (on a registry of their own).
+    pub metrics: PlacementMetrics,
     stop: watch::Sender<bool>,
     task: Option<JoinHandle<()>>,
 }
@@ -73,13 +76,16 @@ impl Harness {
             options: Arc::new(ServerOptions::default()),
         };
         let (stop, stop_rx) = watch::channel(false);
-        let controller = placement_controller::controller(ctx, queue, queued);
+        let metrics = PlacementMetrics::register(&prometheus::Registry::new())
+            .expect("placement metrics on a fresh registry");
+        let controller = placement_controller::controller(ctx, queue, queued, metrics.clone());
         let task = tokio::spawn(controller.run(stop_rx));
         Harness {
             store,
             view,
             _etcd: etcd,
             _informers: informers,
+            metrics,
             stop,
             task: Some(task),
         }

@@ -513,6 +513,26 @@ impl Docker {
         Ok(convert::observed(resp))
     }
 
+    /// One sample of the container's resource usage (Docker's one-shot
+    /// stats: no second sample to compute a rate from, so it answers at
+    /// once); `None` when Docker sent nothing (the container just stopped).
+    pub async fn stats(
+        &self,
+        id: &str,
+    ) -> Result<Option<bollard::models::ContainerStatsResponse>, DriverError> {
+        let opts = bollard::query_parameters::StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let client = self.client().await?;
+        let mut stream = std::pin::pin!(client.stats(id, Some(opts)));
+        stream
+            .next()
+            .await
+            .transpose()
+            .map_err(|e| container_err("stats", id, e))
+    }
+
     /// The raw inspect answer, for what [`Observed`] does not carry.
     pub async fn inspect_raw(
         &self,
