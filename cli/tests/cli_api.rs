@@ -26,6 +26,11 @@ job "web" {
         image = "nginx:1.25-alpine"
         ports = ["http"]
       }
+      service {
+        name = "web-front"
+        port = "http"
+        tags = ["http", "v1"]
+      }
       resources {
         cpu    = 100
         memory = 64
@@ -183,6 +188,40 @@ async fn get_describe_node_and_delete_through_the_api() {
     assert!(yaml.contains("name: web"), "{yaml}");
     assert!(!yaml.contains('\x1b'));
 
+    // The service catalog: both instances registered and passing (the
+    // simulated nodes run no checks), each with its address.
+    let services = eventually(30, "web-front with two passing instances", || {
+        let addr = addr.clone();
+        async move {
+            let out = ok_async(addr, &["get", "services"]).await;
+            out.lines()
+                .any(|l| l.starts_with("web-front") && l.contains(" 2/2 "))
+                .then_some(out)
+        }
+    })
+    .await;
+    assert!(services.starts_with("NAME"), "{services}");
+    assert!(services.contains("http,v1"), "{services}");
+    let instances = ok(&addr, &["get", "svc", "web-front", "-o", "wide"]);
+    assert!(instances.starts_with("ALLOC"), "{instances}");
+    assert_eq!(
+        instances.matches(" passing ").count(),
+        2,
+        "two passing instances:\n{instances}"
+    );
+    assert!(
+        instances.contains("Serf Health Status=passing"),
+        "{instances}"
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(&ok(&addr, &["get", "svc", "web-front", "-o", "json"])).expect("json");
+    let rows = json.as_array().expect("instances are an array");
+    assert_eq!(rows.len(), 2);
+    assert!(rows
+        .iter()
+        .all(|r| r["port"].as_u64().is_some_and(|p| p >= 20000)));
+    assert!(ok(&addr, &["get", "svc", "nothing-here"]).is_empty());
+
     let described = ok(&addr, &["describe", "job", "web"]);
     for want in [
         "ID",
@@ -229,8 +268,8 @@ async fn get_describe_node_and_delete_through_the_api() {
     assert!(e.contains("not found") && e.contains("nope"), "{e}");
     let e = fails(&addr, &["get", "alloc", "zzzzzz"]);
     assert!(e.contains("zzzzzz"), "{e}");
-    let e = fails(&addr, &["get", "services"]);
-    assert!(e.contains("no services API yet"), "{e}");
+    let e = fails(&addr, &["get", "deployments"]);
+    assert!(e.contains("no deployments API yet"), "{e}");
     // Logs go through the server, which names why it cannot proxy them
     // (simulated nodes run no agent API).
     let e = fails(&addr, &["logs", &short, "server"]);

@@ -1,6 +1,6 @@
-//! `drover get jobs|allocs|nodes [NAME]`: list objects as a table, or as
-//! JSON/YAML for scripts; `-w` re-prints whenever the answer changes
-//! (blocking queries on `X-Drover-Index`).
+//! `drover get jobs|allocs|nodes|services [NAME]`: list objects as a
+//! table, or as JSON/YAML for scripts; `-w` re-prints whenever the answer
+//! changes (blocking queries on `X-Drover-Index`).
 
 use std::process::ExitCode;
 
@@ -11,6 +11,9 @@ use drover_apiserver::api::views::{AllocationView, NodeView};
 use serde_json::Value;
 
 use super::client::{runtime, segment, ApiArgs, Client, Indexed};
+
+#[path = "get/services.rs"]
+mod services;
 use super::output::{age, list_or_none, print_machine, short_id, Format, Style, Table};
 
 /// What `drover get` lists.
@@ -74,12 +77,10 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    if matches!(args.kind, Kind::Services | Kind::Deployments) {
+    if args.kind == Kind::Deployments {
         anyhow::bail!(
-            "drover get {}: the server has no {} API yet (it comes with the service discovery \
-             and deployments issues); `drover describe job NAME` shows a job's allocations meanwhile",
-            args.kind.plural(),
-            args.kind.plural()
+            "drover get deployments: the server has no deployments API yet (it comes with the \
+             deployments issue); `drover describe job NAME` shows a job's allocations meanwhile"
         );
     }
     let client = Client::new(&args.api)?;
@@ -108,6 +109,9 @@ async fn fetch(
     args: &Args,
     index: Option<i64>,
 ) -> anyhow::Result<Indexed<Vec<Value>>> {
+    if args.kind == Kind::Services {
+        return services::fetch(client, args.name.as_deref(), args.all_namespaces, index).await;
+    }
     let mut query = Vec::new();
     // Allocation ids are unique across namespaces and pasted from any
     // listing, so one is looked up everywhere.
@@ -142,8 +146,9 @@ fn print(args: &Args, client: &Client, style: Style, items: &[Value]) -> anyhow:
     if !args.output.is_table() {
         // One object for a name (as kubectl), an array for a list, so a
         // script's shape never depends on how many objects exist.
+        // A service's instances are a list whatever their number.
         return match (&args.name, items) {
-            (Some(_), [one]) => print_machine(args.output, one),
+            (Some(_), [one]) if args.kind != Kind::Services => print_machine(args.output, one),
             _ => print_machine(args.output, &items),
         };
     }
@@ -164,6 +169,10 @@ fn print(args: &Args, client: &Client, style: Style, items: &[Value]) -> anyhow:
             style,
             now,
         ),
+        Kind::Services if args.name.is_some() => {
+            services::instances_table(items, wide, args.all_namespaces, style)
+        }
+        Kind::Services => services::services_table(items, wide, args.all_namespaces),
         _ => nodes_table(&decode::<NodeView>(items)?, wide, style, now),
     };
     if table.is_empty() {

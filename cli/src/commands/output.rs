@@ -118,9 +118,13 @@ impl Style {
             return word.to_string();
         }
         let code = match word {
-            "running" | "ready" | "eligible" | "healthy" | "successful" | "complete" => "32",
-            "pending" | "starting" | "queued" | "initializing" | "draining" | "unknown" => "33",
-            "failed" | "lost" | "down" | "disconnected" | "ineligible" | "dead" => "31",
+            "running" | "ready" | "eligible" | "healthy" | "successful" | "complete"
+            | "passing" => "32",
+            "pending" | "starting" | "queued" | "initializing" | "draining" | "unknown"
+            | "warning" => "33",
+            "failed" | "lost" | "down" | "disconnected" | "ineligible" | "dead" | "critical" => {
+                "31"
+            }
             _ => return word.to_string(),
         };
         format!("\x1b[{code}m{word}\x1b[0m")

@@ -87,10 +87,10 @@ fn kinds_take_kubectl_forms_and_flags_parse() {
 }
 
 #[test]
-fn services_say_their_api_is_not_there_yet() {
-    let args = parse(&["services"]).expect("parse");
+fn deployments_say_their_api_is_not_there_yet() {
+    let args = parse(&["deployments"]).expect("parse");
     let e = run(&args).expect_err("not yet").to_string();
-    assert!(e.contains("no services API yet"), "{e}");
+    assert!(e.contains("no deployments API yet"), "{e}");
 }
 
 #[test]
