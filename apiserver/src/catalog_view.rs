@@ -18,6 +18,8 @@ use drover_store::{Cache, Store, Stored, Versioned, Writer};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::catalog_synth;
+
 /// The catalog caches; cheap to clone.
 #[derive(Clone)]
 pub struct CatalogView {
@@ -88,6 +90,22 @@ impl CatalogView {
         };
         let _ = tokio::time::timeout(wait, changed).await;
         self.index()
+    }
+
+    /// Every service instance: the registrations in etcd plus the ones
+    /// drover makes up for its own processes (see [`crate::catalog_synth`]).
+    /// What every catalog reader (Consul, Nomad, DNS) lists.
+    pub fn registrations(&self) -> Vec<ServiceRegistration> {
+        let mut out = self.services.list();
+        let mut nodes: Vec<(String, Node)> = Vec::new();
+        self.nodes.for_each(|key, node| {
+            let id = key.rsplit('/').next().unwrap_or(key).to_string();
+            nodes.push((id, node.clone()));
+        });
+        out.extend(catalog_synth::agent_services(
+            nodes.iter().map(|(id, n)| (id.as_str(), n)),
+        ));
+        out
     }
 
     /// A node's status, by node id.

@@ -4,6 +4,8 @@
 //! - [`api`]: the REST API under `/v1` (jobs, allocations, nodes, …).
 //! - [`catalog_health`]: an instance's health as Consul reports it (pure;
 //!   shared by the catalog API and DNS).
+//! - [`catalog_synth`]: the catalog services drover makes up for its own
+//!   processes (`drover-agent`), so Prometheus finds them in the catalog.
 //! - [`catalog_view`]: services and nodes in memory, with the catalog
 //!   index, for the Consul-compatible catalog and DNS.
 //! - [`http`]: the HTTP listener `drover server` runs (default
@@ -13,6 +15,7 @@
 
 pub mod api;
 pub mod catalog_health;
+pub mod catalog_synth;
 pub mod catalog_view;
 pub mod dns;
 pub mod http;

@@ -201,7 +201,7 @@ pub fn follow(view: CatalogView, keys: Keys) -> (watch::Receiver<Arc<Snapshot>>,
 }
 
 fn from_view(view: &CatalogView, keys: &Keys, index: i64) -> Snapshot {
-    let services = view.services.list();
+    let services = view.registrations();
     let nodes: Vec<(String, Node)> = {
         let mut nodes = Vec::new();
         view.nodes.for_each(|key, node| {

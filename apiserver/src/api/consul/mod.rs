@@ -177,7 +177,7 @@ pub async fn catalog_snapshot(state: &ApiState, q: &ConsulQuery) -> ConsulResult
     // shows up in the data and again in the next index, never lost.
     let index = view.index();
     let mut snapshot = Snapshot {
-        services: view.services.list(),
+        services: view.registrations(),
         ..Default::default()
     };
     view.nodes.for_each(|key, node| {

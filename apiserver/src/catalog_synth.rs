@@ -1,0 +1,155 @@
+//! Catalog services drover makes up from its own state rather than from a
+//! job's `service` block, so that Prometheus' `consul_sd_configs` (and
+//! anything else reading the catalog) finds drover's own processes the way
+//! it finds workloads.
+//!
+//! - `drover-agent`: one instance per node whose agent advertises an HTTP
+//!   address (`http_addr`), tagged `http` and `metrics`. It has no checks
+//!   of its own: the node's `serfHealth` (passing only while the node is
+//!   ready) is its health, so `?passing` drops the agents of nodes that are
+//!   down, exactly as it drops their workloads.
+//!
+//! Pure: built from the nodes on every snapshot, never written to etcd, so
+//! they cannot go stale and no controller has to own them.
+
+use std::net::{IpAddr, SocketAddr};
+
+use drover_api_types::meta::DEFAULT_NAMESPACE;
+use drover_api_types::node::Node;
+use drover_api_types::service::ServiceRegistration;
+
+/// The service name of the agents' HTTP APIs.
+pub const AGENT_SERVICE: &str = "drover-agent";
+/// The agents' tags: what a scrape config keeps on (`metrics`).
+pub const AGENT_TAGS: [&str; 2] = ["http", "metrics"];
+
+/// The registration id of a node's agent instance; the `_drover-` prefix
+/// is the one real registrations use, so no job's service can collide.
+pub fn agent_instance_id(node_id: &str) -> String {
+    format!("_drover-agent-{node_id}")
+}
+
+/// One `drover-agent` instance per node (`(id, node)`) with a usable
+/// `http_addr`.
+pub fn agent_services<'a>(
+    nodes: impl IntoIterator<Item = (&'a str, &'a Node)>,
+) -> Vec<ServiceRegistration> {
+    nodes
+        .into_iter()
+        .filter_map(|(id, node)| agent_service(id, node))
+        .collect()
+}
+
+fn agent_service(id: &str, node: &Node) -> Option<ServiceRegistration> {
+    let (address, port) = advertised(&node.spec.http_addr, &node.spec.address)?;
+    let mut reg = ServiceRegistration::default();
+    reg.metadata.name = agent_instance_id(id);
+    reg.metadata.namespace = DEFAULT_NAMESPACE.to_string();
+    // The node's revision: the instance changes exactly when the node does.
+    reg.metadata.resource_version = node.metadata.resource_version;
+    let s = &mut reg.spec;
+    s.service_name = AGENT_SERVICE.to_string();
+    s.tags = AGENT_TAGS.iter().map(|t| t.to_string()).collect();
+    s.address = address;
+    s.port = port;
+    s.node_id = id.to_string();
+    s.node_name = node.metadata.name.clone();
+    s.datacenter = node.spec.datacenter.clone();
+    if !node.spec.agent_version.is_empty() {
+        s.meta
+            .insert("version".to_string(), node.spec.agent_version.clone());
+    }
+    Some(reg)
+}
+
+/// The address and port to reach `http_addr` at. An agent listening on
+/// every interface (`0.0.0.0:4647`) is reached at the node's address.
+/// `None` when there is no usable address (empty or unparsable).
+fn advertised(http_addr: &str, node_address: &str) -> Option<(String, u16)> {
+    let (host, port) = match http_addr.parse::<SocketAddr>() {
+        Ok(sa) => (sa.ip().to_string(), sa.port()),
+        // A host name (`node-1.lan:4647`): split at the last colon.
+        Err(_) => {
+            let (host, port) = http_addr.rsplit_once(':')?;
+            (host.to_string(), port.parse().ok()?)
+        }
+    };
+    let unspecified = host.is_empty() || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_unspecified());
+    if port == 0 {
+        return None;
+    }
+    if unspecified {
+        if node_address.is_empty() {
+            return None;
+        }
+        return Some((node_address.to_string(), port));
+    }
+    Some((host, port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(name: &str, address: &str, http_addr: &str) -> Node {
+        let mut n = Node::default();
+        n.metadata.name = name.into();
+        n.metadata.resource_version = 4;
+        n.spec.address = address.into();
+        n.spec.http_addr = http_addr.into();
+        n.spec.datacenter = "dc1".into();
+        n.spec.agent_version = "0.1.0".into();
+        n
+    }
+
+    #[test]
+    fn one_agent_instance_per_node_with_an_http_address() {
+        let a = node("alpha", "10.0.0.1", "10.0.0.1:4647");
+        let b = node("beta", "10.0.0.2", "");
+        let c = node("gamma", "10.0.0.3", "0.0.0.0:4650");
+        let regs = agent_services([("n1", &a), ("n2", &b), ("n3", &c)]);
+        assert_eq!(regs.len(), 2, "beta advertises no HTTP address");
+        let r = &regs[0];
+        assert_eq!(r.metadata.name, "_drover-agent-n1");
+        assert_eq!(r.metadata.namespace, "default");
+        assert_eq!(r.metadata.resource_version, 4);
+        assert_eq!(r.spec.service_name, "drover-agent");
+        assert_eq!(r.spec.tags, ["http", "metrics"]);
+        assert_eq!((r.spec.address.as_str(), r.spec.port), ("10.0.0.1", 4647));
+        assert_eq!(
+            (r.spec.node_id.as_str(), r.spec.node_name.as_str()),
+            ("n1", "alpha")
+        );
+        assert_eq!(r.spec.datacenter, "dc1");
+        assert_eq!(
+            r.spec.meta.get("version").map(String::as_str),
+            Some("0.1.0")
+        );
+        assert!(
+            r.spec.checks.is_empty(),
+            "the node's serfHealth is its health"
+        );
+        // Listening on every interface: reached at the node's address.
+        assert_eq!(
+            (regs[1].spec.address.as_str(), regs[1].spec.port),
+            ("10.0.0.3", 4650)
+        );
+    }
+
+    #[test]
+    fn advertised_addresses() {
+        assert_eq!(advertised("[::1]:4647", ""), Some(("::1".into(), 4647)));
+        assert_eq!(
+            advertised("node-1.lan:4647", ""),
+            Some(("node-1.lan".into(), 4647))
+        );
+        assert_eq!(
+            advertised("[::]:4647", "10.0.0.9"),
+            Some(("10.0.0.9".into(), 4647))
+        );
+        assert_eq!(advertised("0.0.0.0:4647", ""), None);
+        assert_eq!(advertised("10.0.0.1", ""), None);
+        assert_eq!(advertised("10.0.0.1:0", ""), None);
+        assert_eq!(advertised("", "10.0.0.1"), None);
+    }
+}
