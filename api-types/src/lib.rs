@@ -25,6 +25,7 @@ pub mod jobspec;
 pub mod meta;
 pub mod node;
 pub mod resolve;
+pub mod server;
 pub mod service;
 pub mod task;
 pub mod task_env;

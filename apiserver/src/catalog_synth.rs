@@ -8,20 +8,91 @@
 //!   of its own: the node's `serfHealth` (passing only while the node is
 //!   ready) is its health, so `?passing` drops the agents of nodes that are
 //!   down, exactly as it drops their workloads.
+//! - `drover`: one instance per server that has recorded itself under
+//!   `servers/<name>` (on a lease it keeps alive, so the record is there
+//!   exactly while the server runs). As Consul lists its servers as catalog
+//!   nodes, each server is also a node (`_drover-server-<name>`, in the
+//!   datacenter most nodes are in) whose `serfHealth` passes.
 //!
-//! Pure: built from the nodes on every snapshot, never written to etcd, so
-//! they cannot go stale and no controller has to own them.
+//! Pure: built from nodes and server records on every snapshot, never
+//! written to etcd as registrations, so no controller has to own them.
 
 use std::net::{IpAddr, SocketAddr};
 
 use drover_api_types::meta::DEFAULT_NAMESPACE;
-use drover_api_types::node::Node;
+use std::collections::BTreeMap;
+
+use drover_api_types::node::{Node, NodeState, NodeStatus};
+use drover_api_types::server::Server;
 use drover_api_types::service::ServiceRegistration;
 
 /// The service name of the agents' HTTP APIs.
 pub const AGENT_SERVICE: &str = "drover-agent";
 /// The agents' tags: what a scrape config keeps on (`metrics`).
 pub const AGENT_TAGS: [&str; 2] = ["http", "metrics"];
+
+/// The service name of the servers' HTTP APIs.
+pub const SERVER_SERVICE: &str = "drover";
+
+/// The catalog node id of a server.
+pub fn server_node_id(name: &str) -> String {
+    format!("_drover-server-{name}")
+}
+
+/// The servers as catalog nodes (by id), in `datacenter`, each with a
+/// ready status: a record exists only while its server holds the lease.
+pub fn server_nodes<'a>(
+    servers: impl IntoIterator<Item = &'a Server>,
+    datacenter: &str,
+) -> Vec<(String, Node, NodeStatus)> {
+    servers
+        .into_iter()
+        .filter_map(|server| {
+            let (address, _) = advertised(&server.spec.http_addr, "")?;
+            let mut node = Node::default();
+            node.metadata.name = server.metadata.name.clone();
+            node.metadata.resource_version = server.metadata.resource_version;
+            node.spec.address = address;
+            node.spec.datacenter = datacenter.to_string();
+            node.spec.http_addr = server.spec.http_addr.clone();
+            node.spec.agent_version = server.spec.version.clone();
+            let status = NodeStatus {
+                state: NodeState::Ready,
+                ..Default::default()
+            };
+            Some((server_node_id(&server.metadata.name), node, status))
+        })
+        .collect()
+}
+
+/// One `drover` instance per server node (from [`server_nodes`]).
+pub fn server_services<'a>(
+    nodes: impl IntoIterator<Item = (&'a str, &'a Node)>,
+) -> Vec<ServiceRegistration> {
+    nodes
+        .into_iter()
+        .filter_map(|(id, node)| http_service(id, node, SERVER_SERVICE, id.to_string()))
+        .collect()
+}
+
+/// The datacenter most nodes are in (ties: the first by name), `dc1`
+/// (Nomad's default) without any: what the Consul agent reports as its
+/// own, and where the servers are listed.
+pub fn majority_datacenter<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> String {
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for node in nodes {
+        if !node.spec.datacenter.is_empty() {
+            *counts.entry(node.spec.datacenter.as_str()).or_default() += 1;
+        }
+    }
+    let mut best: Option<(&str, usize)> = None;
+    for (dc, n) in counts {
+        if best.is_none_or(|(_, m)| n > m) {
+            best = Some((dc, n));
+        }
+    }
+    best.map_or_else(|| "dc1".to_string(), |(dc, _)| dc.to_string())
+}
 
 /// The registration id of a node's agent instance; the `_drover-` prefix
 /// is the one real registrations use, so no job's service can collide.
@@ -36,19 +107,25 @@ pub fn agent_services<'a>(
 ) -> Vec<ServiceRegistration> {
     nodes
         .into_iter()
-        .filter_map(|(id, node)| agent_service(id, node))
+        .filter_map(|(id, node)| http_service(id, node, AGENT_SERVICE, agent_instance_id(id)))
         .collect()
 }
 
-fn agent_service(id: &str, node: &Node) -> Option<ServiceRegistration> {
+/// An instance of `service` at the node's `http_addr`.
+fn http_service(
+    id: &str,
+    node: &Node,
+    service: &str,
+    instance_id: String,
+) -> Option<ServiceRegistration> {
     let (address, port) = advertised(&node.spec.http_addr, &node.spec.address)?;
     let mut reg = ServiceRegistration::default();
-    reg.metadata.name = agent_instance_id(id);
+    reg.metadata.name = instance_id;
     reg.metadata.namespace = DEFAULT_NAMESPACE.to_string();
     // The node's revision: the instance changes exactly when the node does.
     reg.metadata.resource_version = node.metadata.resource_version;
     let s = &mut reg.spec;
-    s.service_name = AGENT_SERVICE.to_string();
+    s.service_name = service.to_string();
     s.tags = AGENT_TAGS.iter().map(|t| t.to_string()).collect();
     s.address = address;
     s.port = port;
@@ -134,6 +211,50 @@ mod tests {
             (regs[1].spec.address.as_str(), regs[1].spec.port),
             ("10.0.0.3", 4650)
         );
+    }
+
+    #[test]
+    fn servers_are_ready_nodes_with_a_drover_instance() {
+        let mut server = Server::default();
+        server.metadata.name = "s1".into();
+        server.metadata.resource_version = 9;
+        server.spec.http_addr = "10.0.0.5:4646".into();
+        server.spec.version = "0.1.0".into();
+        let mut unusable = server.clone();
+        unusable.metadata.name = "s2".into();
+        unusable.spec.http_addr = "0.0.0.0:4646".into();
+        let nodes = server_nodes([&server, &unusable], "dc2");
+        assert_eq!(nodes.len(), 1, "no address to give out for s2");
+        let (id, node, status) = &nodes[0];
+        assert_eq!(id, "_drover-server-s1");
+        assert_eq!(node.spec.datacenter, "dc2");
+        assert_eq!(node.spec.address, "10.0.0.5");
+        assert_eq!(status.state, NodeState::Ready);
+        let regs = server_services([(id.as_str(), node)]);
+        assert_eq!(regs.len(), 1);
+        let r = &regs[0];
+        assert_eq!(r.metadata.name, "_drover-server-s1");
+        assert_eq!(r.spec.service_name, "drover");
+        assert_eq!((r.spec.address.as_str(), r.spec.port), ("10.0.0.5", 4646));
+        assert_eq!(r.spec.node_id, "_drover-server-s1");
+        assert_eq!(r.spec.tags, ["http", "metrics"]);
+    }
+
+    #[test]
+    fn the_majority_datacenter() {
+        let mut a = node("a", "", "");
+        let mut b = a.clone();
+        let mut c = a.clone();
+        a.spec.datacenter = "dc2".into();
+        b.spec.datacenter = "dc3".into();
+        c.spec.datacenter = "dc3".into();
+        assert_eq!(majority_datacenter([&a, &b, &c]), "dc3");
+        assert_eq!(
+            majority_datacenter([&a, &b]),
+            "dc2",
+            "ties: the first by name"
+        );
+        assert_eq!(majority_datacenter([]), "dc1");
     }
 
     #[test]

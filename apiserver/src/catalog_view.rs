@@ -7,10 +7,12 @@
 //! Both readers answer from memory, so a DNS query or a catalog read never
 //! touches etcd; a change reaches them one watch event after it is written.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use drover_api_types::node::{Node, NodeStatus};
+use drover_api_types::server::Server;
 use drover_api_types::service::ServiceRegistration;
 use drover_controllers::cluster::informer::{self, Hook};
 use drover_store::keys::collections as c;
@@ -27,8 +29,21 @@ pub struct CatalogView {
     pub nodes: Cache<Node>,
     /// By node id (the key's last segment).
     pub node_status: Cache<Versioned<NodeStatus>>,
+    /// The servers' own records (`servers/<name>`).
+    pub servers: Cache<Server>,
     index: watch::Receiver<i64>,
     _tasks: Arc<Tasks>,
+}
+
+/// See [`CatalogView::contents`].
+pub struct Contents {
+    pub services: Vec<ServiceRegistration>,
+    /// `(node id, node, status)`.
+    pub nodes: Vec<(String, Node, Option<NodeStatus>)>,
+}
+
+fn last_segment(key: &str) -> String {
+    key.rsplit('/').next().unwrap_or(key).to_string()
 }
 
 /// Stops the informers when the last view is dropped.
@@ -57,11 +72,14 @@ impl CatalogView {
         tasks.push(t);
         let (node_status, t) = watched(store, keys.collection(c::NODES_STATUS), &index_tx);
         tasks.push(t);
+        let (servers, t) = watched(store, keys.collection(c::SERVERS), &index_tx);
+        tasks.push(t);
 
         CatalogView {
             services,
             nodes,
             node_status,
+            servers,
             index,
             _tasks: Arc::new(Tasks(tasks)),
         }
@@ -72,6 +90,7 @@ impl CatalogView {
         self.services.wait_ready().await;
         self.nodes.wait_ready().await;
         self.node_status.wait_ready().await;
+        self.servers.wait_ready().await;
     }
 
     /// The catalog index: never below 1 (Consul clients treat 0 as "no
@@ -92,20 +111,33 @@ impl CatalogView {
         self.index()
     }
 
-    /// Every service instance: the registrations in etcd plus the ones
-    /// drover makes up for its own processes (see [`crate::catalog_synth`]).
-    /// What every catalog reader (Consul, Nomad, DNS) lists.
-    pub fn registrations(&self) -> Vec<ServiceRegistration> {
-        let mut out = self.services.list();
-        let mut nodes: Vec<(String, Node)> = Vec::new();
-        self.nodes.for_each(|key, node| {
-            let id = key.rsplit('/').next().unwrap_or(key).to_string();
-            nodes.push((id, node.clone()));
+    /// What the catalog lists now: the registrations in etcd plus the
+    /// ones drover makes up for its own processes, and the nodes (the
+    /// servers among them) by id with their statuses. See
+    /// [`crate::catalog_synth`]. What every catalog reader (Consul, Nomad,
+    /// DNS) answers from.
+    pub fn contents(&self) -> Contents {
+        let mut nodes: Vec<(String, Node, Option<NodeStatus>)> = Vec::new();
+        let mut statuses: HashMap<String, NodeStatus> = HashMap::new();
+        self.node_status.for_each(|key, status| {
+            statuses.insert(last_segment(key), status.value.clone());
         });
-        out.extend(catalog_synth::agent_services(
-            nodes.iter().map(|(id, n)| (id.as_str(), n)),
+        self.nodes.for_each(|key, node| {
+            let id = last_segment(key);
+            let status = statuses.remove(&id);
+            nodes.push((id, node.clone(), status));
+        });
+        let mut services = self.services.list();
+        services.extend(catalog_synth::agent_services(
+            nodes.iter().map(|(id, n, _)| (id.as_str(), n)),
         ));
-        out
+        let dc = catalog_synth::majority_datacenter(nodes.iter().map(|(_, n, _)| n));
+        let servers = catalog_synth::server_nodes(self.servers.list().iter(), &dc);
+        services.extend(catalog_synth::server_services(
+            servers.iter().map(|(id, n, _)| (id.as_str(), n)),
+        ));
+        nodes.extend(servers.into_iter().map(|(id, n, s)| (id, n, Some(s))));
+        Contents { services, nodes }
     }
 
     /// A node's status, by node id.

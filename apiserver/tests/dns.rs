@@ -39,7 +39,6 @@ async fn start_with(dns_config: DnsConfig) -> Dns {
     let view = CatalogView::start(&store);
     tokio::spawn(dns::run(
         view,
-        store.keys().clone(),
         sockets,
         dns_config,
         DnsMetrics::unregistered().expect("metrics"),

@@ -23,6 +23,7 @@
 //! | `services/<ns>/<name>`                      | service   | services controller              |
 //! | `deployments/<ns>/<name>`                   | deployment| deployments controller           |
 //! | `leaders/<election>`                        | election  | [`crate::election`]              |
+//! | `servers/<name>`                            | server    | that `drover server`, on a lease |
 //! | `kv/<consul key>`                           | KV value  | apiserver (Consul KV API)        |
 //!
 //! Generic kinds ([`ApiObject`]) follow `<PLURAL>/<ns>/<name>` when
@@ -64,6 +65,7 @@ pub mod collections {
     pub const SERVICES: &str = "services";
     pub const DEPLOYMENTS: &str = "deployments";
     pub const LEADERS: &str = "leaders";
+    pub const SERVERS: &str = "servers";
     /// The Consul-compatible KV store; keys below it are the users' own
     /// (any bytes Consul allows, `/` included, empty segments too).
     pub const KV: &str = "kv";
@@ -195,6 +197,9 @@ impl Keys {
     }
     pub fn leader(&self, election: &str) -> String {
         self.key(c::LEADERS, &[election])
+    }
+    pub fn server(&self, name: &str) -> String {
+        self.key(c::SERVERS, &[name])
     }
 
     /// Splits a key under this prefix; `None` for keys outside it.

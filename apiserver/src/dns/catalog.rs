@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use drover_api_types::node::{Node, NodeState, NodeStatus};
 use drover_api_types::service::ServiceRegistration;
-use drover_store::Keys;
 use hickory_proto::rr::Name;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -179,13 +178,13 @@ fn instance(reg: &ServiceRegistration, nodes: &HashMap<&str, NodeInput<'_>>) -> 
 
 /// Snapshots of `view`, rebuilt after every catalog change. The task ends
 /// when the last receiver is dropped.
-pub fn follow(view: CatalogView, keys: Keys) -> (watch::Receiver<Arc<Snapshot>>, JoinHandle<()>) {
+pub fn follow(view: CatalogView) -> (watch::Receiver<Arc<Snapshot>>, JoinHandle<()>) {
     let (tx, rx) = watch::channel(Arc::new(Snapshot::default()));
     let task = tokio::spawn(async move {
         view.ready().await;
         loop {
             let index = view.index();
-            if tx.send(Arc::new(from_view(&view, &keys, index))).is_err() {
+            if tx.send(Arc::new(from_view(&view, index))).is_err() {
                 return;
             }
             // The timeout only bounds how long a closed channel goes
@@ -200,29 +199,14 @@ pub fn follow(view: CatalogView, keys: Keys) -> (watch::Receiver<Arc<Snapshot>>,
     (rx, task)
 }
 
-fn from_view(view: &CatalogView, keys: &Keys, index: i64) -> Snapshot {
-    let services = view.registrations();
-    let nodes: Vec<(String, Node)> = {
-        let mut nodes = Vec::new();
-        view.nodes.for_each(|key, node| {
-            let id = key.rsplit('/').next().unwrap_or(key).to_string();
-            nodes.push((id, node.clone()));
-        });
-        nodes
-    };
-    let statuses: Vec<Option<NodeStatus>> = nodes
-        .iter()
-        .map(|(id, _)| view.status_of(id, keys))
-        .collect();
-    let inputs = nodes
-        .iter()
-        .zip(&statuses)
-        .map(|((id, node), status)| NodeInput {
-            id,
-            node,
-            status: status.as_ref(),
-        });
+fn from_view(view: &CatalogView, index: i64) -> Snapshot {
+    let contents = view.contents();
+    let inputs = contents.nodes.iter().map(|(id, node, status)| NodeInput {
+        id,
+        node,
+        status: status.as_ref(),
+    });
     // The SOA serial is 32 bits; etcd revisions past that wrap, which is
     // what serial arithmetic (RFC 1982) expects anyway.
-    Snapshot::build(&services, inputs, index as u32)
+    Snapshot::build(&contents.services, inputs, index as u32)
 }

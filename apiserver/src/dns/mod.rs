@@ -24,7 +24,6 @@ pub mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
-use drover_store::Keys;
 use hickory_proto::rr::Name;
 use tokio::sync::watch;
 
@@ -37,13 +36,12 @@ pub use server::{bind, serve, Sockets};
 /// Serves DNS on `sockets` from `view` until `shutdown` turns true.
 pub async fn run(
     view: CatalogView,
-    keys: Keys,
     sockets: Sockets,
     config: DnsConfig,
     metrics: DnsMetrics,
     shutdown: watch::Receiver<bool>,
 ) {
-    let (snapshots, follower) = catalog::follow(view, keys);
+    let (snapshots, follower) = catalog::follow(view);
     serve(sockets, snapshots, Arc::new(config), metrics, shutdown).await;
     follower.abort();
 }

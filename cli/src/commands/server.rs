@@ -13,6 +13,9 @@ use drover_store::Store;
 
 use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs};
 
+#[path = "server/registration.rs"]
+mod registration;
+
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
@@ -46,6 +49,11 @@ pub struct Args {
     /// Where to serve /metrics and the status routes (the REST API joins later).
     #[arg(long, default_value = "127.0.0.1:4646")]
     http_addr: SocketAddr,
+    /// The HOST:PORT this server is reached at, as the catalog lists it
+    /// (the `drover` service). Default: --http-addr, or the hostname with
+    /// its port when --http-addr listens on every interface.
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise_http_addr: Option<String>,
     /// Where to serve DNS for the service catalog, UDP and TCP (`off` or
     /// an empty value: no DNS).
     #[arg(long, default_value = "127.0.0.1:8600", value_parser = parse_dns_addr)]
@@ -89,6 +97,20 @@ impl Args {
         Ok(enabled)
     }
 
+    /// Where clients reach this server: an address listening on every
+    /// interface is no address to give out, so the hostname stands in.
+    /// `bound` is where the listener is (its port, should --http-addr
+    /// ask for any free one).
+    fn advertised_http_addr(&self, bound: SocketAddr) -> String {
+        if let Some(addr) = &self.advertise_http_addr {
+            return addr.clone();
+        }
+        if bound.ip().is_unspecified() {
+            return format!("{}:{}", hostname(), bound.port());
+        }
+        bound.to_string()
+    }
+
     fn options(&self) -> ServerOptions {
         let mut options = ServerOptions::default();
         options.placement.algorithm = match self.scheduler_algorithm.as_str() {
@@ -126,6 +148,7 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     let listener = drover_apiserver::http::bind(args.http_addr)
         .await
         .with_context(|| format!("--http-addr {}: cannot listen", args.http_addr))?;
+    let advertised = args.advertised_http_addr(listener.local_addr().unwrap_or(args.http_addr));
     let dns_sockets = match args.dns_addr.0 {
         Some(addr) => Some(
             dns::bind(addr)
@@ -160,7 +183,6 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
             tracing::info!(addr = ?args.dns_addr.0, ?domains, ttl = dns.ttl, "serving DNS (UDP and TCP)");
             Some(tokio::spawn(dns::run(
                 catalog,
-                store.keys().clone(),
                 sockets,
                 dns,
                 metrics,
@@ -169,6 +191,13 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         }
         None => None,
     };
+    let registration = tokio::spawn(registration::keep_registered(
+        store.clone(),
+        name.clone(),
+        advertised,
+        args.election_ttl,
+        shutdown.clone(),
+    ));
     let config = ServerConfig {
         options: args.options(),
         enabled,
@@ -178,6 +207,10 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         leading,
     };
     manager::run_server(store, config, shutdown).await;
+    // It revokes the record's lease on shutdown: wait for that.
+    if let Err(e) = registration.await {
+        tracing::warn!(error = %e, "server registration task failed");
+    }
     if let Some(task) = dns_task {
         if let Err(e) = task.await {
             tracing::warn!(error = %e, "dns task failed");

@@ -325,19 +325,7 @@ impl Snapshot {
     /// The datacenter the agent reports: the one most nodes are in
     /// (ties: the first by name), `dc1` (Nomad's default) without nodes.
     pub fn local_datacenter(&self) -> String {
-        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-        for node in self.nodes.values() {
-            if !node.spec.datacenter.is_empty() {
-                *counts.entry(node.spec.datacenter.as_str()).or_default() += 1;
-            }
-        }
-        let mut best: Option<(&str, usize)> = None;
-        for (dc, n) in counts {
-            if best.is_none_or(|(_, m)| n > m) {
-                best = Some((dc, n));
-            }
-        }
-        best.map_or_else(|| "dc1".to_string(), |(dc, _)| dc.to_string())
+        crate::catalog_synth::majority_datacenter(self.nodes.values())
     }
 
     fn serf_check(&self, node: &NodeRef<'_>) -> Value {

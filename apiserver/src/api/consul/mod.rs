@@ -176,23 +176,18 @@ pub async fn catalog_snapshot(state: &ApiState, q: &ConsulQuery) -> ConsulResult
     // The index is read before the caches: a change landing in between
     // shows up in the data and again in the next index, never lost.
     let index = view.index();
+    let contents = view.contents();
     let mut snapshot = Snapshot {
-        services: view.registrations(),
+        services: contents.services,
         ..Default::default()
     };
-    view.nodes.for_each(|key, node| {
-        snapshot.nodes.insert(last_segment(key), node.clone());
-    });
-    view.node_status.for_each(|key, status| {
-        snapshot
-            .node_status
-            .insert(last_segment(key), status.value.clone());
-    });
+    for (id, node, status) in contents.nodes {
+        if let Some(status) = status {
+            snapshot.node_status.insert(id.clone(), status);
+        }
+        snapshot.nodes.insert(id, node);
+    }
     Ok((index, snapshot))
-}
-
-fn last_segment(key: &str) -> String {
-    key.rsplit('/').next().unwrap_or(key).to_string()
 }
 
 pub const CONSUL_INDEX: &str = "x-consul-index";
