@@ -1,6 +1,6 @@
 //! The observability manifests against real tools: promtool accepts the
 //! alert rules; VictoriaMetrics accepts the scrape config and, with it,
-//! finds a real cluster's agent through drover's catalog; and a real
+//! finds a real cluster's server and agent through drover's catalog; and a real
 //! Prometheus scraping a cluster with a job running evaluates every
 //! dashboard query and every rule, the core panels with data.
 
@@ -59,7 +59,7 @@ async fn running_job(cluster: &Cluster) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn victoria_metrics_finds_the_agent_through_the_catalog() {
+async fn victoria_metrics_finds_the_server_and_agent_through_the_catalog() {
     let (Some(vmagent), Some(vm)) = (
         tool("DROVER_TEST_VMAGENT", "/usr/bin/vmagent"),
         tool("DROVER_TEST_VICTORIA_METRICS", "/usr/bin/victoria-metrics"),
@@ -90,16 +90,23 @@ async fn victoria_metrics_finds_the_agent_through_the_catalog() {
     let _vm = spawn(&vm, &args, &dir.path().join("vm.log"));
     let client = reqwest::Client::new();
     let url = format!("http://127.0.0.1:{port}/api/v1/targets");
-    let targets = eventually(60, "the agent discovered and scraped", || async {
-        let body = get_json(&client, &url, &[]).await?;
-        let active = body["data"]["activeTargets"].as_array()?.clone();
-        let agent_up = active.iter().any(|t| {
-            t["labels"]["job"] == "drover-agents"
-                && t["labels"]["instance"] == agent.as_str()
-                && t["health"] == "up"
-        });
-        agent_up.then_some(active)
-    })
+    let server = cluster.server_addr.as_str();
+    let targets = eventually(
+        60,
+        "the server and agent discovered and scraped",
+        || async {
+            let body = get_json(&client, &url, &[]).await?;
+            let active = body["data"]["activeTargets"].as_array()?.clone();
+            let up = |job: &str, instance: &str| {
+                active.iter().any(|t| {
+                    t["labels"]["job"] == job
+                        && t["labels"]["instance"] == instance
+                        && t["health"] == "up"
+                })
+            };
+            (up("drover-agents", &agent) && up("drover-servers", server)).then_some(active)
+        },
+    )
     .await;
     let agent_target = targets
         .iter()
@@ -117,9 +124,19 @@ async fn victoria_metrics_finds_the_agent_through_the_catalog() {
     );
     let tags = agent_target["discoveredLabels"]["__meta_consul_tags"].as_str();
     assert_eq!(tags, Some(",http,metrics,"), "{agent_target}");
-    let server_up = |t: &&Value| t["labels"]["job"] == "drover-servers";
-    assert!(targets.iter().any(|t| server_up(&t)), "{targets:?}");
-    // Only the agent is a catalog target: the job's service has no
+    let server_target = targets
+        .iter()
+        .find(|t| t["labels"]["job"] == "drover-servers")
+        .expect("the server's target");
+    assert_eq!(
+        server_target["labels"]["service"], "drover",
+        "{server_target}"
+    );
+    assert_eq!(
+        server_target["discoveredLabels"]["__meta_consul_health"],
+        "passing"
+    );
+    // Only drover's own processes are catalog targets: the job's service has no
     // `metrics` tag, so the services job keeps nothing.
     assert!(
         !targets

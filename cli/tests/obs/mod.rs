@@ -87,7 +87,7 @@ fn job_name(job: &Yaml) -> &str {
 }
 
 /// The manifest for VictoriaMetrics pointed at `server`: every
-/// `consul_sd_configs` server and the servers' static target rewritten.
+/// `consul_sd_configs` server rewritten.
 /// Prometheus' rule settings (`rule_files`, `evaluation_interval`) go:
 /// VictoriaMetrics scrapes only, and its strict parser rejects them.
 pub fn for_victoria_metrics(server: &str) -> String {
@@ -106,16 +106,13 @@ pub fn for_victoria_metrics(server: &str) -> String {
         for sd in servers.into_iter().flatten() {
             sd["server"] = server.into();
         }
-        if job_name(job) == "drover-servers" {
-            job["static_configs"] = static_targets(&[server]);
-        }
     }
     serde_yaml_ng::to_string(&config).expect("encode config")
 }
 
 /// The manifest for a Prometheus without Consul SD (Debian's): the
 /// catalog-discovered jobs become static targets of the test cluster's
-/// agent (the services job, with nothing to find, goes), scraped every
+/// server and agent (the services job, with nothing to find, goes), scraped every
 /// second, with the manifest's rules.
 pub fn for_prometheus(server: &str, agent: &str) -> String {
     let mut config = scrape_config();
