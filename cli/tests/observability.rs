@@ -257,3 +257,76 @@ async fn prometheus_evaluates_every_dashboard_query_and_rule() {
         Some(&Value::from("inactive"))
     );
 }
+
+/// The server records (`servers/<name>`) as a store read sees them:
+/// name → advertised HTTP address.
+async fn server_records(store: &drover_store::Store) -> Option<Vec<(String, String)>> {
+    let list: Vec<drover_api_types::server::Server> = store
+        .list_at(&store.keys().collection("servers"))
+        .await
+        .ok()?
+        .items;
+    Some(
+        list.into_iter()
+            .map(|s| (s.metadata.name, s.spec.http_addr))
+            .collect(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_record_themselves_while_they_run() {
+    let etcd = drover_test_support::TestEtcd::shared_or_spawn()
+        .await
+        .expect("etcd");
+    let store = common::connect(etcd.endpoints.clone(), &etcd.prefix).await;
+    let port = obs::free_port();
+    let stopped_cleanly = common::drover(
+        &etcd,
+        &[
+            "server",
+            "--name=clean",
+            &format!("--http-addr=127.0.0.1:{port}"),
+            "--election-ttl=30s",
+        ],
+    );
+    let mut killed = common::drover(
+        &etcd,
+        &[
+            "server",
+            "--name=killed",
+            "--http-addr=0.0.0.0:0",
+            "--advertise-http-addr=metrics.example:4646",
+            "--election-ttl=2s",
+        ],
+    );
+    let records = eventually(30, "both servers recorded", || async {
+        let records = server_records(&store).await?;
+        (records.len() == 2).then_some(records)
+    })
+    .await;
+    assert!(
+        records.contains(&("clean".into(), format!("127.0.0.1:{port}"))),
+        "{records:?}"
+    );
+    assert!(
+        records.contains(&("killed".into(), "metrics.example:4646".into())),
+        "{records:?}"
+    );
+
+    // A clean stop revokes the lease: gone well before its 30 s TTL.
+    let pid = stopped_cleanly.0.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(sent.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    eventually(10, "the cleanly stopped server's record gone", || async {
+        let records = server_records(&store).await?;
+        (!records.iter().any(|(name, _)| name == "clean")).then_some(())
+    })
+    .await;
+    // A killed server's record expires with its lease (2 s TTL).
+    let _ = killed.0.kill();
+    let _ = killed.0.wait();
+    eventually(15, "the killed server's record expired", || async {
+        server_records(&store).await?.is_empty().then_some(())
+    })
+    .await;
+}
