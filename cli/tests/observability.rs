@@ -30,6 +30,66 @@ fn promtool_accepts_the_alert_rules() {
     );
 }
 
+/// What Grafana needs to import a dashboard file as it is: no `__inputs`
+/// to answer, a recent schema, and every query reading the data source
+/// picked in the `datasource` variable.
+#[test]
+fn dashboards_import_as_they_are() {
+    let want = serde_json::json!({"type": "prometheus", "uid": "${datasource}"});
+    let mut uids = Vec::new();
+    for (file, dash) in obs::dashboards() {
+        assert!(dash.get("__inputs").is_none(), "{file}: __inputs");
+        assert!(
+            dash["schemaVersion"].as_i64() >= Some(38),
+            "{file}: schemaVersion"
+        );
+        uids.push(dash["uid"].as_str().expect("a uid").to_string());
+        let vars = dash["templating"]["list"].as_array().expect("templating");
+        let ds = vars.iter().find(|v| v["name"] == "datasource");
+        let ds = ds.unwrap_or_else(|| panic!("{file}: no datasource variable"));
+        assert_eq!(
+            (&ds["type"], &ds["query"]),
+            (&"datasource".into(), &"prometheus".into())
+        );
+        for var in vars.iter().filter(|v| v["type"] == "query") {
+            assert_eq!(var["datasource"], want, "{file}: variable {}", var["name"]);
+        }
+        let mut ids = Vec::new();
+        for panel in dash["panels"].as_array().expect("panels") {
+            ids.push(panel["id"].as_i64().expect("a panel id"));
+            if panel["type"] == "row" {
+                continue;
+            }
+            assert_eq!(
+                panel["datasource"], want,
+                "{file}: panel {}",
+                panel["title"]
+            );
+            let targets = panel["targets"].as_array().expect("targets");
+            assert!(
+                !targets.is_empty(),
+                "{file}: panel {} has no query",
+                panel["title"]
+            );
+            for target in targets {
+                assert_eq!(
+                    target["datasource"], want,
+                    "{file}: panel {}",
+                    panel["title"]
+                );
+            }
+        }
+        let count = ids.len();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), count, "{file}: panel ids repeat");
+    }
+    let count = uids.len();
+    uids.sort();
+    uids.dedup();
+    assert_eq!(uids.len(), count, "dashboard uids repeat");
+}
+
 /// A running job with a passing script check, for the allocation and
 /// check series.
 async fn running_job(cluster: &Cluster) {

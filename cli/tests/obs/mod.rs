@@ -149,10 +149,8 @@ pub struct Expr {
     pub promql: String,
 }
 
-/// Every dashboard's panel and variable queries, and every rule's expr,
-/// with Grafana's variables replaced by what Grafana would send.
-pub fn every_expression() -> Vec<Expr> {
-    let mut out = Vec::new();
+/// Every dashboard under `manifests/grafana`, by file name.
+pub fn dashboards() -> Vec<(String, Value)> {
     let dir = manifests().join("grafana");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .expect("manifests/grafana")
@@ -161,12 +159,24 @@ pub fn every_expression() -> Vec<Expr> {
         .collect();
     files.sort();
     assert!(!files.is_empty(), "no dashboards in {}", dir.display());
-    for file in files {
-        let text = std::fs::read_to_string(&file).expect("read dashboard");
-        let dash: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", file.display()));
-        let name = file.file_name().map(|n| n.to_string_lossy().to_string());
-        dashboard_exprs(&dash, name.as_deref().unwrap_or("?"), &mut out);
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).expect("read dashboard");
+            let dash: Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not JSON: {e}", file.display()));
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string());
+            (name.unwrap_or_default(), dash)
+        })
+        .collect()
+}
+
+/// Every dashboard's panel and variable queries, and every rule's expr,
+/// with Grafana's variables replaced by what Grafana would send.
+pub fn every_expression() -> Vec<Expr> {
+    let mut out = Vec::new();
+    for (name, dash) in dashboards() {
+        dashboard_exprs(&dash, &name, &mut out);
     }
     let rules: Yaml =
         serde_yaml_ng::from_str(&std::fs::read_to_string(rules_path()).expect("read rules.yml"))
