@@ -1,8 +1,9 @@
 //! The service catalog as the Consul-compatible API and the DNS server
-//! read it: watch-fed in-memory copies of the service registrations and the
-//! nodes, plus the catalog index — at least the etcd revision of the latest
-//! change to either, and raised by every change (see `advance`) — that
-//! blocking queries wait on and `X-Consul-Index` reports.
+//! read it: watch-fed in-memory copies of the service registrations, the
+//! nodes and the servers' records, plus the catalog index — at least the
+//! etcd revision of the latest change to any of them, and raised by every
+//! change (see `advance`) — that blocking queries wait on and
+//! `X-Consul-Index` reports.
 //!
 //! Both readers answer from memory, so a DNS query or a catalog read never
 //! touches etcd; a change reaches them one watch event after it is written.

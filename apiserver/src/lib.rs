@@ -5,7 +5,8 @@
 //! - [`catalog_health`]: an instance's health as Consul reports it (pure;
 //!   shared by the catalog API and DNS).
 //! - [`catalog_synth`]: the catalog services drover makes up for its own
-//!   processes (`drover-agent`), so Prometheus finds them in the catalog.
+//!   processes (`drover` for the servers, `drover-agent` for the nodes'
+//!   agents), so Prometheus finds them in the catalog.
 //! - [`catalog_view`]: services and nodes in memory, with the catalog
 //!   index, for the Consul-compatible catalog and DNS.
 //! - [`http`]: the HTTP listener `drover server` runs (default
