@@ -19,9 +19,7 @@ use serde_json::Value;
 
 #[test]
 fn promtool_accepts_the_alert_rules() {
-    let Some(promtool) = tool("DROVER_TEST_PROMTOOL", "/usr/bin/promtool") else {
-        return;
-    };
+    let promtool = tool("DROVER_TEST_PROMTOOL", "/usr/bin/promtool");
     obs::run_ok(
         Command::new(promtool)
             .arg("check")
@@ -120,12 +118,8 @@ async fn running_job(cluster: &Cluster) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn victoria_metrics_finds_the_server_and_agent_through_the_catalog() {
-    let (Some(vmagent), Some(vm)) = (
-        tool("DROVER_TEST_VMAGENT", "/usr/bin/vmagent"),
-        tool("DROVER_TEST_VICTORIA_METRICS", "/usr/bin/victoria-metrics"),
-    ) else {
-        return;
-    };
+    let vmagent = tool("DROVER_TEST_VMAGENT", "/usr/bin/vmagent");
+    let vm = tool("DROVER_TEST_VICTORIA_METRICS", "/usr/bin/victoria-metrics");
     let cluster = Cluster::start("127.0.0.70").await;
     let agent = cluster.agent_addr().await;
     let dir = tempfile::tempdir().expect("tempdir");
@@ -227,13 +221,9 @@ async fn query(client: &reqwest::Client, base: &str, promql: &str) -> Result<Vec
 
 /// A Prometheus on a free loopback port scraping the cluster (static
 /// targets: Debian's build has no Consul SD) with the manifest's rules.
-fn start_prometheus(
-    dir: &std::path::Path,
-    server: &str,
-    agent: &str,
-) -> Option<(common::Proc, String)> {
-    let prometheus = tool("DROVER_TEST_PROMETHEUS", "/usr/bin/prometheus")?;
-    let promtool = tool("DROVER_TEST_PROMTOOL", "/usr/bin/promtool")?;
+fn start_prometheus(dir: &std::path::Path, server: &str, agent: &str) -> (common::Proc, String) {
+    let prometheus = tool("DROVER_TEST_PROMETHEUS", "/usr/bin/prometheus");
+    let promtool = tool("DROVER_TEST_PROMTOOL", "/usr/bin/promtool");
     let config = dir.join("prometheus.yml");
     std::fs::write(&config, obs::for_prometheus(server, agent)).expect("write config");
     obs::run_ok(
@@ -249,7 +239,7 @@ fn start_prometheus(
         format!("--web.listen-address={addr}"),
     ];
     let child = spawn(&prometheus, &args, &dir.join("prometheus.log"));
-    Some((child, format!("http://{addr}")))
+    (child, format!("http://{addr}"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -257,10 +247,7 @@ async fn prometheus_evaluates_every_dashboard_query_and_rule() {
     let cluster = Cluster::start("127.0.0.71").await;
     let agent = cluster.agent_addr().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let Some((_prometheus, base)) = start_prometheus(dir.path(), &cluster.server_addr, &agent)
-    else {
-        return;
-    };
+    let (_prometheus, base) = start_prometheus(dir.path(), &cluster.server_addr, &agent);
     running_job(&cluster).await;
     let client = reqwest::Client::new();
 

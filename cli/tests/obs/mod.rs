@@ -20,9 +20,10 @@ pub fn rules_path() -> PathBuf {
     manifests().join("prometheus/rules.yml")
 }
 
-/// A binary from the environment variable `var`, else `default`; `None`
-/// (and the test says SKIPPED) when it cannot be run.
-pub fn tool(var: &str, default: &str) -> Option<String> {
+/// A binary from the environment variable `var`, else `default`. A tool
+/// that cannot be run fails the test: `make test` installs them all, so a
+/// missing one is a broken set-up, not a reason to pass untested.
+pub fn tool(var: &str, default: &str) -> String {
     let path = std::env::var(var).unwrap_or_else(|_| default.to_string());
     let runs = Command::new(&path)
         .arg("--version")
@@ -30,10 +31,12 @@ pub fn tool(var: &str, default: &str) -> Option<String> {
         .stderr(Stdio::null())
         .status()
         .is_ok();
-    if !runs {
-        eprintln!("SKIPPED: {path} cannot be run (set {var} to the binary)");
-    }
-    runs.then_some(path)
+    assert!(
+        runs,
+        "{path} cannot be run: `make test` installs it (scripts/ensure-deps.sh \
+         --with-docker-tools: Debian's prometheus and victoria-metrics), or set {var}"
+    );
+    path
 }
 
 /// Runs `cmd`; panics with its output unless it succeeds.
