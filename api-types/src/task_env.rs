@@ -181,12 +181,16 @@ pub fn task_env(ctx: &TaskContext<'_>) -> BTreeMap<String, String> {
     env
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// The fixture the runtime-environment tests of every crate share (the
+/// agent's container spec, checks and metrics tests use it too): a job
+/// `web`, group `frontend`, task `nginx`, an allocation with port `http`
+/// 23456 → 80 on node `node-1`. Built for tests and the `fixtures` feature.
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures {
     use super::*;
     use crate::alloc::{AssignedPort, Binding};
 
-    pub(crate) fn fixture() -> (Job, Allocation, Node) {
+    pub fn fixture() -> (Job, Allocation, Node) {
         let mut job = Job {
             api_version: crate::API_VERSION.into(),
             kind: "Job".into(),
@@ -243,6 +247,12 @@ pub(crate) mod tests {
         node.spec.meta.insert("rack".into(), "r7".into());
         (job, alloc, node)
     }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    pub(crate) use super::fixtures::fixture;
+    use super::*;
 
     #[test]
     fn runtime_variables_follow_nomad_names_and_have_drover_twins() {
