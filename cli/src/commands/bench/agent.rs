@@ -27,9 +27,8 @@ use drover_store::keys::collections as c;
 use drover_store::{Atomic, Guard, Store, StoreConfig, Stored as _};
 use serde_json::json;
 
-use super::measure::{round2, tempdir, Summary};
+use super::measure::{etcd_for, round2, tempdir, Summary};
 use crate::commands::cluster_args::parse_duration;
-use crate::commands::local_etcd::LocalEtcd;
 
 /// Built locally from busybox-static: no registry is needed, and a pull
 /// never counts towards start-up.
@@ -171,13 +170,7 @@ async fn bench(args: &AgentArgs) -> anyhow::Result<Report> {
 }
 
 async fn bench_in(args: &AgentArgs, scratch: &Path, docker: &Docker) -> anyhow::Result<Report> {
-    let (etcd, endpoints) = if args.etcd.is_empty() {
-        let etcd = LocalEtcd::start(&scratch.join("etcd")).await?;
-        let endpoint = etcd.endpoint().to_string();
-        (Some(etcd), vec![endpoint])
-    } else {
-        (None, args.etcd.clone())
-    };
+    let (etcd, endpoints) = etcd_for(&args.etcd, scratch).await?;
     let prefix = format!("/drover-bench-agent-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await

@@ -29,11 +29,11 @@ use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::dns_client::srv_lookup;
-use super::measure::{round2, tempdir, Summary};
+use super::measure::{etcd_for, round2, tempdir, Summary};
 use super::schedule::wait_nodes_ready;
 use super::server_process::ServerProcess;
 use crate::commands::cluster_args::parse_duration;
-use crate::commands::local_etcd::{free_port, LocalEtcd};
+use crate::commands::local_etcd::free_port;
 
 const JOB: &str = "bench-catalog";
 const SERVICE: &str = "bench-web";
@@ -149,13 +149,7 @@ async fn measure(args: &CatalogArgs) -> anyhow::Result<Report> {
         bail!("--instances and --nodes must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = if args.etcd.is_empty() {
-        let etcd = LocalEtcd::start(&scratch.join("etcd")).await?;
-        let endpoint = etcd.endpoint().to_string();
-        (Some(etcd), vec![endpoint])
-    } else {
-        (None, args.etcd.clone())
-    };
+    let (etcd, endpoints) = etcd_for(&args.etcd, &scratch).await?;
     let prefix = format!("/drover-bench-catalog-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await

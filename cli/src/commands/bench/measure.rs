@@ -62,6 +62,20 @@ fn status_field_mb(status: &str, field: &str) -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The etcd a benchmark runs against: `given` endpoints, or a fresh local
+/// etcd with its data under `scratch` (stopped when the handle drops).
+pub async fn etcd_for(
+    given: &[String],
+    scratch: &std::path::Path,
+) -> anyhow::Result<(Option<crate::commands::local_etcd::LocalEtcd>, Vec<String>)> {
+    if !given.is_empty() {
+        return Ok((None, given.to_vec()));
+    }
+    let etcd = crate::commands::local_etcd::LocalEtcd::start(&scratch.join("etcd")).await?;
+    let endpoint = etcd.endpoint().to_string();
+    Ok((Some(etcd), vec![endpoint]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

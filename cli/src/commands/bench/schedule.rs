@@ -22,10 +22,9 @@ use drover_store::{RawEvent, Store, StoreConfig, Stored, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::measure::{percentile, round2, tempdir};
+use super::measure::{etcd_for, percentile, round2, tempdir};
 use super::server_process::ServerProcess;
 use crate::commands::cluster_args::parse_duration;
-use crate::commands::local_etcd::LocalEtcd;
 
 #[derive(Debug, clap::Args)]
 pub struct ScheduleArgs {
@@ -122,13 +121,7 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         bail!("--nodes, --allocs and --job-size must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = if args.etcd.is_empty() {
-        let etcd = LocalEtcd::start(&scratch.join("etcd")).await?;
-        let endpoint = etcd.endpoint().to_string();
-        (Some(etcd), vec![endpoint])
-    } else {
-        (None, args.etcd.clone())
-    };
+    let (etcd, endpoints) = etcd_for(&args.etcd, &scratch).await?;
     let prefix = format!("/drover-bench-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await
