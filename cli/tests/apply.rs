@@ -30,7 +30,13 @@ async fn start() -> Api {
     eventually(30, "the server leading and two nodes ready", || async {
         let leader = get(&addr, "/v1/status/leader").await?;
         let nodes = get(&addr, "/v1/nodes").await?;
-        let ready = nodes.as_array()?.len() == 2;
+        // Registered is not enough: a node placement may use is ready.
+        let ready = nodes
+            .as_array()?
+            .iter()
+            .filter(|n| n["status"] == "ready")
+            .count()
+            == 2;
         (leader["leading"] == true && ready).then_some(())
     })
     .await;
