@@ -61,6 +61,10 @@ pub struct AllocationSpec {
     /// job controller places a replacement elsewhere and stops this one.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub migrate: bool,
+    /// A canary of its deployment: runs beside the old version until the
+    /// deployment is promoted, outside the group's count.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub canary: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -127,13 +131,37 @@ pub struct AllocationStatus {
     pub task_states: BTreeMap<String, TaskState>,
     /// Deployment health, once the agent has judged it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub healthy: Option<bool>,
+    pub deployment_health: Option<DeploymentHealth>,
     /// The latest result of each service check the agent runs, by check
     /// id (`<service>/<check>`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<crate::service::CheckStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The agent's verdict on an allocation for one deployment: healthy once
+/// its tasks (and, with `health_check = "checks"`, its checks) stayed up for
+/// `min_healthy_time`; unhealthy when a task failed or `healthy_deadline`
+/// passed first.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeploymentHealth {
+    pub deployment_id: String,
+    pub healthy: bool,
+    pub at: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub description: String,
+}
+
+impl AllocationStatus {
+    /// The verdict for `deployment_id`, if the agent gave one.
+    pub fn health_for(&self, deployment_id: &str) -> Option<bool> {
+        self.deployment_health
+            .as_ref()
+            .filter(|h| h.deployment_id == deployment_id)
+            .map(|h| h.healthy)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

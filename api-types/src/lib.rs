@@ -3,7 +3,8 @@
 //! # Layout
 //! - [`meta`]: `ObjectMeta` and the `ApiObject` trait the store files objects by.
 //! - [`job`], [`group`], [`task`]: the Job kind, as a user writes it.
-//! - [`node`], [`alloc`], [`service`]: the kinds controllers and agents write.
+//! - [`node`], [`alloc`], [`service`], [`deployment`]: the kinds controllers
+//!   and agents write.
 //! - [`resolve`]: which object a short reference (id prefix, name) means.
 //! - [`duration`]: Go-style durations (`"30s"`).
 //! - [`defaults`]: Nomad's defaults and [`defaults::canonicalize`].
@@ -16,6 +17,7 @@
 
 pub mod alloc;
 pub mod defaults;
+pub mod deployment;
 pub mod diagnostic;
 pub mod diff;
 pub mod duration;
@@ -32,11 +34,12 @@ pub mod task_env;
 pub mod validate;
 
 pub use alloc::Allocation;
+pub use deployment::Deployment;
 pub use diagnostic::{Diagnostic, Location, Severity};
 pub use duration::Duration;
 pub use group::TaskGroup;
 pub use job::{Job, JobSpec, JobType};
 pub use meta::{ApiObject, ObjectMeta, API_VERSION, DEFAULT_NAMESPACE};
 pub use node::Node;
-pub use service::{Deployment, ServiceRegistration};
+pub use service::ServiceRegistration;
 pub use task::Task;

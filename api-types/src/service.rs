@@ -1,6 +1,4 @@
-//! Service registrations and deployments.
-
-use std::collections::BTreeMap;
+//! Service registrations.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -63,51 +61,4 @@ pub fn check_id(service_name: &str, check_name: &str, index: usize) -> String {
     } else {
         format!("{service_name}/{check_name}")
     }
-}
-
-/// A rollout of one job version.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Deployment {
-    /// `uid` is the deployment id; `name` the same.
-    pub metadata: ObjectMeta,
-    pub spec: DeploymentSpec,
-    #[serde(default)]
-    pub status: DeploymentStatus,
-}
-crate::impl_api_object!(Deployment, "Deployment", "deployments", namespaced = true);
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeploymentSpec {
-    pub job_id: String,
-    pub job_version: u64,
-    /// Operator intent: promote canaries, pause, or fail the deployment.
-    pub promoted: bool,
-    pub paused: bool,
-    pub failed_by_user: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeploymentStatus {
-    /// `running`, `paused`, `successful`, `failed` or `cancelled`.
-    pub status: String,
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub description: String,
-    pub groups: BTreeMap<String, DeploymentGroupState>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DeploymentGroupState {
-    pub desired_total: u64,
-    pub desired_canaries: u64,
-    pub placed_canaries: Vec<String>,
-    pub placed: u64,
-    pub healthy: u64,
-    pub unhealthy: u64,
-    pub auto_revert: bool,
-    pub promoted: bool,
-    pub require_progress_by: Option<DateTime<Utc>>,
 }

@@ -63,7 +63,10 @@ pub mod collections {
     pub const NODES_HEARTBEAT: &str = "nodes-heartbeat";
     pub const NODES_ADMIN: &str = "nodes-admin";
     pub const SERVICES: &str = "services";
+    pub const JOBS_STABLE: &str = "jobs-stable";
+    pub const JOBS_PERIODIC: &str = "jobs-periodic";
     pub const DEPLOYMENTS: &str = "deployments";
+    pub const DEPLOYMENTS_ADMIN: &str = "deployments-admin";
     pub const LEADERS: &str = "leaders";
     pub const SERVERS: &str = "servers";
     /// The Consul-compatible KV store; keys below it are the users' own
@@ -194,6 +197,22 @@ impl Keys {
     }
     pub fn deployment(&self, ns: &str, name: &str) -> String {
         self.key(c::DEPLOYMENTS, &[ns, name])
+    }
+    /// Operators' intent for a deployment (promote, pause, fail, health).
+    pub fn deployment_admin(&self, ns: &str, id: &str) -> String {
+        self.key(c::DEPLOYMENTS_ADMIN, &[ns, id])
+    }
+    /// Marks `version` of a job stable (its deployment succeeded).
+    pub fn job_stable(&self, ns: &str, name: &str, version: u64) -> String {
+        format!("{}{version:020}", self.job_stable_prefix(ns, name))
+    }
+    /// Every stable version of one job, oldest first in key order.
+    pub fn job_stable_prefix(&self, ns: &str, name: &str) -> String {
+        self.collection_prefix(c::JOBS_STABLE, &[ns, name])
+    }
+    /// A periodic job's launch record (last launch, next launch, result).
+    pub fn job_periodic(&self, ns: &str, name: &str) -> String {
+        self.key(c::JOBS_PERIODIC, &[ns, name])
     }
     pub fn leader(&self, election: &str) -> String {
         self.key(c::LEADERS, &[election])

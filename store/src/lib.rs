@@ -28,6 +28,7 @@ pub mod codec;
 pub mod config;
 pub mod election;
 pub mod error;
+pub mod jobs;
 pub mod keys;
 pub mod lease;
 pub mod metrics;

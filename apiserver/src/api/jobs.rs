@@ -13,7 +13,7 @@ use chrono::Utc;
 use drover_api_types::job::JobStatus;
 use drover_api_types::Job;
 use drover_store::keys::collections as c;
-use drover_store::{Atomic, Guard, Store, Stored, Versioned};
+use drover_store::{Store, Versioned};
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
@@ -153,69 +153,24 @@ pub async fn write_job(
         }
         Registration::Write(job) => *job,
     };
-    let keys = store.keys();
-    let key = keys.job(ns, &name);
-    let guard = match job.metadata.resource_version {
-        0 => Guard::Absent,
-        rev => Guard::Revision(rev),
+    let stale = if existing.is_none() {
+        drover_store::jobs::stale_history(store, ns, &name).await?
+    } else {
+        Vec::new()
     };
-    let mut snapshot = job.clone();
-    snapshot.metadata.resource_version = 0;
-    let bytes = snapshot
-        .encode()
-        .map_err(|e| ApiError::bad_request(format!("encoding the job: {e}")))?;
-    let mut unit = Atomic::new().guard(key.clone(), guard);
-    if existing.is_none() {
-        for stale in stale_history(store, ns, &name).await? {
-            unit = unit.delete(stale);
-        }
-    }
-    let unit = unit
-        .put(key, bytes.clone())
-        .put(keys.job_version(ns, &name, job.metadata.version), bytes);
-    let mut batch = store.batch();
-    batch.push(unit);
-    let index = batch.commit_atomic(store).await.map_err(|e| match e {
-        drover_store::StoreError::Conflict { .. }
-        | drover_store::StoreError::AlreadyExists { .. } => ApiError::conflict(format!(
-            "job {name:?} changed while it was being registered; apply again"
-        ))
-        .at("check_index"),
-        other => other.into(),
-    })?;
+    let index = drover_store::jobs::commit_job_version(store, &job, stale)
+        .await
+        .map_err(|e| match e {
+            drover_store::StoreError::Conflict { .. }
+            | drover_store::StoreError::AlreadyExists { .. } => ApiError::conflict(format!(
+                "job {name:?} changed while it was being registered; apply again"
+            ))
+            .at("check_index"),
+            other => other.into(),
+        })?;
     Ok(RegisterResponse {
         index,
         version: job.metadata.version,
         changed: true,
     })
-}
-
-/// How many snapshots of a purged job are deleted in the transaction that
-/// registers its name again; older ones go first, outside it.
-const STALE_IN_TXN: usize = 64;
-
-/// The snapshots a purged job left (the job controller deletes the job,
-/// not its history): a job registered again under the name starts a new
-/// history at version 0, so they go in the same transaction — guarded by
-/// the job's absence, so a concurrent registration that wins keeps its
-/// own snapshot. Version 0 is left out: the new snapshot overwrites it
-/// (and etcd refuses a key twice in one transaction). Beyond
-/// [`STALE_IN_TXN`], the oldest are deleted first, one by one; no new
-/// history reaches their version numbers meanwhile.
-async fn stale_history(store: &Store, ns: &str, name: &str) -> ApiResult<Vec<String>> {
-    let keys = store.keys();
-    let first = keys.job_version(ns, name, 0);
-    let list = store.list_raw(&keys.job_versions_prefix(ns, name)).await?;
-    let mut stale: Vec<String> = list
-        .items
-        .into_iter()
-        .map(|kv| kv.key)
-        .filter(|k| *k != first)
-        .collect();
-    stale.sort();
-    let in_txn = stale.split_off(stale.len().saturating_sub(STALE_IN_TXN));
-    for key in &stale {
-        store.delete_raw(key, Guard::None).await?;
-    }
-    Ok(in_txn)
 }

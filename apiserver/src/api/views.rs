@@ -40,7 +40,12 @@ pub struct AllocationView {
     pub client_description: String,
     #[serde(default)]
     pub task_states: BTreeMap<String, TaskState>,
+    /// The agent's deployment-health verdict for the allocation's deployment.
     pub healthy: Option<bool>,
+    #[serde(default)]
+    pub deployment_id: Option<String>,
+    #[serde(default)]
+    pub canary: bool,
     pub previous_allocation: Option<String>,
     pub create_time: Option<DateTime<Utc>>,
     /// The latest of creation, binding and the agent's last report.
@@ -78,7 +83,13 @@ impl AllocationView {
             client_status: status.client_status,
             client_description: status.client_description.clone(),
             task_states: status.task_states.clone(),
-            healthy: status.healthy,
+            healthy: alloc
+                .spec
+                .deployment_id
+                .as_deref()
+                .and_then(|d| status.health_for(d)),
+            deployment_id: alloc.spec.deployment_id.clone(),
+            canary: alloc.spec.canary,
             previous_allocation: alloc.spec.previous_allocation.clone(),
             create_time: created,
             modify_time,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::alloc::{
-    AllocationStatus, ClientStatus, DesiredStatus, TaskEvent, TaskState,
+    AllocationStatus, ClientStatus, DeploymentHealth, DesiredStatus, TaskEvent, TaskState,
 };
 use drover_api_types::{Allocation, Job};
 use drover_store::keys::collections as c;
@@ -72,7 +72,16 @@ pub fn simulated_status(alloc: &Allocation, tasks: &[String]) -> AllocationStatu
         }
         .into(),
         task_states: tasks.iter().map(|t| (t.clone(), task_state(t))).collect(),
-        healthy: running.then_some(true),
+        // Simulated tasks are healthy the moment they run, for whatever
+        // deployment placed them.
+        deployment_health: alloc.spec.deployment_id.clone().filter(|_| running).map(
+            |deployment_id| DeploymentHealth {
+                deployment_id,
+                healthy: true,
+                at: now,
+                description: String::new(),
+            },
+        ),
         updated_at: now,
         checks: Vec::new(),
     }

@@ -118,6 +118,8 @@ fn alloc() -> AllocationView {
             },
         )]),
         healthy: None,
+        deployment_id: None,
+        canary: false,
         previous_allocation: None,
         create_time: ago(50),
         modify_time: ago(40),

@@ -139,6 +139,8 @@ fn alloc(id: &str, name: &str, node: Option<&str>) -> AllocationView {
         client_description: String::new(),
         task_states: Default::default(),
         healthy: None,
+        deployment_id: None,
+        canary: false,
         previous_allocation: None,
         create_time: ago(90),
         modify_time: ago(90),
