@@ -59,6 +59,9 @@ pub struct ServerOptions {
     /// Workers of the job controller (placement runs one, so that capacity
     /// decisions are serial).
     pub job_workers: usize,
+    /// Service job versions roll out under deployments (off when the
+    /// deployments controller is disabled: nothing would move them on).
+    pub deployments: bool,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +71,7 @@ impl Default for ServerOptions {
             lifecycle: LifecycleConfig::default(),
             resync: Duration::from_secs(60),
             job_workers: 4,
+            deployments: true,
         }
     }
 }

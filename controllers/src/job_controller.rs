@@ -36,10 +36,13 @@ use drover_store::{Atomic, Guard, StoreError, Stored, Versioned};
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, NotLeader, COMMIT_IN_FLIGHT};
 use crate::job_reconcile::{
-    job_status, reconcile_group, reconcile_system, summary, system_eligible, GroupPlan, Placement,
-    REASON_GROUP_REMOVED, REASON_JOB_STOPPED, REASON_LOST, REASON_MIGRATING, REASON_UPDATED,
+    job_status, reconcile_rollout, reconcile_system, summary, system_eligible, GroupPlan,
+    Placement, Rollout, REASON_GROUP_REMOVED, REASON_JOB_STOPPED, REASON_LOST, REASON_MIGRATING,
+    REASON_UPDATED,
 };
+use crate::job_rollout::{self, RolloutError};
 use crate::runtime::{Action, Reconcile, WorkQueue};
+use crate::versions::JobVersions;
 
 pub const NAME: &str = "job";
 
@@ -57,6 +60,8 @@ pub enum JobControllerError {
     Conflict { failed: usize },
     #[error("the {cache} cache did not reach revision {revision} within {CATCH_UP:?}; retrying")]
     CatchUp { cache: &'static str, revision: i64 },
+    #[error(transparent)]
+    Rollout(#[from] RolloutError),
 }
 
 /// How long a reconcile waits for the cache to show its own writes. Going on
@@ -81,12 +86,38 @@ type Result<T> = std::result::Result<T, JobControllerError>;
 
 pub struct JobController {
     ctx: Context,
+    versions: JobVersions,
 }
 
 impl JobController {
     pub fn new(ctx: Context) -> Self {
-        Self { ctx }
+        Self {
+            ctx,
+            versions: JobVersions::default(),
+        }
     }
+
+    /// What the current version's deployment allows each group (empty when
+    /// the version does not deploy).
+    async fn rollouts(
+        &self,
+        key: &ObjectKey,
+        job: &Job,
+        allocs: &[Allocation],
+        now: DateTime<Utc>,
+    ) -> Result<Rollouts> {
+        let Some(d) = job_rollout::current_deployment(&self.ctx, key, job, now).await? else {
+            return Ok(Rollouts::default());
+        };
+        let groups = job_rollout::rollouts(&self.ctx, &self.versions, key, job, &d, allocs).await?;
+        Ok(Rollouts { groups })
+    }
+}
+
+/// Per group, what the deployment allows.
+#[derive(Default)]
+struct Rollouts {
+    groups: std::collections::BTreeMap<String, Rollout>,
 }
 
 impl Reconcile for JobController {
@@ -100,7 +131,10 @@ impl Reconcile for JobController {
         let job = view.job(key);
         let mut writes = Writes::new(&self.ctx);
         match &job {
-            Some(job) => plan_job(view, job, &allocs, now, &self.ctx, &mut writes)?,
+            Some(job) => {
+                let rollouts = self.rollouts(key, job, &allocs, now).await?;
+                plan_job(view, job, &allocs, &rollouts, now, &self.ctx, &mut writes)?
+            }
             None => stop_all(&allocs, REASON_JOB_STOPPED, &mut writes)?,
         }
         let wrote = writes.commit(&self.ctx).await?;
@@ -123,6 +157,7 @@ fn plan_job(
     view: &ClusterView,
     job: &Job,
     allocs: &[Allocation],
+    rollouts: &Rollouts,
     now: DateTime<Utc>,
     ctx: &Context,
     writes: &mut Writes,
@@ -134,9 +169,13 @@ fn plan_job(
             let eligible = system_eligible(&nodes, job, group, &ctx.options.placement);
             reconcile_system(job, group, &eligible, allocs, now)
         } else {
-            reconcile_group(job, group, allocs, now)
+            reconcile_rollout(job, group, allocs, rollouts.groups.get(&group.name), now)
         };
-        writes.add_plan(job, group, &plan, allocs, now)?;
+        let deployment = rollouts
+            .groups
+            .get(&group.name)
+            .map(|r| r.deployment_id.as_str());
+        writes.add_plan(job, group, &plan, allocs, deployment, now)?;
     }
     let groups: BTreeSet<&str> = job.spec.groups.iter().map(|g| g.name.as_str()).collect();
     let removed: Vec<Allocation> = allocs
@@ -288,11 +327,18 @@ impl Writes {
         group: &TaskGroup,
         plan: &GroupPlan,
         allocs: &[Allocation],
+        deployment: Option<&str>,
         now: DateTime<Utc>,
     ) -> Result<()> {
         if plan.is_empty() {
             return Ok(());
         }
+        let new = NewAlloc {
+            job,
+            group,
+            deployment,
+            now,
+        };
         let by_id = |id: &str| allocs.iter().find(|a| a.metadata.uid == id);
         for (id, reason) in &plan.stop {
             if let Some(a) = by_id(id) {
@@ -300,9 +346,27 @@ impl Writes {
                 self.push(unit)?;
             }
         }
-        for p in plan.place.iter().chain(&plan.reschedule) {
-            let unit = self.create(job, group, p, now)?;
+        for p in plan
+            .place
+            .iter()
+            .chain(&plan.reschedule)
+            .chain(&plan.canary)
+        {
+            let unit = self.create(&new, p)?;
             self.push(unit)?;
+        }
+        for id in &plan.in_place_update {
+            if let Some(a) = by_id(id) {
+                let version = job.metadata.version;
+                let unit = self.rewrite(a, |spec| spec.spec.job_version = version)?;
+                self.push(unit)?;
+            }
+        }
+        for id in &plan.promote {
+            if let Some(a) = by_id(id) {
+                let unit = self.rewrite(a, |spec| spec.spec.canary = false)?;
+                self.push(unit)?;
+            }
         }
         let replacing = [
             (&plan.lost, REASON_LOST),
@@ -312,7 +376,7 @@ impl Writes {
         for (bucket, reason) in replacing {
             for p in bucket {
                 let old = p.previous_allocation.as_deref().and_then(by_id);
-                let mut unit = self.create(job, group, p, now)?;
+                let mut unit = self.create(&new, p)?;
                 if let Some(old) = old.filter(|a| a.spec.desired_status == DesiredStatus::Run) {
                     unit = unit.merge(self.stop(old, reason)?);
                 }
@@ -322,14 +386,8 @@ impl Writes {
         Ok(())
     }
 
-    fn create(
-        &self,
-        job: &Job,
-        group: &TaskGroup,
-        p: &Placement,
-        now: DateTime<Utc>,
-    ) -> Result<Atomic> {
-        let alloc = new_alloc(job, group, p, now);
+    fn create(&self, new: &NewAlloc, p: &Placement) -> Result<Atomic> {
+        let alloc = new_alloc(new, p);
         let key = self
             .view
             .keys
@@ -340,13 +398,21 @@ impl Writes {
     /// Sets desired status stop on the spec and on the node's copy, guarded
     /// by the spec's revision and the binding as read.
     fn stop(&self, a: &Allocation, reason: &str) -> Result<Atomic> {
+        self.rewrite(a, |spec| {
+            spec.spec.desired_status = DesiredStatus::Stop;
+            spec.spec.desired_description = reason.to_string();
+        })
+    }
+
+    /// Changes the spec and the node's copy alike, guarded by the spec's
+    /// revision and the binding as read.
+    fn rewrite(&self, a: &Allocation, change: impl FnOnce(&mut Allocation)) -> Result<Atomic> {
         let keys = &self.view.keys;
         let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
         let mut spec = a.clone();
         spec.binding = None;
         spec.status = AllocationStatus::default();
-        spec.spec.desired_status = DesiredStatus::Stop;
-        spec.spec.desired_description = reason.to_string();
+        change(&mut spec);
         let mut unit = Atomic::new().put_value(&keys.alloc(ns, id), &spec)?;
         let binding_key = keys.alloc_binding(ns, id);
         match self.view.bindings.get(&binding_key) {
@@ -376,8 +442,23 @@ fn encode<V: Stored>(value: &V) -> Result<Vec<u8>> {
     })
 }
 
+/// What a new allocation is made from.
+struct NewAlloc<'a> {
+    job: &'a Job,
+    group: &'a TaskGroup,
+    /// The deployment placing it, if any.
+    deployment: Option<&'a str>,
+    now: DateTime<Utc>,
+}
+
 /// A new allocation for placement `p`.
-fn new_alloc(job: &Job, group: &TaskGroup, p: &Placement, now: DateTime<Utc>) -> Allocation {
+fn new_alloc(new: &NewAlloc, p: &Placement) -> Allocation {
+    let NewAlloc {
+        job,
+        group,
+        deployment,
+        now,
+    } = *new;
     let mut a = Allocation {
         metadata: ObjectMeta {
             name: p.name.clone(),
@@ -397,6 +478,8 @@ fn new_alloc(job: &Job, group: &TaskGroup, p: &Placement, now: DateTime<Utc>) ->
     spec.reschedule_events = p.reschedule_events.clone();
     spec.not_before = p.not_before;
     spec.target_node = p.target_node.clone();
+    spec.canary = p.canary;
+    spec.deployment_id = deployment.map(str::to_string);
     a
 }
 

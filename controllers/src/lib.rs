@@ -21,14 +21,21 @@
 //!   limited, none at all on a suspected partition); and which allocations
 //!   of a down node are lost.
 //!
-//! The async shells that commit plans come with the rest of the controllers
-//! issue.
+//! - [`job_rollout`]: the job controller's side of deployments — creates
+//!   the deployment of a new service job version and tells the pure core
+//!   what it allows (in-place updates, canaries, the update budget).
+//! - [`deployments`]: the pure core of the deployments controller.
+//! - [`versions`]: job versions as allocations run them (snapshots memoised).
+//!
+//! Each `*_controller` module is the thin async shell of one controller.
 
 pub mod cluster;
 pub mod context;
+pub mod deployments;
 pub mod drain;
 pub mod job_controller;
 pub mod job_reconcile;
+pub mod job_rollout;
 pub mod lifecycle_controller;
 pub mod manager;
 pub mod node_lifecycle;
@@ -37,3 +44,4 @@ pub mod placement_controller;
 pub mod runtime;
 pub mod service_controller;
 pub mod services;
+pub mod versions;

@@ -17,8 +17,7 @@
 //! own index (resync covers both allocations and registrations), so a new
 //! leader removes orphans a previous one left.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -37,10 +36,6 @@ pub const NAME: &str = "services";
 
 /// How long a pass waits for the view to catch up with its own writes.
 const CATCH_UP: Duration = Duration::from_secs(2);
-
-/// Old job versions kept in memory for allocations that still run them
-/// (a rolling update); beyond this the memo starts over.
-const VERSION_MEMO: usize = 256;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServicesError {
@@ -157,15 +152,14 @@ pub fn resync_keys(view: &ClusterView) -> Vec<ObjectKey> {
 /// The service registration reconciler.
 pub struct ServiceController {
     ctx: Context,
-    /// Job versions read from `jobs-versions/` (immutable once written).
-    versions: Mutex<HashMap<(String, String, u64), Job>>,
+    versions: crate::versions::JobVersions,
 }
 
 impl ServiceController {
     pub fn new(ctx: Context) -> Self {
         ServiceController {
             ctx,
-            versions: Mutex::new(HashMap::new()),
+            versions: crate::versions::JobVersions::default(),
         }
     }
 
@@ -173,40 +167,13 @@ impl ServiceController {
     /// version, else the stored version (an allocation an update has not
     /// replaced yet keeps its own services), else the current job.
     async fn job_of(&self, alloc: &Allocation) -> Result<Option<Job>, ServicesError> {
-        let (ns, name, version) = (
-            alloc.metadata.namespace.clone(),
-            alloc.spec.job_id.clone(),
-            alloc.spec.job_version,
-        );
-        let current = self.ctx.view.job(&ObjectKey::new(&ns, &name));
-        if current
-            .as_ref()
-            .is_none_or(|j| j.metadata.version == version)
-        {
-            return Ok(current);
-        }
-        let memo_key = (ns, name, version);
-        if let Some(job) = self.memo().get(&memo_key) {
-            return Ok(Some(job.clone()));
-        }
-        let key = self
-            .ctx
-            .view
-            .keys
-            .job_version(&memo_key.0, &memo_key.1, version);
-        let Some(job) = self.ctx.store.get_at::<Job>(&key).await? else {
-            return Ok(current);
-        };
-        let mut memo = self.memo();
-        if memo.len() >= VERSION_MEMO {
-            memo.clear();
-        }
-        memo.insert(memo_key, job.clone());
-        Ok(Some(job))
-    }
-
-    fn memo(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String, u64), Job>> {
-        self.versions.lock().unwrap_or_else(PoisonError::into_inner)
+        let key = ObjectKey::job_of(alloc);
+        let version = alloc.spec.job_version;
+        let found = self
+            .versions
+            .get(&self.ctx.store, &self.ctx.view, &key, version)
+            .await?;
+        Ok(found.or_else(|| self.ctx.view.job(&key)))
     }
 
     async fn desired(&self, alloc: &Allocation) -> Result<Desired, ServicesError> {

@@ -30,6 +30,7 @@ use crate::task_env::TaskContext;
 use crate::task_state::{self as ts, events};
 
 mod checks;
+mod health;
 
 /// How often a worker looks at Docker when nothing else wakes it. Exits
 /// wake it at once through Docker's events; this catches anything missed
@@ -77,6 +78,8 @@ struct Worker {
     tasks: BTreeMap<String, TaskMemory>,
     /// The service checks running for this allocation.
     checks: checks::Checks,
+    /// Start of the current unbroken healthy stretch (deployment health).
+    health_up_since: Option<DateTime<Utc>>,
 }
 
 /// Runs the worker of one allocation until `desired` says it is gone (and
@@ -94,6 +97,7 @@ pub async fn run(
         resumed: false,
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
+        health_up_since: None,
     };
     let mut reported = crate::metrics::ForgetOnDrop::new(worker.shared.metrics.clone());
     // When the next pass is due: now, at first.
@@ -277,6 +281,9 @@ impl Worker {
         self.status.client_status = client;
         self.status.client_description = description.into();
         self.sync_checks(alloc, &job, group, &node);
+        if let Some(soon) = self.judge_health(alloc, group, now) {
+            wake = wake.min(soon);
+        }
         self.write_status(alloc).await;
         wake
     }

@@ -21,9 +21,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
+use drover_api_types::deployment::DeploymentAdmin;
 use drover_api_types::job::{JobStatus, PlacementFailure};
 use drover_api_types::node::{Heartbeat, NodeScheduling, NodeStatus};
-use drover_api_types::{Job, Node, ServiceRegistration};
+use drover_api_types::{Deployment, Job, Node, ServiceRegistration};
 use drover_store::keys::collections as c;
 use drover_store::{Cache, IndexFn, Keys, Store, Versioned, Writer};
 use tokio::task::JoinHandle;
@@ -80,6 +81,8 @@ pub struct Hooks {
     pub node_admin: Vec<Hook<Versioned<NodeScheduling>>>,
     pub heartbeats: Vec<Hook<Versioned<Heartbeat>>>,
     pub services: Vec<Hook<ServiceRegistration>>,
+    pub deployments: Vec<Hook<Deployment>>,
+    pub deployment_admin: Vec<Hook<Versioned<DeploymentAdmin>>>,
 }
 
 /// Caches of every collection the controllers read. Cheap to clone; the
@@ -101,6 +104,9 @@ pub struct ClusterView {
     pub heartbeats: Cache<Versioned<Heartbeat>>,
     /// Service registrations, indexed by `<namespace>/<alloc id>`.
     pub services: Cache<ServiceRegistration>,
+    /// Deployments, indexed by `<namespace>/<job>`.
+    pub deployments: Cache<Deployment>,
+    pub deployment_admin: Cache<Versioned<DeploymentAdmin>>,
 }
 
 /// Owns the informer tasks of a [`ClusterView`]; dropping it stops them.
@@ -193,6 +199,22 @@ impl ClusterView {
             hooks.services,
         );
         tasks.push(t);
+        let by_deployed_job: IndexFn<Deployment> =
+            Arc::new(|d| Some(ObjectKey::new(&d.metadata.namespace, &d.spec.job_id).index_value()));
+        let (deployments, t) = informer::spawn(
+            store,
+            prefix(c::DEPLOYMENTS),
+            Writer::with_index(by_deployed_job),
+            hooks.deployments,
+        );
+        tasks.push(t);
+        let (deployment_admin, t) = informer::spawn(
+            store,
+            prefix(c::DEPLOYMENTS_ADMIN),
+            Writer::new(),
+            hooks.deployment_admin,
+        );
+        tasks.push(t);
         let view = ClusterView {
             keys: keys.clone(),
             jobs,
@@ -206,6 +228,8 @@ impl ClusterView {
             node_admin,
             heartbeats,
             services,
+            deployments,
+            deployment_admin,
         };
         (view, ViewHandle { tasks })
     }
@@ -223,6 +247,32 @@ impl ClusterView {
         self.node_admin.wait_ready().await;
         self.heartbeats.wait_ready().await;
         self.services.wait_ready().await;
+        self.deployments.wait_ready().await;
+        self.deployment_admin.wait_ready().await;
+    }
+
+    /// A job's deployments, in key order.
+    pub fn job_deployments(&self, key: &ObjectKey) -> Vec<Deployment> {
+        self.deployments.by_index(&key.index_value())
+    }
+
+    /// The deployment of one version of a job, if it has one.
+    pub fn deployment_of(&self, key: &ObjectKey, version: u64) -> Option<Deployment> {
+        self.job_deployments(key)
+            .into_iter()
+            .find(|d| d.spec.job_version == version)
+    }
+
+    /// Operators' intent for a deployment (default: none).
+    pub fn deployment_admin_of(&self, d: &Deployment) -> DeploymentAdmin {
+        self.deployment_admin
+            .get(
+                &self
+                    .keys
+                    .deployment_admin(&d.metadata.namespace, &d.metadata.name),
+            )
+            .map(|v| v.value)
+            .unwrap_or_default()
     }
 
     pub fn job(&self, key: &ObjectKey) -> Option<Job> {

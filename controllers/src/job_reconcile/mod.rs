@@ -17,9 +17,18 @@
 //!   replacement (reschedule, lost, update) takes the index of the allocation
 //!   it replaces;
 //! - extras are stopped highest index first;
-//! - destructive updates never exceed `update.max_parallel` in flight.
+//! - destructive updates never exceed `update.max_parallel` in flight; with
+//!   a [`Rollout`] (service jobs under a deployment) "in flight" means placed
+//!   by the deployment and not yet healthy, no destructive update happens
+//!   while the deployment is paused, failed or cancelled, and none before
+//!   its canaries are promoted;
+//! - canaries run beside the old version outside the count; a promoted
+//!   canary becomes a regular allocation (its flag cleared), and the old
+//!   allocation at its index is then stopped as a duplicate; canaries of a
+//!   failed or superseded deployment are stopped.
 
 mod policy;
+mod rollout;
 mod status;
 mod system;
 
@@ -35,6 +44,7 @@ use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus, Reschedul
 use drover_api_types::{Job, JobType, TaskGroup};
 
 pub use policy::{DelayFunction, Policy};
+pub use rollout::Rollout;
 pub use status::{job_status, summary};
 pub use system::{reconcile_system, system_eligible, SystemNodes};
 
@@ -52,6 +62,8 @@ pub struct Placement {
     pub reschedule_events: Vec<RescheduleEvent>,
     /// System jobs: the node this allocation is for.
     pub target_node: Option<String>,
+    /// A canary of the current deployment.
+    pub canary: bool,
 }
 
 /// What to do for one group. Every bucket is sorted deterministically.
@@ -67,6 +79,10 @@ pub struct Placement {
 ///   stops the previous allocation and creates the new one at its index;
 /// - `migrate`: replacements of allocations the drainer marked; the shell
 ///   stops the marked allocation and creates the new one at its index;
+/// - `in_place_update`: out-of-date allocation ids whose update needs no new
+///   container: the shell moves them to the job's version;
+/// - `canary`: new canaries of the current deployment;
+/// - `promote`: promoted canary ids whose canary flag the shell clears;
 /// - `ignore`: allocation ids left as they are (up to date, or batch done);
 /// - `failed`: failed allocation ids whose attempts are exhausted.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -77,6 +93,9 @@ pub struct GroupPlan {
     pub lost: Vec<Placement>,
     pub destructive_update: Vec<Placement>,
     pub migrate: Vec<Placement>,
+    pub in_place_update: Vec<String>,
+    pub canary: Vec<Placement>,
+    pub promote: Vec<String>,
     pub ignore: Vec<String>,
     pub failed: Vec<String>,
 }
@@ -90,6 +109,9 @@ impl GroupPlan {
             && self.lost.is_empty()
             && self.destructive_update.is_empty()
             && self.migrate.is_empty()
+            && self.in_place_update.is_empty()
+            && self.canary.is_empty()
+            && self.promote.is_empty()
     }
 }
 
@@ -101,6 +123,8 @@ pub const REASON_UPDATED: &str = "alloc is being updated due to job update";
 pub const REASON_LOST: &str = "alloc was lost";
 pub const REASON_GROUP_REMOVED: &str = "alloc not needed: task group removed from the job";
 pub const REASON_NODE_INELIGIBLE: &str = "alloc not needed: node no longer eligible for the job";
+pub const REASON_CANARY_ENDED: &str =
+    "alloc not needed: canary of a deployment that failed or was superseded";
 
 /// `<job>.<group>[<index>]`.
 pub fn alloc_name(job: &Job, group: &TaskGroup, index: u32) -> String {
@@ -111,13 +135,14 @@ fn is_batch(job: &Job) -> bool {
     matches!(job.spec.job_type, JobType::Batch | JobType::Sysbatch)
 }
 
-/// Allocations of `group` that still matter: desired run and not replaced,
-/// plus the count of old-version allocations being stopped (in flight).
+/// Allocations of `group` that still matter: desired run and not replaced
+/// (canaries apart), plus the count of old-version allocations being
+/// stopped (in flight).
 fn live_allocs<'a>(
     job: &Job,
     group: &TaskGroup,
     allocs: &'a [Allocation],
-) -> (Vec<&'a Allocation>, usize) {
+) -> (Vec<&'a Allocation>, Vec<&'a Allocation>, usize) {
     let ours: Vec<&Allocation> = allocs
         .iter()
         .filter(|a| a.spec.task_group == group.name)
@@ -127,6 +152,7 @@ fn live_allocs<'a>(
         .filter_map(|a| a.spec.previous_allocation.as_deref())
         .collect();
     let mut live = Vec::new();
+    let mut canaries = Vec::new();
     let mut stopping_old = 0;
     for a in ours {
         if a.spec.desired_status != DesiredStatus::Run {
@@ -134,10 +160,14 @@ fn live_allocs<'a>(
                 stopping_old += 1;
             }
         } else if !replaced.contains(a.metadata.uid.as_str()) {
-            live.push(a);
+            if a.spec.canary {
+                canaries.push(a);
+            } else {
+                live.push(a);
+            }
         }
     }
-    (live, stopping_old)
+    (live, canaries, stopping_old)
 }
 
 /// Rank for keeping one of several allocations sharing an index: lower is better.
@@ -157,18 +187,32 @@ fn keep_rank(a: &Allocation) -> (u8, std::cmp::Reverse<u64>, &str) {
     )
 }
 
-/// Decides the plan for one group. See the module doc for the invariants.
+/// Decides the plan for one group without a deployment (batch jobs, and
+/// service jobs when the deployments controller is off).
 pub fn reconcile_group(
     job: &Job,
     group: &TaskGroup,
     allocs: &[Allocation],
     now: DateTime<Utc>,
 ) -> GroupPlan {
+    reconcile_rollout(job, group, allocs, None, now)
+}
+
+/// Decides the plan for one group, under `rollout` when the job's current
+/// version has a deployment. See the module doc for the invariants.
+pub fn reconcile_rollout(
+    job: &Job,
+    group: &TaskGroup,
+    allocs: &[Allocation],
+    rollout: Option<&Rollout>,
+    now: DateTime<Utc>,
+) -> GroupPlan {
     let mut plan = GroupPlan::default();
-    let (live, stopping_old) = live_allocs(job, group, allocs);
+    let (live, canaries, stopping_old) = live_allocs(job, group, allocs);
 
     if job.spec.stop {
         let mut all: Vec<&Allocation> = live;
+        all.extend(canaries);
         all.sort_by(|a, b| {
             b.spec
                 .index
@@ -222,7 +266,11 @@ pub fn reconcile_group(
         index = index.saturating_add(1);
     }
 
-    classify_kept(job, group, &kept, stopping_old, now, &mut plan);
+    let canaries = rollout::sort_canaries(rollout, &canaries, &mut plan);
+    classify_kept(job, group, &kept, stopping_old, rollout, now, &mut plan);
+    if let Some(r) = rollout {
+        rollout::place_canaries(job, group, r, &kept, &canaries, &mut plan);
+    }
     plan
 }
 
@@ -236,6 +284,7 @@ fn fresh(job: &Job, group: &TaskGroup, index: u32, previous: Option<&Allocation>
             .map(|a| a.spec.reschedule_events.clone())
             .unwrap_or_default(),
         target_node: None,
+        canary: false,
     }
 }
 
@@ -245,11 +294,15 @@ fn classify_kept(
     group: &TaskGroup,
     kept: &[&Allocation],
     stopping_old: usize,
+    rollout: Option<&Rollout>,
     now: DateTime<Utc>,
     plan: &mut GroupPlan,
 ) {
     let policy = policy::resolve(job, group);
-    let mut budget = update_budget(group).saturating_sub(stopping_old);
+    let mut budget = match rollout {
+        Some(r) => r.destructive_budget(job, kept),
+        None => update_budget(group).saturating_sub(stopping_old),
+    };
     for a in kept.iter().copied() {
         match a.status.client_status {
             ClientStatus::Complete if is_batch(job) => plan.ignore.push(a.metadata.uid.clone()),
@@ -265,6 +318,12 @@ fn classify_kept(
                 if a.spec.migrate =>
             {
                 plan.migrate.push(fresh(job, group, a.spec.index, Some(a)));
+            }
+            ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown
+                if a.spec.job_version < job.metadata.version
+                    && rollout.is_some_and(|r| r.in_place.contains(&a.metadata.uid)) =>
+            {
+                plan.in_place_update.push(a.metadata.uid.clone());
             }
             ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown => {
                 if a.spec.job_version < job.metadata.version && budget > 0 {

@@ -91,7 +91,9 @@ pub fn reconcile_system(
     _now: DateTime<Utc>,
 ) -> GroupPlan {
     let mut plan = GroupPlan::default();
-    let (live, stopping_old) = live_allocs(job, group, allocs);
+    // System jobs have no canaries: a canary flag means nothing here.
+    let (mut live, canaries, stopping_old) = live_allocs(job, group, allocs);
+    live.extend(canaries);
     if job.spec.stop {
         plan.stop = live
             .iter()

@@ -126,6 +126,18 @@ impl Worker {
         if restart {
             self.restart_for_check(alloc, &spec).await;
         }
+        let group = self.job.as_ref().and_then(|j| {
+            j.spec
+                .groups
+                .iter()
+                .find(|g| g.name == alloc.spec.task_group)
+                .cloned()
+        });
+        if let Some(group) = group {
+            // A wake-up this asks for comes with the next pass at the latest
+            // (checks run more often than a pass polls).
+            let _ = self.judge_health(alloc, &group, now);
+        }
         self.write_status(alloc).await;
     }
 
