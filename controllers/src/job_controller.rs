@@ -106,10 +106,15 @@ impl JobController {
         allocs: &[Allocation],
         now: DateTime<Utc>,
     ) -> Result<Rollouts> {
-        let Some(d) = job_rollout::current_deployment(&self.ctx, key, job, now).await? else {
+        if !self.ctx.options.deployments || !job_rollout::deploys(job) {
+            return Ok(Rollouts::default());
+        }
+        let outdated = job_rollout::outdated(&self.ctx, &self.versions, key, job, allocs).await?;
+        let Some(d) = job_rollout::current_deployment(&self.ctx, key, job, &outdated, now).await?
+        else {
             return Ok(Rollouts::default());
         };
-        let groups = job_rollout::rollouts(&self.ctx, &self.versions, key, job, &d, allocs).await?;
+        let groups = job_rollout::rollouts(&self.ctx, job, &d, &outdated);
         Ok(Rollouts { groups })
     }
 }
@@ -553,6 +558,33 @@ pub fn register_hooks(
         if let Some(parsed) = view.keys.parse(key) {
             if let [ns, name] = parsed.segments.as_slice() {
                 q.add(ObjectKey::new(*ns, *name));
+            }
+        }
+    }));
+    // A deployment's state (paused, promoted, failed) and the operators'
+    // intent change what its job may do.
+    let q = queue.clone();
+    hooks.deployments.push(Arc::new(move |change| match change {
+        Change::Applied { new, .. } => {
+            q.add(ObjectKey::new(&new.metadata.namespace, &new.spec.job_id))
+        }
+        Change::Deleted { old: Some(old), .. } => {
+            q.add(ObjectKey::new(&old.metadata.namespace, &old.spec.job_id))
+        }
+        _ => {}
+    }));
+    let (q, v) = (queue.clone(), view.clone());
+    hooks.deployment_admin.push(Arc::new(move |change| {
+        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
+            return;
+        };
+        let Some(view) = v.get() else { return };
+        let Some(parsed) = view.keys.parse(key) else {
+            return;
+        };
+        if let [ns, id] = parsed.segments.as_slice() {
+            if let Some(d) = view.deployments.get(&view.keys.deployment(ns, id)) {
+                q.add(ObjectKey::new(*ns, &d.spec.job_id));
             }
         }
     }));

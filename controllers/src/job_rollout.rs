@@ -8,7 +8,7 @@
 //! deployments controller owns its status. [`rollouts`] turns the
 //! deployment into what the pure core needs per group ([`Rollout`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use drover_api_types::alloc::Allocation;
@@ -18,7 +18,7 @@ use drover_api_types::deployment::{
 use drover_api_types::job::UpdateStrategy;
 use drover_api_types::update::update_kind;
 use drover_api_types::{Deployment, Job, JobType, ObjectMeta, TaskGroup};
-use drover_store::{Atomic, Guard, StoreError};
+use drover_store::{Atomic, StoreError};
 
 use crate::cluster::ObjectKey;
 use crate::context::{Context, NotLeader};
@@ -54,8 +54,17 @@ fn rolls(group: &TaskGroup) -> Option<&UpdateStrategy> {
         .filter(|u| u.max_parallel.is_some_and(|n| n > 0))
 }
 
-/// The deployment a new version starts with (pure).
-pub fn new_deployment(job: &Job, id: &str, now: DateTime<Utc>) -> Deployment {
+/// Per group, the old-version allocations that update in place, and
+/// whether any needs replacing (only then does a group place canaries).
+#[derive(Debug, Default)]
+pub struct Outdated {
+    pub in_place: BTreeMap<String, BTreeSet<String>>,
+    pub replacing: BTreeSet<String>,
+}
+
+/// The deployment a new version starts with (pure). Groups with nothing to
+/// replace want no canaries: there is no old version to compare with.
+pub fn new_deployment(job: &Job, id: &str, outdated: &Outdated, now: DateTime<Utc>) -> Deployment {
     let mut spec = DeploymentSpec {
         job_id: job.metadata.name.clone(),
         job_version: job.metadata.version,
@@ -73,7 +82,11 @@ pub fn new_deployment(job: &Job, id: &str, now: DateTime<Utc>) -> Deployment {
         let progress = u.progress_deadline.map(|d| d.as_std()).unwrap_or_default();
         let group_spec = DeploymentGroupSpec {
             desired_total: u64::try_from(group.count).unwrap_or(0),
-            desired_canaries: u.canary.and_then(|c| u64::try_from(c).ok()).unwrap_or(0),
+            desired_canaries: if outdated.replacing.contains(&group.name) {
+                u.canary.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)
+            } else {
+                0
+            },
             max_parallel: u
                 .max_parallel
                 .and_then(|n| u64::try_from(n).ok())
@@ -117,6 +130,7 @@ pub async fn current_deployment(
     ctx: &Context,
     key: &ObjectKey,
     job: &Job,
+    outdated: &Outdated,
     now: DateTime<Utc>,
 ) -> Result<Option<Deployment>, RolloutError> {
     if !ctx.options.deployments || !deploys(job) {
@@ -126,11 +140,10 @@ pub async fn current_deployment(
         return Ok(Some(d));
     }
     let id = uuid::Uuid::new_v4().to_string();
-    let deployment = new_deployment(job, &id, now);
+    let deployment = new_deployment(job, &id, outdated, now);
     let at = ctx.view.keys.deployment(&key.namespace, &id);
-    let unit = Atomic::new()
-        .guard(at.clone(), Guard::Absent)
-        .put_value(&at, &deployment)?;
+    // Guarded by the key's absence (the new object has no revision).
+    let unit = Atomic::new().put_value(&at, &deployment)?;
     let mut batch = ctx.store.batch();
     batch.push(ctx.fence.guard(unit)?);
     let revision = batch.commit_atomic(&ctx.store).await?;
@@ -144,34 +157,18 @@ pub async fn current_deployment(
     Ok(ctx.view.deployment_of(key, job.metadata.version))
 }
 
-/// What `deployment` allows each of its groups, with the old-version
-/// allocations that update in place.
-pub async fn rollouts(
+/// Sorts the job's old-version allocations: which update in place, and
+/// which groups have some to replace.
+pub async fn outdated(
     ctx: &Context,
     versions: &JobVersions,
     key: &ObjectKey,
     job: &Job,
-    deployment: &Deployment,
     allocs: &[Allocation],
-) -> Result<BTreeMap<String, Rollout>, RolloutError> {
-    let admin = ctx.view.deployment_admin_of(deployment);
-    let state = deployment.status.state;
-    let mut out = BTreeMap::new();
+) -> Result<Outdated, RolloutError> {
+    let mut out = Outdated::default();
     for group in &job.spec.groups {
-        let Some(spec) = deployment.spec.groups.get(&group.name) else {
-            continue;
-        };
-        let status = deployment.status.groups.get(&group.name);
-        let mut rollout = Rollout {
-            deployment_id: deployment.metadata.name.clone(),
-            active: state.is_active(),
-            ended: matches!(state, DeploymentState::Failed | DeploymentState::Cancelled),
-            promoted: spec.desired_canaries == 0 || status.is_some_and(|s| s.promoted),
-            canaries: usize::try_from(spec.desired_canaries).unwrap_or(0),
-            max_parallel: usize::try_from(spec.max_parallel).unwrap_or(1).max(1),
-            in_place: Default::default(),
-            manual_health: admin.alloc_health.clone(),
-        };
+        let mut in_place = BTreeSet::new();
         for a in allocs.iter().filter(|a| is_outdated(a, job, group)) {
             let old = versions
                 .get(&ctx.store, &ctx.view, key, a.spec.job_version)
@@ -181,12 +178,48 @@ pub async fn rollouts(
                 .and_then(|j| j.spec.groups.iter().find(|g| g.name == group.name));
             // A version whose snapshot is gone cannot be compared: replace.
             if old_group.is_some_and(|g| !update_kind(g, group).is_destructive()) {
-                rollout.in_place.insert(a.metadata.uid.clone());
+                in_place.insert(a.metadata.uid.clone());
+            } else {
+                out.replacing.insert(group.name.clone());
             }
         }
-        out.insert(group.name.clone(), rollout);
+        out.in_place.insert(group.name.clone(), in_place);
     }
     Ok(out)
+}
+
+/// What `deployment` allows each of its groups.
+pub fn rollouts(
+    ctx: &Context,
+    job: &Job,
+    deployment: &Deployment,
+    outdated: &Outdated,
+) -> BTreeMap<String, Rollout> {
+    let admin = ctx.view.deployment_admin_of(deployment);
+    let state = deployment.status.state;
+    let mut out = BTreeMap::new();
+    for group in &job.spec.groups {
+        let Some(spec) = deployment.spec.groups.get(&group.name) else {
+            continue;
+        };
+        let status = deployment.status.groups.get(&group.name);
+        let rollout = Rollout {
+            deployment_id: deployment.metadata.name.clone(),
+            active: state.is_active(),
+            ended: matches!(state, DeploymentState::Failed | DeploymentState::Cancelled),
+            promoted: spec.desired_canaries == 0 || status.is_some_and(|s| s.promoted),
+            canaries: usize::try_from(spec.desired_canaries).unwrap_or(0),
+            max_parallel: usize::try_from(spec.max_parallel).unwrap_or(1).max(1),
+            in_place: outdated
+                .in_place
+                .get(&group.name)
+                .cloned()
+                .unwrap_or_default(),
+            manual_health: admin.alloc_health.clone(),
+        };
+        out.insert(group.name.clone(), rollout);
+    }
+    out
 }
 
 /// A live allocation of `group` at an older version of `job`.

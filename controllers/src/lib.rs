@@ -31,6 +31,7 @@
 
 pub mod cluster;
 pub mod context;
+pub mod deployment_controller;
 pub mod deployments;
 pub mod drain;
 pub mod job_controller;

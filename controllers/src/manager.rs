@@ -23,7 +23,9 @@ use crate::context::{Context, Fence, ServerOptions};
 use crate::lifecycle_controller::{self, Fleet};
 use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
-use crate::{drain, job_controller, placement_controller, service_controller};
+use crate::{
+    deployment_controller, drain, job_controller, placement_controller, service_controller,
+};
 
 /// The election all servers campaign in.
 pub const ELECTION: &str = "controllers";
@@ -36,6 +38,7 @@ pub struct Enabled {
     pub lifecycle: bool,
     pub drain: bool,
     pub services: bool,
+    pub deployments: bool,
 }
 
 impl Default for Enabled {
@@ -46,18 +49,20 @@ impl Default for Enabled {
             lifecycle: true,
             drain: true,
             services: true,
+            deployments: true,
         }
     }
 }
 
 impl Enabled {
     /// The controller names, for flags and logs.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 6] = [
         job_controller::NAME,
         placement_controller::NAME,
         lifecycle_controller::NAME,
         drain::NAME,
         service_controller::NAME,
+        deployment_controller::NAME,
     ];
 
     /// Switches off the controller called `name`; false if no such name.
@@ -68,6 +73,7 @@ impl Enabled {
             n if n == lifecycle_controller::NAME => &mut self.lifecycle,
             n if n == drain::NAME => &mut self.drain,
             n if n == service_controller::NAME => &mut self.services,
+            n if n == deployment_controller::NAME => &mut self.deployments,
             _ => return false,
         };
         *flag = false;
@@ -84,6 +90,7 @@ pub struct ControllerMetrics {
     lifecycle: Metrics,
     drain: Metrics,
     services: Metrics,
+    deployments: Metrics,
     /// Placed and failed placements, pass latency.
     placement_stats: PlacementMetrics,
     /// Nodes, allocations and jobs by status, heartbeat expiries.
@@ -105,6 +112,7 @@ impl ControllerMetrics {
             lifecycle: Metrics::register(lifecycle_controller::NAME, registry)?,
             drain: Metrics::register(drain::NAME, registry)?,
             services: Metrics::register(service_controller::NAME, registry)?,
+            deployments: Metrics::register(deployment_controller::NAME, registry)?,
             placement_stats: PlacementMetrics::register(registry)?,
             cluster: ClusterMetrics::register(registry)?,
             leader,
@@ -150,6 +158,10 @@ pub async fn run_server(store: Store, config: ServerConfig, mut shutdown: watch:
             }
         })
     };
+    let mut options = options;
+    // Without the deployments controller nothing would move a deployment
+    // on: versions then roll out by max_parallel alone.
+    options.deployments &= enabled.deployments;
     let options = Arc::new(options);
     loop {
         tokio::select! {
@@ -219,6 +231,11 @@ pub async fn run_term(
     let drain_q = WorkQueue::<String>::with_metrics(drain::NAME, backoff, metrics.drain);
     let services_q =
         WorkQueue::<ObjectKey>::with_metrics(service_controller::NAME, backoff, metrics.services);
+    let deployments_q = WorkQueue::<ObjectKey>::with_metrics(
+        deployment_controller::NAME,
+        backoff,
+        metrics.deployments,
+    );
 
     let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
     let mut hooks = Hooks::default();
@@ -243,6 +260,9 @@ pub async fn run_term(
     }
     if enabled.services {
         service_controller::register_hooks(&services_q, cell.clone(), &mut hooks);
+    }
+    if enabled.deployments {
+        deployment_controller::register_hooks(&deployments_q, cell.clone(), &mut hooks);
     }
     metrics.cluster.register_hooks(&mut hooks);
     let (view, _informers) = ClusterView::start(&store, hooks);
@@ -333,6 +353,24 @@ pub async fn run_term(
         .with_resync(
             options.resync,
             Arc::new(move || service_controller::resync_keys(&resync_view)),
+        );
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    if enabled.deployments {
+        for key in deployment_controller::resync_keys(&view) {
+            deployments_q.add(key);
+        }
+        let resync_view = view.clone();
+        let controller = Controller::new(
+            Arc::new(deployment_controller::DeploymentController::new(
+                ctx.clone(),
+            )),
+            deployments_q,
+            2,
+        )
+        .with_resync(
+            options.resync,
+            Arc::new(move || deployment_controller::resync_keys(&resync_view)),
         );
         tasks.spawn(controller.run(stop.clone()));
     }

@@ -98,6 +98,16 @@ fn hash_of(labels_map: &BTreeMap<String, String>) -> Option<&str> {
     labels_map.get(labels::SPEC_HASH).map(String::as_str)
 }
 
+/// The observed container is what `wanted` describes: the same hash, or
+/// the same hash but for the job's meta (an in-place update).
+fn same_container(observed: &BTreeMap<String, String>, wanted: &BTreeMap<String, String>) -> bool {
+    if hash_of(observed) == hash_of(wanted) {
+        return true;
+    }
+    let seen = observed.get(labels::SPEC_HASH_WITHOUT_META);
+    seen.is_some() && seen == wanted.get(labels::SPEC_HASH_WITHOUT_META)
+}
+
 /// Decides every action for `desired` given `observed`. See the module
 /// header for the rules; the result is in a deterministic order.
 pub fn compute_actions(desired: &[DesiredTask], observed: &[Observed]) -> Vec<Action> {
@@ -140,13 +150,12 @@ fn run(
     found: &mut Vec<&Observed>,
     actions: &mut Vec<Action>,
 ) {
-    let wanted_hash = hash_of(&spec.labels);
     // Best first: running with the right hash, then running, then the most
     // recently started.
     found.sort_by(|a, b| {
         let rank = |o: &Observed| {
             (
-                !(o.running && hash_of(&o.labels) == wanted_hash),
+                !(o.running && same_container(&o.labels, &spec.labels)),
                 !o.running,
             )
         };
@@ -165,7 +174,7 @@ fn run(
             running: extra.running,
         });
     }
-    let matches = hash_of(&keeper.labels) == wanted_hash;
+    let matches = same_container(&keeper.labels, &spec.labels);
     let action = match (keeper.running, matches) {
         (_, false) => Action::Replace {
             old: keeper.id.clone(),

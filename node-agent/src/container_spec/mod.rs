@@ -198,7 +198,10 @@ pub fn container_spec(
         .insert(labels::NODE_ID.into(), ctx.node.metadata.uid.clone());
     spec.labels.insert(labels::TASK.into(), task.name.clone());
     let hash = spec_hash(&spec);
+    let without_meta = spec_hash_without_meta(&spec);
     spec.labels.insert(labels::SPEC_HASH.into(), hash);
+    spec.labels
+        .insert(labels::SPEC_HASH_WITHOUT_META.into(), without_meta);
     Ok(spec)
 }
 
@@ -381,8 +384,15 @@ fn mounts(
     Ok(out)
 }
 
+/// [`spec_hash`] without the `NOMAD_META_*` variables.
+pub fn spec_hash_without_meta(spec: &ContainerSpec) -> String {
+    let mut rest = spec.clone();
+    rest.env.retain(|k, _| !k.starts_with("NOMAD_META_"));
+    spec_hash(&rest)
+}
+
 /// A stable hash of everything that makes the container what it is (not
-/// the hash label itself): FNV-1a over a canonical text, so it does not
+/// the hash labels themselves): FNV-1a over a canonical text, so it does not
 /// change across builds or Rust versions and adoption survives upgrades.
 pub fn spec_hash(spec: &ContainerSpec) -> String {
     let mut text = String::new();
@@ -416,7 +426,9 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     let labels: BTreeMap<&String, &String> = spec
         .labels
         .iter()
-        .filter(|(k, _)| k.as_str() != labels::SPEC_HASH)
+        .filter(|(k, _)| {
+            k.as_str() != labels::SPEC_HASH && k.as_str() != labels::SPEC_HASH_WITHOUT_META
+        })
         .collect();
     for (k, v) in labels {
         add(&format!("label.{k}"), v);

@@ -20,6 +20,10 @@ pub mod labels {
     /// A hash of the container spec: a different hash means a different
     /// container is wanted.
     pub const SPEC_HASH: &str = "io.drover.spec_hash";
+    /// The same hash without the job's meta (`NOMAD_META_*`): a container
+    /// whose spec differs only in meta is kept — a meta change updates an
+    /// allocation in place, and the task keeps the values it started with.
+    pub const SPEC_HASH_WITHOUT_META: &str = "io.drover.spec_hash_without_meta";
 }
 
 /// A published port.
