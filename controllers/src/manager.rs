@@ -158,10 +158,6 @@ pub async fn run_server(store: Store, config: ServerConfig, mut shutdown: watch:
             }
         })
     };
-    let mut options = options;
-    // Without the deployments controller nothing would move a deployment
-    // on: versions then roll out by max_parallel alone.
-    options.deployments &= enabled.deployments;
     let options = Arc::new(options);
     loop {
         tokio::select! {
@@ -219,6 +215,16 @@ pub async fn run_term(
     metrics: ControllerMetrics,
     stop: watch::Receiver<bool>,
 ) {
+    // Without the deployments controller nothing would move a deployment
+    // on: versions then roll out by max_parallel alone.
+    let options = if options.deployments && !enabled.deployments {
+        Arc::new(ServerOptions {
+            deployments: false,
+            ..(*options).clone()
+        })
+    } else {
+        options
+    };
     let backoff = BackoffConfig::default();
     let job_q = WorkQueue::<ObjectKey>::with_metrics(job_controller::NAME, backoff, metrics.job);
     let placement_q = WorkQueue::<ObjectKey>::with_metrics(
