@@ -277,6 +277,34 @@ mod tests {
     }
 
     #[test]
+    fn a_container_differing_only_in_meta_is_kept() {
+        let with_meta_hash = |mut d: DesiredTask, without_meta: &str| {
+            if let Intent::Run(spec) = &mut d.intent {
+                spec.labels
+                    .insert(labels::SPEC_HASH_WITHOUT_META.into(), without_meta.into());
+            }
+            d
+        };
+        let mut running = seen("c1", "a", "web", "h1", true, 10);
+        running
+            .labels
+            .insert(labels::SPEC_HASH_WITHOUT_META.into(), "m1".into());
+        let same_but_meta = with_meta_hash(run_intent("a", "web", "h2"), "m1");
+        let actions = compute_actions(&[same_but_meta], std::slice::from_ref(&running));
+        assert!(matches!(&actions[0], Action::Keep { id, .. } if id == "c1"));
+        let other = with_meta_hash(run_intent("a", "web", "h3"), "m3");
+        let actions = compute_actions(&[other], std::slice::from_ref(&running));
+        assert!(matches!(&actions[0], Action::Replace { .. }));
+        // A container from before the label existed: the full hash decides.
+        let old = seen("c1", "a", "web", "h1", true, 10);
+        let actions = compute_actions(
+            &[with_meta_hash(run_intent("a", "web", "h2"), "m1")],
+            &[old],
+        );
+        assert!(matches!(&actions[0], Action::Replace { .. }));
+    }
+
+    #[test]
     fn a_changed_spec_replaces_and_an_exit_is_reported() {
         let actions = compute_actions(
             &[run_intent("a", "web", "h2"), run_intent("b", "web", "h1")],

@@ -35,6 +35,8 @@ mod system;
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
+mod rollout_tests;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};

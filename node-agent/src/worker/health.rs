@@ -162,7 +162,7 @@ impl Worker {
             }
             let must_run = Phase::of(task) == Phase::Main
                 || task.lifecycle.as_ref().is_some_and(|l| l.sidecar);
-            if must_run && !state.is_some_and(|s| s.state == ts::RUNNING) {
+            if must_run && state.is_none_or(|s| s.state != ts::RUNNING) {
                 tasks_up = false;
             }
         }
