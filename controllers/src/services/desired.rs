@@ -167,15 +167,23 @@ impl<'a> Env<'a> {
         let Some((address, port)) = self.address(service, &name)? else {
             return Ok(None);
         };
-        // Canary tags and meta wait for deployments (issue 8): allocations
-        // carry no canary flag yet, so every instance gets `tags` and `meta`.
-        let tags = service.tags.iter().map(|t| self.expand(t)).collect();
+        // A canary (until promoted) registers with `canary_tags` instead of
+        // `tags` when it has any, and `canary_meta` over `meta`, as Nomad does.
+        let alloc = self.alloc;
+        let canary = alloc.spec.canary;
+        let tag_source = if canary && !service.canary_tags.is_empty() {
+            &service.canary_tags
+        } else {
+            &service.tags
+        };
+        let tags = tag_source.iter().map(|t| self.expand(t)).collect();
+        let canary_meta = service.canary_meta.iter().filter(|_| canary);
         let meta = service
             .meta
             .iter()
+            .chain(canary_meta)
             .map(|(k, v)| (k.clone(), self.expand(v)))
             .collect();
-        let alloc = self.alloc;
         let binding = alloc.binding.as_ref();
         let spec = ServiceRegistrationSpec {
             service_name: name.clone(),

@@ -24,8 +24,8 @@
 //! - checks: the agent's latest result per check, matched by
 //!   [`check_id`](drover_api_types::service::check_id).
 //! - `provider` `consul`, `nomad` or empty: all register here.
-//! - canary tags and meta wait for deployments (issue 8): allocations carry
-//!   no canary flag yet, so `tags` and `meta` always apply.
+//! - a canary allocation (until promoted) registers `canary_tags` instead of
+//!   `tags` when there are any, and `canary_meta` over `meta`.
 
 mod desired;
 mod plan;

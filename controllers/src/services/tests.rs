@@ -188,6 +188,10 @@ fn a_running_allocation_registers_group_and_task_services() {
         ("n1", "worker-1")
     );
     assert_eq!(s.datacenter, "dc7");
+    let mut canary = alloc.clone();
+    canary.spec.canary = true;
+    let d = desired_of(&canary, &job, &node);
+    assert_eq!(find(&d, "web-api").spec.tags, ["canary"], "a canary's tags");
     assert_eq!((s.job_id.as_str(), s.alloc_id.as_str()), ("shop", "a1b2c3"));
     assert_eq!(s.task, "", "a group service names no task");
     let checks: Vec<(&str, &str)> = s
