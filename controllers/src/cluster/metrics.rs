@@ -1,6 +1,6 @@
 //! Cluster gauges the leader computes from its [`ClusterView`]:
 //! `drover_nodes{status}`, `drover_allocations{client_status}`,
-//! `drover_jobs{status}`, and `drover_heartbeats_expired_total`.
+//! `drover_jobs{status}`, `drover_deployments{state}`, and `drover_heartbeats_expired_total`.
 //!
 //! Counting walks the caches (memory only, no etcd), so it runs on a timer
 //! ([`REFRESH`]) during a leadership term rather than per scrape. A
@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use drover_api_types::alloc::ClientStatus;
 use drover_api_types::node::NodeState;
+use drover_api_types::deployment::DeploymentState;
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use tokio::sync::watch;
 
@@ -37,6 +38,16 @@ const CLIENT_STATUSES: [ClientStatus; 6] = [
     ClientStatus::Unknown,
 ];
 
+/// Every deployment state, so each series exists (at 0) from the start.
+const DEPLOYMENT_STATES: [DeploymentState; 6] = [
+    DeploymentState::Running,
+    DeploymentState::Paused,
+    DeploymentState::Blocked,
+    DeploymentState::Successful,
+    DeploymentState::Failed,
+    DeploymentState::Cancelled,
+];
+
 /// The job statuses the job controller writes (see `job_reconcile::status`).
 const JOB_STATUSES: [&str; 3] = ["pending", "running", "dead"];
 
@@ -46,6 +57,7 @@ pub struct ClusterMetrics {
     pub nodes: IntGaugeVec,
     pub allocations: IntGaugeVec,
     pub jobs: IntGaugeVec,
+    pub deployments: IntGaugeVec,
     pub heartbeats_expired: IntCounter,
 }
 
@@ -67,6 +79,13 @@ impl ClusterMetrics {
                 Opts::new("drover_jobs", "Jobs by status (reported by the leader)."),
                 &["status"],
             )?,
+            deployments: IntGaugeVec::new(
+                Opts::new(
+                    "drover_deployments",
+                    "Deployments by state (reported by the leader).",
+                ),
+                &["state"],
+            )?,
             heartbeats_expired: IntCounter::new(
                 "drover_heartbeats_expired_total",
                 "Node heartbeat keys that went away (their agent's lease expired or was revoked), seen by the leader.",
@@ -75,6 +94,7 @@ impl ClusterMetrics {
         registry.register(Box::new(metrics.nodes.clone()))?;
         registry.register(Box::new(metrics.allocations.clone()))?;
         registry.register(Box::new(metrics.jobs.clone()))?;
+        registry.register(Box::new(metrics.deployments.clone()))?;
         registry.register(Box::new(metrics.heartbeats_expired.clone()))?;
         Ok(metrics)
     }
@@ -104,6 +124,7 @@ impl ClusterMetrics {
         self.nodes.reset();
         self.allocations.reset();
         self.jobs.reset();
+        self.deployments.reset();
     }
 
     /// Sets every gauge from the view's caches.
@@ -128,6 +149,16 @@ impl ClusterMetrics {
         set_all(&self.nodes, &node_counts(&nodes));
         set_all(&self.allocations, &alloc_counts(&allocs));
         set_all(&self.jobs, &job_counts(&jobs));
+        let mut deployments: BTreeMap<String, i64> = DEPLOYMENT_STATES
+            .iter()
+            .map(|s| (s.as_str().to_string(), 0))
+            .collect();
+        view.deployments.for_each(|_, d| {
+            *deployments
+                .entry(d.status.state.as_str().to_string())
+                .or_default() += 1;
+        });
+        set_all(&self.deployments, &deployments);
     }
 }
 
