@@ -7,6 +7,7 @@ use std::time::Duration;
 use drover_store::{Atomic, Election, Guard, Store};
 
 use crate::cluster::ClusterView;
+use crate::gc::Thresholds;
 use crate::node_lifecycle::LifecycleConfig;
 use crate::placement::PlacementOptions;
 
@@ -59,6 +60,28 @@ pub struct ServerOptions {
     /// Workers of the job controller (placement runs one, so that capacity
     /// decisions are serial).
     pub job_workers: usize,
+    /// Garbage collection and etcd compaction.
+    pub gc: GcOptions,
+}
+
+/// When the garbage collector runs and what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Time between passes.
+    pub interval: Duration,
+    pub thresholds: Thresholds,
+    /// Time between etcd compactions; zero disables them.
+    pub compaction_interval: Duration,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            interval: Duration::from_secs(60),
+            thresholds: Thresholds::default(),
+            compaction_interval: Duration::from_secs(300),
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -68,6 +91,7 @@ impl Default for ServerOptions {
             lifecycle: LifecycleConfig::default(),
             resync: Duration::from_secs(60),
             job_workers: 4,
+            gc: GcOptions::default(),
         }
     }
 }
