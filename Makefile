@@ -37,7 +37,9 @@ fmt:
 # scheduler end to end (100,000 allocations over 5,000 simulated nodes), the
 # DNS server on one core (queries per second over 50 services x 3 instances),
 # the catalog following the fleet (healthy → in /v1/health/service and DNS,
-# stop → gone, over 50 instances on simulated nodes), then one agent on the local Docker (binding → container running over 50
+# stop → gone, over 50 instances on simulated nodes), churn (1,000 jobs applied,
+# updated and stopped through the API on 50 simulated nodes: update latency,
+# etcd's size before and after GC, compaction and defragmentation), then one agent on the local Docker (binding → container running over 50
 # allocations; its RSS idle and loaded), which needs a reachable Docker.
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000
@@ -47,6 +49,7 @@ bench: build
 	target/release/drover bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
 	target/release/drover bench dns --services 50 --instances 3 --json
 	target/release/drover bench catalog --instances 50 --json
+	target/release/drover bench churn --jobs 1000 --nodes 50 --json
 	@if docker info >/dev/null 2>&1; then \
 	  target/release/drover bench agent --allocs $(BENCH_AGENT_ALLOCS) --json; \
 	else \
