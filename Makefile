@@ -39,7 +39,11 @@ fmt:
 # the catalog following the fleet (healthy → in /v1/health/service and DNS,
 # stop → gone, over 50 instances on simulated nodes), churn (1,000 jobs applied,
 # updated and stopped through the API on 50 simulated nodes: update latency,
-# etcd's size before and after GC, compaction and defragmentation), then one agent on the local Docker (binding → container running over 50
+# etcd's size before and after GC, compaction and defragmentation; on 2 cores:
+# update → new version running p50 2.2 s, p90 3.2 s, p99 3.3 s, max 3.3 s with all
+# 1,000 updates in flight 16 at a time; etcd 8,152 keys / 16.2 MB after the
+# updates, 152 keys after stop + GC (3.8 s), 1.1 MB in use after compaction,
+# a 0.8 MB file after defragmentation), then one agent on the local Docker (binding → container running over 50
 # allocations; its RSS idle and loaded), which needs a reachable Docker.
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000
