@@ -7,6 +7,7 @@ use std::time::Duration;
 use drover_store::{Atomic, Election, Guard, Store};
 
 use crate::cluster::ClusterView;
+use crate::gc::Thresholds;
 use crate::node_lifecycle::LifecycleConfig;
 use crate::placement::PlacementOptions;
 
@@ -62,6 +63,28 @@ pub struct ServerOptions {
     /// Service job versions roll out under deployments (off when the
     /// deployments controller is disabled: nothing would move them on).
     pub deployments: bool,
+    /// Garbage collection and etcd compaction.
+    pub gc: GcOptions,
+}
+
+/// When the garbage collector runs and what it keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GcOptions {
+    /// Time between passes.
+    pub interval: Duration,
+    pub thresholds: Thresholds,
+    /// Time between etcd compactions; zero disables them.
+    pub compaction_interval: Duration,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            interval: Duration::from_secs(60),
+            thresholds: Thresholds::default(),
+            compaction_interval: Duration::from_secs(300),
+        }
+    }
 }
 
 impl Default for ServerOptions {
@@ -72,6 +95,7 @@ impl Default for ServerOptions {
             resync: Duration::from_secs(60),
             job_workers: 4,
             deployments: true,
+            gc: GcOptions::default(),
         }
     }
 }

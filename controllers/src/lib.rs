@@ -15,6 +15,9 @@
 //!   runs on.
 //! - [`placement`]: the pure core of placement — feasibility checks with
 //!   reasons, and scoring.
+//! - [`gc`]: the pure core of garbage collection — which terminal
+//!   allocations, finished jobs and deployments and old job versions may
+//!   go — and etcd compaction; [`gc_controller`] is its shell.
 //! - [`node_lifecycle`]: the pure core of the node lifecycle controller —
 //!   from heartbeat leases, which nodes become ready and which are marked
 //!   down (after ttl + grace, a fresh grace after a leader change, rate
@@ -34,6 +37,8 @@ pub mod context;
 pub mod deployment_controller;
 pub mod deployments;
 pub mod drain;
+pub mod gc;
+pub mod gc_controller;
 pub mod job_controller;
 pub mod job_reconcile;
 pub mod job_rollout;

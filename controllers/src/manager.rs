@@ -20,11 +20,13 @@ use tokio::task::JoinSet;
 use crate::cluster::metrics::ClusterMetrics;
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
+use crate::gc::metrics::GcMetrics;
 use crate::lifecycle_controller::{self, Fleet};
 use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
 use crate::{
-    deployment_controller, drain, job_controller, placement_controller, service_controller,
+    deployment_controller, drain, gc, gc_controller, job_controller, placement_controller,
+    service_controller,
 };
 
 /// The election all servers campaign in.
@@ -39,6 +41,7 @@ pub struct Enabled {
     pub drain: bool,
     pub services: bool,
     pub deployments: bool,
+    pub gc: bool,
 }
 
 impl Default for Enabled {
@@ -50,19 +53,21 @@ impl Default for Enabled {
             drain: true,
             services: true,
             deployments: true,
+            gc: true,
         }
     }
 }
 
 impl Enabled {
     /// The controller names, for flags and logs.
-    pub const NAMES: [&'static str; 6] = [
+    pub const NAMES: [&'static str; 7] = [
         job_controller::NAME,
         placement_controller::NAME,
         lifecycle_controller::NAME,
         drain::NAME,
         service_controller::NAME,
         deployment_controller::NAME,
+        gc_controller::NAME,
     ];
 
     /// Switches off the controller called `name`; false if no such name.
@@ -74,6 +79,7 @@ impl Enabled {
             n if n == drain::NAME => &mut self.drain,
             n if n == service_controller::NAME => &mut self.services,
             n if n == deployment_controller::NAME => &mut self.deployments,
+            n if n == gc_controller::NAME => &mut self.gc,
             _ => return false,
         };
         *flag = false;
@@ -91,6 +97,9 @@ pub struct ControllerMetrics {
     drain: Metrics,
     services: Metrics,
     deployments: Metrics,
+    gc: Metrics,
+    /// Objects collected, pass duration, compacted revision.
+    gc_stats: GcMetrics,
     /// Placed and failed placements, pass latency.
     placement_stats: PlacementMetrics,
     /// Nodes, allocations and jobs by status, heartbeat expiries.
@@ -113,6 +122,8 @@ impl ControllerMetrics {
             drain: Metrics::register(drain::NAME, registry)?,
             services: Metrics::register(service_controller::NAME, registry)?,
             deployments: Metrics::register(deployment_controller::NAME, registry)?,
+            gc: Metrics::register(gc_controller::NAME, registry)?,
+            gc_stats: GcMetrics::register(registry)?,
             placement_stats: PlacementMetrics::register(registry)?,
             cluster: ClusterMetrics::register(registry)?,
             leader,
@@ -380,6 +391,23 @@ pub async fn run_term(
         );
         tasks.spawn(controller.run(stop.clone()));
     }
+    if enabled.gc {
+        let queue = WorkQueue::<gc_controller::Pass>::with_metrics(
+            gc_controller::NAME,
+            backoff,
+            metrics.gc,
+        );
+        queue.add(gc_controller::Pass);
+        let reconciler = gc_controller::GcController::new(ctx.clone(), metrics.gc_stats.clone());
+        let controller = Controller::new(Arc::new(reconciler), queue, 1);
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    tasks.spawn(gc::compaction::run(
+        ctx.store.clone(),
+        options.gc.compaction_interval,
+        metrics.gc_stats.clone(),
+        stop.clone(),
+    ));
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
             tracing::error!(error = %e, "a controller task failed");

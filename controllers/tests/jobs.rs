@@ -39,6 +39,7 @@ impl Harness {
             drain: false,
             services: false,
             deployments: false,
+            gc: false,
         };
         let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let (stop, stopped) = watch::channel(false);

@@ -8,8 +8,8 @@ use std::future::Future;
 use std::sync::Arc;
 
 use etcd_client::{
-    Client, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse,
-    TxnResponse,
+    Client, CompactionOptions, Compare, CompareOp, DeleteOptions, GetOptions, PutOptions, Txn,
+    TxnOp, TxnOpResponse, TxnResponse,
 };
 
 use crate::codec::Kv;
@@ -156,6 +156,10 @@ impl Store {
     /// Reads every key under `prefix` at one revision, page by page so large
     /// collections stay under gRPC message limits.
     pub async fn list_raw(&self, prefix: &str) -> Result<List<Kv>> {
+        self.list_pages(prefix, false).await
+    }
+
+    async fn list_pages(&self, prefix: &str, keys_only: bool) -> Result<List<Kv>> {
         let end = prefix_end(prefix.as_bytes());
         let mut start = prefix.as_bytes().to_vec();
         let mut items = Vec::new();
@@ -164,6 +168,9 @@ impl Store {
             let mut opts = GetOptions::new()
                 .with_range(end.clone())
                 .with_limit(self.config.list_page_size);
+            if keys_only {
+                opts = opts.with_keys_only();
+            }
             // Later pages read at the first page's revision: the listing is a
             // snapshot, so a watch from `revision + 1` fits it exactly.
             if revision > 0 {
@@ -187,6 +194,26 @@ impl Store {
                 _ => return Ok(List { items, revision }),
             }
         }
+    }
+
+    /// Every key under `prefix` with its revisions, values left out: for
+    /// sweeps (garbage collection) that only need to know what exists.
+    pub async fn list_keys(&self, prefix: &str) -> Result<List<Kv>> {
+        self.list_pages(prefix, true).await
+    }
+
+    /// Compacts etcd's history up to `revision` (not physical: etcd frees
+    /// the space in the background). Watches that were behind it re-list.
+    pub async fn compact(&self, revision: i64) -> Result<()> {
+        let mut kv = self.client.kv_client();
+        let label = revision.to_string();
+        self.timed(
+            "compact",
+            &label,
+            kv.compact(revision, Some(CompactionOptions::new())),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Writes `value` at `key` if `guard` holds; returns the new revision.

@@ -13,6 +13,8 @@ use drover_store::Store;
 
 use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs};
 
+#[path = "server/gc_args.rs"]
+mod gc_args;
 #[path = "server/registration.rs"]
 mod registration;
 
@@ -22,10 +24,12 @@ pub struct Args {
     etcd: EtcdArgs,
     #[command(flatten)]
     log: LogArgs,
+    #[command(flatten)]
+    gc: gc_args::GcArgs,
     /// This server's name in the leader election (default: the hostname).
     #[arg(long)]
     name: Option<String>,
-    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain, services.
+    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain, services, gc.
     #[arg(long = "disable-controller", value_name = "NAME")]
     disable: Vec<String>,
     /// How placement scores nodes: `binpack` fills nodes, `spread` empties them.
@@ -123,6 +127,7 @@ impl Args {
         options.lifecycle.max_down_per_interval = self.max_nodes_down_per_minute;
         options.lifecycle.down_interval = Duration::from_secs(60);
         options.job_workers = self.job_workers.max(1);
+        options.gc = self.gc.options();
         options
     }
 }

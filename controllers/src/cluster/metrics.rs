@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use drover_api_types::alloc::ClientStatus;
-use drover_api_types::node::NodeState;
 use drover_api_types::deployment::DeploymentState;
+use drover_api_types::node::NodeState;
 use prometheus::{IntCounter, IntGaugeVec, Opts, Registry};
 use tokio::sync::watch;
 

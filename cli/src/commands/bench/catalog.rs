@@ -289,7 +289,11 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-async fn wait_api(client: &reqwest::Client, base: &str, limit: Duration) -> anyhow::Result<()> {
+pub(super) async fn wait_api(
+    client: &reqwest::Client,
+    base: &str,
+    limit: Duration,
+) -> anyhow::Result<()> {
     let started = Instant::now();
     loop {
         if let Ok(r) = client.get(format!("{base}/v1/agent/self")).send().await {

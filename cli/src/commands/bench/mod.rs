@@ -4,6 +4,7 @@
 
 mod agent;
 mod catalog;
+mod churn;
 mod dns;
 mod dns_client;
 mod measure;
@@ -28,6 +29,9 @@ enum What {
     /// Time how fast healthy instances appear in the catalog (HTTP and
     /// DNS) and stopped ones disappear, on simulated nodes.
     Catalog(catalog::CatalogArgs),
+    /// Apply, update and stop many small jobs on simulated nodes: update
+    /// latencies, and etcd's size before and after GC and compaction.
+    Churn(churn::ChurnArgs),
 }
 
 pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
@@ -36,5 +40,6 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
         What::Agent(args) => agent::run(args),
         What::Dns(args) => dns::run(args),
         What::Catalog(args) => catalog::run(args),
+        What::Churn(args) => churn::run(args),
     }
 }
