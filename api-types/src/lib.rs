@@ -12,6 +12,8 @@
 //! - [`jobspec`]: Nomad HCL and YAML job files → canonical, validated jobs.
 //! - [`validate`]: semantic checks, each naming the object path and the fix.
 //! - [`diff`]: a field-level diff of two jobs, rendered as `nomad plan` does.
+//! - [`update`]: whether a group's change updates its allocations in
+//!   place or replaces them (shared by plan and the job reconciler).
 //! - [`task_env`]: a task's `NOMAD_*` variables and `${…}` interpolation,
 //!   shared by the agent and the service registration controller.
 
@@ -31,6 +33,7 @@ pub mod server;
 pub mod service;
 pub mod task;
 pub mod task_env;
+pub mod update;
 pub mod validate;
 
 pub use alloc::Allocation;
@@ -43,3 +46,4 @@ pub use meta::{ApiObject, ObjectMeta, API_VERSION, DEFAULT_NAMESPACE};
 pub use node::Node;
 pub use service::ServiceRegistration;
 pub use task::Task;
+pub use update::{job_update_kind, update_kind, UpdateKind};
