@@ -76,7 +76,9 @@ pub struct DeploymentUpdateResponse {
 /// One lever, with what [`decide`] needs to judge it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    Promote { groups: Vec<String> },
+    Promote {
+        groups: Vec<String>,
+    },
     Fail,
     Pause(bool),
     /// Resolved allocation id → healthy.
@@ -115,7 +117,11 @@ pub fn decide(
         Action::Pause(pause) => {
             let paused = admin.paused || state == DeploymentState::Paused;
             if *pause == paused {
-                let word = if paused { "already paused" } else { "not paused" };
+                let word = if paused {
+                    "already paused"
+                } else {
+                    "not paused"
+                };
                 return Err(ApiError::conflict(format!("deployment {id} is {word}")).at("pause"));
             }
             out.paused = *pause;
@@ -234,7 +240,9 @@ async fn canary_health(
             None => {
                 let key = store.keys().alloc_status(ns, id);
                 let status: Option<Versioned<AllocationStatus>> = store.get_at(&key).await?;
-                status.and_then(|s| s.value.health_for(d.id())).unwrap_or(false)
+                status
+                    .and_then(|s| s.value.health_for(d.id()))
+                    .unwrap_or(false)
             }
         };
         out.insert(id.clone(), healthy);
@@ -316,7 +324,9 @@ async fn fail(
     Path(id): Path<String>,
     ApiQuery(query): Query,
 ) -> ApiResult<Json<DeploymentUpdateResponse>> {
-    Ok(Json(update(&state, &id, &query, |_| Ok(Action::Fail)).await?))
+    Ok(Json(
+        update(&state, &id, &query, |_| Ok(Action::Fail)).await?,
+    ))
 }
 
 async fn pause(
@@ -336,10 +346,10 @@ async fn alloc_health(
     ApiJson(request): ApiJson<AllocHealthRequest>,
 ) -> ApiResult<Json<DeploymentUpdateResponse>> {
     if request.healthy.is_empty() && request.unhealthy.is_empty() {
-        return Err(ApiError::bad_request(
-            "name at least one allocation as healthy or unhealthy",
-        )
-        .at("healthy"));
+        return Err(
+            ApiError::bad_request("name at least one allocation as healthy or unhealthy")
+                .at("healthy"),
+        );
     }
     let ns_allocs = {
         let (d, _) = find(&state.store, &id, &query).await?;
@@ -374,7 +384,9 @@ pub fn marks(
     for (reference, healthy, field) in requested {
         let found: Vec<&&Allocation> = mine
             .iter()
-            .filter(|a| a.metadata.uid == *reference || a.metadata.uid.starts_with(reference.as_str()))
+            .filter(|a| {
+                a.metadata.uid == *reference || a.metadata.uid.starts_with(reference.as_str())
+            })
             .collect();
         let alloc = match found.as_slice() {
             [one] => *one,
@@ -385,12 +397,10 @@ pub fn marks(
                 ))
                 .at(field))
             }
-            _ => {
-                return Err(ApiError::bad_request(format!(
-                    "allocation prefix {reference:?} matches several allocations; give more of the id"
-                ))
-                .at(field))
-            }
+            _ => return Err(ApiError::bad_request(format!(
+                "allocation prefix {reference:?} matches several allocations; give more of the id"
+            ))
+            .at(field)),
         };
         let group = &alloc.spec.task_group;
         let manual = d

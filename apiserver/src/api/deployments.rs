@@ -265,7 +265,10 @@ mod tests {
         assert_eq!(pick("4f2", views()).expect("unique").id(), "4f2b-2");
         let e = pick("4f", views()).expect_err("ambiguous");
         assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
-        assert!(e.message.contains("4f1a-1") && e.message.contains("4f2b-2"), "{e}");
+        assert!(
+            e.message.contains("4f1a-1") && e.message.contains("4f2b-2"),
+            "{e}"
+        );
         let e = pick("zz", views()).expect_err("unknown");
         assert_eq!(e.status, axum::http::StatusCode::NOT_FOUND);
     }

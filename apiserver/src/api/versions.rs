@@ -115,7 +115,11 @@ pub async fn stable_versions(
     let mut out = BTreeSet::new();
     for kv in &list.items {
         // The key names the version; the value says so too.
-        let from_key = kv.key.rsplit('/').next().and_then(|v| v.parse::<u64>().ok());
+        let from_key = kv
+            .key
+            .rsplit('/')
+            .next()
+            .and_then(|v| v.parse::<u64>().ok());
         let from_value = serde_json::from_slice::<VersionStability>(&kv.value)
             .ok()
             .map(|s| s.version);
@@ -186,9 +190,7 @@ async fn revert(
     let current = store.get::<Job>(ns, &name).await?.ok_or_else(|| {
         ApiError::not_found(format!("job {name:?} not found in namespace {ns:?}"))
     })?;
-    let key = store
-        .keys()
-        .job_version(ns, &name, request.job_version);
+    let key = store.keys().job_version(ns, &name, request.job_version);
     let target: Option<Job> = store.get_at(&key).await?;
     let job = reverted(&current, target.as_ref(), &request)?;
     let unchanged = current.spec == job.spec
@@ -265,7 +267,10 @@ mod tests {
         let job = reverted(&current, Some(&old), &request(1, Some(3))).expect("revert");
         assert_eq!(job.spec, old.spec);
         assert_eq!(job.metadata.version, 3, "write_job bumps it");
-        assert_eq!(job.metadata.resource_version, 42, "guarded by what was read");
+        assert_eq!(
+            job.metadata.resource_version, 42,
+            "guarded by what was read"
+        );
         assert_eq!(job.metadata.uid, "u");
     }
 

@@ -50,12 +50,22 @@ fn promote(groups: &[&str]) -> Action {
 #[test]
 fn promote_all_writes_star_once_canaries_are_healthy() {
     let d = deployment(DeploymentState::Blocked);
-    let out = decide(&d, &DeploymentAdmin::default(), &promote(&[]), &healthy(&["c1", "c2"]))
-        .expect("promote");
+    let out = decide(
+        &d,
+        &DeploymentAdmin::default(),
+        &promote(&[]),
+        &healthy(&["c1", "c2"]),
+    )
+    .expect("promote");
     assert_eq!(out.promote, vec!["*"]);
     assert!(out.updated_at.is_some());
-    let out = decide(&d, &DeploymentAdmin::default(), &promote(&["web"]), &healthy(&["c1", "c2"]))
-        .expect("promote web");
+    let out = decide(
+        &d,
+        &DeploymentAdmin::default(),
+        &promote(&["web"]),
+        &healthy(&["c1", "c2"]),
+    )
+    .expect("promote web");
     assert_eq!(out.promote, vec!["web"]);
 }
 
@@ -69,7 +79,10 @@ fn promote_refuses_unhealthy_no_canaries_unknown_groups_and_twice() {
     let e = decide(&d, &none, &promote(&["db"]), &healthy(&["c1", "c2"])).expect_err("db");
     assert!(e.message.contains("no canaries to promote"), "{e}");
     let e = decide(&d, &none, &promote(&["cache"]), &healthy(&[])).expect_err("unknown");
-    assert_eq!((e.status, e.field.as_deref()), (StatusCode::BAD_REQUEST, Some("groups")));
+    assert_eq!(
+        (e.status, e.field.as_deref()),
+        (StatusCode::BAD_REQUEST, Some("groups"))
+    );
     let mut no_canaries = deployment(DeploymentState::Running);
     no_canaries.spec.groups.remove("web");
     let e = decide(&no_canaries, &none, &promote(&[]), &healthy(&[])).expect_err("none");
@@ -91,8 +104,13 @@ fn terminal_deployments_refuse_every_lever() {
     ] {
         let d = deployment(state);
         for action in [promote(&[]), Action::Fail, Action::Pause(true)] {
-            let e = decide(&d, &DeploymentAdmin::default(), &action, &healthy(&["c1", "c2"]))
-                .expect_err("terminal");
+            let e = decide(
+                &d,
+                &DeploymentAdmin::default(),
+                &action,
+                &healthy(&["c1", "c2"]),
+            )
+            .expect_err("terminal");
             assert_eq!(e.status, StatusCode::CONFLICT);
             assert!(e.message.contains(state.as_str()), "{e}");
         }
@@ -147,7 +165,12 @@ fn health_marks_only_manual_groups_of_this_deployment() {
     assert_eq!(e.field.as_deref(), Some("unhealthy"));
     let e = marks(&d, &allocs, &req(&["aaaa-1"], &["aaaa-1"])).expect_err("both");
     assert!(e.message.contains("both healthy and unhealthy"), "{e}");
-    let admin = decide(&d, &DeploymentAdmin::default(), &Action::Health(out), &CanaryHealth::new())
-        .expect("health");
+    let admin = decide(
+        &d,
+        &DeploymentAdmin::default(),
+        &Action::Health(out),
+        &CanaryHealth::new(),
+    )
+    .expect("health");
     assert_eq!(admin.alloc_health.get("aaaa-1"), Some(&true));
 }
