@@ -397,10 +397,12 @@ pub fn marks(
                 ))
                 .at(field))
             }
-            _ => return Err(ApiError::bad_request(format!(
+            _ => {
+                return Err(ApiError::bad_request(format!(
                 "allocation prefix {reference:?} matches several allocations; give more of the id"
             ))
-            .at(field)),
+                .at(field))
+            }
         };
         let group = &alloc.spec.task_group;
         let manual = d
