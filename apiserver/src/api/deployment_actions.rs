@@ -151,21 +151,7 @@ fn promoted(
         .filter(|(_, g)| g.desired_canaries > 0)
         .map(|(name, _)| name)
         .collect();
-    for g in groups {
-        if !d.spec.groups.contains_key(g) {
-            let known: Vec<&String> = d.spec.groups.keys().collect();
-            return Err(ApiError::bad_request(format!(
-                "deployment {id} has no group {g:?}; its groups are {known:?}"
-            ))
-            .at("groups"));
-        }
-        if !with_canaries.contains(g) {
-            return Err(ApiError::bad_request(format!(
-                "group {g:?} of deployment {id} has no canaries to promote"
-            ))
-            .at("groups"));
-        }
-    }
+    check_groups(d, groups, &with_canaries)?;
     let targets: Vec<&String> = match groups {
         [] => with_canaries.iter().copied().collect(),
         _ => groups.iter().collect(),
@@ -200,6 +186,31 @@ fn promoted(
         out.dedup();
     }
     Ok(out)
+}
+
+/// Refuses named groups the deployment lacks or that have no canaries.
+fn check_groups(
+    d: &DeploymentView,
+    groups: &[String],
+    with_canaries: &BTreeSet<&String>,
+) -> ApiResult<()> {
+    let id = d.id();
+    for g in groups {
+        if !d.spec.groups.contains_key(g) {
+            let known: Vec<&String> = d.spec.groups.keys().collect();
+            return Err(ApiError::bad_request(format!(
+                "deployment {id} has no group {g:?}; its groups are {known:?}"
+            ))
+            .at("groups"));
+        }
+        if !with_canaries.contains(g) {
+            return Err(ApiError::bad_request(format!(
+                "group {g:?} of deployment {id} has no canaries to promote"
+            ))
+            .at("groups"));
+        }
+    }
+    Ok(())
 }
 
 /// Refuses when group `g` has fewer healthy canaries than it wants.
