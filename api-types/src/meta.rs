@@ -36,6 +36,9 @@ pub struct ObjectMeta {
     /// For jobs: the job version, bumped on every spec change.
     #[serde(skip_serializing_if = "is_zero_u64")]
     pub version: u64,
+    /// For jobs: when this version was registered (`drover history`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submit_time: Option<DateTime<Utc>>,
 }
 
 fn is_zero(v: &i64) -> bool {

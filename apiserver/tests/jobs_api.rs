@@ -423,12 +423,14 @@ async fn plan_counts_what_runs_and_explains_what_cannot_be_placed() {
         .post("/v1/job/planned/plan", json!({ "job": job("planned", 2) }))
         .await;
     let front = &plan.body["groups"]["front"];
+    // A count change updates the running allocation in place.
     assert_eq!(
         (
             front["create"].as_u64(),
+            front["in_place_update"].as_u64(),
             front["destructive_update"].as_u64()
         ),
-        (Some(1), Some(1)),
+        (Some(1), Some(1), Some(0)),
         "{}",
         plan.body
     );

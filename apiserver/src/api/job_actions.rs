@@ -46,6 +46,9 @@ pub struct StopRequest {
 pub struct ScaleRequest {
     pub group: String,
     pub count: i64,
+    /// Why (Nomad's scaling message); logged with the change.
+    #[serde(default)]
+    pub message: Option<String>,
     #[serde(default)]
     pub check_index: Option<i64>,
 }
@@ -180,6 +183,13 @@ async fn scale(
     let existing = load(&state, ns, &name).await?;
     let job = scaled(&existing, &request.group, request.count)?;
     let response = write_job(&state.store, ns, Some(existing), job, request.check_index).await?;
+    if response.changed {
+        tracing::info!(
+            job = %name, namespace = %ns, group = %request.group, count = request.count,
+            version = response.version, message = request.message.as_deref().unwrap_or(""),
+            "job scaled"
+        );
+    }
     Ok(Json(response))
 }
 

@@ -23,10 +23,16 @@
 //! - [`consul`]: the Consul-compatible catalog, health, agent and KV
 //!   endpoints (Consul's shapes, headers and plain-text errors).
 //! - [`services`]: Nomad's native `/v1/services`, `/v1/service/{name}`.
+//! - [`deployments`]: `/v1/deployments`, `/v1/deployment/{id}`,
+//!   `/v1/job/{name}/deployments` and `/v1/job/{name}/deployment`.
+//! - [`deployment_actions`]: `/v1/deployment/{id}/promote`, `/fail`,
+//!   `/pause`, `/allocation-health` (operators' intent).
 //! - [`views`]: the allocation and node views those answer with (pure).
 
 pub mod allocs;
 pub mod consul;
+pub mod deployment_actions;
+pub mod deployments;
 pub mod error;
 pub mod events;
 pub mod extract;
@@ -84,6 +90,8 @@ pub fn routes(state: ApiState) -> Router {
         .merge(openapi::routes())
         .merge(consul::routes())
         .merge(services::routes())
+        .merge(deployments::routes())
+        .merge(deployment_actions::routes())
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))

@@ -87,14 +87,79 @@ pub const ROUTES: &[Route] = &[
             "Stop a job (purge: delete it)",
         )
     },
-    read("/v1/job/{name}/versions", "jobs", "A job's stored versions"),
+    Route {
+        query: &["namespace", "index", "wait", "diffs"],
+        ..read(
+            "/v1/job/{name}/versions",
+            "jobs",
+            "A job's stored versions, newest first, with stability (diffs: each against the one before)",
+        )
+    },
+    write(
+        "post",
+        "/v1/job/{name}/revert",
+        "jobs",
+        "Register an older version's spec again as a new version",
+        "{job_version, enforce_prior_version?, check_index?}",
+    ),
+    read(
+        "/v1/job/{name}/deployments",
+        "deployments",
+        "A job's deployments, newest first",
+    ),
+    read(
+        "/v1/job/{name}/deployment",
+        "deployments",
+        "A job's latest deployment (null when none)",
+    ),
+    Route {
+        query: &["namespace", "index", "wait", "job", "prefix"],
+        ..read(
+            "/v1/deployments",
+            "deployments",
+            "List deployments, newest first (namespace=* for all)",
+        )
+    },
+    read(
+        "/v1/deployment/{id}",
+        "deployments",
+        "Read a deployment by id or unique id prefix",
+    ),
+    write(
+        "post",
+        "/v1/deployment/{id}/promote",
+        "deployments",
+        "Promote the canaries of some groups (none named: all)",
+        "{groups?}",
+    ),
+    write(
+        "post",
+        "/v1/deployment/{id}/fail",
+        "deployments",
+        "Fail a deployment (auto-revert applies)",
+        "{}",
+    ),
+    write(
+        "post",
+        "/v1/deployment/{id}/pause",
+        "deployments",
+        "Pause (pause: true) or resume (pause: false) a deployment",
+        "{pause}",
+    ),
+    write(
+        "post",
+        "/v1/deployment/{id}/allocation-health",
+        "deployments",
+        "Mark allocations of health_check = manual groups healthy or unhealthy",
+        "{healthy?, unhealthy?}",
+    ),
     write("post", "/v1/job/{name}/stop", "jobs", "Stop a job", "{}"),
     write(
         "post",
         "/v1/job/{name}/scale",
         "jobs",
         "Scale a group",
-        "{group, count}",
+        "{group, count, message?, check_index?}",
     ),
     write(
         "post",

@@ -25,7 +25,7 @@ use drover_api_types::diagnostic::Severity;
 use drover_api_types::diff::{diff_jobs, JobDiff};
 use drover_api_types::job::PlacementFailure;
 use drover_api_types::validate::validate;
-use drover_api_types::{Job, JobType, Node, ObjectMeta};
+use drover_api_types::{job_update_kind, Job, JobType, Node, ObjectMeta};
 use drover_controllers::job_reconcile::{
     reconcile_group, reconcile_system, system_eligible, GroupPlan, Placement,
 };
@@ -62,6 +62,10 @@ pub struct PlanResponse {
     pub diff: JobDiff,
     /// Per group, what the scheduler would do (groups being removed too).
     pub groups: BTreeMap<String, GroupUpdates>,
+    /// Per group in both versions, when the job changes: whether its
+    /// allocations update in place or are replaced, and why.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub update_kinds: BTreeMap<String, GroupChange>,
     /// Per group, why some of its allocations would stay queued.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub failed_placements: BTreeMap<String, PlacementFailure>,
@@ -78,8 +82,8 @@ pub struct GroupUpdates {
     pub create: u64,
     /// Allocations stopped and not replaced.
     pub destroy: u64,
-    /// Always 0 for now: the job controller replaces every allocation of
-    /// an older version (no in-place updates yet).
+    /// Allocations of an older version that take the new one in place
+    /// (the change is [`drover_api_types::update_kind`]'s in-place kind).
     pub in_place_update: u64,
     /// Allocations replaced by one of the new version.
     pub destructive_update: u64,
@@ -103,6 +107,32 @@ impl GroupUpdates {
     }
 }
 
+/// How one group's allocations take the new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupChange {
+    pub destructive: bool,
+    /// The first field that forces a replacement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// Per group present in both `old` and `new`: the shared update rule.
+pub fn update_kinds(old: &Job, new: &Job) -> BTreeMap<String, GroupChange> {
+    new.spec
+        .groups
+        .iter()
+        .filter(|g| old.spec.groups.iter().any(|o| o.name == g.name))
+        .map(|g| {
+            let kind = job_update_kind(old, new, &g.name);
+            let change = GroupChange {
+                destructive: kind.is_destructive(),
+                field: kind.field().map(str::to_string),
+            };
+            (g.name.clone(), change)
+        })
+        .collect()
+}
+
 /// What the job controller would do, job-wide.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct GroupsOutcome {
@@ -116,24 +146,31 @@ pub struct GroupsOutcome {
 }
 
 /// Runs the job controller's pure reconciler over every group of `job`.
-/// `nodes` is read for system and sysbatch jobs only.
+/// `nodes` is read for system and sysbatch jobs only. The groups in
+/// `in_place` update their older allocations in place: those are counted
+/// as in-place updates, and neither freed nor placed.
 pub fn plan_groups(
     job: &Job,
     allocs: &[Allocation],
     nodes: &[Node],
     now: DateTime<Utc>,
+    in_place: &BTreeSet<String>,
 ) -> GroupsOutcome {
     let system = matches!(job.spec.job_type, JobType::System | JobType::Sysbatch);
     let mut out = GroupsOutcome::default();
     for group in &job.spec.groups {
-        let plan = if system {
+        let mut plan = if system {
             let eligible = system_eligible(nodes, job, group, &PlacementOptions::default());
             reconcile_system(job, group, &eligible, allocs, now)
         } else {
             reconcile_group(job, group, allocs, now)
         };
-        out.updates
-            .insert(group.name.clone(), GroupUpdates::of(&plan));
+        let mut updates = GroupUpdates::of(&plan);
+        if in_place.contains(&group.name) {
+            updates = in_place_counts(updates, &plan, job, allocs);
+            plan.destructive_update.clear();
+        }
+        out.updates.insert(group.name.clone(), updates);
         out.freed.extend(plan.stop.iter().map(|(id, _)| id.clone()));
         let replacing = plan
             .lost
@@ -169,6 +206,31 @@ pub fn plan_groups(
         .filter(|a| needs_placement(a) && !out.freed.contains(&a.metadata.uid));
     out.pending.extend(queued.cloned());
     out
+}
+
+/// A group whose change is in place: every allocation of an older
+/// version takes the new one where it runs — those the reconciler would
+/// replace now and those it leaves for later batches (in-place updates
+/// need no replacement, so `max_parallel` does not hold them back).
+fn in_place_counts(
+    mut updates: GroupUpdates,
+    plan: &GroupPlan,
+    job: &Job,
+    allocs: &[Allocation],
+) -> GroupUpdates {
+    let older: u64 = plan
+        .ignore
+        .iter()
+        .filter(|id| {
+            allocs
+                .iter()
+                .any(|a| &a.metadata.uid == *id && a.spec.job_version != job.metadata.version)
+        })
+        .count() as u64;
+    updates.in_place_update = updates.destructive_update + older;
+    updates.ignore = updates.ignore.saturating_sub(older);
+    updates.destructive_update = 0;
+    updates
 }
 
 /// The allocation the job controller would create for `p` (its id is a
@@ -210,16 +272,19 @@ fn candidate(
     }
 }
 
-async fn plan(
-    State(state): State<ApiState>,
-    Path(name): Path<String>,
-    ApiQuery(query): ApiQuery<std::collections::HashMap<String, String>>,
-    ApiJson(request): ApiJson<PlanRequest>,
-) -> ApiResult<Json<PlanResponse>> {
-    let options = ReadOptions::parse(&query)?;
-    let mut submitted = request.job;
+/// The groups of `kinds` that update in place.
+fn in_place_groups(kinds: &BTreeMap<String, GroupChange>) -> BTreeSet<String> {
+    kinds
+        .iter()
+        .filter(|(_, c)| !c.destructive)
+        .map(|(g, _)| g.clone())
+        .collect()
+}
+
+/// The submitted job named as the path names it.
+fn addressed(mut submitted: Job, name: &str) -> ApiResult<Job> {
     if submitted.metadata.name.is_empty() {
-        submitted.metadata.name = name.clone();
+        submitted.metadata.name = name.to_string();
     } else if submitted.metadata.name != name {
         return Err(ApiError::bad_request(format!(
             "the job is named {:?} but the request addresses {name:?}",
@@ -227,8 +292,19 @@ async fn plan(
         ))
         .at("metadata.name"));
     }
-    drover_store::keys::validate_segment(&name)
+    drover_store::keys::validate_segment(name)
         .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;
+    Ok(submitted)
+}
+
+async fn plan(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiQuery(query): ApiQuery<std::collections::HashMap<String, String>>,
+    ApiJson(request): ApiJson<PlanRequest>,
+) -> ApiResult<Json<PlanResponse>> {
+    let options = ReadOptions::parse(&query)?;
+    let submitted = addressed(request.job, &name)?;
     let ns = match submitted.metadata.namespace.as_str() {
         "" => options.namespace_or_default().to_string(),
         ns => ns.to_string(),
@@ -250,7 +326,13 @@ async fn plan(
     } else {
         None
     };
-    let outcome = plan_groups(&job, &allocs, nodes.as_deref().unwrap_or_default(), now);
+    let update_kinds = match &existing {
+        Some(old) if changed => update_kinds(old, &job),
+        _ => BTreeMap::new(),
+    };
+    let in_place = in_place_groups(&update_kinds);
+    let nodes_now = nodes.as_deref().unwrap_or_default();
+    let outcome = plan_groups(&job, &allocs, nodes_now, now, &in_place);
     let mut failed_placements = BTreeMap::new();
     if !outcome.pending.is_empty() {
         let nodes = match nodes.take() {
@@ -279,6 +361,7 @@ async fn plan(
         changed,
         diff,
         groups: outcome.updates,
+        update_kinds,
         failed_placements,
         warnings,
     }))

@@ -88,6 +88,7 @@ pub fn decide(
             meta.version = 0;
         }
     }
+    meta.submit_time = Some(now);
     Ok(Registration::Write(Box::new(submitted)))
 }
 

@@ -1,4 +1,4 @@
-//! `drover describe job|alloc|node NAME`: one object in detail, as `nomad
+//! `drover describe job|alloc|node|deployment NAME`: one object in detail, as `nomad
 //! status` / `nomad alloc status` / `nomad node status` show it. The
 //! pages are built from the API objects by pure functions (tested below);
 //! `run` only fetches.
@@ -8,9 +8,11 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use drover_api_types::Job;
+use drover_apiserver::api::deployments::DeploymentView;
 use drover_apiserver::api::views::{AllocationView, NodeDetail};
 
 use super::client::{runtime, segment, ApiArgs, Client, Indexed};
+use super::deployment::render::{deployment_page, latest_section};
 use super::get::{alloc_node, eligibility, job_status, word, Kind};
 use super::output::{age, fields, short_id, timestamp, timestamp_ago, Format, Style, Table};
 
@@ -41,7 +43,18 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 ];
                 let allocs: Indexed<Vec<AllocationView>> =
                     client.get("/v1/allocations", &query).await?;
-                Ok(job_page(&job.value, &allocs.value, style, now))
+                let latest: Option<Indexed<Option<DeploymentView>>> = client
+                    .get(&format!("/v1/job/{name}/deployment"), &query[..1])
+                    .await
+                    .ok();
+                let latest = latest.and_then(|l| l.value);
+                Ok(job_page(
+                    &job.value,
+                    &allocs.value,
+                    latest.as_ref(),
+                    style,
+                    now,
+                ))
             }
             Kind::Allocs => {
                 // Ids are unique across namespaces: look everywhere.
@@ -57,8 +70,16 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     client.get(&format!("/v1/node/{name}"), &[]).await?;
                 Ok(node_page(&node.value, style, now))
             }
+            Kind::Deployments => {
+                let everywhere = [("namespace", "*".to_string())];
+                let d: Indexed<DeploymentView> = client
+                    .get(&format!("/v1/deployment/{name}"), &everywhere)
+                    .await?;
+                Ok(deployment_page(&d.value, style))
+            }
             other => anyhow::bail!(
-                "drover describe {}: the server has no {} API yet; describe job, alloc or node",
+                "drover describe {}: describe a job, alloc, node or deployment; \
+                 `drover get {}` lists them",
                 other.plural(),
                 other.plural()
             ),
@@ -135,7 +156,13 @@ fn allocs_section(out: &mut String, allocs: &[AllocationView], style: Style, now
 }
 
 /// `drover describe job`.
-pub fn job_page(job: &Job, allocs: &[AllocationView], style: Style, now: DateTime<Utc>) -> String {
+pub fn job_page(
+    job: &Job,
+    allocs: &[AllocationView],
+    latest: Option<&DeploymentView>,
+    style: Style,
+    now: DateTime<Utc>,
+) -> String {
     let spec = &job.spec;
     let mut out = fields(&[
         ("ID", job.metadata.name.clone()),
@@ -155,7 +182,10 @@ pub fn job_page(job: &Job, allocs: &[AllocationView], style: Style, now: DateTim
         ("Stop", spec.stop.to_string()),
         (
             "Submitted",
-            timestamp_ago(job.metadata.creation_timestamp, now),
+            timestamp_ago(
+                job.metadata.submit_time.or(job.metadata.creation_timestamp),
+                now,
+            ),
         ),
     ]);
     let status = job.status.clone().unwrap_or_default();
@@ -212,6 +242,7 @@ pub fn job_page(job: &Job, allocs: &[AllocationView], style: Style, now: DateTim
             }
         }
     }
+    out.push_str(&latest_section(latest, style));
     allocs_section(&mut out, allocs, style, now);
     out
 }

@@ -1,4 +1,4 @@
-//! `drover get jobs|allocs|nodes|services [NAME]`: list objects as a
+//! `drover get jobs|allocs|nodes|services|deployments [NAME]`: list objects as a
 //! table, or as JSON/YAML for scripts; `-w` re-prints whenever the answer
 //! changes (blocking queries on `X-Drover-Index`).
 
@@ -77,12 +77,6 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    if args.kind == Kind::Deployments {
-        anyhow::bail!(
-            "drover get deployments: the server has no deployments API yet (it comes with the \
-             deployments issue); `drover describe job NAME` shows a job's allocations meanwhile"
-        );
-    }
     let client = Client::new(&args.api)?;
     let style = Style::detect(args.output);
     runtime()?.block_on(async {
@@ -115,7 +109,7 @@ async fn fetch(
     let mut query = Vec::new();
     // Allocation ids are unique across namespaces and pasted from any
     // listing, so one is looked up everywhere.
-    let by_id = args.kind == Kind::Allocs && args.name.is_some();
+    let by_id = matches!(args.kind, Kind::Allocs | Kind::Deployments) && args.name.is_some();
     if args.all_namespaces || by_id {
         query.push(("namespace", "*".to_string()));
     }
@@ -126,6 +120,7 @@ async fn fetch(
     let (many, one) = match args.kind {
         Kind::Jobs => ("/v1/jobs", "/v1/job"),
         Kind::Allocs => ("/v1/allocations", "/v1/allocation"),
+        Kind::Deployments => ("/v1/deployments", "/v1/deployment"),
         _ => ("/v1/nodes", "/v1/node"),
     };
     match &args.name {
@@ -173,6 +168,13 @@ fn print(args: &Args, client: &Client, style: Style, items: &[Value]) -> anyhow:
             services::instances_table(items, wide, args.all_namespaces, style)
         }
         Kind::Services => services::services_table(items, wide, args.all_namespaces),
+        Kind::Deployments => super::deployment::render::deployments_table(
+            &decode(items)?,
+            wide,
+            args.all_namespaces,
+            style,
+            now,
+        ),
         _ => nodes_table(&decode::<NodeView>(items)?, wide, style, now),
     };
     if table.is_empty() {

@@ -7,9 +7,11 @@ mod client;
 mod cluster_args;
 mod completion;
 mod delete;
+mod deployment;
 mod describe;
 mod dev;
 mod get;
+mod history;
 mod init;
 mod inspect;
 mod jobfile;
@@ -20,6 +22,7 @@ mod metrics;
 mod node;
 mod output;
 mod plan;
+mod scale;
 mod server;
 mod validate;
 
@@ -44,12 +47,20 @@ enum Command {
     Plan(plan::Args),
     /// List jobs, allocations, nodes, services or deployments.
     Get(get::Args),
-    /// Show one job, allocation or node in detail.
+    /// Show one job, allocation, node or deployment in detail.
     Describe(describe::Args),
     /// Stop (and with --purge, remove) a job.
     Delete(delete::Args),
     /// Drain a node or set its eligibility.
     Node(node::Args),
+    /// Deployments: list, status, promote, fail, pause, resume, health.
+    Deployment(deployment::Args),
+    /// A job's versions, stability and (with -p) changes.
+    History(history::Args),
+    /// Run an older version of a job again (as a new version).
+    Revert(history::RevertArgs),
+    /// Set a task group's count.
+    Scale(scale::Args),
     /// Write an example job file.
     Init(init::Args),
     /// Print a shell completion script.
@@ -82,6 +93,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Describe(args) => describe::run(&args),
         Command::Delete(args) => delete::run(&args),
         Command::Node(args) => node::run(&args),
+        Command::Deployment(args) => deployment::run(&args),
+        Command::History(args) => history::run(&args),
+        Command::Revert(args) => history::revert(&args),
+        Command::Scale(args) => scale::run(&args),
         Command::Init(args) => init::run(&args),
         Command::Completion(args) => completion::run(&args),
         Command::Dev(args) => dev::run(&args),

@@ -39,6 +39,9 @@ pub struct PlanAnswer {
     pub diff: JobDiff,
     #[serde(default)]
     pub groups: BTreeMap<String, GroupUpdates>,
+    /// Per group: in place or replaced, and which field forces it.
+    #[serde(default)]
+    pub update_kinds: BTreeMap<String, GroupChange>,
     #[serde(default)]
     pub failed_placements: BTreeMap<String, PlacementFailure>,
     #[serde(default)]
@@ -54,6 +57,13 @@ pub struct GroupUpdates {
     pub destructive_update: u64,
     pub migrate: u64,
     pub ignore: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct GroupChange {
+    pub destructive: bool,
+    pub field: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -125,6 +135,7 @@ pub fn render(answer: &PlanAnswer, file: &str) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&update_kinds(answer));
     out.push_str("\nScheduler dry-run:\n");
     if answer.failed_placements.is_empty() {
         out.push_str("- All tasks successfully allocated.\n");
@@ -151,6 +162,36 @@ pub fn render(answer: &PlanAnswer, file: &str) -> String {
          potentially invalid.\n",
     );
     out
+}
+
+/// Which changed groups update in place and which replace their
+/// allocations (groups with no change in the diff are left out).
+fn update_kinds(answer: &PlanAnswer) -> String {
+    let changed: Vec<&str> = answer
+        .diff
+        .groups
+        .iter()
+        .filter(|g| g.diff_type == drover_api_types::diff::DiffType::Edited)
+        .map(|g| g.name.as_str())
+        .collect();
+    let mut out = String::new();
+    for (group, change) in &answer.update_kinds {
+        if !changed.contains(&group.as_str()) {
+            continue;
+        }
+        let line = match (change.destructive, &change.field) {
+            (false, _) => "in-place update (allocations keep running)".to_string(),
+            (true, Some(f)) if !f.is_empty() => {
+                format!("destructive update ({f} changed: allocations are replaced)")
+            }
+            (true, _) => "destructive update (allocations are replaced)".to_string(),
+        };
+        out.push_str(&format!("- Group {group:?}: {line}\n"));
+    }
+    match out.is_empty() {
+        true => out,
+        false => format!("\nUpdates:\n{out}"),
+    }
 }
 
 /// The group a diff line names (`  +/- Group: "front"`).
@@ -200,6 +241,7 @@ mod tests {
             changed,
             diff,
             groups: groups.iter().map(|(g, u)| (g.to_string(), *u)).collect(),
+            update_kinds: BTreeMap::new(),
             failed_placements: BTreeMap::new(),
             warnings: Vec::new(),
         }
@@ -245,6 +287,38 @@ mod tests {
         assert!(page.contains("WARNING: Failed to place all allocations."));
         assert!(
             page.contains("missing driver docker filtered 2 nodes"),
+            "{page}"
+        );
+    }
+
+    #[test]
+    fn changed_groups_say_whether_they_update_in_place() {
+        let mut a = answer(true, &[("front", GroupUpdates::default())]);
+        a.update_kinds
+            .insert("front".into(), GroupChange::default());
+        a.update_kinds.insert(
+            "back".into(),
+            GroupChange {
+                destructive: true,
+                field: Some("tasks[api].env.X".into()),
+            },
+        );
+        let page = render(&a, "web.nomad");
+        assert!(
+            page.contains("- Group \"front\": in-place update"),
+            "{page}"
+        );
+        assert!(!page.contains("\"back\""), "unchanged groups are left out");
+        a.update_kinds.insert(
+            "front".into(),
+            GroupChange {
+                destructive: true,
+                field: Some("tasks[web].config.image".into()),
+            },
+        );
+        let page = render(&a, "web.nomad");
+        assert!(
+            page.contains("destructive update (tasks[web].config.image changed"),
             "{page}"
         );
     }

@@ -52,7 +52,7 @@ fn updates(out: &GroupsOutcome, group: &str) -> GroupUpdates {
 
 #[test]
 fn a_new_job_creates_every_allocation_and_queues_them_for_placement() {
-    let out = plan_groups(&job(0), &[], &[], Utc::now());
+    let out = plan_groups(&job(0), &[], &[], Utc::now(), &BTreeSet::new());
     assert_eq!(updates(&out, "front").create, 2);
     assert_eq!(updates(&out, "back").create, 1);
     assert_eq!(out.pending.len(), 3);
@@ -70,10 +70,10 @@ fn the_same_version_is_ignored_and_a_new_one_replaced() {
         alloc("front", 1, 3, ClientStatus::Running),
         alloc("back", 0, 3, ClientStatus::Running),
     ];
-    let out = plan_groups(&job(3), &running, &[], Utc::now());
+    let out = plan_groups(&job(3), &running, &[], Utc::now(), &BTreeSet::new());
     assert_eq!(updates(&out, "front").ignore, 2);
     assert!(out.pending.is_empty(), "nothing to place");
-    let out = plan_groups(&job(4), &running, &[], Utc::now());
+    let out = plan_groups(&job(4), &running, &[], Utc::now(), &BTreeSet::new());
     let front = updates(&out, "front");
     // The default update block replaces one at a time.
     assert_eq!(
@@ -94,7 +94,7 @@ fn scaling_down_destroys_the_highest_indexes_and_removed_groups_go() {
         alloc("front", 1, 3, ClientStatus::Running),
         alloc("back", 0, 3, ClientStatus::Running),
     ];
-    let out = plan_groups(&smaller, &running, &[], Utc::now());
+    let out = plan_groups(&smaller, &running, &[], Utc::now(), &BTreeSet::new());
     let front = updates(&out, "front");
     assert_eq!((front.destroy, front.ignore), (1, 1));
     assert!(out.freed.contains("front-1-v3"));
@@ -113,7 +113,7 @@ fn a_stopped_job_destroys_everything_and_places_nothing() {
     let mut queued = alloc("front", 1, 3, ClientStatus::Pending);
     queued.binding = None;
     let allocs = [alloc("front", 0, 3, ClientStatus::Running), queued];
-    let out = plan_groups(&stopped, &allocs, &[], Utc::now());
+    let out = plan_groups(&stopped, &allocs, &[], Utc::now(), &BTreeSet::new());
     assert_eq!(updates(&out, "front").destroy, 2);
     assert!(out.pending.is_empty(), "{:?}", out.pending);
 }
@@ -121,7 +121,7 @@ fn a_stopped_job_destroys_everything_and_places_nothing() {
 #[test]
 fn allocations_already_queued_stay_pending() {
     let queued = alloc("back", 0, 3, ClientStatus::Pending);
-    let out = plan_groups(&job(3), &[queued], &[], Utc::now());
+    let out = plan_groups(&job(3), &[queued], &[], Utc::now(), &BTreeSet::new());
     assert_eq!(updates(&out, "back").ignore, 1);
     assert!(out.pending.iter().any(|a| a.metadata.uid == "back-0-v3"));
 }
@@ -141,4 +141,46 @@ fn the_candidate_is_the_stored_job_when_unchanged() {
     assert!(diff_jobs(Some(&stored), &j)
         .render()
         .contains("~ count: \"2\" => \"3\""));
+}
+
+#[test]
+fn in_place_groups_update_every_older_allocation_where_it_runs() {
+    let running = [
+        alloc("front", 0, 3, ClientStatus::Running),
+        alloc("front", 1, 3, ClientStatus::Running),
+        alloc("back", 0, 3, ClientStatus::Running),
+    ];
+    let in_place = BTreeSet::from(["front".to_string()]);
+    let out = plan_groups(&job(4), &running, &[], Utc::now(), &in_place);
+    let front = updates(&out, "front");
+    assert_eq!(
+        (
+            front.in_place_update,
+            front.destructive_update,
+            front.ignore
+        ),
+        (2, 0, 0)
+    );
+    assert!(!out.freed.contains("front-0-v3"), "nothing is replaced");
+    let back = updates(&out, "back");
+    assert_eq!((back.destructive_update, back.in_place_update), (1, 0));
+    assert_eq!(out.pending.len(), 1, "only back's replacement is placed");
+}
+
+#[test]
+fn update_kinds_follow_the_shared_rule() {
+    let old = job(3);
+    let mut new = job(4);
+    new.spec.groups[0].count = 5;
+    new.spec.groups[1].tasks[0]
+        .config
+        .insert("image".into(), "api:2".into());
+    let kinds = update_kinds(&old, &new);
+    assert!(!kinds["front"].destructive);
+    assert_eq!(kinds["front"].field, None);
+    assert!(kinds["back"].destructive);
+    assert_eq!(
+        kinds["back"].field.as_deref(),
+        Some("tasks[api].config.image")
+    );
 }

@@ -129,7 +129,7 @@ fn alloc() -> AllocationView {
 
 #[test]
 fn the_job_page_has_the_summary_the_reasons_and_the_allocations() {
-    let page = job_page(&job(), &[alloc()], Style::PLAIN, now());
+    let page = job_page(&job(), &[alloc()], None, Style::PLAIN, now());
     assert!(page.starts_with("ID          = web\n"), "{page}");
     assert!(page.contains("Priority    = 50\n"), "{page}");
     assert!(
@@ -159,7 +159,7 @@ fn the_job_page_has_the_summary_the_reasons_and_the_allocations() {
         page.contains("abcdef12   sim-1   front        1         run       running   50s ago"),
         "{page}"
     );
-    let none = job_page(&job(), &[], Style::PLAIN, now());
+    let none = job_page(&job(), &[], None, Style::PLAIN, now());
     assert!(
         none.ends_with("Allocations\nNo allocations placed\n"),
         "{none}"

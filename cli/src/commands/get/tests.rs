@@ -87,13 +87,6 @@ fn kinds_take_kubectl_forms_and_flags_parse() {
 }
 
 #[test]
-fn deployments_say_their_api_is_not_there_yet() {
-    let args = parse(&["deployments"]).expect("parse");
-    let e = run(&args).expect_err("not yet").to_string();
-    assert!(e.contains("no deployments API yet"), "{e}");
-}
-
-#[test]
 fn the_jobs_table() {
     let mut stopped = job("api", 0);
     stopped.spec.stop = true;

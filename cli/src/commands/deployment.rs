@@ -1,0 +1,182 @@
+//! `drover deployment list|status|promote|fail|pause|resume|health`: the
+//! operator's side of a rollout. ID is a deployment id or a unique id
+//! prefix. The levers only record intent (`deployments-admin/`); the
+//! deployments controller acts on it, so each prints what was asked and
+//! how to watch it happen.
+
+use std::process::ExitCode;
+
+use drover_api_types::deployment::DeploymentAdmin;
+use drover_apiserver::api::deployments::DeploymentView;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::client::{runtime, segment, ApiArgs, Client, Indexed};
+use super::get::{self, Kind};
+use super::output::{print_machine, short_id, Format, Style};
+
+#[path = "deployment/render.rs"]
+pub mod render;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(subcommand)]
+    pub command: DeploymentCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum DeploymentCommand {
+    /// List deployments, newest first (as `drover get deployments`).
+    List(ListArgs),
+    /// Show one deployment and its groups' progress.
+    Status(StatusArgs),
+    /// Promote the canaries (of every group, or of each --group).
+    Promote(PromoteArgs),
+    /// Fail a running deployment (its job rolls back if auto_revert is set).
+    Fail(IdArgs),
+    /// Pause a deployment: nothing more is placed until it is resumed.
+    Pause(IdArgs),
+    /// Resume a paused deployment.
+    Resume(IdArgs),
+    /// Mark allocations of health_check = "manual" groups healthy or unhealthy.
+    Health(HealthArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ListArgs {
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Every namespace.
+    #[arg(short = 'A', long = "all-namespaces")]
+    pub all_namespaces: bool,
+    /// Print again whenever the list changes.
+    #[arg(short = 'w', long)]
+    pub watch: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Deployment id or unique id prefix.
+    pub id: String,
+    #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct IdArgs {
+    /// Deployment id or unique id prefix.
+    pub id: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    /// Deployment id or unique id prefix.
+    pub id: String,
+    /// Only this group's canaries (repeatable); none: every group's.
+    #[arg(long = "group", short = 'g')]
+    pub groups: Vec<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HealthArgs {
+    /// Deployment id or unique id prefix.
+    pub id: String,
+    /// Allocation ids (or unique prefixes) to mark healthy.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub healthy: Vec<String>,
+    /// Allocation ids (or unique prefixes) to mark unhealthy.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    pub unhealthy: Vec<String>,
+}
+
+/// What every lever answers.
+#[derive(Debug, Deserialize)]
+pub struct LeverResponse {
+    pub id: String,
+    pub namespace: String,
+    pub admin: DeploymentAdmin,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.api)?;
+    let lever = match &args.command {
+        DeploymentCommand::List(l) => {
+            return get::run(&get::Args {
+                api: args.api.clone(),
+                kind: Kind::Deployments,
+                name: None,
+                output: l.output,
+                all_namespaces: l.all_namespaces,
+                watch: l.watch,
+            })
+        }
+        DeploymentCommand::Status(s) => return status(&client, s),
+        DeploymentCommand::Promote(p) => (&p.id, "promote", json!({"groups": p.groups})),
+        DeploymentCommand::Fail(i) => (&i.id, "fail", json!({})),
+        DeploymentCommand::Pause(i) => (&i.id, "pause", json!({"pause": true})),
+        DeploymentCommand::Resume(i) => (&i.id, "pause", json!({"pause": false})),
+        DeploymentCommand::Health(h) => {
+            if h.healthy.is_empty() && h.unhealthy.is_empty() {
+                anyhow::bail!("name allocations with --healthy and/or --unhealthy");
+            }
+            let body = json!({"healthy": h.healthy, "unhealthy": h.unhealthy});
+            (&h.id, "allocation-health", body)
+        }
+    };
+    let (id, action, body) = lever;
+    let path = format!("/v1/deployment/{}/{action}", segment(id));
+    let answer: LeverResponse = runtime()?.block_on(client.post(&path, &query(), &body))?;
+    println!("{}", lever_message(&args.command, &answer));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Ids are unique across namespaces and pasted from any listing.
+fn query() -> Vec<(&'static str, String)> {
+    vec![("namespace", "*".to_string())]
+}
+
+fn status(client: &Client, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let path = format!("/v1/deployment/{}", segment(&args.id));
+    let answer: Indexed<Value> = runtime()?.block_on(client.get(&path, &query()))?;
+    if !args.output.is_table() {
+        print_machine(args.output, &answer.value)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let d: DeploymentView = serde_json::from_value(answer.value)?;
+    print!(
+        "{}",
+        render::deployment_page(&d, Style::detect(args.output))
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What a lever did, in words (pure).
+pub fn lever_message(command: &DeploymentCommand, r: &LeverResponse) -> String {
+    let id = short_id(&r.id);
+    let what = match command {
+        DeploymentCommand::Promote(p) if p.groups.is_empty() => {
+            "promotion of every group's canaries requested".to_string()
+        }
+        DeploymentCommand::Promote(p) => {
+            format!("promotion requested for {}", p.groups.join(", "))
+        }
+        DeploymentCommand::Fail(_) => "marked to fail".to_string(),
+        DeploymentCommand::Pause(_) => "paused".to_string(),
+        DeploymentCommand::Resume(_) => "resumed".to_string(),
+        DeploymentCommand::Health(_) => format!(
+            "allocation health recorded ({} marks)",
+            r.admin.alloc_health.len()
+        ),
+        _ => "updated".to_string(),
+    };
+    format!(
+        "deployment {id} in namespace {:?}: {what}; `drover deployment status {id}` follows it",
+        r.namespace
+    )
+}
+
+#[cfg(test)]
+#[path = "deployment/tests.rs"]
+mod tests;

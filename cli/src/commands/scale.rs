@@ -1,0 +1,67 @@
+//! `drover scale JOB GROUP COUNT`: set one group's count (`POST
+//! /v1/job/{name}/scale`). A new job version; a count change updates in
+//! place, so running allocations are kept and only the difference is
+//! placed or stopped.
+
+use std::process::ExitCode;
+
+use serde::Serialize;
+
+use super::client::{runtime, segment, ApiArgs, Client};
+use super::history::Registered;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    /// The job's name.
+    pub job: String,
+    /// The task group.
+    pub group: String,
+    /// How many allocations the group should run.
+    pub count: i64,
+    /// Only if the job is still at this index.
+    #[arg(long = "check-index")]
+    pub check_index: Option<i64>,
+    /// Why (recorded in the server's log).
+    #[arg(short = 'm', long)]
+    pub message: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct ScaleRequest<'a> {
+    group: &'a str,
+    count: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    check_index: Option<i64>,
+}
+
+pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.api)?;
+    let path = format!("/v1/job/{}/scale", segment(&args.job));
+    let body = ScaleRequest {
+        group: &args.group,
+        count: args.count,
+        message: args.message.as_deref(),
+        check_index: args.check_index,
+    };
+    let r: Registered = runtime()?.block_on(client.post(&path, &[], &body))?;
+    println!("{}", message(args, &r));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn message(args: &Args, r: &Registered) -> String {
+    let (job, group, count) = (&args.job, &args.group, args.count);
+    match r.changed {
+        true => format!(
+            "job {job:?} group {group:?} scaled to {count}: version {} (index {})",
+            r.version, r.index
+        ),
+        false => format!(
+            "job {job:?} group {group:?} is already at count {count} (version {})",
+            r.version
+        ),
+    }
+}
