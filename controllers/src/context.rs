@@ -59,6 +59,9 @@ pub struct ServerOptions {
     /// Workers of the job controller (placement runs one, so that capacity
     /// decisions are serial).
     pub job_workers: usize,
+    /// Finished children kept per periodic or parameterized parent (the
+    /// periodic controller deletes older ones).
+    pub periodic_children_kept: usize,
 }
 
 impl Default for ServerOptions {
@@ -68,6 +71,7 @@ impl Default for ServerOptions {
             lifecycle: LifecycleConfig::default(),
             resync: Duration::from_secs(60),
             job_workers: 4,
+            periodic_children_kept: 5,
         }
     }
 }

@@ -20,6 +20,9 @@
 //!   down (after ttl + grace, a fresh grace after a leader change, rate
 //!   limited, none at all on a suspected partition); and which allocations
 //!   of a down node are lost.
+//! - [`periodic`]: the periodic controller — launches the children of
+//!   periodic jobs on schedule (cron, time zone, prohibit_overlap) and keeps
+//!   at most N finished children of every periodic and parameterized parent.
 //!
 //! The async shells that commit plans come with the rest of the controllers
 //! issue.
@@ -32,6 +35,7 @@ pub mod job_reconcile;
 pub mod lifecycle_controller;
 pub mod manager;
 pub mod node_lifecycle;
+pub mod periodic;
 pub mod placement;
 pub mod placement_controller;
 pub mod runtime;

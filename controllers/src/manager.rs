@@ -21,9 +21,10 @@ use crate::cluster::metrics::ClusterMetrics;
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
 use crate::lifecycle_controller::{self, Fleet};
+use crate::periodic::metrics::PeriodicMetrics;
 use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
-use crate::{drain, job_controller, placement_controller, service_controller};
+use crate::{drain, job_controller, periodic, placement_controller, service_controller};
 
 /// The election all servers campaign in.
 pub const ELECTION: &str = "controllers";
@@ -36,6 +37,7 @@ pub struct Enabled {
     pub lifecycle: bool,
     pub drain: bool,
     pub services: bool,
+    pub periodic: bool,
 }
 
 impl Default for Enabled {
@@ -46,18 +48,20 @@ impl Default for Enabled {
             lifecycle: true,
             drain: true,
             services: true,
+            periodic: true,
         }
     }
 }
 
 impl Enabled {
     /// The controller names, for flags and logs.
-    pub const NAMES: [&'static str; 5] = [
+    pub const NAMES: [&'static str; 6] = [
         job_controller::NAME,
         placement_controller::NAME,
         lifecycle_controller::NAME,
         drain::NAME,
         service_controller::NAME,
+        periodic::NAME,
     ];
 
     /// Switches off the controller called `name`; false if no such name.
@@ -68,6 +72,7 @@ impl Enabled {
             n if n == lifecycle_controller::NAME => &mut self.lifecycle,
             n if n == drain::NAME => &mut self.drain,
             n if n == service_controller::NAME => &mut self.services,
+            n if n == periodic::NAME => &mut self.periodic,
             _ => return false,
         };
         *flag = false;
@@ -84,6 +89,9 @@ pub struct ControllerMetrics {
     lifecycle: Metrics,
     drain: Metrics,
     services: Metrics,
+    periodic: Metrics,
+    /// Launch times, successes and skips of periodic jobs.
+    periodic_stats: PeriodicMetrics,
     /// Placed and failed placements, pass latency.
     placement_stats: PlacementMetrics,
     /// Nodes, allocations and jobs by status, heartbeat expiries.
@@ -105,6 +113,8 @@ impl ControllerMetrics {
             lifecycle: Metrics::register(lifecycle_controller::NAME, registry)?,
             drain: Metrics::register(drain::NAME, registry)?,
             services: Metrics::register(service_controller::NAME, registry)?,
+            periodic: Metrics::register(periodic::NAME, registry)?,
+            periodic_stats: PeriodicMetrics::register(registry)?,
             placement_stats: PlacementMetrics::register(registry)?,
             cluster: ClusterMetrics::register(registry)?,
             leader,
@@ -219,6 +229,8 @@ pub async fn run_term(
     let drain_q = WorkQueue::<String>::with_metrics(drain::NAME, backoff, metrics.drain);
     let services_q =
         WorkQueue::<ObjectKey>::with_metrics(service_controller::NAME, backoff, metrics.services);
+    let periodic_q =
+        WorkQueue::<ObjectKey>::with_metrics(periodic::NAME, backoff, metrics.periodic);
 
     let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
     let mut hooks = Hooks::default();
@@ -243,6 +255,9 @@ pub async fn run_term(
     }
     if enabled.services {
         service_controller::register_hooks(&services_q, cell.clone(), &mut hooks);
+    }
+    if enabled.periodic {
+        periodic::register_hooks(&periodic_q, cell.clone(), &mut hooks);
     }
     metrics.cluster.register_hooks(&mut hooks);
     let (view, _informers) = ClusterView::start(&store, hooks);
@@ -333,6 +348,26 @@ pub async fn run_term(
         .with_resync(
             options.resync,
             Arc::new(move || service_controller::resync_keys(&resync_view)),
+        );
+        tasks.spawn(controller.run(stop.clone()));
+    }
+    if enabled.periodic {
+        for key in periodic::resync_keys(&view) {
+            periodic_q.add(key);
+        }
+        let resync_view = view.clone();
+        let controller = Controller::new(
+            Arc::new(periodic::PeriodicController::new(
+                ctx.clone(),
+                metrics.periodic_stats.clone(),
+                options.periodic_children_kept,
+            )),
+            periodic_q,
+            2,
+        )
+        .with_resync(
+            options.resync,
+            Arc::new(move || periodic::resync_keys(&resync_view)),
         );
         tasks.spawn(controller.run(stop.clone()));
     }
