@@ -26,6 +26,7 @@
 //! - [`views`]: the allocation and node views those answer with (pure).
 
 pub mod allocs;
+pub mod children;
 pub mod consul;
 pub mod error;
 pub mod events;
@@ -74,6 +75,7 @@ pub fn routes(state: ApiState) -> Router {
     Router::new()
         .merge(jobs::routes())
         .merge(job_actions::routes())
+        .merge(children::routes())
         .merge(versions::routes())
         .merge(plan::routes())
         .merge(allocs::routes())
