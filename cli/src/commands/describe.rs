@@ -10,6 +10,8 @@ use chrono::{DateTime, Utc};
 use drover_api_types::Job;
 use drover_apiserver::api::views::{AllocationView, NodeDetail};
 
+mod children;
+
 use super::client::{runtime, segment, ApiArgs, Client, Indexed};
 use super::get::{alloc_node, eligibility, job_status, word, Kind};
 use super::output::{age, fields, short_id, timestamp, timestamp_ago, Format, Style, Table};
@@ -41,7 +43,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 ];
                 let allocs: Indexed<Vec<AllocationView>> =
                     client.get("/v1/allocations", &query).await?;
-                Ok(job_page(&job.value, &allocs.value, style, now))
+                let mut page = job_page(&job.value, &allocs.value, style, now);
+                if job.value.spec.is_parent() {
+                    let children = client
+                        .get(&format!("/v1/job/{name}/children"), &query[..1])
+                        .await?;
+                    page.push_str(&children::parent_sections(
+                        &job.value,
+                        &children.value,
+                        style,
+                        now,
+                    ));
+                }
+                Ok(page)
             }
             Kind::Allocs => {
                 // Ids are unique across namespaces: look everywhere.

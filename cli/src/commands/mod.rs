@@ -9,6 +9,7 @@ mod completion;
 mod delete;
 mod describe;
 mod dev;
+mod dispatch;
 mod get;
 mod init;
 mod inspect;
@@ -19,6 +20,7 @@ mod logs;
 mod metrics;
 mod node;
 mod output;
+mod periodic;
 mod plan;
 mod server;
 mod validate;
@@ -70,6 +72,10 @@ enum Command {
     Logs(logs::Args),
     /// Benchmarks with real parts (`drover bench schedule`, `drover bench agent`).
     Bench(bench::Args),
+    /// Run a parameterized job once: `drover dispatch JOB [--meta K=V]... [FILE|-]`.
+    Dispatch(dispatch::Args),
+    /// Periodic jobs: `drover periodic force JOB` launches one now.
+    Periodic(periodic::Args),
     /// Print the version.
     Version,
 }
@@ -92,6 +98,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(args) => agent::run(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Kv(args) => kv::run(&args),
+        Command::Dispatch(args) => dispatch::run(&args),
+        Command::Periodic(args) => periodic::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
