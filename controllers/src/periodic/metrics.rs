@@ -1,4 +1,6 @@
-//! Periodic job metrics, per `{namespace, job}` of a periodic parent:
+//! Periodic job metrics, per `{namespace, job_id}` of a periodic parent
+//! (not `job`: Prometheus keeps that label for the scrape job and would
+//! rename ours to `exported_job`):
 //! `drover_periodic_last_launch_timestamp_seconds`,
 //! `drover_periodic_last_success_timestamp_seconds`,
 //! `drover_periodic_next_launch_timestamp_seconds`,
@@ -28,7 +30,7 @@ pub struct PeriodicMetrics {
 impl PeriodicMetrics {
     pub fn register(registry: &Registry) -> prometheus::Result<Self> {
         let gauge = |name: &str, help: &str| -> prometheus::Result<GaugeVec> {
-            let g = GaugeVec::new(Opts::new(name, help), &["namespace", "job"])?;
+            let g = GaugeVec::new(Opts::new(name, help), &["namespace", "job_id"])?;
             registry.register(Box::new(g.clone()))?;
             Ok(g)
         };
@@ -37,7 +39,7 @@ impl PeriodicMetrics {
                 "drover_periodic_launches_total",
                 "Children this server launched on a periodic job's schedule.",
             ),
-            &["namespace", "job"],
+            &["namespace", "job_id"],
         )?;
         registry.register(Box::new(launches.clone()))?;
         let skipped = IntCounterVec::new(
@@ -45,7 +47,7 @@ impl PeriodicMetrics {
                 "drover_periodic_skipped_total",
                 "Scheduled launches skipped (reason=overlap: prohibit_overlap and a child still running).",
             ),
-            &["namespace", "job", "reason"],
+            &["namespace", "job_id", "reason"],
         )?;
         registry.register(Box::new(skipped.clone()))?;
         Ok(Self {
