@@ -38,6 +38,7 @@ impl Harness {
             lifecycle: false,
             drain: false,
             services: false,
+            periodic: false,
         };
         let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let (stop, stopped) = watch::channel(false);

@@ -38,6 +38,7 @@ impl Term {
             lifecycle: false,
             drain: false,
             services: true,
+            periodic: false,
         };
         let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let (stop, stopped) = watch::channel(false);

@@ -41,10 +41,12 @@ fn child(name: &str, launched: &str, state: ChildState) -> Child {
     }
 }
 
+/// (crons, zone, now, next, latest in (now - 1h, now]).
+type ScheduleCase<'a> = (&'a [&'a str], &'a str, &'a str, &'a str, Option<&'a str>);
+
 #[test]
 fn next_and_latest_launch_times() {
-    // (crons, zone, now, next, latest in (now - 1h, now])
-    let cases: &[(&[&str], &str, &str, &str, Option<&str>)] = &[
+    let cases: &[ScheduleCase] = &[
         (
             &["*/15 * * * *"],
             "",
