@@ -101,7 +101,7 @@ pub struct JobSpec {
     /// For dispatched and periodic children: the parent job's id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parent_id: Option<String>,
-    /// Dispatch payload (base64 is not needed: it is stored as given).
+    /// A dispatched child's payload, base64-encoded (it may be binary).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload: Option<String>,
     pub stop: bool,

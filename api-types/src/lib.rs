@@ -18,6 +18,7 @@
 //!   shared by the agent and the service registration controller.
 
 pub mod alloc;
+pub mod children;
 pub mod defaults;
 pub mod deployment;
 pub mod diagnostic;

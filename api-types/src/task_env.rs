@@ -79,7 +79,11 @@ pub fn runtime_env(ctx: &TaskContext<'_>) -> BTreeMap<String, String> {
             set(&format!("ADDR_{label}"), format!("{ip}:{}", port.value));
         }
     }
-    for (key, value) in &task.meta {
+    // As in Nomad, job meta (a dispatch's meta lands there) < group < task.
+    let mut meta = job.spec.meta.clone();
+    meta.extend(ctx.group.meta.clone());
+    meta.extend(task.meta.clone());
+    for (key, value) in &meta {
         let key = env_key(key);
         set(&format!("META_{key}"), value.clone());
         let upper = key.to_uppercase();

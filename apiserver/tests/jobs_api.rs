@@ -243,8 +243,104 @@ async fn register_scale_stop_versions_and_plan() {
     assert_eq!(s.delete("/v1/job/nope").await.status, 404);
 
     let dispatch = s.post("/v1/job/web/dispatch", json!({})).await;
-    assert_eq!(dispatch.status, 501);
-    assert!(dispatch.body["error"].is_string());
+    assert_eq!(dispatch.status, 400);
+    let error = dispatch.body["error"].as_str().unwrap_or_default();
+    assert!(error.contains("not parameterized"), "{error}");
+}
+
+const RENDER: &str = r#"
+job "render" {
+  type = "batch"
+  parameterized {
+    payload       = "required"
+    meta_required = ["scene"]
+  }
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config { image = "busybox" }
+      dispatch_payload { file = "in.txt" }
+    }
+  }
+}
+"#;
+
+const NIGHTLY: &str = r#"
+job "nightly" {
+  type = "batch"
+  periodic { cron = "0 3 * * *" }
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config { image = "busybox" }
+    }
+  }
+}
+"#;
+
+#[tokio::test]
+async fn dispatch_and_force_create_children_and_refuse_bad_requests() {
+    let s = start().await;
+    for src in [RENDER, NIGHTLY] {
+        let loaded = parse_str("jobs.nomad", src, &ParseOptions::default()).expect("parse");
+        let job = loaded.jobs.into_iter().next().expect("a job");
+        let r = s.post("/v1/jobs", json!({ "job": job })).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    // "hello" in base64.
+    let ok = json!({"payload": "aGVsbG8=", "meta": {"scene": "intro"}, "idempotency_token": "t1"});
+    let d = s.post("/v1/job/render/dispatch", ok.clone()).await;
+    assert_eq!(d.status, 200, "{}", d.body);
+    let child = d.body["job_id"].as_str().expect("job_id").to_string();
+    assert!(child.starts_with("render:dispatch-"), "{child}");
+    let again = s.post("/v1/job/render/dispatch", ok).await;
+    assert_eq!(
+        again.body["job_id"],
+        child.as_str(),
+        "same token, same child"
+    );
+    let read = s.get(&format!("/v1/job/{child}")).await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["spec"]["parent_id"], "render");
+    assert_eq!(read.body["spec"]["meta"]["scene"], "intro");
+    assert_eq!(read.body["spec"]["payload"], "aGVsbG8=");
+
+    let bad = [
+        (json!({"meta": {"scene": "x"}}), "requires a payload"),
+        (json!({"payload": "aGVsbG8="}), "requires meta scene"),
+        (
+            json!({"payload": "aGVsbG8=", "meta": {"scene": "x", "who": "y"}}),
+            "allowed: scene",
+        ),
+    ];
+    for (body, text) in bad {
+        let r = s.post("/v1/job/render/dispatch", body).await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        let error = r.body["error"].as_str().unwrap_or_default();
+        assert!(error.contains(text), "{error}");
+    }
+
+    let forced = s.post("/v1/job/nightly/periodic/force", json!({})).await;
+    assert_eq!(forced.status, 200, "{}", forced.body);
+    assert!(forced.body["job_id"]
+        .as_str()
+        .is_some_and(|id| id.starts_with("nightly:periodic-")));
+    let refused = s.post("/v1/job/render/periodic/force", json!({})).await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(
+        s.post("/v1/job/nope/periodic/force", json!({}))
+            .await
+            .status,
+        404
+    );
+
+    let children = s.get("/v1/job/render/children").await;
+    assert_eq!(children.status, 200, "{}", children.body);
+    assert!(children.body["periodic"].is_null());
+    assert_eq!(children.body["children"][0]["job_id"], child.as_str());
+    let nightly = s.get("/v1/job/nightly/children").await;
+    assert!(nightly.body["periodic"].is_object(), "{}", nightly.body);
+    assert_eq!(nightly.body["children"].as_array().map(Vec::len), Some(1));
 }
 
 #[tokio::test]

@@ -65,6 +65,9 @@ pub struct ServerOptions {
     pub deployments: bool,
     /// Garbage collection and etcd compaction.
     pub gc: GcOptions,
+    /// Finished children kept per periodic or parameterized parent (the
+    /// periodic controller deletes older ones).
+    pub periodic_children_kept: usize,
 }
 
 /// When the garbage collector runs and what it keeps.
@@ -96,6 +99,7 @@ impl Default for ServerOptions {
             job_workers: 4,
             deployments: true,
             gc: GcOptions::default(),
+            periodic_children_kept: 5,
         }
     }
 }

@@ -50,6 +50,10 @@ pub const NAME: &str = "job";
 /// allocations are terminal.
 pub const PURGE_ANNOTATION: &str = "drover.io/purge";
 
+/// Why a periodic or parameterized parent's own allocations are stopped.
+const REASON_PARENT_JOB: &str =
+    "alloc not needed: a periodic or parameterized job runs only as its children";
+
 #[derive(Debug, thiserror::Error)]
 pub enum JobControllerError {
     #[error(transparent)]
@@ -167,6 +171,10 @@ fn plan_job(
     ctx: &Context,
     writes: &mut Writes,
 ) -> Result<()> {
+    // A periodic or parameterized parent only launches children (Nomad).
+    if job.spec.is_parent() {
+        return stop_all(allocs, REASON_PARENT_JOB, writes);
+    }
     let system = matches!(job.spec.job_type, JobType::System | JobType::Sysbatch);
     let nodes = if system { view.all_nodes() } else { Vec::new() };
     for group in &job.spec.groups {

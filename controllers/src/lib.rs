@@ -23,6 +23,9 @@
 //!   down (after ttl + grace, a fresh grace after a leader change, rate
 //!   limited, none at all on a suspected partition); and which allocations
 //!   of a down node are lost.
+//! - [`periodic`]: the periodic controller — launches the children of
+//!   periodic jobs on schedule (cron, time zone, prohibit_overlap) and keeps
+//!   at most N finished children of every periodic and parameterized parent.
 //!
 //! - [`job_rollout`]: the job controller's side of deployments — creates
 //!   the deployment of a new service job version and tells the pure core
@@ -45,6 +48,7 @@ pub mod job_rollout;
 pub mod lifecycle_controller;
 pub mod manager;
 pub mod node_lifecycle;
+pub mod periodic;
 pub mod placement;
 pub mod placement_controller;
 pub mod runtime;

@@ -22,11 +22,12 @@ use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, Fence, ServerOptions};
 use crate::gc::metrics::GcMetrics;
 use crate::lifecycle_controller::{self, Fleet};
+use crate::periodic::metrics::PeriodicMetrics;
 use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::{BackoffConfig, Controller, Metrics, WorkQueue};
 use crate::{
-    deployment_controller, drain, gc, gc_controller, job_controller, placement_controller,
-    service_controller,
+    deployment_controller, drain, gc, gc_controller, job_controller, periodic,
+    placement_controller, service_controller,
 };
 
 /// The election all servers campaign in.
@@ -42,6 +43,7 @@ pub struct Enabled {
     pub services: bool,
     pub deployments: bool,
     pub gc: bool,
+    pub periodic: bool,
 }
 
 impl Default for Enabled {
@@ -54,13 +56,14 @@ impl Default for Enabled {
             services: true,
             deployments: true,
             gc: true,
+            periodic: true,
         }
     }
 }
 
 impl Enabled {
     /// The controller names, for flags and logs.
-    pub const NAMES: [&'static str; 7] = [
+    pub const NAMES: [&'static str; 8] = [
         job_controller::NAME,
         placement_controller::NAME,
         lifecycle_controller::NAME,
@@ -68,6 +71,7 @@ impl Enabled {
         service_controller::NAME,
         deployment_controller::NAME,
         gc_controller::NAME,
+        periodic::NAME,
     ];
 
     /// Switches off the controller called `name`; false if no such name.
@@ -80,6 +84,7 @@ impl Enabled {
             n if n == service_controller::NAME => &mut self.services,
             n if n == deployment_controller::NAME => &mut self.deployments,
             n if n == gc_controller::NAME => &mut self.gc,
+            n if n == periodic::NAME => &mut self.periodic,
             _ => return false,
         };
         *flag = false;
@@ -100,6 +105,9 @@ pub struct ControllerMetrics {
     gc: Metrics,
     /// Objects collected, pass duration, compacted revision.
     gc_stats: GcMetrics,
+    periodic: Metrics,
+    /// Launch times, successes and skips of periodic jobs.
+    periodic_stats: PeriodicMetrics,
     /// Placed and failed placements, pass latency.
     placement_stats: PlacementMetrics,
     /// Nodes, allocations and jobs by status, heartbeat expiries.
@@ -124,6 +132,8 @@ impl ControllerMetrics {
             deployments: Metrics::register(deployment_controller::NAME, registry)?,
             gc: Metrics::register(gc_controller::NAME, registry)?,
             gc_stats: GcMetrics::register(registry)?,
+            periodic: Metrics::register(periodic::NAME, registry)?,
+            periodic_stats: PeriodicMetrics::register(registry)?,
             placement_stats: PlacementMetrics::register(registry)?,
             cluster: ClusterMetrics::register(registry)?,
             leader,
@@ -253,6 +263,8 @@ pub async fn run_term(
         backoff,
         metrics.deployments,
     );
+    let periodic_q =
+        WorkQueue::<ObjectKey>::with_metrics(periodic::NAME, backoff, metrics.periodic);
 
     let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
     let mut hooks = Hooks::default();
@@ -280,6 +292,9 @@ pub async fn run_term(
     }
     if enabled.deployments {
         deployment_controller::register_hooks(&deployments_q, cell.clone(), &mut hooks);
+    }
+    if enabled.periodic {
+        periodic::register_hooks(&periodic_q, cell.clone(), &mut hooks);
     }
     metrics.cluster.register_hooks(&mut hooks);
     let (view, _informers) = ClusterView::start(&store, hooks);
@@ -408,6 +423,26 @@ pub async fn run_term(
         metrics.gc_stats.clone(),
         stop.clone(),
     ));
+    if enabled.periodic {
+        for key in periodic::resync_keys(&view) {
+            periodic_q.add(key);
+        }
+        let resync_view = view.clone();
+        let controller = Controller::new(
+            Arc::new(periodic::PeriodicController::new(
+                ctx.clone(),
+                metrics.periodic_stats.clone(),
+                options.periodic_children_kept,
+            )),
+            periodic_q,
+            2,
+        )
+        .with_resync(
+            options.resync,
+            Arc::new(move || periodic::resync_keys(&resync_view)),
+        );
+        tasks.spawn(controller.run(stop.clone()));
+    }
     while let Some(joined) = tasks.join_next().await {
         if let Err(e) = joined {
             tracing::error!(error = %e, "a controller task failed");

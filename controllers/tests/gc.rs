@@ -67,6 +67,7 @@ fn start(store: &Store, job: bool, options: ServerOptions) -> Term {
         services: false,
         gc: true,
         deployments: false,
+        periodic: false,
     };
     let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
     let (stop, stopped) = watch::channel(false);

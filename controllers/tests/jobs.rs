@@ -40,6 +40,7 @@ impl Harness {
             services: false,
             deployments: false,
             gc: false,
+            periodic: false,
         };
         let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
         let (stop, stopped) = watch::channel(false);

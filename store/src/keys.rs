@@ -21,6 +21,7 @@
 //! | `nodes-heartbeat/<node-id>`                 | heartbeat | the agent, attached to its lease |
 //! | `nodes-admin/<node-id>`                     | drain/elig| apiserver (operators)            |
 //! | `services/<ns>/<name>`                      | service   | services controller              |
+//! | `jobs-periodic/<ns>/<name>`                 | launches  | periodic controller              |
 //! | `deployments/<ns>/<name>`                   | deployment| deployments controller           |
 //! | `leaders/<election>`                        | election  | [`crate::election`]              |
 //! | `servers/<name>`                            | server    | that `drover server`, on a lease |

@@ -1,7 +1,7 @@
 //! Changes to a registered job: stop (`POST /v1/job/{name}/stop`,
 //! `DELETE /v1/job/{name}[?purge=true]`), scale (`POST
-//! /v1/job/{name}/scale`), dispatch (`POST /v1/job/{name}/dispatch`, not
-//! yet).
+//! /v1/job/{name}/scale`). Dispatch and forced launches are in
+//! [`super::children`].
 //!
 //! Each one is a new version written through [`write_job`], so
 //! `check_index`, versions and snapshots follow the same rules as a
@@ -11,7 +11,6 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
 use drover_api_types::{Job, JobType};
@@ -28,7 +27,6 @@ pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/job/{name}/stop", post(stop))
         .route("/v1/job/{name}/scale", post(scale))
-        .route("/v1/job/{name}/dispatch", post(dispatch))
 }
 
 /// `POST /v1/job/{name}/stop` body; the body may be left out.
@@ -193,19 +191,10 @@ async fn scale(
     Ok(Json(response))
 }
 
-async fn dispatch(Path(name): Path<String>) -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        format!(
-            "dispatching parameterized jobs is not implemented yet (job {name:?}); \
-             register a job per payload instead"
-        ),
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::StatusCode;
     use drover_api_types::jobspec::{parse_str, ParseOptions};
 
     fn job(src: &str) -> Job {

@@ -30,6 +30,7 @@
 //! - [`views`]: the allocation and node views those answer with (pure).
 
 pub mod allocs;
+pub mod children;
 pub mod consul;
 pub mod deployment_actions;
 pub mod deployments;
@@ -80,6 +81,7 @@ pub fn routes(state: ApiState) -> Router {
     Router::new()
         .merge(jobs::routes())
         .merge(job_actions::routes())
+        .merge(children::routes())
         .merge(versions::routes())
         .merge(plan::routes())
         .merge(allocs::routes())

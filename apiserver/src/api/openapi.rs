@@ -172,8 +172,20 @@ pub const ROUTES: &[Route] = &[
         "post",
         "/v1/job/{name}/dispatch",
         "jobs",
-        "Dispatch a parameterized job",
-        "{meta?, payload?}",
+        "Dispatch a parameterized job (a child job)",
+        "{meta?, payload? (base64), idempotency_token?}",
+    ),
+    write(
+        "post",
+        "/v1/job/{name}/periodic/force",
+        "jobs",
+        "Launch a periodic job's child now",
+        "{}",
+    ),
+    read(
+        "/v1/job/{name}/children",
+        "jobs",
+        "A parent's launch record and child jobs",
     ),
     Route {
         query: &["namespace", "index", "wait", "job", "node"],

@@ -110,6 +110,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 output: l.output,
                 all_namespaces: l.all_namespaces,
                 watch: l.watch,
+                all_children: false,
             })
         }
         DeploymentCommand::Status(s) => return status(&client, s),

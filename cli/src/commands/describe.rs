@@ -11,6 +11,8 @@ use drover_api_types::Job;
 use drover_apiserver::api::deployments::DeploymentView;
 use drover_apiserver::api::views::{AllocationView, NodeDetail};
 
+mod children;
+
 use super::client::{runtime, segment, ApiArgs, Client, Indexed};
 use super::deployment::render::{deployment_page, latest_section};
 use super::get::{alloc_node, eligibility, job_status, word, Kind};
@@ -48,13 +50,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                     .await
                     .ok();
                 let latest = latest.and_then(|l| l.value);
-                Ok(job_page(
-                    &job.value,
-                    &allocs.value,
-                    latest.as_ref(),
-                    style,
-                    now,
-                ))
+                let mut page = job_page(&job.value, &allocs.value, latest.as_ref(), style, now);
+                if job.value.spec.is_parent() {
+                    let children = client
+                        .get(&format!("/v1/job/{name}/children"), &query[..1])
+                        .await?;
+                    page.push_str(&children::parent_sections(
+                        &job.value,
+                        &children.value,
+                        style,
+                        now,
+                    ));
+                }
+                Ok(page)
             }
             Kind::Allocs => {
                 // Ids are unique across namespaces: look everywhere.

@@ -12,6 +12,8 @@ use serde_json::Value;
 
 use super::client::{runtime, segment, ApiArgs, Client, Indexed};
 
+mod children;
+pub use children::Children;
 #[path = "get/services.rs"]
 mod services;
 use super::output::{age, list_or_none, print_machine, short_id, Format, Style, Table};
@@ -74,6 +76,10 @@ pub struct Args {
     /// After the first answer, print again whenever it changes (Ctrl-C to stop).
     #[arg(short = 'w', long)]
     pub watch: bool,
+    /// Jobs: also list the children of periodic and parameterized jobs
+    /// (hidden by default; their parent's CHILDREN column counts them).
+    #[arg(short = 'a', long = "all-children")]
+    pub all_children: bool,
 }
 
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
@@ -150,13 +156,11 @@ fn print(args: &Args, client: &Client, style: Style, items: &[Value]) -> anyhow:
     let wide = args.output == Format::Wide;
     let now = Utc::now();
     let table = match args.kind {
-        Kind::Jobs => jobs_table(
-            &decode::<Job>(items)?,
-            wide,
-            args.all_namespaces,
-            style,
-            now,
-        ),
+        Kind::Jobs => {
+            let jobs = decode::<Job>(items)?;
+            let (shown, children) = children::split(jobs, args.all_children || args.name.is_some());
+            jobs_table_with_children(&shown, &children, wide, args.all_namespaces, style, now)
+        }
         Kind::Allocs => allocs_table(
             &decode::<AllocationView>(items)?,
             wide,
@@ -224,10 +228,29 @@ pub fn running_of_desired(job: &Job) -> String {
     format!("{running}/{desired}")
 }
 
+/// The jobs table without a CHILDREN column (the tests' shorthand).
+#[cfg(test)]
 pub fn jobs_table(jobs: &[Job], wide: bool, all: bool, style: Style, now: DateTime<Utc>) -> Table {
+    jobs_table_with_children(jobs, &Children::new(), wide, all, style, now)
+}
+
+/// The jobs table; with a CHILDREN column (live/all) when `children`
+/// counts any.
+pub fn jobs_table_with_children(
+    jobs: &[Job],
+    children: &Children,
+    wide: bool,
+    all: bool,
+    style: Style,
+    now: DateTime<Utc>,
+) -> Table {
     let mut headers = vec![
         "NAME", "TYPE", "STATUS", "VERSION", "GROUPS", "RUNNING", "AGE",
     ];
+    let with_children = !children.is_empty();
+    if with_children {
+        headers.push("CHILDREN");
+    }
     if wide {
         headers.extend(["PRIORITY", "DATACENTERS", "STOPPED"]);
     }
@@ -246,6 +269,9 @@ pub fn jobs_table(jobs: &[Job], wide: bool, all: bool, style: Style, now: DateTi
             running_of_desired(job),
             age(job.metadata.creation_timestamp, now),
         ]);
+        if with_children {
+            row.push(children::cell(children, job));
+        }
         if wide {
             row.extend([
                 job.spec.priority.to_string(),

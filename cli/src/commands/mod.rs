@@ -10,6 +10,7 @@ mod delete;
 mod deployment;
 mod describe;
 mod dev;
+mod dispatch;
 mod get;
 mod history;
 mod init;
@@ -21,6 +22,7 @@ mod logs;
 mod metrics;
 mod node;
 mod output;
+mod periodic;
 mod plan;
 mod scale;
 mod server;
@@ -81,6 +83,10 @@ enum Command {
     Logs(logs::Args),
     /// Benchmarks with real parts (`drover bench schedule`, `drover bench agent`).
     Bench(bench::Args),
+    /// Run a parameterized job once: `drover dispatch JOB [--meta K=V]... [FILE|-]`.
+    Dispatch(dispatch::Args),
+    /// Periodic jobs: `drover periodic force JOB` launches one now.
+    Periodic(periodic::Args),
     /// Print the version.
     Version,
 }
@@ -107,6 +113,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Agent(args) => agent::run(&args),
         Command::Logs(args) => logs::run(&args),
         Command::Kv(args) => kv::run(&args),
+        Command::Dispatch(args) => dispatch::run(&args),
+        Command::Periodic(args) => periodic::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -29,7 +29,8 @@ pub struct Args {
     /// This server's name in the leader election (default: the hostname).
     #[arg(long)]
     name: Option<String>,
-    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain, services, gc.
+    /// Switch a controller off (repeatable): job, placement, node-lifecycle, drain, services,
+    /// deployments, gc, periodic.
     #[arg(long = "disable-controller", value_name = "NAME")]
     disable: Vec<String>,
     /// How placement scores nodes: `binpack` fills nodes, `spread` empties them.
@@ -71,6 +72,10 @@ pub struct Args {
     /// Workers of the job controller.
     #[arg(long, default_value_t = 4)]
     job_workers: usize,
+    /// Finished children kept per periodic or parameterized job; older
+    /// ones are deleted (running ones never are).
+    #[arg(long, default_value_t = 5)]
+    periodic_children_kept: usize,
 }
 
 /// `--dns-addr`: an address, or off.
@@ -128,6 +133,7 @@ impl Args {
         options.lifecycle.down_interval = Duration::from_secs(60);
         options.job_workers = self.job_workers.max(1);
         options.gc = self.gc.options();
+        options.periodic_children_kept = self.periodic_children_kept;
         options
     }
 }

@@ -232,6 +232,16 @@ impl Cluster {
         agent_flags: &[&str],
         prepare: impl FnOnce(&Path),
     ) -> Cluster {
+        Cluster::start_full(address, &[], agent_flags, prepare).await
+    }
+
+    /// With extra flags for the server too.
+    pub async fn start_full(
+        address: &str,
+        server_flags: &[&str],
+        agent_flags: &[&str],
+        prepare: impl FnOnce(&Path),
+    ) -> Cluster {
         drover_test_support::docker::busybox_image(IMAGE).expect("test image");
         let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
         let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
@@ -244,7 +254,10 @@ impl Cluster {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .to_string();
-        let server = drover(&etcd, &["server", &format!("--http-addr={server_addr}")]);
+        let http_addr = format!("--http-addr={server_addr}");
+        let mut server_args = vec!["server", http_addr.as_str()];
+        server_args.extend(server_flags);
+        let server = drover(&etcd, &server_args);
         let mut agent_args = vec![
             "agent".to_string(),
             format!("--address={address}"),

@@ -4,7 +4,9 @@
 //! pending allocation is `queued` until it is bound to a node, `starting`
 //! after). The job status is `running` while any allocation is non-terminal,
 //! `dead` once a stopped job, or a batch job whose work is done, has only
-//! terminal allocations, and `pending` otherwise.
+//! terminal allocations, and `pending` otherwise. A periodic or
+//! parameterized parent (which has no allocations) is `running` until
+//! stopped, then `dead`, as in Nomad.
 
 use std::collections::BTreeSet;
 
@@ -37,6 +39,10 @@ pub fn summary(allocs: &[Allocation], version: u64) -> GroupSummary {
 
 /// `"pending"`, `"running"` or `"dead"`.
 pub fn job_status(job: &Job, allocs: &[Allocation]) -> &'static str {
+    // A parent runs only as its children: it is running until stopped.
+    if job.spec.is_parent() && allocs.is_empty() {
+        return if job.spec.stop { "dead" } else { "running" };
+    }
     if allocs.iter().any(|a| !a.status.client_status.is_terminal()) {
         return "running";
     }

@@ -96,7 +96,8 @@ pub fn container_spec(
     let task = ctx.task;
     let config = &task.config;
     let mut env = task_env(ctx);
-    let (files, template_env) = templates::render_all(ctx, policy, &env)?;
+    let (mut files, template_env) = templates::render_all(ctx, policy, &env)?;
+    files.extend(templates::payload_file(ctx, policy)?);
     // As in Nomad, template variables override the task's own env.
     env.extend(template_env);
     let lookup = Lookup {
@@ -462,7 +463,8 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     // containers adopted by them) stay as they were.
     for f in &spec.files {
         add("file", &format!("{}:{:o}", f.host_path, f.mode));
-        add("file.contents", &f.contents);
+        // Lossless for text, so the hashes of template files are as before.
+        add("file.contents", &String::from_utf8_lossy(&f.contents));
     }
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in text.bytes() {

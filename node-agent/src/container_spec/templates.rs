@@ -64,11 +64,41 @@ pub(super) fn render_all(
         }
         files.push(RenderedFile {
             host_path: host_path.to_string_lossy().into_owned(),
-            contents,
+            contents: contents.into_bytes(),
             mode,
         });
     }
     Ok((files, vars))
+}
+
+/// A dispatched job's payload, decoded, as the file its task's
+/// `dispatch_payload` names under `local/` (Nomad's NOMAD_TASK_DIR).
+pub(super) fn payload_file(
+    ctx: &TaskContext<'_>,
+    policy: &AgentPolicy<'_>,
+) -> Result<Option<RenderedFile>, SpecError> {
+    use base64::Engine;
+    let (Some(target), Some(payload)) = (&ctx.task.dispatch_payload, &ctx.job.spec.payload) else {
+        return Ok(None);
+    };
+    let destination = format!("local/{}", target.file);
+    let fail = |message: String| SpecError::Template {
+        task: ctx.task.name.clone(),
+        destination: destination.clone(),
+        message,
+    };
+    let contents = base64::engine::general_purpose::STANDARD
+        .decode(payload)
+        .map_err(|e| fail(format!("the dispatch payload is not base64: {e}")))?;
+    let alloc_root = policy.allocs_dir.join(&ctx.alloc.metadata.uid);
+    let task_root = alloc_root.join(&ctx.task.name);
+    let host_path =
+        resolve_destination(&alloc_root, &task_root.join("local"), &target.file).map_err(fail)?;
+    Ok(Some(RenderedFile {
+        host_path: host_path.to_string_lossy().into_owned(),
+        contents,
+        mode: 0o644,
+    }))
 }
 
 /// Where `destination` is on the node. As in Nomad it is relative to the

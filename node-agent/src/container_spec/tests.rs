@@ -332,7 +332,13 @@ fn templates_become_files_in_the_task_dirs() {
     let files: Vec<(&str, &str, u32)> = spec
         .files
         .iter()
-        .map(|f| (f.host_path.as_str(), f.contents.as_str(), f.mode))
+        .map(|f| {
+            (
+                f.host_path.as_str(),
+                std::str::from_utf8(&f.contents).unwrap_or(""),
+                f.mode,
+            )
+        })
         .collect();
     let root = "/var/lib/drover/allocs/a1b2";
     assert_eq!(
@@ -430,4 +436,38 @@ fn template_errors_name_the_task_and_the_template() {
             .map_err(|e| e.to_string());
         assert_eq!(got, Err(want.to_string()));
     }
+}
+
+#[test]
+fn a_dispatch_payload_is_written_decoded_under_local_and_job_meta_reaches_the_env() {
+    let spec = spec_with(json!({"image": "busybox:1"}), |job, _| {
+        // "hi\0there": binary bytes survive.
+        job.spec.payload = Some("aGkAdGhlcmU=".into());
+        job.spec.meta.insert("scene".into(), "intro".into());
+        job.spec.groups[0].tasks[0].dispatch_payload =
+            Some(drover_api_types::task::DispatchPayload {
+                file: "input.bin".into(),
+            });
+    })
+    .expect("spec");
+    let file = spec.files.last().expect("the payload file");
+    assert_eq!(
+        file.host_path,
+        "/var/lib/drover/allocs/a1b2/nginx/local/input.bin"
+    );
+    assert_eq!(file.contents, b"hi\0there");
+    assert!(
+        spec.env.get("NOMAD_META_scene").map(String::as_str) == Some("intro"),
+        "{:?}",
+        spec.env
+    );
+    // No payload (not a dispatched child): no file.
+    let plain = spec_with(json!({"image": "busybox:1"}), |job, _| {
+        job.spec.groups[0].tasks[0].dispatch_payload =
+            Some(drover_api_types::task::DispatchPayload {
+                file: "input.bin".into(),
+            });
+    })
+    .expect("spec");
+    assert!(plain.files.is_empty());
 }

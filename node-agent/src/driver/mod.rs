@@ -75,7 +75,8 @@ pub struct PullOptions {
 pub struct RenderedFile {
     /// Absolute path on the node, inside the allocation's directory.
     pub host_path: String,
-    pub contents: String,
+    /// Bytes: a dispatch payload may be binary.
+    pub contents: Vec<u8>,
     /// Unix permission bits (`perms`).
     pub mode: u32,
 }
@@ -97,7 +98,7 @@ impl RenderedFile {
         std::fs::create_dir_all(dir)?;
         let tmp = dir.join(format!(".{}.drover-tmp", name.to_string_lossy()));
         let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(self.contents.as_bytes())?;
+        file.write_all(&self.contents)?;
         file.sync_all()?;
         // Set explicitly: the umask would otherwise narrow `perms`.
         file.set_permissions(std::fs::Permissions::from_mode(self.mode))?;
