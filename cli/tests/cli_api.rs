@@ -222,6 +222,16 @@ async fn get_describe_node_and_delete_through_the_api() {
         .all(|r| r["port"].as_u64().is_some_and(|p| p >= 20000)));
     assert!(ok(&addr, &["get", "svc", "nothing-here"]).is_empty());
 
+    // The job's version rolls out under a deployment, listed as such.
+    let deployments = eventually(30, "the job's deployment", || {
+        let addr = addr.clone();
+        async move {
+            let out = ok_async(addr, &["get", "deployments"]).await;
+            out.contains("web").then_some(out)
+        }
+    })
+    .await;
+    assert!(deployments.contains("ID"), "{deployments}");
     let described = ok(&addr, &["describe", "job", "web"]);
     for want in [
         "ID",
@@ -268,8 +278,8 @@ async fn get_describe_node_and_delete_through_the_api() {
     assert!(e.contains("not found") && e.contains("nope"), "{e}");
     let e = fails(&addr, &["get", "alloc", "zzzzzz"]);
     assert!(e.contains("zzzzzz"), "{e}");
-    let e = fails(&addr, &["get", "deployments"]);
-    assert!(e.contains("no deployments API yet"), "{e}");
+    let e = fails(&addr, &["get", "deployment", "zzzzzz"]);
+    assert!(e.contains("zzzzzz"), "{e}");
     // Logs go through the server, which names why it cannot proxy them
     // (simulated nodes run no agent API).
     let e = fails(&addr, &["logs", &short, "server"]);

@@ -222,9 +222,11 @@ pub fn rollouts(
     out
 }
 
-/// A live allocation of `group` at an older version of `job`.
+/// A live allocation of `group` at an older version of `job`. Canaries are
+/// not: they are promoted or stopped, never updated.
 fn is_outdated(a: &Allocation, job: &Job, group: &TaskGroup) -> bool {
     a.spec.task_group == group.name
+        && !a.spec.canary
         && a.spec.job_version < job.metadata.version
         && !a.status.client_status.is_terminal()
         && a.spec.desired_status == drover_api_types::alloc::DesiredStatus::Run
