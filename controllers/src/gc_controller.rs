@@ -29,7 +29,9 @@ use drover_store::{Atomic, Batch, Guard, Keys, StoreError};
 use crate::cluster::ObjectKey;
 use crate::context::{Context, NotLeader, COMMIT_IN_FLIGHT};
 use crate::gc::metrics::GcMetrics;
-use crate::gc::{collect, AllocGc, GcPlan, JobGc, JobGuard, LeftoverGc, Snapshot, VersionsGc};
+use crate::gc::{
+    collect, AllocGc, DeploymentGc, GcPlan, JobGc, JobGuard, LeftoverGc, Snapshot, VersionsGc,
+};
 use crate::runtime::{Action, Reconcile};
 
 /// The controller's name (work queue, metrics, logs, `--disable-controller`).
@@ -213,12 +215,8 @@ impl Units {
             u.first.push(("orphan_part", 1, fence(unit)?));
         }
         for d in &plan.deployments {
-            let key = keys.deployment(&d.key.namespace, &d.key.name);
-            let unit = Atomic::new()
-                .guard(&key, Guard::Revision(d.revision))
-                .delete(&key)
-                .delete(keys.deployment_admin(&d.key.namespace, &d.key.name));
-            u.first.push(("deployment", 1, fence(unit)?));
+            u.first
+                .push(("deployment", 1, fence(deployment_unit(keys, d))?));
         }
         for v in &plan.versions {
             for (n, unit) in version_units(keys, v) {
@@ -268,6 +266,15 @@ impl Units {
     }
 }
 
+fn deployment_unit(keys: &Keys, d: &DeploymentGc) -> Atomic {
+    let key = keys.deployment(&d.key.namespace, &d.key.name);
+    let unit = Atomic::new()
+        .guard(&key, Guard::Revision(d.revision))
+        .delete(&key)
+        .delete(keys.deployment_admin(&d.key.namespace, &d.key.name));
+    with_job_guard(unit, keys.job(&d.job.namespace, &d.job.name), d.job_guard)
+}
+
 fn alloc_unit(keys: &Keys, a: &AllocGc) -> Atomic {
     let (ns, id) = (&a.key.namespace, &a.key.name);
     let mut unit = Atomic::new()
@@ -278,8 +285,11 @@ fn alloc_unit(keys: &Keys, a: &AllocGc) -> Atomic {
     if let Some(node) = &a.node {
         unit = unit.delete(keys.node_alloc(node, ns, id));
     }
-    let job = keys.job(&a.job.namespace, &a.job.name);
-    match a.job_guard {
+    with_job_guard(unit, keys.job(&a.job.namespace, &a.job.name), a.job_guard)
+}
+
+fn with_job_guard(unit: Atomic, job: String, guard: JobGuard) -> Atomic {
+    match guard {
         JobGuard::None => unit,
         JobGuard::Absent => unit.guard(job, Guard::Absent),
         JobGuard::Revision(rev) => unit.guard(job, Guard::Revision(rev)),

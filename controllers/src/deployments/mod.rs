@@ -23,7 +23,7 @@
 mod tests;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{Allocation, DesiredStatus};
+use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus};
 use drover_api_types::deployment::{
     DeploymentAdmin, DeploymentGroupSpec, DeploymentGroupStatus, DeploymentState, DeploymentStatus,
 };
@@ -207,10 +207,14 @@ fn tally(
     }
     let waits_for_promotion = canaries_healthy && !status.promoted;
 
+    // Running, not merely placed: allocations of the version that another
+    // deployment placed (or that moved in place) carry no health verdict
+    // for this one, so only their state says they are there.
     let current: Vec<&Allocation> = ours
         .iter()
         .copied()
         .filter(live)
+        .filter(|a| a.status.client_status == ClientStatus::Running)
         .filter(|a| !a.spec.canary && a.spec.job_version == d.spec.job_version)
         .collect();
     let old_left = ours

@@ -82,6 +82,29 @@ fn assess_now(d: &Deployment, allocs: &[Allocation], admin: &DeploymentAdmin) ->
 }
 
 #[test]
+fn allocations_it_did_not_place_count_only_once_running() {
+    // Another deployment of the same version placed them (or they moved
+    // in place): without a verdict for this one, pending is not there.
+    let d = deployment(2, 0);
+    let mut pending = [alloc("a", 2, false, None), alloc("b", 2, false, None)];
+    for a in &mut pending {
+        a.status.client_status = ClientStatus::Pending;
+    }
+    let none = DeploymentAdmin::default();
+    assert_eq!(
+        assess_now(&d, &pending, &none).status.state,
+        DeploymentState::Running
+    );
+    for a in &mut pending {
+        a.status.client_status = ClientStatus::Running;
+    }
+    assert_eq!(
+        assess_now(&d, &pending, &none).status.state,
+        DeploymentState::Successful
+    );
+}
+
+#[test]
 fn rolling_update_in_progress_then_successful() {
     let d = deployment(3, 0);
     let none = DeploymentAdmin::default();

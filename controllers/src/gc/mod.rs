@@ -91,7 +91,8 @@ pub struct Snapshot {
     pub finished_since: BTreeMap<ObjectKey, DateTime<Utc>>,
 }
 
-/// What a deletion requires of the allocation's job.
+/// What a deletion requires of the job an allocation or deployment
+/// belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobGuard {
     /// Nothing: the allocation itself says it is done (stopped, replaced).
@@ -128,7 +129,13 @@ pub struct JobGc {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeploymentGc {
     pub key: ObjectKey,
+    pub job: ObjectKey,
     pub revision: i64,
+    /// A job read as gone must still be absent: the snapshot's jobs come
+    /// from the view and the deployments from a later listing, so a job
+    /// registered a moment ago can have a deployment the view's jobs do
+    /// not show yet.
+    pub job_guard: JobGuard,
 }
 
 /// Old versions of a live job, guarded by the job's revision.
@@ -208,8 +215,11 @@ pub fn collect(snap: &Snapshot, now: DateTime<Utc>, t: &Thresholds) -> GcPlan {
         collected_jobs.insert(key.clone(), rev);
         plan.allocs
             .extend(allocs.iter().map(|a| alloc_gc(a, JobGuard::Revision(rev))));
-        plan.deployments
-            .extend(deployments.iter().map(|d| deployment_gc(d)));
+        plan.deployments.extend(
+            deployments
+                .iter()
+                .map(|d| deployment_gc(d, JobGuard::Revision(rev))),
+        );
         plan.jobs.push(JobGc {
             revision: rev,
             versions: set_of(&snap.versions, &key).into_iter().collect(),
@@ -378,7 +388,12 @@ fn collect_deployments(
                 plan.truncated = true;
                 return;
             }
-            plan.deployments.push(deployment_gc(d));
+            let job_guard = if gone {
+                JobGuard::Absent
+            } else {
+                JobGuard::None
+            };
+            plan.deployments.push(deployment_gc(d, job_guard));
         }
     }
 }
@@ -474,10 +489,12 @@ fn alloc_gc(a: &Allocation, job_guard: JobGuard) -> AllocGc {
     }
 }
 
-fn deployment_gc(d: &Deployment) -> DeploymentGc {
+fn deployment_gc(d: &Deployment, job_guard: JobGuard) -> DeploymentGc {
     DeploymentGc {
         key: ObjectKey::new(&d.metadata.namespace, &d.metadata.name),
+        job: ObjectKey::new(&d.metadata.namespace, &d.spec.job_id),
         revision: d.metadata.resource_version,
+        job_guard,
     }
 }
 

@@ -283,6 +283,11 @@ fn deployments_keep_each_live_jobs_newest_and_those_in_use() {
     // d1: an allocation runs it; d2: too young; d3: the newest; x0: its
     // job is gone.
     assert_eq!(ids, vec!["x0", "d0"]);
+    // A gone job must still be gone when the deletion commits (it may be
+    // new and not yet in the view); an old deployment needs nothing.
+    let guards: Vec<JobGuard> = plan.deployments.iter().map(|d| d.job_guard).collect();
+    assert_eq!(guards, vec![JobGuard::Absent, JobGuard::None]);
+    assert_eq!(plan.deployments[0].job, ObjectKey::new("default", "gone"));
 }
 
 #[test]
