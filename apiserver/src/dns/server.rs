@@ -37,11 +37,28 @@ impl Sockets {
     }
 }
 
-/// Binds UDP and TCP on `addr`. With port 0, TCP takes the port UDP got.
+/// How many UDP ports an `addr` with port 0 tries before giving up.
+const ANY_PORT_ATTEMPTS: usize = 32;
+
+/// Binds UDP and TCP on `addr`. With port 0, TCP takes the port UDP got;
+/// the kernel picks UDP and TCP ports from separate pools, so that port
+/// may be taken for TCP, and another one is tried.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<Sockets> {
-    let udp = UdpSocket::bind(addr).await?;
-    let tcp = TcpListener::bind(udp.local_addr()?).await?;
-    Ok(Sockets { udp, tcp })
+    let attempts = if addr.port() == 0 {
+        ANY_PORT_ATTEMPTS
+    } else {
+        1
+    };
+    let mut last = None;
+    for _ in 0..attempts {
+        let udp = UdpSocket::bind(addr).await?;
+        match TcpListener::bind(udp.local_addr()?).await {
+            Ok(tcp) => return Ok(Sockets { udp, tcp }),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => last = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::from(std::io::ErrorKind::AddrInUse)))
 }
 
 /// Serves both transports until `shutdown` turns true.
@@ -195,4 +212,28 @@ async fn connection(
 /// the serving futures `!Send`.
 async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|s| *s).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn any_port_gives_udp_and_tcp_the_same_port() {
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("addr");
+        for _ in 0..8 {
+            let sockets = bind(any).await.expect("bind");
+            let udp = sockets.udp.local_addr().expect("udp addr");
+            let tcp = sockets.tcp.local_addr().expect("tcp addr");
+            assert_eq!(udp, tcp);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_named_port_taken_for_tcp_is_an_error() {
+        let taken = TcpListener::bind("127.0.0.1:0").await.expect("tcp");
+        let addr = taken.local_addr().expect("addr");
+        let err = bind(addr).await.err().expect("the port is taken");
+        assert_eq!(err.kind(), std::io::ErrorKind::AddrInUse);
+    }
 }
