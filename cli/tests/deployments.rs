@@ -4,7 +4,9 @@
 //! max_parallel running; a canary whose check fails fails the deployment
 //! and auto-revert brings the old version back without touching its
 //! allocations; promotion replaces the rest; a meta-only change updates in
-//! place.
+//! place. `drover apply` follows the deployment: it fails with the
+//! deployment's reason and ends as soon as healthy canaries wait for
+//! promotion.
 
 mod common;
 
@@ -33,6 +35,32 @@ async fn register(server: &str, job: &Job) -> u64 {
     let body: serde_json::Value = response.json().await.expect("json");
     assert!(status.is_success(), "register: {status} {body}");
     body["version"].as_u64().expect("version")
+}
+
+/// `drover apply -f` of `job` written as a JSON manifest, followed as a
+/// user runs it; (success, stdout, stderr).
+async fn apply(server: &str, job: &Job) -> (bool, String, String) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join(format!("{}.json", job.metadata.name));
+    std::fs::write(&file, serde_json::to_vec(job).expect("json")).expect("write job file");
+    let addr = format!("http://{server}");
+    tokio::task::spawn_blocking(move || {
+        let out = std::process::Command::new(common::DROVER)
+            .args(["apply", "--timeout", "2m", "-f"])
+            .arg(&file)
+            .env("DROVER_ADDR", addr)
+            .env_remove("DROVER_NAMESPACE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run drover apply");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    })
+    .await
+    .expect("join")
 }
 
 async fn allocs(store: &Store, job: &str) -> Vec<Allocation> {
@@ -263,7 +291,16 @@ async fn failing_canary_fails_the_deployment_and_auto_revert_restores_the_old_ve
     assert_eq!(old.len(), 2);
 
     let broken = web("canary-bad", 2, false, update(1, "checks", true));
-    assert_eq!(register(server, &broken).await, 1);
+    let (applied, out, err) = apply(server, &broken).await;
+    assert!(
+        !applied,
+        "apply of a failing rollout must fail: {out}\n{err}"
+    );
+    assert!(
+        err.contains("failed: Failed due to unhealthy allocations - rolling back to job version 0"),
+        "apply names the failed deployment and the revert: {err}"
+    );
+    assert!(out.contains("registered (version 1)"), "{out}");
     let failed = deployment_when(
         store,
         "canary-bad",
@@ -330,20 +367,34 @@ async fn failing_canary_fails_the_deployment_and_auto_revert_restores_the_old_ve
 async fn promoting_healthy_canaries_replaces_the_rest() {
     let cluster = Cluster::start("127.0.0.1").await;
     let (store, server) = (&cluster.store, cluster.server_addr.as_str());
+    cluster.until_ready().await;
     let mut job = web("canary-good", 2, true, update(1, "checks", false));
-    register(server, &job).await;
-    deployment_when(store, "canary-good", 0, "version 0 deployed", |d| {
-        d.status.state == DeploymentState::Successful
-    })
-    .await;
+    // apply follows the first version's deployment to its success (the
+    // allocations run before they have been healthy for min_healthy_time).
+    let (applied, out, err) = apply(server, &job).await;
+    assert!(applied, "{out}\n{err}");
+    assert!(out.contains("is running as asked"), "{out}");
+    let first = deployment_of(store, "canary-good", 0)
+        .await
+        .expect("deployment");
+    assert_eq!(first.status.state, DeploymentState::Successful);
     job.spec.groups[0].tasks[0]
         .env
         .insert("RELEASE".into(), "2".into());
-    register(server, &job).await;
-    let blocked = deployment_when(store, "canary-good", 1, "healthy canary waits", |d| {
-        d.status.state == DeploymentState::Blocked
-    })
-    .await;
+    // apply ends, successfully, when the canary is healthy and waits.
+    let (applied, out, err) = apply(server, &job).await;
+    assert!(applied, "{out}\n{err}");
+    let blocked = deployment_of(store, "canary-good", 1)
+        .await
+        .expect("version 1's deployment");
+    assert_eq!(blocked.status.state, DeploymentState::Blocked);
+    let id = &blocked.metadata.name[..8];
+    assert!(
+        out.contains(&format!(
+            "deployment {id} waits for promotion (drover deployment promote {id})"
+        )),
+        "{out}"
+    );
     // Until promoted, the old allocations all run beside the canary.
     let waiting = allocs(store, "canary-good").await;
     let old_running = waiting

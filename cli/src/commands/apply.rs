@@ -2,9 +2,13 @@
 //! file registers nothing), register each through `POST /v1/jobs`, then,
 //! unless `--detach`, follow each job's status with blocking queries until
 //! every group got where it was asked to go, failed beyond repair, or
-//! `--timeout` passed.
+//! `--timeout` passed. A service job's version is followed through its
+//! deployment: done when it succeeds, failed when it fails (auto-revert
+//! included), and handed to the operator when healthy canaries wait for
+//! promotion.
 
 mod progress;
+mod rollout;
 
 use std::io::IsTerminal as _;
 use std::path::PathBuf;
@@ -14,6 +18,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use drover_api_types::job::JobStatus;
 use drover_api_types::Job;
+use drover_apiserver::api::deployments::DeploymentView;
 use drover_apiserver::api::jobs::RegisterResponse;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 use serde::Serialize;
@@ -23,6 +28,7 @@ use super::cluster_args::parse_duration;
 use super::jobfile::{collect, load_all, SourcedJob, VarArgs};
 pub(super) use progress::placement_reason;
 use progress::{evaluate, Progress};
+use rollout::Verdict;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -49,6 +55,8 @@ pub struct Args {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Outcome {
     Done,
+    /// Healthy canaries wait for `drover deployment promote ID`.
+    AwaitingPromotion(String),
     Failed(String),
     TimedOut(Option<String>),
 }
@@ -114,6 +122,10 @@ async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::R
         match outcome {
             Outcome::Done if job.spec.stop => println!("job {name:?} stopped"),
             Outcome::Done => println!("job {name:?} is running as asked"),
+            Outcome::AwaitingPromotion(id) => println!(
+                "job {name:?}: the canaries are healthy; deployment {id} waits for \
+                 promotion (drover deployment promote {id})"
+            ),
             Outcome::Failed(reason) => {
                 ok = false;
                 eprintln!("job {name:?} failed:");
@@ -184,6 +196,11 @@ pub(super) fn namespace_query(job: &Job) -> Vec<(&'static str, String)> {
 /// and a lost connection is noticed.
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
+/// Longest a blocking query waits while a deployment is followed: its
+/// health and state are not part of the job's status, so they are read
+/// at least this often.
+const DEPLOYMENT_POLL: Duration = Duration::from_secs(2);
+
 async fn follow(
     client: &Client,
     job: &Job,
@@ -194,6 +211,13 @@ async fn follow(
     let lines = display.job(job);
     let deadline = tokio::time::Instant::now() + timeout;
     let path = format!("/v1/job/{}", segment(&job.metadata.name));
+    let deployments_path = format!("/v1/job/{}/deployments", segment(&job.metadata.name));
+    let follows_deployment = rollout::expects_deployment(job);
+    let max_wait = if follows_deployment {
+        DEPLOYMENT_POLL
+    } else {
+        MAX_WAIT
+    };
     let mut index = 0i64;
     let mut last_error = None;
     loop {
@@ -204,27 +228,36 @@ async fn follow(
         }
         let mut query = namespace_query(job);
         if index > 0 {
-            let wait = remaining.min(MAX_WAIT).as_millis().max(1);
+            let wait = remaining.min(max_wait).as_millis().max(1);
             query.push(("index", index.to_string()));
             query.push(("wait", format!("{wait}ms")));
         }
         let read = tokio::time::timeout(remaining + Duration::from_secs(5), async {
-            client.get::<Job>(&path, &query).await
+            let answer = client.get::<Job>(&path, &query).await?;
+            let deployments = match follows_deployment {
+                true => {
+                    client
+                        .get::<Vec<DeploymentView>>(&deployments_path, &namespace_query(job))
+                        .await?
+                        .value
+                }
+                false => Vec::new(),
+            };
+            anyhow::Ok((answer, deployments))
         })
         .await;
         match read {
-            Ok(Ok(answer)) => {
+            Ok(Ok((answer, deployments))) => {
                 last_error = None;
                 index = answer.index;
                 let progress: Progress = evaluate(job, answer.value.status.as_ref(), baseline);
-                lines.show(&progress.lines);
-                if let Some(reason) = progress.failed {
+                let deployment = rollout::of_version(&deployments, job);
+                let mut shown = progress.lines.clone();
+                shown.extend(deployment.map(rollout::line));
+                lines.show(&shown);
+                if let Some(outcome) = ended(&progress, deployment.map(rollout::verdict)) {
                     lines.finish();
-                    return Outcome::Failed(reason);
-                }
-                if progress.done {
-                    lines.finish();
-                    return Outcome::Done;
+                    return outcome;
                 }
             }
             Ok(Err(e)) => {
@@ -236,6 +269,21 @@ async fn follow(
             }
             Err(_) => {}
         }
+    }
+}
+
+/// How the follow ends, if it does now: the version's deployment decides
+/// once there is one; a failure the allocations show needs no deployment.
+/// A successful deployment still waits for the job's summary to agree
+/// (it is written a moment later), so the last lines shown are true.
+fn ended(progress: &Progress, deployment: Option<Verdict>) -> Option<Outcome> {
+    match (deployment, &progress.failed) {
+        (Some(Verdict::Failed(reason)), _) => Some(Outcome::Failed(reason)),
+        (_, Some(reason)) => Some(Outcome::Failed(reason.clone())),
+        (Some(Verdict::Successful), None) => progress.done.then_some(Outcome::Done),
+        (Some(Verdict::AwaitingPromotion { id }), None) => Some(Outcome::AwaitingPromotion(id)),
+        (Some(Verdict::InProgress), None) => None,
+        (None, None) => progress.done.then_some(Outcome::Done),
     }
 }
 
@@ -260,9 +308,9 @@ impl Display {
         let bars = self.multi.as_ref().map(|multi| {
             let style = ProgressStyle::with_template("{spinner} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner());
-            job.spec
-                .groups
-                .iter()
+            // One line per group, and one for the deployment.
+            let rows = job.spec.groups.len() + usize::from(rollout::expects_deployment(job));
+            (0..rows)
                 .map(|_| {
                     let bar = multi.add(ProgressBar::new_spinner());
                     bar.set_style(style.clone());
@@ -325,6 +373,60 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn progress(done: bool, failed: Option<&str>) -> Progress {
+        Progress {
+            done,
+            failed: failed.map(str::to_string),
+            lines: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_deployment_decides_once_there_is_one() {
+        // Auto-revert: the old version runs again and nothing is outdated,
+        // so the allocations alone look done; the deployment failed.
+        let reverted = ended(
+            &progress(true, None),
+            Some(Verdict::Failed("deployment 1 failed".into())),
+        );
+        assert_eq!(
+            reverted,
+            Some(Outcome::Failed("deployment 1 failed".into()))
+        );
+        assert_eq!(
+            ended(&progress(true, None), Some(Verdict::InProgress)),
+            None
+        );
+        assert_eq!(
+            ended(&progress(true, None), Some(Verdict::Successful)),
+            Some(Outcome::Done)
+        );
+        // The summary lags the deployment by a moment.
+        assert_eq!(
+            ended(&progress(false, None), Some(Verdict::Successful)),
+            None
+        );
+        let waiting = Verdict::AwaitingPromotion { id: "abc".into() };
+        assert_eq!(
+            ended(&progress(false, None), Some(waiting)),
+            Some(Outcome::AwaitingPromotion("abc".into()))
+        );
+    }
+
+    #[test]
+    fn without_a_deployment_the_allocations_decide() {
+        assert_eq!(ended(&progress(true, None), None), Some(Outcome::Done));
+        assert_eq!(ended(&progress(false, None), None), None);
+        // A placement failure needs no deployment to be final.
+        assert_eq!(
+            ended(
+                &progress(false, Some("not placed")),
+                Some(Verdict::InProgress)
+            ),
+            Some(Outcome::Failed("not placed".into()))
+        );
+    }
 
     #[test]
     fn timeouts_read_as_typed() {

@@ -326,6 +326,26 @@ impl Cluster {
         .await
     }
 
+    /// Waits until the server leads and lists the node as ready: what a
+    /// user's `drover apply` needs for its placement not to fail.
+    pub async fn until_ready(&self) {
+        let base = format!("http://{}", self.server_addr);
+        eventually(30, "the server leading and the node ready", || async {
+            let get = |path: &str| {
+                let url = format!("{base}{path}");
+                async move {
+                    let response = reqwest::get(url).await.ok()?;
+                    response.json::<serde_json::Value>().await.ok()
+                }
+            };
+            let leader = get("/v1/status/leader").await?;
+            let nodes = get("/v1/nodes").await?;
+            let ready = nodes.as_array()?.iter().any(|n| n["status"] == "ready");
+            (leader["leading"] == true && ready).then_some(())
+        })
+        .await
+    }
+
     /// The agent's HTTP address (its API and `/metrics`), as its node
     /// advertises it.
     pub async fn agent_addr(&self) -> String {

@@ -1,0 +1,208 @@
+//! What the deployment of the applied version says about the apply (pure).
+//!
+//! A service job's version rolls out as a deployment, which is the only
+//! place health, canaries and auto-revert show: allocations counted alone
+//! would call a reverted rollout done (the old version runs again, nothing
+//! outdated) and wait out the timeout for canaries that need a promotion.
+//! So once the version has a deployment, it decides when the apply ends.
+
+use drover_api_types::deployment::DeploymentState;
+use drover_api_types::{Job, JobType};
+use drover_apiserver::api::deployments::DeploymentView;
+
+use crate::commands::output::short_id as short;
+
+/// Where the applied version's deployment stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Running or paused: keep following.
+    InProgress,
+    Successful,
+    /// Every canary is healthy; an operator has to promote them.
+    AwaitingPromotion {
+        id: String,
+    },
+    Failed(String),
+}
+
+/// Whether `job`'s version gets a deployment at all: service jobs do,
+/// unless stopped or a periodic/parameterized parent (which runs nothing).
+pub fn expects_deployment(job: &Job) -> bool {
+    job.spec.job_type == JobType::Service
+        && !job.spec.stop
+        && job.spec.periodic.is_none()
+        && job.spec.parameterized.is_none()
+}
+
+/// The deployment of exactly `job`'s version, if it was created.
+pub fn of_version<'a>(deployments: &'a [DeploymentView], job: &Job) -> Option<&'a DeploymentView> {
+    deployments
+        .iter()
+        .find(|d| d.spec.job_id == job.metadata.name && d.spec.job_version == job.metadata.version)
+}
+
+pub fn verdict(d: &DeploymentView) -> Verdict {
+    let id = short(d.id());
+    let why = |what: &str| match d.status.description.as_str() {
+        "" => format!("deployment {id} {what}"),
+        description => format!("deployment {id} {what}: {description}"),
+    };
+    match d.state() {
+        DeploymentState::Running | DeploymentState::Paused => Verdict::InProgress,
+        DeploymentState::Successful => Verdict::Successful,
+        DeploymentState::Blocked => Verdict::AwaitingPromotion { id: id.to_string() },
+        DeploymentState::Failed => Verdict::Failed(why("failed")),
+        DeploymentState::Cancelled => Verdict::Failed(why("was cancelled")),
+    }
+}
+
+/// `deployment 1a2b3c4d running: front 1/2 healthy, 1/1 canaries`.
+pub fn line(d: &DeploymentView) -> String {
+    let groups: Vec<String> = d
+        .spec
+        .groups
+        .iter()
+        .map(|(name, spec)| {
+            let status = d.status.groups.get(name).cloned().unwrap_or_default();
+            let mut text = format!("{name} {}/{} healthy", status.healthy, spec.desired_total);
+            if spec.desired_canaries > 0 {
+                text.push_str(&format!(
+                    ", {}/{} canaries",
+                    status.placed_canaries.len(),
+                    spec.desired_canaries
+                ));
+            }
+            if status.unhealthy > 0 {
+                text.push_str(&format!(", {} unhealthy", status.unhealthy));
+            }
+            text
+        })
+        .collect();
+    let mut text = format!("deployment {} {}", short(d.id()), d.state().as_str());
+    if !groups.is_empty() {
+        text.push_str(&format!(": {}", groups.join("; ")));
+    }
+    if d.state() == DeploymentState::Paused {
+        text.push_str(&format!(" (drover deployment resume {})", short(d.id())));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use drover_api_types::deployment::{DeploymentGroupSpec, DeploymentGroupStatus};
+    use drover_api_types::Deployment;
+
+    fn job(name: &str, version: u64) -> Job {
+        let mut job = Job {
+            api_version: "drover.io/v1".into(),
+            kind: "Job".into(),
+            metadata: Default::default(),
+            spec: Default::default(),
+            status: None,
+        };
+        job.metadata.name = name.into();
+        job.metadata.version = version;
+        job.spec.job_type = JobType::Service;
+        job
+    }
+
+    fn deployment(job: &str, version: u64, state: DeploymentState) -> DeploymentView {
+        let mut d = Deployment::default();
+        d.metadata.uid = format!("0123456789abcdef-{job}-{version}");
+        d.spec.job_id = job.into();
+        d.spec.job_version = version;
+        d.spec.groups.insert(
+            "front".into(),
+            DeploymentGroupSpec {
+                desired_total: 2,
+                desired_canaries: 1,
+                ..Default::default()
+            },
+        );
+        d.status.state = state;
+        d.status.groups.insert(
+            "front".into(),
+            DeploymentGroupStatus {
+                placed_canaries: vec!["c1".into()],
+                healthy: 1,
+                ..Default::default()
+            },
+        );
+        DeploymentView::new(d, None)
+    }
+
+    #[test]
+    fn only_the_applied_versions_deployment_counts() {
+        let list = vec![
+            deployment("web", 2, DeploymentState::Running),
+            deployment("api", 1, DeploymentState::Running),
+            deployment("web", 0, DeploymentState::Successful),
+        ];
+        assert!(of_version(&list, &job("web", 1)).is_none());
+        let found = of_version(&list, &job("web", 2)).map(|d| d.spec.job_version);
+        assert_eq!(found, Some(2));
+    }
+
+    #[test]
+    fn a_failed_deployment_fails_the_apply_with_its_description() {
+        let mut d = deployment("web", 1, DeploymentState::Failed);
+        d.status.description =
+            "Failed due to unhealthy allocations - rolling back to job version 0".into();
+        assert_eq!(
+            verdict(&d),
+            Verdict::Failed(
+                "deployment 01234567 failed: Failed due to unhealthy allocations - \
+                 rolling back to job version 0"
+                    .into()
+            )
+        );
+        let cancelled = deployment("web", 1, DeploymentState::Cancelled);
+        assert_eq!(
+            verdict(&cancelled),
+            Verdict::Failed("deployment 01234567 was cancelled".into())
+        );
+    }
+
+    #[test]
+    fn healthy_canaries_end_the_apply_waiting_for_promotion() {
+        let d = deployment("web", 1, DeploymentState::Blocked);
+        assert_eq!(
+            verdict(&d),
+            Verdict::AwaitingPromotion {
+                id: "01234567".into()
+            }
+        );
+        assert_eq!(
+            verdict(&deployment("web", 1, DeploymentState::Paused)),
+            Verdict::InProgress
+        );
+        assert_eq!(
+            verdict(&deployment("web", 1, DeploymentState::Successful)),
+            Verdict::Successful
+        );
+    }
+
+    #[test]
+    fn the_line_shows_health_and_canaries_per_group() {
+        let d = deployment("web", 1, DeploymentState::Running);
+        assert_eq!(
+            line(&d),
+            "deployment 01234567 running: front 1/2 healthy, 1/1 canaries"
+        );
+        let paused = deployment("web", 1, DeploymentState::Paused);
+        assert!(line(&paused).ends_with("(drover deployment resume 01234567)"));
+    }
+
+    #[test]
+    fn batch_stopped_and_parent_jobs_have_no_deployment() {
+        assert!(expects_deployment(&job("web", 0)));
+        let mut batch = job("b", 0);
+        batch.spec.job_type = JobType::Batch;
+        assert!(!expects_deployment(&batch));
+        let mut stopped = job("s", 0);
+        stopped.spec.stop = true;
+        assert!(!expects_deployment(&stopped));
+    }
+}
