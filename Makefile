@@ -40,10 +40,11 @@ fmt:
 # stop → gone, over 50 instances on simulated nodes), churn (1,000 jobs applied,
 # updated and stopped through the API on 50 simulated nodes: update latency,
 # etcd's size before and after GC, compaction and defragmentation; on 2 cores:
-# update → new version running p50 2.2 s, p90 3.2 s, p99 3.3 s, max 3.3 s with all
-# 1,000 updates in flight 16 at a time; etcd 8,152 keys / 16.2 MB after the
-# updates, 152 keys after stop + GC (3.8 s), 1.1 MB in use after compaction,
-# a 0.8 MB file after defragmentation), then one agent on the local Docker (binding → container running over 50
+# update → new version running p50 1.6 s, p90 2.6 s, p99 2.9 s, max 2.9 s with all
+# 1,000 updates in flight 16 at a time, each deployment successful within 10 ms
+# of that; etcd 11,152 keys / 23.7 MB after the updates, 152 keys after
+# stop + GC (3.5 s), 0.1 MB in use once compaction's space is freed, a 0.1 MB
+# file after defragmentation), then one agent on the local Docker (binding → container running over 50
 # allocations; its RSS idle and loaded), which needs a reachable Docker.
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000

@@ -222,7 +222,8 @@ async fn measure(args: &ChurnArgs) -> anyhow::Result<Report> {
     let metrics = format!("{base}/metrics");
     let revision = store.current_revision().await?;
     sizes::wait_compacted(&client, &metrics, revision, Duration::from_secs(30)).await;
-    sizes.push(("after compaction", Sizes::read(&store).await?));
+    let compacted = sizes::wait_space_freed(&store, Duration::from_secs(30)).await?;
+    sizes.push(("after compaction", compacted));
     sizes::defragment(&store).await?;
     sizes.push(("after defragment", Sizes::read(&store).await?));
 

@@ -128,9 +128,49 @@ async fn compacted_revision(client: &reqwest::Client, url: &str) -> i64 {
         .map_or(0, |v| v as i64)
 }
 
+/// The sizes once etcd has finished freeing what a compaction released:
+/// the compact call returns before the deletion, which etcd does in
+/// batches in the background, so the space in use shrinks for a while
+/// after. Settled when it has not dropped for a second (or at `limit`).
+pub async fn wait_space_freed(store: &Store, limit: Duration) -> anyhow::Result<Sizes> {
+    const POLL: Duration = Duration::from_millis(250);
+    const QUIET_POLLS: u32 = 4;
+    let deadline = Instant::now() + limit;
+    let mut sizes = Sizes::read(store).await?;
+    let mut quiet = 0;
+    while quiet < QUIET_POLLS && Instant::now() < deadline {
+        tokio::time::sleep(POLL).await;
+        let next = Sizes::read(store).await?;
+        quiet = if dropped(sizes.in_use_bytes, next.in_use_bytes) {
+            0
+        } else {
+            quiet + 1
+        };
+        sizes = next;
+    }
+    Ok(sizes)
+}
+
+/// A drop of more than 1% (new writes, e.g. node status, add a little).
+fn dropped(before: i64, after: i64) -> bool {
+    after < before - before / 100
+}
+
 /// Returns the space compaction freed to the filesystem.
 pub async fn defragment(store: &Store) -> anyhow::Result<()> {
     let mut client = store.client();
     client.defragment().await.context("etcd defragment")?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::dropped;
+
+    #[test]
+    fn only_a_real_drop_keeps_the_wait_going() {
+        assert!(dropped(10_000_000, 9_000_000));
+        assert!(!dropped(10_000_000, 9_950_000));
+        assert!(!dropped(10_000_000, 10_200_000));
+    }
 }
