@@ -5,70 +5,35 @@
 
 use std::time::Duration;
 
+use common::{start, Server};
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus};
 use drover_api_types::node::{NodeScheduling, NodeState, NodeStatus};
 use drover_api_types::{Allocation, Node, ObjectMeta};
 use drover_apiserver::api::openapi::ROUTES;
-use drover_apiserver::api::ApiState;
-use drover_apiserver::http::{router, HttpState};
-use drover_store::{Store, StoreConfig, Versioned};
-use drover_test_support::etcd::TestEtcd;
+use drover_store::Versioned;
 use futures::StreamExt;
 use serde_json::{json, Value};
 
-struct Server {
-    _etcd: TestEtcd,
-    store: Store,
-    base: String,
-    http: reqwest::Client,
+mod common;
+
+/// Requests and fixtures as these tests make them.
+trait Calls {
+    async fn get(&self, path: &str) -> (u16, Value);
+    async fn post(&self, path: &str, body: Value) -> (u16, Value);
+    async fn node(&self, id: &str, name: &str, http_addr: &str);
+    async fn alloc(&self, id: &str, name: &str, job: &str, node: (&str, &str), cpu: i64);
+    async fn status(&self, id: &str, client_status: ClientStatus);
 }
 
-async fn start() -> Server {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    let (_tx, leading) = tokio::sync::watch::channel(false);
-    let state = HttpState {
-        registry: prometheus::Registry::new(),
-        leading,
-    };
-    let app = router(state, Some(ApiState::new(store.clone())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Server {
-        _etcd: etcd,
-        store,
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Server {
+impl Calls for Server {
     async fn get(&self, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("GET");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        self.send(self.http.get(self.url(path))).await.pair()
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .json(&body)
-            .send()
+        self.send(self.http.post(self.url(path)).json(&body))
             .await
-            .expect("POST");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+            .pair()
     }
 
     /// A node as its agent registers it, with a ready status.

@@ -68,7 +68,7 @@ async fn catalog_endpoints_answer_in_consuls_shapes() {
     assert_eq!(ids(&filtered, &["ServiceID"]), ["web-3"]);
 
     // Unknown services and nodes are empty answers, not errors.
-    let (status, index, body) = s.get("/v1/catalog/service/nope").await;
+    let (status, index, body) = s.consul_get("/v1/catalog/service/nope").await;
     assert_eq!((status, body.as_str()), (200, "[]"));
     assert!(index >= 1);
     assert_eq!(s.json("/v1/catalog/node/nope").await, Value::Null);
@@ -123,7 +123,7 @@ async fn health_entries_filter_by_passing_tags_and_expressions() {
     let s = common::start().await;
     s.scene().await;
 
-    let (status, index, body) = s.get("/v1/health/service/web").await;
+    let (status, index, body) = s.consul_get("/v1/health/service/web").await;
     assert_eq!(status, 200);
     assert!(index >= 1);
     let all: Value = serde_json::from_str(&body).expect("json");
@@ -206,7 +206,7 @@ async fn health_entries_filter_by_passing_tags_and_expressions() {
     );
     assert!(text.contains("Service.Bogus"), "{text}");
     let (status, _, _) = s
-        .get("/v1/health/service/web?filter=Service.ID%20%3D%3D")
+        .consul_get("/v1/health/service/web?filter=Service.ID%20%3D%3D")
         .await;
     assert_eq!(status, 400);
 
@@ -225,7 +225,7 @@ async fn health_entries_filter_by_passing_tags_and_expressions() {
     let any = s.json("/v1/health/state/any").await;
     // Three serfHealth checks, and web-1/2/3's checks (db-1 has none).
     assert_eq!(any.as_array().map(Vec::len), Some(6), "{any}");
-    let (status, _, body) = s.get("/v1/health/state/bogus").await;
+    let (status, _, body) = s.consul_get("/v1/health/state/bogus").await;
     assert_eq!(status, 400, "{body}");
 
     let checks = s.json("/v1/health/checks/web").await;
@@ -247,13 +247,13 @@ async fn health_entries_filter_by_passing_tags_and_expressions() {
 async fn blocking_queries_wait_for_a_change_or_time_out() {
     let s = common::start().await;
     s.scene().await;
-    let (_, first, _) = s.get("/v1/health/service/web").await;
+    let (_, first, _) = s.consul_get("/v1/health/service/web").await;
     assert!(first >= 1);
 
     // Nothing changes: the wait runs out and the index stays.
     let started = Instant::now();
     let (status, index, _) = s
-        .get(&format!("/v1/health/service/web?index={first}&wait=1s"))
+        .consul_get(&format!("/v1/health/service/web?index={first}&wait=1s"))
         .await;
     assert_eq!((status, index), (200, first));
     assert!(
@@ -278,7 +278,7 @@ async fn blocking_queries_wait_for_a_change_or_time_out() {
     };
     let started = Instant::now();
     let path = format!("/v1/health/service/web?index={first}&wait=30s");
-    let reader = s.get(&path);
+    let reader = s.consul_get(&path);
     let ((status, index, body), ()) = tokio::join!(reader, writer);
     assert_eq!(status, 200);
     assert!(index > first, "{index} > {first}");
@@ -288,14 +288,14 @@ async fn blocking_queries_wait_for_a_change_or_time_out() {
     // The index never goes back, deletes included.
     s.delete_service("default", "web-5").await;
     let (_, after_delete, body) = s
-        .get(&format!("/v1/catalog/service/web?index={index}&wait=10s"))
+        .consul_get(&format!("/v1/catalog/service/web?index={index}&wait=10s"))
         .await;
     assert!(after_delete > index);
     assert!(!body.contains("web-5"));
-    let (_, later, _) = s.get("/v1/catalog/services").await;
+    let (_, later, _) = s.consul_get("/v1/catalog/services").await;
     assert!(later >= after_delete);
 
-    let (status, _, body) = s.get("/v1/catalog/services?index=1&wait=soon").await;
+    let (status, _, body) = s.consul_get("/v1/catalog/services?index=1&wait=soon").await;
     assert_eq!(status, 400, "{body}");
     let r = s
         .http
@@ -344,7 +344,7 @@ async fn delete(s: &common::Server, path: &str) -> String {
 async fn kv_reads_writes_cas_flags_and_listings() {
     let s = common::start().await;
 
-    let (status, index, body) = s.get("/v1/kv/app/config").await;
+    let (status, index, body) = s.consul_get("/v1/kv/app/config").await;
     assert_eq!((status, body.as_str()), (404, ""));
     assert!(index >= 1, "a 404 carries the index");
 
@@ -359,7 +359,7 @@ async fn kv_reads_writes_cas_flags_and_listings() {
     assert_eq!(entry[0]["LockIndex"], 0);
     let modify = entry[0]["ModifyIndex"].as_i64().expect("ModifyIndex");
     assert_eq!(entry[0]["CreateIndex"].as_i64(), Some(modify));
-    let (_, index, raw) = s.get("/v1/kv/app/config?raw").await;
+    let (_, index, raw) = s.consul_get("/v1/kv/app/config?raw").await;
     assert_eq!(raw, "hello");
     assert!(index >= modify);
 
@@ -432,7 +432,7 @@ async fn kv_reads_writes_cas_flags_and_listings() {
     assert_eq!(keys, serde_json::json!(["app/", "apple"]));
     let all = s.json("/v1/kv/?keys").await;
     assert_eq!(all.as_array().map(Vec::len), Some(7));
-    let (status, _, _) = s.get("/v1/kv/nothing/?recurse").await;
+    let (status, _, _) = s.consul_get("/v1/kv/nothing/?recurse").await;
     assert_eq!(status, 404);
 
     // Deletes: cas guards them, recurse takes a prefix.
@@ -447,16 +447,16 @@ async fn kv_reads_writes_cas_flags_and_listings() {
         delete(&s, &format!("/v1/kv/app/new?cas={new}")).await,
         "true"
     );
-    assert_eq!(s.get("/v1/kv/app/new").await.0, 404);
+    assert_eq!(s.consul_get("/v1/kv/app/new").await.0, 404);
     assert_eq!(
         delete(&s, "/v1/kv/app/new?cas=5").await,
         "true",
         "nothing to delete"
     );
     assert_eq!(delete(&s, "/v1/kv/app/sub?recurse").await, "true");
-    assert_eq!(s.get("/v1/kv/app/sub/a").await.0, 404);
+    assert_eq!(s.consul_get("/v1/kv/app/sub/a").await.0, 404);
     assert_eq!(delete(&s, "/v1/kv/bin").await, "true");
-    assert_eq!(s.get("/v1/kv/bin").await.0, 404);
+    assert_eq!(s.consul_get("/v1/kv/bin").await.0, 404);
 
     // Consul's limits and refusals, as plain text.
     let big = vec![b'x'; 512 * 1024 + 1];
@@ -478,11 +478,11 @@ async fn kv_reads_writes_cas_flags_and_listings() {
 async fn kv_blocking_reads_return_on_a_write() {
     let s = common::start().await;
     put(&s, "/v1/kv/watched", b"one").await;
-    let (_, index, _) = s.get("/v1/kv/watched").await;
+    let (_, index, _) = s.consul_get("/v1/kv/watched").await;
 
     let started = Instant::now();
     let (status, same, _) = s
-        .get(&format!("/v1/kv/watched?index={index}&wait=1s"))
+        .consul_get(&format!("/v1/kv/watched?index={index}&wait=1s"))
         .await;
     assert_eq!((status, same), (200, index));
     assert!(started.elapsed() >= Duration::from_millis(900));
@@ -492,7 +492,7 @@ async fn kv_blocking_reads_return_on_a_write() {
         put(&s, "/v1/kv/watched", b"two").await;
     };
     let path = format!("/v1/kv/watched?index={index}&wait=30s&raw");
-    let reader = s.get(&path);
+    let reader = s.consul_get(&path);
     let started = Instant::now();
     let ((status, next, body), ()) = tokio::join!(reader, writer);
     assert_eq!((status, body.as_str()), (200, "two"));

@@ -326,8 +326,9 @@ async fn prometheus_consul_sd_requests_yield_its_labels() {
         .to_string();
     assert_eq!(dc, "dc1");
 
-    let (status, services_index, body) =
-        s.get(&format!("/v1/catalog/services?dc={dc}&stale=")).await;
+    let (status, services_index, body) = s
+        .consul_get(&format!("/v1/catalog/services?dc={dc}&stale="))
+        .await;
     assert_eq!(status, 200);
     assert!(services_index > 0, "Prometheus needs an index to block on");
     let services: std::collections::BTreeMap<String, Vec<String>> =
@@ -338,7 +339,7 @@ async fn prometheus_consul_sd_requests_yield_its_labels() {
     let mut web_index = 0;
     for name in services.keys() {
         let (status, index, body) = s
-            .get(&format!(
+            .consul_get(&format!(
                 "/v1/health/service/{name}?dc={dc}&stale=&wait=120000ms"
             ))
             .await;
@@ -434,7 +435,7 @@ async fn prometheus_consul_sd_requests_yield_its_labels() {
 
     // The next round blocks on the index and wakes on a change.
     let path = format!("/v1/health/service/web?dc={dc}&stale=&wait=120000ms&index={web_index}");
-    let reader = s.get(&path);
+    let reader = s.consul_get(&path);
     let writer = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         s.service(

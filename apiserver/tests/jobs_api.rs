@@ -3,83 +3,34 @@
 
 use std::time::{Duration, Instant};
 
+use common::{start, Answer, Server};
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus};
 use drover_api_types::jobspec::{parse_str, ParseOptions};
 use drover_api_types::node::{NodeState, NodeStatus};
 use drover_api_types::{Allocation, Node, ObjectMeta};
-use drover_apiserver::api::ApiState;
-use drover_apiserver::http::{router, HttpState};
-use drover_store::{Store, StoreConfig, Versioned};
-use drover_test_support::etcd::TestEtcd;
+use drover_store::Versioned;
 use serde_json::{json, Value};
 
-struct Server {
-    _etcd: TestEtcd,
-    store: Store,
-    base: String,
-    http: reqwest::Client,
+mod common;
+
+/// Requests as these tests make them.
+trait Calls {
+    async fn get(&self, path: &str) -> Answer;
+    async fn post(&self, path: &str, body: Value) -> Answer;
+    async fn delete(&self, path: &str) -> Answer;
 }
 
-async fn start() -> Server {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    let (_tx, leading) = tokio::sync::watch::channel(false);
-    let state = HttpState {
-        registry: prometheus::Registry::new(),
-        leading,
-    };
-    let app = router(state, Some(ApiState::new(store.clone())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Server {
-        _etcd: etcd,
-        store,
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-    }
-}
-
-struct Answer {
-    status: u16,
-    index: Option<i64>,
-    body: Value,
-}
-
-impl Server {
-    async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        let r = request.send().await.expect("request");
-        let status = r.status().as_u16();
-        let index = r
-            .headers()
-            .get("x-drover-index")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse().ok());
-        let body = r.json().await.unwrap_or(Value::Null);
-        Answer {
-            status,
-            index,
-            body,
-        }
-    }
-
+impl Calls for Server {
     async fn get(&self, path: &str) -> Answer {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.get(self.url(path))).await
     }
 
     async fn post(&self, path: &str, body: Value) -> Answer {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
-            .await
+        self.send(self.http.post(self.url(path)).json(&body)).await
     }
 
     async fn delete(&self, path: &str) -> Answer {
-        self.send(self.http.delete(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.delete(self.url(path))).await
     }
 }
 

@@ -3,64 +3,34 @@
 //! stability marks are written straight into the store, as the
 //! deployments controller writes them.
 
+use common::{start, Server};
 use drover_api_types::alloc::{AllocationStatus, DeploymentHealth};
 use drover_api_types::deployment::{
     DeploymentAdmin, DeploymentGroupSpec, DeploymentGroupStatus, DeploymentState, VersionStability,
 };
 use drover_api_types::jobspec::{parse_str, ParseOptions};
 use drover_api_types::{Deployment, Job};
-use drover_apiserver::api::ApiState;
-use drover_apiserver::http::{router, HttpState};
-use drover_store::{Store, StoreConfig, Versioned};
-use drover_test_support::etcd::TestEtcd;
+use drover_store::Versioned;
 use serde_json::{json, Value};
 
-struct Server {
-    _etcd: TestEtcd,
-    store: Store,
-    base: String,
-    http: reqwest::Client,
+mod common;
+
+/// Requests as these tests make them.
+trait Calls {
+    async fn get(&self, path: &str) -> (u16, Value);
+    async fn post(&self, path: &str, body: Value) -> (u16, Value);
+    async fn job_versions(&self) -> usize;
 }
 
-async fn start() -> Server {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    let (_tx, leading) = tokio::sync::watch::channel(false);
-    let state = HttpState {
-        registry: prometheus::Registry::new(),
-        leading,
-    };
-    let app = router(state, Some(ApiState::new(store.clone())));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Server {
-        _etcd: etcd,
-        store,
-        base: format!("http://{addr}"),
-        http: reqwest::Client::new(),
-    }
-}
-
-impl Server {
-    async fn send(&self, request: reqwest::RequestBuilder) -> (u16, Value) {
-        let r = request.send().await.expect("request");
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-
+impl Calls for Server {
     async fn get(&self, path: &str) -> (u16, Value) {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.get(self.url(path))).await.pair()
     }
 
     async fn post(&self, path: &str, body: Value) -> (u16, Value) {
-        self.send(self.http.post(format!("{}{path}", self.base)).json(&body))
+        self.send(self.http.post(self.url(path)).json(&body))
             .await
+            .pair()
     }
 
     async fn job_versions(&self) -> usize {

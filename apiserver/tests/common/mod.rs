@@ -1,6 +1,8 @@
-//! A server against a real etcd and the catalog objects the services
-//! controller and the node lifecycle controller would write, written
-//! straight into the store so the catalog tests do not depend on them.
+//! The API served in-process against a real etcd (no controllers, so what
+//! a test writes stays as written), requests to it, and the catalog
+//! objects the services controller and the node lifecycle controller
+//! would write, written straight into the store so the catalog tests do
+//! not depend on them.
 
 #![allow(dead_code)] // Each test binary uses its own part of this.
 
@@ -18,6 +20,19 @@ pub struct Server {
     pub addr: std::net::SocketAddr,
     pub base: String,
     pub http: reqwest::Client,
+}
+
+/// An answer of the drover API (`null` body when it is not JSON).
+pub struct Answer {
+    pub status: u16,
+    pub index: Option<i64>,
+    pub body: serde_json::Value,
+}
+
+impl Answer {
+    pub fn pair(self) -> (u16, serde_json::Value) {
+        (self.status, self.body)
+    }
 }
 
 pub async fn start() -> Server {
@@ -47,7 +62,14 @@ pub async fn start() -> Server {
 
 impl Server {
     /// A node as its agent registers it, with its lifecycle status.
-    pub async fn node(&self, id: &str, name: &str, dc: &str, address: &str, state: NodeState) {
+    pub async fn catalog_node(
+        &self,
+        id: &str,
+        name: &str,
+        dc: &str,
+        address: &str,
+        state: NodeState,
+    ) {
         let mut node = Node {
             metadata: ObjectMeta {
                 name: name.into(),
@@ -136,8 +158,29 @@ impl Server {
             .expect("delete service");
     }
 
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends `request`: its status, `X-Drover-Index` and JSON body.
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> Answer {
+        let r = request.send().await.expect("request");
+        let status = r.status().as_u16();
+        let index = r
+            .headers()
+            .get("x-drover-index")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        let body = r.json().await.unwrap_or(serde_json::Value::Null);
+        Answer {
+            status,
+            index,
+            body,
+        }
+    }
+
     /// GET: status, `X-Consul-Index`, body text.
-    pub async fn get(&self, path: &str) -> (u16, i64, String) {
+    pub async fn consul_get(&self, path: &str) -> (u16, i64, String) {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -156,7 +199,7 @@ impl Server {
 
     /// GET a JSON answer that must be 200.
     pub async fn json(&self, path: &str) -> serde_json::Value {
-        let (status, _, body) = self.get(path).await;
+        let (status, _, body) = self.consul_get(path).await;
         assert_eq!(status, 200, "{path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}"))
     }
@@ -166,11 +209,11 @@ impl Server {
     /// gamma (dc2, ready) with web-4; api-1 in namespace `prod` on alpha.
     /// Returns once the catalog shows all of it.
     pub async fn scene(&self) {
-        self.node("n-alpha", "alpha", "dc1", "10.0.0.1", NodeState::Ready)
+        self.catalog_node("n-alpha", "alpha", "dc1", "10.0.0.1", NodeState::Ready)
             .await;
-        self.node("n-beta", "beta", "dc1", "10.0.0.2", NodeState::Down)
+        self.catalog_node("n-beta", "beta", "dc1", "10.0.0.2", NodeState::Down)
             .await;
-        self.node("n-gamma", "gamma", "dc2", "10.0.0.3", NodeState::Ready)
+        self.catalog_node("n-gamma", "gamma", "dc2", "10.0.0.3", NodeState::Ready)
             .await;
         let alpha = ("n-alpha", "alpha");
         self.service(
