@@ -436,13 +436,7 @@ mod tests {
 
     #[test]
     fn a_job_files_namespace_is_sent_and_an_empty_one_left_to_the_flag() {
-        let mut job = Job {
-            api_version: "drover.io/v1".into(),
-            kind: "Job".into(),
-            metadata: Default::default(),
-            spec: Default::default(),
-            status: None,
-        };
+        let mut job = Job::named("web");
         assert!(namespace_query(&job).is_empty());
         job.metadata.namespace = "prod".into();
         assert_eq!(namespace_query(&job), [("namespace", "prod".to_string())]);

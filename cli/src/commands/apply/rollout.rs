@@ -95,14 +95,7 @@ mod tests {
     use drover_api_types::Deployment;
 
     fn job(name: &str, version: u64) -> Job {
-        let mut job = Job {
-            api_version: "drover.io/v1".into(),
-            kind: "Job".into(),
-            metadata: Default::default(),
-            spec: Default::default(),
-            status: None,
-        };
-        job.metadata.name = name.into();
+        let mut job = Job::named(name);
         job.metadata.version = version;
         job.spec.job_type = JobType::Service;
         job
