@@ -9,7 +9,8 @@
 //! Invariants:
 //! - the decision comes from the pure [`assess`]; this shell reads the
 //!   view, writes, and on auto-revert finds the newest stable version;
-//! - a status write is guarded by the deployment's revision; the stability
+//! - a status write is guarded by the deployment's revision and by its
+//!   job as read (its revision, or its absence); the stability
 //!   mark lands in the same transaction as the `successful` status, and a
 //!   revert's new job version in the same transaction as the `failed`
 //!   status, guarded by the job's revision — so a revert happens once, and
@@ -21,7 +22,7 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use drover_api_types::deployment::VersionStability;
 use drover_api_types::{Deployment, Job};
-use drover_store::{Atomic, StoreError};
+use drover_store::{Atomic, Guard, StoreError};
 
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, NotLeader};
@@ -121,7 +122,15 @@ impl DeploymentController {
             }
         }
         // Guarded by the revision the deployment was read at (put_value
-        // guards on the object's resource_version).
+        // guards on the object's resource_version), and by the job as read:
+        // caches list at different revisions when a leader starts, so a job
+        // registered a moment ago may be missing while its deployment is
+        // not — cancelling that deployment must fail, not stick.
+        let job_key = keys.job(ns, &d.spec.job_id);
+        unit = match job {
+            Some(j) => unit.guard(job_key, Guard::Revision(j.metadata.resource_version)),
+            None => unit.guard(job_key, Guard::Absent),
+        };
         unit = unit.put_value(&at, &next)?;
         let mut batch = self.ctx.store.batch();
         batch.push(self.ctx.fence.guard(unit)?);
