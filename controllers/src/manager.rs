@@ -74,6 +74,17 @@ impl Enabled {
         periodic::NAME,
     ];
 
+    /// Only the controllers called `names` (as in [`Enabled::NAMES`]).
+    pub fn only(names: &[&str]) -> Enabled {
+        let mut enabled = Enabled::default();
+        for name in Enabled::NAMES {
+            if !names.contains(&name) {
+                enabled.disable(name);
+            }
+        }
+        enabled
+    }
+
     /// Switches off the controller called `name`; false if no such name.
     pub fn disable(&mut self, name: &str) -> bool {
         let flag = match name {
@@ -447,5 +458,18 @@ pub async fn run_term(
         if let Err(e) = joined {
             tracing::error!(error = %e, "a controller task failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_runs_the_named_controllers() {
+        let enabled = Enabled::only(&[gc_controller::NAME, job_controller::NAME]);
+        assert!(enabled.gc && enabled.job);
+        assert!(!enabled.placement && !enabled.lifecycle && !enabled.drain);
+        assert!(!enabled.services && !enabled.deployments && !enabled.periodic);
     }
 }

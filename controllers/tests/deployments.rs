@@ -5,55 +5,34 @@
 //! the job the controller really saw.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus, DeploymentHealth};
 use drover_api_types::deployment::{
     DeploymentGroupSpec, DeploymentSpec, DeploymentState, VersionStability,
 };
 use drover_api_types::{Deployment, Job, ObjectMeta};
-use drover_controllers::context::{Fence, ServerOptions};
-use drover_controllers::manager::{run_term, ControllerMetrics, Enabled};
-use drover_store::{Store, StoreConfig, Stored, Versioned};
+use drover_controllers::deployment_controller;
+use drover_store::{Store, Stored, Versioned};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
-use tokio::sync::watch;
+use term::Term;
+
+#[path = "common/term.rs"]
+mod term;
 
 struct Harness {
     _etcd: TestEtcd,
     store: Store,
-    _stop: watch::Sender<bool>,
+    _term: Term,
 }
 
 async fn start() -> Harness {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    let enabled = Enabled {
-        job: false,
-        placement: false,
-        lifecycle: false,
-        drain: false,
-        services: false,
-        deployments: true,
-        gc: false,
-        periodic: false,
-    };
-    let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
-    let (stop, stopped) = watch::channel(false);
-    tokio::spawn(run_term(
-        store.clone(),
-        Arc::new(ServerOptions::default()),
-        Fence::unfenced(),
-        enabled,
-        metrics,
-        stopped,
-    ));
+    let (etcd, store) = term::store().await;
+    let term = Term::start(&store, &[deployment_controller::NAME]);
     Harness {
         _etcd: etcd,
         store,
-        _stop: stop,
+        _term: term,
     }
 }
 

@@ -3,7 +3,6 @@
 //! needed versions stay; churn returns the key count to its baseline;
 //! informers keep working across compactions.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -12,33 +11,15 @@ use drover_api_types::defaults::canonicalize;
 use drover_api_types::deployment::{Deployment, DeploymentState, VersionStability};
 use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, TaskGroup};
 use drover_controllers::cluster::{ClusterView, Hooks};
-use drover_controllers::context::{Fence, GcOptions, ServerOptions};
+use drover_controllers::context::{GcOptions, ServerOptions};
 use drover_controllers::gc::Thresholds;
-use drover_controllers::manager::{run_term, ControllerMetrics, Enabled};
-use drover_store::{Store, StoreConfig, Versioned};
+use drover_controllers::{gc_controller, job_controller};
+use drover_store::{Store, Versioned};
 use drover_test_support::wait::eventually;
-use drover_test_support::TestEtcd;
-use tokio::sync::watch;
+use term::{store, Term};
 
-struct Term {
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Term {
-    async fn stop(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
-
-async fn store() -> (TestEtcd, Store) {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    (etcd, store)
-}
+#[path = "common/term.rs"]
+mod term;
 
 /// Zero thresholds, two versions kept, fast passes.
 fn options(compaction: Duration) -> ServerOptions {
@@ -59,27 +40,12 @@ fn options(compaction: Duration) -> ServerOptions {
 }
 
 fn start(store: &Store, job: bool, options: ServerOptions) -> Term {
-    let enabled = Enabled {
-        job,
-        placement: false,
-        lifecycle: false,
-        drain: false,
-        services: false,
-        gc: true,
-        deployments: false,
-        periodic: false,
+    let controllers: &[&str] = if job {
+        &[gc_controller::NAME, job_controller::NAME]
+    } else {
+        &[gc_controller::NAME]
     };
-    let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
-    let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run_term(
-        store.clone(),
-        Arc::new(options),
-        Fence::unfenced(),
-        enabled,
-        metrics,
-        stopped,
-    ));
-    Term { stop, task }
+    Term::start_with(store, options, controllers)
 }
 
 fn job(name: &str, version: u64) -> Job {
@@ -271,7 +237,7 @@ async fn a_stopped_job_is_collected_whole_and_live_state_survives() {
     assert!(!left.contains(&keys.alloc("default", "w-old")));
     assert!(!left.contains(&keys.node_alloc("n1", "default", "w-old")));
     assert!(left.contains(&keys.job("default", "web")));
-    term.stop().await;
+    term.end().await;
 }
 
 #[tokio::test]
@@ -330,7 +296,7 @@ async fn churn_returns_the_key_count_to_its_baseline() {
         (n == baseline).then_some(())
     })
     .await;
-    term.stop().await;
+    term.end().await;
 }
 
 #[tokio::test]
@@ -375,7 +341,7 @@ async fn compaction_runs_on_the_leader_and_informers_keep_working() {
     let (fresh, _fresh_handle) = ClusterView::start(&store, Hooks::default());
     fresh.ready().await;
     assert_eq!(fresh.jobs.len(), 2);
-    term.stop().await;
+    term.end().await;
 }
 
 fn etcd_client_get_at(revision: i64) -> etcd_client::GetOptions {

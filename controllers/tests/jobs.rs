@@ -2,7 +2,6 @@
 //! count, failures are rescheduled, lost allocations replaced, system jobs
 //! follow the nodes, stop and purge clean up.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
@@ -10,61 +9,35 @@ use drover_api_types::defaults::canonicalize;
 use drover_api_types::node::{DriverInfo, NodeResources, NodeState, NodeStatus};
 use drover_api_types::task::Resources;
 use drover_api_types::{Job, JobSpec, JobType, Node, ObjectMeta, Task, TaskGroup};
-use drover_controllers::context::{Fence, ServerOptions};
-use drover_controllers::job_controller::PURGE_ANNOTATION;
-use drover_controllers::manager::{run_term, ControllerMetrics, Enabled};
-use drover_store::{Guard, Store, StoreConfig, Versioned};
+use drover_controllers::job_controller::{self, PURGE_ANNOTATION};
+use drover_store::{Guard, Store, Versioned};
 use drover_test_support::wait::within;
 use drover_test_support::TestEtcd;
-use tokio::sync::watch;
+use term::Term;
+
+#[path = "common/term.rs"]
+mod term;
 
 struct Harness {
     _etcd: TestEtcd,
     store: Store,
-    stop: watch::Sender<bool>,
-    term: tokio::task::JoinHandle<()>,
+    term: Term,
 }
 
 impl Harness {
     /// A store under a fresh prefix and the job controller alone, running.
     async fn start() -> Self {
-        let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
-        let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-        config.request_timeout_ms = 3_000;
-        let store = Store::connect(config).await.expect("connect");
-        let enabled = Enabled {
-            job: true,
-            placement: false,
-            lifecycle: false,
-            drain: false,
-            services: false,
-            deployments: false,
-            gc: false,
-            periodic: false,
-        };
-        let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
-        let (stop, stopped) = watch::channel(false);
-        let term = tokio::spawn(run_term(
-            store.clone(),
-            Arc::new(ServerOptions::default()),
-            Fence::unfenced(),
-            enabled,
-            metrics,
-            stopped,
-        ));
+        let (etcd, store) = term::store().await;
+        let term = Term::start(&store, &[job_controller::NAME]);
         Harness {
             _etcd: etcd,
             store,
-            stop,
             term,
         }
     }
 
     async fn shut_down(self) {
-        let _ = self.stop.send(true);
-        within(10, "controllers to stop", self.term)
-            .await
-            .expect("term task");
+        within(10, "controllers to stop", self.term.end()).await;
     }
 
     async fn put_job(&self, job: &Job) {

@@ -9,57 +9,19 @@
 #[allow(unused_imports)]
 #[path = "common/lifecycle_fixtures.rs"]
 mod fixtures;
+#[path = "common/term.rs"]
+mod term;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use drover_api_types::alloc::ClientStatus;
 use drover_api_types::group::Service;
 use drover_api_types::service::ServiceRegistration;
 use drover_api_types::{Job, JobSpec, Node, ObjectMeta, TaskGroup};
-use drover_controllers::context::{Fence, ServerOptions};
-use drover_controllers::manager::{run_term, ControllerMetrics, Enabled};
+use drover_controllers::service_controller;
 use drover_store::Store;
 use fixtures::*;
-use tokio::sync::watch;
-use tokio::task::JoinHandle;
-
-/// A leadership term running the services controller alone.
-struct Term {
-    stop: watch::Sender<bool>,
-    task: JoinHandle<()>,
-}
-
-impl Term {
-    fn start(store: &Store) -> Term {
-        let enabled = Enabled {
-            job: false,
-            placement: false,
-            lifecycle: false,
-            drain: false,
-            services: true,
-            deployments: false,
-            gc: false,
-            periodic: false,
-        };
-        let metrics = ControllerMetrics::register(&prometheus::Registry::new()).expect("metrics");
-        let (stop, stopped) = watch::channel(false);
-        let task = tokio::spawn(run_term(
-            store.clone(),
-            Arc::new(ServerOptions::default()),
-            Fence::unfenced(),
-            enabled,
-            metrics,
-            stopped,
-        ));
-        Term { stop, task }
-    }
-
-    async fn end(self) {
-        let _ = self.stop.send(true);
-        let _ = self.task.await;
-    }
-}
+use term::Term;
 
 fn job() -> Job {
     let group = TaskGroup {
@@ -147,7 +109,7 @@ async fn registrations_follow_allocations_across_leaders_and_heartbeats() {
         .await
         .expect("orphan");
 
-    let term = Term::start(&store);
+    let term = Term::start(&store, &[service_controller::NAME]);
     let regs = wait_registrations(&store, "a1 registered, the orphan gone", |r| {
         r.len() == 1 && of_alloc(r, "a1") == 1
     })
@@ -177,7 +139,7 @@ async fn registrations_follow_allocations_across_leaders_and_heartbeats() {
     // deregisters it.
     term.end().await;
     set_alloc_status(&store, "a1", ClientStatus::Complete).await;
-    let term = Term::start(&store);
+    let term = Term::start(&store, &[service_controller::NAME]);
     wait_registrations(&store, "a1 deregistered by the new leader", |r| {
         r.is_empty()
     })
