@@ -23,6 +23,9 @@
 //! A job whose key is gone, or a stopped job annotated
 //! [`PURGE_ANNOTATION`], has its allocations stopped and, once they are all
 //! terminal, its allocations, status and (for purge) the job itself deleted.
+//! For a job read as gone, every one of those writes is guarded by the
+//! job's absence: a new leader's caches list at different revisions, and a
+//! job registered a moment ago may be missing while its allocations show.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
@@ -144,7 +147,7 @@ impl Reconcile for JobController {
                 let rollouts = self.rollouts(key, job, &allocs, now).await?;
                 plan_job(view, job, &allocs, &rollouts, now, &self.ctx, &mut writes)?
             }
-            None => stop_all(&allocs, REASON_JOB_STOPPED, &mut writes)?,
+            None => stop_all_of_gone_job(key, &allocs, &mut writes)?,
         }
         let wrote = writes.commit(&self.ctx).await?;
         let allocs = if wrote { view.job_allocs(key) } else { allocs };
@@ -200,6 +203,23 @@ fn plan_job(
 }
 
 /// Stops every allocation still meant to run.
+/// Stops the allocations of a job the view does not hold, each stop
+/// guarded by the job's absence: caches list at different revisions when
+/// a leader starts, so the allocations of a job registered a moment ago
+/// can show before the job does — those stops must fail, not land.
+fn stop_all_of_gone_job(key: &ObjectKey, allocs: &[Allocation], writes: &mut Writes) -> Result<()> {
+    let job_key = writes.view.keys.job(&key.namespace, &key.name);
+    for a in allocs {
+        if a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal() {
+            let unit = writes
+                .stop(a, REASON_JOB_STOPPED)?
+                .guard(job_key.clone(), Guard::Absent);
+            writes.push(unit)?;
+        }
+    }
+    Ok(())
+}
+
 fn stop_all(allocs: &[Allocation], reason: &str, writes: &mut Writes) -> Result<()> {
     for a in allocs {
         if a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal() {
@@ -283,6 +303,11 @@ impl JobController {
             if let Some(b) = &a.binding {
                 unit = unit.delete(keys.node_alloc(&b.node_id, ns, id));
             }
+            if !purge {
+                // The job was read as gone: it must still be (see
+                // `stop_all_of_gone_job`).
+                unit = unit.guard(keys.job(&key.namespace, &key.name), Guard::Absent);
+            }
             batch.push(self.ctx.fence.guard(unit)?);
         }
         if purge {
@@ -296,7 +321,9 @@ impl JobController {
             .get(&keys.job_status(&key.namespace, &key.name))
             .is_some()
         {
-            let status = Atomic::new().delete(keys.job_status(&key.namespace, &key.name));
+            let status = Atomic::new()
+                .guard(keys.job(&key.namespace, &key.name), Guard::Absent)
+                .delete(keys.job_status(&key.namespace, &key.name));
             batch.push(self.ctx.fence.guard(status)?);
         }
         if batch.is_empty() {

@@ -321,3 +321,29 @@ async fn stop_then_purge_removes_the_job_once_allocations_are_terminal() {
     .await;
     h.shut_down().await;
 }
+
+#[tokio::test]
+async fn a_deleted_job_has_its_allocations_stopped_then_collected() {
+    let h = Harness::start().await;
+    h.put_job(&job("gone", JobType::Service, 2)).await;
+    let allocs = h.wait_allocs("2 allocations", |a| a.len() == 2).await;
+    for a in &allocs {
+        h.set_status(a, ClientStatus::Running).await;
+    }
+    let job_key = h.store.keys().job("default", "gone");
+    h.store
+        .delete_raw(&job_key, Guard::None)
+        .await
+        .expect("delete the job");
+    // Stopped while the job stays absent (each stop is guarded by it).
+    let stopped = h.wait_allocs("both stopped", |a| live(a).is_empty()).await;
+    assert!(stopped
+        .iter()
+        .all(|a| a.spec.desired_description == "job stopped"));
+    for a in &stopped {
+        h.set_status(a, ClientStatus::Complete).await;
+    }
+    h.wait_allocs("allocations collected", |a| a.is_empty())
+        .await;
+    h.shut_down().await;
+}
