@@ -111,9 +111,28 @@ pub(crate) fn indexed(parent: &str, kind: &str, index: usize) -> String {
     format!("{parent} {kind}[{index}]")
 }
 
+/// The largest job, as stored (JSON), that registers: a registration
+/// writes the job and its version snapshot in one etcd request, and etcd
+/// refuses a request over 1.5 MiB by default.
+pub const MAX_JOB_BYTES: usize = 512 * 1024;
+
 fn validate_job(report: &mut Report, job: &Job, path: &str) {
     let spec = &job.spec;
     names::validate_job_names(report, job, path);
+    let size = serde_json::to_vec(job).map_or(0, |bytes| bytes.len());
+    if size > MAX_JOB_BYTES {
+        report.error(
+            path,
+            format!(
+                "the job is {} KiB as stored; a job may be at most {} KiB \
+                 (etcd takes 1.5 MiB per write, and a registration writes the job \
+                 and its version snapshot together): move large data out of the \
+                 job, into the image or a host volume",
+                size.div_ceil(1024),
+                MAX_JOB_BYTES / 1024
+            ),
+        );
+    }
     if !(1..=100).contains(&spec.priority) {
         report.error(
             path,

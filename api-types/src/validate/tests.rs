@@ -55,3 +55,22 @@ fn validate_is_deterministic_and_clean_after_a_yaml_round_trip() {
     let jobs = loaded.map(|l| l.jobs).unwrap_or_default();
     assert_eq!(jobs, [job]);
 }
+
+#[test]
+fn a_job_too_large_to_store_is_refused_with_its_size() {
+    let mut job = base_job();
+    job.spec.meta.insert("blob".into(), "x".repeat(600 * 1024));
+    let errors = messages(&job);
+    assert!(
+        errors
+            .iter()
+            .any(|m| m.contains("the job is 602 KiB as stored; a job may be at most 512 KiB")),
+        "{errors:?}"
+    );
+    job.spec.meta.insert("blob".into(), "x".repeat(100 * 1024));
+    let errors = messages(&job);
+    assert!(
+        !errors.iter().any(|m| m.contains("as stored")),
+        "{errors:?}"
+    );
+}
