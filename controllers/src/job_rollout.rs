@@ -231,3 +231,38 @@ fn is_outdated(a: &Allocation, job: &Job, group: &TaskGroup) -> bool {
         && !a.status.client_status.is_terminal()
         && a.spec.desired_status == drover_api_types::alloc::DesiredStatus::Run
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service(max_parallel: i64) -> Job {
+        let mut job = Job::named("web");
+        job.spec.job_type = JobType::Service;
+        job.spec.groups = vec![TaskGroup {
+            name: "front".into(),
+            update: Some(UpdateStrategy {
+                max_parallel: Some(max_parallel),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }];
+        job
+    }
+
+    #[test]
+    fn only_running_service_jobs_with_a_rolling_group_deploy() {
+        assert!(deploys(&service(1)));
+        // max_parallel = 0 switches rolling updates off (as in Nomad).
+        assert!(!deploys(&service(0)));
+        let mut batch = service(1);
+        batch.spec.job_type = JobType::Batch;
+        assert!(!deploys(&batch));
+        let mut stopped = service(1);
+        stopped.spec.stop = true;
+        assert!(!deploys(&stopped));
+        let mut parent = service(1);
+        parent.spec.parameterized = Some(Default::default());
+        assert!(!deploys(&parent));
+    }
+}

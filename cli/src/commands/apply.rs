@@ -234,14 +234,13 @@ async fn follow(
         }
         let read = tokio::time::timeout(remaining + Duration::from_secs(5), async {
             let answer = client.get::<Job>(&path, &query).await?;
-            let deployments = match follows_deployment {
-                true => {
-                    client
-                        .get::<Vec<DeploymentView>>(&deployments_path, &namespace_query(job))
-                        .await?
-                        .value
-                }
-                false => Vec::new(),
+            let deployments = if follows_deployment {
+                client
+                    .get::<Vec<DeploymentView>>(&deployments_path, &namespace_query(job))
+                    .await?
+                    .value
+            } else {
+                Vec::new()
             };
             anyhow::Ok((answer, deployments))
         })

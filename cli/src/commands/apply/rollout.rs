@@ -7,7 +7,7 @@
 //! So once the version has a deployment, it decides when the apply ends.
 
 use drover_api_types::deployment::DeploymentState;
-use drover_api_types::{Job, JobType};
+use drover_api_types::Job;
 use drover_apiserver::api::deployments::DeploymentView;
 
 use crate::commands::output::short_id as short;
@@ -25,14 +25,9 @@ pub enum Verdict {
     Failed(String),
 }
 
-/// Whether `job`'s version gets a deployment at all: service jobs do,
-/// unless stopped or a periodic/parameterized parent (which runs nothing).
-pub fn expects_deployment(job: &Job) -> bool {
-    job.spec.job_type == JobType::Service
-        && !job.spec.stop
-        && job.spec.periodic.is_none()
-        && job.spec.parameterized.is_none()
-}
+/// Whether `job`'s version gets a deployment at all: the job controller's
+/// own rule, so the apply never waits for one that will not come.
+pub use drover_controllers::job_rollout::deploys as expects_deployment;
 
 /// The deployment of exactly `job`'s version, if it was created.
 pub fn of_version<'a>(deployments: &'a [DeploymentView], job: &Job) -> Option<&'a DeploymentView> {
@@ -92,7 +87,7 @@ pub fn line(d: &DeploymentView) -> String {
 mod tests {
     use super::*;
     use drover_api_types::deployment::{DeploymentGroupSpec, DeploymentGroupStatus};
-    use drover_api_types::Deployment;
+    use drover_api_types::{Deployment, JobType};
 
     fn job(name: &str, version: u64) -> Job {
         let mut job = Job::named(name);
@@ -186,16 +181,5 @@ mod tests {
         );
         let paused = deployment("web", 1, DeploymentState::Paused);
         assert!(line(&paused).ends_with("(drover deployment resume 01234567)"));
-    }
-
-    #[test]
-    fn batch_stopped_and_parent_jobs_have_no_deployment() {
-        assert!(expects_deployment(&job("web", 0)));
-        let mut batch = job("b", 0);
-        batch.spec.job_type = JobType::Batch;
-        assert!(!expects_deployment(&batch));
-        let mut stopped = job("s", 0);
-        stopped.spec.stop = true;
-        assert!(!expects_deployment(&stopped));
     }
 }
