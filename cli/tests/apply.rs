@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{drover, Proc, DROVER};
+use common::{drover, get_json as get, until_ready, Proc, DROVER};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
 
@@ -27,19 +27,7 @@ async fn start() -> Api {
     let server = drover(&etcd, &["server", &format!("--http-addr=127.0.0.1:{port}")]);
     let agent = drover(&etcd, &["agent", "--simulate=2", "--name-prefix=apply"]);
     let addr = format!("http://127.0.0.1:{port}");
-    eventually(30, "the server leading and two nodes ready", || async {
-        let leader = get(&addr, "/v1/status/leader").await?;
-        let nodes = get(&addr, "/v1/nodes").await?;
-        // Registered is not enough: a node placement may use is ready.
-        let ready = nodes
-            .as_array()?
-            .iter()
-            .filter(|n| n["status"] == "ready")
-            .count()
-            == 2;
-        (leader["leading"] == true && ready).then_some(())
-    })
-    .await;
+    until_ready(&addr, 2).await;
     Api {
         addr,
         _server: server,
@@ -51,17 +39,6 @@ async fn start() -> Api {
 fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.local_addr().expect("addr").port()
-}
-
-async fn get(addr: &str, path: &str) -> Option<serde_json::Value> {
-    reqwest::get(format!("{addr}{path}"))
-        .await
-        .ok()?
-        .error_for_status()
-        .ok()?
-        .json()
-        .await
-        .ok()
 }
 
 /// Runs the CLI against `addr` (off the runtime: it blocks).

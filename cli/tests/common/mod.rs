@@ -94,6 +94,35 @@ pub async fn cleanup_when_registered(data_dir: &Path) -> Cleanup {
     Cleanup(id)
 }
 
+/// `GET base+path` as JSON; `None` on any failure or non-2xx answer.
+pub async fn get_json(base: &str, path: &str) -> Option<serde_json::Value> {
+    reqwest::get(format!("{base}{path}"))
+        .await
+        .ok()?
+        .error_for_status()
+        .ok()?
+        .json()
+        .await
+        .ok()
+}
+
+/// Waits until the server at `base` leads and lists `nodes` nodes as ready
+/// (registered is not enough: placement uses only ready nodes).
+pub async fn until_ready(base: &str, nodes: usize) {
+    let what = format!("the server leading and {nodes} node(s) ready");
+    eventually(30, &what, || async {
+        let leader = get_json(base, "/v1/status/leader").await?;
+        let listed = get_json(base, "/v1/nodes").await?;
+        let ready = listed
+            .as_array()?
+            .iter()
+            .filter(|n| n["status"] == "ready")
+            .count();
+        (leader["leading"] == true && ready == nodes).then_some(())
+    })
+    .await
+}
+
 pub fn web_job() -> Job {
     let mut config = serde_json::Map::new();
     config.insert("image".into(), IMAGE.into());
@@ -329,21 +358,7 @@ impl Cluster {
     /// Waits until the server leads and lists the node as ready: what a
     /// user's `drover apply` needs for its placement not to fail.
     pub async fn until_ready(&self) {
-        let base = format!("http://{}", self.server_addr);
-        eventually(30, "the server leading and the node ready", || async {
-            let get = |path: &str| {
-                let url = format!("{base}{path}");
-                async move {
-                    let response = reqwest::get(url).await.ok()?;
-                    response.json::<serde_json::Value>().await.ok()
-                }
-            };
-            let leader = get("/v1/status/leader").await?;
-            let nodes = get("/v1/nodes").await?;
-            let ready = nodes.as_array()?.iter().any(|n| n["status"] == "ready");
-            (leader["leading"] == true && ready).then_some(())
-        })
-        .await
+        until_ready(&format!("http://{}", self.server_addr), 1).await
     }
 
     /// The agent's HTTP address (its API and `/metrics`), as its node
