@@ -209,24 +209,28 @@ fn plan_job(
 /// can show before the job does — those stops must fail, not land.
 fn stop_all_of_gone_job(key: &ObjectKey, allocs: &[Allocation], writes: &mut Writes) -> Result<()> {
     let job_key = writes.view.keys.job(&key.namespace, &key.name);
-    for a in allocs {
-        if a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal() {
-            let unit = writes
-                .stop(a, REASON_JOB_STOPPED)?
-                .guard(job_key.clone(), Guard::Absent);
-            writes.push(unit)?;
-        }
+    for a in still_running(allocs) {
+        let unit = writes
+            .stop(a, REASON_JOB_STOPPED)?
+            .guard(job_key.clone(), Guard::Absent);
+        writes.push(unit)?;
     }
     Ok(())
 }
 
 fn stop_all(allocs: &[Allocation], reason: &str, writes: &mut Writes) -> Result<()> {
-    for a in allocs {
-        if a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal() {
-            writes.push(writes.stop(a, reason)?)?;
-        }
+    for a in still_running(allocs) {
+        writes.push(writes.stop(a, reason)?)?;
     }
     Ok(())
+}
+
+/// The allocations meant to run that have not ended: the ones a stop
+/// changes.
+fn still_running(allocs: &[Allocation]) -> impl Iterator<Item = &Allocation> {
+    allocs.iter().filter(|a| {
+        a.spec.desired_status == DesiredStatus::Run && !a.status.client_status.is_terminal()
+    })
 }
 
 impl JobController {
