@@ -200,16 +200,19 @@ async fn a_job_no_node_can_take_fails_with_the_reason() {
     assert!(stderr.contains("windows"), "{stderr}");
 }
 
-/// `drover dev` starts etcd, a server and an agent, answers, and stops
-/// every child on SIGINT.
+/// `drover dev` as `make dev` runs it — a relative `--data-dir`, from the
+/// directory it names — starts etcd, a server and an agent on the local
+/// Docker; a batch job applied with the global `--addr` before the
+/// subcommand runs its container to completion; SIGINT stops every child.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dev_starts_everything_and_stops_cleanly_on_sigint() {
+async fn dev_runs_a_container_from_a_relative_data_dir_and_stops_cleanly_on_sigint() {
+    drover_test_support::docker::busybox_image(common::IMAGE).expect("test image");
     let dir = tempfile::tempdir().expect("tempdir");
     let port = free_port();
     let addr = format!("http://127.0.0.1:{port}");
     let child = Command::new(DROVER)
-        .args(["dev", "--log-level=warn"])
-        .arg(format!("--data-dir={}", dir.path().display()))
+        .current_dir(dir.path())
+        .args(["dev", "--log-level=warn", "--data-dir=./drover-data"])
         .arg(format!("--http-addr=127.0.0.1:{port}"))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -221,6 +224,28 @@ async fn dev_starts_everything_and_stops_cleanly_on_sigint() {
         get(&addr, "/v1/status/leader").await.map(|_| ())
     })
     .await;
+    until_ready(&addr, 1).await;
+    let data = dir.path().join("drover-data");
+    let _containers = common::cleanup_when_registered(&data.join("agent")).await;
+    let job = dir.path().join("hello.nomad");
+    std::fs::write(&job, HELLO_BATCH_JOB).expect("write the job file");
+    let job = job.display().to_string();
+    let out = tokio::task::spawn_blocking({
+        let addr = addr.clone();
+        move || {
+            Command::new(DROVER)
+                .args(["--addr", &addr, "apply", "-f", &job, "--timeout=90s"])
+                .env_remove("DROVER_ADDR")
+                .stdin(Stdio::null())
+                .output()
+                .expect("run drover apply")
+        }
+    })
+    .await
+    .expect("join");
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(stdout.contains("1/1 complete"), "{stdout}");
     let pid = dev.0.id().to_string();
     let children = eventually(30, "etcd, the server and the agent", || async {
         let found = descendants(&pid);
@@ -248,8 +273,31 @@ async fn dev_starts_everything_and_stops_cleanly_on_sigint() {
             "child {child} still runs"
         );
     }
-    assert!(dir.path().join("etcd/member-data").is_dir());
+    assert!(data.join("etcd/member-data").is_dir());
 }
+
+/// A real-world batch job: one container that writes to its shared
+/// `alloc/` directory (a bind mount under the agent's data dir).
+const HELLO_BATCH_JOB: &str = r#"job "hello" {
+  datacenters = ["dc1"]
+  type        = "batch"
+
+  group "once" {
+    task "say" {
+      driver = "docker"
+      config {
+        image   = "drover-test/busybox:agent"
+        command = "sh"
+        args    = ["-c", "echo hello > /alloc/hello.txt"]
+      }
+      resources {
+        cpu    = 50
+        memory = 32
+      }
+    }
+  }
+}
+"#;
 
 /// Process ids whose parent is `pid` (from /proc).
 fn descendants(pid: &str) -> Vec<String> {

@@ -84,15 +84,20 @@ pub fn driver_info(health: &DriverHealth) -> DriverInfo {
 /// Runs the agent until `shutdown`. Containers keep running afterwards.
 pub async fn run(
     store: Store,
-    config: AgentConfig,
+    mut config: AgentConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), AgentError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| {
-        fingerprint::FingerprintError::Write {
-            path: config.data_dir.clone(),
-            source,
-        }
-    })?;
+    let given = config.data_dir.clone();
+    let write_error = |source| fingerprint::FingerprintError::Write {
+        path: given.clone(),
+        source,
+    };
+    std::fs::create_dir_all(&config.data_dir).map_err(write_error)?;
+    // Docker mounts only absolute paths, and every allocation directory is
+    // a mount source: a relative `--data-dir` (`make dev`'s ./drover-data)
+    // is resolved once, here, against the agent's working directory.
+    let data_dir = std::path::absolute(&config.data_dir).map_err(write_error)?;
+    config.data_dir = data_dir;
     let metrics = Arc::new(crate::metrics::AgentMetrics::register(&config.registry)?);
     let id = fingerprint::node_id(&config.data_dir)?;
     let fingerprint = fingerprint::read(&config.data_dir, config.node.address)?;

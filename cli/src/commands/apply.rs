@@ -47,8 +47,6 @@ pub struct Args {
     /// How long to follow before giving up (the job keeps going).
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     timeout: Duration,
-    #[command(flatten)]
-    api: ApiArgs,
 }
 
 /// How one job's follow ended.
@@ -61,7 +59,7 @@ enum Outcome {
     TimedOut(Option<String>),
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     let sources = collect(&args.files)?;
     let options = args.vars.parse_options();
     let jobs = match load_all(&sources, &options, &mut std::io::stdin().lock()) {
@@ -80,7 +78,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             jobs.len()
         );
     }
-    let client = Client::new(&args.api)?;
+    let client = Client::new(api)?;
     runtime()?.block_on(apply(&client, args, jobs))
 }
 

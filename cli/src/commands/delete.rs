@@ -10,8 +10,6 @@ use super::get::Kind;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// Only `job` can be deleted.
     #[arg(value_parser = Kind::parse, value_name = "KIND")]
     pub kind: Kind,
@@ -30,7 +28,7 @@ struct Stopped {
     changed: bool,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     if args.kind != Kind::Jobs {
         anyhow::bail!(
             "drover delete {}: only jobs can be deleted (allocations are stopped by their job; \
@@ -38,7 +36,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             args.kind.plural()
         );
     }
-    let client = Client::new(&args.api)?;
+    let client = Client::new(api)?;
     let path = format!("/v1/job/{}", segment(&args.name));
     let query = match args.purge {
         true => vec![("purge", "true".to_string())],
@@ -90,12 +88,14 @@ mod tests {
         struct Cli {
             #[command(flatten)]
             args: Args,
+            #[command(flatten)]
+            api: ApiArgs,
         }
         use clap::Parser as _;
         let cli = Cli::try_parse_from(["delete", "job", "web", "--purge"]).expect("parse");
         assert!(cli.args.purge && cli.args.kind == Kind::Jobs);
         let cli = Cli::try_parse_from(["delete", "node", "n1"]).expect("parse");
-        let e = run(&cli.args).expect_err("nodes").to_string();
+        let e = run(&cli.args, &cli.api).expect_err("nodes").to_string();
         assert!(e.contains("only jobs can be deleted"), "{e}");
     }
 }

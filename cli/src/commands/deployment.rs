@@ -20,8 +20,6 @@ pub mod render;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     #[command(subcommand)]
     pub command: DeploymentCommand,
 }
@@ -99,19 +97,18 @@ pub struct LeverResponse {
     pub admin: DeploymentAdmin,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let lever = match &args.command {
         DeploymentCommand::List(l) => {
             return get::run(&get::Args {
-                api: args.api.clone(),
                 kind: Kind::Deployments,
                 name: None,
                 output: l.output,
                 all_namespaces: l.all_namespaces,
                 watch: l.watch,
                 all_children: false,
-            })
+            }, api)
         }
         DeploymentCommand::Status(s) => return status(&client, s),
         DeploymentCommand::Promote(p) => (&p.id, "promote", json!({"groups": p.groups})),

@@ -20,8 +20,6 @@ use super::output::{age, fields, short_id, timestamp, timestamp_ago, Format, Sty
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// job, alloc or node.
     #[arg(value_parser = Kind::parse, value_name = "KIND")]
     pub kind: Kind,
@@ -30,8 +28,8 @@ pub struct Args {
     pub name: String,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let style = Style::detect(Format::Table);
     let name = segment(&args.name);
     let page = runtime()?.block_on(async {

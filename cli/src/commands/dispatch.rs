@@ -15,8 +15,6 @@ use super::client::{runtime, segment, ApiArgs, Client};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// The parameterized job's name.
     pub job: String,
     /// A file whose bytes are the payload, or `-` for standard input.
@@ -59,8 +57,8 @@ fn request(args: &Args) -> anyhow::Result<DispatchRequest> {
     })
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let body = request(args)?;
     let path = format!("/v1/job/{}/dispatch", segment(&args.job));
     let child: ChildResponse = runtime()?.block_on(client.post(&path, &[], &body))?;

@@ -58,8 +58,6 @@ impl Kind {
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// jobs, allocs, nodes, services or deployments (singular and short
     /// forms work too: job, alloc, node, svc, deploy).
     #[arg(value_parser = Kind::parse, value_name = "KIND")]
@@ -82,8 +80,8 @@ pub struct Args {
     pub all_children: bool,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let style = Style::detect(args.output);
     runtime()?.block_on(async {
         let mut index: Option<i64> = None;

@@ -18,8 +18,6 @@ use super::output::{fields, print_machine, timestamp_ago, Format};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// The job's name.
     pub job: String,
     /// Show each version's changes against the version before it.
@@ -49,8 +47,8 @@ pub struct Version {
     pub diff: Option<JobDiff>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let path = format!("/v1/job/{}/versions", segment(&args.job));
     let query = match args.diff {
         true => vec![("diffs", "true".to_string())],
@@ -113,8 +111,6 @@ pub fn render(versions: &[Version], diffs: bool, now: DateTime<Utc>) -> String {
 
 #[derive(Debug, clap::Args)]
 pub struct RevertArgs {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// The job's name.
     pub job: String,
     /// The version whose spec to run again (`drover history JOB` lists them).
@@ -145,8 +141,8 @@ pub struct Registered {
     pub changed: bool,
 }
 
-pub fn revert(args: &RevertArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn revert(args: &RevertArgs, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let path = format!("/v1/job/{}/revert", segment(&args.job));
     let body = RevertRequest {
         job_version: args.job_version,

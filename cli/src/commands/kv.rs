@@ -14,8 +14,6 @@ use super::client::{runtime, ApiArgs, Client};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     #[command(subcommand)]
     pub command: KvCommand,
 }
@@ -64,8 +62,8 @@ struct Pair {
     value: Option<String>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     runtime()?.block_on(run_with(&client, &args.command))
 }
 

@@ -25,8 +25,6 @@ use super::cluster_args::EtcdArgs;
 #[derive(Debug, clap::Args)]
 pub struct Args {
     #[command(flatten)]
-    api: ApiArgs,
-    #[command(flatten)]
     etcd: EtcdArgs,
     /// Allocation id, a unique prefix of one, or its name (`job.group[0]`).
     alloc: String,
@@ -43,14 +41,14 @@ pub struct Args {
     tail: Option<u64>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<std::process::ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     let argv: Vec<String> = std::env::args().collect();
     let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if direct(&argv, env_set("DROVER_ETCD"), env_set("DROVER_ADDR")) {
         runtime.block_on(logs(args))?;
     } else {
-        runtime.block_on(through_server(args))?;
+        runtime.block_on(through_server(args, api))?;
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -66,8 +64,8 @@ fn direct(argv: &[String], etcd_env: bool, addr_env: bool) -> bool {
     (given("--etcd") || etcd_env) && !(given("--addr") || addr_env)
 }
 
-async fn through_server(args: &Args) -> anyhow::Result<()> {
-    let client = Client::new(&args.api)?;
+async fn through_server(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
+    let client = Client::new(api)?;
     let mut path = format!("/v1/allocation/{}/logs", segment(&args.alloc));
     if let Some(task) = &args.task {
         path = format!("{path}/{}", segment(task));

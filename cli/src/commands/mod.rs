@@ -37,6 +37,10 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "drover", version, propagate_version = true)]
 pub struct Cli {
+    /// Where the API is and which namespace: accepted before the
+    /// subcommand (`drover --addr URL apply …`) as after it.
+    #[command(flatten)]
+    api: client::ApiArgs,
     #[command(subcommand)]
     command: Command,
 }
@@ -93,16 +97,16 @@ enum Command {
 
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Apply(args) => apply::run(&args),
-        Command::Plan(args) => plan::run(&args),
-        Command::Get(args) => get::run(&args),
-        Command::Describe(args) => describe::run(&args),
-        Command::Delete(args) => delete::run(&args),
-        Command::Node(args) => node::run(&args),
-        Command::Deployment(args) => deployment::run(&args),
-        Command::History(args) => history::run(&args),
-        Command::Revert(args) => history::revert(&args),
-        Command::Scale(args) => scale::run(&args),
+        Command::Apply(args) => apply::run(&args, &cli.api),
+        Command::Plan(args) => plan::run(&args, &cli.api),
+        Command::Get(args) => get::run(&args, &cli.api),
+        Command::Describe(args) => describe::run(&args, &cli.api),
+        Command::Delete(args) => delete::run(&args, &cli.api),
+        Command::Node(args) => node::run(&args, &cli.api),
+        Command::Deployment(args) => deployment::run(&args, &cli.api),
+        Command::History(args) => history::run(&args, &cli.api),
+        Command::Revert(args) => history::revert(&args, &cli.api),
+        Command::Scale(args) => scale::run(&args, &cli.api),
         Command::Init(args) => init::run(&args),
         Command::Completion(args) => completion::run(&args),
         Command::Dev(args) => dev::run(&args),
@@ -111,13 +115,41 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(args) => server::run(&args),
         Command::Bench(args) => bench::run(&args),
         Command::Agent(args) => agent::run(&args),
-        Command::Logs(args) => logs::run(&args),
-        Command::Kv(args) => kv::run(&args),
-        Command::Dispatch(args) => dispatch::run(&args),
-        Command::Periodic(args) => periodic::run(&args),
+        Command::Logs(args) => logs::run(&args, &cli.api),
+        Command::Kv(args) => kv::run(&args, &cli.api),
+        Command::Dispatch(args) => dispatch::run(&args, &cli.api),
+        Command::Periodic(args) => periodic::run(&args, &cli.api),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(argv: &[&str]) -> Cli {
+        Cli::try_parse_from(argv).expect("parse")
+    }
+
+    /// kubectl and nomad users type the connection flags before the
+    /// subcommand; they must mean the same there as after it.
+    #[test]
+    fn api_flags_work_before_and_after_the_subcommand() {
+        for argv in [
+            &["drover", "--addr", "http://10.0.0.1:4646", "-n", "prod", "get", "jobs"][..],
+            &["drover", "get", "jobs", "--addr", "http://10.0.0.1:4646", "-n", "prod"][..],
+            &["drover", "--addr=http://10.0.0.1:4646", "get", "-n", "prod", "jobs"][..],
+        ] {
+            let cli = parse(argv);
+            assert_eq!(cli.api.addr, "http://10.0.0.1:4646", "{argv:?}");
+            assert_eq!(cli.api.namespace, "prod", "{argv:?}");
+            assert!(matches!(cli.command, Command::Get(_)), "{argv:?}");
+        }
+        let cli = parse(&["drover", "--addr", "http://h:1", "apply", "-f", "web.nomad"]);
+        assert_eq!(cli.api.addr, "http://h:1");
+        assert!(matches!(cli.command, Command::Apply(_)));
     }
 }

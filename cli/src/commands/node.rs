@@ -15,8 +15,6 @@ use super::output::short_id;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     #[command(subcommand)]
     pub command: NodeCommand,
 }
@@ -80,8 +78,8 @@ pub struct SchedulingResponse {
     pub scheduling: NodeScheduling,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let (node, path, body) = match &args.command {
         NodeCommand::Drain(d) => {
             if !d.disable && !d.yes && !confirm(&d.node)? {

@@ -23,15 +23,13 @@ pub enum Action {
 
 #[derive(Debug, clap::Args)]
 pub struct ForceArgs {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// The periodic job's name.
     pub job: String,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     let Action::Force(args) = &args.action;
-    let client = Client::new(&args.api)?;
+    let client = Client::new(api)?;
     let path = format!("/v1/job/{}/periodic/force", segment(&args.job));
     let child: ChildResponse =
         runtime()?.block_on(client.post(&path, &[], &serde_json::json!({})))?;

@@ -26,8 +26,6 @@ pub struct Args {
     file: PathBuf,
     #[command(flatten)]
     vars: VarArgs,
-    #[command(flatten)]
-    api: ApiArgs,
 }
 
 /// The answer of `POST /v1/job/{name}/plan`: the fields this command
@@ -74,8 +72,8 @@ struct PlanRequest<'a> {
 /// nomad plan's exit code for an error.
 const EXIT_ERROR: u8 = 255;
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    match plan(args) {
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    match plan(args, api) {
         Ok(code) => Ok(code),
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -84,7 +82,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn plan(args: &Args) -> anyhow::Result<ExitCode> {
+fn plan(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     let sources = collect(std::slice::from_ref(&args.file))?;
     let options = args.vars.parse_options();
     let mut jobs = match load_all(&sources, &options, &mut std::io::stdin().lock()) {
@@ -102,7 +100,7 @@ fn plan(args: &Args) -> anyhow::Result<ExitCode> {
         );
     }
     let job = jobs.remove(0).job;
-    let client = Client::new(&args.api)?;
+    let client = Client::new(api)?;
     let path = format!("/v1/job/{}/plan", segment(&job.metadata.name));
     let answer: PlanAnswer = runtime()?.block_on(client.post(
         &path,

@@ -12,8 +12,6 @@ use super::history::Registered;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    #[command(flatten)]
-    pub api: ApiArgs,
     /// The job's name.
     pub job: String,
     /// The task group.
@@ -38,8 +36,8 @@ struct ScaleRequest<'a> {
     check_index: Option<i64>,
 }
 
-pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
-    let client = Client::new(&args.api)?;
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(api)?;
     let path = format!("/v1/job/{}/scale", segment(&args.job));
     let body = ScaleRequest {
         group: &args.group,
