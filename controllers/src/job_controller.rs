@@ -18,7 +18,12 @@
 //! - after a commit the reconcile waits until the allocation cache has its
 //!   own writes, so the next pass of the same job never recomputes from a
 //!   state that predates them (no duplicate placements);
-//! - every write carries the leader fence.
+//! - every write carries the leader fence;
+//! - an allocation stopped while unbound is `complete` in the same unit
+//!   (guarded by the binding's absence): nobody else would ever end it, and
+//!   a pending allocation nobody will run keeps a job "running" and a purge
+//!   waiting forever. Ones left pending by older versions are ended by the
+//!   next pass of their job.
 //!
 //! A job whose key is gone, or a stopped job annotated
 //! [`PURGE_ANNOTATION`], has its allocations stopped and, once they are all
@@ -31,7 +36,7 @@ use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{Allocation, AllocationStatus, DesiredStatus};
+use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus, DesiredStatus};
 use drover_api_types::job::JobStatus;
 use drover_api_types::{Job, JobType, ObjectMeta, TaskGroup};
 use drover_store::{Atomic, Guard, StoreError, Stored, Versioned};
@@ -52,6 +57,10 @@ pub const NAME: &str = "job";
 /// Set (to any value) on a stopped job to have it deleted once its
 /// allocations are terminal.
 pub const PURGE_ANNOTATION: &str = "drover.io/purge";
+
+/// What ends an allocation stopped before placement bound it: no agent will
+/// ever report on it, so the stop itself makes it terminal.
+pub const UNPLACED_STOP_DESCRIPTION: &str = "stopped before it was placed";
 
 /// Why a periodic or parameterized parent's own allocations are stopped.
 const REASON_PARENT_JOB: &str =
@@ -142,6 +151,7 @@ impl Reconcile for JobController {
         let allocs = view.job_allocs(key);
         let job = view.job(key);
         let mut writes = Writes::new(&self.ctx);
+        writes.end_unplaced_stops(&allocs, now)?;
         match &job {
             Some(job) => {
                 let rollouts = self.rollouts(key, job, &allocs, now).await?;
@@ -440,12 +450,67 @@ impl Writes {
     }
 
     /// Sets desired status stop on the spec and on the node's copy, guarded
-    /// by the spec's revision and the binding as read.
+    /// by the spec's revision and the binding as read; an unbound
+    /// allocation ends in the same unit.
     fn stop(&self, a: &Allocation, reason: &str) -> Result<Atomic> {
-        self.rewrite(a, |spec| {
+        let unit = self.rewrite(a, |spec| {
             spec.spec.desired_status = DesiredStatus::Stop;
             spec.spec.desired_description = reason.to_string();
-        })
+        })?;
+        match self.unplaced_end(a, Utc::now())? {
+            Some(end) => Ok(unit.put_value(&end.0, &end.1)?),
+            None => Ok(unit),
+        }
+    }
+
+    /// The terminal status of `a` when it is unbound and not yet terminal
+    /// (its key and value, guarded by the status as read).
+    fn unplaced_end(
+        &self,
+        a: &Allocation,
+        now: DateTime<Utc>,
+    ) -> Result<Option<(String, Versioned<AllocationStatus>)>> {
+        let keys = &self.view.keys;
+        let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
+        if a.status.client_status.is_terminal()
+            || self.view.bindings.get(&keys.alloc_binding(ns, id)).is_some()
+        {
+            return Ok(None);
+        }
+        let key = keys.alloc_status(ns, id);
+        let revision = self.view.alloc_status.get(&key).map_or(0, |s| s.revision);
+        let status = AllocationStatus {
+            client_status: ClientStatus::Complete,
+            client_description: UNPLACED_STOP_DESCRIPTION.into(),
+            updated_at: Some(now),
+            ..Default::default()
+        };
+        Ok(Some((key, Versioned { value: status, revision })))
+    }
+
+    /// Ends the allocations already stopped while unbound (by an older
+    /// drover, or a stop whose unit lost a race with nothing else to
+    /// change), each guarded by its spec and the binding's absence.
+    fn end_unplaced_stops(&mut self, allocs: &[Allocation], now: DateTime<Utc>) -> Result<()> {
+        for a in allocs
+            .iter()
+            .filter(|a| a.spec.desired_status != DesiredStatus::Run)
+        {
+            let Some((key, status)) = self.unplaced_end(a, now)? else {
+                continue;
+            };
+            let keys = &self.view.keys;
+            let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
+            let unit = Atomic::new()
+                .guard(
+                    keys.alloc(ns, id),
+                    Guard::Revision(a.metadata.resource_version),
+                )
+                .guard(keys.alloc_binding(ns, id), Guard::Absent)
+                .put_value(&key, &status)?;
+            self.push(unit)?;
+        }
+        Ok(())
     }
 
     /// Changes the spec and the node's copy alike, guarded by the spec's

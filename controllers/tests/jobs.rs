@@ -82,6 +82,42 @@ impl Harness {
         self.store.put_at(&key, &value).await.expect("put status");
     }
 
+    /// Binds `alloc` to `node` the way placement does (binding and the
+    /// node's copy).
+    async fn bind(&self, alloc: &Allocation, node: &str) {
+        let keys = self.store.keys().clone();
+        let (ns, id) = (&alloc.metadata.namespace, &alloc.metadata.uid);
+        let binding = Binding {
+            node_id: node.into(),
+            node_name: node.into(),
+            ..Default::default()
+        };
+        self.store
+            .put_at(
+                &keys.alloc_binding(ns, id),
+                &Versioned::new(binding.clone()),
+            )
+            .await
+            .expect("binding");
+        let mut on_node = alloc.clone();
+        on_node.binding = Some(binding);
+        on_node.metadata.resource_version = 0;
+        self.store
+            .put_at(&keys.node_alloc(node, ns, id), &on_node)
+            .await
+            .expect("node copy");
+    }
+
+    async fn status_of(&self, alloc: &Allocation) -> Option<AllocationStatus> {
+        let key = self
+            .store
+            .keys()
+            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+        let found: Option<Versioned<AllocationStatus>> =
+            self.store.get_at(&key).await.expect("get status");
+        found.map(|v| v.value)
+    }
+
     async fn put_node(&self, id: &str) {
         let keys = self.store.keys();
         self.store
@@ -215,25 +251,7 @@ async fn a_lost_allocation_is_replaced_and_its_node_copy_told_to_stop() {
     // Bind it the way placement does, then lose it.
     let keys = h.store.keys().clone();
     let (ns, id) = (&first.metadata.namespace, &first.metadata.uid);
-    let binding = Binding {
-        node_id: "n1".into(),
-        node_name: "n1".into(),
-        ..Default::default()
-    };
-    h.store
-        .put_at(
-            &keys.alloc_binding(ns, id),
-            &Versioned::new(binding.clone()),
-        )
-        .await
-        .expect("binding");
-    let mut on_node = first.clone();
-    on_node.binding = Some(binding);
-    on_node.metadata.resource_version = 0;
-    h.store
-        .put_at(&keys.node_alloc("n1", ns, id), &on_node)
-        .await
-        .expect("node copy");
+    h.bind(&first, "n1").await;
     h.set_status(&first, ClientStatus::Lost).await;
 
     let allocs = h.wait_allocs("the replacement", |a| a.len() == 2).await;
@@ -295,6 +313,10 @@ async fn stop_then_purge_removes_the_job_once_allocations_are_terminal() {
     let mut batch = job("batch", JobType::Batch, 2);
     h.put_job(&batch).await;
     let allocs = h.wait_allocs("2 allocations", |a| a.len() == 2).await;
+    // Placed: only their agent ends them.
+    for a in &allocs {
+        h.bind(a, "n1").await;
+    }
 
     batch.spec.stop = true;
     batch
@@ -345,5 +367,98 @@ async fn a_deleted_job_has_its_allocations_stopped_then_collected() {
     }
     h.wait_allocs("allocations collected", |a| a.is_empty())
         .await;
+    h.shut_down().await;
+}
+
+/// An allocation stopped before it was ever placed (a job fixed after
+/// failed placements, scaled down while queued, or stopped) has no agent
+/// to end it: it is complete at once, so the summary stops counting it as
+/// queued and a purge does not wait for it forever.
+#[tokio::test]
+async fn allocations_stopped_before_placement_end_at_once_and_a_purge_completes() {
+    let h = Harness::start().await;
+    let mut queued = job("queued", JobType::Service, 3);
+    h.put_job(&queued).await;
+    let allocs = h.wait_allocs("3 allocations", |a| a.len() == 3).await;
+    h.bind(&allocs[0], "n1").await;
+    h.set_status(&allocs[0], ClientStatus::Running).await;
+
+    queued.spec.groups[0].count = 1;
+    h.put_job(&queued).await;
+    let allocs = h.wait_allocs("2 stopped", |a| live(a).len() == 1).await;
+    for a in allocs.iter().filter(|a| a.spec.index > 0) {
+        let status = within(10, "the unplaced stop ended", async {
+            loop {
+                match h.status_of(a).await {
+                    Some(s) if s.client_status.is_terminal() => return s,
+                    _ => tokio::time::sleep(Duration::from_millis(50)).await,
+                }
+            }
+        })
+        .await;
+        assert_eq!(status.client_status, ClientStatus::Complete);
+        assert_eq!(
+            status.client_description,
+            job_controller::UNPLACED_STOP_DESCRIPTION
+        );
+    }
+    let summary_key = h.store.keys().job_status("default", "queued");
+    within(10, "the summary: 1 running, nothing queued", async {
+        loop {
+            let status: Option<Versioned<drover_api_types::job::JobStatus>> =
+                h.store.get_at(&summary_key).await.expect("get");
+            let group = status.and_then(|s| s.value.summary.get("app").cloned());
+            if group.is_some_and(|g| g.running == 1 && g.queued == 0 && g.complete == 2) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    // The placed one is not ended by its stop: its agent does that.
+    queued.spec.stop = true;
+    queued
+        .metadata
+        .annotations
+        .insert(PURGE_ANNOTATION.into(), "true".into());
+    h.put_job(&queued).await;
+    h.wait_allocs("all stopped", |a| live(a).is_empty()).await;
+    assert_eq!(
+        h.status_of(&allocs[0]).await.map(|s| s.client_status),
+        Some(ClientStatus::Running)
+    );
+    h.set_status(&allocs[0], ClientStatus::Complete).await;
+    let job_key = h.store.keys().job("default", "queued");
+    within(10, "job purged", async {
+        while h.store.get_raw(&job_key).await.expect("get").is_some() {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+
+    // A stopped allocation left pending by an older drover is ended by the
+    // next pass of its job.
+    let stuck = job("stuck", JobType::Service, 1);
+    h.put_job(&stuck).await;
+    let mut left = h.wait_allocs("1 allocation", |a| a.len() == 1).await.remove(0);
+    left.spec.desired_status = DesiredStatus::Stop;
+    let key = h.store.keys().alloc("default", &left.metadata.uid);
+    let mut written = left.clone();
+    written.metadata.resource_version = 0;
+    // Written while no controller runs, as an older drover left it.
+    let Harness { _etcd, store, term } = h;
+    within(10, "controllers to stop", term.end()).await;
+    store.put_at(&key, &written).await.expect("stop by hand");
+    let term = Term::start(&store, &[job_controller::NAME]);
+    let h = Harness { _etcd, store, term };
+    within(10, "the stuck stop ended", async {
+        loop {
+            if h.status_of(&left).await.is_some_and(|s| s.client_status.is_terminal()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
     h.shut_down().await;
 }
