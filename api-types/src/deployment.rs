@@ -33,9 +33,31 @@ crate::impl_api_object!(Deployment, "Deployment", "deployments", namespaced = tr
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentSpec {
     pub job_id: String,
+    /// The job's `metadata.uid`: a job purged and registered again under
+    /// the same name is a new job, whose versions start again at 0 and
+    /// must not be mistaken for the old job's (empty: written before the
+    /// uid was recorded; matches any job of the name).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub job_uid: String,
     pub job_version: u64,
     pub created_at: Option<DateTime<Utc>>,
     pub groups: BTreeMap<String, DeploymentGroupSpec>,
+}
+
+impl DeploymentSpec {
+    /// Whether this deployment rolls out `job`'s current version (same
+    /// job, not one purged before it, and same version).
+    pub fn rolls_out(&self, job: &crate::Job) -> bool {
+        self.job_id == job.metadata.name
+            && self.job_version == job.metadata.version
+            && self.of_same_job(job)
+    }
+
+    /// Whether `job` is the job this deployment was made for, not a new
+    /// one registered under its name after a purge.
+    pub fn of_same_job(&self, job: &crate::Job) -> bool {
+        self.job_uid.is_empty() || self.job_uid == job.metadata.uid
+    }
 }
 
 /// One group's `update` block, resolved, plus its desired count.

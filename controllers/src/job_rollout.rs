@@ -67,6 +67,7 @@ pub struct Outdated {
 pub fn new_deployment(job: &Job, id: &str, outdated: &Outdated, now: DateTime<Utc>) -> Deployment {
     let mut spec = DeploymentSpec {
         job_id: job.metadata.name.clone(),
+        job_uid: job.metadata.uid.clone(),
         job_version: job.metadata.version,
         created_at: Some(now),
         groups: BTreeMap::new(),
@@ -136,7 +137,7 @@ pub async fn current_deployment(
     if !ctx.options.deployments || !deploys(job) {
         return Ok(None);
     }
-    if let Some(d) = ctx.view.deployment_of(key, job.metadata.version) {
+    if let Some(d) = ctx.view.deployment_of(key, job) {
         return Ok(Some(d));
     }
     let id = uuid::Uuid::new_v4().to_string();
@@ -154,7 +155,7 @@ pub async fn current_deployment(
     .await
     .map_err(|_| RolloutError::CatchUp)?;
     tracing::info!(job = %key, version = job.metadata.version, deployment = %id, "deployment created");
-    Ok(ctx.view.deployment_of(key, job.metadata.version))
+    Ok(ctx.view.deployment_of(key, job))
 }
 
 /// Sorts the job's old-version allocations: which update in place, and

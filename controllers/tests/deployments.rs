@@ -145,6 +145,17 @@ async fn gone_or_superseded_jobs_cancel_and_healthy_allocations_succeed() {
         "Cancelled due to newer version of job"
     );
 
+    // The job was purged and registered again (another uid) at the same
+    // version: the old job's deployment is not the new job's rollout.
+    let mut again = job("again", 0);
+    again.metadata.uid = "uid-new".into();
+    h.put(keys.job("default", "again"), &again).await;
+    let mut purged = deployment("d-purged", "again", 0, 1);
+    purged.spec.job_uid = "uid-old".into();
+    h.put(keys.deployment("default", "d-purged"), &purged).await;
+    let purged = h.state_when("d-purged", DeploymentState::Cancelled).await;
+    assert_eq!(purged.status.description, "Cancelled because job was purged");
+
     // The job is there at this version and its allocation is healthy:
     // successful (guarded by the job's revision as read), version stable.
     h.put(keys.job("default", "web"), &job("web", 0)).await;

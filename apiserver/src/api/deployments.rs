@@ -18,7 +18,7 @@ use drover_api_types::deployment::{
     DeploymentAdmin, DeploymentSpec, DeploymentState, DeploymentStatus,
 };
 use drover_api_types::resolve::{resolve, Candidate, ResolveError};
-use drover_api_types::{Deployment, ObjectMeta};
+use drover_api_types::{Deployment, Job, ObjectMeta};
 use drover_store::keys::collections as c;
 use drover_store::Store;
 use serde::{Deserialize, Serialize};
@@ -193,7 +193,8 @@ async fn read(
     Ok(Indexed(revision, view))
 }
 
-/// One job's deployments, newest first.
+/// One job's deployments, newest first: none a purged job of the same
+/// name left.
 async fn of_job(
     state: &ApiState,
     name: &str,
@@ -202,7 +203,10 @@ async fn of_job(
     options.block(&state.feed, COLLECTIONS).await;
     let ns = options.namespace_or_default();
     let (mut views, revision) = load(&state.store, Some(ns)).await?;
-    views.retain(|v| v.spec.job_id == name);
+    let job = state.store.get::<Job>(ns, name).await?;
+    views.retain(|v| {
+        v.spec.job_id == name && job.as_ref().is_none_or(|job| v.spec.of_same_job(job))
+    });
     Ok((views, revision))
 }
 

@@ -248,7 +248,7 @@ async fn follow(
                 last_error = None;
                 index = answer.index;
                 let progress: Progress = evaluate(job, answer.value.status.as_ref(), baseline);
-                let deployment = rollout::of_version(&deployments, job);
+                let deployment = rollout::of_version(&deployments, job, &answer.value);
                 let mut shown = progress.lines.clone();
                 shown.extend(deployment.map(rollout::line));
                 lines.show(&shown);

@@ -257,10 +257,11 @@ impl ClusterView {
     }
 
     /// The deployment of one version of a job, if it has one.
-    pub fn deployment_of(&self, key: &ObjectKey, version: u64) -> Option<Deployment> {
+    /// The deployment of `job`'s current version, if it has one yet.
+    pub fn deployment_of(&self, key: &ObjectKey, job: &Job) -> Option<Deployment> {
         self.job_deployments(key)
             .into_iter()
-            .find(|d| d.spec.job_version == version)
+            .find(|d| d.spec.rolls_out(job))
     }
 
     /// Operators' intent for a deployment (default: none).

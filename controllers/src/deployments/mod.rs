@@ -38,6 +38,7 @@ pub const DESC_PROGRESS: &str = "Failed due to progress deadline";
 pub const DESC_FAILED_BY_USER: &str = "Deployment marked as failed";
 pub const DESC_NEWER: &str = "Cancelled due to newer version of job";
 pub const DESC_STOPPED: &str = "Cancelled because job is stopped";
+pub const DESC_PURGED: &str = "Cancelled because job was purged";
 
 /// What the deployment's shell does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +85,9 @@ pub fn assess(
     match job {
         None => return end(DeploymentState::Cancelled, DESC_STOPPED, status),
         Some(j) if j.spec.stop => return end(DeploymentState::Cancelled, DESC_STOPPED, status),
+        Some(j) if !d.spec.of_same_job(j) => {
+            return end(DeploymentState::Cancelled, DESC_PURGED, status)
+        }
         Some(j) if j.metadata.version > d.spec.job_version => {
             return end(DeploymentState::Cancelled, DESC_NEWER, status)
         }

@@ -235,6 +235,26 @@ fn newer_version_stop_and_terminal() {
     assert_eq!(a.status, done.status);
 }
 
+/// A job purged and registered again under the same name starts at
+/// version 0 again: the old job's deployment of that version is not its
+/// rollout, and the job controller gives the new job a fresh one.
+#[test]
+fn a_deployment_of_a_purged_job_is_cancelled_not_reused() {
+    let mut d = deployment(1, 0);
+    d.spec.job_uid = "old-uid".into();
+    let mut again = job(d.spec.job_version);
+    again.metadata.uid = "new-uid".into();
+    assert!(!d.spec.rolls_out(&again));
+    let a = assess(&d, Some(&again), &DeploymentAdmin::default(), &[], t(1));
+    assert_eq!(a.status.state, DeploymentState::Cancelled);
+    assert_eq!(a.status.description, DESC_PURGED);
+    again.metadata.uid = "old-uid".into();
+    assert!(d.spec.rolls_out(&again));
+    // Written before job uids were recorded: any job of the name.
+    d.spec.job_uid.clear();
+    assert!(d.spec.rolls_out(&again));
+}
+
 #[test]
 fn paused_and_manual_health() {
     let mut d = deployment(1, 0);

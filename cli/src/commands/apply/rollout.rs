@@ -29,11 +29,19 @@ pub enum Verdict {
 /// own rule, so the apply never waits for one that will not come.
 pub use drover_controllers::job_rollout::deploys as expects_deployment;
 
-/// The deployment of exactly `job`'s version, if it was created.
-pub fn of_version<'a>(deployments: &'a [DeploymentView], job: &Job) -> Option<&'a DeploymentView> {
-    deployments
-        .iter()
-        .find(|d| d.spec.job_id == job.metadata.name && d.spec.job_version == job.metadata.version)
+/// The deployment of exactly `applied`'s version, if it was created: of
+/// the job the server holds (`current`), not one that a purged job of the
+/// same name left.
+pub fn of_version<'a>(
+    deployments: &'a [DeploymentView],
+    applied: &Job,
+    current: &Job,
+) -> Option<&'a DeploymentView> {
+    deployments.iter().find(|d| {
+        d.spec.job_id == applied.metadata.name
+            && d.spec.job_version == applied.metadata.version
+            && d.spec.of_same_job(current)
+    })
 }
 
 pub fn verdict(d: &DeploymentView) -> Verdict {
@@ -123,14 +131,22 @@ mod tests {
 
     #[test]
     fn only_the_applied_versions_deployment_counts() {
-        let list = vec![
+        let mut list = vec![
             deployment("web", 2, DeploymentState::Running),
             deployment("api", 1, DeploymentState::Running),
             deployment("web", 0, DeploymentState::Successful),
         ];
-        assert!(of_version(&list, &job("web", 1)).is_none());
-        let found = of_version(&list, &job("web", 2)).map(|d| d.spec.job_version);
+        assert!(of_version(&list, &job("web", 1), &job("web", 1)).is_none());
+        let found = of_version(&list, &job("web", 2), &job("web", 2)).map(|d| d.spec.job_version);
         assert_eq!(found, Some(2));
+        // A job purged and registered again is another job (another uid):
+        // the old job's deployment of the same version is not its own.
+        list[0].spec.job_uid = "old-uid".into();
+        let mut again = job("web", 2);
+        again.metadata.uid = "new-uid".into();
+        assert!(of_version(&list, &again, &again).is_none());
+        again.metadata.uid = "old-uid".into();
+        assert!(of_version(&list, &again, &again).is_some());
     }
 
     #[test]
