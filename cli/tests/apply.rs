@@ -183,6 +183,41 @@ async fn a_stale_check_index_changes_nothing() {
     assert_eq!(after["spec"]["groups"][0]["count"], 1);
 }
 
+/// A periodic or parameterized parent runs nothing of its own: apply
+/// returns at once (as `nomad job run` does) and says how children come.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_a_periodic_or_parameterized_parent_returns_at_once() {
+    let api = start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let periodic = job_file(
+        dir.path(),
+        "nightly",
+        1,
+        "  type = \"batch\"\n  periodic {\n    crons = [\"0 3 * * *\"]\n  }",
+    );
+    let dispatched = job_file(
+        dir.path(),
+        "render",
+        1,
+        "  type = \"batch\"\n  parameterized {\n    payload = \"optional\"\n  }",
+    );
+    let started = Instant::now();
+    let out = cli(
+        &api.addr,
+        &["apply", "-f", &periodic, "-f", &dispatched, "--timeout=60s"],
+    )
+    .await;
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "apply followed a parent: {:?}",
+        started.elapsed()
+    );
+    assert!(stdout.contains("drover periodic force nightly"), "{stdout}");
+    assert!(stdout.contains("drover dispatch render"), "{stdout}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_no_node_can_take_fails_with_the_reason() {
     let api = start().await;

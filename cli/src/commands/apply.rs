@@ -104,7 +104,11 @@ async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::R
         // An unchanged job is judged as it stands: its allocations are
         // this version's.
         let baseline = if answer.changed { before } else { None };
-        registered.push((job, baseline));
+        match launch_hint(&job) {
+            // Nothing of a parent's own runs: there is nothing to follow.
+            Some(hint) => println!("{hint}"),
+            None => registered.push((job, baseline)),
+        }
     }
     if args.detach {
         return Ok(ExitCode::SUCCESS);
@@ -146,6 +150,28 @@ async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::R
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    })
+}
+
+/// What to say of a periodic or parameterized parent instead of following
+/// it (as `nomad job run` does): only its children run, and how they come.
+fn launch_hint(job: &Job) -> Option<String> {
+    if !job.spec.is_parent() {
+        return None;
+    }
+    let name = &job.metadata.name;
+    let stopped = job.spec.stop;
+    Some(match (&job.spec.periodic, stopped) {
+        (_, true) => format!("job {name:?} stopped: it launches no more children"),
+        (Some(_), false) => format!(
+            "job {name:?} is periodic: its children launch on schedule \
+             (drover describe job {name} shows the next launch; \
+             drover periodic force {name} launches one now)"
+        ),
+        (None, false) => format!(
+            "job {name:?} is parameterized: each drover dispatch {name} \
+             [--meta K=V]... [PAYLOAD_FILE] runs it once"
+        ),
     })
 }
 
@@ -370,6 +396,25 @@ fn humanize(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_parent_is_not_followed_and_says_how_its_children_come() {
+        let mut job = Job::named("report");
+        assert_eq!(launch_hint(&job), None, "an ordinary job is followed");
+        job.spec.periodic = Some(Default::default());
+        let hint = launch_hint(&job).expect("a periodic parent");
+        assert!(hint.contains("periodic") && hint.contains("drover periodic force report"));
+        job.spec.periodic = None;
+        job.spec.parameterized = Some(Default::default());
+        let hint = launch_hint(&job).expect("a parameterized parent");
+        assert!(hint.contains("drover dispatch report"), "{hint}");
+        job.spec.stop = true;
+        assert!(launch_hint(&job).expect("stopped").contains("stopped"));
+        // A child is an ordinary job: followed.
+        job.spec.stop = false;
+        job.spec.parent_id = Some("report".into());
+        assert_eq!(launch_hint(&job), None);
+    }
 
     fn progress(done: bool, failed: Option<&str>) -> Progress {
         Progress {
