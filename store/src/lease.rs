@@ -131,10 +131,15 @@ impl Store {
     /// Remaining TTL of a lease, `None` if it has expired or was revoked.
     pub async fn lease_time_to_live(&self, id: i64) -> Result<Option<Duration>> {
         let resp = self
-            .request("lease ttl", &format!("{id:x}"), Retry::Idempotent, |client| async move {
-                let opts = LeaseTimeToLiveOptions::new();
-                client.lease_client().time_to_live(id, Some(opts)).await
-            })
+            .request(
+                "lease ttl",
+                &format!("{id:x}"),
+                Retry::Idempotent,
+                |client| async move {
+                    let opts = LeaseTimeToLiveOptions::new();
+                    client.lease_client().time_to_live(id, Some(opts)).await
+                },
+            )
             .await?;
         Ok(u64::try_from(resp.ttl()).ok().map(Duration::from_secs))
     }

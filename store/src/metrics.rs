@@ -179,10 +179,28 @@ mod tests {
         };
         let a = "http://metrics-test-a:2379";
         let b = "http://metrics-test-b:2379";
-        assert_eq!(series("drover_etcd_endpoint_up", a).get_gauge().value(), 0.0);
-        assert_eq!(series("drover_etcd_endpoint_preferred", a).get_gauge().value(), 0.0);
-        assert_eq!(series("drover_etcd_endpoint_preferred", b).get_gauge().value(), 1.0);
-        assert!(series("drover_etcd_endpoint_failovers_total", a).get_counter().value() >= 1.0);
+        assert_eq!(
+            series("drover_etcd_endpoint_up", a).get_gauge().value(),
+            0.0
+        );
+        assert_eq!(
+            series("drover_etcd_endpoint_preferred", a)
+                .get_gauge()
+                .value(),
+            0.0
+        );
+        assert_eq!(
+            series("drover_etcd_endpoint_preferred", b)
+                .get_gauge()
+                .value(),
+            1.0
+        );
+        assert!(
+            series("drover_etcd_endpoint_failovers_total", a)
+                .get_counter()
+                .value()
+                >= 1.0
+        );
     }
 
     #[test]

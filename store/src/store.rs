@@ -159,7 +159,11 @@ impl Store {
     /// For a stream (watch, lease keepalive): the client of the first
     /// endpoint in attempt order that connects, with its index for
     /// [`report`](Self::report).
-    pub(crate) async fn stream_client(&self, op: &'static str, key: &str) -> Result<(usize, Client)> {
+    pub(crate) async fn stream_client(
+        &self,
+        op: &'static str,
+        key: &str,
+    ) -> Result<(usize, Client)> {
         let mut first_err = None;
         for index in self.endpoints.attempt_order() {
             match self.endpoints.client(index).await {

@@ -191,7 +191,13 @@ mod tests {
         assert_eq!(set.preferred(), 1);
         // 0 comes back: no flapping back to it.
         let changed = set.observe(0, Answered);
-        assert_eq!(changed, Changed { health: Some(Health::Up), preferred: None });
+        assert_eq!(
+            changed,
+            Changed {
+                health: Some(Health::Up),
+                preferred: None
+            }
+        );
         assert_eq!(set.preferred(), 1);
         // Up (0) before unknown (2).
         assert_eq!(set.attempt_order(), vec![1, 0, 2]);

@@ -41,11 +41,10 @@ pub enum Retry {
 impl Retry {
     /// Whether a request that failed with `failure` may be sent again.
     pub fn allows(self, failure: Failure) -> bool {
-        match (self, failure) {
-            (_, Failure::NotSent) => true,
-            (Retry::Idempotent, Failure::Unavailable) => true,
-            _ => false,
-        }
+        matches!(
+            (self, failure),
+            (_, Failure::NotSent) | (Retry::Idempotent, Failure::Unavailable)
+        )
     }
 }
 
@@ -249,8 +248,7 @@ impl Endpoints {
         let probes = (0..self.len()).map(|index| async move {
             let probe = async {
                 let mut kv = self.client(index).await?.kv_client();
-                kv.get(key, Some(GetOptions::new().with_count_only()))
-                    .await
+                kv.get(key, Some(GetOptions::new().with_count_only())).await
             };
             let observation = match tokio::time::timeout(PROBE_TIMEOUT, probe).await {
                 Ok(Ok(_)) => Observation::Answered,
@@ -319,7 +317,10 @@ mod tests {
     #[test]
     fn a_locally_made_status_is_a_broken_connection() {
         let broken = tonic::Status::from_error(Box::new(std::io::Error::other("h2 gone")));
-        assert_eq!(classify(&etcd_client::Error::GRpcStatus(broken)), Failure::Unavailable);
+        assert_eq!(
+            classify(&etcd_client::Error::GRpcStatus(broken)),
+            Failure::Unavailable
+        );
     }
 
     #[test]
