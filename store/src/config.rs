@@ -107,7 +107,9 @@ impl StoreConfig {
         Ok(())
     }
 
-    /// Connects to etcd with these options.
+    /// One etcd client over all endpoints with these options (etcd-client's
+    /// own balancing, no failover). [`Store::connect`](crate::Store::connect)
+    /// does not use it: it keeps a client per endpoint and fails over.
     pub async fn connect(&self) -> Result<Client> {
         self.validate()?;
         let options = self.connect_options()?;
@@ -119,7 +121,7 @@ impl StoreConfig {
             })
     }
 
-    fn connect_options(&self) -> Result<ConnectOptions> {
+    pub(crate) fn connect_options(&self) -> Result<ConnectOptions> {
         let keepalive = Duration::from_millis(self.keepalive_interval_ms);
         let mut options = ConnectOptions::new()
             .with_connect_timeout(Duration::from_millis(self.connect_timeout_ms))

@@ -230,17 +230,28 @@ impl Candidacy {
 
     /// Returns once the key is written or deleted at or after `from`.
     async fn wait_for_change(&self, from: i64) -> Result<()> {
-        let mut client = self.store.client().watch_client();
+        let (endpoint, client) = self.store.stream_client("watch", &self.key).await?;
+        let mut client = client.watch_client();
         let opts = WatchOptions::new().with_start_revision(from);
         let watch = client.watch(self.key.as_str(), Some(opts));
-        let mut stream = self.store.timed("watch", &self.key, watch).await?;
+        let mut stream = match self.store.timed("watch", &self.key, watch).await {
+            Ok(stream) => stream,
+            Err(e) => {
+                self.store.report_error(endpoint, &e);
+                return Err(e);
+            }
+        };
         loop {
             match stream.message().await {
                 // A cancel (e.g. compaction) also means "look again".
                 Ok(Some(resp)) if resp.canceled() || !resp.events().is_empty() => return Ok(()),
                 Ok(Some(_)) => continue,
                 Ok(None) => return Ok(()),
-                Err(e) => return Err(crate::error::StoreError::etcd("watch", &self.key, e)),
+                Err(e) => {
+                    // The next round watches elsewhere if this endpoint is gone.
+                    self.store.report(endpoint, &e);
+                    return Err(crate::error::StoreError::etcd("watch", &self.key, e));
+                }
             }
         }
     }

@@ -16,6 +16,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::endpoints::Retry;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
 
@@ -85,12 +86,12 @@ impl Store {
     /// Grants a lease without keeping it alive; returns its id.
     pub async fn grant_lease(&self, ttl: Duration) -> Result<i64> {
         let secs = ttl_secs(ttl);
-        let mut client = self.client().lease_client();
         let resp = self
-            .timed(
+            .request(
                 "lease grant",
                 &format!("ttl={secs}s"),
-                client.grant(secs, None),
+                Retry::IfNotSent,
+                |client| async move { client.lease_client().grant(secs, None).await },
             )
             .await?;
         Ok(resp.id())
@@ -109,11 +110,16 @@ impl Store {
         }
     }
 
-    /// Revokes a lease; revoking an unknown (expired) lease is not an error.
+    /// Revokes a lease; revoking an unknown (expired) lease is not an error,
+    /// so a revoke may be sent again to another endpoint.
     pub async fn revoke_lease(&self, id: i64) -> Result<()> {
-        let mut client = self.client().lease_client();
         match self
-            .timed("lease revoke", &format!("{id:x}"), client.revoke(id))
+            .request(
+                "lease revoke",
+                &format!("{id:x}"),
+                Retry::Idempotent,
+                |client| async move { client.lease_client().revoke(id).await },
+            )
             .await
         {
             Ok(_) => Ok(()),
@@ -124,13 +130,15 @@ impl Store {
 
     /// Remaining TTL of a lease, `None` if it has expired or was revoked.
     pub async fn lease_time_to_live(&self, id: i64) -> Result<Option<Duration>> {
-        let mut client = self.client().lease_client();
-        let opts = LeaseTimeToLiveOptions::new();
         let resp = self
-            .timed(
+            .request(
                 "lease ttl",
                 &format!("{id:x}"),
-                client.time_to_live(id, Some(opts)),
+                Retry::Idempotent,
+                |client| async move {
+                    let opts = LeaseTimeToLiveOptions::new();
+                    client.lease_client().time_to_live(id, Some(opts)).await
+                },
             )
             .await?;
         Ok(u64::try_from(resp.ttl()).ok().map(Duration::from_secs))
@@ -151,11 +159,17 @@ async fn keep_alive_loop(store: Store, id: i64, ttl: Duration, state: watch::Sen
     // Granted just before this task started: the first deadline is the TTL.
     let mut deadline = Instant::now() + ttl;
     loop {
+        // After a failure this is another endpoint if the one used could
+        // not be reached: the failure was reported.
         match open(&store, id).await {
-            Ok((mut keeper, mut stream)) => {
+            Ok((endpoint, mut keeper, mut stream)) => {
                 match renew_until_error(&mut keeper, &mut stream, interval, &mut deadline).await {
                     Renewal::Expired => break,
-                    Renewal::Broken(reason) => {
+                    Renewal::Broken(reason, error) => {
+                        match error {
+                            Some(e) => store.report(endpoint, &e),
+                            None => store.report_unreachable(endpoint),
+                        }
                         tracing::warn!(lease = %format!("{id:x}"), %reason, "keepalive stream broke");
                     }
                 }
@@ -177,16 +191,28 @@ async fn keep_alive_loop(store: Store, id: i64, ttl: Duration, state: watch::Sen
     state.send_replace(LeaseState::Lost);
 }
 
-async fn open(store: &Store, id: i64) -> Result<(LeaseKeeper, LeaseKeepAliveStream)> {
-    let mut client = store.client().lease_client();
-    store
-        .timed("lease keepalive", &format!("{id:x}"), client.keep_alive(id))
+/// Opens a keepalive stream on the first endpoint that connects; returns
+/// the endpoint's index with it.
+async fn open(store: &Store, id: i64) -> Result<(usize, LeaseKeeper, LeaseKeepAliveStream)> {
+    let label = format!("{id:x}");
+    let (endpoint, client) = store.stream_client("lease keepalive", &label).await?;
+    let mut client = client.lease_client();
+    match store
+        .timed("lease keepalive", &label, client.keep_alive(id))
         .await
+    {
+        Ok((keeper, stream)) => Ok((endpoint, keeper, stream)),
+        Err(e) => {
+            store.report_error(endpoint, &e);
+            Err(e)
+        }
+    }
 }
 
 enum Renewal {
     Expired,
-    Broken(String),
+    /// Why, and the etcd error if there was one (none: no answer in time).
+    Broken(String, Option<etcd_client::Error>),
 }
 
 async fn renew_until_error(
@@ -198,7 +224,7 @@ async fn renew_until_error(
     loop {
         let sent_at = Instant::now();
         if let Err(e) = keeper.keep_alive().await {
-            return Renewal::Broken(e.to_string());
+            return Renewal::Broken(e.to_string(), Some(e));
         }
         let wait_until = (*deadline).min(sent_at + interval.max(Duration::from_millis(500)));
         match tokio::time::timeout_at(wait_until, stream.message()).await {
@@ -207,10 +233,10 @@ async fn renew_until_error(
                 let granted = Duration::from_secs(u64::try_from(resp.ttl()).unwrap_or(0));
                 *deadline = sent_at + granted;
             }
-            Ok(Ok(None)) => return Renewal::Broken("stream closed".into()),
-            Ok(Err(e)) => return Renewal::Broken(e.to_string()),
+            Ok(Ok(None)) => return Renewal::Broken("stream closed".into(), None),
+            Ok(Err(e)) => return Renewal::Broken(e.to_string(), Some(e)),
             Err(_) if Instant::now() >= *deadline => return Renewal::Expired,
-            Err(_) => return Renewal::Broken("no keepalive response".into()),
+            Err(_) => return Renewal::Broken("no keepalive response".into(), None),
         }
         tokio::time::sleep_until(sent_at + interval).await;
         if Instant::now() >= *deadline {

@@ -10,6 +10,8 @@
 //!   etcd's `mod_revision`, never from the stored bytes.
 //! - [`store`]: [`Store`], the connection, and raw byte-level operations with
 //!   [`Guard`]s (create-if-absent, compare-and-swap).
+//! - [`endpoints`]: one client per etcd endpoint, health checks and failover;
+//!   the pure [`EndpointSet`] decides which endpoint to use.
 //! - [`typed`]: typed get / list / create / update / delete, for any
 //!   [`ApiObject`](drover_api_types::ApiObject) or any key.
 //! - [`batch`]: [`Batch`], many writes in as few transactions as etcd's limits
@@ -19,7 +21,8 @@
 //! - [`reflector`]: an in-memory [`Cache`] fed by a watch, with a readiness
 //!   gate.
 //! - [`lease`]: [`Lease`] with background keepalive.
-//! - [`metrics`]: etcd request latency and errors, for the binaries' `/metrics`.
+//! - [`metrics`]: etcd request latency and errors, endpoint health and the
+//!   endpoint in use, for the binaries' `/metrics`.
 //! - [`election`]: [`Election`], leader election on a lease.
 //! - [`error`]: the crate's error type, [`StoreError`].
 
@@ -27,6 +30,7 @@ pub mod batch;
 pub mod codec;
 pub mod config;
 pub mod election;
+pub mod endpoints;
 pub mod error;
 pub mod jobs;
 pub mod keys;
@@ -41,6 +45,7 @@ pub use batch::{Atomic, Batch, BatchOutcome, TxnLimits};
 pub use codec::{Kv, Stored, Versioned};
 pub use config::StoreConfig;
 pub use election::Election;
+pub use endpoints::EndpointSet;
 pub use error::{Result, StoreError};
 pub use keys::Keys;
 pub use lease::{Lease, LeaseState};

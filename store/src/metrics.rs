@@ -1,4 +1,5 @@
-//! Latency and errors of every etcd request this process makes.
+//! Latency and errors of every etcd request this process makes, and the
+//! health of each etcd endpoint and which one is in use.
 //!
 //! The collectors are process-wide (every [`Store`](crate::Store) handle in
 //! a process talks to the same etcd, and a binary serves one `/metrics`),
@@ -9,7 +10,7 @@
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry};
 
 /// Seconds; etcd answers in milliseconds, a slow disk or a lost leader
 /// takes seconds, and the request timeout caps the tail.
@@ -20,6 +21,9 @@ const BUCKETS: &[f64] = &[
 struct EtcdMetrics {
     duration: HistogramVec,
     errors: IntCounterVec,
+    endpoint_up: IntGaugeVec,
+    endpoint_preferred: IntGaugeVec,
+    failovers: IntCounterVec,
 }
 
 static METRICS: LazyLock<EtcdMetrics> = LazyLock::new(|| EtcdMetrics {
@@ -42,6 +46,31 @@ static METRICS: LazyLock<EtcdMetrics> = LazyLock::new(|| EtcdMetrics {
         &["operation"],
     )
     .expect("constant counter options are valid"),
+    endpoint_up: IntGaugeVec::new(
+        Opts::new(
+            "drover_etcd_endpoint_up",
+            "1 if the etcd endpoint answered its last health probe or request, 0 if it \
+             could not be reached or could not serve; absent until first heard of.",
+        ),
+        &["endpoint"],
+    )
+    .expect("constant gauge options are valid"),
+    endpoint_preferred: IntGaugeVec::new(
+        Opts::new(
+            "drover_etcd_endpoint_preferred",
+            "1 for the etcd endpoint requests go to first, 0 for the others.",
+        ),
+        &["endpoint"],
+    )
+    .expect("constant gauge options are valid"),
+    failovers: IntCounterVec::new(
+        Opts::new(
+            "drover_etcd_endpoint_failovers_total",
+            "Times the preferred etcd endpoint changed, by the endpoint left.",
+        ),
+        &["endpoint"],
+    )
+    .expect("constant counter options are valid"),
 });
 
 /// Registers the etcd metrics on `registry`. Registering them twice on
@@ -51,6 +80,9 @@ pub fn register(registry: &Registry) -> prometheus::Result<()> {
     for collector in [
         Box::new(METRICS.duration.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(METRICS.errors.clone()),
+        Box::new(METRICS.endpoint_up.clone()),
+        Box::new(METRICS.endpoint_preferred.clone()),
+        Box::new(METRICS.failovers.clone()),
     ] {
         match registry.register(collector) {
             Ok(()) | Err(prometheus::Error::AlreadyReg) => {}
@@ -78,6 +110,24 @@ pub(crate) fn observe(op: &str, elapsed: Duration, ok: bool) {
     }
 }
 
+/// Records whether `endpoint` is up.
+pub(crate) fn set_endpoint_up(endpoint: &str, up: bool) {
+    METRICS
+        .endpoint_up
+        .with_label_values(&[endpoint])
+        .set(i64::from(up));
+}
+
+/// Records that requests now go to `to` first; `from` is the endpoint
+/// left (`None` when the first endpoint is chosen at connect).
+pub(crate) fn set_preferred(from: Option<&str>, to: &str) {
+    if let Some(from) = from {
+        METRICS.endpoint_preferred.with_label_values(&[from]).set(0);
+        METRICS.failovers.with_label_values(&[from]).inc();
+    }
+    METRICS.endpoint_preferred.with_label_values(&[to]).set(1);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,6 +152,55 @@ mod tests {
         assert!(families
             .iter()
             .any(|f| f.name() == "drover_etcd_request_duration_seconds"));
+    }
+
+    #[test]
+    fn records_endpoint_health_and_preference() {
+        let registry = Registry::new();
+        register(&registry).expect("register");
+        set_endpoint_up("http://metrics-test-a:2379", false);
+        set_preferred(None, "http://metrics-test-a:2379");
+        set_preferred(
+            Some("http://metrics-test-a:2379"),
+            "http://metrics-test-b:2379",
+        );
+        let families = registry.gather();
+        let series = |name: &str, endpoint: &str| {
+            families
+                .iter()
+                .find(|f| f.name() == name)
+                .and_then(|f| {
+                    f.get_metric()
+                        .iter()
+                        .find(|m| m.get_label().iter().any(|l| l.value() == endpoint))
+                        .cloned()
+                })
+                .unwrap_or_else(|| panic!("no {name} series for {endpoint}"))
+        };
+        let a = "http://metrics-test-a:2379";
+        let b = "http://metrics-test-b:2379";
+        assert_eq!(
+            series("drover_etcd_endpoint_up", a).get_gauge().value(),
+            0.0
+        );
+        assert_eq!(
+            series("drover_etcd_endpoint_preferred", a)
+                .get_gauge()
+                .value(),
+            0.0
+        );
+        assert_eq!(
+            series("drover_etcd_endpoint_preferred", b)
+                .get_gauge()
+                .value(),
+            1.0
+        );
+        assert!(
+            series("drover_etcd_endpoint_failovers_total", a)
+                .get_counter()
+                .value()
+                >= 1.0
+        );
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! shared etcd exported by `make test` when there is one, a private one
 //! otherwise, and in both cases a key prefix nobody else uses.
 //! [`EtcdProcess::start_tls`] starts one that serves clients over TLS and
-//! requires a client certificate.
+//! requires a client certificate. [`EtcdCluster`] runs several members, any
+//! of which can be killed and restarted.
 
 use std::fmt;
 use std::fs::File;
@@ -60,6 +61,10 @@ pub struct EtcdProcess {
     client_port: u16,
     peer_port: u16,
     tls: Option<TlsFiles>,
+    /// `--name`, and `--initial-cluster` / `--initial-cluster-token` when
+    /// this is a member of an [`EtcdCluster`] (`None`: a cluster of one).
+    name: String,
+    cluster: Option<(String, String)>,
 }
 
 impl EtcdProcess {
@@ -90,19 +95,35 @@ impl EtcdProcess {
             } else {
                 None
             };
-            let mut etcd = Self {
-                child: None,
-                data_dir,
-                client_port: free_port()?,
-                peer_port: free_port()?,
-                tls,
-            };
+            let mut etcd = Self::unstarted(data_dir, tls, "drover-test".to_string())?;
             match etcd.spawn_and_wait().await {
                 Ok(()) => return Ok(etcd),
                 Err(e) => last_err = e,
             }
         }
         Err(last_err)
+    }
+
+    /// A stopped etcd on fresh free ports with `data_dir`.
+    fn unstarted(
+        data_dir: TempDir,
+        tls: Option<TlsFiles>,
+        name: String,
+    ) -> Result<Self, FixtureError> {
+        Ok(Self {
+            child: None,
+            data_dir,
+            client_port: free_port()?,
+            peer_port: free_port()?,
+            tls,
+            name,
+            cluster: None,
+        })
+    }
+
+    /// The peer URL, e.g. `http://127.0.0.1:23801`.
+    fn peer_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.peer_port)
     }
 
     /// The client URL, e.g. `http://127.0.0.1:23791` (`https://` with TLS).
@@ -187,8 +208,21 @@ impl EtcdProcess {
     }
 
     async fn spawn_and_wait(&mut self) -> Result<(), FixtureError> {
+        self.spawn_child()?;
+        self.wait_healthy().await
+    }
+
+    /// Starts the process without waiting: a cluster member answers only
+    /// once a quorum of its peers runs too.
+    fn spawn_child(&mut self) -> Result<(), FixtureError> {
         let child = self.spawn()?;
         self.child = Some(child);
+        Ok(())
+    }
+
+    /// Waits until etcd answers a read, or fails after [`START_TIMEOUT`]
+    /// (stopping it) or as soon as the process exits.
+    async fn wait_healthy(&mut self) -> Result<(), FixtureError> {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         loop {
             if let Some(child) = self.child.as_mut() {
@@ -217,7 +251,11 @@ impl EtcdProcess {
 
     fn spawn(&self) -> Result<Child, FixtureError> {
         let client = self.endpoint();
-        let peer = format!("http://127.0.0.1:{}", self.peer_port);
+        let peer = self.peer_url();
+        let (initial_cluster, token) = self
+            .cluster
+            .clone()
+            .unwrap_or_else(|| (format!("{}={peer}", self.name), "etcd-cluster".to_string()));
         let log = File::options()
             .create(true)
             .append(true)
@@ -227,7 +265,7 @@ impl EtcdProcess {
             .try_clone()
             .map_err(|e| fixture_err(format!("opening etcd log: {e}")))?;
         Command::new(ETCD_BIN)
-            .arg("--name=drover-test")
+            .arg(format!("--name={}", self.name))
             .arg(format!(
                 "--data-dir={}",
                 self.data_dir.path().join("data").display()
@@ -236,7 +274,8 @@ impl EtcdProcess {
             .arg(format!("--advertise-client-urls={client}"))
             .arg(format!("--listen-peer-urls={peer}"))
             .arg(format!("--initial-advertise-peer-urls={peer}"))
-            .arg(format!("--initial-cluster=drover-test={peer}"))
+            .arg(format!("--initial-cluster={initial_cluster}"))
+            .arg(format!("--initial-cluster-token={token}"))
             .arg("--initial-cluster-state=new")
             .arg("--logger=zap")
             .arg("--log-outputs=stderr")
@@ -253,6 +292,147 @@ impl Drop for EtcdProcess {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A cluster of etcd members on loopback, each an [`EtcdProcess`] with its
+/// own ports and data directory. Members can be killed (SIGKILL) and
+/// restarted with the same ports and data, to test riding out the loss of
+/// one. All members are killed on drop.
+pub struct EtcdCluster {
+    members: Vec<EtcdProcess>,
+}
+
+impl EtcdCluster {
+    /// Starts `size` members (plain HTTP) and waits until each answers.
+    pub async fn start(size: usize) -> Result<Self, FixtureError> {
+        if size == 0 {
+            return Err(fixture_err("an etcd cluster needs at least one member"));
+        }
+        ensure_etcd_binary()?;
+        let mut last_err = fixture_err("etcd cluster did not start");
+        // As for one process: a free port may be taken before etcd binds it,
+        // so start over on fresh ports.
+        for _ in 0..START_ATTEMPTS {
+            match Self::try_start(size).await {
+                Ok(cluster) => return Ok(cluster),
+                Err(e) => last_err = e,
+            }
+        }
+        Err(last_err)
+    }
+
+    async fn try_start(size: usize) -> Result<Self, FixtureError> {
+        let token = format!("drover-test-{}", unique_prefix().replace('/', "-"));
+        let mut members = Vec::with_capacity(size);
+        for i in 0..size {
+            let data_dir = tempfile::Builder::new()
+                .prefix("drover-etcd-member-")
+                .tempdir()
+                .map_err(|e| fixture_err(format!("creating etcd data dir: {e}")))?;
+            members.push(EtcdProcess::unstarted(data_dir, None, format!("m{i}"))?);
+        }
+        let initial_cluster = members
+            .iter()
+            .map(|m| format!("{}={}", m.name, m.peer_url()))
+            .collect::<Vec<_>>()
+            .join(",");
+        for member in &mut members {
+            member.cluster = Some((initial_cluster.clone(), token.clone()));
+            member.spawn_child()?;
+        }
+        // Dropping `members` on error kills whatever was started.
+        for member in &mut members {
+            member.wait_healthy().await?;
+        }
+        Ok(Self { members })
+    }
+
+    /// How many members there are (running or not).
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether there are no members (never, for a started cluster).
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// Every member's client URL, in member order.
+    pub fn endpoints(&self) -> Vec<String> {
+        self.members.iter().map(EtcdProcess::endpoint).collect()
+    }
+
+    /// Member `index`'s client URL.
+    pub fn endpoint(&self, index: usize) -> String {
+        self.members[index].endpoint()
+    }
+
+    /// The index of the member with client URL `endpoint`.
+    pub fn index_of(&self, endpoint: &str) -> Option<usize> {
+        self.members.iter().position(|m| m.endpoint() == endpoint)
+    }
+
+    /// Member `index` itself (to run `etcdctl` against it, say).
+    pub fn member(&self, index: usize) -> &EtcdProcess {
+        &self.members[index]
+    }
+
+    /// Kills member `index` with SIGKILL (a crash); its ports and data are
+    /// kept for [`restart`](Self::restart).
+    pub fn kill(&mut self, index: usize) {
+        self.members[index].stop();
+    }
+
+    /// Starts member `index` again on its ports and data and waits until it
+    /// answers (which needs a quorum of members running).
+    pub async fn restart(&mut self, index: usize) -> Result<(), FixtureError> {
+        self.members[index].restart().await
+    }
+
+    /// The index of the raft leader, as the running members report it.
+    pub async fn leader(&self) -> Result<usize, FixtureError> {
+        let mut ids = Vec::new();
+        let mut leader = 0;
+        let mut last_err = fixture_err("no running member answered");
+        for (index, member) in self.members.iter().enumerate() {
+            if member.child.is_none() {
+                continue;
+            }
+            match member_status(member).await {
+                Ok((id, known)) => {
+                    ids.push((index, id));
+                    if leader == 0 {
+                        leader = known;
+                    }
+                }
+                Err(e) => last_err = e,
+            }
+        }
+        if leader == 0 && !ids.is_empty() {
+            return Err(fixture_err("no leader elected"));
+        }
+        ids.into_iter()
+            .find(|&(_, id)| id == leader)
+            .map(|(index, _)| index)
+            .ok_or(last_err)
+    }
+}
+
+/// A member's own id and the leader it knows of (0: none).
+async fn member_status(member: &EtcdProcess) -> Result<(u64, u64), FixtureError> {
+    let endpoint = member.endpoint();
+    let status = async {
+        let mut client = member.client().await?;
+        client
+            .status()
+            .await
+            .map_err(|e| fixture_err(format!("status of etcd {endpoint}: {e}")))
+    };
+    let status = tokio::time::timeout(Duration::from_secs(2), status)
+        .await
+        .map_err(|_| fixture_err(format!("status of etcd {endpoint}: timed out")))??;
+    let id = status.header().map_or(0, |h| h.member_id());
+    Ok((id, status.leader()))
 }
 
 /// An etcd for a test that does not disrupt it, plus a key prefix of its own.

@@ -6,7 +6,8 @@
 //!   named by `DROVER_TEST_ETCD_ENDPOINTS` (with a unique key prefix) or
 //!   spawns one.
 //!   [`EtcdProcess::start_tls`] serves clients over TLS with client
-//!   certificates made by [`tls`].
+//!   certificates made by [`tls`]; [`EtcdCluster`] runs a multi-member etcd
+//!   whose members can be killed and restarted.
 //! - [`tls`]: [`TlsFiles`], a throwaway CA, server and client certificate
 //!   generated with the `openssl` tool.
 //! - [`wait`]: `within` (a deadline) and `eventually` (poll until).
@@ -26,7 +27,7 @@ pub mod tls;
 pub mod wait;
 
 pub use docker::busybox_image;
-pub use etcd::{EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};
+pub use etcd::{EtcdCluster, EtcdProcess, FixtureError, TestEtcd, SHARED_ETCD_ENV};
 pub use proxy::TcpProxy;
 pub use registry::{RegistryOptions, TestRegistry};
 pub use tls::TlsFiles;

@@ -235,19 +235,34 @@ async fn watch_once(
     let opts = WatchOptions::new()
         .with_range(prefix_end(prefix.as_bytes()))
         .with_start_revision(start_revision);
-    let mut client = store.client().watch_client();
+    // A failure below is reported, so that after one on an endpoint that
+    // cannot be reached the next watch opens on another.
+    let (endpoint, client) = match store.stream_client("watch", prefix).await {
+        Ok(picked) => picked,
+        Err(e) => return Ended::Broken(e.to_string()),
+    };
+    let mut client = client.watch_client();
     let mut stream = match store
         .timed("watch", prefix, client.watch(prefix, Some(opts)))
         .await
     {
         Ok(stream) => stream,
-        Err(e) => return Ended::Broken(e.to_string()),
+        Err(e) => {
+            store.report_error(endpoint, &e);
+            return Ended::Broken(e.to_string());
+        }
     };
     loop {
         let resp = match stream.message().await {
             Ok(Some(resp)) => resp,
-            Ok(None) => return Ended::Broken("stream closed by server".into()),
-            Err(e) => return Ended::Broken(e.to_string()),
+            Ok(None) => {
+                store.report_unreachable(endpoint);
+                return Ended::Broken("stream closed by server".into());
+            }
+            Err(e) => {
+                store.report(endpoint, &e);
+                return Ended::Broken(e.to_string());
+            }
         };
         match machine.on_response(convert(&resp)) {
             Step::Deliver(events) => {
