@@ -126,6 +126,31 @@ async fn register_scale_stop_versions_and_plan() {
         (400, Some("count"))
     );
 
+    // A poison count is refused by register, scale and plan alike, with
+    // nothing written.
+    let poison = s
+        .post("/v1/jobs", json!({ "job": job("web", 1_000_000_000) }))
+        .await;
+    assert_eq!(poison.status, 400, "{}", poison.body);
+    assert!(poison.body["error"]
+        .as_str()
+        .is_some_and(|e| e.contains("over the limit of 10000 per group")));
+    let scaled_up = s
+        .post(
+            "/v1/job/web/scale",
+            json!({ "group": "front", "count": 1_000_000_000 }),
+        )
+        .await;
+    assert_eq!(scaled_up.status, 400, "{}", scaled_up.body);
+    let planned = s
+        .post(
+            "/v1/job/web/plan",
+            json!({ "job": job("web", 1_000_000_000) }),
+        )
+        .await;
+    assert_eq!(planned.status, 400, "{}", planned.body);
+    assert_eq!(count_of(&s.get("/v1/job/web").await.body), 3);
+
     let plan = s
         .post("/v1/job/web/plan", json!({ "job": job("web", 5) }))
         .await;

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use drover_api_types::validate::JobLimits;
 use drover_store::{Atomic, Election, Guard, Store};
 
 use crate::cluster::ClusterView;
@@ -68,6 +69,10 @@ pub struct ServerOptions {
     /// Finished children kept per periodic or parameterized parent (the
     /// periodic controller deletes older ones).
     pub periodic_children_kept: usize,
+    /// How many allocations a job may ask for: a job over them (stored
+    /// before they were lowered, or written around the API) is not
+    /// planned at all.
+    pub limits: JobLimits,
 }
 
 /// When the garbage collector runs and what it keeps.
@@ -100,6 +105,7 @@ impl Default for ServerOptions {
             deployments: true,
             gc: GcOptions::default(),
             periodic_children_kept: 5,
+            limits: JobLimits::default(),
         }
     }
 }

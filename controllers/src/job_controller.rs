@@ -150,6 +150,15 @@ impl Reconcile for JobController {
         let now = Utc::now();
         let allocs = view.job_allocs(key);
         let job = view.job(key);
+        if let Some(job) = &job {
+            if let Some(problem) = self.ctx.options.limits.exceeded_by(job) {
+                // Planning it would hold every allocation in memory: refuse
+                // it here, whatever wrote it, and say why in its status.
+                tracing::warn!(job = %key, %problem, "job over the server's limits; not planned");
+                self.write_status(key, job, &allocs, problem).await?;
+                return Ok(Action::AwaitChange);
+            }
+        }
         let mut writes = Writes::new(&self.ctx);
         writes.end_unplaced_stops(&allocs, now)?;
         match &job {
@@ -163,7 +172,7 @@ impl Reconcile for JobController {
         let allocs = if wrote { view.job_allocs(key) } else { allocs };
         match &job {
             Some(job) => {
-                self.write_status(key, job, &allocs).await?;
+                self.write_status(key, job, &allocs, String::new()).await?;
                 if job.spec.stop && job.metadata.annotations.contains_key(PURGE_ANNOTATION) {
                     self.collect(key, &allocs, true).await?;
                 }
@@ -244,7 +253,13 @@ fn still_running(allocs: &[Allocation]) -> impl Iterator<Item = &Allocation> {
 }
 
 impl JobController {
-    async fn write_status(&self, key: &ObjectKey, job: &Job, allocs: &[Allocation]) -> Result<()> {
+    async fn write_status(
+        &self,
+        key: &ObjectKey,
+        job: &Job,
+        allocs: &[Allocation],
+        description: String,
+    ) -> Result<()> {
         let view = &self.ctx.view;
         let status_key = view.keys.job_status(&key.namespace, &key.name);
         let placement = view
@@ -254,7 +269,7 @@ impl JobController {
             .unwrap_or_default();
         let status = JobStatus {
             status: job_status(job, allocs).to_string(),
-            status_description: String::new(),
+            status_description: description,
             summary: job
                 .spec
                 .groups
@@ -473,7 +488,11 @@ impl Writes {
         let keys = &self.view.keys;
         let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
         if a.status.client_status.is_terminal()
-            || self.view.bindings.get(&keys.alloc_binding(ns, id)).is_some()
+            || self
+                .view
+                .bindings
+                .get(&keys.alloc_binding(ns, id))
+                .is_some()
         {
             return Ok(None);
         }
@@ -485,7 +504,13 @@ impl Writes {
             updated_at: Some(now),
             ..Default::default()
         };
-        Ok(Some((key, Versioned { value: status, revision })))
+        Ok(Some((
+            key,
+            Versioned {
+                value: status,
+                revision,
+            },
+        )))
     }
 
     /// Ends the allocations already stopped while unbound (by an older

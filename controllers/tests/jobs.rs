@@ -440,7 +440,10 @@ async fn allocations_stopped_before_placement_end_at_once_and_a_purge_completes(
     // next pass of its job.
     let stuck = job("stuck", JobType::Service, 1);
     h.put_job(&stuck).await;
-    let mut left = h.wait_allocs("1 allocation", |a| a.len() == 1).await.remove(0);
+    let mut left = h
+        .wait_allocs("1 allocation", |a| a.len() == 1)
+        .await
+        .remove(0);
     left.spec.desired_status = DesiredStatus::Stop;
     let key = h.store.keys().alloc("default", &left.metadata.uid);
     let mut written = left.clone();
@@ -453,12 +456,55 @@ async fn allocations_stopped_before_placement_end_at_once_and_a_purge_completes(
     let h = Harness { _etcd, store, term };
     within(10, "the stuck stop ended", async {
         loop {
-            if h.status_of(&left).await.is_some_and(|s| s.client_status.is_terminal()) {
+            if h.status_of(&left)
+                .await
+                .is_some_and(|s| s.client_status.is_terminal())
+            {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     })
     .await;
+    h.shut_down().await;
+}
+
+/// A job over the server's limits (written around the API, or stored before
+/// the limits were lowered) is not planned: its status says why, it gets
+/// no allocation, and the other jobs go on being placed.
+#[tokio::test]
+async fn a_job_over_the_limits_is_not_planned_and_the_others_go_on() {
+    let h = Harness::start().await;
+    let poison = job("poison", JobType::Service, 1_000_000_000);
+    h.put_job(&poison).await;
+    h.put_job(&job("fine", JobType::Service, 2)).await;
+    let allocs = h
+        .wait_allocs("the other job's 2 allocations", |a| a.len() == 2)
+        .await;
+    assert!(allocs.iter().all(|a| a.spec.job_id == "fine"));
+    let key = h.store.keys().job_status("default", "poison");
+    let status = within(10, "the poison job's status", async {
+        loop {
+            let found: Option<Versioned<drover_api_types::job::JobStatus>> =
+                h.store.get_at(&key).await.expect("get");
+            if let Some(found) = found {
+                return found.value;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        status
+            .status_description
+            .contains("over the limit of 10000 per group"),
+        "{status:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        h.allocs().await.len(),
+        2,
+        "nothing placed for the poison job"
+    );
     h.shut_down().await;
 }

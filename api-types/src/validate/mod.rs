@@ -41,8 +41,86 @@ use crate::task::Task;
 pub use constraints::{parse_version_constraint, VersionClause, VersionOp};
 pub use periodic::parse_cron;
 
-/// Every error and warning about `job`, each naming its object path.
+/// Every error and warning about `job`, each naming its object path, under
+/// the default [`JobLimits`].
 pub fn validate(job: &Job) -> Vec<Diagnostic> {
+    validate_within(job, &JobLimits::default())
+}
+
+/// How many allocations one job may ask for. Every allocation is an object
+/// in etcd and in each server's memory, so the count a job file names is
+/// bounded before anything is planned: one job with `count = 1000000000`
+/// must be refused, not take down every server that tries to reconcile it.
+/// The server's `--max-group-count` and `--max-job-allocations` set them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobLimits {
+    /// The largest `count` of one group.
+    pub max_group_count: u64,
+    /// The largest sum of the groups' counts (canaries aside).
+    pub max_job_allocations: u64,
+}
+
+impl JobLimits {
+    /// Defaults that a fleet of a few thousand nodes never meets by
+    /// accident (Nomad sets none; its scheduler slows down well before).
+    pub const DEFAULT_MAX_GROUP_COUNT: u64 = 10_000;
+    pub const DEFAULT_MAX_JOB_ALLOCATIONS: u64 = 30_000;
+
+    /// The problem with `job`'s counts under these limits, if any
+    /// (`None`: within them). The controllers ask this too, for jobs
+    /// that reached etcd some other way or before the limits were lowered.
+    pub fn exceeded_by(&self, job: &Job) -> Option<String> {
+        job.spec
+            .groups
+            .iter()
+            .find_map(|g| {
+                self.group_problem(g)
+                    .map(|p| format!("group {:?}: {p}", g.name))
+            })
+            .or_else(|| self.total_problem(job))
+    }
+
+    fn group_problem(&self, group: &TaskGroup) -> Option<String> {
+        let count = u64::try_from(group.count).unwrap_or(0);
+        (count > self.max_group_count).then(|| {
+            format!(
+                "count {count} is over the limit of {} per group; split the \
+                 work over several groups or jobs, or raise the server's \
+                 --max-group-count",
+                self.max_group_count
+            )
+        })
+    }
+
+    fn total_problem(&self, job: &Job) -> Option<String> {
+        let total = job
+            .spec
+            .groups
+            .iter()
+            .map(|g| u64::try_from(g.count).unwrap_or(0))
+            .fold(0u64, u64::saturating_add);
+        (total > self.max_job_allocations).then(|| {
+            format!(
+                "the groups' counts add up to {total}, over the limit of {} \
+                 allocations per job; split the job, or raise the server's \
+                 --max-job-allocations",
+                self.max_job_allocations
+            )
+        })
+    }
+}
+
+impl Default for JobLimits {
+    fn default() -> Self {
+        JobLimits {
+            max_group_count: Self::DEFAULT_MAX_GROUP_COUNT,
+            max_job_allocations: Self::DEFAULT_MAX_JOB_ALLOCATIONS,
+        }
+    }
+}
+
+/// [`validate`] under the given limits (a server's own).
+pub fn validate_within(job: &Job, limits: &JobLimits) -> Vec<Diagnostic> {
     let mut report = Report::default();
     let path = format!("job {:?}", job.metadata.name);
     validate_job(&mut report, job, &path);
@@ -50,6 +128,19 @@ pub fn validate(job: &Job) -> Vec<Diagnostic> {
     for (index, group) in job.spec.groups.iter().enumerate() {
         let group_path = child(&path, "group", &group.name, index);
         validate_group(&mut report, job, &inherited, group, &group_path);
+        if let Some(problem) = limits.group_problem(group) {
+            report.error(&group_path, problem);
+        }
+    }
+    // The total only once no group is over its own limit: one cause, one
+    // error.
+    let group_over = job
+        .spec
+        .groups
+        .iter()
+        .any(|g| limits.group_problem(g).is_some());
+    if let Some(problem) = limits.total_problem(job).filter(|_| !group_over) {
+        report.error(&path, problem);
     }
     report.diagnostics
 }

@@ -1,6 +1,7 @@
 //! Job- and group-level rules, and that every error is collected.
 
 use super::testutil::{assert_diags, base_job, group, messages, task, GROUP, SERVICE, TASK};
+use super::{validate, validate_within, JobLimits};
 
 const JOB: &str = "job \"billing\"";
 
@@ -27,6 +28,49 @@ fn count_priority_datacenters() {
             "error: {JOB}: datacenters[1] is empty; name a datacenter or use \"*\""
         )],
     );
+}
+
+#[test]
+fn counts_are_bounded_per_group_and_per_job() {
+    let limits = JobLimits {
+        max_group_count: 100,
+        max_job_allocations: 150,
+    };
+    let mut job = base_job();
+    group(&mut job).count = 1_000_000_000;
+    let problems: Vec<String> = validate_within(&job, &limits)
+        .iter()
+        .map(|d| format!("{}: {}", d.path, d.message))
+        .collect();
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with(&format!(
+            "{GROUP}: count 1000000000 is over the limit of 100 per group"
+        )),
+        "{problems:?}"
+    );
+    assert!(limits
+        .exceeded_by(&job)
+        .is_some_and(|p| p.contains("--max-group-count")));
+    // Within the group limit, but two groups add up past the job's.
+    group(&mut job).count = 100;
+    let mut second = job.spec.groups[0].clone();
+    second.name = "second".into();
+    job.spec.groups.push(second);
+    let problems = validate_within(&job, &limits);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0]
+        .message
+        .contains("add up to 200, over the limit of 150"));
+    assert!(limits.exceeded_by(&job).is_some());
+    job.spec.groups[1].count = 50;
+    assert!(validate_within(&job, &limits).is_empty());
+    assert_eq!(limits.exceeded_by(&job), None);
+    // The defaults refuse the poison job too.
+    group(&mut job).count = 1_000_000_000;
+    assert!(validate(&job)
+        .iter()
+        .any(|d| d.message.contains("per group")));
 }
 
 #[test]

@@ -155,7 +155,15 @@ async fn stop_job(
     let ns = options.namespace_or_default();
     let existing = load(state, ns, name).await?;
     let job = stopped(&existing, purge);
-    let response = write_job(&state.store, ns, Some(existing), job, check_index).await?;
+    let response = write_job(
+        &state.store,
+        &state.limits,
+        ns,
+        Some(existing),
+        job,
+        check_index,
+    )
+    .await?;
     Ok(Json(response))
 }
 
@@ -180,7 +188,15 @@ async fn scale(
     let ns = options.namespace_or_default();
     let existing = load(&state, ns, &name).await?;
     let job = scaled(&existing, &request.group, request.count)?;
-    let response = write_job(&state.store, ns, Some(existing), job, request.check_index).await?;
+    let response = write_job(
+        &state.store,
+        &state.limits,
+        ns,
+        Some(existing),
+        job,
+        request.check_index,
+    )
+    .await?;
     if response.changed {
         tracing::info!(
             job = %name, namespace = %ns, group = %request.group, count = request.count,

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
 use drover_api_types::job::JobStatus;
+use drover_api_types::validate::JobLimits;
 use drover_api_types::Job;
 use drover_store::keys::collections as c;
 use drover_store::{Store, Versioned};
@@ -120,6 +121,7 @@ async fn register_job(
     let existing = state.store.get::<Job>(&ns, &name).await?;
     let response = write_job(
         &state.store,
+        &state.limits,
         &ns,
         existing,
         request.job,
@@ -135,13 +137,21 @@ async fn register_job(
 /// guarded by the revision `existing` was read at.
 pub async fn write_job(
     store: &Store,
+    limits: &JobLimits,
     ns: &str,
     existing: Option<Job>,
     submitted: Job,
     check_index: Option<i64>,
 ) -> ApiResult<RegisterResponse> {
     let name = submitted.metadata.name.clone();
-    let decision = register::decide(existing.as_ref(), submitted, ns, check_index, Utc::now())?;
+    let decision = register::decide_within(
+        existing.as_ref(),
+        submitted,
+        ns,
+        check_index,
+        Utc::now(),
+        limits,
+    )?;
     let job = match decision {
         Registration::Unchanged => {
             let old = existing.ok_or_else(|| ApiError::not_found("the job vanished"))?;

@@ -61,6 +61,9 @@ pub struct ApiState {
     pub feed: feed::Feed,
     /// Services and nodes in memory, for the catalog API and DNS.
     pub catalog: crate::catalog_view::CatalogView,
+    /// How many allocations a job may ask for (`--max-group-count`,
+    /// `--max-job-allocations`).
+    pub limits: drover_api_types::validate::JobLimits,
 }
 
 impl ApiState {
@@ -72,7 +75,14 @@ impl ApiState {
             store,
             feed,
             catalog,
+            limits: Default::default(),
         }
+    }
+
+    /// The same state under the server's own job limits.
+    pub fn with_limits(mut self, limits: drover_api_types::validate::JobLimits) -> ApiState {
+        self.limits = limits;
+        self
     }
 }
 

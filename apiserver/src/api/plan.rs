@@ -24,7 +24,7 @@ use drover_api_types::alloc::{Allocation, DesiredStatus};
 use drover_api_types::diagnostic::Severity;
 use drover_api_types::diff::{diff_jobs, JobDiff};
 use drover_api_types::job::PlacementFailure;
-use drover_api_types::validate::validate;
+use drover_api_types::validate::{validate, JobLimits};
 use drover_api_types::{job_update_kind, Job, JobType, Node, ObjectMeta};
 use drover_controllers::job_reconcile::{
     reconcile_group, reconcile_system, system_eligible, GroupPlan, Placement,
@@ -262,8 +262,9 @@ fn candidate(
     submitted: Job,
     ns: &str,
     now: DateTime<Utc>,
+    limits: &JobLimits,
 ) -> ApiResult<(Job, bool)> {
-    match register::decide(existing, submitted, ns, None, now)? {
+    match register::decide_within(existing, submitted, ns, None, now, limits)? {
         Registration::Write(job) => Ok((*job, true)),
         Registration::Unchanged => existing
             .cloned()
@@ -312,7 +313,12 @@ async fn plan(
     let store = &state.store;
     let existing = store.get::<Job>(&ns, &name).await?;
     let now = Utc::now();
-    let (job, changed) = candidate(existing.as_ref(), submitted, &ns, now)?;
+    let (job, changed) = candidate(existing.as_ref(), submitted, &ns, now, &state.limits)?;
+    // A job stored before the limits were lowered plans nothing: its
+    // allocations would be counted one by one.
+    if let Some(problem) = state.limits.exceeded_by(&job) {
+        return Err(ApiError::bad_request(problem).at("spec.groups"));
+    }
     let warnings = validate(&job)
         .into_iter()
         .filter(|d| d.severity == Severity::Warning)

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use drover_api_types::defaults::canonicalize;
 use drover_api_types::diagnostic::Severity;
-use drover_api_types::validate::validate;
+use drover_api_types::validate::{validate_within, JobLimits};
 use drover_api_types::Job;
 
 use super::error::ApiError;
@@ -26,10 +26,23 @@ pub enum Registration {
 /// job must not exist yet; N means it must still be at revision N.
 pub fn decide(
     existing: Option<&Job>,
+    submitted: Job,
+    namespace: &str,
+    check_index: Option<i64>,
+    now: DateTime<Utc>,
+) -> Result<Registration, ApiError> {
+    let limits = JobLimits::default();
+    decide_within(existing, submitted, namespace, check_index, now, &limits)
+}
+
+/// [`decide`] under the server's own [`JobLimits`].
+pub fn decide_within(
+    existing: Option<&Job>,
     mut submitted: Job,
     namespace: &str,
     check_index: Option<i64>,
     now: DateTime<Utc>,
+    limits: &JobLimits,
 ) -> Result<Registration, ApiError> {
     if submitted.metadata.namespace.is_empty() {
         submitted.metadata.namespace = namespace.to_string();
@@ -41,7 +54,7 @@ pub fn decide(
         .at("metadata.namespace"));
     }
     canonicalize(&mut submitted);
-    let errors: Vec<_> = validate(&submitted)
+    let errors: Vec<_> = validate_within(&submitted, limits)
         .into_iter()
         .filter(|d| d.severity == Severity::Error)
         .collect();

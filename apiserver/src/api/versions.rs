@@ -203,7 +203,15 @@ async fn revert(
         ))
         .at("job_version"));
     }
-    let response = write_job(store, ns, Some(current), job, request.check_index).await?;
+    let response = write_job(
+        store,
+        &state.limits,
+        ns,
+        Some(current),
+        job,
+        request.check_index,
+    )
+    .await?;
     Ok(Json(response))
 }
 

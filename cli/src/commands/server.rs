@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use drover_api_types::validate::JobLimits;
 use drover_apiserver::dns::{self, DnsConfig};
 use drover_controllers::context::ServerOptions;
 use drover_controllers::manager::{self, ControllerMetrics, Enabled, ServerConfig};
@@ -76,6 +77,13 @@ pub struct Args {
     /// ones are deleted (running ones never are).
     #[arg(long, default_value_t = 5)]
     periodic_children_kept: usize,
+    /// The largest `count` of one task group a job may ask for.
+    #[arg(long, default_value_t = JobLimits::DEFAULT_MAX_GROUP_COUNT)]
+    max_group_count: u64,
+    /// The largest number of allocations (its groups' counts added up)
+    /// one job may ask for.
+    #[arg(long, default_value_t = JobLimits::DEFAULT_MAX_JOB_ALLOCATIONS)]
+    max_job_allocations: u64,
 }
 
 /// `--dns-addr`: an address, or off.
@@ -134,7 +142,15 @@ impl Args {
         options.job_workers = self.job_workers.max(1);
         options.gc = self.gc.options();
         options.periodic_children_kept = self.periodic_children_kept;
+        options.limits = self.limits();
         options
+    }
+
+    fn limits(&self) -> JobLimits {
+        JobLimits {
+            max_group_count: self.max_group_count,
+            max_job_allocations: self.max_job_allocations,
+        }
     }
 }
 
@@ -170,7 +186,7 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     };
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
-    let api = drover_apiserver::api::ApiState::new(store.clone());
+    let api = drover_apiserver::api::ApiState::new(store.clone()).with_limits(args.limits());
     // DNS reads the same catalog view as the API: one set of watches.
     let catalog = api.catalog.clone();
     let router = drover_apiserver::http::router(

@@ -130,12 +130,26 @@ fn allocations_already_queued_stay_pending() {
 fn the_candidate_is_the_stored_job_when_unchanged() {
     let mut stored = job(2);
     stored.metadata.resource_version = 40;
-    let (j, changed) = candidate(Some(&stored), job(0), "default", Utc::now()).expect("ok");
+    let (j, changed) = candidate(
+        Some(&stored),
+        job(0),
+        "default",
+        Utc::now(),
+        &Default::default(),
+    )
+    .expect("ok");
     assert!(!changed);
     assert_eq!(j.metadata.version, 2);
     let mut bigger = job(0);
     bigger.spec.groups[0].count = 3;
-    let (j, changed) = candidate(Some(&stored), bigger, "default", Utc::now()).expect("ok");
+    let (j, changed) = candidate(
+        Some(&stored),
+        bigger,
+        "default",
+        Utc::now(),
+        &Default::default(),
+    )
+    .expect("ok");
     assert!(changed);
     assert_eq!(j.metadata.version, 3);
     assert!(diff_jobs(Some(&stored), &j)
