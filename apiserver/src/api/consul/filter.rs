@@ -63,7 +63,12 @@ enum Token {
 pub fn parse(input: &str, fields: &Fields) -> Result<Expr, String> {
     let tokens =
         lex(input).map_err(|e| format!("Failed to create boolean expression evaluator: {e}"))?;
-    let mut p = Parser { tokens, pos: 0 };
+    let mut p = Parser {
+        tokens,
+        pos: 0,
+        depth: 0,
+        matchers: 0,
+    };
     let expr = p
         .expr()
         .map_err(|e| format!("Failed to create boolean expression evaluator: {e}"))?;
@@ -175,9 +180,19 @@ fn is_word(c: char) -> bool {
     c.is_alphanumeric() || matches!(c, '_' | '-' | '/' | ':' | '+')
 }
 
+/// How deep parentheses and `not` may nest, and how many matchers one
+/// filter may hold: the parse, the selector check, the evaluation and the
+/// drop of the tree all recurse over it, so a hostile filter (`((((…`, or
+/// thousands of `and`s) must be refused before it can exhaust the stack.
+const MAX_NESTING: usize = 32;
+const MAX_MATCHERS: usize = 128;
+
 struct Parser {
     tokens: Vec<Token>,
     pos: usize,
+    /// Open parentheses and `not`s around the current position.
+    depth: usize,
+    matchers: usize,
 }
 
 impl Parser {
@@ -223,17 +238,37 @@ impl Parser {
     fn unary(&mut self) -> Result<Expr, String> {
         if self.peek_word("not") {
             self.pos += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            let inner = self.nested(Self::unary)?;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         if self.peek() == Some(&Token::Open) {
             self.pos += 1;
-            let inner = self.expr()?;
+            let inner = self.nested(Self::expr)?;
             return match self.next() {
                 Some(Token::Close) => Ok(inner),
                 other => Err(format!("expected \")\", found {other:?}")),
             };
         }
+        self.matchers += 1;
+        if self.matchers > MAX_MATCHERS {
+            return Err(format!(
+                "the filter has more than {MAX_MATCHERS} matching expressions"
+            ));
+        }
         self.matcher()
+    }
+
+    /// Parses one nesting level deeper, refusing more than [`MAX_NESTING`].
+    fn nested(&mut self, parse: fn(&mut Self) -> Result<Expr, String>) -> Result<Expr, String> {
+        if self.depth >= MAX_NESTING {
+            return Err(format!(
+                "the filter nests parentheses or \"not\" more than {MAX_NESTING} deep"
+            ));
+        }
+        self.depth += 1;
+        let inner = parse(self);
+        self.depth -= 1;
+        inner
     }
 
     /// `value [not] in selector`, or a selector followed by its operator.
@@ -519,5 +554,22 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// A hostile filter is refused before the recursion over it can
+    /// exhaust the stack: 2,000 `(`, 2,000 `not`, 10,000 `and`s.
+    #[test]
+    fn deep_or_long_filters_are_refused_not_recursed_into() {
+        let matcher = r#"Service.ID == "x""#;
+        let parens = format!("{}{matcher}{}", "(".repeat(2000), ")".repeat(2000));
+        let nots = format!("{}{matcher}", "not ".repeat(2000));
+        let ands = vec![matcher; 10_000].join(" and ");
+        for input in [&parens, &nots, &ands] {
+            let err = parse(input, &FIELDS).expect_err("refused");
+            assert!(err.contains("more than"), "{err}");
+        }
+        let fine = format!("{}{matcher}{}", "(".repeat(30), ")".repeat(30));
+        assert!(parse(&fine, &FIELDS).is_ok());
+        assert!(parse(&vec![matcher; 100].join(" or "), &FIELDS).is_ok());
     }
 }
