@@ -154,7 +154,10 @@ async fn gone_or_superseded_jobs_cancel_and_healthy_allocations_succeed() {
     purged.spec.job_uid = "uid-old".into();
     h.put(keys.deployment("default", "d-purged"), &purged).await;
     let purged = h.state_when("d-purged", DeploymentState::Cancelled).await;
-    assert_eq!(purged.status.description, "Cancelled because job was purged");
+    assert_eq!(
+        purged.status.description,
+        "Cancelled because job was purged"
+    );
 
     // The job is there at this version and its allocation is healthy:
     // successful (guarded by the job's revision as read), version stable.

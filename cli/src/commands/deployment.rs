@@ -101,14 +101,17 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     let client = Client::new(api)?;
     let lever = match &args.command {
         DeploymentCommand::List(l) => {
-            return get::run(&get::Args {
-                kind: Kind::Deployments,
-                name: None,
-                output: l.output,
-                all_namespaces: l.all_namespaces,
-                watch: l.watch,
-                all_children: false,
-            }, api)
+            return get::run(
+                &get::Args {
+                    kind: Kind::Deployments,
+                    name: None,
+                    output: l.output,
+                    all_namespaces: l.all_namespaces,
+                    watch: l.watch,
+                    all_children: false,
+                },
+                api,
+            )
         }
         DeploymentCommand::Status(s) => return status(&client, s),
         DeploymentCommand::Promote(p) => (&p.id, "promote", json!({"groups": p.groups})),

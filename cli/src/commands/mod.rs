@@ -139,9 +139,32 @@ mod tests {
     #[test]
     fn api_flags_work_before_and_after_the_subcommand() {
         for argv in [
-            &["drover", "--addr", "http://10.0.0.1:4646", "-n", "prod", "get", "jobs"][..],
-            &["drover", "get", "jobs", "--addr", "http://10.0.0.1:4646", "-n", "prod"][..],
-            &["drover", "--addr=http://10.0.0.1:4646", "get", "-n", "prod", "jobs"][..],
+            &[
+                "drover",
+                "--addr",
+                "http://10.0.0.1:4646",
+                "-n",
+                "prod",
+                "get",
+                "jobs",
+            ][..],
+            &[
+                "drover",
+                "get",
+                "jobs",
+                "--addr",
+                "http://10.0.0.1:4646",
+                "-n",
+                "prod",
+            ][..],
+            &[
+                "drover",
+                "--addr=http://10.0.0.1:4646",
+                "get",
+                "-n",
+                "prod",
+                "jobs",
+            ][..],
         ] {
             let cli = parse(argv);
             assert_eq!(cli.api.addr, "http://10.0.0.1:4646", "{argv:?}");
