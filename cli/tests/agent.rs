@@ -419,3 +419,104 @@ async fn a_crashing_task_follows_its_restart_policy_then_fails() {
         .collect();
     assert_eq!(exit_codes, vec![Some(3); 3]);
 }
+
+/// A node marked down while its agent was cut off from etcd comes back: the
+/// allocation the servers declared lost stays lost — its container is
+/// stopped, its status is not turned into "complete" — and only its
+/// replacement runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_returns() {
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let target = etcd.endpoints[0]
+        .trim_start_matches("http://")
+        .parse()
+        .expect("etcd's address");
+    let proxy = drover_test_support::TcpProxy::start(target)
+        .await
+        .expect("proxy");
+    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("agent");
+    let data_arg = format!("--data-dir={}", data_dir.display());
+    let _server = drover(
+        &etcd,
+        &[
+            "server",
+            "--http-addr=127.0.0.1:0",
+            "--heartbeat-ttl=2s",
+            "--heartbeat-grace=2s",
+        ],
+    );
+    let _agent = drover_at(
+        &proxy.endpoint(),
+        &etcd.prefix,
+        &[
+            "agent",
+            "--address=127.0.0.14",
+            "--http-addr=127.0.0.14:0",
+            "--heartbeat-ttl=2s",
+            data_arg.as_str(),
+        ],
+    );
+    let _cleanup = cleanup_when_registered(&data_dir).await;
+    let key = store.keys().job("default", "web");
+    store.put_at(&key, &web_job()).await.expect("put job");
+    let (alloc, _) = running_alloc(&store).await;
+    let status_key = store
+        .keys()
+        .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+    let status_of = |store: Store, key: String| async move {
+        store
+            .get_at::<Versioned<AllocationStatus>>(&key)
+            .await
+            .ok()
+            .flatten()
+            .map(|s| s.value)
+    };
+
+    proxy.cut();
+    eventually(30, "the allocation declared lost", || {
+        let (store, key) = (store.clone(), status_key.clone());
+        async move {
+            status_of(store, key)
+                .await
+                .filter(|s| s.client_status == ClientStatus::Lost)
+        }
+    })
+    .await;
+    proxy.restore();
+
+    let replacement = eventually(60, "the replacement running", || {
+        let store = store.clone();
+        let lost = alloc.metadata.uid.clone();
+        async move {
+            let running = running_of(&store, "web").await;
+            running
+                .into_iter()
+                .find(|(a, _)| a.metadata.uid != lost)
+                .map(|(a, _)| a)
+        }
+    })
+    .await;
+    assert_eq!(
+        replacement.spec.previous_allocation.as_deref(),
+        Some(alloc.metadata.uid.as_str())
+    );
+    let container = format!("httpd-{}", alloc.metadata.uid);
+    eventually(30, "the lost allocation's container stopped", || async {
+        (docker_inspect(&container, "{{.State.Running}}") != "true").then_some(())
+    })
+    .await;
+    // The agent has reported since (its task states show the stop) and
+    // the allocation is still lost.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = status_of(store.clone(), status_key.clone())
+        .await
+        .expect("the lost allocation's status");
+    assert_eq!(status.client_status, ClientStatus::Lost, "{status:?}");
+    assert!(
+        status.task_states.values().all(|t| t.state == "dead"),
+        "{status:?}"
+    );
+}

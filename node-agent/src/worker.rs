@@ -14,9 +14,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{Allocation, AllocationStatus, DesiredStatus, TaskState};
+use drover_api_types::alloc::{
+    Allocation, AllocationStatus, ClientStatus, DesiredStatus, TaskState,
+};
 use drover_api_types::{Job, Node, Task};
-use drover_store::{Store, Versioned};
+use drover_store::{Store, StoreError, Versioned};
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -73,6 +75,14 @@ struct Worker {
     /// on from it (events, restarts, and tasks that are done stay done —
     /// a completed batch task must not run again).
     resumed: bool,
+    /// The revision of the status in etcd as this worker last read or
+    /// wrote it (0: absent). Writes are guarded by it, so a status the
+    /// servers wrote meanwhile (lost, unknown) is read before it is
+    /// replaced.
+    stored_revision: i64,
+    /// Set when the servers declared the allocation lost (its node was
+    /// down): it stays lost, whatever its tasks do once the node is back.
+    declared_lost: Option<String>,
     tasks: BTreeMap<String, TaskMemory>,
     /// The service checks running for this allocation.
     checks: checks::Checks,
@@ -93,6 +103,8 @@ pub async fn run(
         status: AllocationStatus::default(),
         written: None,
         resumed: false,
+        stored_revision: 0,
+        declared_lost: None,
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
         health_up_since: None,
@@ -278,6 +290,10 @@ impl Worker {
         let (client, description) = ts::client_status(&self.status, &names);
         self.status.client_status = client;
         self.status.client_description = description.into();
+        if let Some(why) = &self.declared_lost {
+            self.status.client_status = ClientStatus::Lost;
+            self.status.client_description = why.clone();
+        }
         self.sync_checks(alloc, &job, group, &node);
         if let Some(soon) = self.judge_health(alloc, group, now) {
             wake = wake.min(soon);
@@ -333,10 +349,41 @@ impl Worker {
             .get_at::<Versioned<AllocationStatus>>(&key)
             .await?
         {
-            self.status = found.value.clone();
-            self.written = Some(found.value);
+            self.adopt(found);
         }
         self.resumed = true;
+        Ok(())
+    }
+
+    /// Takes the stored status as this worker's own.
+    fn adopt(&mut self, found: Versioned<AllocationStatus>) {
+        self.stored_revision = found.revision;
+        if found.value.client_status == ClientStatus::Lost {
+            self.declared_lost = Some(found.value.client_description.clone());
+        }
+        self.status = found.value.clone();
+        self.written = Some(found.value);
+    }
+
+    /// After a guarded write lost to a server's write: keep what the
+    /// servers decided (lost), take the rest from this worker, and write
+    /// again on the next pass.
+    async fn reread_status(&mut self, key: &str) -> drover_store::Result<()> {
+        let found = self
+            .shared
+            .store
+            .get_at::<Versioned<AllocationStatus>>(key)
+            .await?;
+        self.stored_revision = found.as_ref().map_or(0, |f| f.revision);
+        if let Some(found) = found {
+            if found.value.client_status == ClientStatus::Lost {
+                tracing::info!(alloc = %key, "the servers declared this allocation lost; it stays lost");
+                self.declared_lost = Some(found.value.client_description.clone());
+                self.status.client_status = ClientStatus::Lost;
+                self.status.client_description = found.value.client_description;
+            }
+        }
+        self.written = None;
         Ok(())
     }
 
@@ -383,13 +430,24 @@ impl Worker {
             .store
             .keys()
             .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
-        match self
-            .shared
-            .store
-            .put_at(&key, &Versioned::new(status))
-            .await
-        {
-            Ok(_) => self.written = Some(self.status.clone()),
+        let stored = Versioned {
+            value: status,
+            revision: self.stored_revision,
+        };
+        let written = match self.stored_revision {
+            0 => self.shared.store.create_at(&key, &stored).await,
+            _ => self.shared.store.update_at(&key, &stored).await,
+        };
+        match written {
+            Ok(revision) => {
+                self.stored_revision = revision;
+                self.written = Some(self.status.clone());
+            }
+            Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => {
+                if let Err(e) = self.reread_status(&key).await {
+                    tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot re-read the status; will retry");
+                }
+            }
             Err(e) => {
                 tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "status write failed; will retry")
             }
