@@ -520,3 +520,99 @@ async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_return
         "{status:?}"
     );
 }
+
+/// A network blip between an agent and etcd of 0.8 × (ttl + grace) —
+/// 8 s with ttl 5 s and grace 5 s, as users saw it restart their
+/// workloads — leaves the node up and restarts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blip_shorter_than_ttl_plus_grace_restarts_nothing() {
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let target = etcd.endpoints[0]
+        .trim_start_matches("http://")
+        .parse()
+        .expect("etcd's address");
+    let proxy = drover_test_support::TcpProxy::start(target)
+        .await
+        .expect("proxy");
+    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
+    let data = tempfile::tempdir().expect("tempdir");
+    let data_dir = data.path().join("agent");
+    let data_arg = format!("--data-dir={}", data_dir.display());
+    let _server = drover(
+        &etcd,
+        &[
+            "server",
+            "--http-addr=127.0.0.1:0",
+            "--heartbeat-ttl=5s",
+            "--heartbeat-grace=5s",
+        ],
+    );
+    let _agent = drover_at(
+        &proxy.endpoint(),
+        &etcd.prefix,
+        &[
+            "agent",
+            "--address=127.0.0.15",
+            "--http-addr=127.0.0.15:0",
+            "--heartbeat-ttl=5s",
+            data_arg.as_str(),
+        ],
+    );
+    let _cleanup = cleanup_when_registered(&data_dir).await;
+    let key = store.keys().job("default", "web");
+    store.put_at(&key, &web_job()).await.expect("put job");
+    let (alloc, binding) = running_alloc(&store).await;
+    let container = format!("httpd-{}", alloc.metadata.uid);
+    let started = docker_inspect(&container, "{{.State.StartedAt}}");
+    let node_status_key = store.keys().node_status(&binding.node_id);
+    let node_state = || {
+        let (store, key) = (store.clone(), node_status_key.clone());
+        async move {
+            store
+                .get_at::<Versioned<drover_api_types::node::NodeStatus>>(&key)
+                .await
+                .ok()
+                .flatten()
+                .map(|s| s.value.state)
+        }
+    };
+
+    proxy.cut();
+    let cut_at = std::time::Instant::now();
+    while cut_at.elapsed() < Duration::from_secs(8) {
+        assert_ne!(
+            node_state().await,
+            Some(drover_api_types::node::NodeState::Down),
+            "marked down {:?} into the blip",
+            cut_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    proxy.restore();
+    // Past the point where the node would have been marked down (10 s
+    // after its last renewal), and then some.
+    let watch_until = std::time::Instant::now() + Duration::from_secs(6);
+    while std::time::Instant::now() < watch_until {
+        assert_ne!(
+            node_state().await,
+            Some(drover_api_types::node::NodeState::Down),
+            "marked down {:?} after the blip began",
+            cut_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        docker_inspect(&container, "{{.State.StartedAt}}"),
+        started,
+        "the container was restarted"
+    );
+    let allocs: Vec<Allocation> = store
+        .list_at(&store.keys().collection("allocations"))
+        .await
+        .expect("list")
+        .items;
+    assert_eq!(allocs.len(), 1, "a replacement was made: {allocs:?}");
+    let (again, _) = running_alloc(&store).await;
+    assert_eq!(again.metadata.uid, alloc.metadata.uid);
+}

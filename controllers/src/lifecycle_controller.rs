@@ -11,8 +11,10 @@
 //! one key, [`Fleet`]. [`HeartbeatTracker`] remembers, in memory, when each
 //! node was last known alive: a heartbeat key that appears, or is present
 //! at a pass, means "alive now"; a deleted one means the lease expired, so
-//! the agent last renewed about one TTL earlier. Lease renewals make no
-//! watch events, so nothing finer is observable. `leader_since` is when the
+//! the agent last renewed about one TTL earlier and may have been alive one
+//! renewal interval after that ([`drover_store::lease::renew_interval`]):
+//! the grace counts from there. Lease renewals make no watch events, so
+//! nothing finer is observable. `leader_since` is when the
 //! tracker was created (with the controller, when this server started
 //! leading): every node gets a fresh grace after a leader change.
 //!
@@ -83,6 +85,19 @@ fn sub(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
         .unwrap_or(t)
 }
 
+/// The latest its agent may have been alive, for a heartbeat lease of `ttl`
+/// that expired at `expired`: its last renewal reached etcd one TTL before,
+/// and the next one — due one renewal interval later — is the first that
+/// failed. Measuring the grace from there, not from the last renewal, means
+/// any cut shorter than ttl + grace leaves the node up, whenever in the
+/// renewal cycle it began.
+fn last_alive(expired: DateTime<Utc>, ttl: Duration) -> DateTime<Utc> {
+    sub(
+        expired,
+        ttl.saturating_sub(drover_store::lease::renew_interval(ttl)),
+    )
+}
+
 impl HeartbeatTracker {
     /// A tracker whose leadership starts now.
     pub fn new(keys: Keys, config: &LifecycleConfig) -> Arc<Self> {
@@ -124,7 +139,7 @@ impl HeartbeatTracker {
                 .filter(|s| *s > 0)
                 .map_or(self.ttl, Duration::from_secs);
             self.seen()
-                .insert(id.to_string(), Seen::Gone(sub(now, ttl)));
+                .insert(id.to_string(), Seen::Gone(last_alive(now, ttl)));
         }
     }
 
@@ -141,7 +156,7 @@ impl HeartbeatTracker {
             }
             (false, Some(Seen::Gone(t))) => t,
             (false, Some(Seen::Alive(t))) => {
-                let gone = sub(now, self.ttl).max(t);
+                let gone = last_alive(now, self.ttl).max(t);
                 seen.insert(node_id.to_string(), Seen::Gone(gone));
                 gone
             }
@@ -345,5 +360,37 @@ impl Reconcile for LifecycleController {
             Some(t) => Action::RequeueAfter((t - Utc::now()).to_std().unwrap_or_default()),
             None => Action::AwaitChange,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    /// A lease of 6 s renewed every 2 s expired at t = 100: it was last
+    /// renewed at 94 and its agent may have lived until 96, when the next
+    /// renewal failed; the node's grace starts there.
+    #[test]
+    fn an_expired_lease_was_alive_one_renewal_after_its_last_renewal() {
+        let config = LifecycleConfig {
+            heartbeat_ttl: Duration::from_secs(6),
+            ..LifecycleConfig::default()
+        };
+        let tracker = HeartbeatTracker::with_since(Keys::new("/d"), &config, at(0));
+        let key = Keys::new("/d").node_heartbeat("n1");
+        tracker.deleted(&key, Some(6), at(100));
+        assert_eq!(tracker.observe("n1", false, at(101)), at(96));
+        // A key gone without a delete event (a re-list) is taken the same way.
+        tracker.observe("n2", true, at(50));
+        assert_eq!(tracker.observe("n2", false, at(100)), at(96));
+        // Seen alive again: alive now.
+        assert_eq!(tracker.observe("n1", true, at(102)), at(102));
     }
 }

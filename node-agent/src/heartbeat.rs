@@ -144,6 +144,14 @@ enum AttemptError {
         what: &'static str,
         source: serde_json::Error,
     },
+    #[error("no answer from etcd within {0:?}")]
+    TimedOut(Duration),
+}
+
+/// How long one registration attempt may take: a third of the TTL, within
+/// 0.5–2 s (a healthy etcd answers in milliseconds).
+fn attempt_timeout(ttl: Duration) -> Duration {
+    (ttl / 3).clamp(Duration::from_millis(500), Duration::from_secs(2))
 }
 
 /// Whether the agent is registered with a live lease.
@@ -155,8 +163,12 @@ pub enum ConnectionState {
     Reconnecting,
 }
 
-/// The backoff between failed attempts: 200 ms doubling, capped at half the
-/// TTL (within 0.5–5 s) so a returning etcd is noticed well within a TTL.
+/// The backoff between failed attempts: 100 ms doubling, capped at 500 ms
+/// whatever the TTL. A cut shorter than the server's ttl + grace must
+/// leave the node up, so the agent has to be back within moments of the
+/// network: a cap of half the TTL once brought it back 0.4 s after an
+/// 8 s blip had already cost the node (ttl 5 s, grace 5 s). One attempt a
+/// half-second is nothing to etcd.
 #[derive(Debug, Clone)]
 struct Backoff {
     next: Duration,
@@ -164,13 +176,13 @@ struct Backoff {
 }
 
 impl Backoff {
-    const FIRST: Duration = Duration::from_millis(200);
+    const FIRST: Duration = Duration::from_millis(100);
+    const CAP: Duration = Duration::from_millis(500);
 
-    fn new(ttl: Duration) -> Self {
-        let cap = (ttl / 2).clamp(Duration::from_millis(500), Duration::from_secs(5));
+    fn new() -> Self {
         Self {
             next: Self::FIRST,
-            cap,
+            cap: Self::CAP,
         }
     }
 
@@ -295,7 +307,7 @@ struct Worker {
 impl Worker {
     /// Registers until stopped; returns the lease held then.
     async fn run(mut self) -> Option<Lease> {
-        let mut backoff = Backoff::new(self.ttl);
+        let mut backoff = Backoff::new();
         let mut lease: Option<Lease> = None;
         let mut published: Option<Node> = None;
         loop {
@@ -311,7 +323,7 @@ impl Worker {
             }
             let desired = self.node.borrow_and_update().clone();
             if published.as_ref() != Some(&desired) {
-                match self.put_node(&desired).await {
+                match self.attempt(self.put_node(&desired)).await {
                     Ok(()) => published = Some(desired),
                     Err(e) => {
                         tracing::warn!(error = %e, "heartbeat: cannot write the node; retrying");
@@ -321,7 +333,7 @@ impl Worker {
                 }
             }
             if lease.is_none() {
-                match self.register().await {
+                match self.attempt(self.register()).await {
                     Ok(l) => {
                         tracing::info!(lease = %format!("{:x}", l.id()), "heartbeat: registered");
                         self.lease_id.send_replace(Some(l.id()));
@@ -354,6 +366,20 @@ impl Worker {
                 () = sleep(pause) => {}
             }
         }
+    }
+
+    /// Runs one attempt for at most [`attempt_timeout`]: on a network that
+    /// drops packets a request waits out the store's whole request
+    /// timeout, and the agent must be trying again when the network
+    /// returns, not still waiting on a request sent into the void.
+    async fn attempt<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, AttemptError>>,
+    ) -> Result<T, AttemptError> {
+        let limit = attempt_timeout(self.ttl);
+        tokio::time::timeout(limit, work)
+            .await
+            .unwrap_or(Err(AttemptError::TimedOut(limit)))
     }
 
     async fn put_node(&self, node: &Node) -> Result<(), AttemptError> {

@@ -153,9 +153,17 @@ fn is_lease_not_found(e: &etcd_client::Error) -> bool {
     e.to_string().contains("requested lease not found")
 }
 
+/// How often a lease of `ttl` is renewed. The node lifecycle controller
+/// counts on it: a lease that expired was last renewed one TTL earlier, and
+/// its holder may have been alive for up to one interval after that (the
+/// next renewal is what failed), so a node's grace starts no earlier.
+pub fn renew_interval(ttl: Duration) -> Duration {
+    (ttl / 3).max(Duration::from_millis(100))
+}
+
 /// Renews until lost; sets `state` to `Lost` exactly once and returns.
 async fn keep_alive_loop(store: Store, id: i64, ttl: Duration, state: watch::Sender<LeaseState>) {
-    let interval = (ttl / 3).max(Duration::from_millis(100));
+    let interval = renew_interval(ttl);
     // Granted just before this task started: the first deadline is the TTL.
     let mut deadline = Instant::now() + ttl;
     loop {

@@ -90,13 +90,26 @@ fn an_unhealthy_driver_has_no_driver_attribute() {
 }
 
 #[test]
-fn backoff_doubles_up_to_half_the_ttl() {
-    let mut b = Backoff::new(Duration::from_secs(2));
+fn backoff_doubles_up_to_half_a_second_whatever_the_ttl() {
+    let mut b = Backoff::new();
     let steps: Vec<u128> = (0..5).map(|_| b.next().as_millis()).collect();
-    assert_eq!(steps, vec![200, 400, 800, 1000, 1000]);
+    assert_eq!(steps, vec![100, 200, 400, 500, 500]);
     b.reset();
-    assert_eq!(b.next(), Duration::from_millis(200));
-    let mut long = Backoff::new(Duration::from_secs(60));
-    let last = (0..10).map(|_| long.next()).last();
-    assert_eq!(last, Some(Duration::from_secs(5)));
+    assert_eq!(b.next(), Duration::from_millis(100));
+}
+
+#[test]
+fn an_attempt_waits_a_third_of_the_ttl_within_half_a_second_and_two() {
+    assert_eq!(
+        attempt_timeout(Duration::from_secs(1)),
+        Duration::from_millis(500)
+    );
+    assert_eq!(
+        attempt_timeout(Duration::from_secs(3)),
+        Duration::from_secs(1)
+    );
+    assert_eq!(
+        attempt_timeout(Duration::from_secs(60)),
+        Duration::from_secs(2)
+    );
 }
