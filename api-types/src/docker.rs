@@ -31,7 +31,9 @@ const OPTION_CLASSES: [(&str, &[&str]); 4] = [
     ("SELinux label", &["z", "Z"]),
     (
         "propagation",
-        &["private", "rprivate", "shared", "rshared", "slave", "rslave"],
+        &[
+            "private", "rprivate", "shared", "rshared", "slave", "rslave",
+        ],
     ),
     // Accepted by Docker on Linux and without effect there.
     ("consistency", &["consistent", "cached", "delegated"]),
@@ -109,7 +111,9 @@ pub fn parse_volume(entry: &str) -> Result<VolumeEntry, String> {
 }
 
 /// Docker's `propagation` values for a `mount` block's `bind_options`.
-pub const PROPAGATIONS: [&str; 6] = ["private", "rprivate", "shared", "rshared", "slave", "rslave"];
+pub const PROPAGATIONS: [&str; 6] = [
+    "private", "rprivate", "shared", "rshared", "slave", "rslave",
+];
 
 /// A `mount` block's `bind_options { propagation }`, written once (an
 /// object) or, by odd HCL, repeated (a list: the first counts).
@@ -150,17 +154,17 @@ mod tests {
     #[test]
     fn unknown_duplicate_and_volume_only_options_are_refused() {
         assert_eq!(
-            parse_volume("/a:/b:ro,rslav").unwrap_err(),
+            parse_volume("/a:/b:ro,rslav").expect_err("refused"),
             "volume \"/a:/b:ro,rslav\": unknown option \"rslav\"; Docker bind mounts take \"ro\", \"rw\", \"z\", \"Z\", \"private\", \"rprivate\", \"shared\", \"rshared\", \"slave\", \"rslave\", \"consistent\", \"cached\", \"delegated\" (did you mean \"rslave\"?)"
         );
         assert!(parse_volume("/a:/b:ro,rw")
-            .unwrap_err()
+            .expect_err("refused")
             .contains("more than one read/write mode option"));
         assert!(parse_volume("/a:/b:shared,slave")
-            .unwrap_err()
+            .expect_err("refused")
             .contains("more than one propagation option"));
         assert!(parse_volume("/a:/b:nocopy")
-            .unwrap_err()
+            .expect_err("refused")
             .contains("named Docker volumes"));
         assert!(parse_volume("/a:/b:").is_err(), "an empty option");
         assert!(parse_volume("/a").is_err());

@@ -233,12 +233,25 @@ fn validate_docker_config(report: &mut Report, path: &str, task: &Task, ports: &
             }
             let propagation = crate::docker::bind_propagation(mount);
             if let Some(p) = propagation {
-                report.one_of(&mount_path, "bind_options.propagation", p, &crate::docker::PROPAGATIONS);
+                report.one_of(
+                    &mount_path,
+                    "bind_options.propagation",
+                    p,
+                    &crate::docker::PROPAGATIONS,
+                );
             }
         }
     }
-    if task.config.get("pid_mode").and_then(serde_json::Value::as_str).is_some_and(|m| m != "host" && !m.is_empty()) {
-        report.error(path, "pid_mode must be \"host\" (or left out for the container's own PID namespace)");
+    if task
+        .config
+        .get("pid_mode")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|m| m != "host" && !m.is_empty())
+    {
+        report.error(
+            path,
+            "pid_mode must be \"host\" (or left out for the container's own PID namespace)",
+        );
     }
     for key in task.config.keys() {
         if !crate::docker::APPLIED_CONFIG_KEYS.contains(&key.as_str()) {

@@ -24,7 +24,8 @@ use drover_api_types::job::{ConstraintOperator, PlacementFailure};
 use drover_api_types::{Job, Node, TaskGroup};
 
 use super::{
-    assign_cores, assign_ports, feasible, resolve, score, GroupAsk, NodeUsage, PlacementOptions, Reason,
+    assign_cores, assign_ports, feasible, resolve, score, GroupAsk, NodeUsage, PlacementOptions,
+    Reason,
 };
 use crate::cluster::PlacementFailures;
 

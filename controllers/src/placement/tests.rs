@@ -400,8 +400,5 @@ fn cores_are_reserved_by_id_and_counted() {
     assert_eq!(cores.get(&g.tasks[0].name), Some(&vec![1, 3]));
     usage.used_cores.insert(1);
     assert_eq!(assign_cores(&n, &g, &usage), None);
-    assert_eq!(
-        check(&n, &job(), &g, &usage),
-        Err("cores".to_string())
-    );
+    assert_eq!(check(&n, &job(), &g, &usage), Err("cores".to_string()));
 }

@@ -192,12 +192,7 @@ pub fn container_spec(
         .as_ref()
         .and_then(|b| b.cores.get(&task.name))
         .filter(|ids| !ids.is_empty())
-        .map(|ids| {
-            ids.iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(",")
-        });
+        .map(|ids| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
     if let Some(v) = field("pid_mode") {
         let mode = expand(&string(task, "pid_mode", v)?);
         spec.pid_mode = (!mode.is_empty()).then_some(mode);
@@ -335,13 +330,12 @@ fn mounts(
     if let Some(v) = task.config.get("volumes") {
         for entry in strings(task, "volumes", v)? {
             let entry = expand(&entry);
-            let volume =
-                drover_api_types::docker::parse_volume(&entry).map_err(|reason| {
-                    SpecError::Volumes {
-                        task: task.name.clone(),
-                        reason,
-                    }
-                })?;
+            let volume = drover_api_types::docker::parse_volume(&entry).map_err(|reason| {
+                SpecError::Volumes {
+                    task: task.name.clone(),
+                    reason,
+                }
+            })?;
             // Relative host paths are relative to the task directory, as in Nomad.
             let source = if Path::new(&volume.source).is_absolute() {
                 volume.source
@@ -543,12 +537,14 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
         add("cpuset", cpus);
     }
     if let Some(log) = spec.log.as_ref().filter(|l| {
-        l.disabled
-            || (l.max_files, l.max_file_size_mb) != drover_api_types::defaults::LOG_ROTATION
+        l.disabled || (l.max_files, l.max_file_size_mb) != drover_api_types::defaults::LOG_ROTATION
     }) {
         add(
             "log",
-            &format!("{}:{}:{}", log.max_files, log.max_file_size_mb, log.disabled),
+            &format!(
+                "{}:{}:{}",
+                log.max_files, log.max_file_size_mb, log.disabled
+            ),
         );
     }
     // Only present with templates, so other tasks' hashes (and the

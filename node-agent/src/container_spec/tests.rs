@@ -496,7 +496,10 @@ fn a_template_mounted_as_a_file_is_not_made_a_directory() {
     );
     assert!(dirs.contains(&format!("{task}/local")), "{dirs:?}");
     assert!(dirs.contains(&format!("{task}/local/data")), "{dirs:?}");
-    assert!(!dirs.iter().any(|d| d == "/srv/host"), "operator paths: {dirs:?}");
+    assert!(
+        !dirs.iter().any(|d| d == "/srv/host"),
+        "operator paths: {dirs:?}"
+    );
 }
 
 #[test]
@@ -534,9 +537,15 @@ fn volume_options_pid_mode_logs_and_cores_reach_the_spec() {
     assert_eq!((log.max_files, log.max_file_size_mb), (3, 7));
     assert_eq!(spec.cpuset_cpus, None, "no cores reserved");
 
-    let err = spec_with(json!({"image": "x", "volumes": ["/a:/a:ro,bogus"]}), |_, _| {})
-        .expect_err("unknown option");
-    assert!(err.to_string().contains("unknown option \"bogus\""), "{err}");
+    let err = spec_with(
+        json!({"image": "x", "volumes": ["/a:/a:ro,bogus"]}),
+        |_, _| {},
+    )
+    .expect_err("unknown option");
+    assert!(
+        err.to_string().contains("unknown option \"bogus\""),
+        "{err}"
+    );
 
     let cores = spec_with(json!({"image": "x"}), |_, _| {});
     assert_eq!(cores.expect("spec").cpuset_cpus, None);

@@ -57,8 +57,7 @@ impl Worker {
                 let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
                 match self.create_due(job, tasks, &task, now) {
                     CreateDue::Now { restart } => {
-                        self.start_new(alloc, job, tasks, &spec, now, restart)
-                            .await
+                        self.start_new(alloc, job, tasks, &spec, now, restart).await
                     }
                     CreateDue::After(wait) => Some(wait),
                     CreateDue::Never => None,
@@ -134,7 +133,13 @@ impl Worker {
     /// after an exit waits for its delay; a task that ran and whose
     /// container vanished (`docker rm -f` from outside) has exited, and
     /// the restart policy decides when (or whether) it runs again.
-    fn create_due(&mut self, job: &Job, tasks: &[Task], task: &str, now: DateTime<Utc>) -> CreateDue {
+    fn create_due(
+        &mut self,
+        job: &Job,
+        tasks: &[Task],
+        task: &str,
+        now: DateTime<Utc>,
+    ) -> CreateDue {
         let memory = self.tasks.entry(task.to_string()).or_default();
         if let Some(at) = memory.restart_at {
             let left = at.saturating_duration_since(Instant::now());
@@ -157,7 +162,16 @@ impl Worker {
             None,
             now,
         );
-        match self.apply_policy(job, tasks, task, Exit { code: None, oom_killed: false }, now) {
+        match self.apply_policy(
+            job,
+            tasks,
+            task,
+            Exit {
+                code: None,
+                oom_killed: false,
+            },
+            now,
+        ) {
             Some(wait) => CreateDue::After(wait),
             None => CreateDue::Never,
         }
@@ -220,7 +234,16 @@ impl Worker {
         }
         let state = self.task_state(task);
         ts::record(state, events::DRIVER_FAILURE, error.to_string(), None, now);
-        self.apply_policy(job, tasks, task, Exit { code: None, oom_killed: false }, now)
+        self.apply_policy(
+            job,
+            tasks,
+            task,
+            Exit {
+                code: None,
+                oom_killed: false,
+            },
+            now,
+        )
     }
 
     async fn start_new(

@@ -201,7 +201,12 @@ fn a_destructive_update_with_canaries_plans_the_canaries() {
     let out = plan_groups(&new, &allocs, &[], Utc::now(), &BTreeSet::new());
     let front = updates(&out, "front");
     assert_eq!(
-        (front.canary, front.ignore, front.destructive_update, front.create),
+        (
+            front.canary,
+            front.ignore,
+            front.destructive_update,
+            front.create
+        ),
         (1, 3, 0, 0),
         "{front:?}"
     );

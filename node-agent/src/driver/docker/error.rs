@@ -58,9 +58,10 @@ impl DriverError {
     /// outside): a create must wait for the removal, then try again.
     pub fn is_removal_in_progress(&self) -> bool {
         match self {
-            DriverError::NameInUse { message, .. } | DriverError::InvalidSpec { reason: message, .. } => {
-                removal_in_progress(message)
-            }
+            DriverError::NameInUse { message, .. }
+            | DriverError::InvalidSpec {
+                reason: message, ..
+            } => removal_in_progress(message),
             DriverError::Container { source, .. } => {
                 server_error(source).is_some_and(|(_, m)| removal_in_progress(m))
             }
