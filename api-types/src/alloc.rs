@@ -88,6 +88,10 @@ pub struct Binding {
     pub cpu: i64,
     pub memory: i64,
     pub memory_max: i64,
+    /// Task → the node's core ids reserved for it (`resources.cores`),
+    /// the container's cpuset.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub cores: BTreeMap<String, Vec<u32>>,
     pub bound_at: Option<DateTime<Utc>>,
 }
 

@@ -138,11 +138,14 @@ impl Default for Resources {
     }
 }
 
+/// Nomad's default log rotation: (max_files, max_file_size in MB).
+pub const LOG_ROTATION: (i64, i64) = (10, 10);
+
 impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
-            max_files: 10,
-            max_file_size: 10,
+            max_files: LOG_ROTATION.0,
+            max_file_size: LOG_ROTATION.1,
             disabled: false,
         }
     }

@@ -11,6 +11,8 @@
 //! - [`diagnostic`]: errors and warnings with `file:line:col` or object path.
 //! - [`jobspec`]: Nomad HCL and YAML job files → canonical, validated jobs.
 //! - [`validate`]: semantic checks, each naming the object path and the fix.
+//! - [`docker`]: the docker driver `config` keys the agent applies, and
+//!   `volumes` entries with their Docker options.
 //! - [`diff`]: a field-level diff of two jobs, rendered as `nomad plan` does.
 //! - [`update`]: whether a group's change updates its allocations in
 //!   place or replaces them (shared by plan and the job reconciler).
@@ -23,6 +25,7 @@ pub mod defaults;
 pub mod deployment;
 pub mod diagnostic;
 pub mod diff;
+pub mod docker;
 pub mod duration;
 pub mod group;
 pub mod job;
@@ -36,6 +39,10 @@ pub mod task;
 pub mod task_env;
 pub mod update;
 pub mod validate;
+
+/// The Nomad release whose job file format and runtime drover implements:
+/// nodes report it as `attr.nomad.version`, which job files constrain on.
+pub const NOMAD_VERSION: &str = "1.8.0";
 
 pub use alloc::Allocation;
 pub use deployment::Deployment;

@@ -48,10 +48,17 @@ pub fn runtime_env(ctx: &TaskContext<'_>) -> BTreeMap<String, String> {
         env.insert(format!("NOMAD_{k}"), v);
     };
     set("ALLOC_ID", alloc.metadata.uid.clone());
+    set(
+        "SHORT_ALLOC_ID",
+        alloc.metadata.uid.chars().take(8).collect::<String>(),
+    );
     set("ALLOC_NAME", alloc.metadata.name.clone());
     set("ALLOC_INDEX", alloc.spec.index.to_string());
     set("JOB_NAME", job.metadata.name.clone());
     set("JOB_ID", job.metadata.name.clone());
+    if let Some(parent) = &job.spec.parent_id {
+        set("JOB_PARENT_ID", parent.clone());
+    }
     set("GROUP_NAME", ctx.group.name.clone());
     set("TASK_NAME", task.name.clone());
     set("NAMESPACE", job.metadata.namespace.clone());
@@ -60,7 +67,20 @@ pub fn runtime_env(ctx: &TaskContext<'_>) -> BTreeMap<String, String> {
     set("ALLOC_DIR", ALLOC_DIR.into());
     set("TASK_DIR", TASK_DIR.into());
     set("SECRETS_DIR", SECRETS_DIR.into());
-    set("CPU_LIMIT", task.resources.cpu.to_string());
+    let cores: &[u32] = alloc
+        .binding
+        .as_ref()
+        .and_then(|b| b.cores.get(&task.name))
+        .map_or(&[], Vec::as_slice);
+    if cores.is_empty() {
+        set("CPU_LIMIT", task.resources.cpu.to_string());
+    } else {
+        // As in Nomad: reserved cores count at the node's MHz per core.
+        let node = &ctx.node.spec.resources;
+        let per_core = node.cpu / node.cores.max(1);
+        set("CPU_LIMIT", (per_core * cores.len() as i64).to_string());
+        set("CPU_CORES", cpuset_list(cores));
+    }
     set("MEMORY_LIMIT", task.resources.memory.to_string());
     if let Some(max) = task.resources.memory_max {
         set("MEMORY_MAX_LIMIT", max.to_string());
@@ -73,10 +93,19 @@ pub fn runtime_env(ctx: &TaskContext<'_>) -> BTreeMap<String, String> {
             } else {
                 port.host_ip.clone()
             };
+            let host_addr = format!("{ip}:{}", port.value);
             set(&format!("PORT_{label}"), inside.to_string());
             set(&format!("HOST_PORT_{label}"), port.value.to_string());
             set(&format!("IP_{label}"), ip.clone());
-            set(&format!("ADDR_{label}"), format!("{ip}:{}", port.value));
+            set(&format!("ADDR_{label}"), host_addr.clone());
+            set(&format!("HOST_IP_{label}"), ip.clone());
+            set(&format!("HOST_ADDR_{label}"), host_addr);
+            // The allocation's side of the mapping. drover publishes ports
+            // on the node address (no network namespace of its own per
+            // allocation as Nomad's bridge mode has), so the IP is that too.
+            set(&format!("ALLOC_PORT_{label}"), inside.to_string());
+            set(&format!("ALLOC_IP_{label}"), ip.clone());
+            set(&format!("ALLOC_ADDR_{label}"), format!("{ip}:{inside}"));
         }
     }
     // As in Nomad, job meta (a dispatch's meta lands there) < group < task.
@@ -100,6 +129,30 @@ pub fn runtime_env(ctx: &TaskContext<'_>) -> BTreeMap<String, String> {
         .collect();
     env.extend(drover);
     env
+}
+
+/// Core ids in cpuset list notation, ranges collapsed: `0-2,7`.
+pub fn cpuset_list(ids: &[u32]) -> String {
+    let mut sorted = ids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut parts: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        parts.push(if start == end {
+            start.to_string()
+        } else {
+            format!("{start}-{end}")
+        });
+        i += 1;
+    }
+    parts.join(",")
 }
 
 /// Resolves the names `${…}` may use in a task: `NOMAD_*`/`DROVER_*` and
@@ -297,6 +350,85 @@ pub(crate) mod tests {
         assert_eq!(get("KERNEL"), Some("linux"));
         assert_eq!(get("WHERE"), Some("dc1/r7"));
         assert_eq!(get("TYPO"), Some("${NOMAD_PORT_htp}"), "unknown names stay");
+    }
+
+    /// Nomad's runtime environment table (developer.hashicorp.com/nomad/docs/runtime,
+    /// "Job-related variables" and "Network-related variables"), for a
+    /// task with a port `http` and reserved cores, in a dispatched child.
+    /// Left out on purpose: VAULT_TOKEN (no Vault), NOMAD_TOKEN and
+    /// NOMAD_UNIX_ADDR (workload identity, the task API),
+    /// NOMAD_PARENT_CGROUP (exec drivers), and the Consul Connect ones
+    /// (NOMAD_UPSTREAM_*, NOMAD_ENVOY_*): drover has no service mesh.
+    const NOMAD_TABLE: [&str; 30] = [
+        "NOMAD_ALLOC_DIR",
+        "NOMAD_TASK_DIR",
+        "NOMAD_SECRETS_DIR",
+        "NOMAD_MEMORY_LIMIT",
+        "NOMAD_MEMORY_MAX_LIMIT",
+        "NOMAD_CPU_LIMIT",
+        "NOMAD_CPU_CORES",
+        "NOMAD_ALLOC_ID",
+        "NOMAD_SHORT_ALLOC_ID",
+        "NOMAD_ALLOC_NAME",
+        "NOMAD_ALLOC_INDEX",
+        "NOMAD_TASK_NAME",
+        "NOMAD_GROUP_NAME",
+        "NOMAD_JOB_ID",
+        "NOMAD_JOB_NAME",
+        "NOMAD_JOB_PARENT_ID",
+        "NOMAD_DC",
+        "NOMAD_NAMESPACE",
+        "NOMAD_REGION",
+        "NOMAD_META_team_name",
+        "NOMAD_META_TEAM_NAME",
+        "NOMAD_IP_http",
+        "NOMAD_PORT_http",
+        "NOMAD_ADDR_http",
+        "NOMAD_ALLOC_IP_http",
+        "NOMAD_ALLOC_PORT_http",
+        "NOMAD_ALLOC_ADDR_http",
+        "NOMAD_HOST_IP_http",
+        "NOMAD_HOST_PORT_http",
+        "NOMAD_HOST_ADDR_http",
+    ];
+
+    #[test]
+    fn every_variable_of_nomads_table_is_set() {
+        let (mut job, mut alloc, mut node) = fixture();
+        job.metadata.name = "batch/dispatch-1700000000-0a1b2c3d".into();
+        job.spec.parent_id = Some("batch".into());
+        alloc.metadata.uid = "0123456789abcdef".into();
+        if let Some(b) = alloc.binding.as_mut() {
+            b.cores.insert("nginx".into(), vec![0, 1, 2, 7]);
+        }
+        node.spec.resources.cpu = 8000;
+        node.spec.resources.cores = 8;
+        let group = &job.spec.groups[0];
+        let ctx = TaskContext {
+            job: &job,
+            group,
+            task: &group.tasks[0],
+            alloc: &alloc,
+            node: &node,
+        };
+        let env = task_env(&ctx);
+        let missing: Vec<&str> = NOMAD_TABLE
+            .iter()
+            .copied()
+            .filter(|k| !env.contains_key(*k))
+            .collect();
+        assert!(missing.is_empty(), "not set: {missing:?}");
+        let get = |k: &str| env.get(k).map(String::as_str);
+        assert_eq!(get("NOMAD_SHORT_ALLOC_ID"), Some("01234567"));
+        assert_eq!(get("NOMAD_JOB_PARENT_ID"), Some("batch"));
+        assert_eq!(get("NOMAD_CPU_CORES"), Some("0-2,7"));
+        assert_eq!(get("NOMAD_CPU_LIMIT"), Some("4000"));
+        assert_eq!(get("NOMAD_ALLOC_PORT_http"), Some("80"));
+        assert_eq!(get("NOMAD_ALLOC_ADDR_http"), Some("127.0.0.2:80"));
+        assert_eq!(get("NOMAD_HOST_IP_http"), Some("127.0.0.2"));
+        assert_eq!(get("NOMAD_HOST_ADDR_http"), Some("127.0.0.2:23456"));
+        assert_eq!(cpuset_list(&[3, 1, 2, 9]), "1-3,9");
+        assert_eq!(cpuset_list(&[]), "");
     }
 
     #[test]

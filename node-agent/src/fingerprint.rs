@@ -204,6 +204,7 @@ pub fn assemble(r: &Readings) -> Fingerprint {
     set("unique.storage.bytestotal", r.disk_total_bytes.to_string());
     set("unique.storage.bytesfree", r.disk_free_bytes.to_string());
     set("drover.version", env!("CARGO_PKG_VERSION").to_string());
+    set("nomad.version", drover_api_types::NOMAD_VERSION.to_string());
     let mb = |bytes: u64| i64::try_from(bytes / (1024 * 1024)).unwrap_or(i64::MAX);
     Fingerprint {
         attributes: a,

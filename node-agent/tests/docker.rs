@@ -214,11 +214,13 @@ async fn a_container_gets_every_spec_field() {
             source: www.path().display().to_string(),
             target: "/www".into(),
             read_only: true,
+            options: Vec::new(),
         },
         Mount {
             source: out.path().display().to_string(),
             target: "/out".into(),
             read_only: false,
+            options: Vec::new(),
         },
     ];
     spec.memory_limit = Some(64 * MIB);

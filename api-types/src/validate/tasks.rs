@@ -196,6 +196,73 @@ fn validate_docker_config(report: &mut Report, path: &str, task: &Task, ports: &
             "ports must be a list of port labels of the group network, e.g. [\"http\"]",
         ),
     }
+    match task.config.get("volumes") {
+        None => {}
+        Some(serde_json::Value::Array(entries)) => {
+            for entry in entries {
+                match entry.as_str() {
+                    Some(entry) => {
+                        if let Err(e) = crate::docker::parse_volume(entry) {
+                            report.error(path, e);
+                        }
+                    }
+                    None => report.error(
+                        path,
+                        format!("volumes must list \"/host:/container[:options]\" strings; {entry} is not one"),
+                    ),
+                }
+            }
+        }
+        Some(_) => report.error(
+            path,
+            "volumes must be a list of \"/host:/container[:options]\" strings",
+        ),
+    }
+    if let Some(serde_json::Value::Array(mounts)) = task.config.get("mount") {
+        for (index, mount) in mounts.iter().enumerate() {
+            let mount_path = indexed(path, "mount", index);
+            let kind = mount.get("type").and_then(serde_json::Value::as_str);
+            if !matches!(kind, None | Some("bind")) {
+                report.warning(
+                    &mount_path,
+                    format!(
+                        "type {:?} is not applied: drover's agent mounts every mount block as a bind mount of source",
+                        kind.unwrap_or_default()
+                    ),
+                );
+            }
+            let propagation = crate::docker::bind_propagation(mount);
+            if let Some(p) = propagation {
+                report.one_of(
+                    &mount_path,
+                    "bind_options.propagation",
+                    p,
+                    &crate::docker::PROPAGATIONS,
+                );
+            }
+        }
+    }
+    if task
+        .config
+        .get("pid_mode")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|m| m != "host" && !m.is_empty())
+    {
+        report.error(
+            path,
+            "pid_mode must be \"host\" (or left out for the container's own PID namespace)",
+        );
+    }
+    for key in task.config.keys() {
+        if !crate::docker::APPLIED_CONFIG_KEYS.contains(&key.as_str()) {
+            report.warning(
+                path,
+                format!(
+                    "{key} is not applied by drover's agent; it is ignored (docs/agent.md lists the docker config keys drover applies)"
+                ),
+            );
+        }
+    }
 }
 
 fn validate_template(report: &mut Report, path: &str, template: &Template) {

@@ -27,7 +27,7 @@ use drover_api_types::job::PlacementFailure;
 use drover_api_types::validate::{validate, JobLimits};
 use drover_api_types::{job_update_kind, Job, JobType, Node, ObjectMeta};
 use drover_controllers::job_reconcile::{
-    reconcile_group, reconcile_system, system_eligible, GroupPlan, Placement,
+    reconcile_rollout, reconcile_system, system_eligible, GroupPlan, Placement, Rollout,
 };
 use drover_controllers::placement::{needs_placement, plan_pass, PassInput, PlacementOptions};
 use serde::{Deserialize, Serialize};
@@ -89,6 +89,10 @@ pub struct GroupUpdates {
     pub destructive_update: u64,
     /// Allocations moved off draining nodes.
     pub migrate: u64,
+    /// Canaries of the new version the update's deployment would place
+    /// (`update { canary = N }`), beside the old allocations.
+    #[serde(default)]
+    pub canary: u64,
     /// Allocations left as they are.
     pub ignore: u64,
 }
@@ -102,6 +106,7 @@ impl GroupUpdates {
             in_place_update: 0,
             destructive_update: n(plan.destructive_update.len()),
             migrate: n(plan.migrate.len()),
+            canary: n(plan.canary.len()),
             ignore: n(plan.ignore.len()),
         }
     }
@@ -163,7 +168,8 @@ pub fn plan_groups(
             let eligible = system_eligible(nodes, job, group, &PlacementOptions::default());
             reconcile_system(job, group, &eligible, allocs, now)
         } else {
-            reconcile_group(job, group, allocs, now)
+            let rollout = planned_rollout(job, group, allocs, in_place);
+            reconcile_rollout(job, group, allocs, rollout.as_ref(), now)
         };
         let mut updates = GroupUpdates::of(&plan);
         if in_place.contains(&group.name) {
@@ -186,8 +192,11 @@ pub fn plan_groups(
             .chain(&plan.lost)
             .chain(&plan.destructive_update)
             .chain(&plan.migrate);
-        out.pending
-            .extend(placing.map(|p| planned_alloc(job, &group.name, p)));
+        out.pending.extend(
+            placing
+                .chain(&plan.canary)
+                .map(|p| planned_alloc(job, &group.name, p)),
+        );
     }
     let groups: BTreeSet<&str> = job.spec.groups.iter().map(|g| g.name.as_str()).collect();
     for a in allocs {
@@ -206,6 +215,38 @@ pub fn plan_groups(
         .filter(|a| needs_placement(a) && !out.freed.contains(&a.metadata.uid));
     out.pending.extend(queued.cloned());
     out
+}
+
+/// The deployment registering would start for `group`, when its update
+/// places canaries: the new version replaces older allocations and the
+/// group's `update` asks for `canary > 0`. Without it, the reconciler
+/// would count a destructive update as if the canaries did not exist.
+fn planned_rollout(
+    job: &Job,
+    group: &drover_api_types::TaskGroup,
+    allocs: &[Allocation],
+    in_place: &BTreeSet<String>,
+) -> Option<Rollout> {
+    let update = group.update.as_ref()?;
+    let canaries = usize::try_from(update.canary.unwrap_or(0)).unwrap_or(0);
+    let outdated = allocs.iter().any(|a| {
+        a.spec.task_group == group.name
+            && a.spec.job_version < job.metadata.version
+            && a.spec.desired_status == DesiredStatus::Run
+            && !a.status.client_status.is_terminal()
+    });
+    if canaries == 0 || !outdated || in_place.contains(&group.name) {
+        return None;
+    }
+    Some(Rollout {
+        deployment_id: "planned".into(),
+        active: true,
+        canaries,
+        max_parallel: usize::try_from(update.max_parallel.unwrap_or(1))
+            .unwrap_or(1)
+            .max(1),
+        ..Rollout::default()
+    })
 }
 
 /// A group whose change is in place: every allocation of an older

@@ -54,6 +54,7 @@ pub struct GroupUpdates {
     pub in_place_update: u64,
     pub destructive_update: u64,
     pub migrate: u64,
+    pub canary: u64,
     pub ignore: u64,
 }
 
@@ -204,6 +205,7 @@ fn annotations(u: &GroupUpdates) -> String {
         (u.create, "create"),
         (u.destroy, "destroy"),
         (u.migrate, "migrate"),
+        (u.canary, "canary"),
         (u.in_place_update, "in-place update"),
         (u.destructive_update, "create/destroy update"),
         (u.ignore, "ignore"),
@@ -243,6 +245,20 @@ mod tests {
             failed_placements: BTreeMap::new(),
             warnings: Vec::new(),
         }
+    }
+
+    #[test]
+    fn canaries_are_counted_as_nomad_prints_them() {
+        let updates = GroupUpdates {
+            canary: 1,
+            ignore: 3,
+            ..GroupUpdates::default()
+        };
+        let page = render(&answer(true, &[("front", updates)]), "web.nomad");
+        assert!(
+            page.contains("Group: \"front\" (1 canary, 3 ignore)"),
+            "{page}"
+        );
     }
 
     #[test]

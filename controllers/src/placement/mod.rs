@@ -38,7 +38,7 @@ pub use operators::{check_operator, version_matches};
 pub use pass::{
     add_binding, counts_for_job, needs_placement, plan_pass, search_limit, PassInput, PassPlan,
 };
-pub use resources::{assign_ports, GroupAsk};
+pub use resources::{assign_cores, assign_ports, GroupAsk};
 pub use score::score;
 
 /// Why a node was rejected. The text is used as a map key in the job status.
@@ -102,6 +102,8 @@ pub struct NodeUsage {
     pub memory: i64,
     /// Host ports taken on this node, static and dynamic.
     pub used_ports: BTreeSet<u16>,
+    /// Core ids reserved by bindings on this node (`resources.cores`).
+    pub used_cores: BTreeSet<u32>,
     /// Allocations of the job being placed on this node, by task group name
     /// (`distinct_hosts`, job anti-affinity).
     pub job_allocs: BTreeMap<String, u32>,

@@ -24,7 +24,8 @@ use drover_api_types::job::{ConstraintOperator, PlacementFailure};
 use drover_api_types::{Job, Node, TaskGroup};
 
 use super::{
-    assign_ports, feasible, resolve, score, GroupAsk, NodeUsage, PlacementOptions, Reason,
+    assign_cores, assign_ports, feasible, resolve, score, GroupAsk, NodeUsage, PlacementOptions,
+    Reason,
 };
 use crate::cluster::PlacementFailures;
 
@@ -85,6 +86,9 @@ pub fn add_binding(usage: &mut NodeUsage, binding: &Binding) {
     usage
         .used_ports
         .extend(binding.ports.values().map(|p| p.value));
+    usage
+        .used_cores
+        .extend(binding.cores.values().flatten().copied());
 }
 
 /// How many feasible nodes are scored per allocation: `max(2,
@@ -289,11 +293,15 @@ impl<'a> Pass<'a> {
             Err(reason) => return self.fail(&group.name, 1, vec![reason]),
         };
         let ask = GroupAsk::of(group);
+        let Some(cores) = assign_cores(node, group, &self.usages[index]) else {
+            return self.fail(&group.name, 1, vec![Reason::Exhausted("cores".into())]);
+        };
         let binding = Binding {
             node_id: node.metadata.uid.clone(),
             node_name: node.metadata.name.clone(),
             ports,
-            cpu: ask.cpu,
+            cores,
+            cpu: ask.cpu_on(node),
             memory: ask.memory,
             memory_max: ask.memory_max,
             bound_at: Some(self.input.now),

@@ -7,7 +7,9 @@
 //! (`port 80`); the node's dynamic range must hold enough free ports for the
 //! dynamic ones (`dynamic port`). Then `cpu`, then `memory`: with memory
 //! oversubscription only the `memory` reservation must fit, otherwise
-//! `memory_max` (when larger) must fit too.
+//! `memory_max` (when larger) must fit too. `resources.cores` must find
+//! that many free core ids on the node ([`assign_cores`]), and their MHz
+//! count against `cpu`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +27,9 @@ pub struct GroupAsk {
     pub memory: i64,
     /// MB the tasks may burst to (`memory_max`, else `memory`).
     pub memory_max: i64,
+    /// Whole cores reserved (`resources.cores`); their MHz are added on
+    /// each node by [`GroupAsk::cpu_on`].
+    pub cores: i64,
 }
 
 impl GroupAsk {
@@ -35,9 +40,49 @@ impl GroupAsk {
                 cpu: ask.cpu + r.cpu,
                 memory: ask.memory + r.memory,
                 memory_max: ask.memory_max + r.memory_max.unwrap_or(r.memory).max(r.memory),
+                cores: ask.cores + r.cores.unwrap_or(0).max(0),
             }
         })
     }
+
+    /// MHz on `node`: `cpu` plus each reserved core's share of the node's
+    /// MHz (as Nomad counts cores against the node's compute).
+    pub fn cpu_on(&self, node: &Node) -> i64 {
+        let per_core = node.spec.resources.cpu / node.spec.resources.cores.max(1);
+        self.cpu + self.cores * per_core
+    }
+}
+
+/// The core ids placement may hand out on `node`: `0..cores` minus the
+/// node's reserved count (taken from the top) minus those bound already.
+fn free_cores(node: &Node, usage: &NodeUsage) -> Vec<u32> {
+    let usable = (node.spec.resources.cores - node.spec.reserved.cores).max(0);
+    (0..u32::try_from(usable).unwrap_or(0))
+        .filter(|id| !usage.used_cores.contains(id))
+        .collect()
+}
+
+/// Which cores each task of `group` gets on `node`: the lowest free ids,
+/// in task order. `None` when they do not fit.
+pub fn assign_cores(
+    node: &Node,
+    group: &TaskGroup,
+    usage: &NodeUsage,
+) -> Option<BTreeMap<String, Vec<u32>>> {
+    let mut free = free_cores(node, usage).into_iter();
+    let mut out = BTreeMap::new();
+    for task in &group.tasks {
+        let want = task.resources.cores.unwrap_or(0).max(0);
+        if want == 0 {
+            continue;
+        }
+        let ids: Vec<u32> = free.by_ref().take(usize::try_from(want).ok()?).collect();
+        if ids.len() as i64 != want {
+            return None;
+        }
+        out.insert(task.name.clone(), ids);
+    }
+    Some(out)
 }
 
 /// Schedulable capacity: resources minus reserved, as (cpu, memory).
@@ -59,7 +104,10 @@ pub(super) fn check_fit(
     check_ports(node, group, usage)?;
     let ask = GroupAsk::of(group);
     let (cpu, memory) = capacity(node);
-    if usage.cpu + ask.cpu > cpu {
+    if ask.cores > 0 && assign_cores(node, group, usage).is_none() {
+        return Err(Reason::Exhausted("cores".into()));
+    }
+    if usage.cpu + ask.cpu_on(node) > cpu {
         return Err(Reason::Exhausted("cpu".into()));
     }
     let memory_needed = if options.memory_oversubscription {

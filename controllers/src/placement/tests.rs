@@ -383,3 +383,22 @@ fn spread_targets_prefer_values_under_target() {
     j.spec.spreads[0].targets.clear();
     assert!(score(&b, &j, &g, &u, &o) > score(&a, &j, &g, &u, &o));
 }
+
+#[test]
+fn cores_are_reserved_by_id_and_counted() {
+    let n = node("a");
+    let mut g = group();
+    g.tasks[0].resources.cpu = 0;
+    g.tasks[0].resources.cores = Some(2);
+    let mut usage = NodeUsage::default();
+    let cores = assign_cores(&n, &g, &usage).expect("fits");
+    assert_eq!(cores.get(&g.tasks[0].name), Some(&vec![0, 1]));
+    // Their MHz count: 2 of 4 cores of a 4000 MHz node.
+    assert_eq!(GroupAsk::of(&g).cpu_on(&n), 2000);
+    usage.used_cores.extend([0, 2]);
+    let cores = assign_cores(&n, &g, &usage).expect("fits");
+    assert_eq!(cores.get(&g.tasks[0].name), Some(&vec![1, 3]));
+    usage.used_cores.insert(1);
+    assert_eq!(assign_cores(&n, &g, &usage), None);
+    assert_eq!(check(&n, &job(), &g, &usage), Err("cores".to_string()));
+}

@@ -81,8 +81,12 @@ pub enum CheckError {
 }
 
 /// The checks of `ctx.task`'s services, and of the group's services whose
-/// checks run against this task (a group service with `task` set to it, or
-/// the first task when unset).
+/// checks run against this task (a group service with `task` set to it;
+/// when unset, the group's first main task: a group service's http and
+/// tcp checks probe the group's port whatever the task, and are run — and
+/// counted for health — while the group's main tasks run, never tied to a
+/// lifecycle hook that has finished. Script checks name their task, which
+/// validation requires).
 pub fn checks_for(ctx: &TaskContext<'_>) -> Result<Vec<CheckSpec>, CheckError> {
     let env = task_env(ctx);
     let lookup = Lookup {
@@ -91,7 +95,13 @@ pub fn checks_for(ctx: &TaskContext<'_>) -> Result<Vec<CheckSpec>, CheckError> {
         meta: &ctx.task.meta,
     };
     let expand = |s: &str| interpolate(s, &lookup);
-    let first_task = ctx.group.tasks.first().map(|t| t.name.as_str());
+    let first_task = ctx
+        .group
+        .tasks
+        .iter()
+        .find(|t| t.lifecycle.is_none())
+        .or_else(|| ctx.group.tasks.first())
+        .map(|t| t.name.as_str());
     let group_services = ctx.group.services.iter().filter(|s| {
         let owner = if s.task.is_empty() {
             first_task

@@ -122,6 +122,32 @@ fn group_services_belong_to_their_task_and_tcp_and_script_checks_resolve() {
 }
 
 #[test]
+fn a_group_services_checks_run_for_the_main_task_not_a_prestart_hook() {
+    let (job, alloc, node) = with(|job| {
+        let group = &mut job.spec.groups[0];
+        let mut init = group.tasks[0].clone();
+        init.name = "init".into();
+        init.lifecycle = Some(drover_api_types::task::Lifecycle {
+            hook: "prestart".into(),
+            sidecar: false,
+        });
+        group.tasks.insert(0, init);
+        group.services = vec![service("web", "http", vec![check("http"), check("tcp")])];
+    });
+    let hook = specs(&job, &alloc, &node, 0).expect("specs");
+    assert!(hook.is_empty(), "not the prestart hook's: {hook:?}");
+    let main = specs(&job, &alloc, &node, 1).expect("specs");
+    assert_eq!(main.len(), 2, "the main task runs them");
+    assert_eq!(
+        main[1].probe,
+        Probe::Tcp {
+            addr: "127.0.0.2:23456".into()
+        },
+        "against the group's port"
+    );
+}
+
+#[test]
 fn bad_checks_say_what_to_change() {
     let (job, alloc, node) = with(|job| {
         job.spec.groups[0].tasks[0].services = vec![service("web", "admin", vec![check("tcp")])];

@@ -35,6 +35,8 @@ pub enum SpecError {
         volume: String,
         reason: String,
     },
+    #[error("task {task:?}: config.volumes: {reason}")]
+    Volumes { task: String, reason: String },
     #[error("task {task:?}: privileged containers are not allowed on this node (start the agent with --allow-privileged)")]
     PrivilegedNotAllowed { task: String },
     #[error("task {task:?}: template {destination:?}: {message}")]
@@ -184,6 +186,23 @@ pub fn container_spec(
         None => spec.memory_limit = Some(mb(resources.memory)),
     }
     spec.cpu_shares = Some(resources.cpu.max(2));
+    spec.cpuset_cpus = ctx
+        .alloc
+        .binding
+        .as_ref()
+        .and_then(|b| b.cores.get(&task.name))
+        .filter(|ids| !ids.is_empty())
+        .map(|ids| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
+    if let Some(v) = field("pid_mode") {
+        let mode = expand(&string(task, "pid_mode", v)?);
+        spec.pid_mode = (!mode.is_empty()).then_some(mode);
+    }
+    let logs = &task.logs;
+    spec.log = Some(crate::driver::LogOptions {
+        max_files: logs.max_files.max(1),
+        max_file_size_mb: logs.max_file_size.max(1),
+        disabled: logs.disabled,
+    });
     if let Some(Value::Object(map)) = field("labels") {
         for (k, v) in map {
             if let Value::String(s) = v {
@@ -293,39 +312,41 @@ fn mounts(
             source: path(&alloc_root.join("alloc")),
             target: ALLOC_DIR.into(),
             read_only: false,
+            options: Vec::new(),
         },
         Mount {
             source: path(&task_root.join("local")),
             target: TASK_DIR.into(),
             read_only: false,
+            options: Vec::new(),
         },
         Mount {
             source: path(&task_root.join("secrets")),
             target: SECRETS_DIR.into(),
             read_only: false,
+            options: Vec::new(),
         },
     ];
     if let Some(v) = task.config.get("volumes") {
         for entry in strings(task, "volumes", v)? {
             let entry = expand(&entry);
-            let mut parts = entry.splitn(3, ':');
-            let (Some(source), Some(target)) = (parts.next(), parts.next()) else {
-                return Err(SpecError::BadField {
+            let volume = drover_api_types::docker::parse_volume(&entry).map_err(|reason| {
+                SpecError::Volumes {
                     task: task.name.clone(),
-                    field: "volumes".into(),
-                    expected: "entries like \"/host/path:/container/path[:ro]\"",
-                });
-            };
+                    reason,
+                }
+            })?;
             // Relative host paths are relative to the task directory, as in Nomad.
-            let source = if Path::new(source).is_absolute() {
-                source.to_string()
+            let source = if Path::new(&volume.source).is_absolute() {
+                volume.source
             } else {
-                path(&task_root.join(source))
+                path(&task_root.join(&volume.source))
             };
             out.push(Mount {
                 source,
-                target: target.to_string(),
-                read_only: parts.next() == Some("ro"),
+                target: volume.target,
+                read_only: volume.read_only,
+                options: volume.options,
             });
         }
     }
@@ -347,10 +368,14 @@ fn mounts(
                 .get("readonly")
                 .and_then(Value::as_bool)
                 .unwrap_or(false);
+            let options = drover_api_types::docker::bind_propagation(item)
+                .map(|p| vec![p.to_string()])
+                .unwrap_or_default();
             out.push(Mount {
                 source,
                 target,
                 read_only,
+                options,
             });
         }
     }
@@ -380,9 +405,39 @@ fn mounts(
             source: host.path.clone(),
             target: vm.destination.clone(),
             read_only: vm.read_only || request.read_only || host.read_only,
+            options: Vec::new(),
         });
     }
     Ok(out)
+}
+
+/// The directories to create before the container: the mount sources
+/// inside the allocations directory, except a source that is one of the
+/// spec's files (a template rendered to `local/x.conf` and mounted with
+/// `volumes`), which must stay a file — only its parent is made. Sources
+/// outside the allocations directory are the operator's and left alone.
+pub fn mount_dirs(spec: &ContainerSpec, allocs_dir: &str) -> Vec<String> {
+    let mut dirs = Vec::new();
+    for mount in &spec.mounts {
+        if !Path::new(&mount.source).starts_with(allocs_dir) {
+            continue;
+        }
+        let is_file = spec
+            .files
+            .iter()
+            .any(|f| Path::new(&f.host_path) == Path::new(&mount.source));
+        let dir = if is_file {
+            Path::new(&mount.source)
+                .parent()
+                .map(|p| p.to_string_lossy().into_owned())
+        } else {
+            Some(mount.source.clone())
+        };
+        if let Some(dir) = dir.filter(|d| !dirs.contains(d)) {
+            dirs.push(dir);
+        }
+    }
+    dirs
 }
 
 /// [`spec_hash`] without the `NOMAD_META_*` variables.
@@ -444,10 +499,23 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
         );
     }
     for m in &spec.mounts {
-        add(
-            "mount",
-            &format!("{}:{}:{}", m.source, m.target, m.read_only),
-        );
+        if m.options.is_empty() {
+            add(
+                "mount",
+                &format!("{}:{}:{}", m.source, m.target, m.read_only),
+            );
+        } else {
+            add(
+                "mount",
+                &format!(
+                    "{}:{}:{}:{}",
+                    m.source,
+                    m.target,
+                    m.read_only,
+                    m.options.join(",")
+                ),
+            );
+        }
     }
     add(
         "memory",
@@ -459,6 +527,26 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     add("privileged", &spec.privileged.to_string());
     add("stop_signal", spec.stop_signal.as_deref().unwrap_or(""));
     add("working_dir", spec.working_dir.as_deref().unwrap_or(""));
+    // Each only when it differs from what an older agent created, so its
+    // containers are still adopted after an upgrade (they keep Docker's
+    // default log options until something else replaces them).
+    if let Some(pid) = &spec.pid_mode {
+        add("pid_mode", pid);
+    }
+    if let Some(cpus) = &spec.cpuset_cpus {
+        add("cpuset", cpus);
+    }
+    if let Some(log) = spec.log.as_ref().filter(|l| {
+        l.disabled || (l.max_files, l.max_file_size_mb) != drover_api_types::defaults::LOG_ROTATION
+    }) {
+        add(
+            "log",
+            &format!(
+                "{}:{}:{}",
+                log.max_files, log.max_file_size_mb, log.disabled
+            ),
+        );
+    }
     // Only present with templates, so other tasks' hashes (and the
     // containers adopted by them) stay as they were.
     for f in &spec.files {

@@ -225,7 +225,7 @@ fn bad_configs_say_what_to_change() {
         ),
         (
             json!({"image": "x", "volumes": ["nocolon"]}),
-            "task \"nginx\": config.volumes must be entries like \"/host/path:/container/path[:ro]\"",
+            "task \"nginx\": config.volumes: volume \"nocolon\" is not \"/host/path:/container/path[:options]\"",
         ),
         (
             json!({"image": "x", "privileged": true}),
@@ -470,4 +470,83 @@ fn a_dispatch_payload_is_written_decoded_under_local_and_job_meta_reaches_the_en
     })
     .expect("spec");
     assert!(plain.files.is_empty());
+}
+
+#[test]
+fn a_template_mounted_as_a_file_is_not_made_a_directory() {
+    let spec = spec_with(
+        json!({
+            "image": "nginx",
+            "volumes": [
+                "local/site.conf:/etc/nginx/conf.d/default.conf:ro",
+                "local/data:/data",
+                "/srv/host:/host"
+            ]
+        }),
+        |job, _| {
+            job.spec.groups[0].tasks[0].templates = vec![template("local/site.conf", "server {}")];
+        },
+    )
+    .expect("spec");
+    let dirs = mount_dirs(&spec, "/var/lib/drover/allocs");
+    let task = "/var/lib/drover/allocs/a1b2/nginx";
+    assert!(
+        !dirs.contains(&format!("{task}/local/site.conf")),
+        "{dirs:?}"
+    );
+    assert!(dirs.contains(&format!("{task}/local")), "{dirs:?}");
+    assert!(dirs.contains(&format!("{task}/local/data")), "{dirs:?}");
+    assert!(
+        !dirs.iter().any(|d| d == "/srv/host"),
+        "operator paths: {dirs:?}"
+    );
+}
+
+#[test]
+fn volume_options_pid_mode_logs_and_cores_reach_the_spec() {
+    let spec = spec_with(
+        json!({
+            "image": "x",
+            "pid_mode": "host",
+            "volumes": ["/a:/a:ro,rslave", "/b:/b:z"],
+            "mount": [{"source": "/c", "target": "/c", "bind_options": {"propagation": "rshared"}}]
+        }),
+        |job, _| {
+            let task = &mut job.spec.groups[0].tasks[0];
+            task.logs.max_files = 3;
+            task.logs.max_file_size = 7;
+        },
+    )
+    .expect("spec");
+    let mounts: Vec<(&str, bool, Vec<String>)> = spec
+        .mounts
+        .iter()
+        .skip(3)
+        .map(|m| (m.source.as_str(), m.read_only, m.options.clone()))
+        .collect();
+    assert_eq!(
+        mounts,
+        vec![
+            ("/a", true, vec!["rslave".to_string()]),
+            ("/b", false, vec!["z".to_string()]),
+            ("/c", false, vec!["rshared".to_string()]),
+        ]
+    );
+    assert_eq!(spec.pid_mode.as_deref(), Some("host"));
+    let log = spec.log.clone().expect("log options");
+    assert_eq!((log.max_files, log.max_file_size_mb), (3, 7));
+    assert_eq!(spec.cpuset_cpus, None, "no cores reserved");
+
+    let err = spec_with(
+        json!({"image": "x", "volumes": ["/a:/a:ro,bogus"]}),
+        |_, _| {},
+    )
+    .expect_err("unknown option");
+    assert!(
+        err.to_string().contains("unknown option \"bogus\""),
+        "{err}"
+    );
+
+    let cores = spec_with(json!({"image": "x"}), |_, _| {});
+    assert_eq!(cores.expect("spec").cpuset_cpus, None);
 }

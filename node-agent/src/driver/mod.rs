@@ -45,6 +45,21 @@ pub struct Mount {
     /// Absolute path in the container.
     pub target: String,
     pub read_only: bool,
+    /// Docker's other bind options, as written after `ro`/`rw`: SELinux
+    /// `z`/`Z`, propagation (`rslave`, …), consistency.
+    pub options: Vec<String>,
+}
+
+/// The container's log rotation: the task's `logs` block as Docker's
+/// json-file driver options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogOptions {
+    /// `max-file`.
+    pub max_files: i64,
+    /// `max-size`, in MB.
+    pub max_file_size_mb: i64,
+    /// `logs { disabled = true }`: Docker's `none` driver.
+    pub disabled: bool,
 }
 
 /// Registry credentials for a pull.
@@ -96,6 +111,11 @@ impl RenderedFile {
             ));
         };
         std::fs::create_dir_all(dir)?;
+        // An empty directory where the file goes was made by an older agent
+        // that created every mount source as a directory: replace it.
+        if path.is_dir() {
+            std::fs::remove_dir(path)?;
+        }
         let tmp = dir.join(format!(".{}.drover-tmp", name.to_string_lossy()));
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(&self.contents)?;
@@ -133,6 +153,13 @@ pub struct ContainerSpec {
     /// Signal sent to stop the container (default SIGTERM).
     pub stop_signal: Option<String>,
     pub working_dir: Option<String>,
+    /// `pid_mode = "host"`.
+    pub pid_mode: Option<String>,
+    /// The cores reserved with `resources.cores`, as Docker's cpuset
+    /// (`"0,1"`).
+    pub cpuset_cpus: Option<String>,
+    /// `None` leaves Docker's default log driver and options.
+    pub log: Option<LogOptions>,
     pub pull: PullOptions,
     /// Written by the worker before the container is created.
     pub files: Vec<RenderedFile>,

@@ -54,14 +54,19 @@ impl Worker {
                 None
             }
             Action::Create(spec) => {
-                self.start_new(alloc, &spec, now).await;
-                None
+                let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
+                match self.create_due(job, tasks, &task, now) {
+                    CreateDue::Now { restart } => {
+                        self.start_new(alloc, job, tasks, &spec, now, restart).await
+                    }
+                    CreateDue::After(wait) => Some(wait),
+                    CreateDue::Never => None,
+                }
             }
             Action::Replace { old, spec } => {
                 let _ = docker.stop(&old, None, Duration::from_secs(5)).await;
                 let _ = docker.remove(&old).await;
-                self.start_new(alloc, &spec, now).await;
-                None
+                self.start_new(alloc, job, tasks, &spec, now, false).await
             }
             Action::Stop {
                 id,
@@ -124,29 +129,153 @@ impl Worker {
         }
     }
 
-    async fn start_new(&mut self, alloc: &Allocation, spec: &ContainerSpec, now: DateTime<Utc>) {
-        let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
-        for mount in &spec.mounts {
-            if mount
-                .source
-                .starts_with(&*self.shared.allocs_dir.to_string_lossy())
-            {
-                if let Err(e) = std::fs::create_dir_all(&mount.source) {
-                    self.fail_task(
-                        &task,
-                        events::TASK_SETUP,
-                        format!("creating {}: {e}", mount.source),
-                        now,
-                    );
-                    return;
-                }
+    /// Whether a missing container may be created now. A restart pending
+    /// after an exit waits for its delay; a task that ran and whose
+    /// container vanished (`docker rm -f` from outside) has exited, and
+    /// the restart policy decides when (or whether) it runs again.
+    fn create_due(
+        &mut self,
+        job: &Job,
+        tasks: &[Task],
+        task: &str,
+        now: DateTime<Utc>,
+    ) -> CreateDue {
+        let memory = self.tasks.entry(task.to_string()).or_default();
+        if let Some(at) = memory.restart_at {
+            let left = at.saturating_duration_since(Instant::now());
+            if !left.is_zero() {
+                return CreateDue::After(left);
+            }
+            // Cleared by `start_new` once Docker took the create (or
+            // refused it for good): a create that waits for Docker to
+            // finish removing the old container is still this restart.
+            return CreateDue::Now { restart: true };
+        }
+        let state = self.task_state(task);
+        if state.state != ts::RUNNING {
+            return CreateDue::Now { restart: false };
+        }
+        ts::record(
+            state,
+            events::TERMINATED,
+            "Container removed outside drover",
+            None,
+            now,
+        );
+        match self.apply_policy(
+            job,
+            tasks,
+            task,
+            Exit {
+                code: None,
+                oom_killed: false,
+            },
+            now,
+        ) {
+            Some(wait) => CreateDue::After(wait),
+            None => CreateDue::Never,
+        }
+    }
+
+    /// After an exit or a failed start: the restart policy's decision,
+    /// recorded. Returns the delay when the task restarts.
+    fn apply_policy(
+        &mut self,
+        job: &Job,
+        tasks: &[Task],
+        task: &str,
+        exit: Exit,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        let memory = self.tasks.entry(task.to_string()).or_default();
+        let spec = tasks.iter().find(|t| t.name == task);
+        let policy = spec.and_then(|t| t.restart.as_ref());
+        let completes = spec.is_some_and(|t| TaskView::new(t, None).ephemeral());
+        let decision = restart::decide(
+            policy,
+            job.spec.job_type,
+            completes,
+            exit,
+            &memory.restarts,
+            now,
+        );
+        match decision {
+            Decision::Restart { after, reason } => {
+                memory.restart_at = Some(Instant::now() + after);
+                let state = self.task_state(task);
+                ts::record(state, events::RESTARTING, reason, None, now);
+                Some(after)
+            }
+            Decision::Dead { failed, reason } => {
+                let state = self.task_state(task);
+                ts::record(state, events::NOT_RESTARTING, reason, None, now);
+                state.state = ts::DEAD.into();
+                state.failed = failed;
+                state.finished_at = Some(now);
+                None
             }
         }
+    }
+
+    /// A create or start failed: Docker still removing the old container
+    /// is waited out; anything else counts against the restart policy
+    /// rather than failing the allocation at once.
+    fn start_failed(
+        &mut self,
+        job: &Job,
+        tasks: &[Task],
+        task: &str,
+        error: &crate::driver::docker::DriverError,
+        now: DateTime<Utc>,
+    ) -> Option<Duration> {
+        if error.is_removal_in_progress() {
+            tracing::info!(task, error = %error, "the old container is still being removed; creating again shortly");
+            return Some(REMOVAL_RETRY);
+        }
+        let state = self.task_state(task);
+        ts::record(state, events::DRIVER_FAILURE, error.to_string(), None, now);
+        self.apply_policy(
+            job,
+            tasks,
+            task,
+            Exit {
+                code: None,
+                oom_killed: false,
+            },
+            now,
+        )
+    }
+
+    async fn start_new(
+        &mut self,
+        alloc: &Allocation,
+        job: &Job,
+        tasks: &[Task],
+        spec: &ContainerSpec,
+        now: DateTime<Utc>,
+        restart: bool,
+    ) -> Option<Duration> {
+        let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
+        // Files first: a rendered template (or payload) that `volumes` then
+        // mounts as a file must exist as a file before the mount sources
+        // are made, or it would be created as a directory.
         for file in &spec.files {
             if let Err(e) = file.write() {
                 let message = format!("writing template {}: {e}", file.host_path);
                 self.fail_task(&task, events::TASK_SETUP, message, now);
-                return;
+                return None;
+            }
+        }
+        let allocs_dir = self.shared.allocs_dir.to_string_lossy().into_owned();
+        for dir in crate::container_spec::mount_dirs(spec, &allocs_dir) {
+            if let Err(e) = std::fs::create_dir_all(&dir) {
+                self.fail_task(
+                    &task,
+                    events::TASK_SETUP,
+                    format!("creating {dir}: {e}"),
+                    now,
+                );
+                return None;
             }
         }
         let present = !spec.pull.force
@@ -157,7 +286,7 @@ impl Worker {
         if !present {
             if let Err(e) = self.pull(alloc, &task, spec).await {
                 self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), Utc::now());
-                return;
+                return None;
             }
         }
         let docker = &self.shared.docker;
@@ -165,6 +294,12 @@ impl Worker {
             Ok(id) => docker.start(&id).await.map(|()| id),
             Err(e) => Err(e),
         };
+        let waits_for_removal = matches!(&started, Err(e) if e.is_removal_in_progress());
+        if restart && !waits_for_removal {
+            let memory = self.tasks.entry(task.clone()).or_default();
+            memory.restart_at = None;
+            memory.restarts.push(now);
+        }
         match started {
             Ok(id) => {
                 // Not `now`: a pull may have taken a while.
@@ -179,13 +314,23 @@ impl Worker {
                     }
                 };
                 self.shared.metrics.container_starts.inc();
+                let restarts = self.tasks.get(&task).map_or(0, |m| m.restarts.len() as u64);
                 let state = self.task_state(&task);
-                ts::record(state, events::STARTED, "Task started by client", None, at);
+                if restart {
+                    ts::record(state, events::STARTED, "Task restarted by client", None, at);
+                    state.restarts = restarts;
+                } else {
+                    ts::record(state, events::STARTED, "Task started by client", None, at);
+                }
                 state.state = ts::RUNNING.into();
                 state.started_at = Some(at);
                 state.driver_ip = ip;
+                if restart {
+                    self.shared.metrics.task_restarts.inc();
+                }
+                None
             }
-            Err(e) => self.fail_task(&task, events::DRIVER_FAILURE, e.to_string(), now),
+            Err(e) => self.start_failed(job, tasks, &task, &e, now),
         }
     }
 
@@ -249,10 +394,17 @@ impl Worker {
             if Instant::now() < at {
                 return Some(at - Instant::now());
             }
+            let started = self.shared.docker.start(id).await;
+            if matches!(&started, Err(e) if e.is_removal_in_progress()) {
+                // Removed from outside meanwhile: the next pass creates it
+                // anew, still as this restart.
+                return Some(REMOVAL_RETRY);
+            }
+            let memory = self.tasks.entry(task.to_string()).or_default();
             memory.restart_at = None;
             memory.restarts.push(now);
             let restarts = memory.restarts.len() as u64;
-            return match self.shared.docker.start(id).await {
+            return match started {
                 Ok(()) => {
                     self.shared.metrics.container_starts.inc();
                     self.shared.metrics.task_restarts.inc();
@@ -268,10 +420,7 @@ impl Worker {
                     state.restarts = restarts;
                     None
                 }
-                Err(e) => {
-                    self.fail_task(task, events::DRIVER_FAILURE, e.to_string(), now);
-                    None
-                }
+                Err(e) => self.start_failed(job, tasks, task, &e, now),
             };
         }
         if memory.handled_exit.as_deref() == Some(exit_key.as_str()) {
@@ -282,17 +431,6 @@ impl Worker {
             // Counted once per exit: `handled_exit` dedupes the passes.
             self.shared.metrics.oom_kills.inc();
         }
-        let spec = tasks.iter().find(|t| t.name == task);
-        let policy = spec.and_then(|t| t.restart.as_ref());
-        let completes = spec.is_some_and(|t| TaskView::new(t, None).ephemeral());
-        let decision = restart::decide(
-            policy,
-            job.spec.job_type,
-            completes,
-            exit,
-            &memory.restarts,
-            now,
-        );
         let state = self.task_state(task);
         ts::record(
             state,
@@ -305,24 +443,30 @@ impl Worker {
             exit.code,
             now,
         );
-        match decision {
-            Decision::Restart { after, reason } => {
-                ts::record(state, events::RESTARTING, reason, None, now);
-                if let Some(memory) = self.tasks.get_mut(task) {
-                    memory.restart_at = Some(Instant::now() + after);
+        let wait = self.apply_policy(job, tasks, task, exit, now);
+        if wait.is_none() {
+            if let Some(state) = self.status.task_states.get_mut(task) {
+                if state.state == ts::DEAD {
+                    state.finished_at = finished_at.or(Some(now));
                 }
-                Some(after)
-            }
-            Decision::Dead { failed, reason } => {
-                ts::record(state, events::NOT_RESTARTING, reason, None, now);
-                state.state = ts::DEAD.into();
-                state.failed = failed;
-                state.finished_at = finished_at.or(Some(now));
-                None
             }
         }
+        wait
     }
 }
+
+/// Whether a missing container is created now.
+enum CreateDue {
+    /// Create it; `restart` when this is a restart after an exit.
+    Now { restart: bool },
+    /// A restart delay is running.
+    After(Duration),
+    /// The restart policy gave up: the task is dead.
+    Never,
+}
+
+/// How soon a create is tried again while Docker removes the old container.
+const REMOVAL_RETRY: Duration = Duration::from_secs(1);
 
 /// The task a container belongs to, from its labels.
 async fn task_of(

@@ -198,3 +198,36 @@ fn update_kinds_follow_the_shared_rule() {
         Some("tasks[api].config.image")
     );
 }
+
+#[test]
+fn a_destructive_update_with_canaries_plans_the_canaries() {
+    let mut new = job(1);
+    let front = &mut new.spec.groups[0];
+    front.count = 3;
+    front.update = Some(drover_api_types::job::UpdateStrategy {
+        canary: Some(1),
+        max_parallel: Some(1),
+        ..Default::default()
+    });
+    let allocs: Vec<Allocation> = (0..3)
+        .map(|i| alloc("front", i, 0, ClientStatus::Running))
+        .collect();
+    let out = plan_groups(&new, &allocs, &[], Utc::now(), &BTreeSet::new());
+    let front = updates(&out, "front");
+    assert_eq!(
+        (
+            front.canary,
+            front.ignore,
+            front.destructive_update,
+            front.create
+        ),
+        (1, 3, 0, 0),
+        "{front:?}"
+    );
+    let front_pending = out
+        .pending
+        .iter()
+        .filter(|a| a.spec.task_group == "front")
+        .count();
+    assert_eq!(front_pending, 1, "the canary waits for placement");
+}

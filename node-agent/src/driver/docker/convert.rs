@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, HostConfig, PortBinding};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig, PortBinding,
+};
 use chrono::{DateTime, Datelike, Utc};
 
 use super::error::DriverError;
@@ -50,9 +52,33 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, D
                 )));
             }
         }
-        let ro = if m.read_only { ":ro" } else { "" };
-        binds.push(format!("{}:{}{ro}", m.source, m.target));
+        let mut options: Vec<&str> = Vec::new();
+        if m.read_only {
+            options.push("ro");
+        }
+        options.extend(m.options.iter().map(String::as_str));
+        if options.is_empty() {
+            binds.push(format!("{}:{}", m.source, m.target));
+        } else {
+            binds.push(format!("{}:{}:{}", m.source, m.target, options.join(",")));
+        }
     }
+    let log_config = spec.log.as_ref().map(|log| {
+        if log.disabled {
+            return HostConfigLogConfig {
+                typ: Some("none".into()),
+                config: None,
+            };
+        }
+        let config = HashMap::from([
+            ("max-file".to_string(), log.max_files.to_string()),
+            ("max-size".to_string(), format!("{}m", log.max_file_size_mb)),
+        ]);
+        HostConfigLogConfig {
+            typ: Some("json-file".into()),
+            config: Some(config),
+        }
+    });
     let host_config = HostConfig {
         port_bindings: (!bindings.is_empty()).then_some(bindings),
         binds: (!binds.is_empty()).then_some(binds),
@@ -63,6 +89,9 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, D
         cpu_shares: spec.cpu_shares,
         network_mode: spec.network_mode.clone(),
         privileged: Some(spec.privileged),
+        pid_mode: spec.pid_mode.clone(),
+        cpuset_cpus: spec.cpuset_cpus.clone(),
+        log_config,
         ..Default::default()
     };
     Ok(ContainerCreateBody {
@@ -195,11 +224,19 @@ mod tests {
                     source: "/a".into(),
                     target: "/local".into(),
                     read_only: true,
+                    options: vec!["rslave".into(), "Z".into()],
                 },
                 Mount {
                     source: "/b".into(),
                     target: "/data".into(),
                     read_only: false,
+                    options: vec!["shared".into()],
+                },
+                Mount {
+                    source: "/c".into(),
+                    target: "/plain".into(),
+                    read_only: false,
+                    options: Vec::new(),
                 },
             ],
             memory_limit: Some(64 << 20),
@@ -210,6 +247,13 @@ mod tests {
             privileged: true,
             stop_signal: Some("SIGINT".into()),
             working_dir: Some("/local".into()),
+            pid_mode: Some("host".into()),
+            cpuset_cpus: Some("0,1".into()),
+            log: Some(crate::driver::LogOptions {
+                max_files: 3,
+                max_file_size_mb: 5,
+                disabled: false,
+            }),
             pull: Default::default(),
             files: Vec::new(),
         }
@@ -244,8 +288,19 @@ mod tests {
         assert_eq!(udp[0].host_ip, None);
         assert_eq!(
             hc.binds,
-            Some(vec!["/a:/local:ro".into(), "/b:/data".into()])
+            Some(vec![
+                "/a:/local:ro,rslave,Z".into(),
+                "/b:/data:shared".into(),
+                "/c:/plain".into()
+            ])
         );
+        assert_eq!(hc.pid_mode.as_deref(), Some("host"));
+        assert_eq!(hc.cpuset_cpus.as_deref(), Some("0,1"));
+        let log = hc.log_config.expect("log config");
+        assert_eq!(log.typ.as_deref(), Some("json-file"));
+        let options = log.config.expect("log options");
+        assert_eq!(options["max-file"], "3");
+        assert_eq!(options["max-size"], "5m");
         assert_eq!(hc.memory, Some(64 << 20));
         assert_eq!(hc.memory_swap, Some(64 << 20));
         assert_eq!(hc.memory_reservation, Some(32 << 20));

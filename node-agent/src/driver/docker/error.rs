@@ -53,6 +53,28 @@ pub enum DriverError {
     StopTimeout { container: String, waited_secs: u64 },
 }
 
+impl DriverError {
+    /// Docker still removes a container of that name (`docker rm -f` from
+    /// outside): a create must wait for the removal, then try again.
+    pub fn is_removal_in_progress(&self) -> bool {
+        match self {
+            DriverError::NameInUse { message, .. }
+            | DriverError::InvalidSpec {
+                reason: message, ..
+            } => removal_in_progress(message),
+            DriverError::Container { source, .. } => {
+                server_error(source).is_some_and(|(_, m)| removal_in_progress(m))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Docker's 409 answers while a container is being removed.
+pub fn removal_in_progress(message: &str) -> bool {
+    message.contains("marked for removal") || message.contains("removal in progress")
+}
+
 /// The HTTP status and message of an error the daemon answered with.
 pub(crate) fn server_error(err: &BollardError) -> Option<(u16, &str)> {
     match err {
