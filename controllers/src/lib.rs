@@ -14,7 +14,9 @@
 //! - [`runtime`]: the keyed work queue and reconcile loop every controller
 //!   runs on.
 //! - [`placement`]: the pure core of placement — feasibility checks with
-//!   reasons, and scoring.
+//!   reasons, and scoring; a replacement is lent the room the allocation
+//!   it replaces holds (bound there once that one is terminal), so full
+//!   clusters still roll out.
 //! - [`gc`]: the pure core of garbage collection — which terminal
 //!   allocations, finished jobs and deployments and old job versions may
 //!   go — and etcd compaction; [`gc_controller`] is its shell.

@@ -35,8 +35,10 @@
 //! - Every write carries the leader fence.
 //! - A job is in [`QueuedJobs`] while a pass over it runs (so a capacity
 //!   change during the pass wakes it again), and afterwards exactly when
-//!   that pass left allocations
-//!   queued, and its `jobs-placement` record then says why.
+//!   that pass left allocations queued — failed, and its `jobs-placement`
+//!   record then says why, or waiting for the room of the allocation they
+//!   replace (see [`crate::placement`]'s pass): that allocation becoming
+//!   terminal wakes the job, and the next pass binds them there.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
@@ -211,12 +213,16 @@ impl Reconcile for PlacementController {
         };
         self.commit_bindings(key, &pending, &plan).await?;
         self.write_failures(key, &plan.failures).await?;
-        self.queued.set(key, !plan.failures.is_empty());
+        // Replacements waiting for their predecessor's room are bound by
+        // the pass its end triggers: keep the job among the queued ones.
+        self.queued
+            .set(key, !plan.failures.is_empty() || !plan.waiting.is_empty());
         let queued: u64 = plan.failures.values().map(|f| f.queued).sum();
+        let waiting = plan.waiting.len();
         if !plan.bindings.is_empty() {
-            tracing::info!(job = %key, bound = plan.bindings.len(), queued, "placement pass");
-        } else if queued > 0 {
-            tracing::debug!(job = %key, queued, "placement pass: nothing fits");
+            tracing::info!(job = %key, bound = plan.bindings.len(), queued, waiting, "placement pass");
+        } else if queued > 0 || waiting > 0 {
+            tracing::debug!(job = %key, queued, waiting, "placement pass: nothing fits now");
         }
         Ok(match plan.deferred {
             Some(at) => Action::RequeueAfter((at - now).to_std().unwrap_or_default()),
@@ -369,8 +375,12 @@ fn conflicts(job: &ObjectKey, failed: Vec<(usize, StoreError)>) -> Result<(), Pl
     }
 }
 
-/// Per node id, what the live (not terminal) bindings there reserve. One
-/// scan of the status and binding caches, without cloning.
+/// Per node id, what the bindings there that still reserve room
+/// ([`crate::placement::holds_room`]) reserve: live (not terminal) ones, and those of
+/// allocations told to stop whose replacement is not bound yet (the room
+/// is held for it, so no other allocation takes it first). One scan of the
+/// status and binding caches, without cloning, plus the specs that name a
+/// previous allocation.
 pub fn base_usage(view: &ClusterView) -> HashMap<String, NodeUsage> {
     let status_prefix = view.keys.collection(c::ALLOCATIONS_STATUS);
     let binding_prefix = view.keys.collection(c::ALLOCATIONS_BINDING);
@@ -380,9 +390,19 @@ pub fn base_usage(view: &ClusterView) -> HashMap<String, NodeUsage> {
             terminal.insert(key.strip_prefix(&status_prefix).unwrap_or(key).to_string());
         }
     });
+    // `<ns>/<id>` of the allocations an unbound replacement names.
+    let mut awaited: HashSet<String> = HashSet::new();
+    view.allocs.for_each(|_, alloc| {
+        if let Some(previous) = &alloc.spec.previous_allocation {
+            if unplaced(view, alloc) {
+                awaited.insert(format!("{}/{previous}", alloc.metadata.namespace));
+            }
+        }
+    });
     let mut usage: HashMap<String, NodeUsage> = HashMap::new();
     view.bindings.for_each(|key, binding| {
-        if terminal.contains(key.strip_prefix(&binding_prefix).unwrap_or(key)) {
+        let id = key.strip_prefix(&binding_prefix).unwrap_or(key);
+        if terminal.contains(id) && !(awaited.contains(id) && held_for_replacement(view, id)) {
             return;
         }
         let node = &binding.value.node_id;
@@ -392,6 +412,18 @@ pub fn base_usage(view: &ClusterView) -> HashMap<String, NodeUsage> {
         }
     });
     usage
+}
+
+/// Whether the terminal allocation `<ns>/<id>`, which an unbound
+/// replacement names, holds its room for it ([`crate::placement::holds_room`]).
+fn held_for_replacement(view: &ClusterView, ns_id: &str) -> bool {
+    let Some((ns, id)) = ns_id.split_once('/') else {
+        return false;
+    };
+    // The cache holds the spec alone; the status is terminal (checked).
+    view.allocs
+        .get(&view.keys.alloc(ns, id))
+        .is_some_and(|spec| spec.spec.desired_status != DesiredStatus::Run)
 }
 
 /// Whether an allocation spec (as the allocs cache holds it) still needs

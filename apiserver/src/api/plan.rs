@@ -5,6 +5,10 @@
 //! placement controller's pure pass over a snapshot of the nodes), and the
 //! index to pass as `check_index` so nothing changed in between.
 //!
+//! A replacement queued mid-rollout whose predecessor still holds its room
+//! (a full cluster) is not a failed placement: the pass lends it that room,
+//! as the placement controller does, so plan shows no failure for it.
+//!
 //! The placement pass runs with the default scheduler options (bin-pack,
 //! no memory oversubscription): the apiserver does not know the
 //! controllers' flags. It reads every node and every binding, so it only
@@ -249,6 +253,23 @@ fn planned_rollout(
     })
 }
 
+/// Allocations told to stop whose room is held for their replacement, not
+/// bound yet (placement's `holds_room`: the pass lends it to that
+/// replacement alone, so the usage it starts from must count it).
+pub fn held_rooms(allocs: &[Allocation]) -> HashSet<String> {
+    let awaited: HashSet<&str> = allocs
+        .iter()
+        .filter(|a| needs_placement(a))
+        .filter_map(|a| a.spec.previous_allocation.as_deref())
+        .collect();
+    allocs
+        .iter()
+        .filter(|a| a.spec.desired_status != DesiredStatus::Run)
+        .filter(|a| awaited.contains(a.metadata.uid.as_str()))
+        .map(|a| a.metadata.uid.clone())
+        .collect()
+}
+
 /// A group whose change is in place: every allocation of an older
 /// version takes the new one where it runs — those the reconciler would
 /// replace now and those it leaves for later batches (in-place updates
@@ -386,7 +407,7 @@ async fn plan(
             Some(nodes) => nodes,
             None => read::nodes(store).await?,
         };
-        let usage = read::base_usage(store, &outcome.freed).await?;
+        let usage = read::base_usage(store, &outcome.freed, &held_rooms(&allocs)).await?;
         let staying: Vec<Allocation> = allocs
             .into_iter()
             .filter(|a| !outcome.freed.contains(&a.metadata.uid))

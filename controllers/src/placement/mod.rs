@@ -36,7 +36,8 @@ pub use attributes::resolve;
 pub use feasibility::feasible;
 pub use operators::{check_operator, version_matches};
 pub use pass::{
-    add_binding, counts_for_job, needs_placement, plan_pass, search_limit, PassInput, PassPlan,
+    add_binding, counts_for_job, holds_room, needs_placement, plan_pass, release_binding,
+    search_limit, PassInput, PassPlan,
 };
 pub use resources::{assign_cores, assign_ports, GroupAsk};
 pub use score::score;

@@ -15,6 +15,25 @@
 //! Every binding is added to the pass's usage (cpu, memory, ports, the job's
 //! allocations per node, property counts) before the next allocation is
 //! placed, so nothing is double-booked within a pass.
+//!
+//! **Replacements on a full cluster.** A replacement (destructive update,
+//! migration) is created together with the stop of the allocation it
+//! replaces, its *predecessor*, which keeps its reservation (ports, cpu,
+//! memory) on its node until its agent reports it terminal — and, from
+//! then on, until its replacement is bound: the room is *held* for the
+//! replacement (see [`plan_pass`] on `base`), so no other allocation, of
+//! this job or another, takes it in between. When no node has room for
+//! the replacement, the predecessor's room is lent to it alone: if it fits
+//! there and the predecessor is terminal, it is bound there; if the
+//! predecessor still runs, it *waits* ([`PassPlan::waiting`], not a
+//! failure) and the pass that follows the predecessor's end binds it. So a
+//! job whose allocations hold static port 80 on every node (or fill every
+//! node's memory) still rolls out, `max_parallel` at a time, and no two
+//! live allocations ever hold the same port on one node: the replacement
+//! is bound only once the old one is terminal, so its agent starts it
+//! after the old container is gone. A canary (no predecessor) needs room
+//! of its own; without it, it fails with the exhausted dimensions, as in
+//! Nomad.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -60,6 +79,10 @@ pub struct PassPlan {
     pub failures: PlacementFailures,
     /// The earliest `not_before` still in the future: run again then.
     pub deferred: Option<DateTime<Utc>>,
+    /// Replacements that fit only in the room their predecessor, being
+    /// stopped, still holds: not failures; a later pass binds them once it
+    /// is terminal (the caller must run again then).
+    pub waiting: Vec<String>,
 }
 
 /// Whether placement should bind `alloc`: desired `run`, not bound, not
@@ -91,6 +114,25 @@ pub fn add_binding(usage: &mut NodeUsage, binding: &Binding) {
         .extend(binding.cores.values().flatten().copied());
 }
 
+/// Takes back what `binding` reserved on its node: the inverse of
+/// [`add_binding`] (a port is held by one binding only on a node).
+pub fn release_binding(usage: &mut NodeUsage, binding: &Binding) {
+    usage.cpu -= binding.cpu;
+    usage.memory -= binding.memory;
+    for port in binding.ports.values() {
+        usage.used_ports.remove(&port.value);
+    }
+}
+
+/// Whether the binding of `alloc` still reserves room on its node, given
+/// whether an unbound allocation names it as its `previous_allocation`: a
+/// live (not terminal) allocation's does; so does a terminal one's that was
+/// told to stop and whose replacement is not bound yet (held for it).
+pub fn holds_room(alloc: &Allocation, replacement_unbound: bool) -> bool {
+    !alloc.status.client_status.is_terminal()
+        || (replacement_unbound && alloc.spec.desired_status != DesiredStatus::Run)
+}
+
 /// How many feasible nodes are scored per allocation: `max(2,
 /// ceil(log2(nodes)))`, as in Nomad.
 pub fn search_limit(nodes: usize) -> usize {
@@ -103,8 +145,10 @@ pub fn search_limit(nodes: usize) -> usize {
 }
 
 /// Runs one pass. `base` holds, per node id, the cpu, memory and ports of
-/// the live bindings on that node (missing nodes are empty); its job and
-/// property fields are ignored and recomputed from `input.existing`.
+/// the bindings on that node that still reserve room ([`holds_room`]:
+/// live ones, and those held for a replacement not bound yet; missing
+/// nodes are empty); its job and property fields are ignored and
+/// recomputed from `input.existing`.
 pub fn plan_pass(input: &PassInput<'_>, mut base: HashMap<String, NodeUsage>) -> PassPlan {
     let usages = input
         .nodes
@@ -150,6 +194,9 @@ struct Pass<'a> {
     limit: usize,
     /// Groups no node could take in this pass.
     exhausted: HashSet<String>,
+    /// The job's bound allocations told to stop, by id: the predecessors
+    /// whose room a replacement may be lent.
+    predecessors: HashMap<&'a str, &'a Allocation>,
     plan: PassPlan,
 }
 
@@ -194,6 +241,12 @@ impl<'a> Pass<'a> {
             cursor: usize::try_from(input.seed % nodes.max(1) as u64).unwrap_or(0),
             limit: search_limit(nodes),
             exhausted: HashSet::new(),
+            predecessors: input
+                .existing
+                .iter()
+                .filter(|a| a.spec.desired_status != DesiredStatus::Run && a.binding.is_some())
+                .map(|a| (a.metadata.uid.as_str(), a))
+                .collect(),
             plan: PassPlan::default(),
         }
     }
@@ -220,7 +273,9 @@ impl<'a> Pass<'a> {
             return self.place_on_target(alloc, group, target);
         }
         if self.exhausted.contains(&group.name) {
-            self.failure(&group.name).queued += 1;
+            if !self.place_in_predecessors_room(alloc, group) {
+                self.failure(&group.name).queued += 1;
+            }
             return;
         }
         let nodes = self.input.nodes.len();
@@ -249,10 +304,48 @@ impl<'a> Pass<'a> {
         match best {
             Some((index, _)) => self.bind(alloc, group, index),
             None => {
-                self.fail(&group.name, examined, reasons);
+                // No node has room now: usage only grows within a pass, so
+                // the rest of the group can only wait or fail.
                 self.exhausted.insert(group.name.clone());
+                if !self.place_in_predecessors_room(alloc, group) {
+                    self.fail(&group.name, examined, reasons);
+                }
             }
         }
+    }
+
+    /// Lends `alloc` the room its predecessor holds, when it has one (a
+    /// bound allocation told to stop): if the group fits on that node with
+    /// it, `alloc` is bound there (the predecessor is terminal) or waits for
+    /// it (it still runs). Returns whether either happened.
+    fn place_in_predecessors_room(&mut self, alloc: &Allocation, group: &TaskGroup) -> bool {
+        let Some(previous) = alloc
+            .spec
+            .previous_allocation
+            .as_deref()
+            .and_then(|id| self.predecessors.get(id).copied())
+        else {
+            return false;
+        };
+        let Some(held) = previous.binding.as_ref() else {
+            return false;
+        };
+        let Some(&index) = self.by_id.get(held.node_id.as_str()) else {
+            return false;
+        };
+        release_binding(&mut self.usages[index], held);
+        let fits = self.evaluate(group, index).is_ok();
+        if fits && previous.status.client_status.is_terminal() {
+            // The room passes to the replacement, once.
+            self.predecessors.remove(previous.metadata.uid.as_str());
+            self.bind(alloc, group, index);
+            return true;
+        }
+        add_binding(&mut self.usages[index], held);
+        if fits {
+            self.plan.waiting.push(alloc.metadata.uid.clone());
+        }
+        fits
     }
 
     /// System jobs: the allocation's own node or nothing.
@@ -381,5 +474,7 @@ fn alloc_seed(id: &str) -> u64 {
     })
 }
 
+#[cfg(test)]
+mod full_cluster_tests;
 #[cfg(test)]
 mod tests;

@@ -83,11 +83,13 @@ pub async fn nodes(store: &Store) -> ApiResult<Vec<Node>> {
     Ok(nodes)
 }
 
-/// Per node id, what live bindings reserve, leaving out the allocations
-/// in `freed` (the plan stops or replaces them).
+/// Per node id, what live bindings reserve, and the terminal ones in
+/// `held` (kept for their replacement), leaving out the allocations in
+/// `freed` (the plan stops or replaces them).
 pub async fn base_usage(
     store: &Store,
     freed: &HashSet<String>,
+    held: &HashSet<String>,
 ) -> ApiResult<HashMap<String, NodeUsage>> {
     let keys = store.keys();
     let statuses: HashMap<String, AllocationStatus> =
@@ -99,7 +101,7 @@ pub async fn base_usage(
         let terminal = statuses
             .get(id)
             .is_some_and(|s| s.client_status.is_terminal());
-        if !terminal && !freed.contains(id) {
+        if (!terminal || held.contains(id)) && !freed.contains(id) {
             add_binding(usage.entry(binding.node_id.clone()).or_default(), binding);
         }
     }

@@ -231,3 +231,113 @@ fn a_destructive_update_with_canaries_plans_the_canaries() {
         .count();
     assert_eq!(front_pending, 1, "the canary waits for placement");
 }
+
+const FULL: &str = r#"
+job "web" {
+  group "front" {
+    count = 3
+    update {
+      max_parallel = 1
+    }
+    network {
+      port "http" {
+        static = 80
+      }
+    }
+    task "nginx" {
+      driver = "docker"
+      config { image = "nginx:2" }
+    }
+  }
+}
+"#;
+
+/// Mid-rollout on a full cluster (port 80 taken on all three nodes), with a
+/// queued replacement whose predecessor is still stopping, `drover plan`
+/// shows no placement failure: the replacement waits for that room, as
+/// placement does.
+#[test]
+fn a_queued_replacement_on_a_full_cluster_is_not_a_failed_placement() {
+    use drover_api_types::alloc::{AssignedPort, Binding};
+    use drover_api_types::node::{DriverInfo, NodeResources, NodeState};
+    use drover_controllers::placement::add_binding;
+
+    let loaded = parse_str("web.nomad", FULL, &ParseOptions::default()).expect("parse");
+    let mut job = loaded.jobs.into_iter().next().expect("one job");
+    job.metadata.namespace = "default".into();
+    job.metadata.version = 1;
+    let nodes: Vec<Node> = (0..3)
+        .map(|i| {
+            let mut n = Node::default();
+            n.metadata.uid = format!("n{i}");
+            n.metadata.name = format!("n{i}");
+            n.status.state = NodeState::Ready;
+            n.spec.datacenter = "dc1".into();
+            n.spec.resources = NodeResources {
+                cpu: 4000,
+                cores: 4,
+                memory: 8192,
+                disk: 0,
+            };
+            n.spec.drivers.insert(
+                "docker".into(),
+                DriverInfo {
+                    detected: true,
+                    healthy: true,
+                    ..Default::default()
+                },
+            );
+            n
+        })
+        .collect();
+    let mut allocs: Vec<Allocation> = (0..3)
+        .map(|i| {
+            let mut a = alloc("front", i, 0, ClientStatus::Running);
+            a.binding = Some(Binding {
+                node_id: format!("n{i}"),
+                ports: BTreeMap::from([(
+                    "http".to_string(),
+                    AssignedPort {
+                        value: 80,
+                        ..Default::default()
+                    },
+                )]),
+                cpu: 100,
+                memory: 300,
+                ..Default::default()
+            });
+            a
+        })
+        .collect();
+    allocs[0].spec.desired_status = DesiredStatus::Stop;
+    let mut replacement = alloc("front", 0, 1, ClientStatus::Pending);
+    replacement.spec.previous_allocation = Some(allocs[0].metadata.uid.clone());
+    allocs.push(replacement);
+
+    let out = plan_groups(&job, &allocs, &nodes, Utc::now(), &BTreeSet::new());
+    assert_eq!(out.pending.len(), 1, "only the queued replacement: {out:?}");
+    let held = HashSet::from([allocs[0].metadata.uid.clone()]);
+    assert_eq!(held_rooms(&allocs), held);
+    let mut usage: std::collections::HashMap<String, drover_controllers::placement::NodeUsage> =
+        std::collections::HashMap::new();
+    for b in allocs.iter().filter_map(|a| a.binding.as_ref()) {
+        add_binding(usage.entry(b.node_id.clone()).or_default(), b);
+    }
+    let input = PassInput {
+        job: &job,
+        pending: &out.pending,
+        existing: &allocs,
+        nodes: &nodes,
+        options: PlacementOptions::default(),
+        now: Utc::now(),
+        seed: 0,
+    };
+    let plan = plan_pass(&input, usage);
+    assert_eq!(plan.failures, BTreeMap::new());
+    assert_eq!(plan.waiting.len(), 1);
+
+    // Once the predecessor has ended, its room stays held (base usage
+    // counts it) and the replacement is bound there.
+    allocs[0].status.client_status = ClientStatus::Complete;
+    assert_eq!(held_rooms(&allocs), held);
+}

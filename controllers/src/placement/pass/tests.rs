@@ -274,6 +274,166 @@ fn cpu_memory_and_base_usage_are_respected() {
     assert_eq!(failure.dimensions_exhausted["cpu"], 3);
 }
 
+/// A full cluster: `old` allocations of `g`, one bound on each node, the
+/// first `stopping` of them told to stop (still running); and the base
+/// usage their bindings make.
+fn full_cluster(
+    g: &TaskGroup,
+    ns: &[Node],
+    stopping: usize,
+) -> (Vec<Allocation>, HashMap<String, NodeUsage>) {
+    let j = job(vec![g.clone()]);
+    let mut old = allocs(&g.name, ns.len() as u32);
+    let bound = run(&j, &old, &[], ns);
+    assert!(bound.failures.is_empty(), "{:?}", bound.failures);
+    let mut base: HashMap<String, NodeUsage> = HashMap::new();
+    for (a, (_, b)) in old.iter_mut().zip(&bound.bindings) {
+        add_binding(base.entry(b.node_id.clone()).or_default(), b);
+        a.binding = Some(b.clone());
+        a.status.client_status = drover_api_types::alloc::ClientStatus::Running;
+    }
+    for a in old.iter_mut().take(stopping) {
+        a.spec.desired_status = DesiredStatus::Stop;
+    }
+    (old, base)
+}
+
+/// The replacement of `old` (the job controller's destructive update).
+fn replacement(old: &Allocation) -> Allocation {
+    let mut a = alloc(&old.spec.task_group, old.spec.index);
+    a.metadata.uid = format!("{}-v1", old.metadata.uid);
+    a.spec.job_version = 1;
+    a.spec.previous_allocation = Some(old.metadata.uid.clone());
+    a
+}
+
+#[test]
+fn a_replacement_on_a_full_cluster_waits_for_its_predecessors_room() {
+    // Every node's port 80 (first table) or memory (second) is taken.
+    let by_port = with_ports(group(100, 64), &[Some(80)]);
+    let by_memory = group(100, 8192);
+    for g in [by_port, by_memory] {
+        let ns = nodes(3);
+        let j = job(vec![g.clone()]);
+        let (mut old, base) = full_cluster(&g, &ns, 1);
+        let new = replacement(&old[0]);
+        let plan = run_with(&j, std::slice::from_ref(&new), &old, &ns, base.clone(), 3);
+        assert_eq!(plan.bindings, Vec::new());
+        assert!(plan.failures.is_empty(), "{:?}", plan.failures);
+        assert_eq!(plan.waiting, vec![new.metadata.uid.clone()]);
+
+        // The predecessor ends; its room stays held (base still counts it,
+        // as `holds_room` says) and goes to the replacement.
+        old[0].status.client_status = drover_api_types::alloc::ClientStatus::Complete;
+        assert!(holds_room(&old[0], true) && !holds_room(&old[0], false));
+        let prev = old[0].binding.clone().expect("bound");
+        let plan = run_with(&j, std::slice::from_ref(&new), &old, &ns, base.clone(), 3);
+        assert!(plan.failures.is_empty() && plan.waiting.is_empty());
+        assert_eq!(plan.bindings.len(), 1);
+        assert_eq!(plan.bindings[0].1.node_id, prev.node_id);
+        assert_eq!(plan.bindings[0].1.ports, prev.ports);
+
+        // A fresh allocation cannot take a held room, even with the
+        // replacement placed first in the same pass: only one gets it.
+        let fresh = alloc("web", 7);
+        let plan = run_with(&j, &[fresh, new.clone()], &old, &ns, base, 3);
+        assert_eq!(plan.bindings.len(), 1);
+        assert_eq!(plan.bindings[0].0, new.metadata.uid);
+        assert_eq!(plan.failures["web"].queued, 1);
+    }
+}
+
+#[test]
+fn a_held_room_goes_to_its_own_replacement_not_to_another() {
+    // Two replacements; only the second's predecessor has ended. The first
+    // (placed first, by index) must not take the second's room.
+    let g = with_ports(group(100, 64), &[Some(80)]);
+    let ns = nodes(3);
+    let j = job(vec![g.clone()]);
+    let (mut old, base) = full_cluster(&g, &ns, 2);
+    old[1].status.client_status = drover_api_types::alloc::ClientStatus::Complete;
+    let (first, second) = (replacement(&old[0]), replacement(&old[1]));
+    let plan = run_with(&j, &[first.clone(), second.clone()], &old, &ns, base, 2);
+    assert!(plan.failures.is_empty(), "{:?}", plan.failures);
+    assert_eq!(plan.waiting, vec![first.metadata.uid]);
+    assert_eq!(plan.bindings.len(), 1);
+    assert_eq!(plan.bindings[0].0, second.metadata.uid);
+    assert_eq!(
+        Some(&plan.bindings[0].1.node_id),
+        old[1].binding.as_ref().map(|b| &b.node_id)
+    );
+}
+
+#[test]
+fn the_predecessors_room_is_lent_to_its_replacement_only() {
+    let g = with_ports(group(100, 64), &[Some(80)]);
+    let ns = nodes(3);
+    let j = job(vec![g.clone()]);
+    let (old, base) = full_cluster(&g, &ns, 1);
+    // A canary and a fresh allocation have no predecessor: they fail, with
+    // the dimension that is exhausted, whatever order they come in; the
+    // replacement still waits; and one whose predecessor is not being
+    // stopped (still desired to run) cannot count on its room either.
+    let mut canary = alloc("web", 0);
+    canary.metadata.uid = "web-canary".into();
+    canary.spec.canary = true;
+    let fresh = alloc("web", 3);
+    let waits = replacement(&old[0]);
+    let mut not_stopped = replacement(&old[1]);
+    not_stopped.spec.index = 1;
+    let pending = [canary, fresh, waits.clone(), not_stopped];
+    let plan = run_with(&j, &pending, &old, &ns, base, 5);
+    assert_eq!(plan.bindings, Vec::new());
+    assert_eq!(plan.waiting, vec![waits.metadata.uid]);
+    let expected = PlacementFailure {
+        queued: 3,
+        nodes_evaluated: 3,
+        nodes_filtered: BTreeMap::new(),
+        dimensions_exhausted: BTreeMap::from([("port 80".to_string(), 3)]),
+    };
+    assert_eq!(plan.failures["web"], expected);
+}
+
+#[test]
+fn a_replacement_takes_room_elsewhere_when_there_is_some() {
+    let g = with_ports(group(100, 64), &[Some(80)]);
+    let ns = nodes(4);
+    let j = job(vec![g.clone()]);
+    let (mut old, base) = full_cluster(&g, &ns, 1);
+    // Three of four nodes hold port 80; the fourth is free.
+    let spare = old.pop().expect("four allocations");
+    let mut base = base;
+    if let Some(b) = &spare.binding {
+        release_binding(base.entry(b.node_id.clone()).or_default(), b);
+    }
+    let new = replacement(&old[0]);
+    let plan = run_with(&j, &[new], &old, &ns, base, 1);
+    assert!(plan.failures.is_empty() && plan.waiting.is_empty());
+    assert_eq!(plan.bindings.len(), 1);
+    assert_eq!(
+        Some(&plan.bindings[0].1.node_id),
+        spare.binding.as_ref().map(|b| &b.node_id)
+    );
+}
+
+#[test]
+fn a_migration_cannot_wait_for_room_on_its_draining_node() {
+    let g = with_ports(group(100, 64), &[Some(80)]);
+    let mut ns = nodes(2);
+    let j = job(vec![g.clone()]);
+    let (old, base) = full_cluster(&g, &ns, 1);
+    let node = old[0].binding.as_ref().map(|b| b.node_id.clone());
+    for n in ns
+        .iter_mut()
+        .filter(|n| Some(&n.metadata.uid) == node.as_ref())
+    {
+        n.scheduling.ineligible = true;
+    }
+    let plan = run_with(&j, &[replacement(&old[0])], &old, &ns, base, 1);
+    assert!(plan.waiting.is_empty());
+    assert_eq!(plan.failures["web"].queued, 1);
+}
+
 #[test]
 fn dynamic_ports_are_distinct_on_a_node_and_stable_per_allocation() {
     let j = job(vec![with_ports(group(10, 10), &[None, None])]);
