@@ -1,4 +1,4 @@
-//! The job-file corpus under `testdata/`, and the seed jobs in `../shared/jobs`.
+//! The job-file corpus under `testdata/`, and the seed jobs in `manifests/examples`.
 //!
 //! - `testdata/valid/*`: load without errors; a `<file>.warnings` beside one
 //!   lists the exact warnings expected (one per line), otherwise none.
@@ -148,8 +148,8 @@ fn hcl_and_yaml_forms_give_equal_jobs() {
 
 #[test]
 fn seed_jobs_parse_and_validate() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/jobs");
-    let files = job_files("../../shared/jobs");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples");
+    let files = job_files("../manifests/examples");
     assert!(
         files.len() >= 4,
         "expected the seed jobs in {}",

@@ -128,7 +128,7 @@ fn seed_images() {
 
 fn seed_job(file: &str) -> Job {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/jobs")
+        .join("../manifests/examples")
         .join(file);
     let loaded = drover_api_types::jobspec::load_file(&path, &Default::default())
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));

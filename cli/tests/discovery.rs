@@ -40,7 +40,7 @@ fn nginx_image() {
 }
 
 fn seed_nginx(count: i64) -> Job {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/jobs/nginx.nomad");
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/nginx.nomad");
     let loaded = drover_api_types::jobspec::load_file(&path, &Default::default())
         .unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
     let mut job = loaded.jobs.into_iter().next().expect("one job");
