@@ -5,7 +5,7 @@ CARGO ?= cargo
 DATA_DIR ?= ./drover-data
 HTTP_ADDR ?= 127.0.0.1:4646
 
-.PHONY: dev test lint bench deps build fmt
+.PHONY: dev test chaos lint bench deps build fmt
 
 # Tests build their container images from busybox-static (no registry is
 # reachable), so the docker tools are part of what `make test` installs.
@@ -21,10 +21,19 @@ build: deps
 dev: build
 	target/release/drover dev --data-dir $(DATA_DIR) --http-addr $(HTTP_ADDR)
 
-# The whole suite, against a real etcd started for it on a free port.
+# The whole suite, against a real etcd started for it on a free port, then
+# the fault scenarios (`make chaos`) on their own.
 test: deps lint
 	$(CARGO) build --workspace --all-targets
 	scripts/test-etcd.sh $(CARGO) test --workspace --no-fail-fast
+	$(MAKE) --no-print-directory chaos
+
+# Faults injected into a live fleet of real processes — a 3-member etcd,
+# 2 servers, 4 agents on the local Docker, a proxy to cut one agent off —
+# one scenario at a time (cli/tests/chaos.rs). Each asserts its outcome
+# and prints its figures as `chaos: …` lines.
+chaos: deps
+	$(CARGO) test -p drover-cli --test chaos -- --ignored --test-threads=1 --nocapture
 
 lint: deps
 	$(CARGO) fmt --all -- --check

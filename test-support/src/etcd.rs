@@ -389,6 +389,21 @@ impl EtcdCluster {
         self.members[index].restart().await
     }
 
+    /// Starts every stopped member again at once (one alone cannot answer
+    /// without a quorum) and waits until each answers.
+    pub async fn restart_stopped(&mut self) -> Result<(), FixtureError> {
+        let stopped: Vec<usize> = (0..self.members.len())
+            .filter(|i| self.members[*i].child.is_none())
+            .collect();
+        for &i in &stopped {
+            self.members[i].spawn_child()?;
+        }
+        for &i in &stopped {
+            self.members[i].wait_healthy().await?;
+        }
+        Ok(())
+    }
+
     /// The index of the raft leader, as the running members report it.
     pub async fn leader(&self) -> Result<usize, FixtureError> {
         let mut ids = Vec::new();

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
 use drover_api_types::node::{NodeState, NodeStatus};
 use drover_api_types::Job;
 use drover_store::{Store, Versioned};
@@ -64,7 +64,10 @@ fn spawn(args: &[String], endpoints: &str) -> Proc {
         .args(args)
         .arg(format!("--etcd={endpoints}"))
         .arg(format!("--etcd-prefix={PREFIX}"))
-        .arg("--log-level=error")
+        .arg(format!(
+            "--log-level={}",
+            std::env::var("CHAOS_LOG").unwrap_or_else(|_| "error".into())
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -143,7 +146,18 @@ impl Fleet {
             proxies,
             _data: data,
         };
-        common::until_ready(&fleet.any_server_url(), ADDRESSES.len()).await;
+        let nodes = ADDRESSES.len();
+        eventually(60, "a server leading and every node ready", || async {
+            fleet.leader().await?;
+            let listed = common::get_json(&fleet.any_server_url(), "/v1/nodes").await?;
+            let ready = listed
+                .as_array()?
+                .iter()
+                .filter(|n| n["status"] == "ready")
+                .count();
+            (ready == nodes).then_some(())
+        })
+        .await;
         fleet
     }
 
@@ -159,10 +173,14 @@ impl Fleet {
     }
 
     pub async fn until_running(&self, job: &str, count: usize) -> Vec<Allocation> {
-        eventually(120, &format!("{count} allocations of {job} running"), || async {
-            let running = self.running(job).await;
-            (running.len() == count).then_some(running)
-        })
+        eventually(
+            120,
+            &format!("{count} allocations of {job} running"),
+            || async {
+                let running = self.running(job).await;
+                (running.len() == count).then_some(running)
+            },
+        )
         .await
     }
 
@@ -188,10 +206,18 @@ impl Fleet {
         let mut out = Vec::new();
         for a in allocs {
             let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
-            let status: Option<Versioned<AllocationStatus>> =
-                self.store.get_at(&keys.alloc_status(ns, id)).await.ok().flatten();
-            let binding: Option<Versioned<Binding>> =
-                self.store.get_at(&keys.alloc_binding(ns, id)).await.ok().flatten();
+            let status: Option<Versioned<AllocationStatus>> = self
+                .store
+                .get_at(&keys.alloc_status(ns, id))
+                .await
+                .ok()
+                .flatten();
+            let binding: Option<Versioned<Binding>> = self
+                .store
+                .get_at(&keys.alloc_binding(ns, id))
+                .await
+                .ok()
+                .flatten();
             out.push((
                 a,
                 status.map(|s| s.value).unwrap_or_default(),
@@ -286,21 +312,33 @@ impl Fleet {
         out
     }
 
-    /// Samples, every 200 ms until dropped, how many containers run on the
-    /// fleet's nodes at once; the highest count seen is kept.
+    /// Samples, every 200 ms until dropped, how many allocations are
+    /// meant to run and do (desired run, status running), and how many
+    /// containers run on the fleet's nodes; the highest of each is kept.
     pub fn watch_running(&self) -> RunningWatch {
         let nodes: Vec<String> = self.agents.iter().map(|a| a.node_id.clone()).collect();
-        let most = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (seen, halt) = (most.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !halt.load(Ordering::Relaxed) {
-                let running: usize = nodes.iter().map(|n| running_on(n)).sum();
-                seen.fetch_max(running, Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(200));
+        let watch = RunningWatch::default();
+        let (allocs, containers, stop) = (
+            watch.allocs.clone(),
+            watch.containers.clone(),
+            watch.stop.clone(),
+        );
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            while !stop.load(Ordering::Relaxed) {
+                let running = running_allocs(&store).await;
+                allocs.fetch_max(running, Ordering::Relaxed);
+                let nodes = nodes.clone();
+                let on_nodes = tokio::task::spawn_blocking(move || {
+                    nodes.iter().map(|n| running_on(n)).sum::<usize>()
+                })
+                .await
+                .unwrap_or(0);
+                containers.fetch_max(on_nodes, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
-        RunningWatch { most, stop }
+        watch
     }
 
     /// What every scenario ends with. `before`: the containers at its
@@ -357,15 +395,31 @@ pub struct Container {
     pub started: String,
 }
 
+/// The most allocations and containers seen running at once.
+#[derive(Default)]
 pub struct RunningWatch {
-    most: Arc<AtomicUsize>,
+    allocs: Arc<AtomicUsize>,
+    containers: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
 impl RunningWatch {
-    /// The most containers seen running at once so far.
-    pub fn most(&self) -> usize {
-        self.most.load(Ordering::Relaxed)
+    /// Never more than `count` allocations meant to run were running at
+    /// once, nor more than `count + stopping` containers: a replaced
+    /// allocation's container may still be stopping (its kill timeout)
+    /// while its replacement starts on another node, as in Nomad.
+    pub fn assert_within(&self, count: usize, stopping: usize) {
+        let allocs = self.allocs.load(Ordering::Relaxed);
+        let containers = self.containers.load(Ordering::Relaxed);
+        println!("chaos: at most {allocs} allocations and {containers} containers ran at once (count {count})");
+        assert!(
+            allocs <= count,
+            "{allocs} allocations running at once, count {count}"
+        );
+        assert!(
+            containers <= count + stopping,
+            "{containers} containers running at once, count {count}"
+        );
     }
 }
 
@@ -375,12 +429,51 @@ impl Drop for RunningWatch {
     }
 }
 
+/// Allocations meant to run (desired run) whose status is running.
+async fn running_allocs(store: &Store) -> usize {
+    let keys = store.keys();
+    let Ok(allocs) = store
+        .list_at::<Allocation>(&keys.collection("allocations"))
+        .await
+    else {
+        return 0;
+    };
+    let Ok(statuses) = store.list_raw(&keys.collection("allocations-status")).await else {
+        return 0;
+    };
+    // Keys end in the allocation id.
+    let running: BTreeSet<String> = statuses
+        .items
+        .iter()
+        .filter(|kv| {
+            kv.decode::<Versioned<AllocationStatus>>()
+                .is_ok_and(|s| s.value.client_status == ClientStatus::Running)
+        })
+        .filter_map(|kv| kv.key.rsplit('/').next().map(String::from))
+        .collect();
+    allocs
+        .items
+        .iter()
+        .filter(|a| a.spec.desired_status == DesiredStatus::Run)
+        .filter(|a| running.contains(&a.metadata.uid))
+        .count()
+}
+
 fn containers_of(node_id: &str) -> Vec<String> {
-    docker_ps(&["-aq", "--filter", &format!("label=io.drover.node_id={node_id}")])
+    docker_ps(&[
+        "-aq",
+        "--filter",
+        &format!("label=io.drover.node_id={node_id}"),
+    ])
 }
 
 fn running_on(node_id: &str) -> usize {
-    docker_ps(&["-q", "--filter", &format!("label=io.drover.node_id={node_id}")]).len()
+    docker_ps(&[
+        "-q",
+        "--filter",
+        &format!("label=io.drover.node_id={node_id}"),
+    ])
+    .len()
 }
 
 fn docker_ps(args: &[&str]) -> Vec<String> {
