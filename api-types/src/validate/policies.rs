@@ -438,6 +438,13 @@ fn validate_disconnect(report: &mut Report, group_path: &str, group: &TaskGroup)
         return;
     };
     let path = format!("{group_path} disconnect");
+    report.warning(
+        &path,
+        "disconnect is not applied yet: while its node is cut off an allocation \
+         keeps running, and it is marked lost and replaced once the node has been \
+         silent for the server's heartbeat ttl + grace (lost_after, replace, \
+         reconcile and stop_on_client_after have no effect)",
+    );
     report.one_of(&path, "reconcile", &disconnect.reconcile, &RECONCILE);
     if disconnect.stop_on_client_after.is_some() && group.stop_after_client_disconnect.is_some() {
         report.error(

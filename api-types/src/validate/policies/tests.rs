@@ -186,6 +186,7 @@ fn disconnect() {
             group(job).stop_after_client_disconnect = secs(60);
         },
         &[
+            &format!("warning: {GROUP} disconnect: {NOT_APPLIED}"),
             &format!("error: {GROUP} disconnect: reconcile \"best\" is not valid; use one of: \"\", \"best_score\", \"longest_running\", \"keep_original\", \"keep_replacement\" (did you mean \"best_score\"?)"),
             &format!("error: {GROUP} disconnect: stop_on_client_after replaces the group's stop_after_client_disconnect; set only stop_on_client_after"),
         ],
@@ -195,5 +196,15 @@ fn disconnect() {
         reconcile: "keep_original".into(),
         ..Disconnect::default()
     });
-    assert!(messages(&job).is_empty());
+    // Accepted, but not applied yet: validate says so (every field drover
+    // accepts is applied, or a warning says it is not).
+    assert_eq!(
+        messages(&job),
+        vec![format!("warning: {GROUP} disconnect: {NOT_APPLIED}")]
+    );
 }
+
+const NOT_APPLIED: &str = "disconnect is not applied yet: while its node is cut off an allocation \
+     keeps running, and it is marked lost and replaced once the node has been \
+     silent for the server's heartbeat ttl + grace (lost_after, replace, \
+     reconcile and stop_on_client_after have no effect)";
