@@ -69,7 +69,12 @@ impl JobLimits {
     /// The problem with `job`'s counts under these limits, if any
     /// (`None`: within them). The controllers ask this too, for jobs
     /// that reached etcd some other way or before the limits were lowered.
+    /// A stopped job places nothing, so its counts do not matter: a job
+    /// over the limits can always be stopped and purged.
     pub fn exceeded_by(&self, job: &Job) -> Option<String> {
+        if job.spec.stop {
+            return None;
+        }
         job.spec
             .groups
             .iter()
@@ -128,7 +133,7 @@ pub fn validate_within(job: &Job, limits: &JobLimits) -> Vec<Diagnostic> {
     for (index, group) in job.spec.groups.iter().enumerate() {
         let group_path = child(&path, "group", &group.name, index);
         validate_group(&mut report, job, &inherited, group, &group_path);
-        if let Some(problem) = limits.group_problem(group) {
+        if let Some(problem) = limits.group_problem(group).filter(|_| !job.spec.stop) {
             report.error(&group_path, problem);
         }
     }
@@ -139,7 +144,10 @@ pub fn validate_within(job: &Job, limits: &JobLimits) -> Vec<Diagnostic> {
         .groups
         .iter()
         .any(|g| limits.group_problem(g).is_some());
-    if let Some(problem) = limits.total_problem(job).filter(|_| !group_over) {
+    if let Some(problem) = limits
+        .total_problem(job)
+        .filter(|_| !group_over && !job.spec.stop)
+    {
         report.error(&path, problem);
     }
     report.diagnostics

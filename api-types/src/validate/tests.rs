@@ -71,6 +71,10 @@ fn counts_are_bounded_per_group_and_per_job() {
     assert!(validate(&job)
         .iter()
         .any(|d| d.message.contains("per group")));
+    // Stopped, it places nothing: it can always be stopped and purged.
+    job.spec.stop = true;
+    assert!(validate(&job).is_empty(), "{:?}", validate(&job));
+    assert_eq!(JobLimits::default().exceeded_by(&job), None);
 }
 
 #[test]
