@@ -426,42 +426,8 @@ async fn a_crashing_task_follows_its_restart_policy_then_fails() {
 /// replacement runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_returns() {
-    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let target = etcd.endpoints[0]
-        .trim_start_matches("http://")
-        .parse()
-        .expect("etcd's address");
-    let proxy = drover_test_support::TcpProxy::start(target)
-        .await
-        .expect("proxy");
-    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().join("agent");
-    let data_arg = format!("--data-dir={}", data_dir.display());
-    let _server = drover(
-        &etcd,
-        &[
-            "server",
-            "--http-addr=127.0.0.1:0",
-            "--heartbeat-ttl=2s",
-            "--heartbeat-grace=2s",
-        ],
-    );
-    let _agent = drover_at(
-        &proxy.endpoint(),
-        &etcd.prefix,
-        &[
-            "agent",
-            "--address=127.0.0.14",
-            "--http-addr=127.0.0.14:0",
-            "--heartbeat-ttl=2s",
-            data_arg.as_str(),
-        ],
-    );
-    let _cleanup = cleanup_when_registered(&data_dir).await;
-    let key = store.keys().job("default", "web");
-    store.put_at(&key, &web_job()).await.expect("put job");
+    let cut = CutOff::start("127.0.0.14", "2s", "2s").await;
+    let (store, proxy) = (&cut.store, &cut.proxy);
     let (alloc, _) = running_alloc(&store).await;
     let status_key = store
         .keys()
@@ -526,42 +492,8 @@ async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_return
 /// workloads — leaves the node up and restarts nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_blip_shorter_than_ttl_plus_grace_restarts_nothing() {
-    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let target = etcd.endpoints[0]
-        .trim_start_matches("http://")
-        .parse()
-        .expect("etcd's address");
-    let proxy = drover_test_support::TcpProxy::start(target)
-        .await
-        .expect("proxy");
-    let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
-    let data = tempfile::tempdir().expect("tempdir");
-    let data_dir = data.path().join("agent");
-    let data_arg = format!("--data-dir={}", data_dir.display());
-    let _server = drover(
-        &etcd,
-        &[
-            "server",
-            "--http-addr=127.0.0.1:0",
-            "--heartbeat-ttl=5s",
-            "--heartbeat-grace=5s",
-        ],
-    );
-    let _agent = drover_at(
-        &proxy.endpoint(),
-        &etcd.prefix,
-        &[
-            "agent",
-            "--address=127.0.0.15",
-            "--http-addr=127.0.0.15:0",
-            "--heartbeat-ttl=5s",
-            data_arg.as_str(),
-        ],
-    );
-    let _cleanup = cleanup_when_registered(&data_dir).await;
-    let key = store.keys().job("default", "web");
-    store.put_at(&key, &web_job()).await.expect("put job");
+    let cut = CutOff::start("127.0.0.15", "5s", "5s").await;
+    let (store, proxy) = (&cut.store, &cut.proxy);
     let (alloc, binding) = running_alloc(&store).await;
     let container = format!("httpd-{}", alloc.metadata.uid);
     let started = docker_inspect(&container, "{{.State.StartedAt}}");
@@ -615,4 +547,66 @@ async fn a_blip_shorter_than_ttl_plus_grace_restarts_nothing() {
     assert_eq!(allocs.len(), 1, "a replacement was made: {allocs:?}");
     let (again, _) = running_alloc(&store).await;
     assert_eq!(again.metadata.uid, alloc.metadata.uid);
+}
+
+/// A server, and an agent on `address` that reaches etcd only through a
+/// TCP proxy a test can cut, running the web job; heartbeat `ttl` and
+/// `grace` as given.
+struct CutOff {
+    store: Store,
+    proxy: drover_test_support::TcpProxy,
+    _etcd: TestEtcd,
+    _data: tempfile::TempDir,
+    _server: Proc,
+    _agent: Proc,
+    _cleanup: Cleanup,
+}
+
+impl CutOff {
+    async fn start(address: &str, ttl: &str, grace: &str) -> CutOff {
+        drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+        let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+        let target = etcd.endpoints[0]
+            .trim_start_matches("http://")
+            .parse()
+            .expect("etcd's address");
+        let proxy = drover_test_support::TcpProxy::start(target)
+            .await
+            .expect("proxy");
+        let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
+        let data = tempfile::tempdir().expect("tempdir");
+        let data_dir = data.path().join("agent");
+        let server = drover(
+            &etcd,
+            &[
+                "server",
+                "--http-addr=127.0.0.1:0",
+                &format!("--heartbeat-ttl={ttl}"),
+                &format!("--heartbeat-grace={grace}"),
+            ],
+        );
+        let agent = drover_at(
+            &proxy.endpoint(),
+            &etcd.prefix,
+            &[
+                "agent",
+                &format!("--address={address}"),
+                &format!("--http-addr={address}:0"),
+                &format!("--heartbeat-ttl={ttl}"),
+                &format!("--data-dir={}", data_dir.display()),
+            ],
+        );
+        let cleanup = cleanup_when_registered(&data_dir).await;
+        let key = store.keys().job("default", "web");
+        store.put_at(&key, &web_job()).await.expect("put job");
+        CutOff {
+            store,
+            proxy,
+            _etcd: etcd,
+            _data: data,
+            _server: server,
+            _agent: agent,
+            _cleanup: cleanup,
+        }
+    }
 }
