@@ -428,7 +428,7 @@ async fn a_crashing_task_follows_its_restart_policy_then_fails() {
 async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_returns() {
     let cut = CutOff::start("127.0.0.14", "2s", "2s").await;
     let (store, proxy) = (&cut.store, &cut.proxy);
-    let (alloc, _) = running_alloc(&store).await;
+    let (alloc, _) = running_alloc(store).await;
     let status_key = store
         .keys()
         .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
@@ -494,7 +494,7 @@ async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_return
 async fn a_blip_shorter_than_ttl_plus_grace_restarts_nothing() {
     let cut = CutOff::start("127.0.0.15", "5s", "5s").await;
     let (store, proxy) = (&cut.store, &cut.proxy);
-    let (alloc, binding) = running_alloc(&store).await;
+    let (alloc, binding) = running_alloc(store).await;
     let container = format!("httpd-{}", alloc.metadata.uid);
     let started = docker_inspect(&container, "{{.State.StartedAt}}");
     let node_status_key = store.keys().node_status(&binding.node_id);
@@ -545,7 +545,7 @@ async fn a_blip_shorter_than_ttl_plus_grace_restarts_nothing() {
         .expect("list")
         .items;
     assert_eq!(allocs.len(), 1, "a replacement was made: {allocs:?}");
-    let (again, _) = running_alloc(&store).await;
+    let (again, _) = running_alloc(store).await;
     assert_eq!(again.metadata.uid, alloc.metadata.uid);
 }
 
