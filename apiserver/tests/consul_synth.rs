@@ -94,14 +94,25 @@ async fn agents_and_servers_are_catalog_services() {
         .into_iter()
         .flatten()
         .all(|a| a["ServicePort"] == 4647));
-    // A down node's agent fails its serfHealth, so ?passing leaves it out.
-    let passing = s.json("/v1/health/service/drover-agent?passing").await;
-    let nodes: Vec<&str> = passing
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e["Node"]["Node"].as_str())
-        .collect();
+    // A down node's agent fails its serfHealth, so ?passing leaves it out
+    // (the node statuses reach the catalog's view a moment after the
+    // nodes: wait for them, then it must be exactly the ready one).
+    let passing_nodes = || async {
+        let passing = s.json("/v1/health/service/drover-agent?passing").await;
+        let mut nodes: Vec<String> = passing
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["Node"]["Node"].as_str().map(String::from))
+            .collect();
+        nodes.sort();
+        nodes
+    };
+    let nodes = eventually(10, "node-a1's agent passing", || async {
+        let nodes = passing_nodes().await;
+        (!nodes.is_empty()).then_some(nodes)
+    })
+    .await;
     assert_eq!(nodes, ["node-a1"]);
 
     // The server: an instance on a catalog node of its own, in the
