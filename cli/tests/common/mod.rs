@@ -297,6 +297,13 @@ impl Cluster {
         agent_args.extend(agent_flags.iter().map(|f| f.to_string()));
         let agent = drover(&etcd, &as_strs(&agent_args));
         let cleanup = cleanup_when_registered(&data_dir).await;
+        // The server binds its port only after it reached etcd; a test that
+        // calls the API at once would otherwise meet a refused connection.
+        let base = format!("http://{server_addr}");
+        eventually(30, "the server answering HTTP", || async {
+            get_json(&base, "/v1/status/leader").await.map(|_| ())
+        })
+        .await;
         Cluster {
             store,
             data,
