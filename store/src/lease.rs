@@ -169,7 +169,14 @@ async fn keep_alive_loop(store: Store, id: i64, ttl: Duration, state: watch::Sen
     loop {
         // After a failure this is another endpoint if the one used could
         // not be reached: the failure was reported.
-        match open(&store, id).await {
+        // Opening a stream on an unreachable endpoint can outlast the
+        // lease; the lease is lost at its deadline all the same, not when
+        // the attempt gives up (the agent's stop_on_client_after and
+        // re-registration count from then).
+        let Ok(opened) = tokio::time::timeout_at(deadline, open(&store, id)).await else {
+            break;
+        };
+        match opened {
             Ok((endpoint, mut keeper, mut stream)) => {
                 match renew_until_error(&mut keeper, &mut stream, interval, &mut deadline).await {
                     Renewal::Expired => break,
