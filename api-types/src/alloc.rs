@@ -77,7 +77,7 @@ pub struct RescheduleEvent {
 }
 
 /// Where an allocation runs and what it reserved there.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Binding {
     pub node_id: String,
@@ -93,6 +93,10 @@ pub struct Binding {
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub cores: BTreeMap<String, Vec<u32>>,
     pub bound_at: Option<DateTime<Utc>>,
+    /// The node's placement score for this allocation when it was bound
+    /// (higher is better); `disconnect.reconcile = "best_score"` compares it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

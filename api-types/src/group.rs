@@ -117,7 +117,13 @@ pub struct EphemeralDisk {
 }
 
 /// What happens when the node running an allocation stops heartbeating.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+///
+/// Without a block (or without `lost_after`) the allocation is `lost` once
+/// its node is declared down, and replaced. With `lost_after` it is
+/// `unknown` for that long instead: it may well still run behind a broken
+/// network, so it keeps its place (and its catalog entries, marked
+/// critical with their node) and comes back as it is when the node does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Disconnect {
     /// How long a disconnected allocation stays `unknown` before it is lost.
@@ -126,11 +132,94 @@ pub struct Disconnect {
     /// Stop the allocation on the client after this long without contact.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stop_on_client_after: Option<Duration>,
-    /// Start a replacement while the original is unknown.
+    /// Start a replacement while the original is unknown (Nomad's default:
+    /// true).
     pub replace: bool,
     /// `best_score`, `longest_running`, `keep_original` or `keep_replacement`.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub reconcile: String,
+}
+
+impl Default for Disconnect {
+    fn default() -> Self {
+        Disconnect {
+            lost_after: None,
+            stop_on_client_after: None,
+            replace: true,
+            reconcile: String::new(),
+        }
+    }
+}
+
+impl TaskGroup {
+    /// How long an allocation of this group stays `unknown` while its node
+    /// is disconnected; `None`: it is lost as soon as the node is down.
+    pub fn lost_after(&self) -> Option<std::time::Duration> {
+        self.disconnect
+            .as_ref()
+            .and_then(|d| d.lost_after)
+            .map(|d| d.as_std())
+            .filter(|d| !d.is_zero())
+    }
+
+    /// After how long without contact with the servers the agent stops this
+    /// group's allocations (`disconnect.stop_on_client_after`, or the older
+    /// group-level `stop_after_client_disconnect`).
+    pub fn stop_on_client_after(&self) -> Option<std::time::Duration> {
+        self.disconnect
+            .as_ref()
+            .and_then(|d| d.stop_on_client_after)
+            .or(self.stop_after_client_disconnect)
+            .map(|d| d.as_std())
+    }
+
+    /// Whether an `unknown` allocation of this group is replaced at once.
+    pub fn replaces_unknown(&self) -> bool {
+        self.disconnect.as_ref().is_none_or(|d| d.replace)
+    }
+
+    /// Which allocation stays when a disconnected node comes back and both
+    /// the original and its replacement run.
+    pub fn reconnect_keeps(&self) -> ReconnectKeep {
+        self.disconnect
+            .as_ref()
+            .map_or(ReconnectKeep::BestScore, |d| {
+                ReconnectKeep::parse(&d.reconcile)
+            })
+    }
+}
+
+/// `disconnect.reconcile`: which of an original that reconnected and its
+/// replacement keeps running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReconnectKeep {
+    /// The one on the node that scored better when it was placed.
+    BestScore,
+    /// The one whose tasks have run the longest without a restart.
+    LongestRunning,
+    KeepOriginal,
+    KeepReplacement,
+}
+
+impl ReconnectKeep {
+    /// The names `disconnect.reconcile` takes, "" first (the default).
+    pub const NAMES: [&'static str; 5] = [
+        "",
+        "best_score",
+        "longest_running",
+        "keep_original",
+        "keep_replacement",
+    ];
+
+    /// Validation refuses other names; anything else reads as the default.
+    pub fn parse(name: &str) -> Self {
+        match name {
+            "longest_running" => ReconnectKeep::LongestRunning,
+            "keep_original" => ReconnectKeep::KeepOriginal,
+            "keep_replacement" => ReconnectKeep::KeepReplacement,
+            _ => ReconnectKeep::BestScore,
+        }
+    }
 }
 
 /// A service to register in the catalog, at group or task level.

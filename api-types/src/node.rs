@@ -111,7 +111,16 @@ pub enum NodeState {
     Initializing,
     Ready,
     Down,
+    /// Stopped heartbeating while some of its allocations wait for it
+    /// (`disconnect.lost_after`); `down` once none is left waiting.
     Disconnected,
+}
+
+impl NodeState {
+    /// Declared gone by the servers: down, or disconnected.
+    pub fn is_gone(self) -> bool {
+        matches!(self, NodeState::Down | NodeState::Disconnected)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

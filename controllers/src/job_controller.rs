@@ -420,6 +420,8 @@ impl Writes {
             .iter()
             .chain(&plan.reschedule)
             .chain(&plan.canary)
+            // The unknown original stays as it is: its node may come back.
+            .chain(&plan.disconnected)
         {
             let unit = self.create(&new, p)?;
             self.push(unit)?;

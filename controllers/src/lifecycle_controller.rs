@@ -4,8 +4,13 @@
 //! Watches nodes (`nodes/`), their status (`nodes-status/`) and heartbeat
 //! keys (`nodes-heartbeat/`, each attached to its agent's lease). Owns
 //! `nodes-status/` (state, description, last transition, events) and writes
-//! `client_status: lost` into `allocations-status/` (CAS, or create when the
-//! agent never reported) for the allocations of a node it declared down.
+//! `client_status: unknown` or `lost` into `allocations-status/` (CAS, or
+//! create when the agent never reported) for the allocations of a node it
+//! declared gone, as [`silent_allocs`] decides from each group's
+//! `disconnect.lost_after`. A node some of whose allocations wait, unknown,
+//! is `disconnected`; it turns `down` when the last of them runs out (or
+//! `ready` when it heartbeats again, its agent then reporting them as they
+//! are).
 //!
 //! Decisions are fleet-wide (rate limit, partition guard), so the queue has
 //! one key, [`Fleet`]. [`HeartbeatTracker`] remembers, in memory, when each
@@ -20,10 +25,10 @@
 //!
 //! Invariants: every write is fenced and guarded by the revision it read;
 //! a node whose heartbeat key exists is never marked down; the allocations
-//! of every node that is down (and not alive again) are marked lost on each
+//! of every node that is gone (and not alive again) are settled on each
 //! pass until none is left, so a failed write is repaired by the next pass.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -33,17 +38,24 @@ use drover_api_types::node::{NodeState, NodeStatus};
 use drover_api_types::Node;
 use drover_store::{Atomic, Keys, StoreError, Versioned};
 
+use crate::cluster::ObjectKey;
 use crate::cluster::{Change, Hooks};
 use crate::context::{Context, NotLeader};
 use crate::drain::controller::push_event;
-use crate::node_lifecycle::{allocs_to_mark_lost, decide, LifecycleConfig, NodeObservation};
+use crate::node_lifecycle::{
+    decide, silent_allocs, LifecycleConfig, NodeObservation, SilentAlloc, SilentPlan,
+};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 
 /// The controller's name (work queue, metrics, logs).
 pub const NAME: &str = "node-lifecycle";
 
 /// What a lost allocation's status says.
-pub const LOST_DESCRIPTION: &str = "node down: heartbeat missed";
+pub const LOST_DESCRIPTION: &str = crate::node_lifecycle::LOST_HEARTBEAT;
+
+/// What an unknown allocation's status says.
+pub const UNKNOWN_DESCRIPTION: &str =
+    "node disconnected: heartbeat missed; waiting for it (disconnect.lost_after)";
 
 /// How long a pass waits for the view to catch up with its own writes.
 const CATCH_UP: Duration = Duration::from_secs(2);
@@ -244,21 +256,24 @@ impl LifecycleController {
         Ok(())
     }
 
-    async fn set_state(
+    async fn set_states(
         &self,
-        ids: &[String],
-        state: NodeState,
+        changes: &[(String, NodeState)],
         now: DateTime<Utc>,
     ) -> Result<(), LifecycleError> {
         let mut units = Vec::new();
-        for id in ids {
+        for (id, state) in changes {
             let mut status = self.status_of(id);
             let (description, message) = match (state, status.revision) {
                 (NodeState::Down, _) => ("heartbeat missed", "Node heartbeat missed"),
+                (NodeState::Disconnected, _) => (
+                    "heartbeat missed; allocations wait for it (disconnect.lost_after)",
+                    "Node heartbeat missed: disconnected",
+                ),
                 (_, 0) => ("", "Node registered"),
                 _ => ("", "Node heartbeat received"),
             };
-            status.value.state = state;
+            status.value.state = *state;
             status.value.description = description.into();
             status.value.last_transition = Some(now);
             push_event(&mut status.value, "Cluster", message);
@@ -268,6 +283,9 @@ impl LifecycleController {
                 NodeState::Down => {
                     tracing::info!(controller = NAME, node = %id, "node marked down: heartbeat missed")
                 }
+                NodeState::Disconnected => {
+                    tracing::info!(controller = NAME, node = %id, "node marked disconnected: heartbeat missed; its allocations wait for it")
+                }
                 _ => tracing::info!(controller = NAME, node = %id, "node marked ready"),
             }
         }
@@ -275,18 +293,56 @@ impl LifecycleController {
             .await
     }
 
-    /// Marks lost every non-terminal allocation bound to the nodes in `down`.
-    async fn mark_lost(
+    /// The decision for the allocations of `node`, silent since `since`.
+    fn silent_plan(&self, node: &str, since: DateTime<Utc>, now: DateTime<Utc>) -> SilentPlan {
+        let view = &self.ctx.view;
+        let allocs = view.node_allocs(node);
+        let mut jobs: HashMap<ObjectKey, Option<drover_api_types::Job>> = HashMap::new();
+        let input: Vec<SilentAlloc<'_>> = allocs
+            .iter()
+            .map(|alloc| {
+                let job = jobs
+                    .entry(ObjectKey::job_of(alloc))
+                    .or_insert_with_key(|key| view.job(key));
+                let lost_after = job.as_ref().and_then(|j| {
+                    j.spec
+                        .groups
+                        .iter()
+                        .find(|g| g.name == alloc.spec.task_group)
+                        .and_then(|g| g.lost_after())
+                });
+                SilentAlloc { alloc, lost_after }
+            })
+            .collect();
+        silent_allocs(node, since, &input, now)
+    }
+
+    /// Writes what `plans` decided for the allocations of silent nodes.
+    async fn settle_allocs(
         &self,
-        down: &BTreeSet<String>,
+        plans: &[(String, SilentPlan)],
         now: DateTime<Utc>,
     ) -> Result<(), LifecycleError> {
         let view = &self.ctx.view;
         let mut units = Vec::new();
-        for node in down {
+        for (node, plan) in plans {
             let allocs = view.node_allocs(node);
-            let lost = allocs_to_mark_lost(node, &allocs);
-            for alloc in allocs.iter().filter(|a| lost.contains(&a.metadata.uid)) {
+            let by_id: HashMap<&str, &drover_api_types::Allocation> = allocs
+                .iter()
+                .map(|a| (a.metadata.uid.as_str(), a))
+                .collect();
+            let unknown = plan
+                .unknown
+                .iter()
+                .map(|id| (id, ClientStatus::Unknown, UNKNOWN_DESCRIPTION));
+            let lost = plan
+                .lost
+                .iter()
+                .map(|(id, why)| (id, ClientStatus::Lost, why.as_str()));
+            for (id, client_status, why) in unknown.chain(lost) {
+                let Some(alloc) = by_id.get(id.as_str()) else {
+                    continue;
+                };
                 let key = view
                     .keys
                     .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
@@ -294,13 +350,16 @@ impl LifecycleController {
                     .alloc_status
                     .get(&key)
                     .unwrap_or_else(|| Versioned::new(Default::default()));
-                status.value.client_status = ClientStatus::Lost;
-                status.value.client_description = LOST_DESCRIPTION.into();
+                status.value.client_status = client_status;
+                status.value.client_description = why.into();
                 status.value.updated_at = Some(now);
                 units.push(Atomic::new().put_value(&key, &status)?);
             }
-            if !lost.is_empty() {
-                tracing::info!(controller = NAME, node = %node, allocs = lost.len(), "allocations of a down node marked lost");
+            if !plan.lost.is_empty() {
+                tracing::info!(controller = NAME, node = %node, allocs = plan.lost.len(), "allocations of a gone node marked lost");
+            }
+            if !plan.unknown.is_empty() {
+                tracing::info!(controller = NAME, node = %node, allocs = plan.unknown.len(), "allocations of a disconnected node marked unknown");
             }
         }
         self.commit_units(units, "allocation status", &view.alloc_status)
@@ -345,18 +404,43 @@ impl Reconcile for LifecycleController {
         } else if !plan.deferred_down.is_empty() {
             tracing::info!(controller = NAME, deferred = ?plan.deferred_down, "mark-down rate limit reached; deferring");
         }
-        self.set_state(&plan.mark_ready, NodeState::Ready, now)
-            .await?;
-        self.set_state(&plan.mark_down, NodeState::Down, now)
-            .await?;
-        let down: BTreeSet<String> = observed
+        let ready: Vec<(String, NodeState)> = plan
+            .mark_ready
             .iter()
-            .filter(|o| o.state == NodeState::Down && !o.alive)
-            .map(|o| o.node_id.clone())
-            .chain(plan.mark_down.iter().cloned())
+            .map(|id| (id.clone(), NodeState::Ready))
             .collect();
-        self.mark_lost(&down, now).await?;
-        Ok(match plan.next_check {
+        self.set_states(&ready, now).await?;
+        // A node just declared gone is disconnected while some allocation
+        // waits for it, down otherwise; one already disconnected turns down
+        // when the last of them runs out.
+        let mut settle: Vec<(String, SilentPlan)> = Vec::new();
+        let mut transitions: Vec<(String, NodeState)> = Vec::new();
+        for id in &plan.mark_down {
+            let silent = self.silent_plan(id, now, now);
+            let state = if silent.waits() {
+                NodeState::Disconnected
+            } else {
+                NodeState::Down
+            };
+            transitions.push((id.clone(), state));
+            settle.push((id.clone(), silent));
+        }
+        for o in observed.iter().filter(|o| o.state.is_gone() && !o.alive) {
+            let since = o.last_transition.unwrap_or(now);
+            let silent = self.silent_plan(&o.node_id, since, now);
+            if o.state == NodeState::Disconnected && !silent.waits() {
+                transitions.push((o.node_id.clone(), NodeState::Down));
+            }
+            settle.push((o.node_id.clone(), silent));
+        }
+        let next_check = settle
+            .iter()
+            .filter_map(|(_, p)| p.next_check)
+            .chain(plan.next_check)
+            .min();
+        self.set_states(&transitions, now).await?;
+        self.settle_allocs(&settle, now).await?;
+        Ok(match next_check {
             Some(t) => Action::RequeueAfter((t - Utc::now()).to_std().unwrap_or_default()),
             None => Action::AwaitChange,
         })

@@ -22,7 +22,6 @@ use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::alloc::Allocation;
-use drover_api_types::node::NodeState;
 use drover_api_types::Job;
 use drover_store::{Atomic, Guard, StoreError};
 
@@ -179,10 +178,9 @@ impl ServiceController {
     async fn desired(&self, alloc: &Allocation) -> Result<Desired, ServicesError> {
         let view = &self.ctx.view;
         let node = alloc.binding.as_ref().and_then(|b| view.node(&b.node_id));
-        let node_alive = node.as_ref().is_some_and(|n| {
-            !matches!(n.status.state, NodeState::Down | NodeState::Disconnected)
-                && view.heartbeat_alive(&n.metadata.uid)
-        });
+        let node_alive = node
+            .as_ref()
+            .is_some_and(|n| !n.status.state.is_gone() && view.heartbeat_alive(&n.metadata.uid));
         let mut inputs = AllocInputs {
             alloc,
             job: None,

@@ -367,3 +367,64 @@ async fn drain_with_max_parallel_one_migrates_one_at_a_time_and_completes() {
     );
     ctl.stop().await;
 }
+
+/// A group with `disconnect.lost_after = 4s` on a node that dies: the node
+/// is `disconnected` (not down) and the group's allocation `unknown` while
+/// another group's is lost at once; when lost_after runs out the waiting
+/// one is lost too and the node down. A node revived within lost_after is
+/// ready again, its allocation left for its agent to report.
+#[tokio::test]
+async fn lost_after_keeps_allocations_unknown_then_lost_and_the_node_disconnected_then_down() {
+    let (_etcd, store) = store().await;
+    let ctl = start_lifecycle(&store, config()).await;
+    let mut patient = job("patient", 1);
+    patient.spec.groups[0].disconnect = Some(drover_api_types::group::Disconnect {
+        lost_after: Some(drover_api_types::Duration::from_secs(4)),
+        ..Default::default()
+    });
+    for j in [&patient, &job("plain", 1)] {
+        let key = store.keys().job("default", &j.metadata.name);
+        store.put_at(&key, j).await.expect("put job");
+    }
+    let mut cut = Agent::register(&store, "cut", TTL).await;
+    let mut back = Agent::register(&store, "back", TTL).await;
+    put_alloc(&store, "waits", "patient", "cut", ClientStatus::Running).await;
+    put_alloc(&store, "goes", "plain", "cut", ClientStatus::Running).await;
+    put_alloc(&store, "returns", "patient", "back", ClientStatus::Running).await;
+    wait_state(&store, "cut", NodeState::Ready, 10).await;
+    wait_state(&store, "back", NodeState::Ready, 10).await;
+
+    cut.kill();
+    back.kill();
+    wait_state(&store, "cut", NodeState::Disconnected, 15).await;
+    let disconnected = Instant::now();
+    let unknown = alloc_status(&store, "waits").await.expect("status");
+    assert_eq!(unknown.client_status, ClientStatus::Unknown, "{unknown:?}");
+    let lost = eventually(5, "the plain group's allocation lost", || async {
+        alloc_status(&store, "goes")
+            .await
+            .filter(|s| s.client_status == ClientStatus::Lost)
+    })
+    .await;
+    assert_eq!(lost.client_description, LOST_DESCRIPTION);
+
+    wait_state(&store, "back", NodeState::Disconnected, 10).await;
+    back.revive().await;
+    wait_state(&store, "back", NodeState::Ready, 10).await;
+
+    wait_state(&store, "cut", NodeState::Down, 10).await;
+    let waited = disconnected.elapsed();
+    println!("disconnected → down after {waited:?} (lost_after 4 s)");
+    assert!(waited >= Duration::from_secs(3), "down too early: {waited:?}");
+    let expired = alloc_status(&store, "waits").await.expect("status");
+    assert_eq!(expired.client_status, ClientStatus::Lost, "{expired:?}");
+    assert!(
+        expired.client_description.contains("longer than lost_after (4s)"),
+        "{expired:?}"
+    );
+    // The revived node's allocation is not lost: its agent reports it.
+    let returned = alloc_status(&store, "returns").await.expect("status");
+    assert_eq!(returned.client_status, ClientStatus::Unknown);
+    assert_eq!(state(&store, "back").await, Some(NodeState::Ready));
+    ctl.stop().await;
+}

@@ -120,6 +120,7 @@ pub async fn run(
         allow_privileged: config.allow_privileged,
         finished: Default::default(),
         metrics: metrics.clone(),
+        out_of_contact: registration.out_of_contact(),
     });
 
     let (updates, mut updated) = tokio::sync::mpsc::unbounded_channel();

@@ -28,6 +28,7 @@ use drover_api_types::{Node, ObjectMeta};
 use drover_store::{Guard, Lease, Store, StoreError, Stored, Versioned};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::fingerprint::Fingerprint;
 
@@ -201,6 +202,7 @@ impl Backoff {
 pub struct Registration {
     node: watch::Sender<Node>,
     connection: watch::Receiver<ConnectionState>,
+    out_of_contact: watch::Receiver<Option<Instant>>,
     lease_id: watch::Receiver<Option<i64>>,
     failures: watch::Receiver<u64>,
     stop: watch::Sender<bool>,
@@ -213,6 +215,7 @@ impl Registration {
     pub async fn start(store: Store, node: Node, ttl: Duration) -> Registration {
         let (node_tx, node_rx) = watch::channel(node);
         let (conn_tx, conn_rx) = watch::channel(ConnectionState::Reconnecting);
+        let (contact_tx, contact_rx) = watch::channel(None);
         let (lease_tx, lease_rx) = watch::channel(None);
         let (stop_tx, stop_rx) = watch::channel(false);
         let (failures_tx, failures_rx) = watch::channel(0);
@@ -222,6 +225,7 @@ impl Registration {
             node: node_rx,
             stop: stop_rx,
             connection: conn_tx,
+            out_of_contact: contact_tx,
             lease_id: lease_tx,
             failures: failures_tx,
         };
@@ -229,6 +233,7 @@ impl Registration {
         Registration {
             node: node_tx,
             connection: conn_rx,
+            out_of_contact: contact_rx,
             lease_id: lease_rx,
             failures: failures_rx,
             stop: stop_tx,
@@ -249,6 +254,14 @@ impl Registration {
     /// Connected / Reconnecting, for logs and metrics.
     pub fn connection(&self) -> watch::Receiver<ConnectionState> {
         self.connection.clone()
+    }
+
+    /// `Some(since)` while the agent has lost its heartbeat lease: its last
+    /// renewal reached the servers about then (one TTL before the lease
+    /// ran out). `None` once it holds a lease again, and before it ever
+    /// held one. `disconnect.stop_on_client_after` counts from `since`.
+    pub fn out_of_contact(&self) -> watch::Receiver<Option<Instant>> {
+        self.out_of_contact.clone()
     }
 
     /// How many heartbeat attempts failed so far (a node write or a
@@ -299,6 +312,7 @@ struct Worker {
     node: watch::Receiver<Node>,
     stop: watch::Receiver<bool>,
     connection: watch::Sender<ConnectionState>,
+    out_of_contact: watch::Sender<Option<Instant>>,
     lease_id: watch::Sender<Option<i64>>,
     /// Failed attempts and lost leases, counted.
     failures: watch::Sender<u64>,
@@ -320,6 +334,9 @@ impl Worker {
                 published = None;
                 self.lease_id.send_replace(None);
                 self.connection.send_replace(ConnectionState::Reconnecting);
+                let now = Instant::now();
+                let since = now.checked_sub(self.ttl).unwrap_or(now);
+                self.out_of_contact.send_replace(Some(since));
             }
             let desired = self.node.borrow_and_update().clone();
             if published.as_ref() != Some(&desired) {
@@ -337,6 +354,7 @@ impl Worker {
                     Ok(l) => {
                         tracing::info!(lease = %format!("{:x}", l.id()), "heartbeat: registered");
                         self.lease_id.send_replace(Some(l.id()));
+                        self.out_of_contact.send_if_modified(|c| c.take().is_some());
                         lease = Some(l);
                     }
                     Err(e) => {

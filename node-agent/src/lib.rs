@@ -25,6 +25,8 @@
 //! - [`lifecycle`]: the order of prestart, main, poststart and poststop
 //!   tasks within an allocation (pure).
 //! - [`restart`]: the restart policy after a task exits (pure).
+//! - [`disconnect`]: when an agent out of contact with the servers stops an
+//!   allocation itself (`disconnect.stop_on_client_after`; pure).
 //! - [`worker`]: one worker per allocation — desired vs Docker through
 //!   [`actions`], restarts, task events, the allocation status.
 //! - [`agent`]: `drover agent` — identity, fingerprint, registration, the
@@ -39,6 +41,7 @@ pub mod actions;
 pub mod agent;
 pub mod checks;
 pub mod container_spec;
+pub mod disconnect;
 pub mod driver;
 pub mod fingerprint;
 pub mod gc;

@@ -24,6 +24,7 @@ use tokio::time::Instant;
 
 use crate::actions::{compute_actions, DesiredTask, Intent};
 use crate::container_spec::{container_spec, AgentPolicy};
+use crate::disconnect::{self, ContactVerdict};
 use crate::driver::docker::Docker;
 use crate::driver::labels;
 use crate::lifecycle::{self, Phase, Step, TaskView};
@@ -55,6 +56,9 @@ pub struct Shared {
     pub finished: crate::gc::Finished,
     /// What `/metrics` serves.
     pub metrics: Arc<crate::metrics::AgentMetrics>,
+    /// `Some(since)` while the agent is out of contact with the servers
+    /// ([`crate::heartbeat::Registration::out_of_contact`]).
+    pub out_of_contact: watch::Receiver<Option<Instant>>,
 }
 
 /// Per-task memory of the worker: restarts, a pending restart.
@@ -83,6 +87,10 @@ struct Worker {
     /// Set when the servers declared the allocation lost (its node was
     /// down): it stays lost, whatever its tasks do once the node is back.
     declared_lost: Option<String>,
+    /// Set when this agent stopped the allocation itself, out of contact
+    /// with the servers for the group's `stop_on_client_after`: it stays
+    /// stopped (and lost) once the contact is back.
+    stopped_without_contact: Option<String>,
     tasks: BTreeMap<String, TaskMemory>,
     /// The service checks running for this allocation.
     checks: checks::Checks,
@@ -105,11 +113,14 @@ pub async fn run(
         resumed: false,
         stored_revision: 0,
         declared_lost: None,
+        stopped_without_contact: None,
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
         health_up_since: None,
     };
     let mut reported = crate::metrics::ForgetOnDrop::new(worker.shared.metrics.clone());
+    let mut contact = worker.shared.out_of_contact.clone();
+    let mut contact_open = true;
     // When the next pass is due: now, at first.
     let mut due = Instant::now();
     loop {
@@ -129,6 +140,18 @@ pub async fn run(
             changed = desired.changed() => {
                 if changed.is_err() {
                     return;
+                }
+                due = Instant::now();
+            }
+            // Contact lost: `stop_on_client_after` may start counting.
+            // Contact back: the servers may have written the status
+            // meanwhile (unknown, lost); it is read and written again now
+            // rather than at the next change.
+            changed = contact.changed(), if contact_open => {
+                match changed {
+                    Ok(()) if contact.borrow_and_update().is_none() => worker.written = None,
+                    Ok(()) => {}
+                    Err(_) => contact_open = false,
                 }
                 due = Instant::now();
             }
@@ -164,7 +187,22 @@ impl Worker {
             return POLL;
         };
         let node = self.shared.node.borrow().clone();
-        let stopping = alloc.spec.desired_status != DesiredStatus::Run;
+        let mut contact_recheck = None;
+        if self.stopped_without_contact.is_none() {
+            let out_since = *self.shared.out_of_contact.borrow();
+            match disconnect::verdict(group.stop_on_client_after(), out_since, Instant::now()) {
+                ContactVerdict::Keep { recheck_in } => contact_recheck = recheck_in,
+                ContactVerdict::Stop { after } => {
+                    let after = drover_api_types::Duration::from(after);
+                    tracing::warn!(alloc = %alloc.metadata.uid, %after, "no contact with the servers for stop_on_client_after; stopping the allocation");
+                    self.stopped_without_contact = Some(format!(
+                        "stopped by its agent: no contact with the servers for {after} (disconnect.stop_on_client_after)"
+                    ));
+                }
+            }
+        }
+        let stopping = alloc.spec.desired_status != DesiredStatus::Run
+            || self.stopped_without_contact.is_some();
         let before = self.status.clone();
         let views: Vec<TaskView> = group
             .tasks
@@ -290,9 +328,16 @@ impl Worker {
         let (client, description) = ts::client_status(&self.status, &names);
         self.status.client_status = client;
         self.status.client_description = description.into();
-        if let Some(why) = &self.declared_lost {
+        if let Some(why) = self
+            .declared_lost
+            .as_ref()
+            .or(self.stopped_without_contact.as_ref())
+        {
             self.status.client_status = ClientStatus::Lost;
             self.status.client_description = why.clone();
+        }
+        if let Some(recheck) = contact_recheck {
+            wake = wake.min(recheck);
         }
         self.sync_checks(alloc, &job, group, &node);
         if let Some(soon) = self.judge_health(alloc, group, now) {
@@ -420,6 +465,12 @@ impl Worker {
         // say what runs here even while etcd is away.
         let report = crate::metrics::report_of(alloc, self.job.as_ref(), &self.status);
         self.shared.metrics.report(&alloc.metadata.uid, report);
+        self.write_status_once(alloc, true).await;
+    }
+
+    /// Writes the status unless it is what was last written; after losing
+    /// to a server's write, re-reads and (with `retry`) writes once more.
+    async fn write_status_once(&mut self, alloc: &Allocation, retry: bool) {
         if self.written.as_ref() == Some(&self.status) {
             return;
         }
@@ -446,6 +497,11 @@ impl Worker {
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => {
                 if let Err(e) = self.reread_status(&key).await {
                     tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot re-read the status; will retry");
+                } else if retry {
+                    // The servers' write (unknown after a disconnection, or
+                    // lost) is folded in: write this agent's view over it
+                    // now, not at the next change.
+                    Box::pin(self.write_status_once(alloc, false)).await;
                 }
             }
             Err(e) => {

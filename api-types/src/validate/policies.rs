@@ -6,7 +6,7 @@
 
 use crate::defaults::{canonicalize, default_migrate, default_update};
 use crate::duration::Duration;
-use crate::group::TaskGroup;
+use crate::group::{ReconnectKeep, TaskGroup};
 use crate::job::{
     Job, JobSpec, JobType, MigrateStrategy, ReschedulePolicy, RestartPolicy, UpdateStrategy,
 };
@@ -19,13 +19,6 @@ const RESTART_MODES: [&str; 2] = ["fail", "delay"];
 const DELAY_FUNCTIONS: [&str; 3] = ["constant", "exponential", "fibonacci"];
 const UPDATE_HEALTH_CHECKS: [&str; 3] = ["checks", "task_states", "manual"];
 const MIGRATE_HEALTH_CHECKS: [&str; 2] = ["checks", "task_states"];
-const RECONCILE: [&str; 5] = [
-    "",
-    "best_score",
-    "longest_running",
-    "keep_original",
-    "keep_replacement",
-];
 /// Nomad's `RestartPolicyMinInterval`.
 const MIN_RESTART_INTERVAL: Duration = Duration::from_secs(5);
 /// Nomad's `ReschedulePolicyMinDelay`.
@@ -438,14 +431,20 @@ fn validate_disconnect(report: &mut Report, group_path: &str, group: &TaskGroup)
         return;
     };
     let path = format!("{group_path} disconnect");
-    report.warning(
+    report.one_of(
         &path,
-        "disconnect is not applied yet: while its node is cut off an allocation \
-         keeps running, and it is marked lost and replaced once the node has been \
-         silent for the server's heartbeat ttl + grace (lost_after, replace, \
-         reconcile and stop_on_client_after have no effect)",
+        "reconcile",
+        &disconnect.reconcile,
+        &ReconnectKeep::NAMES,
     );
-    report.one_of(&path, "reconcile", &disconnect.reconcile, &RECONCILE);
+    if group.lost_after().is_some() && group.stop_on_client_after().is_some() {
+        // Nomad refuses the pair too: the servers would keep the allocation
+        // unknown (not replaced as lost) while its agent has stopped it.
+        report.error(
+            &path,
+            "lost_after and stop_on_client_after cannot both be set: keep lost_after to wait for the node, or stop_on_client_after to have its agent stop the allocation",
+        );
+    }
     if disconnect.stop_on_client_after.is_some() && group.stop_after_client_disconnect.is_some() {
         report.error(
             &path,

@@ -8,7 +8,9 @@
 //! Invariants of [`reconcile_group`]:
 //! - history — allocations with desired stop/evict that are terminal, and
 //!   allocations already replaced (another allocation names them as
-//!   `previous_allocation`) — is never counted nor touched;
+//!   `previous_allocation`) — is never counted nor touched, except an
+//!   original replaced while `unknown` that comes back or is lost
+//!   ([`reconnect`] stops it or gives its index back);
 //! - after applying a plan (placements run, stops and replaced allocations
 //!   go away) the group holds `count` allocations with distinct indexes,
 //!   except while failed allocations have exhausted their reschedule attempts
@@ -28,6 +30,7 @@
 //!   failed or superseded deployment are stopped.
 
 mod policy;
+mod reconnect;
 mod rollout;
 mod status;
 mod system;
@@ -46,6 +49,7 @@ use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus, Reschedul
 use drover_api_types::{Job, JobType, TaskGroup};
 
 pub use policy::{DelayFunction, Policy};
+pub use reconnect::{REASON_RECONNECTED, REASON_REPLACED_WHILE_DISCONNECTED};
 pub use rollout::Rollout;
 pub use status::{job_status, summary};
 pub use system::{reconcile_system, system_eligible, SystemNodes};
@@ -77,6 +81,9 @@ pub struct Placement {
 ///   the failed allocation is left as it is (it becomes history once named);
 /// - `lost`: immediate replacements of lost allocations; the shell also sets
 ///   the lost allocation's desired status to stop;
+/// - `disconnected`: immediate replacements of `unknown` allocations (their
+///   node is disconnected, `disconnect.replace` is on); the original is
+///   left as it is, and settled ([`reconnect`]) if its node comes back;
 /// - `destructive_update`: replacements of out-of-date allocations; the shell
 ///   stops the previous allocation and creates the new one at its index;
 /// - `migrate`: replacements of allocations the drainer marked; the shell
@@ -93,6 +100,7 @@ pub struct GroupPlan {
     pub stop: Vec<(String, String)>,
     pub reschedule: Vec<Placement>,
     pub lost: Vec<Placement>,
+    pub disconnected: Vec<Placement>,
     pub destructive_update: Vec<Placement>,
     pub migrate: Vec<Placement>,
     pub in_place_update: Vec<String>,
@@ -109,6 +117,7 @@ impl GroupPlan {
             && self.stop.is_empty()
             && self.reschedule.is_empty()
             && self.lost.is_empty()
+            && self.disconnected.is_empty()
             && self.destructive_update.is_empty()
             && self.migrate.is_empty()
             && self.in_place_update.is_empty()
@@ -139,28 +148,29 @@ fn is_batch(job: &Job) -> bool {
 
 /// Allocations of `group` that still matter: desired run and not replaced
 /// (canaries apart), plus the count of old-version allocations being
-/// stopped (in flight).
+/// stopped (in flight). `settled` ([`reconnect::settle`]) are left out.
 fn live_allocs<'a>(
     job: &Job,
-    group: &TaskGroup,
-    allocs: &'a [Allocation],
+    ours: &[&'a Allocation],
+    settled: &BTreeSet<String>,
 ) -> (Vec<&'a Allocation>, Vec<&'a Allocation>, usize) {
-    let ours: Vec<&Allocation> = allocs
-        .iter()
-        .filter(|a| a.spec.task_group == group.name)
-        .collect();
+    // A replacement being stopped because its original came back gives the
+    // index back in this same pass.
     let replaced: BTreeSet<&str> = ours
         .iter()
+        .filter(|a| reconnect::counts_as_replacement(a) && !settled.contains(&a.metadata.uid))
         .filter_map(|a| a.spec.previous_allocation.as_deref())
         .collect();
     let mut live = Vec::new();
     let mut canaries = Vec::new();
     let mut stopping_old = 0;
-    for a in ours {
+    for a in ours.iter().copied() {
         if a.spec.desired_status != DesiredStatus::Run {
             if !a.status.client_status.is_terminal() && a.spec.job_version < job.metadata.version {
                 stopping_old += 1;
             }
+        } else if settled.contains(&a.metadata.uid) {
+            continue;
         } else if !replaced.contains(a.metadata.uid.as_str()) {
             if a.spec.canary {
                 canaries.push(a);
@@ -170,6 +180,27 @@ fn live_allocs<'a>(
         }
     }
     (live, canaries, stopping_old)
+}
+
+/// Originals replaced while unknown that are still told to run: a stopped
+/// job stops them too, wherever their node is.
+fn replaced_originals<'a>(ours: &[&'a Allocation]) -> Vec<&'a Allocation> {
+    let replaced: BTreeSet<&str> = ours
+        .iter()
+        .filter(|a| reconnect::counts_as_replacement(a))
+        .filter_map(|a| a.spec.previous_allocation.as_deref())
+        .collect();
+    ours.iter()
+        .copied()
+        .filter(|a| replaced.contains(a.metadata.uid.as_str()))
+        .filter(|a| a.spec.desired_status == DesiredStatus::Run)
+        .filter(|a| {
+            matches!(
+                a.status.client_status,
+                ClientStatus::Unknown | ClientStatus::Running | ClientStatus::Pending
+            )
+        })
+        .collect()
 }
 
 /// Rank for keeping one of several allocations sharing an index: lower is better.
@@ -210,11 +241,16 @@ pub fn reconcile_rollout(
     now: DateTime<Utc>,
 ) -> GroupPlan {
     let mut plan = GroupPlan::default();
-    let (live, canaries, stopping_old) = live_allocs(job, group, allocs);
+    let ours: Vec<&Allocation> = allocs
+        .iter()
+        .filter(|a| a.spec.task_group == group.name)
+        .collect();
 
     if job.spec.stop {
+        let (live, canaries, _) = live_allocs(job, &ours, &BTreeSet::new());
         let mut all: Vec<&Allocation> = live;
         all.extend(canaries);
+        all.extend(replaced_originals(&ours));
         all.sort_by(|a, b| {
             b.spec
                 .index
@@ -228,6 +264,8 @@ pub fn reconcile_rollout(
         return plan;
     }
 
+    let settled = reconnect::settle(group, &ours);
+    let (live, canaries, stopping_old) = live_allocs(job, &ours, &reconnect::settled_ids(&settled));
     // One allocation per index; the others are duplicates.
     let mut by_index: BTreeMap<u32, Vec<&Allocation>> = BTreeMap::new();
     for a in live {
@@ -255,6 +293,7 @@ pub fn reconcile_rollout(
     plan.stop = stops
         .into_iter()
         .map(|(_, a, why)| (a.metadata.uid.clone(), why.to_string()))
+        .chain(settled.into_iter().map(|(id, why)| (id, why.to_string())))
         .collect();
 
     // Fill the lowest free indexes.
@@ -307,6 +346,12 @@ fn classify_kept(
     };
     for a in kept.iter().copied() {
         match a.status.client_status {
+            // Its node is disconnected: nothing can be done to it there.
+            ClientStatus::Unknown if group.replaces_unknown() => {
+                plan.disconnected
+                    .push(fresh(job, group, a.spec.index, Some(a)));
+            }
+            ClientStatus::Unknown => plan.ignore.push(a.metadata.uid.clone()),
             ClientStatus::Complete if is_batch(job) => plan.ignore.push(a.metadata.uid.clone()),
             ClientStatus::Complete => plan.place.push(fresh(job, group, a.spec.index, Some(a))),
             ClientStatus::Lost => plan.lost.push(fresh(job, group, a.spec.index, Some(a))),
@@ -316,18 +361,16 @@ fn classify_kept(
                 }
                 _ => plan.failed.push(a.metadata.uid.clone()),
             },
-            ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown
-                if a.spec.migrate =>
-            {
+            ClientStatus::Pending | ClientStatus::Running if a.spec.migrate => {
                 plan.migrate.push(fresh(job, group, a.spec.index, Some(a)));
             }
-            ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown
+            ClientStatus::Pending | ClientStatus::Running
                 if a.spec.job_version < job.metadata.version
                     && rollout.is_some_and(|r| r.in_place.contains(&a.metadata.uid)) =>
             {
                 plan.in_place_update.push(a.metadata.uid.clone());
             }
-            ClientStatus::Pending | ClientStatus::Running | ClientStatus::Unknown => {
+            ClientStatus::Pending | ClientStatus::Running => {
                 if a.spec.job_version < job.metadata.version && budget > 0 {
                     budget -= 1;
                     plan.destructive_update

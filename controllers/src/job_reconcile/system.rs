@@ -92,7 +92,12 @@ pub fn reconcile_system(
 ) -> GroupPlan {
     let mut plan = GroupPlan::default();
     // System jobs have no canaries: a canary flag means nothing here.
-    let (mut live, canaries, stopping_old) = live_allocs(job, group, allocs);
+    let ours: Vec<&Allocation> = allocs
+        .iter()
+        .filter(|a| a.spec.task_group == group.name)
+        .collect();
+    let (mut live, canaries, stopping_old) =
+        live_allocs(job, &ours, &std::collections::BTreeSet::new());
     live.extend(canaries);
     if job.spec.stop {
         plan.stop = live

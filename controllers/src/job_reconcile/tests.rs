@@ -145,12 +145,19 @@ fn lost_is_replaced_at_once_at_the_same_index() {
     assert_eq!(p.lost[0].previous_allocation.as_deref(), Some("b"));
     assert_eq!(p.lost[0].not_before, None);
     assert!(p.place.is_empty());
-    // Once replaced, the lost one is history.
+    // Once replaced (and, as the shell does in the same write, told to
+    // stop), the lost one is history.
     let mut repl = alloc("c", 1, 0, Pending);
     repl.spec.previous_allocation = Some("b".into());
-    let mut with = allocs.clone();
-    with.push(repl);
+    let mut with = vec![allocs[0].clone(), stopped(allocs[1].clone())];
+    with.push(repl.clone());
     assert!(plan(&job(JobType::Service, 2, 0), &with).is_empty());
+    // One replaced while unknown and lost later is still told to run: it is
+    // told to stop, so its node stops it if it ever comes back.
+    let with = vec![allocs[0].clone(), allocs[1].clone(), repl];
+    let p = plan(&job(JobType::Service, 2, 0), &with);
+    assert_eq!(p.stop, vec![("b".to_string(), REASON_LOST.to_string())]);
+    assert!(p.place.is_empty() && p.lost.is_empty());
 }
 
 fn events(delays: &[u64]) -> Vec<RescheduleEvent> {
@@ -414,4 +421,67 @@ fn a_marked_allocation_is_migrated_at_its_index() {
     assert_eq!(plan.migrate[0].previous_allocation.as_deref(), Some("a"));
     assert_eq!(plan.ignore, vec!["b".to_string()]);
     assert!(plan.place.is_empty() && plan.stop.is_empty());
+}
+
+#[test]
+fn unknown_is_replaced_at_once_and_left_running_unless_the_group_says_not_to() {
+    use ClientStatus::*;
+    let mut job = job(JobType::Service, 2, 0);
+    let allocs = vec![alloc("a", 0, 0, Running), alloc("b", 1, 0, Unknown)];
+    let p = plan(&job, &allocs);
+    assert_eq!(indexes(&p.disconnected), vec![1]);
+    assert_eq!(p.disconnected[0].previous_allocation.as_deref(), Some("b"));
+    assert!(p.stop.is_empty() && p.lost.is_empty() && p.place.is_empty());
+    // With the replacement there, the unknown original waits untouched.
+    let mut repl = alloc("c", 1, 0, Running);
+    repl.spec.previous_allocation = Some("b".into());
+    let mut with = allocs.clone();
+    with.push(repl);
+    assert!(plan(&job, &with).is_empty());
+    // replace = false: it keeps its index, and nothing is placed.
+    job.spec.groups[0].disconnect = Some(drover_api_types::group::Disconnect {
+        lost_after: Some(Duration::from_secs(3600)),
+        replace: false,
+        ..Default::default()
+    });
+    let p = plan(&job, &allocs);
+    assert!(p.is_empty(), "{p:?}");
+    assert_eq!(p.ignore, vec!["a".to_string(), "b".to_string()]);
+}
+
+#[test]
+fn a_reconnected_original_is_settled_and_a_stopped_job_stops_it_too() {
+    use ClientStatus::*;
+    let mut job = job(JobType::Service, 1, 0);
+    job.spec.groups[0].disconnect = Some(drover_api_types::group::Disconnect {
+        lost_after: Some(Duration::from_secs(3600)),
+        reconcile: "keep_original".into(),
+        ..Default::default()
+    });
+    let mut repl = alloc("r", 0, 0, Running);
+    repl.spec.previous_allocation = Some("a".into());
+    let back = vec![alloc("a", 0, 0, Running), repl];
+    let p = plan(&job, &back);
+    assert_eq!(
+        p.stop,
+        vec![("r".to_string(), REASON_RECONNECTED.to_string())]
+    );
+    assert!(p.place.is_empty() && p.disconnected.is_empty());
+    // Applied: the replacement gave way, and the original holds the index.
+    let mut applied = back.clone();
+    applied[1].spec.desired_status = DesiredStatus::Stop;
+    applied[1].spec.desired_description = REASON_RECONNECTED.into();
+    applied[1].status.client_status = Complete;
+    assert!(plan(&job, &applied).is_empty());
+    // A stopped job stops an original still away, with the rest.
+    let mut away = back.clone();
+    away[0].status.client_status = Unknown;
+    job.spec.stop = true;
+    let mut stopped_ids: Vec<String> = plan(&job, &away)
+        .stop
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    stopped_ids.sort();
+    assert_eq!(stopped_ids, vec!["a".to_string(), "r".to_string()]);
 }

@@ -1,6 +1,8 @@
 //! The pure core of the node lifecycle controller: from each node's
 //! heartbeat lease, decide which nodes become ready and which are marked
-//! down.
+//! down (or disconnected), and what becomes of a silent node's allocations
+//! ([`silent_allocs`]: `unknown` within their group's
+//! `disconnect.lost_after`, `lost` otherwise).
 //!
 //! Watches (through its shell) nodes and their heartbeat lease keys; owns
 //! `Node.status` (state, description, last transition). No I/O, no clock:
@@ -15,7 +17,8 @@
 //!   gets a fresh grace, so a new leader never condemns nodes it has not
 //!   watched for long enough ("never restart what is running by accident");
 //! - rate limit: at most `max_down_per_interval` nodes are marked down in
-//!   any sliding window of `down_interval`. Nodes already `down` whose
+//!   any sliding window of `down_interval`. Nodes already `down` (or
+//!   `disconnected`: "down" below covers both) whose
 //!   `last_transition` falls inside the window spend the budget, so the
 //!   limit holds across passes without state in the core. Candidates beyond
 //!   the budget go to `deferred_down`; the oldest `last_seen` is marked first;
@@ -35,7 +38,7 @@ mod tests;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::Allocation;
+use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus};
 use drover_api_types::node::NodeState;
 
 /// What the shell observed of one node.
@@ -88,8 +91,9 @@ impl Default for LifecycleConfig {
 /// What to do with the nodes.
 ///
 /// - `mark_ready`: node ids whose lease exists and whose state is not ready;
-/// - `mark_down`: node ids to set `down` (the shell then marks their
-///   allocations lost, see [`allocs_to_mark_lost`]);
+/// - `mark_down`: node ids that stopped heartbeating, to set `down` — or
+///   `disconnected` while some of their allocations wait for them, unknown
+///   (the shell decides that and their allocations with [`silent_allocs`]);
 /// - `deferred_down`: node ids past their deadline but held back by the rate
 ///   limit or by a suspected partition, oldest `last_seen` first;
 /// - `suspected_partition`: too many nodes at once, none marked down;
@@ -138,7 +142,7 @@ pub fn decide(
             }
             continue;
         }
-        if node.state == NodeState::Down {
+        if node.state.is_gone() {
             continue;
         }
         let deadline = add(node.last_seen, wait).max(leader_deadline);
@@ -154,12 +158,12 @@ pub fn decide(
         return plan;
     }
 
-    let fleet = nodes.iter().filter(|n| n.state != NodeState::Down).count();
+    let fleet = nodes.iter().filter(|n| !n.state.is_gone()).count();
     // Every silent node counts, due or not: leases expire up to ttl/3 apart,
     // so a fleet-wide outage makes the first nodes due before the rest.
     let silent = nodes
         .iter()
-        .filter(|n| !n.alive && n.state != NodeState::Down)
+        .filter(|n| !n.alive && !n.state.is_gone())
         .count();
     if fleet >= config.partition_min_fleet
         && silent as f64 > config.partition_fraction * fleet as f64
@@ -173,7 +177,7 @@ pub fn decide(
     let window_start = sub(now, config.down_interval);
     let recent: Vec<DateTime<Utc>> = nodes
         .iter()
-        .filter(|n| n.state == NodeState::Down)
+        .filter(|n| n.state.is_gone())
         .filter_map(|n| n.last_transition)
         .filter(|t| *t > window_start && *t <= now)
         .collect();
@@ -201,17 +205,85 @@ pub fn decide(
     plan
 }
 
-/// The allocations to mark lost on a node that went down: bound to it, with
-/// a client status that is not terminal, whatever their desired status — an
-/// allocation being stopped or evicted there will never report terminal now
-/// that its agent is gone. Sorted allocation ids.
-pub fn allocs_to_mark_lost(node_id: &str, allocs: &[Allocation]) -> Vec<String> {
-    let mut ids: Vec<String> = allocs
+/// One allocation bound to a silent node, with its group's
+/// `disconnect.lost_after` (`None`: lost as soon as the node is).
+#[derive(Debug, Clone, Copy)]
+pub struct SilentAlloc<'a> {
+    pub alloc: &'a Allocation,
+    pub lost_after: Option<Duration>,
+}
+
+/// What becomes of the allocations of a node that stopped heartbeating.
+///
+/// - `unknown`: allocation ids to mark `unknown` (not yet so): desired to
+///   run, their group has `lost_after`, and it has not run out since the
+///   node was disconnected;
+/// - `lost`: `(allocation id, why)` to mark `lost`;
+/// - `next_check`: when the first allocation still unknown runs out of its
+///   `lost_after`; `None` when none is left, so the node is `down` rather
+///   than `disconnected`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SilentPlan {
+    pub unknown: Vec<String>,
+    pub lost: Vec<(String, String)>,
+    pub next_check: Option<DateTime<Utc>>,
+}
+
+impl SilentPlan {
+    /// Some allocation waits, unknown, for its node: the node is
+    /// `disconnected`.
+    pub fn waits(&self) -> bool {
+        self.next_check.is_some()
+    }
+}
+
+/// The description of an allocation lost with its node.
+pub const LOST_HEARTBEAT: &str = "node down: heartbeat missed";
+
+/// Decides the allocations of `node_id`, silent since `since` (when it was
+/// declared disconnected or down). Only allocations bound there and not
+/// terminal are touched; one being stopped or evicted is lost at once (its
+/// agent will never report it terminal while cut off, and it is not
+/// wanted anyway). Every bucket is sorted by allocation id.
+pub fn silent_allocs(
+    node_id: &str,
+    since: DateTime<Utc>,
+    allocs: &[SilentAlloc<'_>],
+    now: DateTime<Utc>,
+) -> SilentPlan {
+    let mut plan = SilentPlan::default();
+    let mut ours: Vec<&SilentAlloc<'_>> = allocs
         .iter()
-        .filter(|a| a.binding.as_ref().is_some_and(|b| b.node_id == node_id))
-        .filter(|a| !a.status.client_status.is_terminal())
-        .map(|a| a.metadata.uid.clone())
+        .filter(|s| {
+            s.alloc
+                .binding
+                .as_ref()
+                .is_some_and(|b| b.node_id == node_id)
+        })
+        .filter(|s| !s.alloc.status.client_status.is_terminal())
         .collect();
-    ids.sort();
-    ids
+    ours.sort_by(|a, b| a.alloc.metadata.uid.cmp(&b.alloc.metadata.uid));
+    for s in ours {
+        let id = s.alloc.metadata.uid.clone();
+        let wanted = s.alloc.spec.desired_status == DesiredStatus::Run;
+        match s.lost_after.filter(|_| wanted) {
+            Some(wait) => {
+                let deadline = add(since, wait);
+                if now < deadline {
+                    if s.alloc.status.client_status != ClientStatus::Unknown {
+                        plan.unknown.push(id);
+                    }
+                    plan.next_check = earliest(plan.next_check, deadline);
+                } else {
+                    let why = format!(
+                        "node disconnected longer than lost_after ({})",
+                        drover_api_types::duration::Duration::from(wait)
+                    );
+                    plan.lost.push((id, why));
+                }
+            }
+            None => plan.lost.push((id, LOST_HEARTBEAT.to_string())),
+        }
+    }
+    plan
 }

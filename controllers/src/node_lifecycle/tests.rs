@@ -324,8 +324,22 @@ fn alloc(id: &str, node: Option<&str>, desired: DesiredStatus, client: ClientSta
     a
 }
 
+fn silent(allocs: &[Allocation], lost_after: Option<u64>) -> Vec<SilentAlloc<'_>> {
+    allocs
+        .iter()
+        .map(|alloc| SilentAlloc {
+            alloc,
+            lost_after: lost_after.map(Duration::from_secs),
+        })
+        .collect()
+}
+
+fn lost_ids(plan: &SilentPlan) -> Vec<String> {
+    plan.lost.iter().map(|(id, _)| id.clone()).collect()
+}
+
 #[test]
-fn allocs_to_mark_lost_picks_exactly_the_right_ones() {
+fn without_lost_after_every_live_allocation_of_the_node_is_lost() {
     use ClientStatus::*;
     use DesiredStatus::*;
     let allocs = vec![
@@ -340,8 +354,9 @@ fn allocs_to_mark_lost_picks_exactly_the_right_ones() {
         alloc("other-node", Some("alive"), Run, Running),
         alloc("unbound", None, Run, Pending),
     ];
+    let plan = silent_allocs("dead", at(0), &silent(&allocs, None), at(100));
     assert_eq!(
-        allocs_to_mark_lost("dead", &allocs),
+        lost_ids(&plan),
         ids(&[
             "evict-running",
             "run-pending",
@@ -350,5 +365,94 @@ fn allocs_to_mark_lost_picks_exactly_the_right_ones() {
             "stop-running"
         ])
     );
-    assert!(allocs_to_mark_lost("nowhere", &allocs).is_empty());
+    assert!(plan.lost.iter().all(|(_, why)| why == LOST_HEARTBEAT));
+    assert!(plan.unknown.is_empty());
+    assert!(!plan.waits());
+    assert_eq!(
+        silent_allocs("nowhere", at(0), &silent(&allocs, None), at(100)),
+        SilentPlan::default()
+    );
+}
+
+#[test]
+fn within_lost_after_allocations_wait_unknown_then_are_lost() {
+    use ClientStatus::*;
+    use DesiredStatus::*;
+    let allocs = vec![
+        alloc("running", Some("cut"), Run, Running),
+        alloc("already-unknown", Some("cut"), Run, Unknown),
+        alloc("stopping", Some("cut"), Stop, Running),
+    ];
+    // 10 s into a 60 s lost_after: unknown (once), the node waits until 60.
+    let plan = silent_allocs("cut", at(0), &silent(&allocs, Some(60)), at(10));
+    assert_eq!(plan.unknown, ids(&["running"]));
+    assert_eq!(lost_ids(&plan), ids(&["stopping"]));
+    assert_eq!(plan.next_check, Some(at(60)));
+    assert!(plan.waits());
+    // At 60 s they run out: lost, saying why; nothing waits any more.
+    let plan = silent_allocs("cut", at(0), &silent(&allocs, Some(60)), at(60));
+    assert!(plan.unknown.is_empty());
+    assert_eq!(
+        lost_ids(&plan),
+        ids(&["already-unknown", "running", "stopping"])
+    );
+    assert_eq!(
+        plan.lost[0].1,
+        "node disconnected longer than lost_after (1m)"
+    );
+    assert!(!plan.waits());
+}
+
+#[test]
+fn each_allocation_waits_as_long_as_its_own_group_says() {
+    use ClientStatus::*;
+    use DesiredStatus::*;
+    let allocs = [
+        alloc("short", Some("cut"), Run, Running),
+        alloc("long", Some("cut"), Run, Running),
+        alloc("none", Some("cut"), Run, Running),
+    ];
+    let input = vec![
+        SilentAlloc {
+            alloc: &allocs[0],
+            lost_after: Some(Duration::from_secs(30)),
+        },
+        SilentAlloc {
+            alloc: &allocs[1],
+            lost_after: Some(Duration::from_secs(3600)),
+        },
+        SilentAlloc {
+            alloc: &allocs[2],
+            lost_after: None,
+        },
+    ];
+    let plan = silent_allocs("cut", at(0), &input, at(45));
+    assert_eq!(plan.unknown, ids(&["long"]));
+    assert_eq!(lost_ids(&plan), ids(&["none", "short"]));
+    assert_eq!(plan.next_check, Some(at(3600)));
+}
+
+#[test]
+fn a_disconnected_node_is_gone_for_the_rate_limit_and_the_partition_guard() {
+    let mut nodes = ready_fleet(10);
+    // Four of ten already disconnected: they are not candidates again, and
+    // the six left are the fleet a partition is measured against.
+    for n in nodes.iter_mut().take(4) {
+        n.state = NodeState::Disconnected;
+        n.alive = false;
+        n.last_transition = Some(at(90));
+    }
+    let config = LifecycleConfig {
+        max_down_per_interval: 5,
+        ..LifecycleConfig::default()
+    };
+    nodes[4].alive = false;
+    let plan = decide(&nodes, at(100), &config, old_leader());
+    assert_eq!(plan.mark_down, ids(&["n04"]));
+    assert!(!plan.suspected_partition);
+    // The four disconnected spent four of the five marks in the window.
+    nodes[5].alive = false;
+    let plan = decide(&nodes, at(100), &config, old_leader());
+    assert_eq!(plan.mark_down, ids(&["n04"]));
+    assert_eq!(plan.deferred_down, ids(&["n05"]));
 }

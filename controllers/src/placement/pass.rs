@@ -302,7 +302,7 @@ impl<'a> Pass<'a> {
         }
         self.cursor = (self.cursor + examined) % nodes.max(1);
         match best {
-            Some((index, _)) => self.bind(alloc, group, index),
+            Some((index, score)) => self.bind(alloc, group, index, score),
             None => {
                 // No node has room now: usage only grows within a pass, so
                 // the rest of the group can only wait or fail.
@@ -334,11 +334,12 @@ impl<'a> Pass<'a> {
             return false;
         };
         release_binding(&mut self.usages[index], held);
-        let fits = self.evaluate(group, index).is_ok();
-        if fits && previous.status.client_status.is_terminal() {
+        let score = self.evaluate(group, index).ok();
+        let fits = score.is_some();
+        if let Some(score) = score.filter(|_| previous.status.client_status.is_terminal()) {
             // The room passes to the replacement, once.
             self.predecessors.remove(previous.metadata.uid.as_str());
-            self.bind(alloc, group, index);
+            self.bind(alloc, group, index, score);
             return true;
         }
         add_binding(&mut self.usages[index], held);
@@ -356,7 +357,7 @@ impl<'a> Pass<'a> {
             return;
         };
         match self.evaluate(group, index) {
-            Ok(_) => self.bind(alloc, group, index),
+            Ok(score) => self.bind(alloc, group, index, score),
             Err(reason) => self.fail(&group.name, 1, vec![reason]),
         }
     }
@@ -378,7 +379,7 @@ impl<'a> Pass<'a> {
         result
     }
 
-    fn bind(&mut self, alloc: &Allocation, group: &TaskGroup, index: usize) {
+    fn bind(&mut self, alloc: &Allocation, group: &TaskGroup, index: usize, score: f64) {
         let node = &self.input.nodes[index];
         let seed = alloc_seed(&alloc.metadata.uid);
         let ports = match assign_ports(node, group, &self.usages[index], seed) {
@@ -398,6 +399,7 @@ impl<'a> Pass<'a> {
             memory: ask.memory,
             memory_max: ask.memory_max,
             bound_at: Some(self.input.now),
+            score: score.is_finite().then_some(score),
         };
         add_binding(&mut self.usages[index], &binding);
         self.record(&group.name, index);

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use drover_api_types::alloc::{Allocation, AssignedPort, ClientStatus, DesiredStatus};
 use drover_api_types::group::Service;
+use drover_api_types::node::NodeState;
 use drover_api_types::service::{
     check_id, CheckStatus, ServiceRegistration, ServiceRegistrationSpec,
 };
@@ -36,14 +37,21 @@ pub struct Desired {
 /// Whether the allocation's services belong in the catalog at all: it is
 /// meant to run, its agent says it runs, and its node is alive. A node that
 /// stopped heartbeating is deregistered at once, before the lifecycle
-/// controller marks its allocations lost.
+/// controller marks its allocations lost. An allocation that waits, unknown,
+/// for its disconnected node (`disconnect.lost_after`) is listed again: it
+/// may well still serve behind the broken network, and its entries are
+/// critical with their node (`serfHealth`), so `?passing` leaves them out.
 pub fn should_register(inputs: &AllocInputs<'_>) -> bool {
     let alloc = inputs.alloc;
-    alloc.spec.desired_status == DesiredStatus::Run
-        && alloc.status.client_status == ClientStatus::Running
-        && alloc.binding.is_some()
-        && inputs.node.is_some()
-        && inputs.node_alive
+    let Some(node) = inputs.node else {
+        return false;
+    };
+    let serves = match alloc.status.client_status {
+        ClientStatus::Running => inputs.node_alive,
+        ClientStatus::Unknown => node.status.state == NodeState::Disconnected,
+        _ => false,
+    };
+    alloc.spec.desired_status == DesiredStatus::Run && alloc.binding.is_some() && serves
 }
 
 /// The registrations `inputs` call for, keyed by nothing: each carries its

@@ -489,3 +489,35 @@ fn output_only_changes_wait_for_the_check_update_interval() {
     let later = at(100 + CHECK_UPDATE_INTERVAL.as_secs() as i64);
     assert_eq!(plan(want, &existing, later).put.len(), 1);
 }
+
+#[test]
+fn an_unknown_allocation_stays_listed_while_its_node_is_disconnected() {
+    use drover_api_types::node::NodeState::{self, *};
+    let job = job();
+    let registered = |client: ClientStatus, state: NodeState, alive: bool| {
+        let mut a = alloc();
+        a.status.client_status = client;
+        let mut node = node();
+        node.status.state = state;
+        !desired_registrations(&AllocInputs {
+            alloc: &a,
+            job: Some(&job),
+            node: Some(&node),
+            node_alive: alive,
+        })
+        .registrations
+        .is_empty()
+    };
+    assert!(
+        registered(ClientStatus::Unknown, Disconnected, false),
+        "waiting for its node"
+    );
+    assert!(
+        !registered(ClientStatus::Unknown, Down, false),
+        "lost with its node"
+    );
+    // A running allocation on a node that stopped heartbeating goes at once.
+    assert!(!registered(ClientStatus::Running, Disconnected, false));
+    assert!(!registered(ClientStatus::Running, Ready, false));
+    assert!(registered(ClientStatus::Running, Ready, true));
+}

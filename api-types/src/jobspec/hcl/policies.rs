@@ -229,7 +229,7 @@ pub(super) fn disconnect(d: &mut Decoder, r: &Reader) -> Option<Disconnect> {
     Some(Disconnect {
         lost_after: p.duration(d, "lost_after"),
         stop_on_client_after: p.duration(d, "stop_on_client_after"),
-        replace: p.bool(d, "replace").unwrap_or_default(),
+        replace: p.bool(d, "replace").unwrap_or(true),
         reconcile: p.string(d, "reconcile").unwrap_or_default(),
     })
 }

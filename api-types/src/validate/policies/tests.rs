@@ -186,25 +186,22 @@ fn disconnect() {
             group(job).stop_after_client_disconnect = secs(60);
         },
         &[
-            &format!("warning: {GROUP} disconnect: {NOT_APPLIED}"),
             &format!("error: {GROUP} disconnect: reconcile \"best\" is not valid; use one of: \"\", \"best_score\", \"longest_running\", \"keep_original\", \"keep_replacement\" (did you mean \"best_score\"?)"),
             &format!("error: {GROUP} disconnect: stop_on_client_after replaces the group's stop_after_client_disconnect; set only stop_on_client_after"),
         ],
     );
+    assert_diags(
+        |job| {
+            group(job).disconnect = Some(Disconnect { lost_after: secs(3600), stop_on_client_after: secs(60), ..Disconnect::default() });
+        },
+        &[&format!("error: {GROUP} disconnect: lost_after and stop_on_client_after cannot both be set: keep lost_after to wait for the node, or stop_on_client_after to have its agent stop the allocation")],
+    );
+    // Every field is applied now: a valid block draws no warning.
     let mut job = base_job();
     group(&mut job).disconnect = Some(Disconnect {
+        lost_after: secs(3600),
         reconcile: "keep_original".into(),
         ..Disconnect::default()
     });
-    // Accepted, but not applied yet: validate says so (every field drover
-    // accepts is applied, or a warning says it is not).
-    assert_eq!(
-        messages(&job),
-        vec![format!("warning: {GROUP} disconnect: {NOT_APPLIED}")]
-    );
+    assert!(messages(&job).is_empty(), "{:?}", messages(&job));
 }
-
-const NOT_APPLIED: &str = "disconnect is not applied yet: while its node is cut off an allocation \
-     keeps running, and it is marked lost and replaced once the node has been \
-     silent for the server's heartbeat ttl + grace (lost_after, replace, \
-     reconcile and stop_on_client_after have no effect)";
