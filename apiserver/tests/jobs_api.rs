@@ -268,15 +268,19 @@ async fn dispatch_and_force_create_children_and_refuse_bad_requests() {
     let d = s.post("/v1/job/render/dispatch", ok.clone()).await;
     assert_eq!(d.status, 200, "{}", d.body);
     let child = d.body["job_id"].as_str().expect("job_id").to_string();
-    assert!(child.starts_with("render:dispatch-"), "{child}");
+    assert!(child.starts_with("render/dispatch-"), "{child}");
     let again = s.post("/v1/job/render/dispatch", ok).await;
     assert_eq!(
         again.body["job_id"],
         child.as_str(),
         "same token, same child"
     );
-    let read = s.get(&format!("/v1/job/{child}")).await;
+    // The child's `/` travels as %2F in the path, as with Nomad's API.
+    let read = s
+        .get(&format!("/v1/job/{}", child.replace('/', "%2F")))
+        .await;
     assert_eq!(read.status, 200, "{}", read.body);
+    assert_eq!(read.body["metadata"]["name"], child.as_str());
     assert_eq!(read.body["spec"]["parent_id"], "render");
     assert_eq!(read.body["spec"]["meta"]["scene"], "intro");
     assert_eq!(read.body["spec"]["payload"], "aGVsbG8=");
@@ -300,7 +304,7 @@ async fn dispatch_and_force_create_children_and_refuse_bad_requests() {
     assert_eq!(forced.status, 200, "{}", forced.body);
     assert!(forced.body["job_id"]
         .as_str()
-        .is_some_and(|id| id.starts_with("nightly:periodic-")));
+        .is_some_and(|id| id.starts_with("nightly/periodic-")));
     let refused = s.post("/v1/job/render/periodic/force", json!({})).await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert_eq!(

@@ -175,7 +175,15 @@ async fn a_dispatched_job_gets_its_payload_and_meta_and_bad_dispatches_are_refus
         }
     })
     .await;
-    assert!(child.starts_with("render:dispatch-"), "{child}");
+    assert!(child.starts_with("render/dispatch-"), "{child}");
+    // Named as in Nomad, and addressed by that name.
+    let described = run_cli(&["describe", "job", &child], &addr);
+    let text = String::from_utf8_lossy(&described.stdout);
+    assert!(
+        described.status.success() && text.contains(&child),
+        "{text}{}",
+        String::from_utf8_lossy(&described.stderr)
+    );
     let (alloc, _) = cluster
         .alloc_when(&child, "front", "the dispatched child completes", |s| {
             s.client_status == ClientStatus::Complete

@@ -221,7 +221,7 @@ pub fn register_hooks(
         let Some(view) = v.get() else { return };
         if let Some(parsed) = view.keys.parse(key) {
             if let [ns, id] = parsed.segments.as_slice() {
-                q.add(ObjectKey::new(*ns, *id));
+                q.add(ObjectKey::new(ns.as_ref(), id.as_ref()));
             }
         }
     }));

@@ -380,7 +380,7 @@ fn records(keys: &Keys, ns: &str, name: &str) -> Atomic {
 fn job_of_key(keys: &Keys, key: &str) -> Option<ObjectKey> {
     let parsed = keys.parse(key)?;
     match parsed.segments.as_slice() {
-        [ns, name, ..] => Some(ObjectKey::new(*ns, *name)),
+        [ns, name, ..] => Some(ObjectKey::new(ns.as_ref(), name.as_ref())),
         _ => None,
     }
 }
@@ -399,7 +399,9 @@ async fn versioned_keys(
         };
         if let [ns, name, version] = parsed.segments.as_slice() {
             if let Ok(v) = version.parse::<u64>() {
-                out.entry(ObjectKey::new(*ns, *name)).or_default().insert(v);
+                out.entry(ObjectKey::new(ns.as_ref(), name.as_ref()))
+                    .or_default()
+                    .insert(v);
             }
         }
     }

@@ -688,7 +688,7 @@ pub fn register_hooks(
         let Some(view) = v.get() else { return };
         if let Some(parsed) = view.keys.parse(key) {
             if let [ns, name] = parsed.segments.as_slice() {
-                q.add(ObjectKey::new(*ns, *name));
+                q.add(ObjectKey::new(ns.as_ref(), name.as_ref()));
             }
         }
     }));
@@ -715,7 +715,7 @@ pub fn register_hooks(
         };
         if let [ns, id] = parsed.segments.as_slice() {
             if let Some(d) = view.deployments.get(&view.keys.deployment(ns, id)) {
-                q.add(ObjectKey::new(*ns, &d.spec.job_id));
+                q.add(ObjectKey::new(ns.as_ref(), &d.spec.job_id));
             }
         }
     }));

@@ -135,13 +135,13 @@ impl HeartbeatTracker {
         self.seen.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn node_id<'k>(&self, key: &'k str) -> Option<&'k str> {
-        self.keys.parse(key)?.segments.first().copied()
+    fn node_id(&self, key: &str) -> Option<String> {
+        Some(self.keys.parse(key)?.segments.first()?.to_string())
     }
 
     fn applied(&self, key: &str, now: DateTime<Utc>) {
         if let Some(id) = self.node_id(key) {
-            self.seen().insert(id.to_string(), Seen::Alive(now));
+            self.seen().insert(id, Seen::Alive(now));
         }
     }
 
@@ -150,8 +150,7 @@ impl HeartbeatTracker {
             let ttl = ttl_seconds
                 .filter(|s| *s > 0)
                 .map_or(self.ttl, Duration::from_secs);
-            self.seen()
-                .insert(id.to_string(), Seen::Gone(last_alive(now, ttl)));
+            self.seen().insert(id, Seen::Gone(last_alive(now, ttl)));
         }
     }
 

@@ -98,9 +98,9 @@ pub fn register_hooks(
             let node = view
                 .keys
                 .parse(key)
-                .and_then(|p| p.segments.first().copied());
+                .and_then(|p| p.segments.first().map(|s| s.to_string()));
             if let Some(node) = node {
-                view.node_alloc_keys(node)
+                view.node_alloc_keys(&node)
                     .into_iter()
                     .for_each(|k| q.add(k));
             }

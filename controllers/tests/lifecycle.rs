@@ -415,11 +415,16 @@ async fn lost_after_keeps_allocations_unknown_then_lost_and_the_node_disconnecte
     wait_state(&store, "cut", NodeState::Down, 10).await;
     let waited = disconnected.elapsed();
     println!("disconnected → down after {waited:?} (lost_after 4 s)");
-    assert!(waited >= Duration::from_secs(3), "down too early: {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(3),
+        "down too early: {waited:?}"
+    );
     let expired = alloc_status(&store, "waits").await.expect("status");
     assert_eq!(expired.client_status, ClientStatus::Lost, "{expired:?}");
     assert!(
-        expired.client_description.contains("longer than lost_after (4s)"),
+        expired
+            .client_description
+            .contains("longer than lost_after (4s)"),
         "{expired:?}"
     );
     // The revived node's allocation is not lost: its agent reports it.

@@ -38,6 +38,13 @@
 //! Job versions are zero-padded so lexical key order is numeric order.
 //! Every prefix returned here ends in `/`, so `jobs/` never matches
 //! `jobs-status/` and namespace `a` never matches namespace `ab`.
+//!
+//! A segment may hold `/` (child jobs are `<parent>/periodic-<unix>`, as in
+//! Nomad): each segment is written with `%` as `%25` and `/` as `%2F`, and
+//! [`Keys::parse`] reads it back, so a name never shifts the layout and
+//! `jobs-versions/<ns>/web/` never lists the versions of `web/periodic-1`.
+
+use std::borrow::Cow;
 
 use drover_api_types::ApiObject;
 
@@ -82,8 +89,45 @@ use collections as c;
 pub struct ParsedKey<'a> {
     /// The collection, e.g. `jobs` or `node-allocs`.
     pub collection: &'a str,
-    /// The remaining segments, e.g. `["default", "web"]`.
-    pub segments: Vec<&'a str>,
+    /// The remaining segments, decoded, e.g. `["default", "web"]`.
+    pub segments: Vec<Cow<'a, str>>,
+}
+
+/// `segment` as written in a key: `%` → `%25`, `/` → `%2F`.
+pub fn encode_segment(segment: &str) -> Cow<'_, str> {
+    if !segment.contains(['%', '/']) {
+        return Cow::Borrowed(segment);
+    }
+    Cow::Owned(segment.replace('%', "%25").replace('/', "%2F"))
+}
+
+/// A segment as [`encode_segment`] wrote it, read back. Anything else
+/// (a `%` not followed by `25` or `2F`) is kept as it is.
+pub fn decode_segment(segment: &str) -> Cow<'_, str> {
+    if !segment.contains('%') {
+        return Cow::Borrowed(segment);
+    }
+    let mut out = String::with_capacity(segment.len());
+    let mut rest = segment;
+    while let Some(at) = rest.find('%') {
+        out.push_str(&rest[..at]);
+        let tail = &rest[at..];
+        if let Some(after) = tail
+            .strip_prefix("%2F")
+            .or_else(|| tail.strip_prefix("%2f"))
+        {
+            out.push('/');
+            rest = after;
+        } else if let Some(after) = tail.strip_prefix("%25") {
+            out.push('%');
+            rest = after;
+        } else {
+            out.push('%');
+            rest = &tail[1..];
+        }
+    }
+    out.push_str(rest);
+    Cow::Owned(out)
 }
 
 impl Keys {
@@ -105,7 +149,7 @@ impl Keys {
     pub fn collection_prefix(&self, collection: &str, segments: &[&str]) -> String {
         let mut key = format!("{}/{collection}/", self.prefix);
         for s in segments {
-            key.push_str(s);
+            key.push_str(&encode_segment(s));
             key.push('/');
         }
         key
@@ -233,7 +277,7 @@ impl Keys {
         }
         Some(ParsedKey {
             collection,
-            segments,
+            segments: segments.into_iter().map(decode_segment).collect(),
         })
     }
 }
@@ -244,15 +288,12 @@ impl Default for Keys {
     }
 }
 
-/// Checks that a namespace, name or id can be a key segment.
-///
-/// A `/` would shift the layout (a name `a/b` would read as namespace `a`),
-/// and an empty segment would make an object key equal to a prefix.
+/// Checks that a namespace, name or id can be a key segment: an empty
+/// segment would make an object key equal to a prefix. (A `/` is encoded,
+/// see the module doc; which names may hold one is the API's business.)
 pub fn validate_segment(segment: &str) -> Result<()> {
     let reason = if segment.is_empty() {
         "must not be empty"
-    } else if segment.contains('/') {
-        "must not contain '/'"
     } else if segment.chars().any(char::is_control) {
         "must not contain control characters"
     } else {
@@ -372,7 +413,8 @@ mod tests {
     #[test]
     fn segments_are_validated() {
         assert!(validate_segment("web-1.prod").is_ok());
-        for bad in ["", "a/b", "a\nb"] {
+        assert!(validate_segment("web/periodic-1").is_ok());
+        for bad in ["", "a\nb"] {
             assert!(matches!(
                 validate_segment(bad),
                 Err(StoreError::InvalidKey { .. })
@@ -380,5 +422,30 @@ mod tests {
         }
         assert!(validate_object_segments::<Node>("", "n1").is_ok());
         assert!(validate_object_segments::<Job>("", "web").is_err());
+    }
+
+    /// A child job's `/` stays inside its segment: the key has one segment
+    /// per part, parse gives the name back, and the parent's prefixes do
+    /// not reach the child's keys.
+    #[test]
+    fn a_slash_in_a_name_is_encoded_and_parsed_back() {
+        let k = Keys::new("/drover");
+        let child = "web/periodic-1700000000";
+        assert_eq!(
+            k.job("default", child),
+            "/drover/jobs/default/web%2Fperiodic-1700000000"
+        );
+        let version_key = k.job_version("default", child, 3);
+        let parsed = k.parse(&version_key).expect("parses");
+        assert_eq!(parsed.segments[1], child);
+        assert!(!k
+            .job_version("default", child, 0)
+            .starts_with(&k.job_versions_prefix("default", "web")));
+        for name in ["a%2Fb", "100%", "%", "a/b/%25", "plain"] {
+            let key = k.job("default", name);
+            assert_eq!(key.matches('/').count(), 4, "{key}");
+            assert_eq!(k.parse(&key).expect("parses").segments[1], name);
+        }
+        assert_eq!(decode_segment("50%off"), "50%off");
     }
 }

@@ -39,9 +39,14 @@ pub(super) fn name_problem(name: &str) -> Option<String> {
 
 pub(super) fn validate_job_names(report: &mut Report, job: &Job, path: &str) {
     let name = &job.metadata.name;
+    // A child job is named after its parent, with a `/` (as in Nomad).
+    let child = job.spec.parent_id.as_deref().is_some_and(|parent| {
+        crate::children::is_child_name(name, parent) && name_problem(parent).is_none()
+    });
+    let problem = if child { None } else { name_problem(name) };
     if name.trim().is_empty() {
         report.error(path, "job name is empty; set metadata.name");
-    } else if let Some(problem) = name_problem(name) {
+    } else if let Some(problem) = problem {
         report.error(path, format!("job name {name:?} {problem}"));
     }
     let namespace = &job.metadata.namespace;
@@ -155,6 +160,19 @@ mod tests {
                 assert_eq!(got, [expected], "{name}");
             }
         }
+    }
+
+    #[test]
+    fn a_child_is_named_after_its_parent_with_a_slash() {
+        let mut job = base_job();
+        job.metadata.name = "backup/periodic-1700000000".into();
+        job.spec.parent_id = Some("backup".into());
+        assert!(messages(&job).is_empty(), "{:?}", messages(&job));
+        // Not its parent's name, or no parent at all: an ordinary name.
+        job.spec.parent_id = Some("other".into());
+        assert_eq!(messages(&job).len(), 1);
+        job.spec.parent_id = None;
+        assert_eq!(messages(&job).len(), 1);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! wait on) and a broadcast of changes (what the event stream sends).
 //! Values are decoded by whoever subscribes; the feed keeps only counters.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,7 +65,7 @@ impl Revisions {
                 if collection != drover_store::keys::collections::KV || rest.is_empty() {
                     return None;
                 }
-                (collection, rest.split('/').collect())
+                (collection, rest.split('/').map(Cow::Borrowed).collect())
             }
         };
         let entry = self

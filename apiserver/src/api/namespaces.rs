@@ -56,7 +56,7 @@ async fn list(
         .filter_map(|kv| keys.parse(&kv.key))
         .collect();
     let in_use = parsed.iter().filter_map(|p| match p.segments.as_slice() {
-        [ns, _] => Some(*ns),
+        [ns, _] => Some(ns.as_ref()),
         _ => None,
     });
     Ok(Indexed(jobs.revision, namespaces(in_use)))

@@ -330,7 +330,7 @@ impl ClusterView {
     pub fn alloc_key_of(&self, key: &str) -> Option<ObjectKey> {
         let parsed = self.keys.parse(key)?;
         match parsed.segments.as_slice() {
-            [ns, id] => Some(ObjectKey::new(*ns, *id)),
+            [ns, id] => Some(ObjectKey::new(ns.as_ref(), id.as_ref())),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@
 //! Watches (through its shell, [`controller`]) jobs — parents, and children
 //! by their `parent_id` — and the children's allocations (spec and status).
 //! Keyed by parent job. Owns the launch record (`jobs-periodic/<ns>/<name>`),
-//! creates child jobs (`<parent>:periodic-<unix>`), sets `stop` on the
+//! creates child jobs (`<parent>/periodic-<unix>`), sets `stop` on the
 //! children of a stopped or deleted parent, and deletes the oldest finished
 //! children (job, status, versions; the job controller then collects their
 //! allocations, as for any deleted job). No I/O in [`plan_launch`] or

@@ -155,7 +155,7 @@ fn a_due_time_launches_once_and_missed_ones_are_not_backfilled() {
     let plan = plan_launch(&job, &record, &[], now);
     assert_eq!(plan.launch, Some(at("2024-05-01T10:10:00Z")));
     assert_eq!(plan.record.last_launch, plan.launch);
-    assert_eq!(plan.record.last_child, "backup:periodic-1714558200");
+    assert_eq!(plan.record.last_child, "backup/periodic-1714558200");
     assert_eq!(plan.record.evaluated, Some(now));
     assert_eq!(plan.record.next_launch, Some(at("2024-05-01T10:11:00Z")));
     // Again at the same instant (a retry): nothing more is due.
@@ -179,7 +179,7 @@ fn prohibit_overlap_skips_while_a_child_is_not_dead() {
     ] {
         let job = parent(periodic(&["* * * * *"], "", overlap));
         let children = [child(
-            "backup:periodic-1714557600",
+            "backup/periodic-1714557600",
             "2024-05-01T10:00:00Z",
             state,
         )];
@@ -222,18 +222,18 @@ fn the_record_follows_the_children() {
     let job = parent(periodic(&["0 3 * * *"], "", false));
     let children = [
         child(
-            "backup:periodic-1",
+            "backup/periodic-1",
             "2024-05-01T03:00:00Z",
             ChildState::Dead(Outcome::Complete),
         ),
         child(
-            "backup:periodic-2",
+            "backup/periodic-2",
             "2024-05-02T03:00:00Z",
             ChildState::Dead(Outcome::Failed),
         ),
         // A forced launch, still running.
         child(
-            "backup:periodic-3",
+            "backup/periodic-3",
             "2024-05-02T09:00:00Z",
             ChildState::Running,
         ),
@@ -244,7 +244,7 @@ fn the_record_follows_the_children() {
     };
     let plan = plan_launch(&job, &record, &children, at("2024-05-02T10:00:00Z"));
     let r = plan.record;
-    assert_eq!(r.last_child, "backup:periodic-3");
+    assert_eq!(r.last_child, "backup/periodic-3");
     assert_eq!(r.last_launch, Some(at("2024-05-02T09:00:00Z")));
     assert_eq!(r.last_result, "failed");
     assert_eq!(r.last_success, Some(at("2024-05-01T03:00:00Z")));
@@ -254,37 +254,37 @@ fn the_record_follows_the_children() {
 fn children_gc_keeps_the_newest_finished_and_never_a_live_one() {
     let dead = ChildState::Dead(Outcome::Complete);
     let children = [
-        child("j:periodic-1", "2024-05-01T00:01:00Z", dead),
-        child("j:periodic-2", "2024-05-01T00:02:00Z", ChildState::Running),
+        child("j/periodic-1", "2024-05-01T00:01:00Z", dead),
+        child("j/periodic-2", "2024-05-01T00:02:00Z", ChildState::Running),
         child(
-            "j:periodic-3",
+            "j/periodic-3",
             "2024-05-01T00:03:00Z",
             ChildState::Dead(Outcome::Failed),
         ),
-        child("j:periodic-4", "2024-05-01T00:04:00Z", dead),
-        child("j:periodic-5", "2024-05-01T00:05:00Z", ChildState::Pending),
-        child("j:periodic-6", "2024-05-01T00:06:00Z", dead),
+        child("j/periodic-4", "2024-05-01T00:04:00Z", dead),
+        child("j/periodic-5", "2024-05-01T00:05:00Z", ChildState::Pending),
+        child("j/periodic-6", "2024-05-01T00:06:00Z", dead),
     ];
     // (kept, parent stopped, delete, stop)
     let cases: &[(usize, bool, &[&str], &[&str])] = &[
         (5, false, &[], &[]),
-        (2, false, &["j:periodic-1", "j:periodic-3"], &[]),
+        (2, false, &["j/periodic-1", "j/periodic-3"], &[]),
         (
             0,
             false,
             &[
-                "j:periodic-1",
-                "j:periodic-3",
-                "j:periodic-4",
-                "j:periodic-6",
+                "j/periodic-1",
+                "j/periodic-3",
+                "j/periodic-4",
+                "j/periodic-6",
             ],
             &[],
         ),
         (
             1,
             true,
-            &["j:periodic-1", "j:periodic-3", "j:periodic-4"],
-            &["j:periodic-2", "j:periodic-5"],
+            &["j/periodic-1", "j/periodic-3", "j/periodic-4"],
+            &["j/periodic-2", "j/periodic-5"],
         ),
     ];
     for (kept, stopped, delete, stop) in cases {
@@ -293,7 +293,7 @@ fn children_gc_keeps_the_newest_finished_and_never_a_live_one() {
         assert_eq!(plan.stop, *stop, "kept {kept} stopped {stopped}");
     }
     // A child already stopping is not stopped again.
-    let mut stopping = child("j:periodic-9", "2024-05-01T00:09:00Z", ChildState::Running);
+    let mut stopping = child("j/periodic-9", "2024-05-01T00:09:00Z", ChildState::Running);
     stopping.stopping = true;
     assert!(plan_children(&[stopping], 5, true).stop.is_empty());
 }

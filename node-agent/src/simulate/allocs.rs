@@ -116,10 +116,13 @@ fn report(shared: &Shared, state: &mut AllocState, key: &str) {
         return;
     };
     let keys = shared.store.keys();
-    let Some(node_id) = keys.parse(key).and_then(|p| p.segments.first().copied()) else {
+    let Some(node_id) = keys
+        .parse(key)
+        .and_then(|p| p.segments.first().map(|s| s.to_string()))
+    else {
         return;
     };
-    match shared.node(node_id) {
+    match shared.node(&node_id) {
         Some(node) if !node.killed => {}
         _ => return,
     }

@@ -62,7 +62,7 @@ fn dispatch_creates_a_child_with_payload_and_meta() {
     let parent = job(RENDER);
     let req = request(Some(b"{\"frames\": 3}"), &[("scene", "intro")]);
     let child = dispatch_child(&parent, &req, now(), "0badcafe").expect("dispatched");
-    assert_eq!(child.metadata.name, "render:dispatch-1700000000-0badcafe");
+    assert_eq!(child.metadata.name, "render/dispatch-1700000000-0badcafe");
     assert_eq!(child.spec.parent_id.as_deref(), Some("render"));
     assert!(child.spec.parameterized.is_none(), "a child runs");
     assert!(!child.spec.is_parent());
@@ -130,7 +130,7 @@ fn only_parameterized_jobs_dispatch_and_only_periodic_ones_force() {
     assert_eq!(e.status, StatusCode::BAD_REQUEST);
     assert!(e.message.contains("not periodic"), "{e}");
     let child = forced_child(&job(BACKUP), now()).expect("forced");
-    assert_eq!(child.metadata.name, "backup:periodic-1700000000");
+    assert_eq!(child.metadata.name, "backup/periodic-1700000000");
     assert!(child.spec.periodic.is_none());
     assert_eq!(child.metadata.version, 0);
 }

@@ -78,8 +78,8 @@ mod tests {
     fn children_are_hidden_and_counted_on_their_parent() {
         let jobs = vec![
             job("backup", None, "running"),
-            job("backup:periodic-1", Some("backup"), "dead"),
-            job("backup:periodic-2", Some("backup"), "running"),
+            job("backup/periodic-1", Some("backup"), "dead"),
+            job("backup/periodic-2", Some("backup"), "running"),
             job("web", None, "running"),
         ];
         let (shown, counts) = split(jobs.clone(), false);
