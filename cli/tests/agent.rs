@@ -178,7 +178,11 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
     let store = connect(etcd.endpoints.clone(), &etcd.prefix).await;
     let data = tempfile::tempdir().expect("tempdir");
-    let _server = drover(&etcd, &["server", "--http-addr=127.0.0.1:0"]);
+    let api = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .to_string();
+    let _server = drover(&etcd, &["server", &format!("--http-addr={api}")]);
 
     // Three dc1 nodes for nginx (static port 80 on each address) and apache;
     // one "localhost" node with the id mongodb.nomad pins.
@@ -238,6 +242,81 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         })
         .await;
         assert!(body.starts_with("HTTP/1."), "{body}");
+    }
+
+    // A new image on a full cluster (port 80 taken on every node): each
+    // old allocation is stopped and its replacement placed in the room it
+    // frees, one at a time, as Nomad does, and `drover apply` follows the
+    // rollout to its end as a user runs it.
+    drover_test_support::docker::busybox_image_with_cmd(
+        "nginx:1.23.0",
+        &[
+            "sh",
+            "-c",
+            "mkdir -p /www && echo new > /www/index.html && exec httpd -f -p 80 -h /www",
+        ],
+    )
+    .expect("the new nginx image");
+    let source = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/examples/nginx-static-80.nomad"),
+    )
+    .expect("the seed job");
+    let updated = data.path().join("nginx.nomad");
+    std::fs::write(&updated, source.replace("nginx:1.22.1", "nginx:1.23.0")).expect("write");
+    let running_max = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let sampler = {
+        let (store, running_max) = (store.clone(), running_max.clone());
+        tokio::spawn(async move {
+            loop {
+                let n = running_of(&store, "nginx").await.len();
+                running_max.fetch_max(n, std::sync::atomic::Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let started = std::time::Instant::now();
+    let addr = format!("http://{api}");
+    let applied = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(DROVER)
+            .args(["--addr", &addr, "apply", "--timeout", "5m", "-f"])
+            .arg(&updated)
+            .env_remove("DROVER_NAMESPACE")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run drover apply")
+    })
+    .await
+    .expect("join");
+    sampler.abort();
+    let (out, err) = (
+        String::from_utf8_lossy(&applied.stdout),
+        String::from_utf8_lossy(&applied.stderr),
+    );
+    assert!(
+        applied.status.success(),
+        "apply of the new image failed:\n{out}\n{err}"
+    );
+    println!(
+        "full cluster: image update of 3 static-port allocations took {:?}",
+        started.elapsed()
+    );
+    let renewed = running_of(&store, "nginx").await;
+    assert_eq!(renewed.len(), 3, "{renewed:?}");
+    assert!(
+        renewed.iter().all(|(a, _)| a.spec.job_version == 1),
+        "all on the new version: {renewed:?}"
+    );
+    assert!(
+        running_max.load(std::sync::atomic::Ordering::Relaxed) <= 3,
+        "more than count running at once"
+    );
+    for ip in &ips {
+        eventually(20, "the new nginx answering on port 80", || async {
+            http_get(&format!("{ip}:80"), "/")
+                .await
+                .filter(|b| b.contains("new"))
+        })
+        .await;
     }
 
     let apache = eventually(60, "apache running", || async {
