@@ -212,10 +212,14 @@ async fn rolling_update_keeps_count_minus_max_parallel_running() {
         .collect();
     job.spec.meta.insert("owner".into(), "ops".into());
     assert_eq!(register(server, &job).await, 2);
-    deployment_when(store, "roll", 2, "meta-only version deployed", |d| {
+    let deployed = deployment_when(store, "roll", 2, "meta-only version deployed", |d| {
         d.status.state == DeploymentState::Successful
     })
     .await;
+    // The allocations moved in place joined the version's deployment and
+    // were judged for it: it reports 3/3 healthy, not 0/3.
+    let group = &deployed.status.groups[&job.spec.groups[0].name];
+    assert_eq!((group.placed, group.healthy), (3, 3), "{group:?}");
     let after = allocs(store, "roll").await;
     let now_running: Vec<&Allocation> = after.iter().filter(|a| running(a)).collect();
     assert_eq!(now_running.len(), 3);

@@ -429,7 +429,15 @@ impl Writes {
         for id in &plan.in_place_update {
             if let Some(a) = by_id(id) {
                 let version = job.metadata.version;
-                let unit = self.rewrite(a, |spec| spec.spec.job_version = version)?;
+                // It joins the version's deployment, as in Nomad: its agent
+                // judges it healthy for that deployment too, so the
+                // rollout counts (and waits for) every allocation of it.
+                let unit = self.rewrite(a, |spec| {
+                    spec.spec.job_version = version;
+                    if let Some(d) = deployment {
+                        spec.spec.deployment_id = Some(d.to_string());
+                    }
+                })?;
                 self.push(unit)?;
             }
         }

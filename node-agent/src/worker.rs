@@ -96,6 +96,10 @@ struct Worker {
     checks: checks::Checks,
     /// Start of the current unbroken healthy stretch (deployment health).
     health_up_since: Option<DateTime<Utc>>,
+    /// The deployment this worker last saw the allocation in, and since
+    /// when: an allocation updated in place joins the new version's
+    /// deployment, and its `healthy_deadline` counts from then.
+    deployment_joined: Option<(String, DateTime<Utc>)>,
 }
 
 /// Runs the worker of one allocation until `desired` says it is gone (and
@@ -117,6 +121,7 @@ pub async fn run(
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
         health_up_since: None,
+        deployment_joined: None,
     };
     let mut reported = crate::metrics::ForgetOnDrop::new(worker.shared.metrics.clone());
     let mut contact = worker.shared.out_of_contact.clone();

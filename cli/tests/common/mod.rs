@@ -45,7 +45,11 @@ pub fn drover(etcd: &TestEtcd, args: &[&str]) -> Proc {
         .args(with_own_dns_port(args))
         .arg(format!("--etcd={}", etcd.endpoints.join(",")))
         .arg(format!("--etcd-prefix={}", etcd.prefix))
-        .arg("--log-level=warn")
+        .arg(
+            std::env::var("TEST_LOG")
+                .map(|l| format!("--log-level={l}"))
+                .unwrap_or_else(|_| "--log-level=warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -223,7 +227,11 @@ pub fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
         .args(with_own_dns_port(args))
         .arg(format!("--etcd={endpoint}"))
         .arg(format!("--etcd-prefix={prefix}"))
-        .arg("--log-level=warn")
+        .arg(
+            std::env::var("TEST_LOG")
+                .map(|l| format!("--log-level={l}"))
+                .unwrap_or_else(|_| "--log-level=warn".into()),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -440,10 +440,11 @@ pub fn mount_dirs(spec: &ContainerSpec, allocs_dir: &str) -> Vec<String> {
     dirs
 }
 
-/// [`spec_hash`] without the `NOMAD_META_*` variables.
+/// [`spec_hash`] without the `NOMAD_META_*` (and `DROVER_META_*`) variables.
 pub fn spec_hash_without_meta(spec: &ContainerSpec) -> String {
     let mut rest = spec.clone();
-    rest.env.retain(|k, _| !k.starts_with("NOMAD_META_"));
+    rest.env
+        .retain(|k, _| !k.starts_with("NOMAD_META_") && !k.starts_with("DROVER_META_"));
     spec_hash(&rest)
 }
 

@@ -170,6 +170,26 @@ fn the_hash_changes_with_the_spec_and_only_with_it() {
     );
 }
 
+/// A meta-only change moves an allocation in place: the hash without meta
+/// must not see it, under either prefix (`NOMAD_META_*`, `DROVER_META_*`).
+#[test]
+fn a_meta_change_leaves_the_hash_without_meta_alone() {
+    let base = spec_with(json!({"image": "busybox:1"}), |_, _| {}).expect("spec");
+    let with_meta = spec_with(json!({"image": "busybox:1"}), |job, _| {
+        job.spec.meta.insert("owner".into(), "ops".into());
+    })
+    .expect("spec");
+    assert!(with_meta.env.contains_key("DROVER_META_owner"));
+    assert_ne!(
+        base.labels.get(labels::SPEC_HASH),
+        with_meta.labels.get(labels::SPEC_HASH)
+    );
+    assert_eq!(
+        base.labels.get(labels::SPEC_HASH_WITHOUT_META),
+        with_meta.labels.get(labels::SPEC_HASH_WITHOUT_META)
+    );
+}
+
 #[test]
 fn memory_without_memory_max_is_the_hard_limit() {
     let spec = spec_with(json!({"image": "busybox:1"}), |job, _| {

@@ -123,13 +123,18 @@ impl Worker {
         group: &TaskGroup,
         now: DateTime<Utc>,
     ) -> Option<Duration> {
-        let deployment_id = alloc.spec.deployment_id.as_deref()?;
+        let Some(deployment_id) = alloc.spec.deployment_id.as_deref() else {
+            // Seen outside any deployment: one it joins later is in place.
+            self.deployment_joined
+                .get_or_insert_with(|| (String::new(), now));
+            return None;
+        };
         if self.status.health_for(deployment_id).is_some() {
             return None;
         }
         let policy = Policy::of(group)?;
         let observed = self.observe_health(group);
-        let placed_at = alloc.metadata.creation_timestamp.unwrap_or(now);
+        let placed_at = self.joined_deployment(alloc, deployment_id, now);
         let verdict = judge(
             &policy,
             &observed,
@@ -150,6 +155,34 @@ impl Worker {
             description,
         });
         None
+    }
+
+    /// When the allocation joined `deployment_id`, which starts its
+    /// `healthy_deadline`: its creation when it was placed by it; when this
+    /// worker saw it move to it, for one updated in place (a verdict for
+    /// another deployment in its status says so after an agent restart).
+    fn joined_deployment(
+        &mut self,
+        alloc: &Allocation,
+        deployment_id: &str,
+        now: DateTime<Utc>,
+    ) -> DateTime<Utc> {
+        let created = alloc.metadata.creation_timestamp.unwrap_or(now);
+        let joined = match &self.deployment_joined {
+            Some((id, at)) if id == deployment_id => return *at,
+            Some(_) => now,
+            None if self
+                .status
+                .deployment_health
+                .as_ref()
+                .is_some_and(|h| h.deployment_id != deployment_id) =>
+            {
+                now
+            }
+            None => created,
+        };
+        self.deployment_joined = Some((deployment_id.to_string(), joined));
+        joined
     }
 
     fn observe_health(&self, group: &TaskGroup) -> Observed {
