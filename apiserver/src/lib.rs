@@ -9,9 +9,11 @@
 //!   agents), so Prometheus finds them in the catalog.
 //! - [`catalog_view`]: services and nodes in memory, with the catalog
 //!   index, for the Consul-compatible catalog and DNS.
+//! - [`dns`]: the Consul-compatible DNS server for the catalog
+//!   (`<service>.service.consul`, SRV, tags, nodes), over UDP and TCP.
 //! - [`http`]: the HTTP listener `drover server` runs (default
-//!   127.0.0.1:4646). Today it serves `/metrics` (Prometheus text format)
-//!   and `/v1/status/leader`; the REST API joins it with the apiserver issue.
+//!   127.0.0.1:4646): `/metrics`, `/v1/status/leader`, and [`api`] beside
+//!   them; slow clients are cut off (header and response deadlines).
 //! - [`metrics`]: the HTTP request metrics layer (by route template).
 
 pub mod api;

@@ -4,9 +4,10 @@
 //! - [`job_reconcile`]: the pure core of the job controller — for one task
 //!   group, compare the desired count with the observed allocations and
 //!   return a plan of named buckets (place, stop, reschedule, lost,
-//!   destructive update, ignore), plus the group summary and the job status.
-//!   No I/O, no clock: time is an argument.
-//!
+//!   disconnected, destructive update, migrate, canary, ignore), plus the
+//!   group summary and the job status; which of an original back from a
+//!   disconnected node and its replacement stays (`disconnect.reconcile`).
+//!   No I/O, no clock: time is an argument. [`job_controller`] is its shell.
 //! - [`cluster`]: the in-memory view of etcd every controller reads (one
 //!   informer per collection; split keys joined back into whole objects).
 //! - [`context`]: what a controller shell gets: store, view, leader fence,
@@ -20,11 +21,23 @@
 //! - [`gc`]: the pure core of garbage collection — which terminal
 //!   allocations, finished jobs and deployments and old job versions may
 //!   go — and etcd compaction; [`gc_controller`] is its shell.
+//! - [`placement_controller`]: the shell of [`placement`] — binds
+//!   unplaced allocations, one job at a time, and records why the rest
+//!   wait.
 //! - [`node_lifecycle`]: the pure core of the node lifecycle controller —
 //!   from heartbeat leases, which nodes become ready and which are marked
 //!   down (after ttl + grace, a fresh grace after a leader change, rate
-//!   limited, none at all on a suspected partition); and which allocations
-//!   of a down node are lost.
+//!   limited, none at all on a suspected partition); and what a silent
+//!   node's allocations become (`unknown` within `disconnect.lost_after`,
+//!   the node `disconnected`; `lost` otherwise). [`lifecycle_controller`] is
+//!   its shell.
+//! - [`drain`]: the drainer — marks a draining node's allocations to
+//!   migrate, `migrate.max_parallel` at a time, until the deadline.
+//! - [`services`]: the pure core of service registration — an allocation's
+//!   wanted catalog entries (names, tags, addresses, checks interpolated);
+//!   [`service_controller`] is its shell.
+//! - [`manager`]: which controllers run (`--disable-controller`), their
+//!   metrics, and starting them all under one leadership.
 //! - [`periodic`]: the periodic controller — launches the children of
 //!   periodic jobs on schedule (cron, time zone, prohibit_overlap) and keeps
 //!   at most N finished children of every periodic and parameterized parent.
@@ -32,7 +45,8 @@
 //! - [`job_rollout`]: the job controller's side of deployments — creates
 //!   the deployment of a new service job version and tells the pure core
 //!   what it allows (in-place updates, canaries, the update budget).
-//! - [`deployments`]: the pure core of the deployments controller.
+//! - [`deployments`]: the pure core of the deployments controller;
+//!   [`deployment_controller`] is its shell.
 //! - [`versions`]: job versions as allocations run them (snapshots memoised).
 //!
 //! Each `*_controller` module is the thin async shell of one controller.

@@ -90,8 +90,20 @@ async fn list_and_guarded_delete() {
         .await
         .expect("delete"));
     assert_eq!(store.get::<Widget>("a", "x").await.expect("get"), None);
+    // A `/` in a segment is encoded: "a/b" is a namespace of its own, not
+    // namespace "a" with a longer name.
+    assert_eq!(store.get::<Widget>("a/b", "x").await.expect("get"), None);
+    let slashed = store.create(&widget("a/b", "x", 3)).await.expect("create");
+    assert_eq!(
+        store.list::<Widget>(Some("a")).await.expect("list").items,
+        Vec::<Widget>::new()
+    );
+    assert_eq!(
+        store.get::<Widget>("a/b", "x").await.expect("get"),
+        Some(slashed)
+    );
     assert!(matches!(
-        store.get::<Widget>("a/b", "x").await,
+        store.get::<Widget>("", "x").await,
         Err(StoreError::InvalidKey { .. })
     ));
 }

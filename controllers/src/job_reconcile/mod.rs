@@ -10,7 +10,7 @@
 //!   allocations already replaced (another allocation names them as
 //!   `previous_allocation`) — is never counted nor touched, except an
 //!   original replaced while `unknown` that comes back or is lost
-//!   ([`reconnect`] stops it or gives its index back);
+//!   (`reconnect` stops it or gives its index back);
 //! - after applying a plan (placements run, stops and replaced allocations
 //!   go away) the group holds `count` allocations with distinct indexes,
 //!   except while failed allocations have exhausted their reschedule attempts
@@ -83,7 +83,7 @@ pub struct Placement {
 ///   the lost allocation's desired status to stop;
 /// - `disconnected`: immediate replacements of `unknown` allocations (their
 ///   node is disconnected, `disconnect.replace` is on); the original is
-///   left as it is, and settled ([`reconnect`]) if its node comes back;
+///   left as it is, and settled (`reconnect`) if its node comes back;
 /// - `destructive_update`: replacements of out-of-date allocations; the shell
 ///   stops the previous allocation and creates the new one at its index;
 /// - `migrate`: replacements of allocations the drainer marked; the shell

@@ -2,7 +2,9 @@
 //! whole fleet, and batched status writes.
 //!
 //! Each allocation assigned to a live simulated node is reported once per
-//! desired status: `run` → `running` with one running task state per task
+//! desired status and deployment (an allocation updated in place joins the
+//! new version's deployment and is judged healthy for it again): `run` →
+//! `running` with one running task state per task
 //! (task names from the job, read from a jobs cache; the group name when the
 //! job is unknown), `stop`/`evict` → `complete`. Writes go to a channel; the
 //! flusher gathers them for `flush_interval`, keeps the last write per key,
@@ -33,8 +35,8 @@ const MAX_FLUSH: usize = 4096;
 pub(super) struct AllocState {
     /// node-allocs key → allocation.
     assigned: BTreeMap<String, Allocation>,
-    /// node-allocs key → the desired status last reported.
-    reported: HashMap<String, DesiredStatus>,
+    /// node-allocs key → the desired status and deployment last reported.
+    reported: HashMap<String, (DesiredStatus, Option<String>)>,
     jobs: Option<Cache<Job>>,
 }
 
@@ -126,7 +128,7 @@ fn report(shared: &Shared, state: &mut AllocState, key: &str) {
         Some(node) if !node.killed => {}
         _ => return,
     }
-    let desired = alloc.spec.desired_status;
+    let desired = (alloc.spec.desired_status, alloc.spec.deployment_id.clone());
     if state.reported.get(key) == Some(&desired) {
         return;
     }
