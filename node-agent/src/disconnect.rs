@@ -21,15 +21,21 @@ pub enum ContactVerdict {
 }
 
 /// The verdict for a group with `stop_after` (`stop_on_client_after`), an
-/// agent out of contact since `out_of_contact_since` (`None`: in contact).
+/// agent whose lease has been lost since `out_of_contact_since` (`None`: in
+/// contact), for an allocation whose worker last heard from the servers at
+/// `heard` (the allocation arrived, or a status write went through): that
+/// proves contact too, and after a cut the watch is often back before the
+/// lease, so a fresh allocation is never stopped for the old cut.
 pub fn verdict(
     stop_after: Option<Duration>,
     out_of_contact_since: Option<Instant>,
+    heard: Instant,
     now: Instant,
 ) -> ContactVerdict {
     let (Some(after), Some(since)) = (stop_after, out_of_contact_since) else {
         return ContactVerdict::Keep { recheck_in: None };
     };
+    let since = since.max(heard);
     let out_for = now.saturating_duration_since(since);
     match after.checked_sub(out_for).filter(|left| !left.is_zero()) {
         Some(left) => ContactVerdict::Keep {
@@ -49,33 +55,54 @@ mod tests {
         let at = |s: u64| t0 + Duration::from_secs(s);
         let minute = Some(Duration::from_secs(60));
         assert_eq!(
-            verdict(None, Some(t0), at(3600)),
+            verdict(None, Some(t0), t0, at(3600)),
             ContactVerdict::Keep { recheck_in: None },
             "no stop_on_client_after: never"
         );
         assert_eq!(
-            verdict(minute, None, at(3600)),
+            verdict(minute, None, t0, at(3600)),
             ContactVerdict::Keep { recheck_in: None },
             "in contact"
         );
         assert_eq!(
-            verdict(minute, Some(t0), at(45)),
+            verdict(minute, Some(t0), t0, at(45)),
             ContactVerdict::Keep {
                 recheck_in: Some(Duration::from_secs(15))
             }
         );
         assert_eq!(
-            verdict(minute, Some(t0), at(60)),
+            verdict(minute, Some(t0), t0, at(60)),
             ContactVerdict::Stop {
                 after: Duration::from_secs(60)
             }
         );
         assert_eq!(
-            verdict(minute, Some(at(10)), at(5)),
+            verdict(minute, Some(at(10)), t0, at(5)),
             ContactVerdict::Keep {
                 recheck_in: Some(Duration::from_secs(60))
             },
             "a since in the future counts as just now"
+        );
+    }
+
+    /// After a cut the watch can deliver a new allocation before the lease
+    /// is back: what arrived proves contact, so the old cut does not count.
+    #[test]
+    fn hearing_from_the_servers_restarts_the_count() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let three = Some(Duration::from_secs(3));
+        assert_eq!(
+            verdict(three, Some(t0), t0, at(10)),
+            ContactVerdict::Stop {
+                after: Duration::from_secs(3)
+            }
+        );
+        assert_eq!(
+            verdict(three, Some(t0), at(9), at(10)),
+            ContactVerdict::Keep {
+                recheck_in: Some(Duration::from_secs(2))
+            }
         );
     }
 }

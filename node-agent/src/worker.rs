@@ -91,6 +91,12 @@ struct Worker {
     /// with the servers for the group's `stop_on_client_after`: it stays
     /// stopped (and lost) once the contact is back.
     stopped_without_contact: Option<String>,
+    /// When this worker last heard from the servers: its allocation
+    /// arrived or changed, or a status write went through. The lease may
+    /// still be re-registering after a cut while the watch already
+    /// delivers; what arrived proves contact, so `stop_on_client_after`
+    /// never counts from before it.
+    heard_from_servers: Instant,
     tasks: BTreeMap<String, TaskMemory>,
     /// The service checks running for this allocation.
     checks: checks::Checks,
@@ -118,6 +124,7 @@ pub async fn run(
         stored_revision: 0,
         declared_lost: None,
         stopped_without_contact: None,
+        heard_from_servers: Instant::now(),
         tasks: BTreeMap::new(),
         checks: checks::Checks::new(),
         health_up_since: None,
@@ -146,6 +153,7 @@ pub async fn run(
                 if changed.is_err() {
                     return;
                 }
+                worker.heard_from_servers = Instant::now();
                 due = Instant::now();
             }
             // Contact lost: `stop_on_client_after` may start counting.
@@ -195,7 +203,8 @@ impl Worker {
         let mut contact_recheck = None;
         if self.stopped_without_contact.is_none() {
             let out_since = *self.shared.out_of_contact.borrow();
-            match disconnect::verdict(group.stop_on_client_after(), out_since, Instant::now()) {
+            let (stop_after, heard) = (group.stop_on_client_after(), self.heard_from_servers);
+            match disconnect::verdict(stop_after, out_since, heard, Instant::now()) {
                 ContactVerdict::Keep { recheck_in } => contact_recheck = recheck_in,
                 ContactVerdict::Stop { after } => {
                     let after = drover_api_types::Duration::from(after);
@@ -498,6 +507,7 @@ impl Worker {
             Ok(revision) => {
                 self.stored_revision = revision;
                 self.written = Some(self.status.clone());
+                self.heard_from_servers = Instant::now();
             }
             Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => {
                 if let Err(e) = self.reread_status(&key).await {
