@@ -76,7 +76,15 @@ async fn an_unsupported_function_fails_the_task_with_its_message() {
         "local/app.conf",
         "upstream = {{ range service \"db\" }}{{ .Address }}{{ end }}\n",
     )];
-    let job = job_of("badtpl", vec![task]);
+    let mut job = job_of("badtpl", vec![task]);
+    // The message is what is tested, not the restart policy: no restarts,
+    // so the task fails on its first attempt (the default policy's two
+    // delayed restarts made this wait ~30 s, past 60 s on a loaded host).
+    job.spec.groups[0].restart = Some(drover_api_types::job::RestartPolicy {
+        attempts: Some(0),
+        mode: Some("fail".into()),
+        ..Default::default()
+    });
     cluster.submit(&job).await;
     let (_, status) = cluster
         .alloc_when("badtpl", "front", "the task failed", |s| {
