@@ -194,8 +194,8 @@ struct Pass<'a> {
     limit: usize,
     /// Groups no node could take in this pass.
     exhausted: HashSet<String>,
-    /// The job's bound allocations told to stop, by id: the predecessors
-    /// whose room a replacement may be lent.
+    /// The job's bound allocations told to stop or being replaced, by id:
+    /// the predecessors whose room a replacement may be lent.
     predecessors: HashMap<&'a str, &'a Allocation>,
     plan: PassPlan,
 }
@@ -241,12 +241,7 @@ impl<'a> Pass<'a> {
             cursor: usize::try_from(input.seed % nodes.max(1) as u64).unwrap_or(0),
             limit: search_limit(nodes),
             exhausted: HashSet::new(),
-            predecessors: input
-                .existing
-                .iter()
-                .filter(|a| a.spec.desired_status != DesiredStatus::Run && a.binding.is_some())
-                .map(|a| (a.metadata.uid.as_str(), a))
-                .collect(),
+            predecessors: predecessors(input),
             plan: PassPlan::default(),
         }
     }
@@ -460,6 +455,30 @@ fn bump(counts: &mut PropertyCounts, prop: &str, value: String) {
 
 /// Affinities and spreads can favour any node, so (as in Nomad) every
 /// feasible node is scored for such groups.
+/// The job's bound allocations whose room a pending one may take: those
+/// told to stop, and those a pending allocation replaces. The job
+/// controller writes a replacement and its predecessor's stop in one
+/// transaction, but the view may apply the two events apart; a pass that
+/// reads between them must still see the predecessor's room (or it records
+/// a placement failure that `drover apply` takes as final).
+fn predecessors<'a>(input: &PassInput<'a>) -> HashMap<&'a str, &'a Allocation> {
+    let replaced: HashSet<&str> = input
+        .pending
+        .iter()
+        .filter_map(|a| a.spec.previous_allocation.as_deref())
+        .collect();
+    input
+        .existing
+        .iter()
+        .filter(|a| a.binding.is_some())
+        .filter(|a| {
+            a.spec.desired_status != DesiredStatus::Run
+                || replaced.contains(a.metadata.uid.as_str())
+        })
+        .map(|a| (a.metadata.uid.as_str(), a))
+        .collect()
+}
+
 fn scores_everywhere(job: &Job, group: &TaskGroup) -> bool {
     !job.spec.affinities.is_empty()
         || !job.spec.spreads.is_empty()

@@ -343,6 +343,22 @@ fn a_replacement_on_a_full_cluster_waits_for_its_predecessors_room() {
     }
 }
 
+/// The job controller writes the replacement and its predecessor's stop in
+/// one transaction, but a pass can read the view between the two events:
+/// the predecessor still says `run`. Its room is still the replacement's to
+/// wait for — not a placement failure, which `drover apply` takes as final.
+#[test]
+fn a_replacement_waits_even_before_its_predecessors_stop_is_seen() {
+    let g = with_ports(group(100, 64), &[Some(80)]);
+    let ns = nodes(3);
+    let j = job(vec![g.clone()]);
+    let (old, base) = full_cluster(&g, &ns, 0);
+    let new = replacement(&old[0]);
+    let plan = run_with(&j, std::slice::from_ref(&new), &old, &ns, base, 3);
+    assert!(plan.failures.is_empty(), "{:?}", plan.failures);
+    assert_eq!(plan.waiting, vec![new.metadata.uid.clone()]);
+}
+
 #[test]
 fn a_held_room_goes_to_its_own_replacement_not_to_another() {
     // Two replacements; only the second's predecessor has ended. The first
@@ -372,8 +388,8 @@ fn the_predecessors_room_is_lent_to_its_replacement_only() {
     let (old, base) = full_cluster(&g, &ns, 1);
     // A canary and a fresh allocation have no predecessor: they fail, with
     // the dimension that is exhausted, whatever order they come in; the
-    // replacement still waits; and one whose predecessor is not being
-    // stopped (still desired to run) cannot count on its room either.
+    // replacements wait, including one whose predecessor's stop the view
+    // has not shown yet (it still says run).
     let mut canary = alloc("web", 0);
     canary.metadata.uid = "web-canary".into();
     canary.spec.canary = true;
@@ -381,12 +397,15 @@ fn the_predecessors_room_is_lent_to_its_replacement_only() {
     let waits = replacement(&old[0]);
     let mut not_stopped = replacement(&old[1]);
     not_stopped.spec.index = 1;
-    let pending = [canary, fresh, waits.clone(), not_stopped];
+    let pending = [canary, fresh, waits.clone(), not_stopped.clone()];
     let plan = run_with(&j, &pending, &old, &ns, base, 5);
     assert_eq!(plan.bindings, Vec::new());
-    assert_eq!(plan.waiting, vec![waits.metadata.uid]);
+    assert_eq!(
+        plan.waiting,
+        vec![waits.metadata.uid, not_stopped.metadata.uid]
+    );
     let expected = PlacementFailure {
-        queued: 3,
+        queued: 2,
         nodes_evaluated: 3,
         nodes_filtered: BTreeMap::new(),
         dimensions_exhausted: BTreeMap::from([("port 80".to_string(), 3)]),
