@@ -220,7 +220,7 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         store.put_at(&key, &job).await.expect("put job");
     }
 
-    let nginx = eventually(90, "3 nginx running", || async {
+    let nginx = eventually(180, "3 nginx running", || async {
         let r = running_of(&store, "nginx").await;
         (r.len() == 3).then_some(r)
     })
