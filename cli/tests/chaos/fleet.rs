@@ -318,9 +318,10 @@ impl Fleet {
     pub fn watch_running(&self) -> RunningWatch {
         let nodes: Vec<String> = self.agents.iter().map(|a| a.node_id.clone()).collect();
         let watch = RunningWatch::default();
-        let (allocs, containers, stop) = (
+        let (allocs, containers, at_most, stop) = (
             watch.allocs.clone(),
             watch.containers.clone(),
+            watch.at_most.clone(),
             watch.stop.clone(),
         );
         let store = self.store.clone();
@@ -329,12 +330,18 @@ impl Fleet {
                 let running = running_allocs(&store).await;
                 allocs.fetch_max(running, Ordering::Relaxed);
                 let nodes = nodes.clone();
-                let on_nodes = tokio::task::spawn_blocking(move || {
-                    nodes.iter().map(|n| running_on(n)).sum::<usize>()
+                let seen = tokio::task::spawn_blocking(move || {
+                    nodes.iter().flat_map(|n| running_on(n)).collect::<Vec<_>>()
                 })
                 .await
-                .unwrap_or(0);
-                containers.fetch_max(on_nodes, Ordering::Relaxed);
+                .unwrap_or_default();
+                if seen.len() > containers.fetch_max(seen.len(), Ordering::Relaxed) {
+                    let states = alloc_states(&store).await;
+                    if let Ok(mut most) = at_most.lock() {
+                        *most = seen;
+                        most.push(format!("| allocations: {states}"));
+                    }
+                }
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
         });
@@ -400,6 +407,8 @@ pub struct Container {
 pub struct RunningWatch {
     allocs: Arc<AtomicUsize>,
     containers: Arc<AtomicUsize>,
+    /// The containers seen when the most ran at once.
+    at_most: Arc<std::sync::Mutex<Vec<String>>>,
     stop: Arc<AtomicBool>,
 }
 
@@ -412,13 +421,14 @@ impl RunningWatch {
         let allocs = self.allocs.load(Ordering::Relaxed);
         let containers = self.containers.load(Ordering::Relaxed);
         println!("chaos: at most {allocs} allocations and {containers} containers ran at once (count {count})");
+        let seen = self.at_most.lock().map(|s| s.join(" ")).unwrap_or_default();
         assert!(
             allocs <= count,
             "{allocs} allocations running at once, count {count}"
         );
         assert!(
             containers <= count + stopping,
-            "{containers} containers running at once, count {count}"
+            "{containers} containers running at once, count {count}: {seen}"
         );
     }
 }
@@ -430,6 +440,44 @@ impl Drop for RunningWatch {
 }
 
 /// Allocations meant to run (desired run) whose status is running.
+/// Every allocation as `id8 [index] vVERSION desired/status (why)`, for
+/// the message of a failed bound.
+async fn alloc_states(store: &Store) -> String {
+    let keys = store.keys();
+    let Ok(allocs) = store
+        .list_at::<Allocation>(&keys.collection("allocations"))
+        .await
+    else {
+        return String::new();
+    };
+    let mut out = Vec::new();
+    for a in allocs.items {
+        let status = store
+            .get_at::<Versioned<AllocationStatus>>(
+                &keys.alloc_status(&a.metadata.namespace, &a.metadata.uid),
+            )
+            .await
+            .ok()
+            .flatten()
+            .map(|s| format!("{:?}", s.value.client_status))
+            .unwrap_or_default();
+        out.push(format!(
+            "{} [{}] v{} {:?}/{status} prev={} ({})",
+            a.metadata.uid.get(..8).unwrap_or_default(),
+            a.spec.index,
+            a.spec.job_version,
+            a.spec.desired_status,
+            a.spec
+                .previous_allocation
+                .as_deref()
+                .and_then(|p| p.get(..8))
+                .unwrap_or("-"),
+            a.spec.desired_description
+        ));
+    }
+    out.join("; ")
+}
+
 async fn running_allocs(store: &Store) -> usize {
     let keys = store.keys();
     let Ok(allocs) = store
@@ -467,13 +515,14 @@ fn containers_of(node_id: &str) -> Vec<String> {
     ])
 }
 
-fn running_on(node_id: &str) -> usize {
+/// The names of the running containers of a node.
+fn running_on(node_id: &str) -> Vec<String> {
     docker_ps(&[
-        "-q",
+        "--format",
+        "{{.Names}}",
         "--filter",
         &format!("label=io.drover.node_id={node_id}"),
     ])
-    .len()
 }
 
 fn docker_ps(args: &[&str]) -> Vec<String> {

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drover_api_types::alloc::Allocation;
+use drover_api_types::alloc::{Allocation, ClientStatus};
 use drover_api_types::{Job, TaskGroup};
 
 use super::{alloc_name, GroupPlan, Placement, REASON_CANARY_ENDED};
@@ -47,11 +47,17 @@ impl Rollout {
         if !self.active || (self.canaries > 0 && !self.promoted) {
             return 0;
         }
+        // A lost one (its node died) is replaced in this same pass, and its
+        // replacement is in flight: counting neither let the next update
+        // start while the previous old allocation was still stopping.
         let in_flight = kept
             .iter()
             .filter(|a| a.spec.job_version == job.metadata.version)
             .filter(|a| self.placed_by_it(a) && !self.healthy(a))
-            .filter(|a| !a.status.client_status.is_terminal())
+            .filter(|a| {
+                !a.status.client_status.is_terminal()
+                    || a.status.client_status == ClientStatus::Lost
+            })
             .count();
         self.max_parallel.saturating_sub(in_flight)
     }

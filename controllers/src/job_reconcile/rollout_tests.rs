@@ -54,6 +54,18 @@ fn an_unhealthy_new_allocation_holds_the_next_update() {
     );
 }
 
+/// The new allocation in flight dies with its node: its replacement, made
+/// in the same pass, is in flight in its place, so no other old allocation
+/// is replaced yet (the old one it replaced may still be stopping).
+#[test]
+fn a_lost_new_allocation_still_holds_the_next_update() {
+    let mut lost = placed("n0", 0, None);
+    lost.status.client_status = ClientStatus::Lost;
+    let p = plan(&[lost, old("b", 1), old("c", 2)], &rollout(0, true));
+    assert_eq!(p.lost.len(), 1);
+    assert!(p.destructive_update.is_empty(), "{p:?}");
+}
+
 #[test]
 fn a_paused_or_failed_deployment_replaces_nothing() {
     let allocs = [old("a", 0), old("b", 1), old("c", 2)];
