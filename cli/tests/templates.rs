@@ -77,12 +77,18 @@ async fn an_unsupported_function_fails_the_task_with_its_message() {
         "upstream = {{ range service \"db\" }}{{ .Address }}{{ end }}\n",
     )];
     let mut job = job_of("badtpl", vec![task]);
-    // The message is what is tested, not the restart policy: no restarts,
-    // so the task fails on its first attempt (the default policy's two
-    // delayed restarts made this wait ~30 s, past 60 s on a loaded host).
+    // The message is what is tested, not the policies: no restarts, so the
+    // task fails on its first attempt (the default policy's two delayed
+    // restarts made this wait ~30 s, past 60 s on a loaded host), and no
+    // reschedule, so the failed allocation is the job's only one.
     job.spec.groups[0].restart = Some(drover_api_types::job::RestartPolicy {
         attempts: Some(0),
         mode: Some("fail".into()),
+        ..Default::default()
+    });
+    job.spec.groups[0].reschedule = Some(drover_api_types::job::ReschedulePolicy {
+        attempts: Some(0),
+        unlimited: Some(false),
         ..Default::default()
     });
     cluster.submit(&job).await;
