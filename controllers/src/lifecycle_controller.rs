@@ -60,6 +60,13 @@ pub const UNKNOWN_DESCRIPTION: &str =
 /// How long a pass waits for the view to catch up with its own writes.
 const CATCH_UP: Duration = Duration::from_secs(2);
 
+/// A silent node: its allocations and what becomes of them.
+struct Silent {
+    node: String,
+    allocs: Vec<drover_api_types::Allocation>,
+    plan: SilentPlan,
+}
+
 /// The one work-queue key: the whole fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fleet;
@@ -292,8 +299,10 @@ impl LifecycleController {
             .await
     }
 
-    /// The decision for the allocations of `node`, silent since `since`.
-    fn silent_plan(&self, node: &str, since: DateTime<Utc>, now: DateTime<Utc>) -> SilentPlan {
+    /// The decision for the allocations of `node`, silent since `since`,
+    /// with the allocations it was made from (to write it without reading
+    /// them again).
+    fn silent_plan(&self, node: &str, since: DateTime<Utc>, now: DateTime<Utc>) -> Silent {
         let view = &self.ctx.view;
         let allocs = view.node_allocs(node);
         let mut jobs: HashMap<ObjectKey, Option<drover_api_types::Job>> = HashMap::new();
@@ -313,19 +322,23 @@ impl LifecycleController {
                 SilentAlloc { alloc, lost_after }
             })
             .collect();
-        silent_allocs(node, since, &input, now)
+        let plan = silent_allocs(node, since, &input, now);
+        Silent {
+            node: node.to_string(),
+            allocs,
+            plan,
+        }
     }
 
     /// Writes what `plans` decided for the allocations of silent nodes.
     async fn settle_allocs(
         &self,
-        plans: &[(String, SilentPlan)],
+        silent: &[Silent],
         now: DateTime<Utc>,
     ) -> Result<(), LifecycleError> {
         let view = &self.ctx.view;
         let mut units = Vec::new();
-        for (node, plan) in plans {
-            let allocs = view.node_allocs(node);
+        for Silent { node, allocs, plan } in silent {
             let by_id: HashMap<&str, &drover_api_types::Allocation> = allocs
                 .iter()
                 .map(|a| (a.metadata.uid.as_str(), a))
@@ -412,29 +425,29 @@ impl Reconcile for LifecycleController {
         // A node just declared gone is disconnected while some allocation
         // waits for it, down otherwise; one already disconnected turns down
         // when the last of them runs out.
-        let mut settle: Vec<(String, SilentPlan)> = Vec::new();
+        let mut settle: Vec<Silent> = Vec::new();
         let mut transitions: Vec<(String, NodeState)> = Vec::new();
         for id in &plan.mark_down {
             let silent = self.silent_plan(id, now, now);
-            let state = if silent.waits() {
+            let state = if silent.plan.waits() {
                 NodeState::Disconnected
             } else {
                 NodeState::Down
             };
             transitions.push((id.clone(), state));
-            settle.push((id.clone(), silent));
+            settle.push(silent);
         }
         for o in observed.iter().filter(|o| o.state.is_gone() && !o.alive) {
             let since = o.last_transition.unwrap_or(now);
             let silent = self.silent_plan(&o.node_id, since, now);
-            if o.state == NodeState::Disconnected && !silent.waits() {
+            if o.state == NodeState::Disconnected && !silent.plan.waits() {
                 transitions.push((o.node_id.clone(), NodeState::Down));
             }
-            settle.push((o.node_id.clone(), silent));
+            settle.push(silent);
         }
         let next_check = settle
             .iter()
-            .filter_map(|(_, p)| p.next_check)
+            .filter_map(|s| s.plan.next_check)
             .chain(plan.next_check)
             .min();
         self.set_states(&transitions, now).await?;

@@ -228,6 +228,17 @@ async fn status_of(store: &Store, alloc: &Allocation) -> Option<AllocationStatus
         .map(|s| s.value)
 }
 
+/// Waits (up to 30 s) until `alloc`'s client status is `wanted`.
+async fn status_when(store: &Store, alloc: &Allocation, wanted: ClientStatus) -> AllocationStatus {
+    let what = format!("the allocation {wanted:?}");
+    eventually(30, &what, || async {
+        status_of(store, alloc)
+            .await
+            .filter(|s| s.client_status == wanted)
+    })
+    .await
+}
+
 async fn node_state(store: &Store, node_id: &str) -> Option<drover_api_types::node::NodeState> {
     store
         .get_at::<Versioned<drover_api_types::node::NodeStatus>>(&store.keys().node_status(node_id))
@@ -266,12 +277,7 @@ async fn an_allocation_with_lost_after_waits_unknown_and_comes_back_as_it_was() 
 
     proxy.cut();
     let cut_at = std::time::Instant::now();
-    let unknown = eventually(30, "the allocation unknown", || async {
-        status_of(store, &alloc)
-            .await
-            .filter(|s| s.client_status == ClientStatus::Unknown)
-    })
-    .await;
+    let unknown = status_when(store, &alloc, ClientStatus::Unknown).await;
     println!(
         "disconnect: unknown {:?} after the cut (ttl 2 s + grace 2 s)",
         cut_at.elapsed()
@@ -299,12 +305,7 @@ async fn an_allocation_with_lost_after_waits_unknown_and_comes_back_as_it_was() 
     assert_eq!(docker_inspect(&container, "{{.State.Running}}"), "true");
     proxy.restore();
     let restored_at = std::time::Instant::now();
-    eventually(30, "the original running again", || async {
-        status_of(store, &alloc)
-            .await
-            .filter(|s| s.client_status == ClientStatus::Running)
-    })
-    .await;
+    status_when(store, &alloc, ClientStatus::Running).await;
     println!(
         "disconnect: running again {:?} after the network came back",
         restored_at.elapsed()
@@ -372,12 +373,7 @@ async fn an_agent_out_of_contact_for_stop_on_client_after_stops_the_allocation()
     );
     proxy.restore();
 
-    let lost = eventually(30, "the allocation reported lost", || async {
-        status_of(store, &alloc)
-            .await
-            .filter(|s| s.client_status == ClientStatus::Lost)
-    })
-    .await;
+    let lost = status_when(store, &alloc, ClientStatus::Lost).await;
     assert!(
         lost.client_description.contains("stop_on_client_after"),
         "{lost:?}"

@@ -439,7 +439,6 @@ impl Drop for RunningWatch {
     }
 }
 
-/// Allocations meant to run (desired run) whose status is running.
 /// Every allocation as `id8 [index] vVERSION desired/status (why)`, for
 /// the message of a failed bound.
 async fn alloc_states(store: &Store) -> String {
@@ -478,6 +477,7 @@ async fn alloc_states(store: &Store) -> String {
     out.join("; ")
 }
 
+/// Allocations meant to run (desired run) whose status is running.
 async fn running_allocs(store: &Store) -> usize {
     let keys = store.keys();
     let Ok(allocs) = store
