@@ -42,7 +42,7 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-# Figures, not assertions: raw etcd throughput and watch latency, the
+# Figures, not assertions (the drover-bench binary, bench/): raw etcd throughput and watch latency, the
 # scheduler end to end (100,000 allocations over 5,000 simulated nodes), the
 # DNS server on one core (queries per second over 50 services x 3 instances),
 # the catalog following the fleet (healthy → in /v1/health/service and DNS,
@@ -58,14 +58,15 @@ fmt:
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000
 BENCH_AGENT_ALLOCS ?= 50
-bench: build
+bench: deps
+	$(CARGO) build --release -p drover-cli -p drover-bench
 	$(CARGO) run --release -p drover-store --example store_bench
-	target/release/drover bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
-	target/release/drover bench dns --services 50 --instances 3 --json
-	target/release/drover bench catalog --instances 50 --json
-	target/release/drover bench churn --jobs 1000 --nodes 50 --json
+	target/release/drover-bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
+	target/release/drover-bench dns --services 50 --instances 3 --json
+	target/release/drover-bench catalog --instances 50 --json
+	target/release/drover-bench churn --jobs 1000 --nodes 50 --json
 	@if docker info >/dev/null 2>&1; then \
-	  target/release/drover bench agent --allocs $(BENCH_AGENT_ALLOCS) --json; \
+	  target/release/drover-bench agent --allocs $(BENCH_AGENT_ALLOCS) --json; \
 	else \
 	  echo "bench agent: skipped, Docker is unreachable (docker info failed)"; \
 	fi

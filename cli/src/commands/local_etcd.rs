@@ -1,4 +1,4 @@
-//! A local etcd as a child process: for `drover bench` (and `drover dev`),
+//! A local etcd as a child process for `drover dev`,
 //! which must work on a machine with nothing but the etcd binary.
 
 use std::fs::File;
@@ -30,11 +30,7 @@ pub struct EtcdOptions {
 
 impl LocalEtcd {
     /// Starts `etcd` from PATH with its data under `data_dir`, on free
-    /// loopback ports, and waits until it answers.
-    pub async fn start(data_dir: &Path) -> anyhow::Result<Self> {
-        Self::start_with(data_dir, EtcdOptions::default()).await
-    }
-
+    /// loopback ports unless `options` prefers some, and waits until it answers.
     pub async fn start_with(data_dir: &Path, options: EtcdOptions) -> anyhow::Result<Self> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;

@@ -2,7 +2,6 @@
 
 mod agent;
 mod apply;
-mod bench;
 mod client;
 mod cluster_args;
 mod completion;
@@ -85,8 +84,6 @@ enum Command {
     Kv(kv::Args),
     /// Stream a task's output (`drover logs ALLOC [TASK] [-f] [--stderr] [--tail N]`).
     Logs(logs::Args),
-    /// Benchmarks with real parts (`drover bench schedule`, `drover bench agent`).
-    Bench(bench::Args),
     /// Run a parameterized job once: `drover dispatch JOB [--meta K=V]... [FILE|-]`.
     Dispatch(dispatch::Args),
     /// Periodic jobs: `drover periodic force JOB` launches one now.
@@ -113,7 +110,6 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Server(args) => server::run(&args),
-        Command::Bench(args) => bench::run(&args),
         Command::Agent(args) => agent::run(&args),
         Command::Logs(args) => logs::run(&args, &cli.api),
         Command::Kv(args) => kv::run(&args, &cli.api),

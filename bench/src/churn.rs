@@ -1,4 +1,4 @@
-//! `drover bench churn`: apply, update and stop many small jobs, and show
+//! `drover-bench churn`: apply, update and stop many small jobs, and show
 //! that garbage collection and compaction keep etcd bounded.
 //!
 //! It starts its own etcd (unless `--etcd` is given), `drover server` as a
@@ -35,8 +35,8 @@ use super::catalog::wait_api;
 use super::measure::{etcd_for, percentile, round2, tempdir};
 use super::schedule::wait_nodes_ready;
 use super::server_process::ServerProcess;
-use crate::commands::cluster_args::parse_duration;
-use crate::commands::local_etcd::free_port;
+use crate::measure::free_port;
+use crate::measure::parse_duration;
 use sizes::Sizes;
 use track::lock;
 
@@ -161,7 +161,7 @@ async fn measure(args: &ChurnArgs) -> anyhow::Result<Report> {
         bail!("--jobs, --nodes and --concurrency must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = etcd_for(&args.etcd, &scratch).await?;
+    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
     let prefix = format!("/drover-bench-churn-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await

@@ -1,7 +1,12 @@
 //! What the benchmarks share: percentiles, rounding for JSON, a scratch
-//! directory, and a process's memory from /proc.
+//! directory, a process's memory from /proc, the etcd and the `drover`
+//! binary to run against.
 
+use std::net::TcpListener;
 use std::path::PathBuf;
+use std::time::Duration;
+
+use drover_test_support::EtcdProcess;
 
 use anyhow::Context as _;
 
@@ -63,17 +68,45 @@ fn status_field_mb(status: &str, field: &str) -> f64 {
 }
 
 /// The etcd a benchmark runs against: `given` endpoints, or a fresh local
-/// etcd with its data under `scratch` (stopped when the handle drops).
-pub async fn etcd_for(
-    given: &[String],
-    scratch: &std::path::Path,
-) -> anyhow::Result<(Option<crate::commands::local_etcd::LocalEtcd>, Vec<String>)> {
+/// etcd on free ports (stopped when the handle drops).
+pub async fn etcd_for(given: &[String]) -> anyhow::Result<(Option<EtcdProcess>, Vec<String>)> {
     if !given.is_empty() {
         return Ok((None, given.to_vec()));
     }
-    let etcd = crate::commands::local_etcd::LocalEtcd::start(&scratch.join("etcd")).await?;
-    let endpoint = etcd.endpoint().to_string();
+    let etcd = EtcdProcess::start().await?;
+    let endpoint = etcd.endpoint();
     Ok((Some(etcd), vec![endpoint]))
+}
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr().context("finding a free port")?.port())
+}
+
+/// A flag's duration in Nomad's syntax (`500ms`, `30s`, `1m30s`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    drover_api_types::Duration::parse(s)
+        .map(|d| d.as_std())
+        .map_err(|e| e.to_string())
+}
+
+/// The `drover` binary the benchmarks start as servers and agents:
+/// `$DROVER_BIN`, else the one built beside this binary.
+pub fn drover_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("DROVER_BIN") {
+        return Ok(PathBuf::from(path));
+    }
+    let beside = std::env::current_exe()
+        .context("finding this binary")?
+        .with_file_name("drover");
+    anyhow::ensure!(
+        beside.is_file(),
+        "no drover binary at {}: build it first (cargo build --release -p drover-cli) \
+         or set DROVER_BIN",
+        beside.display()
+    );
+    Ok(beside)
 }
 
 #[cfg(test)]

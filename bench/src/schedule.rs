@@ -1,4 +1,4 @@
-//! `drover bench schedule`: how fast a real server places allocations on
+//! `drover-bench schedule`: how fast a real server places allocations on
 //! simulated nodes, end to end through etcd.
 //!
 //! It starts its own etcd (unless `--etcd` is given), measures that etcd's
@@ -24,7 +24,7 @@ use serde_json::json;
 
 use super::measure::{etcd_for, percentile, round2, tempdir};
 use super::server_process::ServerProcess;
-use crate::commands::cluster_args::parse_duration;
+use crate::measure::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct ScheduleArgs {
@@ -121,7 +121,7 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         bail!("--nodes, --allocs and --job-size must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = etcd_for(&args.etcd, &scratch).await?;
+    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
     let prefix = format!("/drover-bench-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await

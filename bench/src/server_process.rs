@@ -21,7 +21,7 @@ impl ServerProcess {
         scratch: &Path,
         extra: &[String],
     ) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("finding the drover binary")?;
+        let exe = crate::measure::drover_binary()?;
         let log = std::fs::File::create(scratch.join("server.log")).context("server log")?;
         let mut command = Command::new(exe);
         command

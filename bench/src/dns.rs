@@ -1,4 +1,4 @@
-//! `drover bench dns`: how many queries the DNS server answers per second
+//! `drover-bench dns`: how many queries the DNS server answers per second
 //! on one core, and how long each takes.
 //!
 //! The server's UDP loop runs as in `drover server`, on a current_thread
@@ -26,7 +26,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use super::measure::{round2, Summary};
-use crate::commands::cluster_args::parse_duration;
+use crate::measure::parse_duration;
 
 #[derive(Debug, clap::Args)]
 pub struct DnsArgs {

@@ -91,7 +91,7 @@ impl AgentProcess {
         prefix: &str,
         scratch: &Path,
     ) -> anyhow::Result<Self> {
-        let exe = std::env::current_exe().context("finding the drover binary")?;
+        let exe = crate::measure::drover_binary()?;
         let data_dir = scratch.join("agent");
         let log = std::fs::File::create(scratch.join("agent.log")).context("agent log")?;
         let child = Command::new(exe)

@@ -1,4 +1,4 @@
-//! `drover bench agent`: how fast one real agent turns a binding into a
+//! `drover-bench agent`: how fast one real agent turns a binding into a
 //! running container on the local Docker, and how much memory it takes.
 //!
 //! It starts its own etcd (unless `--etcd` is given) and `drover agent` as
@@ -28,7 +28,7 @@ use drover_store::{Atomic, Guard, Store, StoreConfig, Stored as _};
 use serde_json::json;
 
 use super::measure::{etcd_for, round2, tempdir, Summary};
-use crate::commands::cluster_args::parse_duration;
+use crate::measure::parse_duration;
 
 /// Built locally from busybox-static: no registry is needed, and a pull
 /// never counts towards start-up.
@@ -170,7 +170,7 @@ async fn bench(args: &AgentArgs) -> anyhow::Result<Report> {
 }
 
 async fn bench_in(args: &AgentArgs, scratch: &Path, docker: &Docker) -> anyhow::Result<Report> {
-    let (etcd, endpoints) = etcd_for(&args.etcd, scratch).await?;
+    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
     let prefix = format!("/drover-bench-agent-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await

@@ -1,4 +1,4 @@
-//! `drover bench catalog`: how fast the catalog follows the fleet — from an
+//! `drover-bench catalog`: how fast the catalog follows the fleet — from an
 //! instance turning healthy (its allocation reported running with passing
 //! checks) to its appearance in `/v1/health/service/<name>` and in DNS, and
 //! from a stop to its disappearance from both.
@@ -32,8 +32,8 @@ use super::dns_client::srv_lookup;
 use super::measure::{etcd_for, round2, tempdir, Summary};
 use super::schedule::wait_nodes_ready;
 use super::server_process::ServerProcess;
-use crate::commands::cluster_args::parse_duration;
-use crate::commands::local_etcd::free_port;
+use crate::measure::free_port;
+use crate::measure::parse_duration;
 
 const JOB: &str = "bench-catalog";
 const SERVICE: &str = "bench-web";
@@ -149,7 +149,7 @@ async fn measure(args: &CatalogArgs) -> anyhow::Result<Report> {
         bail!("--instances and --nodes must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = etcd_for(&args.etcd, &scratch).await?;
+    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
     let prefix = format!("/drover-bench-catalog-{}", std::process::id());
     let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
         .await
