@@ -30,10 +30,10 @@ test: deps lint
 
 # Faults injected into a live fleet of real processes — a 3-member etcd,
 # 2 servers, 4 agents on the local Docker, a proxy to cut one agent off —
-# one scenario at a time (cli/tests/chaos.rs). Each asserts its outcome
+# one scenario at a time (cli/tests/it/chaos.rs). Each asserts its outcome
 # and prints its figures as `chaos: …` lines.
 chaos: deps
-	$(CARGO) test -p drover-cli --test chaos -- --ignored --test-threads=1 --nocapture
+	$(CARGO) test -p drover-cli --test it -- --ignored --test-threads=1 --nocapture chaos::
 
 lint: deps
 	$(CARGO) fmt --all -- --check

@@ -189,6 +189,50 @@ pub async fn serve_with(
     Ok(())
 }
 
+/// The API served on a free loopback port of this process, as `drover
+/// server` serves it (the same router, limits and listener) but with no
+/// election (never leading) and no controllers, so what a caller writes
+/// stays as written: what the API's and the CLI's tests run against.
+/// Dropping it stops the listener.
+pub struct InProcessApi {
+    pub addr: SocketAddr,
+    /// `http://ADDR`.
+    pub base: String,
+    stop: watch::Sender<bool>,
+    _leading: watch::Sender<bool>,
+}
+
+impl InProcessApi {
+    pub async fn start(api: crate::api::ApiState) -> std::io::Result<Self> {
+        Self::start_with(api, Limits::default()).await
+    }
+
+    pub async fn start_with(api: crate::api::ApiState, limits: Limits) -> std::io::Result<Self> {
+        let (leading_tx, leading) = watch::channel(false);
+        let state = HttpState {
+            registry: Registry::new(),
+            leading,
+        };
+        let router = router_with(state, Some(api), limits);
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        tokio::spawn(serve_with(listener, router, limits, stopped));
+        Ok(InProcessApi {
+            addr,
+            base: format!("http://{addr}"),
+            stop,
+            _leading: leading_tx,
+        })
+    }
+}
+
+impl Drop for InProcessApi {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

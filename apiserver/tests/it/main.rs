@@ -1,0 +1,12 @@
+//! apiserver's integration tests, one binary so the dependency graph is
+//! linked once; each module was a test binary of its own.
+
+mod cluster_api;
+mod common;
+mod consul_api;
+mod consul_clients;
+mod consul_synth;
+mod dns;
+mod jobs_api;
+mod rollout_api;
+mod slow_clients;

@@ -1,0 +1,123 @@
+//! Job files that used to run wrong (issue 16 §7), on a real agent and
+//! Docker: a template mounted as a file with `volumes`, volume options,
+//! `pid_mode` and log rotation reaching the container, and a container
+//! removed from outside restarted after the policy's delay.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use drover_api_types::alloc::ClientStatus;
+use drover_api_types::job::RestartPolicy;
+use drover_api_types::task::Template;
+use drover_test_support::wait::eventually;
+
+use common::*;
+
+const ADDRESS: &str = "127.0.0.80";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_template_mounted_as_a_file_and_docker_options_reach_the_container() {
+    let cluster = Cluster::start(ADDRESS).await;
+    let mut task = shell_task("main", "cat /etc/site.conf > /alloc/out; exec sleep 3600");
+    task.templates = vec![Template {
+        destination: "local/site.conf".into(),
+        data: "server { listen {{ env \"NOMAD_ALLOC_INDEX\" }}; }\n".into(),
+        ..Template::default()
+    }];
+    task.config.insert(
+        "volumes".into(),
+        serde_json::json!(["local/site.conf:/etc/site.conf:ro,rprivate"]),
+    );
+    task.config.insert("pid_mode".into(), "host".into());
+    task.logs.max_files = 2;
+    task.logs.max_file_size = 3;
+    let job = job_of("mountfile", vec![task]);
+    cluster.submit(&job).await;
+    let (alloc, _) = cluster
+        .alloc_when("mountfile", "front", "the allocation running", |s| {
+            s.client_status == ClientStatus::Running
+        })
+        .await;
+    let out = cluster.alloc_dir(&alloc).join("out");
+    let text = eventually(30, "the task's output", || async {
+        std::fs::read_to_string(&out).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(text, "server { listen 0; }\n");
+    let container = format!("main-{}", alloc.metadata.uid);
+    let mount = docker_inspect(
+        &container,
+        "{{range .Mounts}}{{if eq .Destination \"/etc/site.conf\"}}{{.RW}} {{.Propagation}}{{end}}{{end}}",
+    );
+    // rprivate, not rslave: rslave needs the host path on a shared or slave
+    // mount, which Docker checks and this test cannot assume.
+    assert_eq!(
+        mount, "false rprivate",
+        "read-only, the propagation asked for"
+    );
+    assert_eq!(
+        docker_inspect(&container, "{{.HostConfig.PidMode}}"),
+        "host"
+    );
+    assert_eq!(
+        docker_inspect(
+            &container,
+            "{{.HostConfig.LogConfig.Type}} {{index .HostConfig.LogConfig.Config \"max-file\"}} {{index .HostConfig.LogConfig.Config \"max-size\"}}"
+        ),
+        "json-file 2 3m"
+    );
+    cluster.stop(&job).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_container_removed_from_outside_restarts_after_the_delay() {
+    let cluster = Cluster::start(ADDRESS).await;
+    let mut task = shell_task("main", "exec sleep 3600");
+    task.restart = Some(RestartPolicy {
+        attempts: Some(3),
+        interval: Some(Duration::from_secs(300).into()),
+        delay: Some(Duration::from_secs(5).into()),
+        mode: Some("fail".into()),
+        ..RestartPolicy::default()
+    });
+    let job = job_of("rmf", vec![task]);
+    cluster.submit(&job).await;
+    let (alloc, _) = cluster
+        .alloc_when("rmf", "front", "the allocation running", |s| {
+            s.client_status == ClientStatus::Running
+        })
+        .await;
+    let container = format!("main-{}", alloc.metadata.uid);
+    let first = docker_inspect(&container, "{{.Id}}");
+    assert!(!first.is_empty());
+    let removed = Instant::now();
+    let rm = std::process::Command::new("docker")
+        .args(["rm", "-f", &container])
+        .output()
+        .expect("docker rm -f");
+    assert!(rm.status.success(), "{rm:?}");
+    let second = eventually(60, "a new container running", || async {
+        let id = docker_inspect(&container, "{{.Id}}");
+        let running = docker_inspect(&container, "{{.State.Running}}") == "true";
+        (running && !id.is_empty() && id != first).then_some(id)
+    })
+    .await;
+    let waited = removed.elapsed();
+    assert!(
+        waited >= Duration::from_millis(4500),
+        "restarted after {waited:?}, before the 5s delay"
+    );
+    assert_ne!(second, first);
+    let (_, status) = cluster
+        .alloc_when("rmf", "front", "the allocation running again", |s| {
+            s.client_status == ClientStatus::Running
+                && s.task_states.get("main").is_some_and(|t| t.restarts == 1)
+        })
+        .await;
+    let state = &status.task_states["main"];
+    assert!(!state.failed, "{state:?}");
+    let kinds: Vec<&str> = state.events.iter().map(|e| e.event_type.as_str()).collect();
+    assert!(kinds.contains(&"Restarting"), "{kinds:?}");
+    cluster.stop(&job).await;
+}

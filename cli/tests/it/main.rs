@@ -1,0 +1,25 @@
+//! cli's integration tests, one binary so the dependency graph is
+//! linked once; each module was a test binary of its own.
+
+mod agent;
+mod apply;
+mod chaos;
+mod checks;
+mod cli_api;
+mod cli_rollout;
+mod common;
+mod deployments;
+mod discovery;
+mod job_files;
+mod kv;
+mod logs;
+mod metrics;
+mod obs;
+mod observability;
+mod periodic;
+mod pull;
+mod server;
+mod services;
+mod task_lifecycle;
+mod templates;
+mod validate_inspect;
