@@ -175,8 +175,7 @@ impl AllocationStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskState {
-    /// `pending`, `running` or `dead`.
-    pub state: String,
+    pub state: TaskRunState,
     pub failed: bool,
     pub restarts: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -190,6 +189,36 @@ pub struct TaskState {
     /// service with `address_mode = "driver"` registers.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub driver_ip: String,
+}
+
+/// Where a task is in its life, as Nomad names it on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TaskRunState {
+    /// Not started yet, or waiting to be restarted. `""` is what a task
+    /// state written before this was an enum held before its first event.
+    #[default]
+    #[serde(alias = "")]
+    Pending,
+    Running,
+    /// Exited for good (`failed` says how); it will not run again.
+    Dead,
+}
+
+impl TaskRunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskRunState::Pending => "pending",
+            TaskRunState::Running => "running",
+            TaskRunState::Dead => "dead",
+        }
+    }
+}
+
+impl std::fmt::Display for TaskRunState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]

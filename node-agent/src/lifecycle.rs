@@ -13,9 +13,8 @@
 //!   and **poststop** tasks run last, once everything else is dead (only if
 //!   a main task ever started: there is nothing to clean up otherwise).
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::Task;
-
-use crate::task_state as ts;
 
 /// Where a task sits in the allocation's lifecycle.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,8 +43,7 @@ pub struct TaskView {
     pub phase: Phase,
     pub sidecar: bool,
     pub leader: bool,
-    /// `pending`, `running` or `dead` (see [`crate::task_state`]).
-    pub state: String,
+    pub state: TaskRunState,
     pub failed: bool,
     /// The task has been started at least once.
     pub started: bool,
@@ -57,18 +55,18 @@ impl TaskView {
             phase: Phase::of(task),
             sidecar: task.lifecycle.as_ref().is_some_and(|l| l.sidecar),
             leader: task.leader,
-            state: state.map_or_else(|| ts::PENDING.to_string(), |s| s.state.clone()),
+            state: state.map_or(TaskRunState::Pending, |s| s.state),
             failed: state.is_some_and(|s| s.failed),
             started: state.is_some_and(|s| s.started_at.is_some()),
         }
     }
 
     fn dead(&self) -> bool {
-        self.state == ts::DEAD
+        self.state == TaskRunState::Dead
     }
 
     fn running(&self) -> bool {
-        self.state == ts::RUNNING
+        self.state == TaskRunState::Running
     }
 
     /// Runs until it exits, rather than for the allocation's lifetime.

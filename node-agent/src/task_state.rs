@@ -2,7 +2,7 @@
 //! status, and the allocation's client status derived from them. Pure.
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{AllocationStatus, ClientStatus, TaskEvent, TaskState};
+use drover_api_types::alloc::{AllocationStatus, ClientStatus, TaskEvent, TaskRunState, TaskState};
 
 /// Event types, named as Nomad names them.
 pub mod events {
@@ -18,10 +18,6 @@ pub mod events {
     pub const RESTART_SIGNALED: &str = "Restart Signaled";
     pub const DRIVER_FAILURE: &str = "Driver Failure";
 }
-
-pub const PENDING: &str = "pending";
-pub const RUNNING: &str = "running";
-pub const DEAD: &str = "dead";
 
 /// Events kept per task; older ones are dropped (Nomad keeps 10).
 pub const MAX_EVENTS: usize = 10;
@@ -59,21 +55,21 @@ pub fn client_status(
     if tasks
         .iter()
         .filter_map(state_of)
-        .any(|s| s.state == DEAD && s.failed)
+        .any(|s| s.state == TaskRunState::Dead && s.failed)
     {
         return (ClientStatus::Failed, "Failed tasks");
     }
     if !tasks.is_empty()
         && tasks
             .iter()
-            .all(|t| state_of(t).is_some_and(|s| s.state == DEAD))
+            .all(|t| state_of(t).is_some_and(|s| s.state == TaskRunState::Dead))
     {
         return (ClientStatus::Complete, "All tasks have completed");
     }
     if tasks
         .iter()
         .filter_map(state_of)
-        .any(|s| s.state == RUNNING)
+        .any(|s| s.state == TaskRunState::Running)
     {
         return (ClientStatus::Running, "Tasks are running");
     }
@@ -92,13 +88,13 @@ pub fn client_status(
 mod tests {
     use super::*;
 
-    fn status(states: &[(&str, &str, bool)]) -> AllocationStatus {
+    fn status(states: &[(&str, TaskRunState, bool)]) -> AllocationStatus {
         let mut s = AllocationStatus::default();
         for (task, state, failed) in states {
             s.task_states.insert(
                 task.to_string(),
                 TaskState {
-                    state: state.to_string(),
+                    state: *state,
                     failed: *failed,
                     ..Default::default()
                 },
@@ -112,21 +108,36 @@ mod tests {
         let tasks = vec![("web".to_string(), true), ("log".to_string(), false)];
         let cases = [
             (vec![], ClientStatus::Pending),
-            (vec![("web", PENDING, false)], ClientStatus::Pending),
             (
-                vec![("web", RUNNING, false), ("log", PENDING, false)],
+                vec![("web", TaskRunState::Pending, false)],
+                ClientStatus::Pending,
+            ),
+            (
+                vec![
+                    ("web", TaskRunState::Running, false),
+                    ("log", TaskRunState::Pending, false),
+                ],
                 ClientStatus::Running,
             ),
             (
-                vec![("web", DEAD, false), ("log", RUNNING, false)],
+                vec![
+                    ("web", TaskRunState::Dead, false),
+                    ("log", TaskRunState::Running, false),
+                ],
                 ClientStatus::Running,
             ),
             (
-                vec![("web", DEAD, false), ("log", DEAD, false)],
+                vec![
+                    ("web", TaskRunState::Dead, false),
+                    ("log", TaskRunState::Dead, false),
+                ],
                 ClientStatus::Complete,
             ),
             (
-                vec![("web", DEAD, true), ("log", RUNNING, false)],
+                vec![
+                    ("web", TaskRunState::Dead, true),
+                    ("log", TaskRunState::Running, false),
+                ],
                 ClientStatus::Failed,
             ),
         ];
@@ -142,7 +153,10 @@ mod tests {
     #[test]
     fn a_started_main_task_keeps_the_allocation_running_between_phases() {
         let tasks = vec![("web".to_string(), true), ("cleanup".to_string(), false)];
-        let mut s = status(&[("web", DEAD, false), ("cleanup", PENDING, false)]);
+        let mut s = status(&[
+            ("web", TaskRunState::Dead, false),
+            ("cleanup", TaskRunState::Pending, false),
+        ]);
         assert_eq!(client_status(&s, &tasks).0, ClientStatus::Pending);
         if let Some(web) = s.task_states.get_mut("web") {
             web.started_at = Some(Utc::now());

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
     Allocation, AllocationStatus, ClientStatus, DesiredStatus, TaskState,
 };
@@ -239,7 +240,7 @@ impl Worker {
             let intent = match step {
                 Step::Wait => Intent::Leave,
                 Step::Skip => {
-                    if state.state != ts::DEAD {
+                    if state.state != TaskRunState::Dead {
                         ts::record(
                             state,
                             events::NOT_RESTARTING,
@@ -247,7 +248,7 @@ impl Worker {
                             None,
                             now,
                         );
-                        state.state = ts::DEAD.into();
+                        state.state = TaskRunState::Dead;
                         state.finished_at = Some(now);
                     }
                     Intent::Leave
@@ -305,8 +306,8 @@ impl Worker {
                 .any(|c| c.running && c.labels.get(labels::TASK) == Some(&task.name));
             if *step == Step::Stop && !runs {
                 let state = self.task_state(&task.name);
-                if state.state != ts::DEAD {
-                    state.state = ts::DEAD.into();
+                if state.state != TaskRunState::Dead {
+                    state.state = TaskRunState::Dead;
                     state.finished_at.get_or_insert(now);
                 }
             }
@@ -367,7 +368,7 @@ impl Worker {
             self.status
                 .task_states
                 .get(&t.name)
-                .is_some_and(|s| s.state == ts::DEAD)
+                .is_some_and(|s| s.state == TaskRunState::Dead)
         }) && self.tasks.values().all(|m| m.restart_at.is_none())
     }
 
@@ -376,19 +377,19 @@ impl Worker {
             .task_states
             .entry(task.to_string())
             .or_insert_with(|| TaskState {
-                state: ts::PENDING.into(),
+                state: TaskRunState::Pending,
                 ..Default::default()
             })
     }
 
     fn fail_task(&mut self, task: &str, kind: &str, message: String, now: DateTime<Utc>) {
         let state = self.task_state(task);
-        if state.state == ts::DEAD {
+        if state.state == TaskRunState::Dead {
             return;
         }
         tracing::warn!(task, %message, "task failed");
         ts::record(state, kind, message, None, now);
-        state.state = ts::DEAD.into();
+        state.state = TaskRunState::Dead;
         state.failed = true;
         state.finished_at = Some(now);
     }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use common::{start, Server};
+use crate::common::{start, Server};
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus};
 use drover_api_types::node::{NodeScheduling, NodeState, NodeStatus};
 use drover_api_types::{Allocation, Node, ObjectMeta};
@@ -13,8 +13,6 @@ use drover_apiserver::api::openapi::ROUTES;
 use drover_store::Versioned;
 use futures::StreamExt;
 use serde_json::{json, Value};
-
-use crate::common;
 
 /// Requests and fixtures as these tests make them.
 trait Calls {

@@ -2,13 +2,13 @@
 //! Nomad's service endpoints, against a real etcd: catalog objects are
 //! written straight into the store (see `common`).
 
-use crate::common;
-
 use std::time::{Duration, Instant};
 
 use drover_api_types::node::NodeState;
 use drover_test_support::wait::eventually;
 use serde_json::Value;
+
+use crate::common;
 
 fn ids(entries: &Value, field: &[&str]) -> Vec<String> {
     let mut out: Vec<String> = entries

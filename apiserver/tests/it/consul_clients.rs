@@ -4,13 +4,13 @@
 //! built with Consul SD and by VictoriaMetrics always. Both read the scene of
 //! `common::Server::scene`.
 
-use crate::common;
-
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use drover_test_support::wait::eventually;
 use serde_json::Value;
+
+use crate::common;
 
 #[tokio::test]
 async fn py_consul_reads_the_catalog_and_uses_kv() {

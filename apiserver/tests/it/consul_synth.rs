@@ -2,8 +2,6 @@
 //! node with an HTTP address, `drover` per server record) through the
 //! Consul-compatible endpoints, against a real etcd.
 
-use crate::common;
-
 use std::time::Duration;
 
 use drover_api_types::node::{Node, NodeState};
@@ -12,6 +10,8 @@ use drover_api_types::ObjectMeta;
 use drover_store::{Guard, Stored};
 use drover_test_support::wait::eventually;
 use serde_json::{json, Value};
+
+use crate::common;
 
 /// A node whose agent serves HTTP at `http_addr` ("" for none).
 async fn node(s: &common::Server, id: &str, address: &str, http_addr: &str, state: NodeState) {

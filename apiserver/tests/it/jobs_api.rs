@@ -3,15 +3,13 @@
 
 use std::time::{Duration, Instant};
 
-use common::{start, Answer, Server};
+use crate::common::{start, Answer, Server};
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus};
 use drover_api_types::jobspec::{parse_str, ParseOptions};
 use drover_api_types::node::{NodeState, NodeStatus};
 use drover_api_types::{Allocation, Node, ObjectMeta};
 use drover_store::Versioned;
 use serde_json::{json, Value};
-
-use crate::common;
 
 /// Requests as these tests make them.
 trait Calls {

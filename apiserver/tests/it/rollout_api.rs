@@ -3,7 +3,7 @@
 //! stability marks are written straight into the store, as the
 //! deployments controller writes them.
 
-use common::{start, Server};
+use crate::common::{start, Server};
 use drover_api_types::alloc::{AllocationStatus, DeploymentHealth};
 use drover_api_types::deployment::{
     DeploymentAdmin, DeploymentGroupSpec, DeploymentGroupStatus, DeploymentState, VersionStability,
@@ -12,8 +12,6 @@ use drover_api_types::jobspec::{parse_str, ParseOptions};
 use drover_api_types::{Deployment, Job};
 use drover_store::Versioned;
 use serde_json::{json, Value};
-
-use crate::common;
 
 /// Requests as these tests make them.
 trait Calls {

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::Job;
 use drover_apiserver::api::deployments::DeploymentView;
 use drover_apiserver::api::views::{AllocationView, NodeDetail};
@@ -317,10 +318,9 @@ pub fn alloc_page(
     for name in names {
         let state = a.task_states.get(&name).cloned().unwrap_or_default();
         let task = group.and_then(|g| g.tasks.iter().find(|t| t.name == name));
-        let word = match (state.state.as_str(), state.failed) {
-            ("", _) => "pending".to_string(),
-            ("dead", true) => "dead (failed)".to_string(),
-            (s, _) => s.to_string(),
+        let word = match (state.state, state.failed) {
+            (TaskRunState::Dead, true) => "dead (failed)",
+            (s, _) => s.as_str(),
         };
         section(&mut out, style, &format!("Task {name:?} is {word:?}"));
         let mut task_fields = vec![

@@ -2,12 +2,10 @@
 //! Docker with its own loopback address, a real etcd, and a busybox image
 //! built locally (no registry is reachable).
 
-use crate::common;
-
 use std::path::Path;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
 use drover_api_types::Job;
 use drover_store::{Store, Versioned};

@@ -2,16 +2,16 @@
 //! a `drover server` child serving the API and a `drover agent --simulate 2`
 //! child, driven through the CLI as a user would.
 
-use crate::common;
-
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{drover, get_json as get, until_ready, Proc, DROVER};
+use crate::common::{drover, get_json as get, until_ready, Proc, DROVER};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
+
+use crate::common;
 
 /// A server (API on a free port) and two simulated nodes.
 struct Api {

@@ -17,7 +17,7 @@ mod fleet;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::web_job;
+use crate::common::web_job;
 use drover_api_types::node::NodeState;
 use drover_api_types::Job;
 use drover_test_support::wait::eventually;

@@ -3,14 +3,12 @@
 //! allocation status, and `check_restart` restarts the task, after which
 //! it passes again.
 
-use crate::common;
-
 use std::time::Duration;
 
 use drover_api_types::alloc::AllocationStatus;
 use drover_api_types::group::{Check, CheckRestart, Service};
 
-use common::*;
+use crate::common::*;
 
 fn check(kind: &str, name: &str) -> Check {
     Check {

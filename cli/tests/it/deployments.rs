@@ -8,12 +8,10 @@
 //! deployment's reason and ends as soon as healthy canaries wait for
 //! promotion.
 
-use crate::common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::{job_of, shell_task, Cluster};
+use crate::common::{job_of, shell_task, Cluster};
 use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus};
 use drover_api_types::deployment::{DeploymentAdmin, DeploymentState};
 use drover_api_types::group::{Check, Service};
@@ -22,6 +20,8 @@ use drover_api_types::job::UpdateStrategy;
 use drover_api_types::{Deployment, Job};
 use drover_store::{Store, Versioned};
 use drover_test_support::wait::eventually;
+
+use crate::common;
 
 /// Registers `job` through the API; returns the new version.
 async fn register(server: &str, job: &Job) -> u64 {

@@ -4,14 +4,12 @@
 //! health API; a node taken away loses its instances and the replacements
 //! appear; a failing http check takes an instance out of DNS and `?passing`.
 
-use crate::common;
-
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
 use drover_api_types::group::Check;
 use drover_api_types::Job;

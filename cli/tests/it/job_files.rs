@@ -3,8 +3,6 @@
 //! `pid_mode` and log rotation reaching the container, and a container
 //! removed from outside restarted after the policy's delay.
 
-use crate::common;
-
 use std::time::{Duration, Instant};
 
 use drover_api_types::alloc::ClientStatus;
@@ -12,7 +10,7 @@ use drover_api_types::job::RestartPolicy;
 use drover_api_types::task::Template;
 use drover_test_support::wait::eventually;
 
-use common::*;
+use crate::common::*;
 
 const ADDRESS: &str = "127.0.0.80";
 

@@ -2,13 +2,11 @@
 //! on the default port of its own loopback address, a real etcd, and a
 //! task that prints known lines to stdout and stderr.
 
-use crate::common;
-
 use std::io::BufRead;
 use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 
-use common::*;
+use crate::common::*;
 use drover_api_types::{Job, Node};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;

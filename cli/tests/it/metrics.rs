@@ -2,11 +2,9 @@
 //! server's and the agent's `/metrics` carry the series a dashboard needs,
 //! with values that match the cluster; a stopped task's usage series go.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::{http_get, job_of, metric_value as value, scrape, shell_task, Cluster};
+use crate::common::{http_get, job_of, metric_value as value, scrape, shell_task, Cluster};
 use drover_api_types::group::{Check, Service};
 use drover_test_support::wait::eventually;
 

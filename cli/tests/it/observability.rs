@@ -4,18 +4,19 @@
 //! Prometheus scraping a cluster with a job running evaluates every
 //! dashboard query and every rule, the core panels with data.
 
-use crate::common;
 use crate::obs;
 
 use std::process::Command;
 use std::time::Duration;
 
-use common::{job_of, shell_task, Cluster};
+use crate::common::{job_of, shell_task, Cluster};
 use drover_api_types::alloc::ClientStatus;
 use drover_api_types::group::{Check, Service};
 use drover_test_support::wait::eventually;
 use obs::{get_json, spawn, tool};
 use serde_json::Value;
+
+use crate::common;
 
 #[test]
 fn promtool_accepts_the_alert_rules() {

@@ -6,14 +6,12 @@
 //! meta as NOMAD_META_*; bad dispatches and forcing a non-periodic job are
 //! refused with the reason.
 
-use crate::common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::common::{job_of, shell_task, Cluster, DROVER};
 use chrono::{DateTime, Utc};
-use common::{job_of, shell_task, Cluster, DROVER};
 use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus};
 use drover_api_types::job::{Parameterized, Periodic};
 use drover_api_types::task::DispatchPayload;

@@ -3,11 +3,10 @@
 //! trusts 127.0.0.0/8 registries without TLS), with and without HTTP basic
 //! auth, and fails the task clearly when the pull cannot succeed.
 
-use crate::common;
-
 use std::process::Command;
 use std::time::Duration;
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus, TaskState};
 use drover_api_types::job::{ReschedulePolicy, RestartPolicy};
 use drover_api_types::Job;
@@ -16,7 +15,7 @@ use drover_test_support::registry::{RegistryOptions, TestRegistry};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
 
-use common::*;
+use crate::common::*;
 
 const ADDRESS: &str = "127.0.0.21";
 const REPO: &str = "drover/busybox";
@@ -203,7 +202,7 @@ async fn fails_to_pull(image: &str, auth: Option<(&str, &str)>) -> String {
         .await;
     let task = &status.task_states["main"];
     assert!(task.failed, "{task:?}");
-    assert_eq!(task.state, "dead", "{task:?}");
+    assert_eq!(task.state, TaskRunState::Dead, "{task:?}");
     let failure = task
         .events
         .iter()

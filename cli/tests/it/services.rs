@@ -6,8 +6,6 @@
 //! so does the node going silent (its agent killed: the heartbeat lease
 //! expires), well before the node would be declared down.
 
-use crate::common;
-
 use std::time::Duration;
 
 use drover_api_types::group::{Check, Service};
@@ -16,7 +14,7 @@ use drover_api_types::Job;
 use drover_store::Store;
 use drover_test_support::wait::eventually;
 
-use common::*;
+use crate::common::*;
 
 const ADDRESS: &str = "127.0.0.41";
 

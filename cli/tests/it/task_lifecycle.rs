@@ -2,18 +2,17 @@
 //! kill_signal and kill_timeout on stop, an OOM kill noticed and recorded,
 //! finished allocations garbage-collected.
 
-use crate::common;
-
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{AllocationStatus, ClientStatus};
 use drover_api_types::task::Lifecycle;
 use drover_api_types::Task;
 use drover_test_support::wait::eventually;
 
-use common::*;
+use crate::common::*;
 
 fn hook(mut task: Task, hook: &str, sidecar: bool) -> Task {
     task.lifecycle = Some(Lifecycle {
@@ -69,7 +68,7 @@ async fn lifecycle_hooks_run_in_order_and_poststop_runs_after_the_stop() {
         .alloc_when("hooks", "front", "the poststart hook done", |s| {
             s.task_states
                 .get("announce")
-                .is_some_and(|t| t.state == "dead")
+                .is_some_and(|t| t.state == TaskRunState::Dead)
         })
         .await;
     assert_eq!(status.client_status, ClientStatus::Running, "{status:?}");
@@ -90,10 +89,10 @@ async fn lifecycle_hooks_run_in_order_and_poststop_runs_after_the_stop() {
     );
     assert!(!order.contains(&"cleanup".to_string()), "{order:?}");
     let state = |name: &str| &status.task_states[name];
-    assert!(!state("init").failed && state("init").state == "dead");
-    assert_eq!(state("proxy").state, "running");
-    assert_eq!(state("main").state, "running");
-    assert_eq!(state("cleanup").state, "pending");
+    assert!(!state("init").failed && state("init").state == TaskRunState::Dead);
+    assert_eq!(state("proxy").state, TaskRunState::Running);
+    assert_eq!(state("main").state, TaskRunState::Running);
+    assert_eq!(state("cleanup").state, TaskRunState::Pending);
 
     cluster.stop(&job).await;
     let (_, status) = cluster

@@ -2,13 +2,12 @@
 //! task's `local/` and an `env = true` template's variables reach the
 //! container; an unsupported function fails the task with its message.
 
-use crate::common;
-
 use drover_api_types::alloc::ClientStatus;
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::task::Template;
 use drover_test_support::wait::eventually;
 
-use common::*;
+use crate::common::*;
 
 const ADDRESS: &str = "127.0.0.22";
 
@@ -110,6 +109,6 @@ async fn an_unsupported_function_fails_the_task_with_its_message() {
         )),
         "{messages:?}"
     );
-    assert_eq!(state.state, "dead");
+    assert_eq!(state.state, TaskRunState::Dead);
     cluster.stop(&job).await;
 }

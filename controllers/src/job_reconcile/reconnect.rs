@@ -11,6 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus};
 use drover_api_types::group::ReconnectKeep;
 use drover_api_types::TaskGroup;
@@ -114,7 +115,7 @@ fn running_since(a: &Allocation) -> Option<chrono::DateTime<chrono::Utc>> {
     a.status
         .task_states
         .values()
-        .filter(|t| t.state == "running")
+        .filter(|t| t.state == TaskRunState::Running)
         .filter_map(|t| t.started_at)
         .max()
 }
@@ -149,7 +150,7 @@ mod tests {
         a.status.task_states.insert(
             "main".into(),
             TaskState {
-                state: "running".into(),
+                state: TaskRunState::Running,
                 started_at: Some(t0() + chrono::Duration::seconds(secs)),
                 ..Default::default()
             },

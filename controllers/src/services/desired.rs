@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{Allocation, AssignedPort, ClientStatus, DesiredStatus};
 use drover_api_types::group::Service;
 use drover_api_types::node::NodeState;
@@ -10,9 +11,6 @@ use drover_api_types::service::{
 };
 use drover_api_types::task_env::{interpolate, task_env, Lookup, TaskContext};
 use drover_api_types::{Job, Node, Task, TaskGroup};
-
-/// The agent's name for a running task (`TaskState.state`).
-const TASK_RUNNING: &str = "running";
 
 /// What one allocation's registrations are computed from.
 pub struct AllocInputs<'a> {
@@ -103,7 +101,7 @@ pub fn desired_registrations(inputs: &AllocInputs<'_>) -> Desired {
             .status
             .task_states
             .get(&task.name)
-            .is_some_and(|s| s.state == TASK_RUNNING);
+            .is_some_and(|s| s.state == TaskRunState::Running);
         if task.services.is_empty() || !running {
             continue;
         }
@@ -256,7 +254,7 @@ impl<'a> Env<'a> {
                 .status
                 .task_states
                 .get(&self.task.name)
-                .filter(|s| s.state == TASK_RUNNING)
+                .filter(|s| s.state == TaskRunState::Running)
                 .map(|s| s.driver_ip.as_str())
                 .unwrap_or_default();
             return Ok((!ip.is_empty()).then(|| (ip.to_string(), port)));

@@ -1,4 +1,5 @@
 use chrono::{TimeZone, Utc};
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
     Allocation, AssignedPort, Binding, ClientStatus, DesiredStatus, TaskState,
 };
@@ -110,7 +111,7 @@ fn alloc() -> Allocation {
     a.status.task_states.insert(
         "server".into(),
         TaskState {
-            state: "running".into(),
+            state: TaskRunState::Running,
             driver_ip: "172.17.0.9".into(),
             ..Default::default()
         },
@@ -292,7 +293,7 @@ fn a_task_service_waits_for_its_task() {
     let (job, node) = (job(), node());
     let mut a = alloc();
     if let Some(s) = a.status.task_states.get_mut("server") {
-        s.state = "dead".into();
+        s.state = TaskRunState::Dead;
     }
     let d = desired_of(&a, &job, &node);
     let names: Vec<&str> = d
@@ -354,7 +355,7 @@ fn driver_address_mode_uses_the_container_ip_and_port() {
     // Nor while the task is not running (restarting: its old IP is stale).
     let mut a = alloc();
     if let Some(s) = a.status.task_states.get_mut("server") {
-        s.state = "pending".into();
+        s.state = TaskRunState::Pending;
     }
     assert!(desired_of(&a, &job, &node).registrations.is_empty());
 }

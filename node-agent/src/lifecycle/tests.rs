@@ -1,13 +1,13 @@
 use super::*;
 
-fn view(phase: Phase, sidecar: bool, state: &str) -> TaskView {
+fn view(phase: Phase, sidecar: bool, state: TaskRunState) -> TaskView {
     TaskView {
         phase,
         sidecar,
         leader: false,
-        state: state.into(),
+        state,
         failed: false,
-        started: state != ts::PENDING,
+        started: state != TaskRunState::Pending,
     }
 }
 
@@ -16,9 +16,9 @@ fn failed(mut v: TaskView) -> TaskView {
     v
 }
 
-const P: &str = ts::PENDING;
-const R: &str = ts::RUNNING;
-const D: &str = ts::DEAD;
+const P: TaskRunState = TaskRunState::Pending;
+const R: TaskRunState = TaskRunState::Running;
+const D: TaskRunState = TaskRunState::Dead;
 
 #[test]
 fn phase_follows_the_lifecycle_block() {
@@ -88,7 +88,7 @@ fn a_failed_prestart_task_winds_the_allocation_down() {
         view(Phase::Poststop, false, P),
     ];
     let mut all_dead = all_dead.to_vec();
-    all_dead[2].state = D.into();
+    all_dead[2].state = D;
     all_dead[2].started = false;
     assert_eq!(plan(&all_dead, false)[3], Step::Skip);
 }
@@ -122,15 +122,15 @@ fn stopping_stops_main_tasks_before_sidecars_then_runs_poststop() {
         plan(&tasks, true),
         [Step::Wait, Step::Stop, Step::Wait, Step::Wait]
     );
-    tasks[1].state = D.into();
+    tasks[1].state = D;
     assert_eq!(
         plan(&tasks, true),
         [Step::Stop, Step::Stop, Step::Stop, Step::Wait]
     );
-    tasks[0].state = D.into();
-    tasks[2].state = D.into();
+    tasks[0].state = D;
+    tasks[2].state = D;
     assert_eq!(plan(&tasks, true)[3], Step::Run);
-    tasks[3].state = D.into();
+    tasks[3].state = D;
     assert_eq!(plan(&tasks, true)[3], Step::Stop, "poststop runs once");
 }
 

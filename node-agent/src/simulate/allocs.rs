@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
     AllocationStatus, ClientStatus, DeploymentHealth, DesiredStatus, TaskEvent, TaskState,
 };
@@ -45,7 +46,11 @@ pub fn simulated_status(alloc: &Allocation, tasks: &[String]) -> AllocationStatu
     let now = Some(Utc::now());
     let running = alloc.spec.desired_status == DesiredStatus::Run;
     let task_state = |_: &String| TaskState {
-        state: if running { "running" } else { "dead" }.into(),
+        state: if running {
+            TaskRunState::Running
+        } else {
+            TaskRunState::Dead
+        },
         started_at: now,
         finished_at: if running { None } else { now },
         events: vec![TaskEvent {

@@ -1,5 +1,6 @@
 //! Unit tests of the simulator's pure parts.
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{ClientStatus, DesiredStatus};
 use drover_api_types::Allocation;
 
@@ -44,9 +45,15 @@ fn status_follows_desired_status() {
     let s = simulated_status(&alloc, &tasks);
     assert_eq!(s.client_status, ClientStatus::Running);
     assert_eq!(s.task_states.len(), 2);
-    assert!(s.task_states.values().all(|t| t.state == "running"));
+    assert!(s
+        .task_states
+        .values()
+        .all(|t| t.state == TaskRunState::Running));
     alloc.spec.desired_status = DesiredStatus::Evict;
     let s = simulated_status(&alloc, &tasks);
     assert_eq!(s.client_status, ClientStatus::Complete);
-    assert!(s.task_states.values().all(|t| t.state == "dead"));
+    assert!(s
+        .task_states
+        .values()
+        .all(|t| t.state == TaskRunState::Dead));
 }

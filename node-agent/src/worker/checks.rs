@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{Allocation, DesiredStatus};
 use drover_api_types::{Job, Node, TaskGroup};
 use tokio::sync::mpsc;
@@ -57,7 +58,7 @@ impl Worker {
                     .status
                     .task_states
                     .get(&task.name)
-                    .is_some_and(|s| s.state == ts::RUNNING);
+                    .is_some_and(|s| s.state == TaskRunState::Running);
                 if !running {
                     continue;
                 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drover_api_types::alloc::Allocation;
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::{Job, Task};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -43,9 +44,9 @@ impl Worker {
                 ..
             } => {
                 let state = self.task_state(&task);
-                if state.state != ts::RUNNING {
+                if state.state != TaskRunState::Running {
                     // Adopted after an agent restart: running, not restarted.
-                    state.state = ts::RUNNING.into();
+                    state.state = TaskRunState::Running;
                     state.started_at.get_or_insert(started_at.unwrap_or(now));
                 }
                 // Kept current on every pass: a container reconnected to
@@ -91,7 +92,7 @@ impl Worker {
                         None,
                         Utc::now(),
                     );
-                    state.state = ts::DEAD.into();
+                    state.state = TaskRunState::Dead;
                     state.finished_at = Some(Utc::now());
                 }
                 None
@@ -152,7 +153,7 @@ impl Worker {
             return CreateDue::Now { restart: true };
         }
         let state = self.task_state(task);
-        if state.state != ts::RUNNING {
+        if state.state != TaskRunState::Running {
             return CreateDue::Now { restart: false };
         }
         ts::record(
@@ -209,7 +210,7 @@ impl Worker {
             Decision::Dead { failed, reason } => {
                 let state = self.task_state(task);
                 ts::record(state, events::NOT_RESTARTING, reason, None, now);
-                state.state = ts::DEAD.into();
+                state.state = TaskRunState::Dead;
                 state.failed = failed;
                 state.finished_at = Some(now);
                 None
@@ -322,7 +323,7 @@ impl Worker {
                 } else {
                     ts::record(state, events::STARTED, "Task started by client", None, at);
                 }
-                state.state = ts::RUNNING.into();
+                state.state = TaskRunState::Running;
                 state.started_at = Some(at);
                 state.driver_ip = ip;
                 if restart {
@@ -416,7 +417,7 @@ impl Worker {
                         None,
                         now,
                     );
-                    state.state = ts::RUNNING.into();
+                    state.state = TaskRunState::Running;
                     state.restarts = restarts;
                     None
                 }
@@ -446,7 +447,7 @@ impl Worker {
         let wait = self.apply_policy(job, tasks, task, exit, now);
         if wait.is_none() {
             if let Some(state) = self.status.task_states.get_mut(task) {
-                if state.state == ts::DEAD {
+                if state.state == TaskRunState::Dead {
                     state.finished_at = finished_at.or(Some(now));
                 }
             }

@@ -12,12 +12,12 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{Allocation, DeploymentHealth};
 use drover_api_types::TaskGroup;
 
 use super::Worker;
 use crate::lifecycle::Phase;
-use crate::task_state as ts;
 
 /// How the group judges health.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,7 +195,7 @@ impl Worker {
             }
             let must_run = Phase::of(task) == Phase::Main
                 || task.lifecycle.as_ref().is_some_and(|l| l.sidecar);
-            if must_run && state.is_none_or(|s| s.state != ts::RUNNING) {
+            if must_run && state.is_none_or(|s| s.state != TaskRunState::Running) {
                 tasks_up = false;
             }
         }

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus, DesiredStatus};
 use drover_api_types::node::Heartbeat;
 use drover_api_types::{Allocation, Job, JobSpec, Node, ObjectMeta, Task, TaskGroup};
@@ -156,7 +157,10 @@ async fn allocation_runs_then_completes() {
     .await;
     let tasks: Vec<&str> = running.task_states.keys().map(String::as_str).collect();
     assert_eq!(tasks, ["server", "sidecar"]);
-    assert!(running.task_states.values().all(|t| t.state == "running"));
+    assert!(running
+        .task_states
+        .values()
+        .all(|t| t.state == TaskRunState::Running));
 
     assign(&store, &alloc("a1", &node, DesiredStatus::Stop)).await;
     eventually(10, "status complete", || async {

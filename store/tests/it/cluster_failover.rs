@@ -4,11 +4,9 @@
 //!
 //! Run with `--nocapture` to see the measured failover times.
 
-use crate::common;
-
 use std::time::Duration;
 
-use common::{config, within};
+use crate::common::{config, within};
 use drover_store::{Guard, RawEvent, RawWatcher, Store, StoreError};
 use drover_test_support::EtcdCluster;
 use futures::StreamExt;

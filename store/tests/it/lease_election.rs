@@ -1,11 +1,9 @@
 //! Leases and leader election against a real etcd.
 
-use crate::common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{config, shared_store, within};
+use crate::common::{config, shared_store, within};
 use drover_store::{Guard, LeaseState, Store};
 use drover_test_support::{EtcdProcess, TcpProxy};
 use tokio::time::Instant;

@@ -1,8 +1,6 @@
 //! The reflector cache against a real etcd.
 
-use crate::common;
-
-use common::{shared_store, widget, within, Widget};
+use crate::common::{shared_store, widget, within, Widget};
 
 #[tokio::test]
 async fn cache_is_gated_until_listed_and_then_matches_etcd() {

@@ -1,9 +1,7 @@
 //! Connecting to a real etcd over TLS with client certificates, and with
 //! username/password authentication.
 
-use crate::common;
-
-use common::{config, within};
+use crate::common::{config, within};
 use drover_store::{Guard, Store, StoreConfig, StoreError};
 use drover_test_support::EtcdProcess;
 

@@ -1,8 +1,6 @@
 //! Typed CRUD with optimistic concurrency, and batches, against real etcd.
 
-use crate::common;
-
-use common::{shared_store, widget, Widget};
+use crate::common::{shared_store, widget, Widget};
 use drover_store::{Atomic, Guard, StoreError, TxnLimits};
 
 #[tokio::test]

@@ -1,12 +1,10 @@
 //! Watch streams against a real etcd: resume after an outage, re-list after
 //! compaction.
 
-use crate::common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::{config, within};
+use crate::common::{config, within};
 use drover_store::watch::{Change, RawEvent};
 use drover_store::{Guard, RawWatcher, Store, Versioned, WatchEvent, WatchMachine};
 use drover_test_support::{EtcdProcess, TcpProxy, TestEtcd};

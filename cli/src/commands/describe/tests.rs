@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 
+use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{ClientStatus, DesiredStatus, TaskEvent, TaskState};
 use drover_api_types::job::{GroupSummary, JobStatus, PlacementFailure};
 use drover_api_types::node::NodeState;
@@ -110,7 +111,7 @@ fn alloc() -> AllocationView {
         task_states: BTreeMap::from([(
             "server".to_string(),
             TaskState {
-                state: "running".into(),
+                state: TaskRunState::Running,
                 restarts: 1,
                 started_at: ago(40),
                 events,

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use super::common::*;
+use drover_api_types::alloc::TaskRunState;
+
 use super::running_of;
+use crate::common::*;
 use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus};
 use drover_api_types::Job;
 use drover_store::{Store, Versioned};
@@ -75,7 +77,10 @@ async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_return
         .expect("the lost allocation's status");
     assert_eq!(status.client_status, ClientStatus::Lost, "{status:?}");
     assert!(
-        status.task_states.values().all(|t| t.state == "dead"),
+        status
+            .task_states
+            .values()
+            .all(|t| t.state == TaskRunState::Dead),
         "{status:?}"
     );
 }

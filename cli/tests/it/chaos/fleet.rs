@@ -18,7 +18,7 @@ use drover_store::{Store, Versioned};
 use drover_test_support::wait::eventually;
 use drover_test_support::{EtcdCluster, TcpProxy};
 
-use super::common::{self, Cleanup, Proc, DROVER, IMAGE};
+use crate::common::{self, Cleanup, Proc, DROVER, IMAGE};
 
 /// Heartbeat TTL and grace of the fleet: short, so scenarios are quick.
 pub const TTL_SECS: u64 = 5;
