@@ -24,24 +24,32 @@ use drover_api_types::deployment::VersionStability;
 use drover_api_types::{Deployment, Job};
 use drover_store::{Atomic, Guard, StoreError};
 
-use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
-use crate::context::{Context, NotLeader};
+use crate::cluster::triggers::{on_key, on_object, on_object_in_view};
+use crate::cluster::{ClusterView, Hooks, ObjectKey};
+use crate::context::Context;
 use crate::deployments::{assess, Assessment};
+use crate::error::ReconcileError;
+use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 
 pub const NAME: &str = "deployments";
 
-#[derive(Debug, thiserror::Error)]
-pub enum DeploymentError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("the deployment or its job changed while it was being written; re-reading")]
-    Conflict,
-}
+/// How the manager runs the deployments controller.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        standard(
+            wiring,
+            NAME,
+            register_hooks,
+            resync_keys,
+            2,
+            DeploymentController::new,
+        )
+    },
+};
 
-type Result<T> = std::result::Result<T, DeploymentError>;
+type Result<T> = std::result::Result<T, ReconcileError>;
 
 pub struct DeploymentController {
     ctx: Context,
@@ -55,7 +63,7 @@ impl DeploymentController {
 
 impl Reconcile for DeploymentController {
     type Key = ObjectKey;
-    type Error = DeploymentError;
+    type Error = ReconcileError;
 
     async fn reconcile(&self, key: &ObjectKey) -> Result<Action> {
         let view = &self.ctx.view;
@@ -136,7 +144,10 @@ impl DeploymentController {
         batch.push(self.ctx.fence.guard(unit)?);
         let outcome = batch.commit(&self.ctx.store).await?;
         if !outcome.failed.is_empty() {
-            return Err(DeploymentError::Conflict);
+            return Err(ReconcileError::conflict(
+                format!("deployment {} or its job", d.metadata.name),
+                1,
+            ));
         }
         tracing::info!(
             deployment = %d.metadata.name,
@@ -207,71 +218,39 @@ pub fn register_hooks(
     view: Arc<OnceLock<ClusterView>>,
     hooks: &mut Hooks,
 ) {
-    let q = queue.clone();
-    hooks.deployments.push(Arc::new(move |change| match change {
-        Change::Applied { new, .. } => q.add(deployment_key(new)),
-        Change::Deleted { old: Some(old), .. } => q.add(deployment_key(old)),
-        _ => {}
+    hooks
+        .deployments
+        .push(on_object(queue, |d: &Deployment| Some(deployment_key(d))));
+    hooks
+        .deployment_admin
+        .push(on_key(queue, &view, |view, key| view.object_key_at(key)));
+    hooks.allocs.push(on_object_in_view(
+        queue,
+        &view,
+        |view, a: &drover_api_types::Allocation| live_deployments(view, &ObjectKey::job_of(a)),
+    ));
+    hooks.alloc_status.push(on_key(queue, &view, |view, key| {
+        view.alloc_at(key)
+            .map(|a| live_deployments(view, &ObjectKey::job_of(&a)))
+            .unwrap_or_default()
     }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.deployment_admin.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        let Some(view) = v.get() else { return };
-        if let Some(parsed) = view.keys.parse(key) {
-            if let [ns, id] = parsed.segments.as_slice() {
-                q.add(ObjectKey::new(ns.as_ref(), id.as_ref()));
-            }
-        }
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.allocs.push(Arc::new(move |change| {
-        let alloc = match change {
-            Change::Applied { new, .. } => new,
-            Change::Deleted { old: Some(old), .. } => old,
-            _ => return,
-        };
-        if let Some(view) = v.get() {
-            queue_job(&q, view, &ObjectKey::job_of(alloc));
-        }
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.alloc_status.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        let Some(view) = v.get() else { return };
-        let Some(parsed) = view.keys.parse(key) else {
-            return;
-        };
-        if let [ns, id] = parsed.segments.as_slice() {
-            if let Some(a) = view.allocs.get(&view.keys.alloc(ns, id)) {
-                queue_job(&q, view, &ObjectKey::job_of(&a));
-            }
-        }
-    }));
-    let q = queue.clone();
-    hooks.jobs.push(Arc::new(move |change| {
-        let job = match change {
-            Change::Applied { new, .. } => new,
-            Change::Deleted { old: Some(old), .. } => old,
-            _ => return,
-        };
-        if let Some(view) = view.get() {
-            let key = ObjectKey::new(&job.metadata.namespace, &job.metadata.name);
-            queue_job(&q, view, &key);
-        }
-    }));
+    hooks
+        .jobs
+        .push(on_object_in_view(queue, &view, |view, job: &Job| {
+            live_deployments(
+                view,
+                &ObjectKey::new(&job.metadata.namespace, &job.metadata.name),
+            )
+        }));
 }
 
-/// Queues a job's deployments that can still change.
-fn queue_job(queue: &WorkQueue<ObjectKey>, view: &ClusterView, job: &ObjectKey) {
-    for d in view.job_deployments(job) {
-        if !d.status.state.is_terminal() {
-            queue.add(deployment_key(&d));
-        }
-    }
+/// A job's deployments that can still change.
+fn live_deployments(view: &ClusterView, job: &ObjectKey) -> Vec<ObjectKey> {
+    view.job_deployments(job)
+        .iter()
+        .filter(|d| !d.status.state.is_terminal())
+        .map(deployment_key)
+        .collect()
 }
 
 fn deployment_key(d: &Deployment) -> ObjectKey {

@@ -18,24 +18,41 @@
 //! pass finds rather than allocations without their job's guard.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use drover_api_types::deployment::Deployment;
 use drover_store::keys::collections as c;
-use drover_store::{Atomic, Batch, Guard, Keys, StoreError};
+use drover_store::{Atomic, Batch, Guard, Keys};
 
 use crate::cluster::ObjectKey;
-use crate::context::{Context, NotLeader, COMMIT_IN_FLIGHT};
+use crate::context::{Context, COMMIT_IN_FLIGHT};
+use crate::error::ReconcileError;
 use crate::gc::metrics::GcMetrics;
 use crate::gc::{
     collect, AllocGc, DeploymentGc, GcPlan, JobGc, JobGuard, LeftoverGc, Snapshot, VersionsGc,
 };
-use crate::runtime::{Action, Reconcile};
+use crate::manager::Descriptor;
+use crate::runtime::{Action, Controller, Reconcile};
 
 /// The controller's name (work queue, metrics, logs, `--disable-controller`).
 pub const NAME: &str = "gc";
+
+/// How the manager runs the garbage collector: one key (a pass), one
+/// worker; it requeues itself, so it needs no hooks and no resync.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        let queue = wiring.queue::<Pass>(NAME);
+        let metrics = wiring.metrics.gc_stats.clone();
+        Box::new(move |ctx: Context, stop| {
+            queue.add(Pass);
+            let controller = Controller::new(Arc::new(GcController::new(ctx, metrics)), queue, 1);
+            Box::pin(controller.run(stop))
+        })
+    },
+};
 
 /// Version keys deleted per transaction unit (etcd's `--max-txn-ops`
 /// defaults to 128).
@@ -50,14 +67,6 @@ pub struct Pass;
 
 pub fn resync_keys() -> Vec<Pass> {
     vec![Pass]
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum GcError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
 }
 
 pub struct GcController {
@@ -77,7 +86,7 @@ impl GcController {
     }
 
     /// The view's collections plus the listings it lacks.
-    async fn snapshot(&self) -> Result<Snapshot, GcError> {
+    async fn snapshot(&self) -> Result<Snapshot, ReconcileError> {
         let view = &self.ctx.view;
         let store = &self.ctx.store;
         let mut snap = Snapshot {
@@ -91,12 +100,12 @@ impl GcController {
             ..Default::default()
         };
         view.bindings.for_each(|key, b| {
-            if let Some(k) = view.alloc_key_of(key) {
+            if let Some(k) = view.object_key_at(key) {
                 snap.alloc_parts.insert(k, Some(b.value.node_id.clone()));
             }
         });
         for key in view.alloc_status.keys() {
-            if let Some(k) = view.alloc_key_of(&key) {
+            if let Some(k) = view.object_key_at(&key) {
                 snap.alloc_parts.entry(k).or_insert(None);
             }
         }
@@ -118,7 +127,7 @@ impl GcController {
     }
 
     /// Every deployment; one that does not decode is skipped, not fatal.
-    async fn deployments(&self) -> Result<Vec<Deployment>, GcError> {
+    async fn deployments(&self) -> Result<Vec<Deployment>, ReconcileError> {
         let list = self
             .ctx
             .store
@@ -153,9 +162,9 @@ impl GcController {
 
 impl Reconcile for GcController {
     type Key = Pass;
-    type Error = GcError;
+    type Error = ReconcileError;
 
-    async fn reconcile(&self, _: &Pass) -> Result<Action, GcError> {
+    async fn reconcile(&self, _: &Pass) -> Result<Action, ReconcileError> {
         let timer = self.metrics.pass_duration.start_timer();
         let snap = self.snapshot().await?;
         let now = Utc::now();
@@ -194,7 +203,7 @@ struct Units {
 }
 
 impl Units {
-    fn of(ctx: &Context, plan: &GcPlan) -> Result<Self, GcError> {
+    fn of(ctx: &Context, plan: &GcPlan) -> Result<Self, ReconcileError> {
         let keys = &ctx.view.keys;
         let mut u = Units {
             first: Vec::new(),
@@ -240,7 +249,10 @@ impl Units {
 
     /// Commits both phases; returns what was collected by kind and how many
     /// units lost to a concurrent change (the next pass re-reads).
-    async fn commit(self, ctx: &Context) -> Result<(BTreeMap<&'static str, u64>, usize), GcError> {
+    async fn commit(
+        self,
+        ctx: &Context,
+    ) -> Result<(BTreeMap<&'static str, u64>, usize), ReconcileError> {
         let mut collected = BTreeMap::new();
         let mut conflicts = 0;
         for phase in [self.first, self.last] {
@@ -390,7 +402,7 @@ async fn versioned_keys(
     store: &drover_store::Store,
     keys: &Keys,
     collection: &str,
-) -> Result<BTreeMap<ObjectKey, BTreeSet<u64>>, GcError> {
+) -> Result<BTreeMap<ObjectKey, BTreeSet<u64>>, ReconcileError> {
     let list = store.list_keys(&keys.collection(collection)).await?;
     let mut out: BTreeMap<ObjectKey, BTreeSet<u64>> = BTreeMap::new();
     for kv in list.items {

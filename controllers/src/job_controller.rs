@@ -41,18 +41,37 @@ use drover_api_types::job::JobStatus;
 use drover_api_types::{Job, JobType, ObjectMeta, TaskGroup};
 use drover_store::{Atomic, Guard, StoreError, Stored, Versioned};
 
-use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
-use crate::context::{Context, NotLeader, COMMIT_IN_FLIGHT};
+use crate::cluster::triggers::{on_key, on_object};
+use crate::cluster::{ClusterView, Hooks, ObjectKey};
+use crate::context::{Context, COMMIT_IN_FLIGHT};
+use crate::error::ReconcileError;
 use crate::job_reconcile::{
     job_status, reconcile_rollout, reconcile_system, summary, system_eligible, GroupPlan,
     Placement, Rollout, REASON_GROUP_REMOVED, REASON_JOB_STOPPED, REASON_LOST, REASON_MIGRATING,
     REASON_UPDATED,
 };
-use crate::job_rollout::{self, RolloutError};
+use crate::job_rollout;
+use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 use crate::versions::JobVersions;
 
 pub const NAME: &str = "job";
+
+/// How the manager runs the job controller.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        let workers = wiring.options.job_workers;
+        standard(
+            wiring,
+            NAME,
+            register_hooks,
+            resync_keys,
+            workers,
+            JobController::new,
+        )
+    },
+};
 
 /// Set (to any value) on a stopped job to have it deleted once its
 /// allocations are terminal.
@@ -66,20 +85,6 @@ pub const UNPLACED_STOP_DESCRIPTION: &str = "stopped before it was placed";
 const REASON_PARENT_JOB: &str =
     "alloc not needed: a periodic or parameterized job runs only as its children";
 
-#[derive(Debug, thiserror::Error)]
-pub enum JobControllerError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("{failed} of the job's writes conflicted with a concurrent change; re-reading")]
-    Conflict { failed: usize },
-    #[error("the {cache} cache did not reach revision {revision} within {CATCH_UP:?}; retrying")]
-    CatchUp { cache: &'static str, revision: i64 },
-    #[error(transparent)]
-    Rollout(#[from] RolloutError),
-}
-
 /// How long a reconcile waits for the cache to show its own writes. Going on
 /// without them could place the same allocations twice, so a timeout is an
 /// error (retried with backoff), never a shrug.
@@ -92,13 +97,13 @@ async fn catch_up<T: Clone>(
 ) -> Result<()> {
     tokio::time::timeout(CATCH_UP, cache.wait_revision(revision))
         .await
-        .map_err(|_| JobControllerError::CatchUp {
+        .map_err(|_| ReconcileError::CatchUp {
             cache: name,
             revision,
         })
 }
 
-type Result<T> = std::result::Result<T, JobControllerError>;
+type Result<T> = std::result::Result<T, ReconcileError>;
 
 pub struct JobController {
     ctx: Context,
@@ -143,7 +148,7 @@ struct Rollouts {
 
 impl Reconcile for JobController {
     type Key = ObjectKey;
-    type Error = JobControllerError;
+    type Error = ReconcileError;
 
     async fn reconcile(&self, key: &ObjectKey) -> Result<Action> {
         let view = &self.ctx.view;
@@ -302,9 +307,10 @@ impl JobController {
         batch.push(unit);
         let outcome = batch.commit(&self.ctx.store).await?;
         if !outcome.failed.is_empty() {
-            return Err(JobControllerError::Conflict {
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                "the job's writes",
+                outcome.failed.len(),
+            ));
         }
         catch_up(&view.job_status, "job status", outcome.revision).await?;
         Ok(())
@@ -360,9 +366,10 @@ impl JobController {
         }
         let outcome = batch.commit(&self.ctx.store).await?;
         if !outcome.failed.is_empty() {
-            return Err(JobControllerError::Conflict {
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                "the job's writes",
+                outcome.failed.len(),
+            ));
         }
         tracing::info!(job = %key, allocations = allocs.len(), purge, "job collected");
         Ok(())
@@ -579,7 +586,7 @@ impl Writes {
 
 fn encode<V: Stored>(value: &V) -> Result<Vec<u8>> {
     value.encode().map_err(|source| {
-        JobControllerError::Store(StoreError::Encode {
+        ReconcileError::Store(StoreError::Encode {
             key: String::new(),
             source,
         })
@@ -644,9 +651,10 @@ impl Writes {
             catch_up(&ctx.view.allocs, "allocation", outcome.revision).await?;
         }
         if !outcome.failed.is_empty() {
-            return Err(JobControllerError::Conflict {
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                "the job's writes",
+                outcome.failed.len(),
+            ));
         }
         Ok(true)
     }
@@ -658,75 +666,37 @@ pub fn register_hooks(
     view: Arc<OnceLock<ClusterView>>,
     hooks: &mut Hooks,
 ) {
-    let q = queue.clone();
-    hooks.jobs.push(Arc::new(move |change| match change {
-        Change::Applied { new, .. } => q.add(job_key(new)),
-        Change::Deleted { old: Some(old), .. } => q.add(job_key(old)),
-        _ => {}
+    hooks
+        .jobs
+        .push(on_object(queue, |job: &Job| Some(job_key(job))));
+    hooks.allocs.push(on_object(queue, |a: &Allocation| {
+        Some(ObjectKey::job_of(a))
     }));
-    let q = queue.clone();
-    hooks.allocs.push(Arc::new(move |change| match change {
-        Change::Applied { new, .. } => q.add(ObjectKey::job_of(new)),
-        Change::Deleted { old: Some(old), .. } => q.add(ObjectKey::job_of(old)),
-        _ => {}
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.alloc_status.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        if let Some(job) = v.get().and_then(|view| job_of_sibling_key(view, key)) {
-            q.add(job);
-        }
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.bindings.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        if let Some(job) = v.get().and_then(|view| job_of_sibling_key(view, key)) {
-            q.add(job);
-        }
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.job_placement.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        let Some(view) = v.get() else { return };
-        if let Some(parsed) = view.keys.parse(key) {
-            if let [ns, name] = parsed.segments.as_slice() {
-                q.add(ObjectKey::new(ns.as_ref(), name.as_ref()));
-            }
-        }
-    }));
+    let job_of_alloc_at =
+        |view: &ClusterView, key: &str| view.alloc_at(key).map(|a| ObjectKey::job_of(&a));
+    hooks
+        .alloc_status
+        .push(on_key(queue, &view, job_of_alloc_at));
+    hooks.bindings.push(on_key(queue, &view, job_of_alloc_at));
+    hooks
+        .job_placement
+        .push(on_key(queue, &view, |view, key| view.object_key_at(key)));
     // A deployment's state (paused, promoted, failed) and the operators'
     // intent change what its job may do.
-    let q = queue.clone();
-    hooks.deployments.push(Arc::new(move |change| match change {
-        Change::Applied { new, .. } => {
-            q.add(ObjectKey::new(&new.metadata.namespace, &new.spec.job_id))
-        }
-        Change::Deleted { old: Some(old), .. } => {
-            q.add(ObjectKey::new(&old.metadata.namespace, &old.spec.job_id))
-        }
-        _ => {}
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.deployment_admin.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        let Some(view) = v.get() else { return };
-        let Some(parsed) = view.keys.parse(key) else {
-            return;
-        };
-        if let [ns, id] = parsed.segments.as_slice() {
-            if let Some(d) = view.deployments.get(&view.keys.deployment(ns, id)) {
-                q.add(ObjectKey::new(ns.as_ref(), &d.spec.job_id));
-            }
-        }
-    }));
+    hooks
+        .deployments
+        .push(on_object(queue, |d: &drover_api_types::Deployment| {
+            Some(ObjectKey::new(&d.metadata.namespace, &d.spec.job_id))
+        }));
+    hooks
+        .deployment_admin
+        .push(on_key(queue, &view, |view, key| {
+            let k = view.object_key_at(key)?;
+            let d = view
+                .deployments
+                .get(&view.keys.deployment(&k.namespace, &k.name))?;
+            Some(ObjectKey::new(k.namespace, d.spec.job_id))
+        }));
     // System jobs follow the nodes.
     let system_jobs = {
         let q = queue.clone();
@@ -750,17 +720,6 @@ pub fn register_hooks(
 
 fn job_key(job: &Job) -> ObjectKey {
     ObjectKey::new(&job.metadata.namespace, &job.metadata.name)
-}
-
-/// The job of the allocation whose binding or status key this is.
-fn job_of_sibling_key(view: &ClusterView, key: &str) -> Option<ObjectKey> {
-    let parsed = view.keys.parse(key)?;
-    let [ns, id] = parsed.segments.as_slice() else {
-        return None;
-    };
-    view.allocs
-        .get(&view.keys.alloc(ns, id))
-        .map(|a| ObjectKey::job_of(&a))
 }
 
 /// Every job and every job that still has allocations: the resync set.

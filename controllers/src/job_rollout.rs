@@ -18,22 +18,13 @@ use drover_api_types::deployment::{
 use drover_api_types::job::UpdateStrategy;
 use drover_api_types::update::update_kind;
 use drover_api_types::{Deployment, Job, JobType, ObjectMeta, TaskGroup};
-use drover_store::{Atomic, StoreError};
+use drover_store::Atomic;
 
 use crate::cluster::ObjectKey;
-use crate::context::{Context, NotLeader};
+use crate::context::Context;
+use crate::error::ReconcileError;
 use crate::job_reconcile::Rollout;
 use crate::versions::JobVersions;
-
-#[derive(Debug, thiserror::Error)]
-pub enum RolloutError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("the deployment cache did not show the new deployment; retrying")]
-    CatchUp,
-}
 
 /// Whether a job version rolls out under a deployment: a service job,
 /// running, not a periodic or parameterized parent (those never run
@@ -133,7 +124,7 @@ pub async fn current_deployment(
     job: &Job,
     outdated: &Outdated,
     now: DateTime<Utc>,
-) -> Result<Option<Deployment>, RolloutError> {
+) -> Result<Option<Deployment>, ReconcileError> {
     if !ctx.options.deployments || !deploys(job) {
         return Ok(None);
     }
@@ -153,7 +144,10 @@ pub async fn current_deployment(
         ctx.view.deployments.wait_revision(revision),
     )
     .await
-    .map_err(|_| RolloutError::CatchUp)?;
+    .map_err(|_| ReconcileError::CatchUp {
+        cache: "deployments",
+        revision,
+    })?;
     tracing::info!(job = %key, version = job.metadata.version, deployment = %id, "deployment created");
     Ok(ctx.view.deployment_of(key, job))
 }
@@ -166,7 +160,7 @@ pub async fn outdated(
     key: &ObjectKey,
     job: &Job,
     allocs: &[Allocation],
-) -> Result<Outdated, RolloutError> {
+) -> Result<Outdated, ReconcileError> {
     let mut out = Outdated::default();
     for group in &job.spec.groups {
         let mut in_place = BTreeSet::new();

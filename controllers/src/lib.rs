@@ -9,7 +9,8 @@
 //!   disconnected node and its replacement stays (`disconnect.reconcile`).
 //!   No I/O, no clock: time is an argument. [`job_controller`] is its shell.
 //! - [`cluster`]: the in-memory view of etcd every controller reads (one
-//!   informer per collection; split keys joined back into whole objects).
+//!   informer per collection; split keys joined back into whole objects),
+//!   and the mappers from a change to the keys a controller queues.
 //! - [`context`]: what a controller shell gets: store, view, leader fence,
 //!   server options.
 //! - [`runtime`]: the keyed work queue and reconcile loop every controller
@@ -36,8 +37,10 @@
 //! - [`services`]: the pure core of service registration — an allocation's
 //!   wanted catalog entries (names, tags, addresses, checks interpolated);
 //!   [`service_controller`] is its shell.
-//! - [`manager`]: which controllers run (`--disable-controller`), their
-//!   metrics, and starting them all under one leadership.
+//! - [`manager`]: every controller's descriptor in one list
+//!   (`CONTROLLERS`), which run (`--disable-controller`), their metrics, and
+//!   starting them all under one leadership.
+//! - [`error`]: the one error type every reconcile returns.
 //! - [`periodic`]: the periodic controller — launches the children of
 //!   periodic jobs on schedule (cron, time zone, prohibit_overlap) and keeps
 //!   at most N finished children of every periodic and parameterized parent.
@@ -56,6 +59,7 @@ pub mod context;
 pub mod deployment_controller;
 pub mod deployments;
 pub mod drain;
+pub mod error;
 pub mod gc;
 pub mod gc_controller;
 pub mod job_controller;

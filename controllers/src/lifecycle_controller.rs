@@ -36,19 +36,41 @@ use chrono::{DateTime, Utc};
 use drover_api_types::alloc::ClientStatus;
 use drover_api_types::node::{NodeState, NodeStatus};
 use drover_api_types::Node;
-use drover_store::{Atomic, Keys, StoreError, Versioned};
+use drover_store::{Atomic, Keys, Versioned};
 
 use crate::cluster::ObjectKey;
 use crate::cluster::{Change, Hooks};
-use crate::context::{Context, NotLeader};
+use crate::context::Context;
 use crate::drain::controller::push_event;
+use crate::error::ReconcileError;
+use crate::manager::Descriptor;
 use crate::node_lifecycle::{
     decide, silent_allocs, LifecycleConfig, NodeObservation, SilentAlloc, SilentPlan,
 };
-use crate::runtime::{Action, Reconcile, WorkQueue};
+use crate::runtime::{Action, Controller, Reconcile, WorkQueue};
 
 /// The controller's name (work queue, metrics, logs).
 pub const NAME: &str = "node-lifecycle";
+
+/// How the manager runs the node lifecycle controller: one key (the
+/// fleet), one worker, and a heartbeat tracker made when the term starts,
+/// so every node gets a fresh grace from a new leader.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        let queue = wiring.queue::<Fleet>(NAME);
+        let keys = wiring.store.keys().clone();
+        let tracker = register_hooks(keys, &wiring.options.lifecycle, &queue, wiring.hooks);
+        Box::new(move |ctx: Context, stop| {
+            queue.add(Fleet);
+            let resync = ctx.options.resync;
+            let reconciler = Arc::new(LifecycleController::new(ctx, tracker));
+            let controller =
+                Controller::new(reconciler, queue, 1).with_resync(resync, Arc::new(resync_keys));
+            Box::pin(controller.run(stop))
+        })
+    },
+};
 
 /// What a lost allocation's status says.
 pub const LOST_DESCRIPTION: &str = crate::node_lifecycle::LOST_HEARTBEAT;
@@ -70,16 +92,6 @@ struct Silent {
 /// The one work-queue key: the whole fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Fleet;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LifecycleError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("node lifecycle: {failed} {what} write(s) conflicted; will re-read")]
-    Conflict { what: &'static str, failed: usize },
-}
 
 #[derive(Debug, Clone, Copy)]
 enum Seen {
@@ -243,7 +255,7 @@ impl LifecycleController {
         units: Vec<Atomic>,
         what: &'static str,
         cache: &drover_store::Cache<T>,
-    ) -> Result<(), LifecycleError> {
+    ) -> Result<(), ReconcileError> {
         if units.is_empty() {
             return Ok(());
         }
@@ -254,10 +266,10 @@ impl LifecycleController {
         let outcome = batch.commit(&self.ctx.store).await?;
         let _ = tokio::time::timeout(CATCH_UP, cache.wait_revision(outcome.revision)).await;
         if !outcome.failed.is_empty() {
-            return Err(LifecycleError::Conflict {
-                what,
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                format!("node lifecycle: {what}"),
+                outcome.failed.len(),
+            ));
         }
         Ok(())
     }
@@ -266,7 +278,7 @@ impl LifecycleController {
         &self,
         changes: &[(String, NodeState)],
         now: DateTime<Utc>,
-    ) -> Result<(), LifecycleError> {
+    ) -> Result<(), ReconcileError> {
         let mut units = Vec::new();
         for (id, state) in changes {
             let mut status = self.status_of(id);
@@ -335,7 +347,7 @@ impl LifecycleController {
         &self,
         silent: &[Silent],
         now: DateTime<Utc>,
-    ) -> Result<(), LifecycleError> {
+    ) -> Result<(), ReconcileError> {
         let view = &self.ctx.view;
         let mut units = Vec::new();
         for Silent { node, allocs, plan } in silent {
@@ -398,9 +410,9 @@ impl LifecycleController {
 
 impl Reconcile for LifecycleController {
     type Key = Fleet;
-    type Error = LifecycleError;
+    type Error = ReconcileError;
 
-    async fn reconcile(&self, _: &Fleet) -> Result<Action, LifecycleError> {
+    async fn reconcile(&self, _: &Fleet) -> Result<Action, ReconcileError> {
         let now = Utc::now();
         let nodes = self.ctx.view.all_nodes();
         let observed = self.observe(&nodes, now);

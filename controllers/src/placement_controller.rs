@@ -50,14 +50,34 @@ use drover_store::keys::collections as c;
 use drover_store::{Atomic, Guard, StoreError, Stored};
 
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey, PlacementFailures};
+use crate::context::Context;
 use crate::context::COMMIT_IN_FLIGHT;
-use crate::context::{Context, NotLeader};
+use crate::error::ReconcileError;
+use crate::manager::Descriptor;
 use crate::placement::metrics::PlacementMetrics;
 use crate::placement::{add_binding, needs_placement, plan_pass, NodeUsage, PassInput, PassPlan};
 use crate::runtime::{Action, Controller, Reconcile, WorkQueue};
 
 /// The controller's name (work queue, metrics, logs).
 pub const NAME: &str = "placement";
+
+/// How the manager runs placement: the jobs waiting for room
+/// ([`QueuedJobs`]) are shared by its hooks and its reconciler.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        let queue = wiring.queue::<ObjectKey>(NAME);
+        let queued = QueuedJobs::default();
+        register_hooks(&queue, wiring.view.clone(), wiring.hooks, &queued);
+        let metrics = wiring.metrics.placement_stats.clone();
+        Box::new(move |ctx: Context, stop| {
+            for key in resync_keys(&ctx.view) {
+                queue.add(key);
+            }
+            Box::pin(controller(ctx, queue, queued, metrics).run(stop))
+        })
+    },
+};
 
 /// Placement runs exactly one worker: see the module invariants.
 pub const WORKERS: usize = 1;
@@ -91,50 +111,6 @@ impl QueuedJobs {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<ObjectKey>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-}
-
-/// Why a pass could not be committed; the runtime retries with backoff and
-/// the retry re-reads everything.
-#[derive(Debug, thiserror::Error)]
-pub enum PlacementError {
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("job {job}: writing placement: {source}")]
-    Store {
-        job: ObjectKey,
-        #[source]
-        source: Box<StoreError>,
-    },
-    #[error("job {job}: encoding {what}: {source}")]
-    Encode {
-        job: ObjectKey,
-        what: String,
-        #[source]
-        source: serde_json::Error,
-    },
-    #[error("job {job}: {count} write(s) conflicted, first {first}; re-reading")]
-    Conflict {
-        job: ObjectKey,
-        count: usize,
-        first: Box<StoreError>,
-    },
-    #[error(
-        "job {job}: the {cache} cache did not reach revision {revision} within {CACHE_WAIT:?}"
-    )]
-    CacheLag {
-        job: ObjectKey,
-        cache: &'static str,
-        revision: i64,
-    },
-}
-
-impl PlacementError {
-    fn store(job: &ObjectKey, source: StoreError) -> Self {
-        PlacementError::Store {
-            job: job.clone(),
-            source: Box::new(source),
-        }
     }
 }
 
@@ -174,9 +150,9 @@ pub fn controller(
 
 impl Reconcile for PlacementController {
     type Key = ObjectKey;
-    type Error = PlacementError;
+    type Error = ReconcileError;
 
-    async fn reconcile(&self, key: &ObjectKey) -> Result<Action, PlacementError> {
+    async fn reconcile(&self, key: &ObjectKey) -> Result<Action, ReconcileError> {
         let view = &self.ctx.view;
         let Some(job) = view.job(key) else {
             self.write_failures(key, &PlacementFailures::new()).await?;
@@ -240,7 +216,7 @@ impl PlacementController {
         job: &ObjectKey,
         pending: &[Allocation],
         plan: &PassPlan,
-    ) -> Result<(), PlacementError> {
+    ) -> Result<(), ReconcileError> {
         if plan.bindings.is_empty() {
             return Ok(());
         }
@@ -250,10 +226,12 @@ impl PlacementController {
             .map(|a| (a.metadata.uid.as_str(), a))
             .collect();
         let encode = |what: &str, result: serde_json::Result<Vec<u8>>| {
-            result.map_err(|source| PlacementError::Encode {
-                job: job.clone(),
-                what: what.to_string(),
-                source,
+            result.map_err(|source| {
+                ReconcileError::Encode {
+                    what: what.to_string(),
+                    source,
+                }
+                .during(format!("job {job}"))
             })
         };
         let mut batch = self.ctx.store.batch();
@@ -285,7 +263,7 @@ impl PlacementController {
         let outcome = batch
             .commit_concurrent(&self.ctx.store, COMMIT_IN_FLIGHT)
             .await
-            .map_err(|e| PlacementError::store(job, e))?;
+            .map_err(|e| ReconcileError::from(e).during(format!("job {job}: writing placement")))?;
         if outcome.applied > 0 {
             self.metrics.placed.inc_by(outcome.applied as u64);
             let cache = &self.ctx.view.bindings;
@@ -306,7 +284,7 @@ impl PlacementController {
         &self,
         job: &ObjectKey,
         failures: &PlacementFailures,
-    ) -> Result<(), PlacementError> {
+    ) -> Result<(), ReconcileError> {
         let view = &self.ctx.view;
         let key = view.keys.job_placement(&job.namespace, &job.name);
         let current = view.job_placement.get(&key);
@@ -318,12 +296,13 @@ impl PlacementController {
                 .delete(&key),
             current => {
                 let guard = current.map_or(Guard::Absent, |c| Guard::Revision(c.revision));
-                let bytes =
-                    serde_json::to_vec(failures).map_err(|source| PlacementError::Encode {
-                        job: job.clone(),
+                let bytes = serde_json::to_vec(failures).map_err(|source| {
+                    ReconcileError::Encode {
                         what: "placement failures".into(),
                         source,
-                    })?;
+                    }
+                    .during(format!("job {job}"))
+                })?;
                 Atomic::new().guard(&key, guard).put(&key, bytes)
             }
         };
@@ -332,7 +311,7 @@ impl PlacementController {
         let outcome = batch
             .commit(&self.ctx.store)
             .await
-            .map_err(|e| PlacementError::store(job, e))?;
+            .map_err(|e| ReconcileError::from(e).during(format!("job {job}: writing placement")))?;
         if outcome.applied > 0 {
             let cache = &view.job_placement;
             self.wait(
@@ -352,26 +331,21 @@ impl PlacementController {
         cache: &'static str,
         caught_up: impl std::future::Future<Output = ()>,
         revision: i64,
-    ) -> Result<(), PlacementError> {
+    ) -> Result<(), ReconcileError> {
         tokio::time::timeout(CACHE_WAIT, caught_up)
             .await
-            .map_err(|_| PlacementError::CacheLag {
-                job: job.clone(),
-                cache,
-                revision,
-            })
+            .map_err(|_| ReconcileError::CatchUp { cache, revision }.during(format!("job {job}")))
     }
 }
 
-fn conflicts(job: &ObjectKey, failed: Vec<(usize, StoreError)>) -> Result<(), PlacementError> {
+fn conflicts(job: &ObjectKey, failed: Vec<(usize, StoreError)>) -> Result<(), ReconcileError> {
     let count = failed.len();
     match failed.into_iter().next() {
         None => Ok(()),
-        Some((_, first)) => Err(PlacementError::Conflict {
-            job: job.clone(),
+        Some((_, first)) => Err(ReconcileError::conflict(
+            format!("job {job} (first: {first})"),
             count,
-            first: Box::new(first),
-        }),
+        )),
     }
 }
 

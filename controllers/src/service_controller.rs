@@ -23,28 +23,38 @@ use std::time::Duration;
 use chrono::Utc;
 use drover_api_types::alloc::Allocation;
 use drover_api_types::Job;
-use drover_store::{Atomic, Guard, StoreError};
+use drover_store::{Atomic, Guard};
 
+use crate::cluster::triggers::on_object_in_view;
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
-use crate::context::{Context, NotLeader};
+use crate::context::Context;
+use crate::error::ReconcileError;
+use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 use crate::services::{desired_registrations, plan, should_register, AllocInputs, Desired, Plan};
 
 /// The controller's name (work queue, metrics, logs, `--disable-controller`).
 pub const NAME: &str = "services";
 
+/// How the manager runs the services controller. At a term's start every
+/// allocation and every registration is queued once: a new leader
+/// deregisters what changed, or was orphaned, while none led.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        standard(
+            wiring,
+            NAME,
+            register_hooks,
+            resync_keys,
+            2,
+            ServiceController::new,
+        )
+    },
+};
+
 /// How long a pass waits for the view to catch up with its own writes.
 const CATCH_UP: Duration = Duration::from_secs(2);
-
-#[derive(Debug, thiserror::Error)]
-pub enum ServicesError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("services: {failed} registration write(s) conflicted; will re-read")]
-    Conflict { failed: usize },
-}
 
 /// Queues the allocations each change concerns.
 pub fn register_hooks(
@@ -58,7 +68,7 @@ pub fn register_hooks(
             let Some(view) = v.get() else { return };
             match key {
                 Some(key) => {
-                    if let Some(k) = view.alloc_key_of(key) {
+                    if let Some(k) = view.object_key_at(key) {
                         q.add(k);
                     }
                 }
@@ -67,25 +77,17 @@ pub fn register_hooks(
         }
     };
     let f = by_alloc_key(queue.clone(), view.clone());
-    hooks.allocs.push(Arc::new(move |c| f(changed_key(&c))));
+    hooks.allocs.push(Arc::new(move |c| f(c.key())));
     let f = by_alloc_key(queue.clone(), view.clone());
-    hooks.bindings.push(Arc::new(move |c| f(changed_key(&c))));
+    hooks.bindings.push(Arc::new(move |c| f(c.key())));
     let f = by_alloc_key(queue.clone(), view.clone());
-    hooks
-        .alloc_status
-        .push(Arc::new(move |c| f(changed_key(&c))));
+    hooks.alloc_status.push(Arc::new(move |c| f(c.key())));
 
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.jobs.push(Arc::new(move |change| {
-        let Some(view) = v.get() else { return };
-        let job = match change {
-            Change::Applied { new, .. } => new,
-            Change::Deleted { old: Some(old), .. } => old,
-            _ => return,
-        };
-        let key = ObjectKey::new(&job.metadata.namespace, &job.metadata.name);
-        view.job_alloc_keys(&key).into_iter().for_each(|k| q.add(k));
-    }));
+    hooks
+        .jobs
+        .push(on_object_in_view(queue, &view, |view, job: &Job| {
+            view.job_alloc_keys(&ObjectKey::new(&job.metadata.namespace, &job.metadata.name))
+        }));
 
     // Nodes, their status and heartbeats are all keyed `<node id>`.
     let by_node_key = |q: WorkQueue<ObjectKey>, v: Arc<OnceLock<ClusterView>>| {
@@ -107,13 +109,11 @@ pub fn register_hooks(
         }
     };
     let f = by_node_key(queue.clone(), view.clone());
-    hooks.nodes.push(Arc::new(move |c| f(changed_key(&c))));
+    hooks.nodes.push(Arc::new(move |c| f(c.key())));
     let f = by_node_key(queue.clone(), view.clone());
-    hooks
-        .node_status
-        .push(Arc::new(move |c| f(changed_key(&c))));
+    hooks.node_status.push(Arc::new(move |c| f(c.key())));
     let f = by_node_key(queue.clone(), view.clone());
-    hooks.heartbeats.push(Arc::new(move |c| f(changed_key(&c))));
+    hooks.heartbeats.push(Arc::new(move |c| f(c.key())));
 
     let (q, v) = (queue.clone(), view);
     hooks.services.push(Arc::new(move |change| match change {
@@ -130,13 +130,6 @@ pub fn register_hooks(
 }
 
 /// The key of a change, `None` for a full re-list (everything may differ).
-fn changed_key<'a, T>(change: &Change<'a, T>) -> Option<&'a str> {
-    match change {
-        Change::Applied { key, .. } | Change::Deleted { key, .. } => Some(key),
-        Change::Listed => None,
-    }
-}
-
 /// Every allocation, and every allocation id a registration names (an
 /// orphan's allocation may be gone).
 pub fn resync_keys(view: &ClusterView) -> Vec<ObjectKey> {
@@ -165,7 +158,7 @@ impl ServiceController {
     /// The job version `alloc` runs: the current job when it is that
     /// version, else the stored version (an allocation an update has not
     /// replaced yet keeps its own services), else the current job.
-    async fn job_of(&self, alloc: &Allocation) -> Result<Option<Job>, ServicesError> {
+    async fn job_of(&self, alloc: &Allocation) -> Result<Option<Job>, ReconcileError> {
         let key = ObjectKey::job_of(alloc);
         let version = alloc.spec.job_version;
         let found = self
@@ -175,7 +168,7 @@ impl ServiceController {
         Ok(found.or_else(|| self.ctx.view.job(&key)))
     }
 
-    async fn desired(&self, alloc: &Allocation) -> Result<Desired, ServicesError> {
+    async fn desired(&self, alloc: &Allocation) -> Result<Desired, ReconcileError> {
         let view = &self.ctx.view;
         let node = alloc.binding.as_ref().and_then(|b| view.node(&b.node_id));
         let node_alive = node
@@ -198,7 +191,7 @@ impl ServiceController {
 
     /// Commits `plan` (each write fenced and revision-guarded) and waits
     /// for the view to hold the result.
-    async fn commit(&self, plan: Plan) -> Result<(), ServicesError> {
+    async fn commit(&self, plan: Plan) -> Result<(), ReconcileError> {
         let keys = &self.ctx.view.keys;
         let mut batch = self.ctx.store.batch();
         for reg in &plan.put {
@@ -219,9 +212,10 @@ impl ServiceController {
         )
         .await;
         if !outcome.failed.is_empty() {
-            return Err(ServicesError::Conflict {
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                "services: registrations",
+                outcome.failed.len(),
+            ));
         }
         Ok(())
     }
@@ -229,9 +223,9 @@ impl ServiceController {
 
 impl Reconcile for ServiceController {
     type Key = ObjectKey;
-    type Error = ServicesError;
+    type Error = ReconcileError;
 
-    async fn reconcile(&self, key: &ObjectKey) -> Result<Action, ServicesError> {
+    async fn reconcile(&self, key: &ObjectKey) -> Result<Action, ReconcileError> {
         let view = &self.ctx.view;
         let existing = view.alloc_services(&key.namespace, &key.name);
         let desired = match view.alloc(&key.namespace, &key.name) {

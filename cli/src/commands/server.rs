@@ -107,7 +107,7 @@ impl Args {
             if !enabled.disable(name) {
                 anyhow::bail!(
                     "--disable-controller {name:?}: no such controller (one of: {})",
-                    Enabled::NAMES.join(", ")
+                    manager::names().collect::<Vec<_>>().join(", ")
                 );
             }
         }

@@ -16,6 +16,7 @@
 
 pub mod informer;
 pub mod metrics;
+pub mod triggers;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -312,7 +313,7 @@ impl ClusterView {
         self.allocs
             .keys_by_index(&key.index_value())
             .iter()
-            .filter_map(|k| self.alloc_key_of(k))
+            .filter_map(|k| self.object_key_at(k))
             .collect()
     }
 
@@ -321,18 +322,8 @@ impl ClusterView {
         self.bindings
             .keys_by_index(node_id)
             .iter()
-            .filter_map(|k| self.alloc_key_of(k))
+            .filter_map(|k| self.object_key_at(k))
             .collect()
-    }
-
-    /// `(namespace, alloc id)` from a key of `allocations/`,
-    /// `allocations-binding/` or `allocations-status/`.
-    pub fn alloc_key_of(&self, key: &str) -> Option<ObjectKey> {
-        let parsed = self.keys.parse(key)?;
-        match parsed.segments.as_slice() {
-            [ns, id] => Some(ObjectKey::new(ns.as_ref(), id.as_ref())),
-            _ => None,
-        }
     }
 
     /// Fills an allocation's binding and status from their own keys.

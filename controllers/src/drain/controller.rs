@@ -14,31 +14,38 @@ use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::node::{NodeEvent, NodeStatus};
-use drover_store::{Atomic, StoreError, Versioned};
+use drover_store::{Atomic, Versioned};
 
 use super::{plan_drain, Jobs};
 use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
-use crate::context::{Context, NotLeader};
+use crate::context::Context;
+use crate::error::ReconcileError;
+use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 
 /// The controller's name (work queue, metrics, logs).
 pub const NAME: &str = "drain";
+
+/// How the manager runs the drainer.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        standard(
+            wiring,
+            NAME,
+            register_hooks,
+            resync_keys,
+            2,
+            DrainController::new,
+        )
+    },
+};
 
 /// How long a reconcile waits for the view to catch up with its own write.
 const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// Node events kept in a node's status.
 const MAX_NODE_EVENTS: usize = 10;
-
-#[derive(Debug, thiserror::Error)]
-pub enum DrainError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("drain of node {node}: {failed} write(s) conflicted; will re-read")]
-    Conflict { node: String, failed: usize },
-}
 
 /// Whether `node` is draining, as the view has it.
 fn is_draining(view: &ClusterView, node: &str) -> bool {
@@ -106,10 +113,7 @@ pub fn register_hooks(
 
 fn draining_node_of<T>(view: Option<&ClusterView>, change: &Change<'_, T>) -> Option<String> {
     let view = view?;
-    let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-        return None;
-    };
-    bound_node(view, key).filter(|node| is_draining(view, node))
+    bound_node(view, change.key()?).filter(|node| is_draining(view, node))
 }
 
 /// Node ids with a drain set: the keys of a resync (and of a term's start).
@@ -141,7 +145,7 @@ impl DrainController {
         node: &str,
         ns_of: &HashMap<String, String>,
         ids: &[String],
-    ) -> Result<(), DrainError> {
+    ) -> Result<(), ReconcileError> {
         let view = &self.ctx.view;
         let mut batch = self.ctx.store.batch();
         for id in ids {
@@ -161,16 +165,16 @@ impl DrainController {
         tracing::info!(controller = NAME, node, allocs = ?ids, "drain: marked allocations for migration");
         let _ = tokio::time::timeout(CATCH_UP, view.allocs.wait_revision(outcome.revision)).await;
         if !outcome.failed.is_empty() {
-            return Err(DrainError::Conflict {
-                node: node.to_string(),
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                format!("drain of node {node}"),
+                outcome.failed.len(),
+            ));
         }
         Ok(())
     }
 
     /// Ends the drain: the node stays ineligible, with a node event.
-    async fn complete(&self, node: &str) -> Result<(), DrainError> {
+    async fn complete(&self, node: &str) -> Result<(), ReconcileError> {
         let view = &self.ctx.view;
         let admin_key = view.keys.node_admin(node);
         let Some(mut admin) = view.node_admin.get(&admin_key) else {
@@ -191,10 +195,10 @@ impl DrainController {
         batch.push(self.ctx.fence.guard(unit)?);
         let outcome = batch.commit(&self.ctx.store).await?;
         if !outcome.failed.is_empty() {
-            return Err(DrainError::Conflict {
-                node: node.to_string(),
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                format!("drain of node {node}"),
+                outcome.failed.len(),
+            ));
         }
         tracing::info!(
             controller = NAME,
@@ -220,9 +224,9 @@ pub(crate) fn push_event(status: &mut NodeStatus, subsystem: &str, message: &str
 
 impl Reconcile for DrainController {
     type Key = String;
-    type Error = DrainError;
+    type Error = ReconcileError;
 
-    async fn reconcile(&self, node_id: &String) -> Result<Action, DrainError> {
+    async fn reconcile(&self, node_id: &String) -> Result<Action, ReconcileError> {
         let view = &self.ctx.view;
         let Some(node) = view.node(node_id) else {
             return Ok(Action::AwaitChange);

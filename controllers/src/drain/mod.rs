@@ -34,7 +34,7 @@ use drover_api_types::alloc::{Allocation, DesiredStatus};
 use drover_api_types::job::JobType;
 use drover_api_types::{Job, Node};
 
-pub use controller::{register_hooks, resync_keys, DrainController, NAME};
+pub use controller::{register_hooks, resync_keys, DrainController, DESCRIPTOR, NAME};
 
 /// What to do for one draining node.
 ///

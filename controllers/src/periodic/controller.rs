@@ -25,13 +25,28 @@ use drover_store::{Atomic, Guard, StoreError, Versioned};
 
 use super::metrics::{PeriodicMetrics, SKIP_OVERLAP};
 use super::{plan_children, plan_launch, Child, ChildState, Outcome};
-use crate::cluster::{Change, ClusterView, Hooks, ObjectKey};
-use crate::context::{Context, NotLeader};
+use crate::cluster::triggers::{on_key, on_object, on_object_in_view};
+use crate::cluster::{ClusterView, Hooks, ObjectKey};
+use crate::context::Context;
+use crate::error::ReconcileError;
 use crate::job_reconcile::job_status;
+use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 
 /// The controller's name (work queue, metrics, logs, `--disable-controller`).
 pub const NAME: &str = "periodic";
+
+/// How the manager runs the periodic controller.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    name: NAME,
+    wire: |wiring| {
+        let metrics = wiring.metrics.periodic_stats.clone();
+        let kept = wiring.options.periodic_children_kept;
+        standard(wiring, NAME, register_hooks, resync_keys, 2, move |ctx| {
+            PeriodicController::new(ctx, metrics, kept)
+        })
+    },
+};
 
 /// Longest wait between two looks at a parent (a safety net; watches and
 /// the next launch time wake it sooner).
@@ -40,17 +55,7 @@ const MAX_WAIT: Duration = Duration::from_secs(3600);
 /// Woken this much after a launch time, so the time is surely past.
 const AFTER_LAUNCH: Duration = Duration::from_millis(20);
 
-#[derive(Debug, thiserror::Error)]
-pub enum PeriodicError {
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    NotLeader(#[from] NotLeader),
-    #[error("periodic job {job}: {failed} write(s) conflicted; will re-read")]
-    Conflict { job: ObjectKey, failed: usize },
-}
-
-type Result<T> = std::result::Result<T, PeriodicError>;
+type Result<T> = std::result::Result<T, ReconcileError>;
 
 pub struct PeriodicController {
     ctx: Context,
@@ -67,7 +72,7 @@ impl PeriodicController {
 
 impl Reconcile for PeriodicController {
     type Key = ObjectKey;
-    type Error = PeriodicError;
+    type Error = ReconcileError;
 
     async fn reconcile(&self, key: &ObjectKey) -> Result<Action> {
         let now = Utc::now();
@@ -168,10 +173,7 @@ impl PeriodicController {
                     tracing::info!(job = %name, parent = %key, "child stopped with its parent")
                 }
                 Err(StoreError::Conflict { .. }) => {
-                    return Err(PeriodicError::Conflict {
-                        job: key.clone(),
-                        failed: 1,
-                    })
+                    return Err(ReconcileError::conflict(format!("periodic job {key}"), 1))
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -232,10 +234,10 @@ impl PeriodicController {
         }
         let outcome = batch.commit(&self.ctx.store).await?;
         if !outcome.failed.is_empty() {
-            return Err(PeriodicError::Conflict {
-                job: key.clone(),
-                failed: outcome.failed.len(),
-            });
+            return Err(ReconcileError::conflict(
+                format!("periodic job {key}"),
+                outcome.failed.len(),
+            ));
         }
         Ok(())
     }
@@ -307,44 +309,12 @@ pub fn register_hooks(
     view: Arc<OnceLock<ClusterView>>,
     hooks: &mut Hooks,
 ) {
-    let q = queue.clone();
-    hooks.jobs.push(Arc::new(move |change| {
-        let job = match change {
-            Change::Applied { new, .. } => new,
-            Change::Deleted { old: Some(old), .. } => old,
-            _ => return,
-        };
-        if let Some(key) = parent_key(job) {
-            q.add(key);
-        }
-    }));
-    let (q, v) = (queue.clone(), view.clone());
-    hooks.allocs.push(Arc::new(move |change| {
-        let alloc = match change {
-            Change::Applied { new, .. } => new,
-            Change::Deleted { old: Some(old), .. } => old,
-            _ => return,
-        };
-        if let Some(key) = v.get().and_then(|view| parent_of_alloc(view, alloc)) {
-            q.add(key);
-        }
-    }));
-    let (q, v) = (queue.clone(), view);
-    hooks.alloc_status.push(Arc::new(move |change| {
-        let (Change::Applied { key, .. } | Change::Deleted { key, .. }) = change else {
-            return;
-        };
-        let Some(view) = v.get() else { return };
-        let alloc = view
-            .keys
-            .parse(key)
-            .and_then(|parsed| match parsed.segments.as_slice() {
-                [ns, id] => view.allocs.get(&view.keys.alloc(ns, id)),
-                _ => None,
-            });
-        if let Some(key) = alloc.and_then(|a| parent_of_alloc(view, &a)) {
-            q.add(key);
-        }
+    hooks.jobs.push(on_object(queue, parent_key));
+    hooks
+        .allocs
+        .push(on_object_in_view(queue, &view, parent_of_alloc));
+    hooks.alloc_status.push(on_key(queue, &view, |view, key| {
+        view.alloc_at(key).and_then(|a| parent_of_alloc(view, &a))
     }));
 }
 

@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use drover_api_types::children::PeriodicLaunch;
 use drover_api_types::Job;
 
-pub use controller::{register_hooks, resync_keys, PeriodicController, NAME};
+pub use controller::{register_hooks, resync_keys, PeriodicController, DESCRIPTOR, NAME};
 pub use schedule::Schedule;
 
 /// How a dead child ended.
