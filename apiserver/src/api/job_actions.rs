@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::{Json, Router};
 use drover_api_types::{Job, JobType};
-use drover_controllers::job_controller::PURGE_ANNOTATION;
+use drover_controllers::job::controller::PURGE_ANNOTATION;
 use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};

@@ -30,7 +30,7 @@ use drover_api_types::diff::{diff_jobs, JobDiff};
 use drover_api_types::job::PlacementFailure;
 use drover_api_types::validate::{validate, JobLimits};
 use drover_api_types::{job_update_kind, Job, JobType, Node, ObjectMeta};
-use drover_controllers::job_reconcile::{
+use drover_controllers::job::reconcile::{
     reconcile_rollout, reconcile_system, system_eligible, GroupPlan, Placement, Rollout,
 };
 use drover_controllers::placement::{needs_placement, plan_pass, PassInput, PlacementOptions};

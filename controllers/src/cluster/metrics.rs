@@ -48,7 +48,7 @@ const DEPLOYMENT_STATES: [DeploymentState; 6] = [
     DeploymentState::Cancelled,
 ];
 
-/// The job statuses the job controller writes (see `job_reconcile::status`).
+/// The job statuses the job controller writes (see `job::reconcile::status`).
 const JOB_STATUSES: [&str; 3] = ["pending", "running", "dead"];
 
 /// The gauges and the expiry counter; cheap to clone.

@@ -19,6 +19,10 @@
 //!   the deployment's version, none of an older one, and every allocation
 //!   it placed is healthy.
 
+pub mod controller;
+
+pub use controller::{DeploymentController, DESCRIPTOR, NAME};
+
 #[cfg(test)]
 mod tests;
 

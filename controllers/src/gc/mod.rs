@@ -23,7 +23,10 @@
 //! the job's revision, so a registration in between wins.
 
 pub mod compaction;
+pub mod controller;
 pub mod metrics;
+pub use controller::{GcController, DESCRIPTOR, NAME};
+
 #[cfg(test)]
 mod proptests;
 #[cfg(test)]
@@ -38,7 +41,7 @@ use drover_api_types::deployment::Deployment;
 use drover_api_types::Job;
 
 use crate::cluster::ObjectKey;
-use crate::job_reconcile::job_status;
+use crate::job::reconcile::job_status;
 
 /// When things become collectable (server flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -29,23 +29,20 @@ use crate::gc::metrics::GcMetrics;
 use crate::periodic::metrics::PeriodicMetrics;
 use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::Metrics;
-use crate::{
-    deployment_controller, drain, gc, gc_controller, job_controller, lifecycle_controller,
-    periodic, placement_controller, service_controller,
-};
+use crate::{deployments, drain, gc, job, node_lifecycle, periodic, placement, services};
 
 /// The election all servers campaign in.
 pub const ELECTION: &str = "controllers";
 
 /// Every controller, in the order a term wires them.
 pub const CONTROLLERS: [&Descriptor; 8] = [
-    &job_controller::DESCRIPTOR,
-    &placement_controller::DESCRIPTOR,
-    &lifecycle_controller::DESCRIPTOR,
+    &job::controller::DESCRIPTOR,
+    &placement::controller::DESCRIPTOR,
+    &node_lifecycle::controller::DESCRIPTOR,
     &drain::DESCRIPTOR,
-    &service_controller::DESCRIPTOR,
-    &deployment_controller::DESCRIPTOR,
-    &gc_controller::DESCRIPTOR,
+    &services::controller::DESCRIPTOR,
+    &deployments::controller::DESCRIPTOR,
+    &gc::controller::DESCRIPTOR,
     &periodic::DESCRIPTOR,
 ];
 
@@ -220,7 +217,7 @@ pub async fn run_term(
 ) {
     // Without the deployments controller nothing would move a deployment
     // on: versions then roll out by max_parallel alone.
-    let options = if options.deployments && !enabled.is_on(deployment_controller::NAME) {
+    let options = if options.deployments && !enabled.is_on(deployments::controller::NAME) {
         Arc::new(ServerOptions {
             deployments: false,
             ..(*options).clone()
@@ -283,9 +280,9 @@ mod tests {
 
     #[test]
     fn only_runs_the_named_controllers() {
-        let enabled = Enabled::only(&[gc_controller::NAME, job_controller::NAME]);
+        let enabled = Enabled::only(&[gc::controller::NAME, job::controller::NAME]);
         let on: Vec<_> = names().filter(|n| enabled.is_on(n)).collect();
-        assert_eq!(on, [job_controller::NAME, gc_controller::NAME]);
+        assert_eq!(on, [job::controller::NAME, gc::controller::NAME]);
     }
 
     #[test]

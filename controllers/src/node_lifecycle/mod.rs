@@ -32,6 +32,10 @@
 //!   `suspected_partition` is set and every candidate is in `deferred_down`;
 //! - every bucket is sorted deterministically.
 
+pub mod controller;
+
+pub use controller::{LifecycleController, DESCRIPTOR, NAME};
+
 #[cfg(test)]
 mod tests;
 

@@ -29,7 +29,7 @@ use crate::cluster::triggers::{on_key, on_object, on_object_in_view};
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::Context;
 use crate::error::ReconcileError;
-use crate::job_reconcile::job_status;
+use crate::job::reconcile::job_status;
 use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 

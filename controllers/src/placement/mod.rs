@@ -20,6 +20,7 @@
 //! must add the allocations it has already planned in the same pass.
 
 mod attributes;
+pub mod controller;
 mod feasibility;
 pub mod metrics;
 mod operators;
@@ -33,6 +34,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 pub use attributes::resolve;
+pub use controller::{PlacementController, QueuedJobs, DESCRIPTOR, NAME};
 pub use feasibility::feasible;
 pub use operators::{check_operator, version_matches};
 pub use pass::{

@@ -27,10 +27,12 @@
 //! - a canary allocation (until promoted) registers `canary_tags` instead of
 //!   `tags` when there are any, and `canary_meta` over `meta`.
 
+pub mod controller;
 mod desired;
 mod plan;
 #[cfg(test)]
 mod tests;
 
+pub use controller::{ServiceController, DESCRIPTOR, NAME};
 pub use desired::{desired_registrations, registration_id, should_register, AllocInputs, Desired};
 pub use plan::{needs_write, plan, Plan, CHECK_UPDATE_INTERVAL};

@@ -11,7 +11,7 @@ use drover_api_types::deployment::{
     DeploymentGroupSpec, DeploymentSpec, DeploymentState, VersionStability,
 };
 use drover_api_types::{Deployment, Job, ObjectMeta};
-use drover_controllers::deployment_controller;
+use drover_controllers::deployments;
 use drover_store::{Store, Stored, Versioned};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
@@ -27,7 +27,7 @@ struct Harness {
 
 async fn start() -> Harness {
     let (etcd, store) = term::store().await;
-    let term = Term::start(&store, &[deployment_controller::NAME]);
+    let term = Term::start(&store, &[deployments::controller::NAME]);
     Harness {
         _etcd: etcd,
         store,

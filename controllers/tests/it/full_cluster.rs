@@ -18,7 +18,7 @@ use drover_api_types::alloc::{
 use drover_api_types::deployment::DeploymentState;
 use drover_api_types::job::UpdateStrategy;
 use drover_api_types::{Deployment, Job, JobType};
-use drover_controllers::{deployment_controller, job_controller, placement_controller};
+use drover_controllers::{deployments, job, placement};
 use drover_store::keys::collections as c;
 use drover_store::{Store, Versioned};
 use fixtures::{group, job, node, static_port, Harness, NS};
@@ -206,9 +206,9 @@ async fn a_full_cluster_is_updated_one_allocation_at_a_time_without_placement_fa
     let controllers = Term::start(
         &store,
         &[
-            job_controller::NAME,
-            placement_controller::NAME,
-            deployment_controller::NAME,
+            job::controller::NAME,
+            placement::controller::NAME,
+            deployments::controller::NAME,
         ],
     );
     register(&store, &web(0, "nginx:1")).await;

@@ -13,7 +13,7 @@ use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, TaskGroup};
 use drover_controllers::cluster::{ClusterView, Hooks};
 use drover_controllers::context::{GcOptions, ServerOptions};
 use drover_controllers::gc::Thresholds;
-use drover_controllers::{gc_controller, job_controller};
+use drover_controllers::{gc, job};
 use drover_store::{Store, Versioned};
 use drover_test_support::wait::eventually;
 use term::{store, Term};
@@ -40,9 +40,9 @@ fn options(compaction: Duration) -> ServerOptions {
 
 fn start(store: &Store, job: bool, options: ServerOptions) -> Term {
     let controllers: &[&str] = if job {
-        &[gc_controller::NAME, job_controller::NAME]
+        &[gc::controller::NAME, job::controller::NAME]
     } else {
-        &[gc_controller::NAME]
+        &[gc::controller::NAME]
     };
     Term::start_with(store, options, controllers)
 }

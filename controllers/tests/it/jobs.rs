@@ -9,7 +9,7 @@ use drover_api_types::defaults::canonicalize;
 use drover_api_types::node::{DriverInfo, NodeResources, NodeState, NodeStatus};
 use drover_api_types::task::Resources;
 use drover_api_types::{Job, JobSpec, JobType, Node, ObjectMeta, Task, TaskGroup};
-use drover_controllers::job_controller::{self, PURGE_ANNOTATION};
+use drover_controllers::job::controller::{self as job_controller, PURGE_ANNOTATION};
 use drover_store::{Guard, Store, Versioned};
 use drover_test_support::wait::within;
 use drover_test_support::TestEtcd;

@@ -15,7 +15,7 @@ use drover_api_types::group::TaskGroup;
 use drover_api_types::job::MigrateStrategy;
 use drover_api_types::node::{DrainStrategy, NodeScheduling, NodeState};
 use drover_api_types::{Job, JobSpec, ObjectMeta};
-use drover_controllers::lifecycle_controller::LOST_DESCRIPTION;
+use drover_controllers::node_lifecycle::controller::LOST_DESCRIPTION;
 use drover_store::Versioned;
 use fixtures::*;
 

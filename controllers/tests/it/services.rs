@@ -16,7 +16,7 @@ use drover_api_types::alloc::ClientStatus;
 use drover_api_types::group::Service;
 use drover_api_types::service::ServiceRegistration;
 use drover_api_types::{Job, JobSpec, Node, ObjectMeta, TaskGroup};
-use drover_controllers::service_controller;
+use drover_controllers::services;
 use drover_store::Store;
 use fixtures::*;
 use term::Term;
@@ -107,7 +107,7 @@ async fn registrations_follow_allocations_across_leaders_and_heartbeats() {
         .await
         .expect("orphan");
 
-    let term = Term::start(&store, &[service_controller::NAME]);
+    let term = Term::start(&store, &[services::controller::NAME]);
     let regs = wait_registrations(&store, "a1 registered, the orphan gone", |r| {
         r.len() == 1 && of_alloc(r, "a1") == 1
     })
@@ -137,7 +137,7 @@ async fn registrations_follow_allocations_across_leaders_and_heartbeats() {
     // deregisters it.
     term.end().await;
     set_alloc_status(&store, "a1", ClientStatus::Complete).await;
-    let term = Term::start(&store, &[service_controller::NAME]);
+    let term = Term::start(&store, &[services::controller::NAME]);
     wait_registrations(&store, "a1 deregistered by the new leader", |r| {
         r.is_empty()
     })

@@ -27,7 +27,7 @@ pub enum Verdict {
 
 /// Whether `job`'s version gets a deployment at all: the job controller's
 /// own rule, so the apply never waits for one that will not come.
-pub use drover_controllers::job_rollout::deploys as expects_deployment;
+pub use drover_controllers::job::rollout::deploys as expects_deployment;
 
 /// The deployment of exactly `applied`'s version, if it was created: of
 /// the job the server holds (`current`), not one that a purged job of the

@@ -1,6 +1,6 @@
 //! A destructive update on a full cluster, simulated with the two pure
 //! cores the controllers run: the job reconciler
-//! ([`crate::job_reconcile::reconcile_rollout`]) decides replacements and
+//! ([`crate::job::reconcile::reconcile_rollout`]) decides replacements and
 //! stops, the placement pass binds, and a simulated agent stops, starts and
 //! judges allocations in an order proptest picks. After every step: no node
 //! holds a static port twice or more memory than it has among its live
@@ -19,7 +19,7 @@ use drover_api_types::task::Resources;
 use drover_api_types::{Job, JobType, Node, ObjectMeta, Task, TaskGroup};
 use proptest::prelude::*;
 
-use crate::job_reconcile::{reconcile_rollout, Placement, Rollout};
+use crate::job::reconcile::{reconcile_rollout, Placement, Rollout};
 use crate::placement::tests::node;
 use crate::placement::{
     add_binding, holds_room, needs_placement, plan_pass, NodeUsage, PassInput, PlacementOptions,

@@ -12,7 +12,7 @@ use drover_api_types::{Allocation, Node, ObjectMeta};
 use drover_controllers::cluster::{ClusterView, Hooks, ViewHandle};
 use drover_controllers::context::{Context, Fence, ServerOptions};
 use drover_controllers::drain::{self, DrainController};
-use drover_controllers::lifecycle_controller::{
+use drover_controllers::node_lifecycle::controller::{
     register_hooks, resync_keys, Fleet, LifecycleController, NAME,
 };
 use drover_controllers::node_lifecycle::LifecycleConfig;

@@ -16,7 +16,7 @@ use drover_api_types::{Job, Node, ObjectMeta, Task, TaskGroup};
 use drover_controllers::cluster::{ClusterView, Hooks, ObjectKey, PlacementFailures, ViewHandle};
 use drover_controllers::context::{Context, Fence, ServerOptions};
 use drover_controllers::placement::metrics::PlacementMetrics;
-use drover_controllers::placement_controller::{self, QueuedJobs};
+use drover_controllers::placement::{self, QueuedJobs};
 use drover_controllers::runtime::{BackoffConfig, WorkQueue};
 use drover_store::keys::collections as c;
 use drover_store::{Store, StoreConfig, Versioned};
@@ -52,7 +52,7 @@ impl Harness {
 
         let registry = prometheus::Registry::new();
         let queue = WorkQueue::new(
-            placement_controller::NAME,
+            placement::controller::NAME,
             BackoffConfig::default(),
             &registry,
         )
@@ -60,11 +60,11 @@ impl Harness {
         let queued = QueuedJobs::default();
         let cell: Arc<OnceLock<ClusterView>> = Arc::new(OnceLock::new());
         let mut hooks = Hooks::default();
-        placement_controller::register_hooks(&queue, cell.clone(), &mut hooks, &queued);
+        placement::controller::register_hooks(&queue, cell.clone(), &mut hooks, &queued);
         let (view, informers) = ClusterView::start(&store, hooks);
         let _ = cell.set(view.clone());
         within("the view to be ready", view.ready()).await;
-        for key in placement_controller::resync_keys(&view) {
+        for key in placement::controller::resync_keys(&view) {
             queue.add(key);
         }
         let ctx = Context {
@@ -76,7 +76,7 @@ impl Harness {
         let (stop, stop_rx) = watch::channel(false);
         let metrics = PlacementMetrics::register(&prometheus::Registry::new())
             .expect("placement metrics on a fresh registry");
-        let controller = placement_controller::controller(ctx, queue, queued, metrics.clone());
+        let controller = placement::controller::controller(ctx, queue, queued, metrics.clone());
         let task = tokio::spawn(controller.run(stop_rx));
         Harness {
             store,

@@ -23,7 +23,7 @@ use drover_store::Atomic;
 use crate::cluster::ObjectKey;
 use crate::context::Context;
 use crate::error::ReconcileError;
-use crate::job_reconcile::Rollout;
+use crate::job::reconcile::Rollout;
 use crate::versions::JobVersions;
 
 /// Whether a job version rolls out under a deployment: a service job,

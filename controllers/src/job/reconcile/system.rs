@@ -168,7 +168,7 @@ pub fn reconcile_system(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job_reconcile::tests::{alloc, job, t0};
+    use crate::job::reconcile::tests::{alloc, job, t0};
     use drover_api_types::alloc::{Binding, DesiredStatus};
 
     fn on(mut a: Allocation, node: &str) -> Allocation {

@@ -123,7 +123,7 @@ fn running_since(a: &Allocation) -> Option<chrono::DateTime<chrono::Utc>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job_reconcile::tests::{alloc, job, t0};
+    use crate::job::reconcile::tests::{alloc, job, t0};
     use drover_api_types::alloc::{Binding, TaskState};
     use drover_api_types::group::Disconnect;
     use drover_api_types::JobType;

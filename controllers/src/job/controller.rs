@@ -6,7 +6,7 @@
 //! node index (`node-allocs/`), and job status (`jobs-status/`).
 //!
 //! Invariants:
-//! - the plan comes from the pure cores ([`reconcile_group`],
+//! - the plan comes from the pure cores ([`reconcile_group`](super::reconcile::reconcile_group),
 //!   [`reconcile_system`]); this shell only reads the view and writes;
 //! - a replacement and the stop of what it replaces land in one atomic unit,
 //!   so a crash between them cannot leave both running or neither;
@@ -41,16 +41,16 @@ use drover_api_types::job::JobStatus;
 use drover_api_types::{Job, JobType, ObjectMeta, TaskGroup};
 use drover_store::{Atomic, Guard, StoreError, Stored, Versioned};
 
+use super::rollout;
 use crate::cluster::triggers::{on_key, on_object};
 use crate::cluster::{ClusterView, Hooks, ObjectKey};
 use crate::context::{Context, COMMIT_IN_FLIGHT};
 use crate::error::ReconcileError;
-use crate::job_reconcile::{
+use crate::job::reconcile::{
     job_status, reconcile_rollout, reconcile_system, summary, system_eligible, GroupPlan,
     Placement, Rollout, REASON_GROUP_REMOVED, REASON_JOB_STOPPED, REASON_LOST, REASON_MIGRATING,
     REASON_UPDATED,
 };
-use crate::job_rollout;
 use crate::manager::{standard, Descriptor};
 use crate::runtime::{Action, Reconcile, WorkQueue};
 use crate::versions::JobVersions;
@@ -127,15 +127,15 @@ impl JobController {
         allocs: &[Allocation],
         now: DateTime<Utc>,
     ) -> Result<Rollouts> {
-        if !self.ctx.options.deployments || !job_rollout::deploys(job) {
+        if !self.ctx.options.deployments || !rollout::deploys(job) {
             return Ok(Rollouts::default());
         }
-        let outdated = job_rollout::outdated(&self.ctx, &self.versions, key, job, allocs).await?;
-        let Some(d) = job_rollout::current_deployment(&self.ctx, key, job, &outdated, now).await?
+        let outdated = rollout::outdated(&self.ctx, &self.versions, key, job, allocs).await?;
+        let Some(d) = rollout::current_deployment(&self.ctx, key, job, &outdated, now).await?
         else {
             return Ok(Rollouts::default());
         };
-        let groups = job_rollout::rollouts(&self.ctx, job, &d, &outdated);
+        let groups = rollout::rollouts(&self.ctx, job, &d, &outdated);
         Ok(Rollouts { groups })
     }
 }
