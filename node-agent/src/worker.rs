@@ -18,7 +18,7 @@ use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
     Allocation, AllocationStatus, ClientStatus, DesiredStatus, TaskState,
 };
-use drover_api_types::{Job, Node, Task};
+use drover_api_types::{Job, Node, Task, TaskGroup};
 use drover_store::{Store, StoreError, Versioned};
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -27,7 +27,7 @@ use crate::actions::{compute_actions, DesiredTask, Intent};
 use crate::container_spec::{container_spec, AgentPolicy};
 use crate::disconnect::{self, ContactVerdict};
 use crate::driver::docker::Docker;
-use crate::driver::labels;
+use crate::driver::{labels, Observed};
 use crate::lifecycle::{self, Phase, Step, TaskView};
 use crate::task_env::TaskContext;
 use crate::task_state::{self as ts, events};
@@ -73,7 +73,7 @@ struct TaskMemory {
 
 struct Worker {
     shared: Arc<Shared>,
-    job: Option<Job>,
+    job: Option<Arc<Job>>,
     status: AllocationStatus,
     written: Option<AllocationStatus>,
     /// The status already in etcd has been read: an agent restart carries
@@ -180,15 +180,7 @@ impl Worker {
     /// One reconcile; returns how long to sleep before the next.
     async fn pass(&mut self, alloc: &Allocation) -> Duration {
         let now = Utc::now();
-        if let Err(e) = self.resume(alloc).await {
-            tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's status; retrying");
-            return POLL;
-        }
-        if let Err(e) = self.load_job(alloc).await {
-            tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's job; retrying");
-            return POLL;
-        }
-        let Some(job) = self.job.clone() else {
+        let Some(job) = self.load(alloc).await else {
             return POLL;
         };
         let Some(group) = job
@@ -201,21 +193,7 @@ impl Worker {
             return POLL;
         };
         let node = self.shared.node.borrow().clone();
-        let mut contact_recheck = None;
-        if self.stopped_without_contact.is_none() {
-            let out_since = *self.shared.out_of_contact.borrow();
-            let (stop_after, heard) = (group.stop_on_client_after(), self.heard_from_servers);
-            match disconnect::verdict(stop_after, out_since, heard, Instant::now()) {
-                ContactVerdict::Keep { recheck_in } => contact_recheck = recheck_in,
-                ContactVerdict::Stop { after } => {
-                    let after = drover_api_types::Duration::from(after);
-                    tracing::warn!(alloc = %alloc.metadata.uid, %after, "no contact with the servers for stop_on_client_after; stopping the allocation");
-                    self.stopped_without_contact = Some(format!(
-                        "stopped by its agent: no contact with the servers for {after} (disconnect.stop_on_client_after)"
-                    ));
-                }
-            }
-        }
+        let contact_recheck = self.judge_contact(alloc, group);
         let stopping = alloc.spec.desired_status != DesiredStatus::Run
             || self.stopped_without_contact.is_some();
         let before = self.status.clone();
@@ -225,8 +203,95 @@ impl Worker {
             .map(|t| TaskView::new(t, self.status.task_states.get(&t.name)))
             .collect();
         let steps = lifecycle::plan(&views, stopping);
+        let desired = self.desired_tasks(alloc, &job, group, &node, &steps, now);
+        let observed = match self
+            .shared
+            .docker
+            .list((labels::ALLOC_ID, alloc.metadata.uid.as_str()))
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "docker list failed");
+                return POLL;
+            }
+        };
+        self.mark_stopped_tasks(group, &steps, &observed, now);
+        let mut wake = if self.done(&group.tasks) { IDLE } else { POLL };
+        for action in compute_actions(&desired, &observed) {
+            if let Some(soon) = self
+                .execute(alloc, &job, group.tasks.as_slice(), action)
+                .await
+            {
+                wake = wake.min(soon);
+            }
+        }
+        if self.status != before {
+            // A task changed state, so the next lifecycle phase may be due.
+            wake = wake.min(NEXT_PHASE);
+        }
+        self.settle_client_status(alloc, group, now);
+        if let Some(recheck) = contact_recheck {
+            wake = wake.min(recheck);
+        }
+        self.sync_checks(alloc, &job, group, &node);
+        if let Some(soon) = self.judge_health(alloc, group, now) {
+            wake = wake.min(soon);
+        }
+        self.write_status(alloc).await;
+        wake
+    }
+
+    /// The allocation's status as last written (once) and its job version;
+    /// none while etcd cannot say (the pass is retried).
+    async fn load(&mut self, alloc: &Allocation) -> Option<Arc<Job>> {
+        if let Err(e) = self.resume(alloc).await {
+            tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's status; retrying");
+            return None;
+        }
+        if let Err(e) = self.load_job(alloc).await {
+            tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "cannot read the allocation's job; retrying");
+            return None;
+        }
+        self.job.clone()
+    }
+
+    /// Whether the allocation must stop for lack of contact with the
+    /// servers (`disconnect.stop_on_client_after`); when not yet, how soon
+    /// to look again.
+    fn judge_contact(&mut self, alloc: &Allocation, group: &TaskGroup) -> Option<Duration> {
+        if self.stopped_without_contact.is_some() {
+            return None;
+        }
+        let out_since = *self.shared.out_of_contact.borrow();
+        let (stop_after, heard) = (group.stop_on_client_after(), self.heard_from_servers);
+        match disconnect::verdict(stop_after, out_since, heard, Instant::now()) {
+            ContactVerdict::Keep { recheck_in } => recheck_in,
+            ContactVerdict::Stop { after } => {
+                let after = drover_api_types::Duration::from(after);
+                tracing::warn!(alloc = %alloc.metadata.uid, %after, "no contact with the servers for stop_on_client_after; stopping the allocation");
+                self.stopped_without_contact = Some(format!(
+                    "stopped by its agent: no contact with the servers for {after} (disconnect.stop_on_client_after)"
+                ));
+                None
+            }
+        }
+    }
+
+    /// What each task should be, from its lifecycle step: left alone,
+    /// stopped, or run as the container its spec makes (a spec that cannot
+    /// be made fails the task).
+    fn desired_tasks(
+        &mut self,
+        alloc: &Allocation,
+        job: &Job,
+        group: &TaskGroup,
+        node: &Node,
+        steps: &[Step],
+        now: DateTime<Utc>,
+    ) -> Vec<DesiredTask> {
         let mut desired = Vec::new();
-        for (task, step) in group.tasks.iter().zip(&steps) {
+        for (task, step) in group.tasks.iter().zip(steps) {
             let state = self.task_state(&task.name);
             if state.events.is_empty() {
                 ts::record(
@@ -259,11 +324,11 @@ impl Worker {
                 },
                 Step::Run => {
                     let ctx = TaskContext {
-                        job: &job,
+                        job,
                         group,
                         task,
                         alloc,
-                        node: &node,
+                        node,
                     };
                     let policy = AgentPolicy {
                         allocs_dir: &self.shared.allocs_dir,
@@ -285,22 +350,20 @@ impl Worker {
                 intent,
             });
         }
-        let observed = match self
-            .shared
-            .docker
-            .list((labels::ALLOC_ID, alloc.metadata.uid.as_str()))
-            .await
-        {
-            Ok(o) => o,
-            Err(e) => {
-                tracing::warn!(alloc = %alloc.metadata.uid, error = %e, "docker list failed");
-                return POLL;
-            }
-        };
-        // A task to stop with nothing running is done (its container, if
-        // any, exited or was never made); running ones are marked dead once
-        // their stop succeeds.
-        for (task, step) in group.tasks.iter().zip(&steps) {
+        desired
+    }
+
+    /// A task to stop with nothing running is done (its container, if any,
+    /// exited or was never made); running ones are marked dead once their
+    /// stop succeeds.
+    fn mark_stopped_tasks(
+        &mut self,
+        group: &TaskGroup,
+        steps: &[Step],
+        observed: &[Observed],
+        now: DateTime<Utc>,
+    ) {
+        for (task, step) in group.tasks.iter().zip(steps) {
             let runs = observed
                 .iter()
                 .any(|c| c.running && c.labels.get(labels::TASK) == Some(&task.name));
@@ -312,19 +375,13 @@ impl Worker {
                 }
             }
         }
-        let mut wake = if self.done(&group.tasks) { IDLE } else { POLL };
-        for action in compute_actions(&desired, &observed) {
-            if let Some(soon) = self
-                .execute(alloc, &job, group.tasks.as_slice(), action)
-                .await
-            {
-                wake = wake.min(soon);
-            }
-        }
-        if self.status != before {
-            // A task changed state, so the next lifecycle phase may be due.
-            wake = wake.min(NEXT_PHASE);
-        }
+    }
+
+    /// The allocation's client status from its tasks' (lost whatever they
+    /// say once the servers declared it so or it stopped out of contact);
+    /// when every task is done, when it finished, for the finished-alloc
+    /// collector.
+    fn settle_client_status(&mut self, alloc: &Allocation, group: &TaskGroup, now: DateTime<Utc>) {
         if self.done(&group.tasks) {
             let finished = self
                 .status
@@ -351,18 +408,8 @@ impl Worker {
             self.status.client_status = ClientStatus::Lost;
             self.status.client_description = why.clone();
         }
-        if let Some(recheck) = contact_recheck {
-            wake = wake.min(recheck);
-        }
-        self.sync_checks(alloc, &job, group, &node);
-        if let Some(soon) = self.judge_health(alloc, group, now) {
-            wake = wake.min(soon);
-        }
-        self.write_status(alloc).await;
-        wake
     }
 
-    /// Every task is dead and no restart is pending.
     fn done(&self, tasks: &[Task]) -> bool {
         tasks.iter().all(|t| {
             self.status
@@ -467,8 +514,8 @@ impl Worker {
                     .await?
             }
         };
-        if job.is_some() {
-            self.job = job;
+        if let Some(job) = job {
+            self.job = Some(Arc::new(job));
         }
         Ok(())
     }
@@ -478,7 +525,7 @@ impl Worker {
     async fn write_status(&mut self, alloc: &Allocation) {
         // Reported whether or not etcd takes the write: the node's metrics
         // say what runs here even while etcd is away.
-        let report = crate::metrics::report_of(alloc, self.job.as_ref(), &self.status);
+        let report = crate::metrics::report_of(alloc, self.job.as_deref(), &self.status);
         self.shared.metrics.report(&alloc.metadata.uid, report);
         self.write_status_once(alloc, true).await;
     }
