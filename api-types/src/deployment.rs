@@ -14,9 +14,32 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::duration::Duration;
+use crate::group::TaskGroup;
+use crate::job::{Job, JobType, UpdateStrategy};
 use crate::meta::ObjectMeta;
 
 /// A rollout of one job version.
+/// Whether a job version rolls out under a deployment: a service job,
+/// running, not a periodic or parameterized parent (those never run
+/// themselves), with a group that has an update block. The job controller
+/// decides by it, and `drover apply` waits for a deployment only then.
+pub fn deploys(job: &Job) -> bool {
+    job.spec.job_type == JobType::Service
+        && !job.spec.stop
+        && job.spec.periodic.is_none()
+        && job.spec.parameterized.is_none()
+        && job.spec.groups.iter().any(|g| rolling_update(g).is_some())
+}
+
+/// A group's update block, when it rolls out under a deployment
+/// (`max_parallel` above 0).
+pub fn rolling_update(group: &TaskGroup) -> Option<&UpdateStrategy> {
+    group
+        .update
+        .as_ref()
+        .filter(|u| u.max_parallel.is_some_and(|n| n > 0))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {

@@ -21,12 +21,12 @@ use drover_api_types::Allocation;
 use drover_store::keys::collections as c;
 use drover_store::{Store, StoreError};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::query::{Indexed, ReadOptions};
 use super::views::AllocationView;
 use super::ApiState;
+pub use drover_api::allocs::StopResponse;
 
 /// The collections an allocation read depends on.
 pub const COLLECTIONS: &[&str] = &[
@@ -196,17 +196,6 @@ async fn read(
     options.block(&state.feed, COLLECTIONS).await;
     let (joined, revision) = find(&state.store, &id, &query).await?;
     Ok(Indexed(revision, joined.view()))
-}
-
-/// `POST /v1/allocation/{id}/stop` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StopResponse {
-    pub id: String,
-    pub namespace: String,
-    /// The spec's revision after the call.
-    pub index: i64,
-    /// False when it was already marked.
-    pub changed: bool,
 }
 
 /// What stopping does to a spec (pure): `None` when already marked.

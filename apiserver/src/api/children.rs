@@ -23,63 +23,18 @@ use drover_api_types::job::{JobStatus, Parameterized};
 use drover_api_types::Job;
 use drover_store::jobs::commit_job_version;
 use drover_store::{StoreError, Versioned};
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::query::ReadOptions;
 use super::ApiState;
+pub use drover_api::children::{ChildResponse, ChildSummary, ChildrenResponse, DispatchRequest};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/job/{name}/periodic/force", post(force))
         .route("/v1/job/{name}/dispatch", post(dispatch))
         .route("/v1/job/{name}/children", get(children))
-}
-
-/// `POST /v1/job/{name}/dispatch` body.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct DispatchRequest {
-    /// Base64 of the payload.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub payload: Option<String>,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub meta: BTreeMap<String, String>,
-    /// Dispatching again with the same token returns the same child.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub idempotency_token: Option<String>,
-}
-
-/// What force and dispatch answer.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChildResponse {
-    /// The child job's id.
-    pub job_id: String,
-    /// Its index (0 when an idempotent dispatch returned an existing one).
-    pub index: i64,
-}
-
-/// One child in `GET /v1/job/{name}/children`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChildSummary {
-    pub job_id: String,
-    /// The job status (`pending`, `running`, `dead`; empty before the job
-    /// controller has looked at it).
-    pub status: String,
-    pub launched: Option<DateTime<Utc>>,
-    /// Of a dead child: `complete` or `failed` per its allocations' summary.
-    #[serde(skip_serializing_if = "String::is_empty")]
-    pub result: String,
-}
-
-/// `GET /v1/job/{name}/children`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct ChildrenResponse {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub periodic: Option<PeriodicLaunch>,
-    /// Newest first.
-    pub children: Vec<ChildSummary>,
 }
 
 async fn load(state: &ApiState, ns: &str, name: &str) -> ApiResult<Job> {

@@ -18,12 +18,14 @@ use drover_api_types::alloc::AllocationStatus;
 use drover_api_types::deployment::{DeploymentAdmin, DeploymentState};
 use drover_api_types::Allocation;
 use drover_store::{Guard, Store, StoreError, Versioned};
-use serde::{Deserialize, Serialize};
 
 use super::deployments::{find, DeploymentView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::ApiState;
+pub use drover_api::deployment_actions::{
+    AllocHealthRequest, DeploymentUpdateResponse, PauseRequest, PromoteRequest,
+};
 
 #[cfg(test)]
 mod tests;
@@ -37,40 +39,6 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/deployment/{id}/fail", post(fail))
         .route("/v1/deployment/{id}/pause", post(pause))
         .route("/v1/deployment/{id}/allocation-health", post(alloc_health))
-}
-
-/// `POST /v1/deployment/{id}/promote` body; empty `groups` promotes all.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PromoteRequest {
-    pub groups: Vec<String>,
-}
-
-/// `POST /v1/deployment/{id}/pause` body: `false` resumes.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PauseRequest {
-    pub pause: bool,
-}
-
-/// `POST /v1/deployment/{id}/allocation-health` body (full ids or unique
-/// prefixes of the deployment's allocations).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AllocHealthRequest {
-    pub healthy: Vec<String>,
-    pub unhealthy: Vec<String>,
-}
-
-/// What every lever answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentUpdateResponse {
-    pub id: String,
-    pub namespace: String,
-    /// The revision of `deployments-admin/<ns>/<id>` after the call.
-    pub index: i64,
-    /// The intent as written, for the controller to act on.
-    pub admin: DeploymentAdmin,
 }
 
 /// One lever, with what [`decide`] needs to judge it.

@@ -13,20 +13,17 @@ use std::collections::HashMap;
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
-use chrono::{DateTime, Utc};
-use drover_api_types::deployment::{
-    DeploymentAdmin, DeploymentSpec, DeploymentState, DeploymentStatus,
-};
+use drover_api_types::deployment::DeploymentAdmin;
 use drover_api_types::resolve::{resolve, Candidate, ResolveError};
-use drover_api_types::{Deployment, Job, ObjectMeta};
+use drover_api_types::{Deployment, Job};
 use drover_store::keys::collections as c;
 use drover_store::Store;
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
 use super::query::{Indexed, ReadOptions};
 use super::ApiState;
+pub use drover_api::deployments::{sort_newest_first, DeploymentView};
 
 /// What a deployment read depends on.
 pub const COLLECTIONS: &[&str] = &[c::DEPLOYMENTS, c::DEPLOYMENTS_ADMIN];
@@ -37,57 +34,6 @@ pub fn routes() -> Router<ApiState> {
         .route("/v1/deployment/{id}", get(read))
         .route("/v1/job/{name}/deployments", get(job_deployments))
         .route("/v1/job/{name}/deployment", get(latest))
-}
-
-/// A deployment with the operators' intent not yet acted on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeploymentView {
-    pub metadata: ObjectMeta,
-    pub spec: DeploymentSpec,
-    #[serde(default)]
-    pub status: DeploymentStatus,
-    /// `deployments-admin/<ns>/<id>`, when an operator wrote one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub admin: Option<DeploymentAdmin>,
-}
-
-impl DeploymentView {
-    pub fn new(d: Deployment, admin: Option<DeploymentAdmin>) -> DeploymentView {
-        DeploymentView {
-            metadata: d.metadata,
-            spec: d.spec,
-            status: d.status,
-            admin,
-        }
-    }
-
-    pub fn id(&self) -> &str {
-        deployment_id(&self.metadata)
-    }
-
-    pub fn state(&self) -> DeploymentState {
-        self.status.state
-    }
-
-    /// When it was created: the spec's time, else the object's.
-    pub fn created(&self) -> Option<DateTime<Utc>> {
-        self.spec.created_at.or(self.metadata.creation_timestamp)
-    }
-}
-
-/// A deployment's id: its `uid`, or its name before the store gave it one.
-pub fn deployment_id(meta: &ObjectMeta) -> &str {
-    match meta.uid.as_str() {
-        "" => &meta.name,
-        uid => uid,
-    }
-}
-
-/// Newest first (by creation, then job version), ties by id (pure).
-pub fn sort_newest_first(views: &mut [DeploymentView]) {
-    views.sort_by(|a, b| {
-        (b.created(), b.spec.job_version, b.id()).cmp(&(a.created(), a.spec.job_version, a.id()))
-    });
 }
 
 /// Every deployment of `ns` (all when `None`) with its admin record,
@@ -234,7 +180,8 @@ async fn latest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
+    use drover_api_types::deployment::DeploymentState;
 
     fn view(id: &str, version: u64, minute: u32, state: DeploymentState) -> DeploymentView {
         let mut d = Deployment::default();

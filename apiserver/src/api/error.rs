@@ -5,21 +5,14 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use drover_api::ApiErrorBody;
 use drover_store::StoreError;
-use serde::Serialize;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
     pub field: Option<String>,
-}
-
-#[derive(Serialize)]
-struct Body<'a> {
-    error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'a str>,
 }
 
 impl ApiError {
@@ -61,9 +54,9 @@ impl std::fmt::Display for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Body {
-            error: &self.message,
-            field: self.field.as_deref(),
+        let body = ApiErrorBody {
+            error: self.message,
+            field: self.field,
         };
         (self.status, Json(body)).into_response()
     }

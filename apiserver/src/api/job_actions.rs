@@ -15,40 +15,18 @@ use axum::routing::post;
 use axum::{Json, Router};
 use drover_api_types::{Job, JobType};
 use drover_controllers::job::controller::PURGE_ANNOTATION;
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::jobs::{write_job, RegisterResponse};
 use super::query::ReadOptions;
 use super::ApiState;
+pub use drover_api::job_actions::{ScaleRequest, StopRequest};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/job/{name}/stop", post(stop))
         .route("/v1/job/{name}/scale", post(scale))
-}
-
-/// `POST /v1/job/{name}/stop` body; the body may be left out.
-#[derive(Debug, Default, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct StopRequest {
-    pub check_index: Option<i64>,
-    /// Also delete the job once its allocations are terminal.
-    pub purge: bool,
-}
-
-/// `POST /v1/job/{name}/scale` body.
-#[derive(Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScaleRequest {
-    pub group: String,
-    pub count: i64,
-    /// Why (Nomad's scaling message); logged with the change.
-    #[serde(default)]
-    pub message: Option<String>,
-    #[serde(default)]
-    pub check_index: Option<i64>,
 }
 
 /// The job as stopped: `spec.stop`, and with `purge` the annotation the

@@ -15,13 +15,13 @@ use drover_api_types::validate::JobLimits;
 use drover_api_types::Job;
 use drover_store::keys::collections as c;
 use drover_store::{Store, Versioned};
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::query::{Indexed, ReadOptions};
 use super::register::{self, Registration};
 use super::ApiState;
+pub use drover_api::jobs::{RegisterRequest, RegisterResponse};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
@@ -83,26 +83,6 @@ async fn read(
         store.get_at(&store.keys().job_status(ns, &name)).await?;
     job.status = status.map(|s| s.value);
     Ok(Indexed(revision, job))
-}
-
-/// `POST /v1/jobs` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    pub job: Job,
-    /// 0: the job must not exist; N: it must still be at index N.
-    #[serde(default)]
-    pub check_index: Option<i64>,
-}
-
-/// `POST /v1/jobs` answer.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct RegisterResponse {
-    /// The job's index after the call (pass it as `check_index`).
-    pub index: i64,
-    pub version: u64,
-    /// Whether anything was written.
-    pub changed: bool,
 }
 
 async fn register_job(

@@ -27,29 +27,34 @@
 //!   `/v1/job/{name}/deployments` and `/v1/job/{name}/deployment`.
 //! - [`deployment_actions`]: `/v1/deployment/{id}/promote`, `/fail`,
 //!   `/pause`, `/allocation-health` (operators' intent).
-//! - [`views`]: the allocation and node views those answer with (pure).
+//! - `views`: the allocation and node views those answer with — like every
+//!   request and answer body, defined in the `drover-api` crate (the wire
+//!   contract and its typed client); the handler modules re-export theirs.
+//!
+//! Only [`ApiState`], [`routes`] and [`openapi`] are public: `drover server`
+//! needs nothing else, and the handlers are the API's business.
 
-pub mod allocs;
-pub mod children;
-pub mod consul;
-pub mod deployment_actions;
-pub mod deployments;
-pub mod error;
-pub mod events;
-pub mod extract;
-pub mod feed;
-pub mod job_actions;
-pub mod jobs;
-pub mod logs;
-pub mod namespaces;
-pub mod nodes;
+pub(crate) mod allocs;
+pub(crate) mod children;
+pub(crate) mod consul;
+pub(crate) mod deployment_actions;
+pub(crate) mod deployments;
+pub(crate) mod error;
+pub(crate) mod events;
+pub(crate) mod extract;
+pub(crate) mod feed;
+pub(crate) mod job_actions;
+pub(crate) mod jobs;
+pub(crate) mod logs;
+pub(crate) mod namespaces;
+pub(crate) mod nodes;
 pub mod openapi;
-pub mod plan;
-pub mod query;
-pub mod register;
-pub mod services;
-pub mod versions;
-pub mod views;
+pub(crate) mod plan;
+pub(crate) mod query;
+pub(crate) mod register;
+pub(crate) mod services;
+pub(crate) mod versions;
+pub use drover_api::views;
 
 use axum::Router;
 use drover_store::Store;

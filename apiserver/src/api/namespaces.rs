@@ -9,20 +9,14 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::Router;
 use drover_store::keys::collections as c;
-use serde::{Deserialize, Serialize};
 
 use super::error::ApiResult;
 use super::query::{Indexed, ReadOptions, DEFAULT_NAMESPACE};
 use super::ApiState;
+pub use drover_api::namespaces::NamespaceView;
 
 pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/namespaces", get(list))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NamespaceView {
-    pub name: String,
-    pub jobs: usize,
 }
 
 /// Counts jobs per namespace from their namespaces (pure); `default` is

@@ -19,13 +19,13 @@ use drover_api_types::resolve::{resolve, Candidate, ResolveError};
 use drover_api_types::Node;
 use drover_store::keys::collections as c;
 use drover_store::{Guard, Store, StoreError, Versioned};
-use serde::{Deserialize, Serialize};
 
 use super::allocs::{self, Joined};
 use super::error::{ApiError, ApiResult};
 use super::query::{Indexed, ReadOptions};
 use super::views::{usage, AllocationView, NodeDetail, NodeParts, NodeView};
 use super::ApiState;
+pub use drover_api::nodes::{DrainRequest, EligibilityRequest, SchedulingResponse};
 
 /// The collections a node read depends on.
 pub const COLLECTIONS: &[&str] = &[
@@ -190,41 +190,6 @@ async fn read(
             allocation_list,
         },
     ))
-}
-
-/// `POST /v1/node/{id}/drain` body.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DrainRequest {
-    pub enable: bool,
-    /// Go duration; default 1h; `"0"` means no deadline.
-    #[serde(default)]
-    pub deadline: Option<String>,
-    #[serde(default)]
-    pub ignore_system_jobs: bool,
-    /// Mark everything at once (a deadline already passed).
-    #[serde(default)]
-    pub force: bool,
-    /// On disable: leave the node ineligible (else it becomes eligible).
-    #[serde(default)]
-    pub keep_ineligible: bool,
-}
-
-/// `POST /v1/node/{id}/eligibility` body.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EligibilityRequest {
-    pub eligible: bool,
-}
-
-/// Answer of both levers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SchedulingResponse {
-    pub node_id: String,
-    /// The revision of `nodes-admin/<id>` after the call.
-    pub index: i64,
-    pub changed: bool,
-    pub scheduling: NodeScheduling,
 }
 
 /// What a drain request makes of the node's scheduling (pure). A draining

@@ -26,103 +26,37 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use drover_api_types::alloc::{Allocation, DesiredStatus};
 use drover_api_types::diagnostic::Severity;
-use drover_api_types::diff::{diff_jobs, JobDiff};
-use drover_api_types::job::PlacementFailure;
+use drover_api_types::diff::diff_jobs;
 use drover_api_types::validate::{validate, JobLimits};
 use drover_api_types::{job_update_kind, Job, JobType, Node, ObjectMeta};
 use drover_controllers::job::reconcile::{
     reconcile_rollout, reconcile_system, system_eligible, GroupPlan, Placement, Rollout,
 };
 use drover_controllers::placement::{needs_placement, plan_pass, PassInput, PlacementOptions};
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::query::ReadOptions;
 use super::register::{self, Registration};
 use super::ApiState;
+pub use drover_api::plan::{GroupChange, GroupUpdates, PlanRequest, PlanResponse};
 
 pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/job/{name}/plan", post(plan))
 }
 
-/// `POST /v1/job/{name}/plan` body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct PlanRequest {
-    pub job: Job,
-}
-
-/// `POST /v1/job/{name}/plan` answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PlanResponse {
-    /// The stored job's index (0 when it is not registered): pass it as
-    /// `check_index` to register exactly what was planned.
-    pub job_modify_index: i64,
-    /// The version registering would store (the current one if unchanged).
-    pub version: u64,
-    /// Whether registering would write anything.
-    pub changed: bool,
-    pub diff: JobDiff,
-    /// Per group, what the scheduler would do (groups being removed too).
-    pub groups: BTreeMap<String, GroupUpdates>,
-    /// Per group in both versions, when the job changes: whether its
-    /// allocations update in place or are replaced, and why.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub update_kinds: BTreeMap<String, GroupChange>,
-    /// Per group, why some of its allocations would stay queued.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub failed_placements: BTreeMap<String, PlacementFailure>,
-    /// Validation warnings, `path: message`.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
-}
-
-/// Allocation counts for one group, as `nomad plan` annotates groups.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupUpdates {
-    /// New allocations: fresh ones and replacements of failed, lost or
-    /// completed ones.
-    pub create: u64,
-    /// Allocations stopped and not replaced.
-    pub destroy: u64,
-    /// Allocations of an older version that take the new one in place
-    /// (the change is [`drover_api_types::update_kind`]'s in-place kind).
-    pub in_place_update: u64,
-    /// Allocations replaced by one of the new version.
-    pub destructive_update: u64,
-    /// Allocations moved off draining nodes.
-    pub migrate: u64,
-    /// Canaries of the new version the update's deployment would place
-    /// (`update { canary = N }`), beside the old allocations.
-    #[serde(default)]
-    pub canary: u64,
-    /// Allocations left as they are.
-    pub ignore: u64,
-}
-
-impl GroupUpdates {
-    pub fn of(plan: &GroupPlan) -> GroupUpdates {
-        let n = |len: usize| u64::try_from(len).unwrap_or(u64::MAX);
-        GroupUpdates {
-            create: n(plan.place.len() + plan.reschedule.len() + plan.lost.len()),
-            destroy: n(plan.stop.len()),
-            in_place_update: 0,
-            destructive_update: n(plan.destructive_update.len()),
-            migrate: n(plan.migrate.len()),
-            canary: n(plan.canary.len()),
-            ignore: n(plan.ignore.len()),
-        }
+/// A group plan's counts, as `nomad plan` annotates groups.
+pub fn group_updates(plan: &GroupPlan) -> GroupUpdates {
+    let n = |len: usize| u64::try_from(len).unwrap_or(u64::MAX);
+    GroupUpdates {
+        create: n(plan.place.len() + plan.reschedule.len() + plan.lost.len()),
+        destroy: n(plan.stop.len()),
+        in_place_update: 0,
+        destructive_update: n(plan.destructive_update.len()),
+        migrate: n(plan.migrate.len()),
+        canary: n(plan.canary.len()),
+        ignore: n(plan.ignore.len()),
     }
-}
-
-/// How one group's allocations take the new version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GroupChange {
-    pub destructive: bool,
-    /// The first field that forces a replacement.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub field: Option<String>,
 }
 
 /// Per group present in both `old` and `new`: the shared update rule.
@@ -175,7 +109,7 @@ pub fn plan_groups(
             let rollout = planned_rollout(job, group, allocs, in_place);
             reconcile_rollout(job, group, allocs, rollout.as_ref(), now)
         };
-        let mut updates = GroupUpdates::of(&plan);
+        let mut updates = group_updates(&plan);
         if in_place.contains(&group.name) {
             updates = in_place_counts(updates, &plan, job, allocs);
             plan.destructive_update.clear();

@@ -23,7 +23,9 @@ pub enum Registration {
 /// Checks `submitted` (validation errors are a 400 naming the first
 /// failing object, with every error in the message) and decides against
 /// `existing` (read at its `resource_version`). `check_index`: 0 means the
-/// job must not exist yet; N means it must still be at revision N.
+/// job must not exist yet; N means it must still be at revision N. Under
+/// the default limits: the tests' shorthand for [`decide_within`].
+#[cfg(test)]
 pub fn decide(
     existing: Option<&Job>,
     submitted: Job,
@@ -35,7 +37,7 @@ pub fn decide(
     decide_within(existing, submitted, namespace, check_index, now, &limits)
 }
 
-/// [`decide`] under the server's own [`JobLimits`].
+/// Checks and decides a registration under the server's own [`JobLimits`].
 pub fn decide_within(
     existing: Option<&Job>,
     mut submitted: Job,

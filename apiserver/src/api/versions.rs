@@ -12,41 +12,22 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use drover_api_types::deployment::VersionStability;
-use drover_api_types::diff::{diff_jobs, JobDiff};
+use drover_api_types::diff::diff_jobs;
 use drover_api_types::Job;
 use drover_store::keys::collections as c;
 use drover_store::Store;
-use serde::{Deserialize, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::jobs::{write_job, RegisterResponse};
 use super::query::{Indexed, ReadOptions};
 use super::ApiState;
+pub use drover_api::versions::{JobVersion, JobVersions, RevertRequest};
 
 pub fn routes() -> Router<ApiState> {
     Router::new()
         .route("/v1/job/{name}/versions", get(versions))
         .route("/v1/job/{name}/revert", post(revert))
-}
-
-/// `GET /v1/job/{name}/versions` answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobVersions {
-    /// Newest first.
-    pub versions: Vec<JobVersion>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct JobVersion {
-    pub version: u64,
-    /// Its deployment succeeded (auto-revert goes back to such a version).
-    #[serde(default)]
-    pub stable: bool,
-    pub job: Job,
-    /// From the previous version (with `?diffs=true`; absent for the first).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub diff: Option<JobDiff>,
 }
 
 /// Orders snapshots newest first and, if asked, diffs each against the
@@ -128,20 +109,6 @@ pub async fn stable_versions(
         }
     }
     Ok((out, list.revision))
-}
-
-/// `POST /v1/job/{name}/revert` body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct RevertRequest {
-    /// The version whose spec to register again.
-    pub job_version: u64,
-    /// Refuse unless the job is still at this version.
-    #[serde(default)]
-    pub enforce_prior_version: Option<u64>,
-    /// Refuse unless the job is still at this index, as for a registration.
-    #[serde(default)]
-    pub check_index: Option<i64>,
 }
 
 /// The job to register for a revert of `current` to `target` (pure): the

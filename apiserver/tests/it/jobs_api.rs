@@ -153,7 +153,7 @@ async fn register_scale_stop_versions_and_plan() {
         .post("/v1/job/web/plan", json!({ "job": job("web", 5) }))
         .await;
     assert_eq!(plan.status, 200, "{}", plan.body);
-    let response: drover_apiserver::api::plan::PlanResponse =
+    let response: drover_api::plan::PlanResponse =
         serde_json::from_value(plan.body).expect("a PlanResponse");
     assert!(response.changed);
     assert_eq!(response.version, 2);

@@ -16,14 +16,12 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use drover_api::jobs::RegisterResponse;
 use drover_api_types::job::JobStatus;
 use drover_api_types::Job;
-use drover_apiserver::api::deployments::DeploymentView;
-use drover_apiserver::api::jobs::RegisterResponse;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
-use serde::Serialize;
 
-use super::client::{runtime, segment, ApiArgs, Client};
+use super::client::{runtime, ApiArgs, Client};
 use super::cluster_args::parse_duration;
 use super::jobfile::{collect, load_all, SourcedJob, VarArgs};
 pub(super) use progress::placement_reason;
@@ -78,7 +76,7 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
             jobs.len()
         );
     }
-    let client = Client::new(api)?;
+    let client = api.client()?;
     runtime()?.block_on(apply(&client, args, jobs))
 }
 
@@ -175,45 +173,22 @@ fn launch_hint(job: &Job) -> Option<String> {
     })
 }
 
-#[derive(Serialize)]
-struct RegisterRequest<'a> {
-    job: &'a Job,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    check_index: Option<i64>,
-}
-
 async fn register(
     client: &Client,
     job: &Job,
     check_index: Option<i64>,
 ) -> anyhow::Result<RegisterResponse> {
-    client
-        .post(
-            "/v1/jobs",
-            &namespace_query(job),
-            &RegisterRequest { job, check_index },
-        )
-        .await
+    Ok(client.register(job, check_index).await?)
 }
 
 /// The job's status now; `None` when the job does not exist yet.
 async fn read_status(client: &Client, job: &Job) -> anyhow::Result<Option<JobStatus>> {
-    let jobs = client
-        .get::<Vec<Job>>("/v1/jobs", &namespace_query(job))
-        .await?;
+    let jobs = client.for_job(job).jobs().await?;
     Ok(jobs
         .value
         .into_iter()
         .find(|j| j.metadata.name == job.metadata.name)
         .and_then(|j| j.status))
-}
-
-/// A job file's own namespace wins over `-n`.
-pub(super) fn namespace_query(job: &Job) -> Vec<(&'static str, String)> {
-    match job.metadata.namespace.as_str() {
-        "" => Vec::new(),
-        ns => vec![("namespace", ns.to_string())],
-    }
 }
 
 /// Longest a single blocking query waits, so the timeout stays accurate
@@ -234,8 +209,8 @@ async fn follow(
 ) -> Outcome {
     let lines = display.job(job);
     let deadline = tokio::time::Instant::now() + timeout;
-    let path = format!("/v1/job/{}", segment(&job.metadata.name));
-    let deployments_path = format!("/v1/job/{}/deployments", segment(&job.metadata.name));
+    let client = client.for_job(job);
+    let name = &job.metadata.name;
     let follows_deployment = rollout::expects_deployment(job);
     let max_wait = if follows_deployment {
         DEPLOYMENT_POLL
@@ -250,19 +225,11 @@ async fn follow(
             lines.finish();
             return Outcome::TimedOut(last_error);
         }
-        let mut query = namespace_query(job);
-        if index > 0 {
-            let wait = remaining.min(max_wait).as_millis().max(1);
-            query.push(("index", index.to_string()));
-            query.push(("wait", format!("{wait}ms")));
-        }
+        let wait = remaining.min(max_wait);
         let read = tokio::time::timeout(remaining + Duration::from_secs(5), async {
-            let answer = client.get::<Job>(&path, &query).await?;
+            let answer = client.watch_job(name, index, wait).await?;
             let deployments = if follows_deployment {
-                client
-                    .get::<Vec<DeploymentView>>(&deployments_path, &namespace_query(job))
-                    .await?
-                    .value
+                client.job_deployments(name).await?.value
             } else {
                 Vec::new()
             };
@@ -474,13 +441,5 @@ mod tests {
     fn timeouts_read_as_typed() {
         assert_eq!(humanize(Duration::from_secs(300)), "5m");
         assert_eq!(humanize(Duration::from_secs(90)), "90s");
-    }
-
-    #[test]
-    fn a_job_files_namespace_is_sent_and_an_empty_one_left_to_the_flag() {
-        let mut job = Job::named("web");
-        assert!(namespace_query(&job).is_empty());
-        job.metadata.namespace = "prod".into();
-        assert_eq!(namespace_query(&job), [("namespace", "prod".to_string())]);
     }
 }

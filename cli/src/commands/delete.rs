@@ -1,11 +1,10 @@
 //! `drover delete job NAME [--purge]`: stop a job (`DELETE /v1/job/{name}`);
 //! with `--purge` the job is also removed once its allocations have stopped.
 
+use drover_api::jobs::RegisterResponse;
 use std::process::ExitCode;
 
-use serde::Deserialize;
-
-use super::client::{runtime, segment, ApiArgs, Client};
+use super::client::{runtime, ApiArgs};
 use super::get::Kind;
 
 #[derive(Debug, clap::Args)]
@@ -20,14 +19,6 @@ pub struct Args {
     pub purge: bool,
 }
 
-/// What the server answers (the job after the stop).
-#[derive(Debug, Deserialize)]
-struct Stopped {
-    index: i64,
-    version: u64,
-    changed: bool,
-}
-
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     if args.kind != Kind::Jobs {
         anyhow::bail!(
@@ -36,13 +27,8 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
             args.kind.plural()
         );
     }
-    let client = Client::new(api)?;
-    let path = format!("/v1/job/{}", segment(&args.name));
-    let query = match args.purge {
-        true => vec![("purge", "true".to_string())],
-        false => Vec::new(),
-    };
-    let stopped: Stopped = runtime()?.block_on(client.delete(&path, &query))?;
+    let client = api.client()?;
+    let stopped = runtime()?.block_on(client.stop_job(&args.name, args.purge))?;
     println!(
         "{}",
         message(&args.name, client.namespace(), args.purge, &stopped)
@@ -50,7 +36,7 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn message(name: &str, namespace: &str, purge: bool, s: &Stopped) -> String {
+fn message(name: &str, namespace: &str, purge: bool, s: &RegisterResponse) -> String {
     let what = match (purge, s.changed) {
         (true, _) => "stopped; it is purged once its allocations have stopped",
         (false, true) => "stopped (its allocations are being stopped; `--purge` removes the job)",
@@ -68,7 +54,7 @@ mod tests {
 
     #[test]
     fn the_message_says_what_happened() {
-        let s = |changed| Stopped {
+        let s = |changed| RegisterResponse {
             index: 42,
             version: 3,
             changed,

@@ -4,14 +4,10 @@
 //! deployments controller acts on it, so each prints what was asked and
 //! how to watch it happen.
 
+use drover_api::deployment_actions::{AllocHealthRequest, DeploymentUpdateResponse};
 use std::process::ExitCode;
 
-use drover_api_types::deployment::DeploymentAdmin;
-use drover_apiserver::api::deployments::DeploymentView;
-use serde::Deserialize;
-use serde_json::{json, Value};
-
-use super::client::{runtime, segment, ApiArgs, Client, Indexed};
+use super::client::{runtime, ApiArgs, Client};
 use super::get::{self, Kind};
 use super::output::{print_machine, short_id, Format, Style};
 
@@ -89,16 +85,8 @@ pub struct HealthArgs {
     pub unhealthy: Vec<String>,
 }
 
-/// What every lever answers.
-#[derive(Debug, Deserialize)]
-pub struct LeverResponse {
-    pub id: String,
-    pub namespace: String,
-    pub admin: DeploymentAdmin,
-}
-
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
+    let client = api.client()?;
     let lever = match &args.command {
         DeploymentCommand::List(l) => {
             return get::run(
@@ -114,38 +102,31 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
             )
         }
         DeploymentCommand::Status(s) => return status(&client, s),
-        DeploymentCommand::Promote(p) => (&p.id, "promote", json!({"groups": p.groups})),
-        DeploymentCommand::Fail(i) => (&i.id, "fail", json!({})),
-        DeploymentCommand::Pause(i) => (&i.id, "pause", json!({"pause": true})),
-        DeploymentCommand::Resume(i) => (&i.id, "pause", json!({"pause": false})),
+        DeploymentCommand::Promote(p) => runtime()?.block_on(client.promote(&p.id, &p.groups)),
+        DeploymentCommand::Fail(i) => runtime()?.block_on(client.fail(&i.id)),
+        DeploymentCommand::Pause(i) => runtime()?.block_on(client.pause(&i.id, true)),
+        DeploymentCommand::Resume(i) => runtime()?.block_on(client.pause(&i.id, false)),
         DeploymentCommand::Health(h) => {
             if h.healthy.is_empty() && h.unhealthy.is_empty() {
                 anyhow::bail!("name allocations with --healthy and/or --unhealthy");
             }
-            let body = json!({"healthy": h.healthy, "unhealthy": h.unhealthy});
-            (&h.id, "allocation-health", body)
+            let request = AllocHealthRequest {
+                healthy: h.healthy.clone(),
+                unhealthy: h.unhealthy.clone(),
+            };
+            runtime()?.block_on(client.allocation_health(&h.id, &request))
         }
-    };
-    let (id, action, body) = lever;
-    let path = format!("/v1/deployment/{}/{action}", segment(id));
-    let answer: LeverResponse = runtime()?.block_on(client.post(&path, &query(), &body))?;
-    println!("{}", lever_message(&args.command, &answer));
+    }?;
+    println!("{}", lever_message(&args.command, &lever));
     Ok(ExitCode::SUCCESS)
 }
 
-/// Ids are unique across namespaces and pasted from any listing.
-fn query() -> Vec<(&'static str, String)> {
-    vec![("namespace", "*".to_string())]
-}
-
 fn status(client: &Client, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let path = format!("/v1/deployment/{}", segment(&args.id));
-    let answer: Indexed<Value> = runtime()?.block_on(client.get(&path, &query()))?;
+    let d = runtime()?.block_on(client.deployment(&args.id))?.value;
     if !args.output.is_table() {
-        print_machine(args.output, &answer.value)?;
+        print_machine(args.output, &serde_json::to_value(&d)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let d: DeploymentView = serde_json::from_value(answer.value)?;
     print!(
         "{}",
         render::deployment_page(&d, Style::detect(args.output))
@@ -154,7 +135,7 @@ fn status(client: &Client, args: &StatusArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// What a lever did, in words (pure).
-pub fn lever_message(command: &DeploymentCommand, r: &LeverResponse) -> String {
+pub fn lever_message(command: &DeploymentCommand, r: &DeploymentUpdateResponse) -> String {
     let id = short_id(&r.id);
     let what = match command {
         DeploymentCommand::Promote(p) if p.groups.is_empty() => {

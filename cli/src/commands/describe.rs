@@ -7,14 +7,14 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
+use drover_api::deployments::DeploymentView;
+use drover_api::views::{AllocationView, NodeDetail};
 use drover_api_types::alloc::TaskRunState;
 use drover_api_types::Job;
-use drover_apiserver::api::deployments::DeploymentView;
-use drover_apiserver::api::views::{AllocationView, NodeDetail};
 
 mod children;
 
-use super::client::{runtime, segment, ApiArgs, Client, Indexed};
+use super::client::{runtime, ApiArgs, Client};
 use super::deployment::render::{deployment_page, latest_section};
 use super::get::{alloc_node, eligibility, job_status, word, Kind};
 use super::output::{age, fields, short_id, timestamp, timestamp_ago, Format, Style, Table};
@@ -30,30 +30,21 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
+    let client = api.client()?;
     let style = Style::detect(Format::Table);
-    let name = segment(&args.name);
+    let name = &args.name;
     let page = runtime()?.block_on(async {
         let now = Utc::now();
         match args.kind {
             Kind::Jobs => {
-                let job: Indexed<Job> = client.get(&format!("/v1/job/{name}"), &[]).await?;
-                let query = [
-                    ("namespace", job.value.metadata.namespace.clone()),
-                    ("job", job.value.metadata.name.clone()),
-                ];
-                let allocs: Indexed<Vec<AllocationView>> =
-                    client.get("/v1/allocations", &query).await?;
-                let latest: Option<Indexed<Option<DeploymentView>>> = client
-                    .get(&format!("/v1/job/{name}/deployment"), &query[..1])
-                    .await
-                    .ok();
+                let job = client.job(name).await?;
+                let client = client.for_job(&job.value);
+                let allocs = client.job_allocations(&job.value.metadata.name).await?;
+                let latest = client.latest_deployment(name).await.ok();
                 let latest = latest.and_then(|l| l.value);
                 let mut page = job_page(&job.value, &allocs.value, latest.as_ref(), style, now);
                 if job.value.spec.is_parent() {
-                    let children = client
-                        .get(&format!("/v1/job/{name}/children"), &query[..1])
-                        .await?;
+                    let children = client.children(name).await?;
                     page.push_str(&children::parent_sections(
                         &job.value,
                         &children.value,
@@ -64,24 +55,16 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
                 Ok(page)
             }
             Kind::Allocs => {
-                // Ids are unique across namespaces: look everywhere.
-                let everywhere = [("namespace", "*".to_string())];
-                let alloc: Indexed<AllocationView> = client
-                    .get(&format!("/v1/allocation/{name}"), &everywhere)
-                    .await?;
+                let alloc = client.allocation(name).await?;
                 let job = alloc_job(&client, &alloc.value).await;
                 Ok(alloc_page(&alloc.value, job.as_ref(), style, now))
             }
             Kind::Nodes => {
-                let node: Indexed<NodeDetail> =
-                    client.get(&format!("/v1/node/{name}"), &[]).await?;
+                let node = client.node(name).await?;
                 Ok(node_page(&node.value, style, now))
             }
             Kind::Deployments => {
-                let everywhere = [("namespace", "*".to_string())];
-                let d: Indexed<DeploymentView> = client
-                    .get(&format!("/v1/deployment/{name}"), &everywhere)
-                    .await?;
+                let d = client.deployment(name).await?;
                 Ok(deployment_page(&d.value, style))
             }
             other => anyhow::bail!(
@@ -96,25 +79,11 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `GET /v1/job/{name}/versions`, as far as describe reads it.
-#[derive(serde::Deserialize)]
-struct JobVersions {
-    versions: Vec<JobVersion>,
-}
-
-#[derive(serde::Deserialize)]
-struct JobVersion {
-    version: u64,
-    job: Job,
-}
-
 /// The job version the allocation runs (for its tasks' resources), else
 /// the current job; `None` when the job is gone.
 async fn alloc_job(client: &Client, alloc: &AllocationView) -> Option<Job> {
-    let base = format!("/v1/job/{}", segment(&alloc.job));
-    let query = [("namespace", alloc.namespace.clone())];
-    let versions: Option<Indexed<JobVersions>> =
-        client.get(&format!("{base}/versions"), &query).await.ok();
+    let client = client.in_namespace(&alloc.namespace);
+    let versions = client.versions(&alloc.job, false).await.ok();
     let exact = versions.and_then(|v| {
         v.value
             .versions
@@ -123,7 +92,7 @@ async fn alloc_job(client: &Client, alloc: &AllocationView) -> Option<Job> {
     });
     match exact {
         Some(v) => Some(v.job),
-        None => client.get::<Job>(&base, &query).await.ok().map(|j| j.value),
+        None => client.job(&alloc.job).await.ok().map(|j| j.value),
     }
 }
 

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use base64::Engine as _;
-use drover_apiserver::api::children::{ChildResponse, DispatchRequest};
+use drover_api::children::DispatchRequest;
 
-use super::client::{runtime, segment, ApiArgs, Client};
+use super::client::{runtime, ApiArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -58,10 +58,9 @@ fn request(args: &Args) -> anyhow::Result<DispatchRequest> {
 }
 
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
+    let client = api.client()?;
     let body = request(args)?;
-    let path = format!("/v1/job/{}/dispatch", segment(&args.job));
-    let child: ChildResponse = runtime()?.block_on(client.post(&path, &[], &body))?;
+    let child = runtime()?.block_on(client.dispatch(&args.job, &body))?;
     println!(
         "Dispatched job {:?} (a child of {:?})",
         child.job_id, args.job

@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
+use drover_api::views::{AllocationView, NodeView};
 use drover_api_types::Job;
-use drover_apiserver::api::views::{AllocationView, NodeView};
 use serde_json::Value;
 
 use super::client::{runtime, segment, ApiArgs, Client, Indexed};
@@ -81,7 +81,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
+    let client = api.client()?;
     let style = Style::detect(args.output);
     runtime()?.block_on(async {
         let mut index: Option<i64> = None;
@@ -128,7 +128,7 @@ async fn fetch(
         _ => ("/v1/nodes", "/v1/node"),
     };
     match &args.name {
-        None => client.get(many, &query).await,
+        None => Ok(client.get(many, &query).await?),
         Some(name) => {
             let answer: Indexed<Value> = client
                 .get(&format!("{one}/{}", segment(name)), &query)

@@ -4,16 +4,13 @@
 //! `drover plan` renders one. `drover revert JOB VERSION` registers an
 //! older version's spec again, as a new version.
 
+use drover_api::versions::{JobVersion, RevertRequest};
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::diff::JobDiff;
-use drover_api_types::Job;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::client::{runtime, segment, ApiArgs, Client, Indexed};
+use super::client::{runtime, ApiArgs};
 use super::output::{fields, print_machine, timestamp_ago, Format};
 
 #[derive(Debug, clap::Args)]
@@ -31,48 +28,27 @@ pub struct Args {
     pub output: Format,
 }
 
-/// The fields of `GET /v1/job/{name}/versions` this command prints.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Versions {
-    pub versions: Vec<Version>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Version {
-    pub version: u64,
-    #[serde(default)]
-    pub stable: bool,
-    pub job: Job,
-    #[serde(default)]
-    pub diff: Option<JobDiff>,
-}
-
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
-    let path = format!("/v1/job/{}/versions", segment(&args.job));
-    let query = match args.diff {
-        true => vec![("diffs", "true".to_string())],
-        false => Vec::new(),
-    };
-    let answer: Indexed<Value> = runtime()?.block_on(client.get(&path, &query))?;
-    let mut value = answer.value;
-    if let (Some(wanted), Some(list)) = (args.job_version, value["versions"].as_array_mut()) {
-        list.retain(|v| v["version"].as_u64() == Some(wanted));
-        if list.is_empty() {
+    let client = api.client()?;
+    let mut answer = runtime()?
+        .block_on(client.versions(&args.job, args.diff))?
+        .value;
+    if let Some(wanted) = args.job_version {
+        answer.versions.retain(|v| v.version == wanted);
+        if answer.versions.is_empty() {
             anyhow::bail!("job {:?} has no version {wanted}", args.job);
         }
     }
     if !args.output.is_table() {
-        print_machine(args.output, &value)?;
+        print_machine(args.output, &serde_json::to_value(&answer)?)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let versions: Versions = serde_json::from_value(value)?;
-    print!("{}", render(&versions.versions, args.diff, Utc::now()));
+    print!("{}", render(&answer.versions, args.diff, Utc::now()));
     Ok(ExitCode::SUCCESS)
 }
 
 /// Nomad's `job history` layout: one block per version (pure).
-pub fn render(versions: &[Version], diffs: bool, now: DateTime<Utc>) -> String {
+pub fn render(versions: &[JobVersion], diffs: bool, now: DateTime<Utc>) -> String {
     let mut out = String::new();
     for (i, v) in versions.iter().enumerate() {
         if i > 0 {
@@ -124,32 +100,14 @@ pub struct RevertArgs {
     pub prior_version: Option<u64>,
 }
 
-#[derive(Debug, Serialize)]
-struct RevertRequest {
-    job_version: u64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    enforce_prior_version: Option<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    check_index: Option<i64>,
-}
-
-/// What a registration-like write answers.
-#[derive(Debug, Deserialize)]
-pub struct Registered {
-    pub index: i64,
-    pub version: u64,
-    pub changed: bool,
-}
-
 pub fn revert(args: &RevertArgs, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
-    let path = format!("/v1/job/{}/revert", segment(&args.job));
+    let client = api.client()?;
     let body = RevertRequest {
         job_version: args.job_version,
         enforce_prior_version: args.prior_version,
         check_index: args.check_index,
     };
-    let r: Registered = runtime()?.block_on(client.post(&path, &[], &body))?;
+    let r = runtime()?.block_on(client.revert(&args.job, &body))?;
     println!(
         "job {:?} reverted to the spec of version {}: it is now version {} (index {}); \
          `drover describe job {}` follows the rollout",
@@ -162,15 +120,16 @@ pub fn revert(args: &RevertArgs, api: &ApiArgs) -> anyhow::Result<ExitCode> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use drover_api_types::diff::JobDiff;
 
-    fn version(v: u64, stable: bool, diff: Option<JobDiff>) -> Version {
+    fn version(v: u64, stable: bool, diff: Option<JobDiff>) -> JobVersion {
         let src = "job \"web\" {\n group \"front\" {\n task \"t\" {\n driver = \"docker\"\n config { image = \"x\" }\n }\n }\n}\n";
         let options = drover_api_types::jobspec::ParseOptions::default();
         let loaded =
             drover_api_types::jobspec::parse_str("web.nomad", src, &options).expect("parse");
         let mut job = loaded.jobs.into_iter().next().expect("one job");
         job.metadata.submit_time = Utc.with_ymd_and_hms(2024, 5, 1, 10, 0, 0).single();
-        Version {
+        JobVersion {
             version: v,
             stable,
             job,

@@ -63,7 +63,7 @@ struct Pair {
 }
 
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
+    let client = api.client()?;
     runtime()?.block_on(run_with(&client, &args.command))
 }
 
@@ -173,7 +173,7 @@ async fn answer(r: reqwest::Response, key: &str) -> anyhow::Result<Vec<u8>> {
     if !status.is_success() {
         anyhow::bail!(
             "{}",
-            super::client::api_error_message(status, &String::from_utf8_lossy(&body))
+            super::client::api_error_message(status.as_u16(), &String::from_utf8_lossy(&body))
         );
     }
     Ok(body)

@@ -19,7 +19,7 @@ use drover_store::{Store, Versioned};
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::client::{segment, ApiArgs, Client};
+use super::client::{segment, ApiArgs};
 use super::cluster_args::EtcdArgs;
 
 #[derive(Debug, clap::Args)]
@@ -65,7 +65,7 @@ fn direct(argv: &[String], etcd_env: bool, addr_env: bool) -> bool {
 }
 
 async fn through_server(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
-    let client = Client::new(api)?;
+    let client = api.client()?;
     let mut path = format!("/v1/allocation/{}/logs", segment(&args.alloc));
     if let Some(task) = &args.task {
         path = format!("{path}/{}", segment(task));

@@ -2,15 +2,13 @@
 //! operator levers on a node (`POST /v1/node/{id}/drain|eligibility`).
 //! NODE is an id, a unique id prefix or a name.
 
+use drover_api::nodes::{DrainRequest, SchedulingResponse};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use drover_api_types::node::NodeScheduling;
-use serde::Deserialize;
-use serde_json::json;
 
-use super::client::{runtime, segment, ApiArgs, Client};
+use super::client::{runtime, ApiArgs};
 use super::output::short_id;
 
 #[derive(Debug, clap::Args)]
@@ -70,42 +68,44 @@ pub struct EligibilityArgs {
     pub disable: bool,
 }
 
-/// The server's answer to both levers.
-#[derive(Debug, Deserialize)]
-pub struct SchedulingResponse {
-    pub node_id: String,
-    pub changed: bool,
-    pub scheduling: NodeScheduling,
-}
-
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
-    let (node, path, body) = match &args.command {
+    let client = api.client()?;
+    let (node, answer) = match &args.command {
         NodeCommand::Drain(d) => {
             if !d.disable && !d.yes && !confirm(&d.node)? {
                 eprintln!("Not draining.");
                 return Ok(ExitCode::FAILURE);
             }
-            (&d.node, "drain", drain_body(d))
+            let request = drain_request(d);
+            (
+                &d.node,
+                runtime()?.block_on(client.drain(&d.node, &request))?,
+            )
         }
-        NodeCommand::Eligibility(e) => (&e.node, "eligibility", json!({"eligible": e.enable})),
+        NodeCommand::Eligibility(e) => (
+            &e.node,
+            runtime()?.block_on(client.eligibility(&e.node, e.enable))?,
+        ),
     };
-    let path = format!("/v1/node/{}/{path}", segment(node));
-    let answer: SchedulingResponse = runtime()?.block_on(client.post(&path, &[], &body))?;
     println!("{}", describe_change(node, &answer));
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn drain_body(d: &DrainArgs) -> serde_json::Value {
+pub fn drain_request(d: &DrainArgs) -> DrainRequest {
     if d.disable {
-        return json!({"enable": false, "keep_ineligible": d.keep_ineligible});
+        return DrainRequest {
+            enable: false,
+            keep_ineligible: d.keep_ineligible,
+            ..DrainRequest::default()
+        };
     }
-    json!({
-        "enable": true,
-        "deadline": d.deadline,
-        "force": d.force,
-        "ignore_system_jobs": d.ignore_system,
-    })
+    DrainRequest {
+        enable: true,
+        deadline: Some(d.deadline.clone()),
+        force: d.force,
+        ignore_system_jobs: d.ignore_system,
+        keep_ineligible: false,
+    }
 }
 
 /// Asks on a terminal; elsewhere (scripts, CI) only `-y` drains.
@@ -149,7 +149,7 @@ pub fn describe_change(asked: &str, answer: &SchedulingResponse) -> String {
 #[cfg(test)]
 mod tests {
     use clap::Parser as _;
-    use drover_api_types::node::DrainStrategy;
+    use drover_api_types::node::{DrainStrategy, NodeScheduling};
 
     use super::*;
 
@@ -169,18 +169,15 @@ mod tests {
         let Ok(NodeCommand::Drain(d)) = parse(&["drain", "n1", "--deadline", "30m", "-y"]) else {
             panic!("drain");
         };
-        assert_eq!(
-            drain_body(&d),
-            json!({"enable": true, "deadline": "30m", "force": false, "ignore_system_jobs": false})
-        );
+        let request = drain_request(&d);
+        assert!(request.enable && !request.force && !request.ignore_system_jobs);
+        assert_eq!(request.deadline.as_deref(), Some("30m"));
         let Ok(NodeCommand::Drain(d)) = parse(&["drain", "n1", "--disable", "--keep-ineligible"])
         else {
             panic!("disable");
         };
-        assert_eq!(
-            drain_body(&d),
-            json!({"enable": false, "keep_ineligible": true})
-        );
+        let request = drain_request(&d);
+        assert!(!request.enable && request.keep_ineligible && request.deadline.is_none());
         assert!(parse(&["drain", "n1", "--enable", "--disable"]).is_err());
         assert!(parse(&["drain", "n1", "--keep-ineligible"]).is_err());
     }
@@ -199,6 +196,7 @@ mod tests {
     fn the_change_is_told_in_one_line() {
         let mut answer = SchedulingResponse {
             node_id: "0a1b2c3d4e5f".into(),
+            index: 7,
             changed: true,
             scheduling: NodeScheduling {
                 ineligible: true,

@@ -5,9 +5,7 @@
 
 use std::process::ExitCode;
 
-use drover_apiserver::api::children::ChildResponse;
-
-use super::client::{runtime, segment, ApiArgs, Client};
+use super::client::{runtime, ApiArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -29,10 +27,8 @@ pub struct ForceArgs {
 
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     let Action::Force(args) = &args.action;
-    let client = Client::new(api)?;
-    let path = format!("/v1/job/{}/periodic/force", segment(&args.job));
-    let child: ChildResponse =
-        runtime()?.block_on(client.post(&path, &[], &serde_json::json!({})))?;
+    let client = api.client()?;
+    let child = runtime()?.block_on(client.force_periodic(&args.job))?;
     println!(
         "Launched job {:?} (a child of {:?})",
         child.job_id, args.job

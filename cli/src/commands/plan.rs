@@ -6,17 +6,12 @@
 //! Exit codes are nomad plan's: 0 nothing would change, 1 the job or its
 //! allocations would change, 255 an error.
 
-use std::collections::BTreeMap;
+use drover_api::plan::{GroupUpdates, PlanResponse};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use drover_api_types::diff::JobDiff;
-use drover_api_types::job::PlacementFailure;
-use drover_api_types::Job;
-use serde::{Deserialize, Serialize};
-
-use super::apply::{namespace_query, placement_reason};
-use super::client::{runtime, segment, ApiArgs, Client};
+use super::apply::placement_reason;
+use super::client::{runtime, ApiArgs};
 use super::jobfile::{collect, load_all, VarArgs};
 
 #[derive(Debug, clap::Args)]
@@ -26,48 +21,6 @@ pub struct Args {
     file: PathBuf,
     #[command(flatten)]
     vars: VarArgs,
-}
-
-/// The answer of `POST /v1/job/{name}/plan`: the fields this command
-/// prints (the server's type has more).
-#[derive(Debug, Clone, Deserialize)]
-pub struct PlanAnswer {
-    pub job_modify_index: i64,
-    pub changed: bool,
-    pub diff: JobDiff,
-    #[serde(default)]
-    pub groups: BTreeMap<String, GroupUpdates>,
-    /// Per group: in place or replaced, and which field forces it.
-    #[serde(default)]
-    pub update_kinds: BTreeMap<String, GroupChange>,
-    #[serde(default)]
-    pub failed_placements: BTreeMap<String, PlacementFailure>,
-    #[serde(default)]
-    pub warnings: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct GroupUpdates {
-    pub create: u64,
-    pub destroy: u64,
-    pub in_place_update: u64,
-    pub destructive_update: u64,
-    pub migrate: u64,
-    pub canary: u64,
-    pub ignore: u64,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[serde(default)]
-pub struct GroupChange {
-    pub destructive: bool,
-    pub field: Option<String>,
-}
-
-#[derive(Serialize)]
-struct PlanRequest<'a> {
-    job: &'a Job,
 }
 
 /// nomad plan's exit code for an error.
@@ -101,19 +54,14 @@ fn plan(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let job = jobs.remove(0).job;
-    let client = Client::new(api)?;
-    let path = format!("/v1/job/{}/plan", segment(&job.metadata.name));
-    let answer: PlanAnswer = runtime()?.block_on(client.post(
-        &path,
-        &namespace_query(&job),
-        &PlanRequest { job: &job },
-    ))?;
+    let client = api.client()?;
+    let answer = runtime()?.block_on(client.plan(&job))?;
     print!("{}", render(&answer, &args.file.display().to_string()));
     Ok(ExitCode::from(exit_code(&answer)))
 }
 
 /// 0: nothing would change; 1: the job or its allocations would.
-pub fn exit_code(answer: &PlanAnswer) -> u8 {
+pub fn exit_code(answer: &PlanResponse) -> u8 {
     let allocations_change = answer
         .groups
         .values()
@@ -122,7 +70,7 @@ pub fn exit_code(answer: &PlanAnswer) -> u8 {
 }
 
 /// The whole page, nomad plan's layout.
-pub fn render(answer: &PlanAnswer, file: &str) -> String {
+pub fn render(answer: &PlanResponse, file: &str) -> String {
     let mut out = String::new();
     for line in answer.diff.render().lines() {
         out.push_str(line);
@@ -165,7 +113,7 @@ pub fn render(answer: &PlanAnswer, file: &str) -> String {
 
 /// Which changed groups update in place and which replace their
 /// allocations (groups with no change in the diff are left out).
-fn update_kinds(answer: &PlanAnswer) -> String {
+fn update_kinds(answer: &PlanResponse) -> String {
     let changed: Vec<&str> = answer
         .diff
         .groups
@@ -220,8 +168,12 @@ fn annotations(u: &GroupUpdates) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drover_api::plan::GroupChange;
+    use drover_api_types::diff::JobDiff;
+    use drover_api_types::job::PlacementFailure;
+    use std::collections::BTreeMap;
 
-    fn answer(changed: bool, groups: &[(&str, GroupUpdates)]) -> PlanAnswer {
+    fn answer(changed: bool, groups: &[(&str, GroupUpdates)]) -> PlanResponse {
         let diff: JobDiff = serde_json::from_value(serde_json::json!({
             "type": if changed { "edited" } else { "none" },
             "id": "web",
@@ -236,8 +188,9 @@ mod tests {
             }],
         }))
         .expect("a diff");
-        PlanAnswer {
+        PlanResponse {
             job_modify_index: 42,
+            version: 1,
             changed,
             diff,
             groups: groups.iter().map(|(g, u)| (g.to_string(), *u)).collect(),

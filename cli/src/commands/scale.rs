@@ -3,12 +3,11 @@
 //! place, so running allocations are kept and only the difference is
 //! placed or stopped.
 
+use drover_api::job_actions::ScaleRequest;
+use drover_api::jobs::RegisterResponse;
 use std::process::ExitCode;
 
-use serde::Serialize;
-
-use super::client::{runtime, segment, ApiArgs, Client};
-use super::history::Registered;
+use super::client::{runtime, ApiArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,31 +25,20 @@ pub struct Args {
     pub message: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct ScaleRequest<'a> {
-    group: &'a str,
-    count: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    message: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    check_index: Option<i64>,
-}
-
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
-    let client = Client::new(api)?;
-    let path = format!("/v1/job/{}/scale", segment(&args.job));
+    let client = api.client()?;
     let body = ScaleRequest {
-        group: &args.group,
+        group: args.group.clone(),
         count: args.count,
-        message: args.message.as_deref(),
+        message: args.message.clone(),
         check_index: args.check_index,
     };
-    let r: Registered = runtime()?.block_on(client.post(&path, &[], &body))?;
+    let r = runtime()?.block_on(client.scale(&args.job, &body))?;
     println!("{}", message(args, &r));
     Ok(ExitCode::SUCCESS)
 }
 
-fn message(args: &Args, r: &Registered) -> String {
+fn message(args: &Args, r: &RegisterResponse) -> String {
     let (job, group, count) = (&args.job, &args.group, args.count);
     match r.changed {
         true => format!(

@@ -13,11 +13,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use drover_api_types::alloc::Allocation;
 use drover_api_types::deployment::{
-    DeploymentGroupSpec, DeploymentGroupStatus, DeploymentSpec, DeploymentState, DeploymentStatus,
+    rolling_update, DeploymentGroupSpec, DeploymentGroupStatus, DeploymentSpec, DeploymentState,
+    DeploymentStatus,
 };
-use drover_api_types::job::UpdateStrategy;
 use drover_api_types::update::update_kind;
-use drover_api_types::{Deployment, Job, JobType, ObjectMeta, TaskGroup};
+use drover_api_types::{Deployment, Job, ObjectMeta, TaskGroup};
 use drover_store::Atomic;
 
 use crate::cluster::ObjectKey;
@@ -26,24 +26,7 @@ use crate::error::ReconcileError;
 use crate::job::reconcile::Rollout;
 use crate::versions::JobVersions;
 
-/// Whether a job version rolls out under a deployment: a service job,
-/// running, not a periodic or parameterized parent (those never run
-/// themselves), with a group that has an update block.
-pub fn deploys(job: &Job) -> bool {
-    job.spec.job_type == JobType::Service
-        && !job.spec.stop
-        && job.spec.periodic.is_none()
-        && job.spec.parameterized.is_none()
-        && job.spec.groups.iter().any(|g| rolls(g).is_some())
-}
-
-/// A group's update block, when it rolls out under a deployment.
-fn rolls(group: &TaskGroup) -> Option<&UpdateStrategy> {
-    group
-        .update
-        .as_ref()
-        .filter(|u| u.max_parallel.is_some_and(|n| n > 0))
-}
+pub use drover_api_types::deployment::deploys;
 
 /// Per group, the old-version allocations that update in place, and
 /// whether any needs replacing (only then does a group place canaries).
@@ -70,7 +53,9 @@ pub fn new_deployment(job: &Job, id: &str, outdated: &Outdated, now: DateTime<Ut
         ..Default::default()
     };
     for group in &job.spec.groups {
-        let Some(u) = rolls(group) else { continue };
+        let Some(u) = rolling_update(group) else {
+            continue;
+        };
         let progress = u.progress_deadline.map(|d| d.as_std()).unwrap_or_default();
         let group_spec = DeploymentGroupSpec {
             desired_total: u64::try_from(group.count).unwrap_or(0),
@@ -230,6 +215,8 @@ fn is_outdated(a: &Allocation, job: &Job, group: &TaskGroup) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use drover_api_types::job::UpdateStrategy;
+    use drover_api_types::JobType;
 
     fn service(max_parallel: i64) -> Job {
         let mut job = Job::named("web");

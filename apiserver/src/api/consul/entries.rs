@@ -13,7 +13,7 @@ use drover_api_types::service::ServiceRegistration;
 use serde_json::{json, Value};
 
 use super::filter::Fields;
-use crate::catalog_health::{node_health, service_health, Health};
+use crate::catalog_health::{node_health, Health};
 
 /// What the catalog holds at one moment.
 #[derive(Debug, Clone, Default)]
@@ -185,11 +185,6 @@ impl Snapshot {
         })
     }
 
-    /// The instance's aggregate health, node included.
-    pub fn health_of(&self, reg: &ServiceRegistration) -> Health {
-        service_health(reg, self.node_status.get(&reg.spec.node_id))
-    }
-
     /// `/v1/catalog/service/<name>` entries (`api.CatalogService`).
     pub fn catalog_service(&self, reg: &ServiceRegistration) -> Value {
         let node = self.node_of(reg);
@@ -217,17 +212,6 @@ impl Snapshot {
             "CreateIndex": reg.metadata.resource_version,
             "ModifyIndex": reg.metadata.resource_version,
         })
-    }
-
-    /// `/v1/catalog/services`: name → the union of its instances' tags.
-    pub fn service_tags(regs: &[&ServiceRegistration]) -> BTreeMap<String, BTreeSet<String>> {
-        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-        for reg in regs {
-            out.entry(reg.spec.service_name.clone())
-                .or_default()
-                .extend(reg.spec.tags.iter().cloned());
-        }
-        out
     }
 
     /// Every node in `datacenter` (all if `None`), sorted by name.
@@ -453,6 +437,7 @@ pub fn all_passing(entry: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog_health::service_health;
     use drover_api_types::node::NodeState;
     use drover_api_types::service::CheckStatus;
     use drover_api_types::ObjectMeta;
@@ -548,7 +533,10 @@ mod tests {
         let on_down = s.health_entry(regs[2]);
         assert_eq!(on_down["Checks"][0]["Status"], "critical");
         assert!(!all_passing(&on_down));
-        assert_eq!(s.health_of(regs[2]), Health::Critical);
+        assert_eq!(
+            service_health(regs[2], s.node_status.get(&regs[2].spec.node_id)),
+            Health::Critical
+        );
     }
 
     #[test]
@@ -586,9 +574,6 @@ mod tests {
     fn catalog_shapes() {
         let s = snapshot();
         let all = s.select(&Selection::default(), None);
-        let tags = Snapshot::service_tags(&all);
-        assert_eq!(tags["web"].iter().collect::<Vec<_>>(), ["http", "v2"]);
-        assert_eq!(tags["db"].iter().collect::<Vec<_>>(), ["sql"]);
         let c = s.catalog_service(all[0]);
         assert_eq!(c["ServiceName"], "db");
         assert_eq!(c["Node"], "alpha");

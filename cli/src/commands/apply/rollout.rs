@@ -6,9 +6,9 @@
 //! outdated) and wait out the timeout for canaries that need a promotion.
 //! So once the version has a deployment, it decides when the apply ends.
 
+use drover_api::deployments::DeploymentView;
 use drover_api_types::deployment::DeploymentState;
 use drover_api_types::Job;
-use drover_apiserver::api::deployments::DeploymentView;
 
 use crate::commands::output::short_id as short;
 
@@ -27,7 +27,7 @@ pub enum Verdict {
 
 /// Whether `job`'s version gets a deployment at all: the job controller's
 /// own rule, so the apply never waits for one that will not come.
-pub use drover_controllers::job::rollout::deploys as expects_deployment;
+pub use drover_api_types::deployment::deploys as expects_deployment;
 
 /// The deployment of exactly `applied`'s version, if it was created: of
 /// the job the server holds (`current`), not one that a purged job of the

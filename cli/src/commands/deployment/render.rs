@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
-use drover_apiserver::api::deployments::DeploymentView;
+use drover_api::deployments::DeploymentView;
 
 use super::super::output::{age, fields, short_id, timestamp, Style, Table};
 

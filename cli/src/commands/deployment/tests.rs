@@ -1,7 +1,10 @@
 use super::render::{deployments_table, latest_section};
 use super::*;
 use chrono::{TimeZone, Utc};
-use drover_api_types::deployment::{DeploymentGroupSpec, DeploymentGroupStatus, DeploymentState};
+use drover_api::deployments::DeploymentView;
+use drover_api_types::deployment::{
+    DeploymentAdmin, DeploymentGroupSpec, DeploymentGroupStatus, DeploymentState,
+};
 use drover_api_types::Deployment;
 
 fn deployment() -> DeploymentView {
@@ -89,9 +92,10 @@ fn the_latest_deployment_section_lists_groups_as_nomad_does() {
 
 #[test]
 fn levers_say_what_was_asked() {
-    let r = LeverResponse {
+    let r = drover_api::deployment_actions::DeploymentUpdateResponse {
         id: "4f1a2b3c-0000".into(),
         namespace: "default".into(),
+        index: 3,
         admin: DeploymentAdmin::default(),
     };
     let promote = DeploymentCommand::Promote(PromoteArgs {

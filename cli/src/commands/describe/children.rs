@@ -6,8 +6,8 @@
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use drover_api::children::ChildrenResponse;
 use drover_api_types::Job;
-use drover_apiserver::api::children::ChildrenResponse;
 
 use crate::commands::output::{age, timestamp, timestamp_ago, Style, Table};
 

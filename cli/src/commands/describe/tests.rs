@@ -1,12 +1,12 @@
 use std::collections::BTreeMap;
 
+use drover_api::views::{NodeView, Usage};
 use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{ClientStatus, DesiredStatus, TaskEvent, TaskState};
 use drover_api_types::job::{GroupSummary, JobStatus, PlacementFailure};
 use drover_api_types::node::NodeState;
 use drover_api_types::task::Resources;
 use drover_api_types::{JobSpec, ObjectMeta, Task, TaskGroup};
-use drover_apiserver::api::views::{NodeView, Usage};
 
 use super::*;
 

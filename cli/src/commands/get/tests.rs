@@ -1,9 +1,9 @@
 use clap::Parser as _;
+use drover_api::views::Usage;
 use drover_api_types::alloc::{ClientStatus, DesiredStatus};
 use drover_api_types::job::{GroupSummary, JobStatus};
 use drover_api_types::node::NodeState;
 use drover_api_types::{JobSpec, JobType, ObjectMeta, TaskGroup};
-use drover_apiserver::api::views::Usage;
 
 use super::*;
 

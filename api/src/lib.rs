@@ -1,0 +1,35 @@
+//! The wire contract of drover's HTTP API, in one place: every request and
+//! answer body the server sends and the CLI (or any Rust client) reads, and
+//! [`Client`], a typed async client. The objects themselves (jobs,
+//! allocations, nodes, deployments) are `drover-api-types`; this crate is
+//! what the API wraps them in.
+//!
+//! # Layout
+//! - [`client`]: [`Client`] — the address, the namespace, the blocking-query
+//!   index and the API's errors in one place; one method per endpoint.
+//! - [`error`]: the API's error body (`{"error", "field"}`) and the client's error.
+//! - [`views`]: allocations and nodes as the API answers them (joined from
+//!   their stored parts; building a view is pure).
+//! - [`deployments`], [`deployment_actions`]: deployments and what operators do to them.
+//! - [`jobs`], [`job_actions`], [`plan`], [`versions`]: registering, stopping,
+//!   scaling, planning a job; its versions and reverting.
+//! - [`children`]: children of periodic and parameterized jobs.
+//! - [`allocs`], [`nodes`], [`namespaces`]: stopping an allocation; draining
+//!   a node; namespaces.
+
+pub mod allocs;
+pub mod children;
+pub mod client;
+pub mod deployment_actions;
+pub mod deployments;
+pub mod error;
+pub mod job_actions;
+pub mod jobs;
+pub mod namespaces;
+pub mod nodes;
+pub mod plan;
+pub mod versions;
+pub mod views;
+
+pub use client::{Client, Indexed};
+pub use error::{ApiErrorBody, ClientError};

@@ -1,0 +1,9 @@
+//! Namespaces as `GET /v1/namespaces` answers them.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NamespaceView {
+    pub name: String,
+    pub jobs: usize,
+}
