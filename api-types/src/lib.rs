@@ -31,6 +31,8 @@ pub mod group;
 pub mod job;
 pub mod jobspec;
 pub mod meta;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod mock;
 pub mod node;
 pub mod resolve;
 pub mod server;

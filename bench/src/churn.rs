@@ -23,9 +23,8 @@ mod track;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, Job, JobType};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::{Store, StoreConfig};
 use futures::{stream, StreamExt};
@@ -333,39 +332,16 @@ async fn wait_deployments(state: &track::Shared, timeout: Duration) -> Latencies
 /// One small service job; `generation` lands in an environment variable,
 /// so changing it needs new allocations.
 fn churn_job(name: &str, generation: &str) -> Job {
-    let mut config = drover_api_types::task::DriverConfig::new();
-    config.insert("image".into(), json!("drover-bench/churn:1"));
-    let mut job = Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count: 1,
-                tasks: vec![Task {
-                    name: "app".into(),
-                    driver: "docker".into(),
-                    config,
-                    env: [("CHURN".to_string(), generation.to_string())].into(),
-                    resources: Resources {
-                        cpu: 10,
-                        memory: 16,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
+    let mut task = mock::task("app");
+    task.config
+        .insert("image".into(), json!("drover-bench/churn:1"));
+    task.env = [("CHURN".to_string(), generation.to_string())].into();
+    task.resources = Resources {
+        cpu: 10,
+        memory: 16,
+        ..Default::default()
     };
-    canonicalize(&mut job);
-    job
+    let mut group = mock::group("app", 1);
+    group.tasks = vec![task];
+    mock::job_of(name, JobType::Service, vec![group])
 }

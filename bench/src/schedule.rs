@@ -12,10 +12,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use drover_api_types::alloc::{AllocationStatus, ClientStatus};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::node::NodeStatus;
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, Job};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::watch::Change;
 use drover_store::{RawEvent, Store, StoreConfig, Stored, Versioned, WatchEvent};
@@ -315,35 +313,8 @@ async fn apply_jobs(store: &Store, allocs: usize, job_size: usize) -> anyhow::Re
 }
 
 fn bench_job(n: usize, count: usize) -> Job {
-    let mut job = Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: format!("bench-{n:04}"),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count: i64::try_from(count).unwrap_or(i64::MAX),
-                tasks: vec![Task {
-                    name: "app".into(),
-                    driver: "docker".into(),
-                    resources: Resources {
-                        cpu: 100,
-                        memory: 64,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
-    job
+    mock::job(
+        &format!("bench-{n:04}"),
+        i64::try_from(count).unwrap_or(i64::MAX),
+    )
 }

@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::deployment::{Deployment, DeploymentState, VersionStability};
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, TaskGroup};
+use drover_api_types::{mock, Job};
 use drover_controllers::cluster::{ClusterView, Hooks};
 use drover_controllers::context::{GcOptions, ServerOptions};
 use drover_controllers::gc::Thresholds;
@@ -48,27 +47,9 @@ fn start(store: &Store, job: bool, options: ServerOptions) -> Term {
 }
 
 fn job(name: &str, version: u64) -> Job {
-    let mut job = Job {
-        api_version: String::new(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            namespace: "default".into(),
-            version,
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count: 1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
+    let mut job = mock::job(name, 1);
+    job.api_version.clear();
+    job.metadata.version = version;
     job
 }
 

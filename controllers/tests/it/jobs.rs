@@ -5,10 +5,8 @@
 use std::time::Duration;
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
-use drover_api_types::defaults::canonicalize;
-use drover_api_types::node::{DriverInfo, NodeResources, NodeState, NodeStatus};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, Node, ObjectMeta, Task, TaskGroup};
+use drover_api_types::node::{NodeState, NodeStatus};
+use drover_api_types::{mock, Job, JobType, Node};
 use drover_controllers::job::controller::{self as job_controller, PURGE_ANNOTATION};
 use drover_store::{Guard, Store, Versioned};
 use drover_test_support::wait::within;
@@ -135,60 +133,11 @@ impl Harness {
 }
 
 fn job(name: &str, job_type: JobType, count: i64) -> Job {
-    let mut job = Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count,
-                tasks: vec![Task {
-                    name: "server".into(),
-                    driver: "docker".into(),
-                    resources: Resources {
-                        cpu: 100,
-                        memory: 64,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
-    job
+    mock::job_of(name, job_type, vec![mock::group("app", count)])
 }
 
 fn node(id: &str) -> Node {
-    let mut n = Node::default();
-    n.metadata.name = id.into();
-    n.metadata.uid = id.into();
-    n.spec.datacenter = "dc1".into();
-    n.spec.node_pool = "default".into();
-    n.spec.resources = NodeResources {
-        cpu: 4000,
-        cores: 4,
-        memory: 8192,
-        disk: 0,
-    };
-    n.spec.drivers.insert(
-        "docker".into(),
-        DriverInfo {
-            detected: true,
-            healthy: true,
-            ..Default::default()
-        },
-    );
-    n
+    mock::node(id)
 }
 
 fn live(allocs: &[Allocation]) -> Vec<&Allocation> {

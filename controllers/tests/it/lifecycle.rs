@@ -11,10 +11,9 @@ use crate::common::lifecycle_fixtures as fixtures;
 use std::time::{Duration, Instant};
 
 use drover_api_types::alloc::ClientStatus;
-use drover_api_types::group::TaskGroup;
 use drover_api_types::job::MigrateStrategy;
 use drover_api_types::node::{DrainStrategy, NodeScheduling, NodeState};
-use drover_api_types::{Job, JobSpec, ObjectMeta};
+use drover_api_types::{mock, Job};
 use drover_controllers::node_lifecycle::controller::LOST_DESCRIPTION;
 use drover_store::Versioned;
 use fixtures::*;
@@ -263,28 +262,12 @@ async fn suspected_partition_marks_nothing_down() {
 }
 
 fn job(name: &str, max_parallel: i64) -> Job {
-    Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            namespace: "default".into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count: 3,
-                migrate: Some(MigrateStrategy {
-                    max_parallel: Some(max_parallel),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    }
+    let mut group = mock::group("app", 3);
+    group.migrate = Some(MigrateStrategy {
+        max_parallel: Some(max_parallel),
+        ..Default::default()
+    });
+    mock::job_of(name, drover_api_types::JobType::Service, vec![group])
 }
 
 #[tokio::test]
@@ -418,8 +401,14 @@ async fn lost_after_keeps_allocations_unknown_then_lost_and_the_node_disconnecte
         waited >= Duration::from_secs(3),
         "down too early: {waited:?}"
     );
-    let expired = alloc_status(&store, "waits").await.expect("status");
-    assert_eq!(expired.client_status, ClientStatus::Lost, "{expired:?}");
+    // The node's state is written before its allocations' (so nothing is
+    // placed on it meanwhile): the allocation follows within a pass.
+    let expired = eventually(5, "the waiting allocation lost", || async {
+        alloc_status(&store, "waits")
+            .await
+            .filter(|s| s.client_status == ClientStatus::Lost)
+    })
+    .await;
     assert!(
         expired
             .client_description
