@@ -6,7 +6,8 @@
 # with --with-docker-tools also busybox-static for the Docker tests' image,
 # and the real clients the catalog tests talk to drover with: dig (Debian's
 # bind9-dnsutils), Prometheus and promtool (prometheus), VictoriaMetrics
-# (victoria-metrics: Debian's Prometheus lacks Consul SD), py-consul (PyPI).
+# (victoria-metrics: Debian's Prometheus lacks Consul SD), py-consul,
+# openapi-spec-validator and jsonschema (PyPI).
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
@@ -43,14 +44,16 @@ if ! command -v cargo >/dev/null 2>&1; then
   exit 1
 fi
 
-# py-consul is the Python Consul client the catalog and KV tests drive
-# drover with (the test runs `python3 -c 'import consul'`).
+# The Python clients the tests drive drover with: py-consul (the catalog and
+# KV tests), openapi-spec-validator and jsonschema (the OpenAPI document and
+# real answers checked against it).
 ensure_py_consul() {
   [ "${want_py_consul:-0}" = 1 ] || return 0
-  python3 -c 'import consul' >/dev/null 2>&1 && return 0
-  echo "installing py-consul from PyPI..."
-  if ! python3 -m pip install -q py-consul; then
-    echo "error: could not install py-consul (python3 -m pip install py-consul)" >&2
+  python3 -c 'import consul, openapi_spec_validator, jsonschema' >/dev/null 2>&1 && return 0
+  echo "installing py-consul, openapi-spec-validator and jsonschema from PyPI..."
+  if ! python3 -m pip install -q py-consul openapi-spec-validator jsonschema; then
+    echo "error: could not install the Python test clients" \
+      "(python3 -m pip install py-consul openapi-spec-validator jsonschema)" >&2
     exit 1
   fi
 }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::meta::ObjectMeta;
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Allocation {
     /// `name` is `<job>.<group>[<index>]`; `uid` is the allocation id.
@@ -24,7 +24,9 @@ pub struct Allocation {
 }
 crate::impl_api_object!(Allocation, "Allocation", "allocations", namespaced = true);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DesiredStatus {
     #[default]
@@ -33,7 +35,7 @@ pub enum DesiredStatus {
     Evict,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AllocationSpec {
     pub job_id: String,
@@ -67,7 +69,7 @@ pub struct AllocationSpec {
     pub canary: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RescheduleEvent {
     pub time: Option<DateTime<Utc>>,
@@ -77,7 +79,7 @@ pub struct RescheduleEvent {
 }
 
 /// Where an allocation runs and what it reserved there.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Binding {
     pub node_id: String,
@@ -99,7 +101,7 @@ pub struct Binding {
     pub score: Option<f64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AssignedPort {
     pub host_ip: String,
@@ -108,7 +110,9 @@ pub struct AssignedPort {
     pub to: u16,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum ClientStatus {
     #[default]
@@ -129,7 +133,7 @@ impl ClientStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AllocationStatus {
     pub client_status: ClientStatus,
@@ -152,7 +156,7 @@ pub struct AllocationStatus {
 /// its tasks (and, with `health_check = "checks"`, its checks) stayed up for
 /// `min_healthy_time`; unhealthy when a task failed or `healthy_deadline`
 /// passed first.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentHealth {
     pub deployment_id: String,
@@ -172,7 +176,7 @@ impl AllocationStatus {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskState {
     pub state: TaskRunState,
@@ -192,7 +196,9 @@ pub struct TaskState {
 }
 
 /// Where a task is in its life, as Nomad names it on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum TaskRunState {
     /// Not started yet, or waiting to be restarted. `""` is what a task
@@ -221,7 +227,7 @@ impl std::fmt::Display for TaskRunState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskEvent {
     /// `Received`, `Task Setup`, `Driver`, `Started`, `Terminated`,

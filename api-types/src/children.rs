@@ -101,7 +101,7 @@ pub fn child_of(parent: &Job, name: String, now: DateTime<Utc>, uid: String) -> 
 }
 
 /// The periodic controller's record of one periodic parent.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PeriodicLaunch {
     /// The schedule was evaluated up to here; a launch time after it and

@@ -40,7 +40,7 @@ pub fn rolling_update(group: &TaskGroup) -> Option<&UpdateStrategy> {
         .filter(|u| u.max_parallel.is_some_and(|n| n > 0))
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
     /// `uid` is the deployment id; `name` the same.
@@ -52,7 +52,7 @@ pub struct Deployment {
 crate::impl_api_object!(Deployment, "Deployment", "deployments", namespaced = true);
 
 /// What the deployment rolls out, fixed at creation from the job version.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentSpec {
     pub job_id: String,
@@ -84,7 +84,7 @@ impl DeploymentSpec {
 }
 
 /// One group's `update` block, resolved, plus its desired count.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentGroupSpec {
     pub desired_total: u64,
@@ -100,7 +100,9 @@ pub struct DeploymentGroupSpec {
 }
 
 /// Where a deployment is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DeploymentState {
     #[default]
@@ -140,7 +142,7 @@ impl DeploymentState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentStatus {
     pub state: DeploymentState,
@@ -153,7 +155,7 @@ pub struct DeploymentStatus {
     pub updated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentGroupStatus {
     /// Canary allocation ids placed for this deployment.
@@ -169,7 +171,7 @@ pub struct DeploymentGroupStatus {
 }
 
 /// Operators' intent for one deployment (`deployments-admin/<ns>/<id>`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DeploymentAdmin {
     /// Groups whose canaries are promoted; `*` promotes every group.
@@ -193,7 +195,7 @@ impl DeploymentAdmin {
 /// A job version marked stable: its deployment succeeded
 /// (`jobs-stable/<ns>/<job>/<version>`, written by the deployments
 /// controller). Auto-revert rolls back to the newest stable version.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct VersionStability {
     pub version: u64,

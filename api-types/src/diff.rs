@@ -19,7 +19,7 @@ use serde_json::{Map, Value};
 use crate::Job;
 
 /// What happened to a job, group, task, object or field.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum DiffType {
     #[default]
@@ -51,7 +51,7 @@ impl DiffType {
 }
 
 /// One scalar field (or array of plain values), rendered as text.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct FieldDiff {
     #[serde(rename = "type")]
     pub diff_type: DiffType,
@@ -63,18 +63,20 @@ pub struct FieldDiff {
 }
 
 /// A nested object (`update`, `config`, `services[http]`, …).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ObjectDiff {
     #[serde(rename = "type")]
     pub diff_type: DiffType,
     pub name: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fields: Vec<FieldDiff>,
+    /// Nested objects (a `$ref` back to this schema in the OpenAPI document).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(no_recursion)]
     pub objects: Vec<ObjectDiff>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct TaskDiff {
     #[serde(rename = "type")]
     pub diff_type: DiffType,
@@ -87,7 +89,7 @@ pub struct TaskDiff {
 
 /// A task group; every group of either job is listed, changed or not, so
 /// a caller can annotate each with what the scheduler would do.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupDiff {
     #[serde(rename = "type")]
     pub diff_type: DiffType,
@@ -101,7 +103,7 @@ pub struct GroupDiff {
 }
 
 /// The whole difference. Fields and objects hold only what changed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobDiff {
     #[serde(rename = "type")]
     pub diff_type: DiffType,

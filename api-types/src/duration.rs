@@ -170,6 +170,22 @@ impl<'de> Deserialize<'de> for Duration {
     }
 }
 
+/// On the wire a duration is a string in Go's syntax (`"30s"`, `"1h30m"`),
+/// and so it is in the OpenAPI document.
+impl utoipa::PartialSchema for Duration {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .description(Some(
+                "A duration: a number and a unit, e.g. \"30s\", \"5m\", \"1h30m\", \"250ms\".",
+            ))
+            .examples([serde_json::json!("30s")])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Duration {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use crate::job::{
 };
 use crate::task::Task;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TaskGroup {
     pub name: String,
@@ -50,7 +50,7 @@ pub struct TaskGroup {
 }
 
 /// The group's network: mode and the ports it asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Network {
     /// `host` (default), `bridge`, `none`, or `cni/<name>`.
@@ -66,7 +66,7 @@ pub struct Network {
     pub dns: Option<DnsConfig>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -79,7 +79,7 @@ pub struct DnsConfig {
 
 /// A port the group needs. Without `static_port` it is dynamic: the scheduler
 /// picks a free host port at placement.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Port {
     pub label: String,
@@ -92,7 +92,7 @@ pub struct Port {
     pub host_network: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct VolumeRequest {
     /// `host` or `csi`.
@@ -107,7 +107,7 @@ pub struct VolumeRequest {
     pub per_alloc: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct EphemeralDisk {
     /// MB.
@@ -123,7 +123,7 @@ pub struct EphemeralDisk {
 /// `unknown` for that long instead: it may well still run behind a broken
 /// network, so it keeps its place (and its catalog entries, marked
 /// critical with their node) and comes back as it is when the node does.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Disconnect {
     /// How long a disconnected allocation stays `unknown` before it is lost.
@@ -223,7 +223,7 @@ impl ReconnectKeep {
 }
 
 /// A service to register in the catalog, at group or task level.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Service {
     pub name: String,
@@ -255,7 +255,7 @@ pub struct Service {
     pub checks: Vec<Check>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Check {
     pub name: String,
@@ -303,7 +303,7 @@ pub struct Check {
 
 /// Restart the task after `limit` consecutive failed checks, once `grace` has
 /// passed since it started.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckRestart {
     pub limit: i64,

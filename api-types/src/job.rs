@@ -15,7 +15,7 @@ use crate::meta::ObjectMeta;
 pub type Meta = BTreeMap<String, String>;
 
 /// A job: what to run, where, and how many.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     #[serde(rename = "apiVersion")]
@@ -45,7 +45,9 @@ impl Job {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum JobType {
     #[default]
@@ -83,7 +85,7 @@ impl JobType {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobSpec {
     #[serde(rename = "type")]
@@ -126,7 +128,7 @@ pub struct JobSpec {
 }
 
 /// Restricts placement: `attribute operator value`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Constraint {
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -229,7 +231,7 @@ impl Constraint {
 }
 
 /// A soft preference: nodes matching score higher by `weight` (-100..=100).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Affinity {
     pub attribute: String,
@@ -238,7 +240,7 @@ pub struct Affinity {
     pub weight: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Spread {
     pub attribute: String,
@@ -247,7 +249,7 @@ pub struct Spread {
     pub targets: Vec<SpreadTarget>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpreadTarget {
     pub value: String,
@@ -255,7 +257,7 @@ pub struct SpreadTarget {
 }
 
 /// How a changed job rolls out (the `update` block).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct UpdateStrategy {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,7 +282,7 @@ pub struct UpdateStrategy {
 }
 
 /// How allocations leave a draining node (the `migrate` block).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MigrateStrategy {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -294,7 +296,7 @@ pub struct MigrateStrategy {
 }
 
 /// Local restarts of a failed task before the allocation fails.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct RestartPolicy {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -311,7 +313,7 @@ pub struct RestartPolicy {
 }
 
 /// Replacement of failed allocations on other nodes.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReschedulePolicy {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -329,7 +331,7 @@ pub struct ReschedulePolicy {
     pub unlimited: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Periodic {
     /// Cron expressions; HCL's singular `cron` lands here too.
@@ -340,7 +342,7 @@ pub struct Periodic {
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Parameterized {
     /// `optional`, `required` or `forbidden`.
@@ -352,7 +354,7 @@ pub struct Parameterized {
 }
 
 /// Observed state of a job, written by the job controller only.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct JobStatus {
     /// `pending`, `running` or `dead`.
@@ -368,7 +370,7 @@ pub struct JobStatus {
     pub observed_version: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct GroupSummary {
     pub queued: u64,
@@ -385,7 +387,7 @@ pub struct GroupSummary {
 }
 
 /// The scheduler's explanation for allocations it could not place.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PlacementFailure {
     pub queued: u64,

@@ -16,7 +16,7 @@ pub const DEFAULT_NAMESPACE: &str = "default";
 /// `resource_version` is the etcd `mod_revision` the object was read at; it is
 /// never stored inside the value itself (the store fills it in on read) and is
 /// what optimistic-concurrency updates compare against.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ObjectMeta {
     pub name: String,

@@ -13,7 +13,7 @@ use crate::duration::Duration;
 use crate::job::Meta;
 use crate::meta::ObjectMeta;
 
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Node {
     pub metadata: ObjectMeta,
@@ -27,7 +27,7 @@ crate::impl_api_object!(Node, "Node", "nodes", namespaced = false);
 
 /// What the agent registers. `metadata.uid` is the node id, kept in the
 /// agent's data dir so a restarted agent is the same node.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeSpec {
     pub datacenter: String,
@@ -53,7 +53,7 @@ pub struct NodeSpec {
     pub agent_version: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeResources {
     /// MHz.
@@ -65,7 +65,7 @@ pub struct NodeResources {
     pub disk: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DriverInfo {
     pub detected: bool,
@@ -78,7 +78,7 @@ pub struct DriverInfo {
     pub update_time: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HostVolume {
     pub path: String,
@@ -86,7 +86,7 @@ pub struct HostVolume {
 }
 
 /// Operator intent: eligibility and drain.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeScheduling {
     pub ineligible: bool,
@@ -94,7 +94,7 @@ pub struct NodeScheduling {
     pub drain: Option<DrainStrategy>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DrainStrategy {
     /// After this, remaining allocations are stopped regardless of migrate.
@@ -104,7 +104,9 @@ pub struct DrainStrategy {
     pub started_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum NodeState {
     #[default]
@@ -123,7 +125,7 @@ impl NodeState {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeStatus {
     pub state: NodeState,
@@ -135,7 +137,7 @@ pub struct NodeStatus {
     pub events: Vec<NodeEvent>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct NodeEvent {
     pub time: Option<DateTime<Utc>>,
@@ -145,7 +147,7 @@ pub struct NodeEvent {
 
 /// The value a node's agent keeps under `nodes-heartbeat/<id>`, attached to
 /// its lease: the key's presence is the heartbeat.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Heartbeat {
     /// The lease TTL the agent asked for, in seconds.

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::meta::ObjectMeta;
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Server {
     /// `name` is the server's `--name` (its name in the leader election).
@@ -16,7 +16,7 @@ pub struct Server {
 }
 crate::impl_api_object!(Server, "Server", "servers", namespaced = false);
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServerSpec {
     /// `host:port` clients reach the HTTP API (and `/metrics`) at.

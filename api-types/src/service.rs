@@ -7,7 +7,7 @@ use crate::job::Meta;
 use crate::meta::ObjectMeta;
 
 /// One instance of a service, registered for one running allocation.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceRegistration {
     /// `name` is the registration id: `_drover-<alloc-id>-<task|group>-<service>-<port>`.
@@ -21,7 +21,7 @@ crate::impl_api_object!(
     namespaced = true
 );
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ServiceRegistrationSpec {
     pub service_name: String,
@@ -40,7 +40,7 @@ pub struct ServiceRegistrationSpec {
     pub checks: Vec<CheckStatus>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct CheckStatus {
     pub check_id: String,

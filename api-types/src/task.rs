@@ -9,7 +9,7 @@ use crate::job::{Affinity, Constraint, Meta, RestartPolicy};
 /// The driver's own configuration, passed through untouched (no schema).
 pub type DriverConfig = serde_json::Map<String, serde_json::Value>;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Task {
     pub name: String,
@@ -17,6 +17,7 @@ pub struct Task {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub user: String,
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object)]
     pub config: DriverConfig,
     #[serde(skip_serializing_if = "Meta::is_empty")]
     pub env: Meta,
@@ -51,7 +52,7 @@ pub struct Task {
 }
 
 /// What a task asks for. CPU in MHz, memory in MB.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Resources {
     pub cpu: i64,
@@ -66,7 +67,7 @@ pub struct Resources {
     pub disk: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Template {
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -88,7 +89,7 @@ pub struct Template {
     pub env: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct VolumeMount {
     pub volume: String,
@@ -98,7 +99,7 @@ pub struct VolumeMount {
     pub propagation_mode: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Artifact {
     pub source: String,
@@ -113,7 +114,7 @@ pub struct Artifact {
 }
 
 /// When the task runs relative to the main tasks of its group.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct Lifecycle {
     /// `prestart`, `poststart` or `poststop`.
@@ -122,7 +123,7 @@ pub struct Lifecycle {
     pub sidecar: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LogConfig {
     pub max_files: i64,
@@ -131,7 +132,7 @@ pub struct LogConfig {
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatchPayload {
     /// Path under the task's local/ directory.

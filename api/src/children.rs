@@ -7,7 +7,7 @@ use drover_api_types::children::PeriodicLaunch;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/job/{name}/dispatch` body.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct DispatchRequest {
     /// Base64 of the payload.
@@ -21,7 +21,7 @@ pub struct DispatchRequest {
 }
 
 /// What force and dispatch answer.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ChildResponse {
     /// The child job's id.
     pub job_id: String,
@@ -30,7 +30,7 @@ pub struct ChildResponse {
 }
 
 /// One child in `GET /v1/job/{name}/children`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ChildSummary {
     pub job_id: String,
     /// The job status (`pending`, `running`, `dead`; empty before the job
@@ -43,7 +43,7 @@ pub struct ChildSummary {
 }
 
 /// `GET /v1/job/{name}/children`.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ChildrenResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub periodic: Option<PeriodicLaunch>,

@@ -4,14 +4,14 @@ use drover_api_types::deployment::DeploymentAdmin;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/deployment/{id}/promote` body; empty `groups` promotes all.
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PromoteRequest {
     pub groups: Vec<String>,
 }
 
 /// `POST /v1/deployment/{id}/pause` body: `false` resumes.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PauseRequest {
     pub pause: bool,
@@ -19,7 +19,7 @@ pub struct PauseRequest {
 
 /// `POST /v1/deployment/{id}/allocation-health` body (full ids or unique
 /// prefixes of the deployment's allocations).
-#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct AllocHealthRequest {
     pub healthy: Vec<String>,
@@ -27,7 +27,7 @@ pub struct AllocHealthRequest {
 }
 
 /// What every lever answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeploymentUpdateResponse {
     pub id: String,
     pub namespace: String,

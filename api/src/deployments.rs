@@ -8,7 +8,7 @@ use drover_api_types::{Deployment, ObjectMeta};
 use serde::{Deserialize, Serialize};
 
 /// A deployment with the operators' intent not yet acted on.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DeploymentView {
     pub metadata: ObjectMeta,
     pub spec: DeploymentSpec,

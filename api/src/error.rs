@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 /// endpoints, which answer as Consul does): what went wrong and, when one
 /// input is to blame, which (`field`: `job "web" group "api"`, a query
 /// parameter).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ApiErrorBody {
     pub error: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]

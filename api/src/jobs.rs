@@ -4,7 +4,7 @@ use drover_api_types::Job;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/jobs` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     pub job: Job,
@@ -14,7 +14,7 @@ pub struct RegisterRequest {
 }
 
 /// `POST /v1/jobs` answer.
-#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct RegisterResponse {
     /// The job's index after the call (pass it as `check_index`).
     pub index: i64,

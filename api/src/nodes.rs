@@ -4,7 +4,7 @@ use drover_api_types::node::NodeScheduling;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/node/{id}/drain` body.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DrainRequest {
     pub enable: bool,
@@ -22,14 +22,14 @@ pub struct DrainRequest {
 }
 
 /// `POST /v1/node/{id}/eligibility` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EligibilityRequest {
     pub eligible: bool,
 }
 
 /// Answer of both levers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SchedulingResponse {
     pub node_id: String,
     /// The revision of `nodes-admin/<id>` after the call.

@@ -8,14 +8,14 @@ use drover_api_types::Job;
 use serde::{Deserialize, Serialize};
 
 /// `POST /v1/job/{name}/plan` body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanRequest {
     pub job: Job,
 }
 
 /// `POST /v1/job/{name}/plan` answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlanResponse {
     /// The stored job's index (0 when it is not registered): pass it as
     /// `check_index` to register exactly what was planned.
@@ -40,7 +40,7 @@ pub struct PlanResponse {
 }
 
 /// Allocation counts for one group, as `nomad plan` annotates groups.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupUpdates {
     /// New allocations: fresh ones and replacements of failed, lost or
     /// completed ones.
@@ -63,7 +63,7 @@ pub struct GroupUpdates {
 }
 
 /// How one group's allocations take the new version.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct GroupChange {
     pub destructive: bool,
     /// The first field that forces a replacement.

@@ -5,13 +5,13 @@ use drover_api_types::Job;
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/job/{name}/versions` answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobVersions {
     /// Newest first.
     pub versions: Vec<JobVersion>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobVersion {
     pub version: u64,
     /// Its deployment succeeded (auto-revert goes back to such a version).
@@ -24,7 +24,7 @@ pub struct JobVersion {
 }
 
 /// `POST /v1/job/{name}/revert` body.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+#[derive(Debug, Clone, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevertRequest {
     /// The version whose spec to register again.

@@ -15,7 +15,7 @@ use drover_api_types::{Allocation, Node};
 use serde::{Deserialize, Serialize};
 
 /// One allocation as `GET /v1/allocations` and `/v1/allocation/{id}` answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct AllocationView {
     pub id: String,
     /// `<job>.<group>[<index>]`.
@@ -104,7 +104,7 @@ impl AllocationView {
 }
 
 /// MHz and MB.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Usage {
     pub cpu: i64,
     pub memory: i64,
@@ -112,7 +112,7 @@ pub struct Usage {
 }
 
 /// One node as `GET /v1/nodes` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeView {
     pub id: String,
     pub name: String,
@@ -146,7 +146,7 @@ pub struct NodeView {
 }
 
 /// One node with everything `GET /v1/node/{id}` answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct NodeDetail {
     #[serde(flatten)]
     pub node: NodeView,

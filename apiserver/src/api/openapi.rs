@@ -1,10 +1,31 @@
-//! `GET /v1/openapi.json`: an OpenAPI 3 document of every `/v1` route,
-//! built from [`ROUTES`]. A test reads the router's sources and fails when
-//! a route is served but missing here, so the table cannot fall behind.
+//! `GET /v1/openapi.json`: an OpenAPI 3.1 document of every `/v1` route,
+//! built from [`ROUTES`], with the request and answer schemas generated
+//! from the `drover-api` and api-types types themselves (utoipa), so a
+//! client generated from it reads what the server writes. A test reads the
+//! router's sources and fails when a route is served but missing here, so
+//! the table cannot fall behind.
+
+use std::collections::BTreeMap;
 
 use axum::routing::get;
 use axum::{Json, Router};
+use drover_api::allocs::StopResponse;
+use drover_api::children::{ChildResponse, ChildrenResponse, DispatchRequest};
+use drover_api::deployment_actions::{
+    AllocHealthRequest, DeploymentUpdateResponse, PauseRequest, PromoteRequest,
+};
+use drover_api::deployments::DeploymentView;
+use drover_api::job_actions::{ScaleRequest, StopRequest};
+use drover_api::jobs::{RegisterRequest, RegisterResponse};
+use drover_api::namespaces::NamespaceView;
+use drover_api::nodes::{DrainRequest, EligibilityRequest, SchedulingResponse};
+use drover_api::plan::{PlanRequest, PlanResponse};
+use drover_api::versions::{JobVersions, RevertRequest};
+use drover_api::views::{AllocationView, NodeDetail, NodeView};
+use drover_api::ApiErrorBody;
+use drover_api_types::Job;
 use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
 
 use super::ApiState;
 
@@ -22,6 +43,62 @@ pub struct Route {
     pub body: Option<&'static str>,
     /// The response: `json`, `ndjson` (a stream) or `text` (a stream).
     pub produces: &'static str,
+    /// The JSON body's schema, for writes that take one.
+    pub request: Option<SchemaFn>,
+    /// The JSON answer's schema (Consul's endpoints answer in Consul's shapes).
+    pub response: Option<SchemaFn>,
+}
+
+/// A body's schema: a `$ref` (or an array or nullable one), the type and
+/// every type it refers to added to the components.
+pub type SchemaFn = fn(&mut Components) -> Value;
+
+/// Named schemas, for `components.schemas`.
+pub type Components = BTreeMap<String, Value>;
+
+fn component<T: ToSchema>(components: &mut Components) -> String {
+    let mut refs = Vec::new();
+    T::schemas(&mut refs);
+    for (name, schema) in refs {
+        components.insert(name, serde_json::to_value(schema).unwrap_or(Value::Null));
+    }
+    let name = T::name().into_owned();
+    components.insert(
+        name.clone(),
+        serde_json::to_value(T::schema()).unwrap_or(Value::Null),
+    );
+    format!("#/components/schemas/{name}")
+}
+
+fn one<T: ToSchema>(components: &mut Components) -> Value {
+    json!({"$ref": component::<T>(components)})
+}
+
+fn list<T: ToSchema>(components: &mut Components) -> Value {
+    json!({"type": "array", "items": {"$ref": component::<T>(components)}})
+}
+
+fn maybe<T: ToSchema>(components: &mut Components) -> Value {
+    json!({"oneOf": [{"$ref": component::<T>(components)}, {"type": "null"}]})
+}
+
+fn empty(_: &mut Components) -> Value {
+    json!({"type": "object", "additionalProperties": false})
+}
+
+const fn answers(route: Route, response: SchemaFn) -> Route {
+    Route {
+        response: Some(response),
+        ..route
+    }
+}
+
+const fn exchanges(route: Route, request: SchemaFn, response: SchemaFn) -> Route {
+    Route {
+        request: Some(request),
+        response: Some(response),
+        ..route
+    }
 }
 
 const READ: &[&str] = &["namespace", "index", "wait"];
@@ -40,6 +117,8 @@ const fn r(
         query: &[],
         body: None,
         produces: "json",
+        request: None,
+        response: None,
     }
 }
 
@@ -66,149 +145,229 @@ const fn write(
 
 /// Every `/v1` route the API serves.
 pub const ROUTES: &[Route] = &[
-    Route {
-        query: &["namespace", "index", "wait", "prefix"],
-        ..read("/v1/jobs", "jobs", "List jobs with their status")
-    },
-    write(
-        "post",
-        "/v1/jobs",
-        "jobs",
-        "Register a job",
-        "{job, check_index?}",
+    answers(
+        Route {
+            query: &["namespace", "index", "wait", "prefix"],
+            ..read("/v1/jobs", "jobs", "List jobs with their status")
+        },
+        list::<Job>,
     ),
-    read("/v1/job/{name}", "jobs", "Read a job with its status"),
-    Route {
-        query: &["namespace", "purge"],
-        ..r(
-            "delete",
-            "/v1/job/{name}",
-            "jobs",
-            "Stop a job (purge: delete it)",
-        )
-    },
-    Route {
-        query: &["namespace", "index", "wait", "diffs"],
-        ..read(
-            "/v1/job/{name}/versions",
-            "jobs",
-            "A job's stored versions, newest first, with stability (diffs: each against the one before)",
-        )
-    },
-    write(
-        "post",
-        "/v1/job/{name}/revert",
-        "jobs",
-        "Register an older version's spec again as a new version",
-        "{job_version, enforce_prior_version?, check_index?}",
-    ),
-    read(
-        "/v1/job/{name}/deployments",
-        "deployments",
-        "A job's deployments, newest first",
-    ),
-    read(
-        "/v1/job/{name}/deployment",
-        "deployments",
-        "A job's latest deployment (null when none)",
-    ),
-    Route {
-        query: &["namespace", "index", "wait", "job", "prefix"],
-        ..read(
-            "/v1/deployments",
-            "deployments",
-            "List deployments, newest first (namespace=* for all)",
-        )
-    },
-    read(
-        "/v1/deployment/{id}",
-        "deployments",
-        "Read a deployment by id or unique id prefix",
-    ),
-    write(
-        "post",
-        "/v1/deployment/{id}/promote",
-        "deployments",
-        "Promote the canaries of some groups (none named: all)",
-        "{groups?}",
-    ),
-    write(
-        "post",
-        "/v1/deployment/{id}/fail",
-        "deployments",
-        "Fail a deployment (auto-revert applies)",
-        "{}",
-    ),
-    write(
-        "post",
-        "/v1/deployment/{id}/pause",
-        "deployments",
-        "Pause (pause: true) or resume (pause: false) a deployment",
-        "{pause}",
-    ),
-    write(
-        "post",
-        "/v1/deployment/{id}/allocation-health",
-        "deployments",
-        "Mark allocations of health_check = manual groups healthy or unhealthy",
-        "{healthy?, unhealthy?}",
-    ),
-    write("post", "/v1/job/{name}/stop", "jobs", "Stop a job", "{}"),
-    write(
-        "post",
-        "/v1/job/{name}/scale",
-        "jobs",
-        "Scale a group",
-        "{group, count, message?, check_index?}",
-    ),
-    write(
-        "post",
-        "/v1/job/{name}/plan",
-        "jobs",
-        "Dry-run a registration",
-        "{job}",
-    ),
-    write(
-        "post",
-        "/v1/job/{name}/dispatch",
-        "jobs",
-        "Dispatch a parameterized job (a child job)",
-        "{meta?, payload? (base64), idempotency_token?}",
-    ),
-    write(
-        "post",
-        "/v1/job/{name}/periodic/force",
-        "jobs",
-        "Launch a periodic job's child now",
-        "{}",
-    ),
-    read(
-        "/v1/job/{name}/children",
-        "jobs",
-        "A parent's launch record and child jobs",
-    ),
-    Route {
-        query: &["namespace", "index", "wait", "job", "node"],
-        ..read(
-            "/v1/allocations",
-            "allocations",
-            "List allocations (namespace=* for all)",
-        )
-    },
-    read(
-        "/v1/allocation/{id}",
-        "allocations",
-        "Read an allocation by id, unique id prefix or name",
-    ),
-    Route {
-        query: &["namespace"],
-        ..r(
+    exchanges(
+        write(
             "post",
-            "/v1/allocation/{id}/stop",
+            "/v1/jobs",
+            "jobs",
+            "Register a job",
+            "{job, check_index?}",
+        ),
+        one::<RegisterRequest>,
+        one::<RegisterResponse>,
+    ),
+    answers(
+        read("/v1/job/{name}", "jobs", "Read a job with its status"),
+        one::<Job>,
+    ),
+    answers(
+        Route {
+            query: &["namespace", "purge"],
+            ..r(
+                "delete",
+                "/v1/job/{name}",
+                "jobs",
+                "Stop a job (purge: delete it)",
+            )
+        },
+        one::<RegisterResponse>,
+    ),
+    answers(
+        Route {
+            query: &["namespace", "index", "wait", "diffs"],
+            ..read(
+                "/v1/job/{name}/versions",
+                "jobs",
+                "A job's stored versions, newest first, with stability (diffs: each against the one before)",
+            )
+        },
+        one::<JobVersions>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/job/{name}/revert",
+            "jobs",
+            "Register an older version's spec again as a new version",
+            "{job_version, enforce_prior_version?, check_index?}",
+        ),
+        one::<RevertRequest>,
+        one::<RegisterResponse>,
+    ),
+    answers(
+        read(
+            "/v1/job/{name}/deployments",
+            "deployments",
+            "A job's deployments, newest first",
+        ),
+        list::<DeploymentView>,
+    ),
+    answers(
+        read(
+            "/v1/job/{name}/deployment",
+            "deployments",
+            "A job's latest deployment (null when none)",
+        ),
+        maybe::<DeploymentView>,
+    ),
+    answers(
+        Route {
+            query: &["namespace", "index", "wait", "job", "prefix"],
+            ..read(
+                "/v1/deployments",
+                "deployments",
+                "List deployments, newest first (namespace=* for all)",
+            )
+        },
+        list::<DeploymentView>,
+    ),
+    answers(
+        read(
+            "/v1/deployment/{id}",
+            "deployments",
+            "Read a deployment by id or unique id prefix",
+        ),
+        one::<DeploymentView>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/deployment/{id}/promote",
+            "deployments",
+            "Promote the canaries of some groups (none named: all)",
+            "{groups?}",
+        ),
+        one::<PromoteRequest>,
+        one::<DeploymentUpdateResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/deployment/{id}/fail",
+            "deployments",
+            "Fail a deployment (auto-revert applies)",
+            "{}",
+        ),
+        empty,
+        one::<DeploymentUpdateResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/deployment/{id}/pause",
+            "deployments",
+            "Pause (pause: true) or resume (pause: false) a deployment",
+            "{pause}",
+        ),
+        one::<PauseRequest>,
+        one::<DeploymentUpdateResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/deployment/{id}/allocation-health",
+            "deployments",
+            "Mark allocations of health_check = manual groups healthy or unhealthy",
+            "{healthy?, unhealthy?}",
+        ),
+        one::<AllocHealthRequest>,
+        one::<DeploymentUpdateResponse>,
+    ),
+    exchanges(
+        write("post", "/v1/job/{name}/stop", "jobs", "Stop a job", "{}"),
+        one::<StopRequest>,
+        one::<RegisterResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/job/{name}/scale",
+            "jobs",
+            "Scale a group",
+            "{group, count, message?, check_index?}",
+        ),
+        one::<ScaleRequest>,
+        one::<RegisterResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/job/{name}/plan",
+            "jobs",
+            "Dry-run a registration",
+            "{job}",
+        ),
+        one::<PlanRequest>,
+        one::<PlanResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/job/{name}/dispatch",
+            "jobs",
+            "Dispatch a parameterized job (a child job)",
+            "{meta?, payload? (base64), idempotency_token?}",
+        ),
+        one::<DispatchRequest>,
+        one::<ChildResponse>,
+    ),
+    exchanges(
+        write(
+            "post",
+            "/v1/job/{name}/periodic/force",
+            "jobs",
+            "Launch a periodic job's child now",
+            "{}",
+        ),
+        empty,
+        one::<ChildResponse>,
+    ),
+    answers(
+        read(
+            "/v1/job/{name}/children",
+            "jobs",
+            "A parent's launch record and child jobs",
+        ),
+        one::<ChildrenResponse>,
+    ),
+    answers(
+        Route {
+            query: &["namespace", "index", "wait", "job", "node"],
+            ..read(
+                "/v1/allocations",
+                "allocations",
+                "List allocations (namespace=* for all)",
+            )
+        },
+        list::<AllocationView>,
+    ),
+    answers(
+        read(
+            "/v1/allocation/{id}",
             "allocations",
-            "Stop an allocation; its job replaces it",
-        )
-    },
+            "Read an allocation by id, unique id prefix or name",
+        ),
+        one::<AllocationView>,
+    ),
+    answers(
+        Route {
+            query: &["namespace"],
+            ..r(
+                "post",
+                "/v1/allocation/{id}/stop",
+                "allocations",
+                "Stop an allocation; its job replaces it",
+            )
+        },
+        one::<StopResponse>,
+    ),
     Route {
         query: &["namespace", "follow", "stderr", "tail"],
         produces: "text",
@@ -229,31 +388,48 @@ pub const ROUTES: &[Route] = &[
             "Stream a task's logs from its node's agent",
         )
     },
-    read("/v1/nodes", "nodes", "List nodes"),
-    read(
-        "/v1/node/{id}",
-        "nodes",
-        "Read a node by id, unique id prefix or name",
+    answers(
+        read("/v1/nodes", "nodes", "List nodes"),
+        list::<NodeView>,
     ),
-    Route {
-        body: Some("{enable, deadline?, ignore_system_jobs?, force?, keep_ineligible?}"),
-        ..r(
-            "post",
-            "/v1/node/{id}/drain",
+    answers(
+        read(
+            "/v1/node/{id}",
             "nodes",
-            "Start or stop draining a node",
-        )
-    },
-    Route {
-        body: Some("{eligible}"),
-        ..r(
-            "post",
-            "/v1/node/{id}/eligibility",
-            "nodes",
-            "Mark a node (in)eligible for placements",
-        )
-    },
-    read("/v1/namespaces", "namespaces", "The namespaces in use"),
+            "Read a node by id, unique id prefix or name",
+        ),
+        one::<NodeDetail>,
+    ),
+    exchanges(
+        Route {
+            body: Some("{enable, deadline?, ignore_system_jobs?, force?, keep_ineligible?}"),
+            ..r(
+                "post",
+                "/v1/node/{id}/drain",
+                "nodes",
+                "Start or stop draining a node",
+            )
+        },
+        one::<DrainRequest>,
+        one::<SchedulingResponse>,
+    ),
+    exchanges(
+        Route {
+            body: Some("{eligible}"),
+            ..r(
+                "post",
+                "/v1/node/{id}/eligibility",
+                "nodes",
+                "Mark a node (in)eligible for placements",
+            )
+        },
+        one::<EligibilityRequest>,
+        one::<SchedulingResponse>,
+    ),
+    answers(
+        read("/v1/namespaces", "namespaces", "The namespaces in use"),
+        list::<NamespaceView>,
+    ),
     Route {
         query: &["topic", "namespace"],
         produces: "ndjson",
@@ -385,6 +561,12 @@ pub fn routes() -> Router<ApiState> {
     Router::new().route("/v1/openapi.json", get(|| async { Json(document(ROUTES)) }))
 }
 
+/// A route's path as OpenAPI writes it: axum's catch-all `{*key}` is the
+/// parameter `{key}`.
+fn openapi_path(path: &str) -> String {
+    path.replace("{*", "{")
+}
+
 fn path_params(path: &str) -> Vec<&str> {
     path.split('/')
         .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
@@ -393,7 +575,7 @@ fn path_params(path: &str) -> Vec<&str> {
         .collect()
 }
 
-fn operation(route: &Route) -> Value {
+fn operation(route: &Route, components: &mut Components) -> Value {
     let mut params: Vec<Value> = path_params(route.path)
         .into_iter()
         .map(|p| json!({"name": p, "in": "path", "required": true, "schema": {"type": "string"}}))
@@ -412,24 +594,29 @@ fn operation(route: &Route) -> Value {
         "text" => "text/plain",
         _ => "application/json",
     };
+    let answer = route
+        .response
+        .map_or(json!({}), |schema| schema(components));
     let mut op = json!({
         "tags": [route.tag],
         "summary": route.summary,
         "operationId": format!("{} {}", route.method, route.path),
         "parameters": params,
         "responses": {
-            "200": {"description": "OK", "content": {media: {"schema": {}}}},
+            "200": {"description": "OK", "content": {media: {"schema": answer}}},
             "default": {
                 "description": "An error",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
             }
         }
     });
+    let request = route.request.map(|schema| schema(components));
     if let (Some(body), Some(obj)) = (route.body, op.as_object_mut()) {
+        let schema = request.unwrap_or_else(|| json!({"type": "object"}));
         obj.insert(
             "requestBody".into(),
             json!({"required": true, "description": body,
-                   "content": {"application/json": {"schema": {"type": "object"}}}}),
+                   "content": {"application/json": {"schema": schema}}}),
         );
     }
     op
@@ -438,23 +625,24 @@ fn operation(route: &Route) -> Value {
 /// The OpenAPI document of `routes`.
 pub fn document(routes: &[Route]) -> Value {
     let mut paths = Map::new();
+    let mut components = Components::new();
+    let error = one::<ApiErrorBody>(&mut components);
     for route in routes {
+        let op = operation(route, &mut components);
         let entry = paths
-            .entry(route.path.to_string())
+            .entry(openapi_path(route.path))
             .or_insert_with(|| Value::Object(Map::new()));
         if let Some(ops) = entry.as_object_mut() {
-            ops.insert(route.method.to_string(), operation(route));
+            ops.insert(route.method.to_string(), op);
         }
     }
+    // Every error answer reads as the API's error body.
+    components.insert("Error".into(), error);
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "drover", "version": env!("CARGO_PKG_VERSION")},
         "paths": paths,
-        "components": {"schemas": {"Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "string"}, "field": {"type": "string"}}
-        }}}
+        "components": {"schemas": components}
     })
 }
 
@@ -563,9 +751,9 @@ mod tests {
     #[test]
     fn the_document_lists_every_route_with_its_path_parameters() {
         let doc = document(ROUTES);
-        assert_eq!(doc["openapi"], "3.0.3");
+        assert_eq!(doc["openapi"], "3.1.0");
         for route in ROUTES {
-            let op = &doc["paths"][route.path][route.method];
+            let op = &doc["paths"][openapi_path(route.path).as_str()][route.method];
             assert!(op.is_object(), "{} {} missing", route.method, route.path);
             let names: Vec<&str> = op["parameters"]
                 .as_array()
@@ -577,5 +765,83 @@ mod tests {
             assert_eq!(names, path_params(route.path));
         }
         assert!(doc["paths"]["/v1/jobs"]["post"]["requestBody"].is_object());
+    }
+
+    /// Every `$ref` under `value`.
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(r)) = map.get("$ref") {
+                    out.push(r);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn every_reference_names_a_schema_in_the_document() {
+        let doc = document(ROUTES);
+        let mut found = Vec::new();
+        refs(&doc, &mut found);
+        assert!(found.len() > 50, "only {} references", found.len());
+        for r in found {
+            let name = r
+                .strip_prefix("#/components/schemas/")
+                .unwrap_or_else(|| panic!("{r} is not a component reference"));
+            assert!(
+                doc["components"]["schemas"][name].is_object(),
+                "{r} is referenced but not defined"
+            );
+        }
+    }
+
+    #[test]
+    fn drovers_own_json_routes_say_what_they_answer() {
+        for route in ROUTES {
+            let own = route.tag != "consul" && route.produces == "json";
+            let documented = route.response.is_some()
+                || matches!(
+                    route.path,
+                    "/v1/openapi.json" | "/v1/services" | "/v1/service/{name}"
+                );
+            assert!(
+                !own || documented,
+                "{} {} has no answer schema",
+                route.method,
+                route.path
+            );
+            assert!(
+                route.body.is_none() || route.request.is_some(),
+                "{} {} takes a body without a schema",
+                route.method,
+                route.path
+            );
+        }
+    }
+
+    #[test]
+    fn bodies_are_the_api_crates_types() {
+        let doc = document(ROUTES);
+        let register = &doc["paths"]["/v1/jobs"]["post"];
+        let body = &register["requestBody"]["content"]["application/json"]["schema"];
+        assert_eq!(body["$ref"], "#/components/schemas/RegisterRequest");
+        let request = &doc["components"]["schemas"]["RegisterRequest"];
+        assert!(request["properties"]["job"].is_object(), "{request}");
+        assert!(
+            request["properties"]["check_index"].is_object(),
+            "{request}"
+        );
+        let list = &doc["paths"]["/v1/jobs"]["get"]["responses"]["200"]["content"]
+            ["application/json"]["schema"];
+        assert_eq!(list["items"]["$ref"], "#/components/schemas/Job");
+        // Durations travel as Go-style strings ("30s"), not as structs.
+        let update = &doc["components"]["schemas"]["UpdateStrategy"];
+        let healthy_time = &update["properties"]["min_healthy_time"]["type"];
+        assert_eq!(healthy_time[0], "string", "{update}");
+        let error = &doc["components"]["schemas"]["Error"];
+        assert_eq!(error["$ref"], "#/components/schemas/ApiErrorBody");
     }
 }

@@ -8,5 +8,6 @@ mod consul_clients;
 mod consul_synth;
 mod dns;
 mod jobs_api;
+mod openapi;
 mod rollout_api;
 mod slow_clients;
