@@ -19,7 +19,8 @@ pub enum ClientError {
     #[error("{0}")]
     Address(String),
     /// No answer at all: refused, timed out, a name that does not resolve.
-    #[error("cannot reach the drover server at {base} ({source}); is it running? (--addr or DROVER_ADDR)")]
+    /// (The cause is the error's source: `{:#}` with anyhow prints it.)
+    #[error("cannot reach the drover server at {base}; is it running? (--addr or DROVER_ADDR)")]
     Unreachable {
         base: String,
         #[source]
@@ -29,14 +30,14 @@ pub enum ClientError {
     #[error("{}", api_error_message(*.status, body))]
     Api { status: u16, body: String },
     /// A success whose body is not what the endpoint answers.
-    #[error("decoding the answer to {what}: {source}")]
+    #[error("decoding the answer to {what}")]
     Decode {
         what: String,
         #[source]
         source: serde_json::Error,
     },
     /// The answer stopped arriving.
-    #[error("reading the answer to {what}: {source}")]
+    #[error("reading the answer to {what}")]
     Read {
         what: String,
         #[source]
