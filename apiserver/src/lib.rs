@@ -2,9 +2,9 @@
 //!
 //! # Layout
 //! - [`api`]: the REST API under `/v1` (jobs, allocations, nodes, …).
-//! - [`catalog_health`]: an instance's health as Consul reports it (pure;
+//! - `catalog_health`: an instance's health as Consul reports it (pure;
 //!   shared by the catalog API and DNS).
-//! - [`catalog_synth`]: the catalog services drover makes up for its own
+//! - `catalog_synth`: the catalog services drover makes up for its own
 //!   processes (`drover` for the servers, `drover-agent` for the nodes'
 //!   agents), so Prometheus finds them in the catalog.
 //! - [`catalog_view`]: services and nodes in memory, with the catalog
@@ -14,12 +14,12 @@
 //! - [`http`]: the HTTP listener `drover server` runs (default
 //!   127.0.0.1:4646): `/metrics`, `/v1/status/leader`, and [`api`] beside
 //!   them; slow clients are cut off (header and response deadlines).
-//! - [`metrics`]: the HTTP request metrics layer (by route template).
+//! - `metrics`: the HTTP request metrics layer (by route template).
 
 pub mod api;
-pub mod catalog_health;
-pub mod catalog_synth;
+pub(crate) mod catalog_health;
+pub(crate) mod catalog_synth;
 pub mod catalog_view;
 pub mod dns;
 pub mod http;
-pub mod metrics;
+pub(crate) mod metrics;

@@ -15,42 +15,22 @@ use std::time::Duration;
 use drover_api_types::alloc::ClientStatus;
 use drover_api_types::group::Service;
 use drover_api_types::service::ServiceRegistration;
-use drover_api_types::{Job, JobSpec, Node, ObjectMeta, TaskGroup};
+use drover_api_types::{mock, Job, Node};
 use drover_controllers::services;
 use drover_store::Store;
 use fixtures::*;
 use term::Term;
 
 fn job() -> Job {
-    let group = TaskGroup {
-        name: "app".into(),
-        count: 1,
-        services: vec![Service {
-            name: "web".into(),
-            port: "8080".into(),
-            tags: vec!["node-${node.unique.name}".into()],
-            provider: "nomad".into(),
-            ..Default::default()
-        }],
-        tasks: vec![Default::default()],
+    let mut group = mock::group("app", 1);
+    group.services = vec![Service {
+        name: "web".into(),
+        port: "8080".into(),
+        tags: vec!["node-${node.unique.name}".into()],
+        provider: "nomad".into(),
         ..Default::default()
-    };
-    let mut job = Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "shop".into(),
-            namespace: "default".into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            groups: vec![group],
-            ..Default::default()
-        },
-        status: None,
-    };
-    job.spec.groups[0].tasks[0].name = "server".into();
-    job
+    }];
+    mock::job_of("shop", drover_api_types::JobType::Service, vec![group])
 }
 
 async fn registrations(store: &Store) -> Vec<ServiceRegistration> {

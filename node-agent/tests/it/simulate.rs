@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus, DesiredStatus};
 use drover_api_types::node::Heartbeat;
-use drover_api_types::{Allocation, Job, JobSpec, Node, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, Allocation, Job, Node, ObjectMeta};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::{Store, StoreConfig, Versioned};
 use drover_test_support::wait::eventually;
@@ -49,29 +49,9 @@ async fn status(store: &Store, id: &str) -> Option<AllocationStatus> {
 }
 
 fn job() -> Job {
-    let task = |name: &str| Task {
-        name: name.into(),
-        driver: "docker".into(),
-        ..Default::default()
-    };
-    Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            namespace: "default".into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                tasks: vec![task("server"), task("sidecar")],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    }
+    let mut group = mock::group("app", 1);
+    group.tasks = vec![mock::task("server"), mock::task("sidecar")];
+    mock::job_of("web", drover_api_types::JobType::Service, vec![group])
 }
 
 fn alloc(id: &str, node: &str, desired: DesiredStatus) -> Allocation {
