@@ -6,6 +6,7 @@
 //! the table cannot fall behind.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -558,7 +559,10 @@ const fn consul(path: &'static str, summary: &'static str) -> Route {
 }
 
 pub fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/openapi.json", get(|| async { Json(document(ROUTES)) }))
+    // The document never changes while the server runs: build it (every
+    // schema generated) once, on the first request.
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(|| document(ROUTES));
+    Router::new().route("/v1/openapi.json", get(|| async { Json(DOCUMENT.clone()) }))
 }
 
 /// A route's path as OpenAPI writes it: axum's catch-all `{*key}` is the
