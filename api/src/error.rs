@@ -45,16 +45,6 @@ pub enum ClientError {
     },
 }
 
-impl ClientError {
-    /// The HTTP status of an API error.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            ClientError::Api { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-}
-
 /// `{"error": "...", "field": "..."}` → "field: error"; anything else as
 /// it came, with the status.
 pub fn api_error_message(status: u16, body: &str) -> String {

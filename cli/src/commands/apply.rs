@@ -16,7 +16,6 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use drover_api::jobs::RegisterResponse;
 use drover_api_types::job::JobStatus;
 use drover_api_types::Job;
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
@@ -89,7 +88,8 @@ async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::R
         } else {
             read_status(client, &job).await?
         };
-        let answer = register(client, &job, args.check_index)
+        let answer = client
+            .register(&job, args.check_index)
             .await
             .with_context(|| format!("{source}: registering job {name:?}"))?;
         let verb = if answer.changed {
@@ -171,14 +171,6 @@ fn launch_hint(job: &Job) -> Option<String> {
              [--meta K=V]... [PAYLOAD_FILE] runs it once"
         ),
     })
-}
-
-async fn register(
-    client: &Client,
-    job: &Job,
-    check_index: Option<i64>,
-) -> anyhow::Result<RegisterResponse> {
-    Ok(client.register(job, check_index).await?)
 }
 
 /// The job's status now; `None` when the job does not exist yet.
