@@ -14,9 +14,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
-    Allocation, AllocationStatus, ClientStatus, DesiredStatus, TaskState,
+    Allocation, AllocationStatus, ClientStatus, DesiredStatus, TaskRunState, TaskState,
 };
 use drover_api_types::{Job, Node, Task, TaskGroup};
 use drover_store::{Store, StoreError, Versioned};

@@ -6,8 +6,9 @@
 use std::process::Command;
 use std::time::Duration;
 
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus, TaskState};
+use drover_api_types::alloc::{
+    Allocation, AllocationStatus, ClientStatus, TaskRunState, TaskState,
+};
 use drover_api_types::job::{ReschedulePolicy, RestartPolicy};
 use drover_api_types::Job;
 use drover_store::{Store, Versioned};

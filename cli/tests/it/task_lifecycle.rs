@@ -6,8 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{AllocationStatus, ClientStatus};
+use drover_api_types::alloc::{AllocationStatus, ClientStatus, TaskRunState};
 use drover_api_types::task::Lifecycle;
 use drover_api_types::Task;
 use drover_test_support::wait::eventually;

@@ -2,8 +2,7 @@
 //! task's `local/` and an `env = true` template's variables reach the
 //! container; an unsupported function fails the task with its message.
 
-use drover_api_types::alloc::ClientStatus;
-use drover_api_types::alloc::TaskRunState;
+use drover_api_types::alloc::{ClientStatus, TaskRunState};
 use drover_api_types::task::Template;
 use drover_test_support::wait::eventually;
 

@@ -2,8 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{Allocation, AssignedPort, ClientStatus, DesiredStatus};
+use drover_api_types::alloc::{
+    Allocation, AssignedPort, ClientStatus, DesiredStatus, TaskRunState,
+};
 use drover_api_types::group::Service;
 use drover_api_types::node::NodeState;
 use drover_api_types::service::{

@@ -1,7 +1,6 @@
 use chrono::{TimeZone, Utc};
-use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
-    Allocation, AssignedPort, Binding, ClientStatus, DesiredStatus, TaskState,
+    Allocation, AssignedPort, Binding, ClientStatus, DesiredStatus, TaskRunState, TaskState,
 };
 use drover_api_types::group::{Check, Network, Port, Service};
 use drover_api_types::service::{CheckStatus, ServiceRegistration};

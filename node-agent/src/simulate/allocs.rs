@@ -15,9 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use drover_api_types::alloc::TaskRunState;
 use drover_api_types::alloc::{
-    AllocationStatus, ClientStatus, DeploymentHealth, DesiredStatus, TaskEvent, TaskState,
+    AllocationStatus, ClientStatus, DeploymentHealth, DesiredStatus, TaskEvent, TaskRunState,
+    TaskState,
 };
 use drover_api_types::{Allocation, Job};
 use drover_store::keys::collections as c;

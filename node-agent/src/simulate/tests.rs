@@ -1,7 +1,6 @@
 //! Unit tests of the simulator's pure parts.
 
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{ClientStatus, DesiredStatus};
+use drover_api_types::alloc::{ClientStatus, DesiredStatus, TaskRunState};
 use drover_api_types::Allocation;
 
 use super::allocs::simulated_status;

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{Allocation, DesiredStatus};
+use drover_api_types::alloc::{Allocation, DesiredStatus, TaskRunState};
 use drover_api_types::{Job, Node, TaskGroup};
 use tokio::sync::mpsc;
 

@@ -7,8 +7,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::Allocation;
-use drover_api_types::alloc::TaskRunState;
+use drover_api_types::alloc::{Allocation, TaskRunState};
 use drover_api_types::{Job, Task};
 use tokio::sync::watch;
 use tokio::time::Instant;

@@ -12,8 +12,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{Allocation, DeploymentHealth};
+use drover_api_types::alloc::{Allocation, DeploymentHealth, TaskRunState};
 use drover_api_types::TaskGroup;
 
 use super::Worker;

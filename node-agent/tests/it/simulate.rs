@@ -4,8 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus, DesiredStatus};
+use drover_api_types::alloc::{
+    AllocationStatus, Binding, ClientStatus, DesiredStatus, TaskRunState,
+};
 use drover_api_types::node::Heartbeat;
 use drover_api_types::{mock, Allocation, Job, Node, ObjectMeta};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};

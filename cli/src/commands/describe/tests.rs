@@ -1,8 +1,7 @@
 use std::collections::BTreeMap;
 
 use drover_api::views::{NodeView, Usage};
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{ClientStatus, DesiredStatus, TaskEvent, TaskState};
+use drover_api_types::alloc::{ClientStatus, DesiredStatus, TaskEvent, TaskRunState, TaskState};
 use drover_api_types::job::{GroupSummary, JobStatus, PlacementFailure};
 use drover_api_types::node::NodeState;
 use drover_api_types::task::Resources;

@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use drover_api_types::alloc::TaskRunState;
-
 use super::running_of;
 use crate::common::*;
-use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus};
+use drover_api_types::alloc::{Allocation, AllocationStatus, ClientStatus, TaskRunState};
 use drover_api_types::Job;
 use drover_store::{Store, Versioned};
 use drover_test_support::wait::eventually;

@@ -11,8 +11,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use drover_api_types::alloc::TaskRunState;
-use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus};
+use drover_api_types::alloc::{Allocation, ClientStatus, DesiredStatus, TaskRunState};
 use drover_api_types::group::ReconnectKeep;
 use drover_api_types::TaskGroup;
 
