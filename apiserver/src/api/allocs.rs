@@ -13,8 +13,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use drover_api_types::alloc::{AllocationStatus, Binding, DesiredStatus};
 use drover_api_types::resolve::{resolve, Candidate, ResolveError};
 use drover_api_types::Allocation;
@@ -23,7 +22,9 @@ use drover_store::{Store, StoreError};
 use serde::de::DeserializeOwned;
 
 use super::error::{ApiError, ApiResult};
+use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
+use super::route::{Route, Routes};
 use super::views::AllocationView;
 use super::ApiState;
 pub use drover_api::allocs::StopResponse;
@@ -38,11 +39,33 @@ pub const COLLECTIONS: &[&str] = &[
 /// How often a guarded write is retried after losing a race.
 const WRITE_ATTEMPTS: usize = 5;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/allocations", get(list))
-        .route("/v1/allocation/{id}", get(read))
-        .route("/v1/allocation/{id}/stop", post(stop))
+pub(crate) fn routes() -> Routes {
+    Routes::new("allocations")
+        .add(
+            Route::get("/v1/allocations", "List allocations (namespace=* for all)")
+                .blocking()
+                .query(&["job", "node"])
+                .answers(schema::list::<AllocationView>),
+            list,
+        )
+        .add(
+            Route::get(
+                "/v1/allocation/{id}",
+                "Read an allocation by id, unique id prefix or name",
+            )
+            .blocking()
+            .answers(schema::one::<AllocationView>),
+            read,
+        )
+        .add(
+            Route::post(
+                "/v1/allocation/{id}/stop",
+                "Stop an allocation; its job replaces it",
+            )
+            .in_namespace()
+            .answers(schema::one::<StopResponse>),
+            stop,
+        )
 }
 
 /// One allocation's stored pieces.

@@ -11,8 +11,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use drover_api_types::children::{
@@ -26,15 +25,46 @@ use drover_store::{StoreError, Versioned};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi as schema;
 use super::query::ReadOptions;
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::children::{ChildResponse, ChildSummary, ChildrenResponse, DispatchRequest};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/job/{name}/periodic/force", post(force))
-        .route("/v1/job/{name}/dispatch", post(dispatch))
-        .route("/v1/job/{name}/children", get(children))
+pub(crate) fn routes() -> Routes {
+    Routes::new("jobs")
+        .add(
+            Route::post(
+                "/v1/job/{name}/periodic/force",
+                "Launch a periodic job's child now",
+            )
+            .in_namespace()
+            .body("{}", schema::empty)
+            .answers(schema::one::<ChildResponse>),
+            force,
+        )
+        .add(
+            Route::post(
+                "/v1/job/{name}/dispatch",
+                "Dispatch a parameterized job (a child job)",
+            )
+            .in_namespace()
+            .body(
+                "{meta?, payload? (base64), idempotency_token?}",
+                schema::one::<DispatchRequest>,
+            )
+            .answers(schema::one::<ChildResponse>),
+            dispatch,
+        )
+        .add(
+            Route::get(
+                "/v1/job/{name}/children",
+                "A parent's launch record and child jobs",
+            )
+            .blocking()
+            .answers(schema::one::<ChildrenResponse>),
+            children,
+        )
 }
 
 async fn load(state: &ApiState, ns: &str, name: &str) -> ApiResult<Job> {

@@ -11,8 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use drover_api_types::alloc::AllocationStatus;
 use drover_api_types::deployment::{DeploymentAdmin, DeploymentState};
@@ -22,6 +21,8 @@ use drover_store::{Guard, Store, StoreError, Versioned};
 use super::deployments::{find, DeploymentView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi as schema;
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::deployment_actions::{
     AllocHealthRequest, DeploymentUpdateResponse, PauseRequest, PromoteRequest,
@@ -33,12 +34,48 @@ mod tests;
 /// How often a guarded write is retried after losing a race.
 const WRITE_ATTEMPTS: usize = 5;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/deployment/{id}/promote", post(promote))
-        .route("/v1/deployment/{id}/fail", post(fail))
-        .route("/v1/deployment/{id}/pause", post(pause))
-        .route("/v1/deployment/{id}/allocation-health", post(alloc_health))
+pub(crate) fn routes() -> Routes {
+    Routes::new("deployments")
+        .add(
+            Route::post(
+                "/v1/deployment/{id}/promote",
+                "Promote the canaries of some groups (none named: all)",
+            )
+            .in_namespace()
+            .body("{groups?}", schema::one::<PromoteRequest>)
+            .answers(schema::one::<DeploymentUpdateResponse>),
+            promote,
+        )
+        .add(
+            Route::post(
+                "/v1/deployment/{id}/fail",
+                "Fail a deployment (auto-revert applies)",
+            )
+            .in_namespace()
+            .body("{}", schema::empty)
+            .answers(schema::one::<DeploymentUpdateResponse>),
+            fail,
+        )
+        .add(
+            Route::post(
+                "/v1/deployment/{id}/pause",
+                "Pause (pause: true) or resume (pause: false) a deployment",
+            )
+            .in_namespace()
+            .body("{pause}", schema::one::<PauseRequest>)
+            .answers(schema::one::<DeploymentUpdateResponse>),
+            pause,
+        )
+        .add(
+            Route::post(
+                "/v1/deployment/{id}/allocation-health",
+                "Mark allocations of health_check = manual groups healthy or unhealthy",
+            )
+            .in_namespace()
+            .body("{healthy?, unhealthy?}", schema::one::<AllocHealthRequest>)
+            .answers(schema::one::<DeploymentUpdateResponse>),
+            alloc_health,
+        )
 }
 
 /// One lever, with what [`decide`] needs to judge it.

@@ -11,8 +11,6 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::Router;
 use drover_api_types::deployment::DeploymentAdmin;
 use drover_api_types::resolve::{resolve, Candidate, ResolveError};
 use drover_api_types::{Deployment, Job};
@@ -21,19 +19,54 @@ use drover_store::Store;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
+use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::deployments::{sort_newest_first, DeploymentView};
 
 /// What a deployment read depends on.
 pub const COLLECTIONS: &[&str] = &[c::DEPLOYMENTS, c::DEPLOYMENTS_ADMIN];
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/deployments", get(list))
-        .route("/v1/deployment/{id}", get(read))
-        .route("/v1/job/{name}/deployments", get(job_deployments))
-        .route("/v1/job/{name}/deployment", get(latest))
+pub(crate) fn routes() -> Routes {
+    Routes::new("deployments")
+        .add(
+            Route::get(
+                "/v1/deployments",
+                "List deployments, newest first (namespace=* for all)",
+            )
+            .blocking()
+            .query(&["job", "prefix"])
+            .answers(schema::list::<DeploymentView>),
+            list,
+        )
+        .add(
+            Route::get(
+                "/v1/deployment/{id}",
+                "Read a deployment by id or unique id prefix",
+            )
+            .blocking()
+            .answers(schema::one::<DeploymentView>),
+            read,
+        )
+        .add(
+            Route::get(
+                "/v1/job/{name}/deployments",
+                "A job's deployments, newest first",
+            )
+            .blocking()
+            .answers(schema::list::<DeploymentView>),
+            job_deployments,
+        )
+        .add(
+            Route::get(
+                "/v1/job/{name}/deployment",
+                "A job's latest deployment (null when none)",
+            )
+            .blocking()
+            .answers(schema::maybe::<DeploymentView>),
+            latest,
+        )
 }
 
 /// Every deployment of `ns` (all when `None`) with its admin record,

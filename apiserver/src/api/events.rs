@@ -21,8 +21,6 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use drover_store::keys::collections as c;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -30,14 +28,23 @@ use tokio::sync::broadcast::error::RecvError;
 use super::error::{ApiError, ApiResult};
 use super::feed::FeedChange;
 use super::query::DEFAULT_NAMESPACE;
+use super::route::{Produces, Route, Routes};
 use super::ApiState;
 
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
 
 pub const TOPICS: &[&str] = &["Job", "Allocation", "Node", "Deployment", "Service"];
 
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/event/stream", get(stream))
+pub(crate) fn routes() -> Routes {
+    Routes::new("events").add(
+        Route::get(
+            "/v1/event/stream",
+            "Stream changes as newline-delimited JSON",
+        )
+        .query(&["topic", "namespace"])
+        .produces(Produces::NdJson),
+        stream,
+    )
 }
 
 /// The topic of a collection (pure); `None` for what is not streamed

@@ -11,22 +11,44 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use drover_api_types::{Job, JobType};
 use drover_controllers::job::controller::PURGE_ANNOTATION;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::jobs::{write_job, RegisterResponse};
+use super::openapi as schema;
 use super::query::ReadOptions;
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::job_actions::{ScaleRequest, StopRequest};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/job/{name}/stop", post(stop))
-        .route("/v1/job/{name}/scale", post(scale))
+pub(crate) fn routes() -> Routes {
+    Routes::new("jobs")
+        .add(
+            Route::delete("/v1/job/{name}", "Stop a job (purge: delete it)")
+                .query(&["namespace", "purge"])
+                .answers(schema::one::<RegisterResponse>),
+            delete,
+        )
+        .add(
+            Route::post("/v1/job/{name}/stop", "Stop a job")
+                .in_namespace()
+                .body("{}", schema::one::<StopRequest>)
+                .answers(schema::one::<RegisterResponse>),
+            stop,
+        )
+        .add(
+            Route::post("/v1/job/{name}/scale", "Scale a group")
+                .in_namespace()
+                .body(
+                    "{group, count, message?, check_index?}",
+                    schema::one::<ScaleRequest>,
+                )
+                .answers(schema::one::<RegisterResponse>),
+            scale,
+        )
 }
 
 /// The job as stopped: `spec.stop`, and with `purge` the annotation the

@@ -7,8 +7,7 @@
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::Utc;
 use drover_api_types::job::JobStatus;
 use drover_api_types::validate::JobLimits;
@@ -18,17 +17,34 @@ use drover_store::{Store, Versioned};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
 use super::register::{self, Registration};
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::jobs::{RegisterRequest, RegisterResponse};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/jobs", get(list).post(register_job))
-        .route(
-            "/v1/job/{name}",
-            get(read).delete(super::job_actions::delete),
+pub(crate) fn routes() -> Routes {
+    Routes::new("jobs")
+        .add(
+            Route::get("/v1/jobs", "List jobs with their status")
+                .blocking()
+                .query(&["prefix"])
+                .answers(schema::list::<Job>),
+            list,
+        )
+        .add(
+            Route::post("/v1/jobs", "Register a job")
+                .in_namespace()
+                .body("{job, check_index?}", schema::one::<RegisterRequest>)
+                .answers(schema::one::<RegisterResponse>),
+            register_job,
+        )
+        .add(
+            Route::get("/v1/job/{name}", "Read a job with its status")
+                .blocking()
+                .answers(schema::one::<Job>),
+            read,
         )
 }
 

@@ -17,22 +17,39 @@ use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use drover_api_types::resolve::resolve_task;
 use drover_api_types::{Job, Node};
 use drover_store::Store;
 
 use super::allocs::{self, Joined};
 use super::error::{ApiError, ApiResult};
+use super::route::{Produces, Route, Routes};
 use super::ApiState;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/allocation/{id}/logs", get(logs_only_task))
-        .route("/v1/allocation/{id}/logs/{task}", get(logs))
+const LOG_QUERY: &[&str] = &["namespace", "follow", "stderr", "tail"];
+
+pub(crate) fn routes() -> Routes {
+    Routes::new("allocations")
+        .add(
+            Route::get(
+                "/v1/allocation/{id}/logs",
+                "Stream the logs of the group's only task",
+            )
+            .query(LOG_QUERY)
+            .produces(Produces::Text),
+            logs_only_task,
+        )
+        .add(
+            Route::get(
+                "/v1/allocation/{id}/logs/{task}",
+                "Stream a task's logs from its node's agent",
+            )
+            .query(LOG_QUERY)
+            .produces(Produces::Text),
+            logs,
+        )
 }
 
 /// What the agent is asked for.

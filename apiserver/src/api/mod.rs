@@ -19,7 +19,9 @@
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
 //! - [`namespaces`]: the namespaces in use, `/v1/namespaces`.
 //! - [`events`]: `/v1/event/stream`, newline-delimited JSON.
-//! - [`openapi`]: `/v1/openapi.json`, from the route table.
+//! - [`route`]: how a module defines a route — served and described in
+//!   one step.
+//! - [`openapi`]: `/v1/openapi.json`, from those descriptions.
 //! - [`consul`]: the Consul-compatible catalog, health, agent and KV
 //!   endpoints (Consul's shapes, headers and plain-text errors).
 //! - [`services`]: Nomad's native `/v1/services`, `/v1/service/{name}`.
@@ -31,7 +33,7 @@
 //!   request and answer body, defined in the `drover-api` crate (the wire
 //!   contract and its typed client); the handler modules re-export theirs.
 //!
-//! Only [`ApiState`], [`routes`] and [`openapi`] are public: `drover server`
+//! Only [`ApiState`] and [`routes`] are public: `drover server`
 //! needs nothing else, and the handlers are the API's business.
 
 pub(crate) mod allocs;
@@ -48,10 +50,11 @@ pub(crate) mod jobs;
 pub(crate) mod logs;
 pub(crate) mod namespaces;
 pub(crate) mod nodes;
-pub mod openapi;
+pub(crate) mod openapi;
 pub(crate) mod plan;
 pub(crate) mod query;
 pub(crate) mod register;
+pub(crate) mod route;
 pub(crate) mod services;
 pub(crate) mod versions;
 pub use drover_api::views;
@@ -91,9 +94,23 @@ impl ApiState {
     }
 }
 
-/// Every `/v1` route.
+/// Every `/v1` route, served.
 pub fn routes(state: ApiState) -> Router {
-    Router::new()
+    let (router, _) = all().into_parts();
+    router
+        .fallback(unknown_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
+        .with_state(state)
+}
+
+/// Every `/v1` route, described.
+pub(crate) fn described() -> Vec<route::Route> {
+    all().into_parts().1
+}
+
+fn all() -> route::Routes {
+    route::Routes::new("")
         .merge(jobs::routes())
         .merge(job_actions::routes())
         .merge(children::routes())
@@ -109,10 +126,6 @@ pub fn routes(state: ApiState) -> Router {
         .merge(services::routes())
         .merge(deployments::routes())
         .merge(deployment_actions::routes())
-        .fallback(unknown_route)
-        .method_not_allowed_fallback(wrong_method)
-        .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
-        .with_state(state)
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> error::ApiError {

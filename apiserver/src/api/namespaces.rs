@@ -6,17 +6,22 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
-use axum::routing::get;
-use axum::Router;
 use drover_store::keys::collections as c;
 
 use super::error::ApiResult;
+use super::openapi as schema;
 use super::query::{Indexed, ReadOptions, DEFAULT_NAMESPACE};
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::namespaces::NamespaceView;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/namespaces", get(list))
+pub(crate) fn routes() -> Routes {
+    Routes::new("namespaces").add(
+        Route::get("/v1/namespaces", "The namespaces in use")
+            .blocking()
+            .answers(schema::list::<NamespaceView>),
+        list,
+    )
 }
 
 /// Counts jobs per namespace from their namespaces (pure); `default` is

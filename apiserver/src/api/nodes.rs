@@ -11,8 +11,7 @@
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use drover_api_types::node::{DrainStrategy, NodeScheduling, NodeState, NodeStatus};
 use drover_api_types::resolve::{resolve, Candidate, ResolveError};
@@ -22,7 +21,9 @@ use drover_store::{Guard, Store, StoreError, Versioned};
 
 use super::allocs::{self, Joined};
 use super::error::{ApiError, ApiResult};
+use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
+use super::route::{Route, Routes};
 use super::views::{usage, AllocationView, NodeDetail, NodeParts, NodeView};
 use super::ApiState;
 pub use drover_api::nodes::{DrainRequest, EligibilityRequest, SchedulingResponse};
@@ -42,12 +43,41 @@ pub const COLLECTIONS: &[&str] = &[
 const DEFAULT_DEADLINE: &str = "1h";
 const WRITE_ATTEMPTS: usize = 5;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/nodes", get(list))
-        .route("/v1/node/{id}", get(read))
-        .route("/v1/node/{id}/drain", post(drain))
-        .route("/v1/node/{id}/eligibility", post(eligibility))
+pub(crate) fn routes() -> Routes {
+    Routes::new("nodes")
+        .add(
+            Route::get("/v1/nodes", "List nodes")
+                .blocking()
+                .answers(schema::list::<NodeView>),
+            list,
+        )
+        .add(
+            Route::get(
+                "/v1/node/{id}",
+                "Read a node by id, unique id prefix or name",
+            )
+            .blocking()
+            .answers(schema::one::<NodeDetail>),
+            read,
+        )
+        .add(
+            Route::post("/v1/node/{id}/drain", "Start or stop draining a node")
+                .body(
+                    "{enable, deadline?, ignore_system_jobs?, force?, keep_ineligible?}",
+                    schema::one::<DrainRequest>,
+                )
+                .answers(schema::one::<SchedulingResponse>),
+            drain,
+        )
+        .add(
+            Route::post(
+                "/v1/node/{id}/eligibility",
+                "Mark a node (in)eligible for placements",
+            )
+            .body("{eligible}", schema::one::<EligibilityRequest>)
+            .answers(schema::one::<SchedulingResponse>),
+            eligibility,
+        )
 }
 
 /// Everything the node views are built from.

@@ -21,8 +21,7 @@ mod tests;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use axum::extract::{Path, State};
-use axum::routing::post;
-use axum::{Json, Router};
+use axum::Json;
 use chrono::{DateTime, Utc};
 use drover_api_types::alloc::{Allocation, DesiredStatus};
 use drover_api_types::diagnostic::Severity;
@@ -36,13 +35,21 @@ use drover_controllers::placement::{needs_placement, plan_pass, PassInput, Place
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
+use super::openapi as schema;
 use super::query::ReadOptions;
 use super::register::{self, Registration};
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::plan::{GroupChange, GroupUpdates, PlanRequest, PlanResponse};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new().route("/v1/job/{name}/plan", post(plan))
+pub(crate) fn routes() -> Routes {
+    Routes::new("jobs").add(
+        Route::post("/v1/job/{name}/plan", "Dry-run a registration")
+            .in_namespace()
+            .body("{job}", schema::one::<PlanRequest>)
+            .answers(schema::one::<PlanResponse>),
+        plan,
+    )
 }
 
 /// A group plan's counts, as `nomad plan` annotates groups.

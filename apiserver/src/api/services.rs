@@ -9,20 +9,29 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use drover_api_types::service::ServiceRegistration;
 use serde_json::{json, Value};
 
 use super::consul::{catalog_snapshot, ConsulQuery, ConsulResult};
+use super::route::{Route, Routes};
 use super::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/services", get(list))
-        .route("/v1/service/{name}", get(read))
+pub(crate) fn routes() -> Routes {
+    Routes::new("services")
+        .add(
+            Route::get(
+                "/v1/services",
+                "Nomad: service names and tags per namespace",
+            )
+            .blocking(),
+            list,
+        )
+        .add(
+            Route::get("/v1/service/{name}", "Nomad: a service's registrations").blocking(),
+            read,
+        )
 }
 
 /// `[{Namespace, Services: [{ServiceName, Tags}]}]`, by namespace then name.

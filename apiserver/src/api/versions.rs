@@ -9,8 +9,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use drover_api_types::deployment::VersionStability;
 use drover_api_types::diff::diff_jobs;
 use drover_api_types::Job;
@@ -20,14 +19,37 @@ use drover_store::Store;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::jobs::{write_job, RegisterResponse};
+use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
+use super::route::{Route, Routes};
 use super::ApiState;
 pub use drover_api::versions::{JobVersion, JobVersions, RevertRequest};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/job/{name}/versions", get(versions))
-        .route("/v1/job/{name}/revert", post(revert))
+pub(crate) fn routes() -> Routes {
+    Routes::new("jobs")
+        .add(
+            Route::get(
+                "/v1/job/{name}/versions",
+                "A job's stored versions, newest first, with stability (diffs: each against the one before)",
+            )
+            .blocking()
+            .query(&["diffs"])
+            .answers(schema::one::<JobVersions>),
+            versions,
+        )
+        .add(
+            Route::post(
+                "/v1/job/{name}/revert",
+                "Register an older version's spec again as a new version",
+            )
+            .in_namespace()
+            .body(
+                "{job_version, enforce_prior_version?, check_index?}",
+                schema::one::<RevertRequest>,
+            )
+            .answers(schema::one::<RegisterResponse>),
+            revert,
+        )
 }
 
 /// Orders snapshots newest first and, if asked, diffs each against the

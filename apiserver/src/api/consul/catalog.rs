@@ -4,25 +4,56 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Value};
 
 use super::entries::{Snapshot, CATALOG_SERVICE_FIELDS, NODE_FIELDS};
 use super::filter::Expr;
 use super::{apply_filter, catalog_snapshot, reply, ConsulQuery, ConsulResult};
+use super::{CONSUL_READ, CONSUL_SERVICE_FILTERS};
+use crate::api::route::{Route, Routes};
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/agent/self", get(agent_self))
-        .route("/v1/catalog/datacenters", get(datacenters))
-        .route("/v1/catalog/services", get(services))
-        .route("/v1/catalog/service/{name}", get(service))
-        .route("/v1/catalog/nodes", get(nodes))
-        .route("/v1/catalog/node/{node}", get(node))
+pub(crate) fn routes() -> Routes {
+    Routes::new("consul")
+        .add(
+            Route::get(
+                "/v1/agent/self",
+                "The agent's configuration (datacenter, node name, version)",
+            )
+            .query(CONSUL_READ),
+            agent_self,
+        )
+        .add(
+            Route::get("/v1/catalog/datacenters", "Known datacenters").query(CONSUL_READ),
+            datacenters,
+        )
+        .add(
+            Route::get(
+                "/v1/catalog/services",
+                "Service names with the union of their tags",
+            )
+            .query(CONSUL_READ),
+            services,
+        )
+        .add(
+            Route::get(
+                "/v1/catalog/service/{name}",
+                "A service's instances (CatalogService)",
+            )
+            .query(CONSUL_READ)
+            .query(CONSUL_SERVICE_FILTERS),
+            service,
+        )
+        .add(
+            Route::get("/v1/catalog/nodes", "Nodes").query(CONSUL_READ),
+            nodes,
+        )
+        .add(
+            Route::get("/v1/catalog/node/{node}", "A node and its services").query(CONSUL_READ),
+            node,
+        )
 }
 
 /// The version reported to clients that gate features on it: the Consul

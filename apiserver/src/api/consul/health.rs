@@ -3,22 +3,43 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 use serde_json::Value;
 
 use super::entries::{all_passing, CHECK_FIELDS, HEALTH_FIELDS};
 use super::{apply_filter, catalog_snapshot, reply, ConsulError, ConsulQuery, ConsulResult};
+use super::{CONSUL_READ, CONSUL_SERVICE_FILTERS};
+use crate::api::route::{Route, Routes};
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
-        .route("/v1/health/service/{name}", get(service))
-        .route("/v1/health/state/{state}", get(state))
-        .route("/v1/health/checks/{service}", get(checks))
-        .route("/v1/health/node/{node}", get(node))
+pub(crate) fn routes() -> Routes {
+    Routes::new("consul")
+        .add(
+            Route::get(
+                "/v1/health/service/{name}",
+                "A service's instances with their checks",
+            )
+            .query(CONSUL_READ)
+            .query(CONSUL_SERVICE_FILTERS),
+            service,
+        )
+        .add(
+            Route::get(
+                "/v1/health/state/{state}",
+                "Checks in a state: any, passing, warning, critical",
+            )
+            .query(CONSUL_READ),
+            state,
+        )
+        .add(
+            Route::get("/v1/health/checks/{service}", "A service's checks").query(CONSUL_READ),
+            checks,
+        )
+        .add(
+            Route::get("/v1/health/node/{node}", "A node's checks").query(CONSUL_READ),
+            node,
+        )
 }
 
 async fn service(

@@ -12,26 +12,54 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use drover_store::keys::collections as c;
 use drover_store::{Guard, StoreError};
 use serde_json::Value;
 
 use super::kv_core::{self, Envelope, MAX_VALUE};
 use super::{reply, ConsulError, ConsulQuery, ConsulResult, CONSUL_INDEX};
+use crate::api::route::{Produces, Route, Routes};
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
+const KV_READ: &[&str] = &["recurse", "raw", "keys", "separator", "index", "wait"];
+const KV_WRITE: &[&str] = &["cas", "flags"];
+
+pub(crate) fn routes() -> Routes {
+    Routes::new("consul")
         // `{*key}` needs at least one character; `/v1/kv/` is the root,
         // what `recurse` and `keys` list everything from.
-        .route("/v1/kv/", get(get_root).put(put_root).delete(delete_root))
-        .route(
-            "/v1/kv/{*key}",
-            get(get_key).put(put_key).delete(delete_key),
+        .add(
+            Route::get("/v1/kv/", "List the whole KV (recurse or keys)").query(KV_READ),
+            get_root,
+        )
+        .add(
+            Route::put("/v1/kv/", "Refused: a key is needed")
+                .query(KV_WRITE)
+                .produces(Produces::Text),
+            put_root,
+        )
+        .add(
+            Route::delete("/v1/kv/", "Delete the whole KV (recurse)").query(&["recurse"]),
+            delete_root,
+        )
+        .add(
+            Route::get("/v1/kv/{*key}", "Read a key (raw: its bytes) or a prefix").query(KV_READ),
+            get_key,
+        )
+        .add(
+            Route::put(
+                "/v1/kv/{*key}",
+                "Write a key (body: the value); true or false",
+            )
+            .query(KV_WRITE),
+            put_key,
+        )
+        .add(
+            Route::delete("/v1/kv/{*key}", "Delete a key or a prefix; true or false")
+                .query(&["recurse", "cas"]),
+            delete_key,
         )
 }
 

@@ -26,14 +26,30 @@ use std::time::Duration;
 
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
 use serde_json::Value;
 
+use super::route::Routes;
 use super::ApiState;
 use entries::{Selection, Snapshot};
 
-pub fn routes() -> Router<ApiState> {
-    Router::new()
+/// The parameters Consul's reads accept.
+pub(crate) const CONSUL_READ: &[&str] = &[
+    "dc",
+    "ns",
+    "index",
+    "wait",
+    "filter",
+    "node-meta",
+    "stale",
+    "consistent",
+    "cached",
+];
+
+/// What a read of one service's instances accepts besides.
+pub(crate) const CONSUL_SERVICE_FILTERS: &[&str] = &["tag", "passing"];
+
+pub(crate) fn routes() -> Routes {
+    Routes::new("consul")
         .merge(catalog::routes())
         .merge(health::routes())
         .merge(kv::routes())
