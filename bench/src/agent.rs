@@ -18,9 +18,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context as _};
 use drover_api_types::alloc::{Binding, DesiredStatus};
-use drover_api_types::defaults::canonicalize;
-use drover_api_types::task::{DriverConfig, Resources};
-use drover_api_types::{Allocation, Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_api_types::task::DriverConfig;
+use drover_api_types::{mock, Allocation, Job, JobType, ObjectMeta};
 use drover_node_agent::driver::docker::Docker;
 use drover_node_agent::driver::labels;
 use drover_store::keys::collections as c;
@@ -520,40 +519,16 @@ fn bench_job(count: usize) -> Job {
     config.insert("image".into(), json!(IMAGE));
     config.insert("command".into(), json!("sh"));
     config.insert("args".into(), json!(["-c", SCRIPT]));
-    let mut job = Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: JOB.into(),
-            namespace: NAMESPACE.into(),
-            version: 1,
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: GROUP.into(),
-                count: i64::try_from(count).unwrap_or(i64::MAX),
-                tasks: vec![Task {
-                    name: TASK.into(),
-                    driver: "docker".into(),
-                    config,
-                    resources: Resources {
-                        cpu: TASK_CPU_MHZ,
-                        memory: TASK_MEMORY_MB,
-                        ..Default::default()
-                    },
-                    kill_timeout: Duration::from_secs(5).into(),
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
+    let mut task = mock::task(TASK);
+    task.config = config;
+    task.resources.cpu = TASK_CPU_MHZ;
+    task.resources.memory = TASK_MEMORY_MB;
+    task.kill_timeout = Duration::from_secs(5).into();
+    let mut group = mock::group(GROUP, i64::try_from(count).unwrap_or(i64::MAX));
+    group.tasks = vec![task];
+    let mut job = mock::job_of(JOB, JobType::Service, vec![group]);
+    job.metadata.namespace = NAMESPACE.into();
+    job.metadata.version = 1;
     job
 }
 

@@ -19,10 +19,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use drover_api_types::alloc::{AllocationStatus, ClientStatus};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::group::{Network, Port, Service};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, Job, JobType};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::{Store, StoreConfig, Versioned, WatchEvent};
 use futures::StreamExt;
@@ -459,54 +457,27 @@ fn bench_job(count: usize) -> Job {
     // Simulated nodes run nothing; the image only makes the job valid.
     let mut config = drover_api_types::task::DriverConfig::new();
     config.insert("image".into(), json!("drover-bench/web:1"));
-    let mut job = Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: JOB.into(),
+    let mut task = mock::task("web");
+    task.config = config;
+    let mut group = mock::group("web", i64::try_from(count).unwrap_or(i64::MAX));
+    group.tasks = vec![task];
+    group.network = Some(Network {
+        mode: "host".into(),
+        ports: vec![Port {
+            label: "http".into(),
             ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: "web".into(),
-                count: i64::try_from(count).unwrap_or(i64::MAX),
-                network: Some(Network {
-                    mode: "host".into(),
-                    ports: vec![Port {
-                        label: "http".into(),
-                        ..Default::default()
-                    }],
-                    hostname: None,
-                    mbits: None,
-                    dns: None,
-                }),
-                services: vec![Service {
-                    name: SERVICE.into(),
-                    port: "http".into(),
-                    provider: "consul".into(),
-                    ..Default::default()
-                }],
-                tasks: vec![Task {
-                    name: "web".into(),
-                    driver: "docker".into(),
-                    config,
-                    resources: Resources {
-                        cpu: 100,
-                        memory: 64,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
-    job
+        }],
+        hostname: None,
+        mbits: None,
+        dns: None,
+    });
+    group.services = vec![Service {
+        name: SERVICE.into(),
+        port: "http".into(),
+        provider: "consul".into(),
+        ..Default::default()
+    }];
+    mock::job_of(JOB, JobType::Service, vec![group])
 }
 
 #[cfg(test)]

@@ -8,11 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus, DesiredStatus};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::group::{Network, Port};
 use drover_api_types::job::JobStatus;
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, Job, JobType};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::{Store, StoreConfig, Versioned};
 use drover_test_support::wait::{eventually, within};
@@ -95,46 +93,24 @@ async fn simulate(store: &Store, count: usize, datacenters: &[&str]) -> Simulato
     .expect("simulated nodes")
 }
 
+/// A service job of `count` allocations of a 50 MHz, 32 MB task `app`,
+/// in any datacenter, on port `http` (static when asked).
 fn job(name: &str, count: i64, static_port: Option<i64>) -> Job {
-    let ports = vec![Port {
-        label: "http".into(),
-        static_port,
+    let mut group = mock::group("app", count);
+    group.network = Some(Network {
+        ports: vec![Port {
+            label: "http".into(),
+            static_port,
+            ..Default::default()
+        }],
         ..Default::default()
-    }];
-    let mut job = Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["*".into()],
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count,
-                network: Some(Network {
-                    ports,
-                    ..Default::default()
-                }),
-                tasks: vec![Task {
-                    name: "app".into(),
-                    driver: "docker".into(),
-                    resources: Resources {
-                        cpu: 50,
-                        memory: 32,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
+    });
+    let task = &mut group.tasks[0];
+    task.name = "app".into();
+    task.resources.cpu = 50;
+    task.resources.memory = 32;
+    let mut job = mock::job_of(name, JobType::Service, vec![group]);
+    job.spec.datacenters = vec!["*".into()];
     job
 }
 

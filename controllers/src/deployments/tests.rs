@@ -3,7 +3,7 @@
 use chrono::{DateTime, TimeZone, Utc};
 use drover_api_types::alloc::{Allocation, ClientStatus, DeploymentHealth, DesiredStatus};
 use drover_api_types::deployment::{DeploymentAdmin, DeploymentGroupSpec, DeploymentState};
-use drover_api_types::{Deployment, Duration, Job};
+use drover_api_types::{mock, Deployment, Duration, Job, JobType};
 
 use super::*;
 
@@ -42,14 +42,7 @@ fn deployment(count: u64, canaries: u64) -> Deployment {
 }
 
 fn job(version: u64) -> Job {
-    let mut j = Job {
-        api_version: String::new(),
-        kind: "Job".into(),
-        metadata: Default::default(),
-        spec: Default::default(),
-        status: None,
-    };
-    j.metadata.name = "web".into();
+    let mut j = mock::job_of("web", JobType::Service, Vec::new());
     j.metadata.version = version;
     j
 }

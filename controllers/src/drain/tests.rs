@@ -4,7 +4,7 @@ use chrono::{Duration as ChronoDuration, TimeZone};
 use drover_api_types::alloc::{Binding, ClientStatus};
 use drover_api_types::job::MigrateStrategy;
 use drover_api_types::node::DrainStrategy;
-use drover_api_types::{Duration, ObjectMeta};
+use drover_api_types::{mock, Duration, ObjectMeta};
 
 use super::*;
 
@@ -30,29 +30,12 @@ fn node(deadline_secs: Option<u64>, ignore_system: bool) -> Node {
 }
 
 fn job(name: &str, job_type: JobType, max_parallel: Option<i64>) -> ((String, String), Job) {
-    let mut j = Job {
-        api_version: String::new(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            namespace: "default".into(),
-            ..Default::default()
-        },
-        spec: drover_api_types::JobSpec {
-            job_type,
-            ..Default::default()
-        },
-        status: None,
-    };
-    let mut g = drover_api_types::group::TaskGroup {
-        name: "g".into(),
-        ..Default::default()
-    };
+    let mut g = mock::group("g", 1);
     g.migrate = max_parallel.map(|m| MigrateStrategy {
         max_parallel: Some(m),
         ..Default::default()
     });
-    j.spec.groups.push(g);
+    let j = mock::job_of(name, job_type, vec![g]);
     (("default".into(), name.into()), j)
 }
 
@@ -365,6 +348,8 @@ fn job_level_migrate_is_the_default_for_groups() {
             max_parallel: Some(3),
             ..Default::default()
         });
+        // As written, before defaults copy the job's strategy into it.
+        j.spec.groups[0].migrate = None;
     }
     let allocs: Vec<Allocation> = ["a", "b", "c", "d"]
         .iter()

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use drover_api_types::alloc::{Allocation, Binding, ClientStatus, DesiredStatus};
 use drover_api_types::deployment::{Deployment, DeploymentState};
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, TaskGroup};
+use drover_api_types::{mock, Job, JobType};
 
 use super::*;
 
@@ -19,27 +19,10 @@ pub(super) fn ago(minutes: i64) -> DateTime<Utc> {
 }
 
 pub(super) fn job(name: &str, job_type: JobType, version: u64) -> Job {
-    Job {
-        api_version: String::new(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            namespace: "default".into(),
-            version,
-            resource_version: 100 + version as i64,
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type,
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count: 1,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    }
+    let mut job = mock::job_of(name, job_type, vec![mock::group("app", 1)]);
+    job.metadata.version = version;
+    job.metadata.resource_version = 100 + version as i64;
+    job
 }
 
 /// An allocation of `job` whose status was last updated `minutes` ago.

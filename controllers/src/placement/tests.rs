@@ -3,73 +3,39 @@
 use std::collections::BTreeMap;
 
 use drover_api_types::group::{Network, Port, VolumeRequest};
-use drover_api_types::job::{Affinity, Constraint, JobSpec, Spread, SpreadTarget};
-use drover_api_types::node::{DrainStrategy, DriverInfo, HostVolume, NodeResources, NodeState};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, Node, ObjectMeta, Task, TaskGroup};
+use drover_api_types::job::{Affinity, Constraint, Spread, SpreadTarget};
+use drover_api_types::node::{DrainStrategy, HostVolume, NodeState};
+use drover_api_types::{mock, Job, JobType, Node, TaskGroup};
 
 use super::*;
 
+/// A ready 4-core node in `dc1` of class `compute` on rack `r1`, with a
+/// host volume `data` and ten dynamic ports.
 pub(crate) fn node(name: &str) -> Node {
-    let mut n = Node::default();
-    n.metadata.name = name.into();
+    let mut n = mock::node(name);
     n.metadata.uid = format!("uid-{name}");
     n.status.state = NodeState::Ready;
     let s = &mut n.spec;
-    s.datacenter = "dc1".into();
     s.node_class = "compute".into();
     s.address = "10.0.0.1".into();
     s.attributes.insert("kernel.name".into(), "linux".into());
     s.meta.insert("rack".into(), "r1".into());
-    s.resources = NodeResources {
-        cpu: 4000,
-        cores: 4,
-        memory: 8192,
-        disk: 0,
-    };
-    s.drivers.insert(
-        "docker".into(),
-        DriverInfo {
-            detected: true,
-            healthy: true,
-            ..Default::default()
-        },
-    );
     s.host_volumes.insert("data".into(), HostVolume::default());
-    s.min_dynamic_port = 20000;
     s.max_dynamic_port = 20009;
     n
 }
 
+/// The job the group is placed for; its groups do not matter here.
 fn job() -> Job {
-    Job {
-        api_version: "drover/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            ..Default::default()
-        },
-        spec: JobSpec::default(),
-        status: None,
-    }
+    mock::job_of("web", JobType::Service, Vec::new())
 }
 
+/// Three allocations of one 500 MHz, 256 MB task.
 fn group() -> TaskGroup {
-    TaskGroup {
-        name: "web".into(),
-        count: 3,
-        tasks: vec![Task {
-            name: "server".into(),
-            driver: "docker".into(),
-            resources: Resources {
-                cpu: 500,
-                memory: 256,
-                ..Default::default()
-            },
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    let mut g = mock::group("web", 3);
+    g.tasks[0].resources.cpu = 500;
+    g.tasks[0].resources.memory = 256;
+    g
 }
 
 fn constraint(attribute: &str, operator: &str, value: &str) -> Constraint {

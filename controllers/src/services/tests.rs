@@ -4,7 +4,7 @@ use drover_api_types::alloc::{
 };
 use drover_api_types::group::{Check, Network, Port, Service};
 use drover_api_types::service::{CheckStatus, ServiceRegistration};
-use drover_api_types::{Job, Node, Task, TaskGroup};
+use drover_api_types::{mock, Job, JobType, Node, TaskGroup};
 
 use super::*;
 
@@ -27,15 +27,6 @@ fn service(name: &str, port: &str) -> Service {
 }
 
 fn job() -> Job {
-    let mut job = Job {
-        api_version: drover_api_types::API_VERSION.into(),
-        kind: "Job".into(),
-        metadata: Default::default(),
-        spec: Default::default(),
-        status: None,
-    };
-    job.metadata.name = "shop".into();
-    job.metadata.namespace = "default".into();
     let mut web = service("web-${NOMAD_GROUP_NAME}", "http");
     web.tags = vec![
         "v1".into(),
@@ -57,11 +48,7 @@ fn job() -> Job {
             ..Default::default()
         },
     ];
-    let mut server = Task {
-        name: "server".into(),
-        driver: "docker".into(),
-        ..Default::default()
-    };
+    let mut server = mock::task("server");
     server.services.push(service("admin", "9000"));
     let group = TaskGroup {
         name: "api".into(),
@@ -80,8 +67,7 @@ fn job() -> Job {
         tasks: vec![server],
         ..Default::default()
     };
-    job.spec.groups.push(group);
-    job
+    mock::job_of("shop", JobType::Service, vec![group])
 }
 
 fn alloc() -> Allocation {

@@ -380,8 +380,13 @@ async fn lost_after_keeps_allocations_unknown_then_lost_and_the_node_disconnecte
     back.kill();
     wait_state(&store, "cut", NodeState::Disconnected, 15).await;
     let disconnected = Instant::now();
-    let unknown = alloc_status(&store, "waits").await.expect("status");
-    assert_eq!(unknown.client_status, ClientStatus::Unknown, "{unknown:?}");
+    // The node's state is written before its allocations' statuses.
+    eventually(5, "the patient group's allocation unknown", || async {
+        alloc_status(&store, "waits")
+            .await
+            .filter(|s| s.client_status == ClientStatus::Unknown)
+    })
+    .await;
     let lost = eventually(5, "the plain group's allocation lost", || async {
         alloc_status(&store, "goes")
             .await

@@ -4,8 +4,7 @@ use drover_api::views::{NodeView, Usage};
 use drover_api_types::alloc::{ClientStatus, DesiredStatus, TaskEvent, TaskRunState, TaskState};
 use drover_api_types::job::{GroupSummary, JobStatus, PlacementFailure};
 use drover_api_types::node::NodeState;
-use drover_api_types::task::Resources;
-use drover_api_types::{JobSpec, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, JobType};
 
 use super::*;
 
@@ -20,36 +19,11 @@ fn ago(secs: i64) -> Option<DateTime<Utc>> {
 }
 
 fn job() -> Job {
+    let mut job = mock::job_of("web", JobType::Service, vec![mock::group("front", 2)]);
+    job.metadata.version = 1;
+    job.metadata.creation_timestamp = ago(60);
+    job.spec.priority = 50;
     Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            namespace: "default".into(),
-            version: 1,
-            creation_timestamp: ago(60),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            datacenters: vec!["dc1".into()],
-            priority: 50,
-            groups: vec![TaskGroup {
-                name: "front".into(),
-                count: 2,
-                tasks: vec![Task {
-                    name: "server".into(),
-                    driver: "docker".into(),
-                    resources: Resources {
-                        cpu: 100,
-                        memory: 64,
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
         status: Some(JobStatus {
             status: "running".into(),
             summary: BTreeMap::from([(
@@ -74,6 +48,7 @@ fn job() -> Job {
             )]),
             ..Default::default()
         }),
+        ..job
     }
 }
 

@@ -3,7 +3,7 @@ use drover_api::views::Usage;
 use drover_api_types::alloc::{ClientStatus, DesiredStatus};
 use drover_api_types::job::{GroupSummary, JobStatus};
 use drover_api_types::node::NodeState;
-use drover_api_types::{JobSpec, JobType, ObjectMeta, TaskGroup};
+use drover_api_types::{mock, JobType};
 
 use super::*;
 
@@ -36,31 +36,15 @@ fn job(name: &str, running: u64) -> Job {
             ..Default::default()
         },
     );
-    Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            namespace: "default".into(),
-            version: 2,
-            creation_timestamp: ago(300),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            groups: vec![TaskGroup {
-                name: "front".into(),
-                count: 3,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: Some(JobStatus {
-            status: "running".into(),
-            summary,
-            ..Default::default()
-        }),
-    }
+    let mut job = mock::job_of(name, JobType::Service, vec![mock::group("front", 3)]);
+    job.metadata.version = 2;
+    job.metadata.creation_timestamp = ago(300);
+    job.status = Some(JobStatus {
+        status: "running".into(),
+        summary,
+        ..Default::default()
+    });
+    job
 }
 
 #[test]

@@ -7,10 +7,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::group::{Network, Port};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobSpec, JobType, ObjectMeta, Task, TaskGroup};
+use drover_api_types::{mock, Job, JobType, Task};
 use drover_store::{Store, StoreConfig, Versioned};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
@@ -126,6 +124,9 @@ pub async fn until_ready(base: &str, nodes: usize) {
     .await
 }
 
+/// `web`: one `front` allocation of busybox httpd on port `http` (to
+/// 8080), which first writes its environment (with `GREETING`) to
+/// `/alloc/env.txt`.
 pub fn web_job() -> Job {
     let mut config = serde_json::Map::new();
     config.insert("image".into(), IMAGE.into());
@@ -138,50 +139,23 @@ pub fn web_job() -> Job {
         ]),
     );
     config.insert("ports".into(), serde_json::json!(["http"]));
-    let mut job = Job {
-        api_version: "drover.io/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            datacenters: vec!["dc1".into()],
-            groups: vec![TaskGroup {
-                name: "front".into(),
-                count: 1,
-                network: Some(Network {
-                    ports: vec![Port {
-                        label: "http".into(),
-                        to: Some(8080),
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                }),
-                tasks: vec![Task {
-                    name: "httpd".into(),
-                    driver: "docker".into(),
-                    config,
-                    resources: Resources {
-                        cpu: 100,
-                        memory: 64,
-                        memory_max: Some(96),
-                        ..Default::default()
-                    },
-                    ..Default::default()
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    job.spec.groups[0].tasks[0]
+    let mut httpd = mock::task("httpd");
+    httpd.config = config;
+    httpd.resources.memory_max = Some(96);
+    httpd
         .env
         .insert("GREETING".into(), "hello from ${NOMAD_JOB_NAME}".into());
-    canonicalize(&mut job);
-    job
+    let mut front = mock::group("front", 1);
+    front.network = Some(Network {
+        ports: vec![Port {
+            label: "http".into(),
+            to: Some(8080),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    front.tasks = vec![httpd];
+    mock::job_of("web", JobType::Service, vec![front])
 }
 
 pub async fn http_get(addr: &str, path: &str) -> Option<String> {

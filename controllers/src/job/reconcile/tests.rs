@@ -2,9 +2,8 @@
 
 use chrono::{DateTime, Duration as ChronoDuration, TimeZone, Utc};
 use drover_api_types::alloc::{Allocation, Binding, ClientStatus, DesiredStatus, RescheduleEvent};
-use drover_api_types::defaults::canonicalize;
 use drover_api_types::job::{ReschedulePolicy, UpdateStrategy};
-use drover_api_types::{Duration, Job, JobSpec, JobType, ObjectMeta, TaskGroup};
+use drover_api_types::{mock, Duration, Job, JobType};
 
 use super::*;
 
@@ -15,26 +14,8 @@ pub(super) fn t0() -> DateTime<Utc> {
 }
 
 pub(super) fn job(job_type: JobType, count: i64, version: u64) -> Job {
-    let mut job = Job {
-        api_version: String::new(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            version,
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type,
-            groups: vec![TaskGroup {
-                name: "app".into(),
-                count,
-                ..Default::default()
-            }],
-            ..Default::default()
-        },
-        status: None,
-    };
-    canonicalize(&mut job);
+    let mut job = mock::job_of("web", job_type, vec![mock::group("app", count)]);
+    job.metadata.version = version;
     job
 }
 

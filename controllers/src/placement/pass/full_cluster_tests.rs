@@ -14,9 +14,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::{TimeZone, Utc};
 use drover_api_types::alloc::{Allocation, ClientStatus, DeploymentHealth, DesiredStatus};
 use drover_api_types::group::{Network, Port};
-use drover_api_types::job::{JobSpec, UpdateStrategy};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, JobType, Node, ObjectMeta, Task, TaskGroup};
+use drover_api_types::job::UpdateStrategy;
+use drover_api_types::{mock, Job, JobType, Node, TaskGroup};
 use proptest::prelude::*;
 
 use crate::job::reconcile::{reconcile_rollout, Placement, Rollout};
@@ -39,52 +38,27 @@ fn group(count: usize, full: Full, max_parallel: i64) -> TaskGroup {
         Full::Port => 64,
         Full::Memory => 8192,
     };
-    TaskGroup {
-        name: "web".into(),
-        count: count as i64,
-        tasks: vec![Task {
-            name: "server".into(),
-            driver: "docker".into(),
-            resources: Resources {
-                cpu: 100,
-                memory,
-                ..Default::default()
-            },
+    let mut g = mock::group("web", count as i64);
+    g.tasks[0].resources.memory = memory;
+    g.network = matches!(full, Full::Port).then(|| Network {
+        ports: vec![Port {
+            label: "http".into(),
+            static_port: Some(80),
             ..Default::default()
         }],
-        network: matches!(full, Full::Port).then(|| Network {
-            ports: vec![Port {
-                label: "http".into(),
-                static_port: Some(80),
-                ..Default::default()
-            }],
-            ..Default::default()
-        }),
-        update: Some(UpdateStrategy {
-            max_parallel: Some(max_parallel),
-            ..Default::default()
-        }),
         ..Default::default()
-    }
+    });
+    g.update = Some(UpdateStrategy {
+        max_parallel: Some(max_parallel),
+        ..Default::default()
+    });
+    g
 }
 
 fn job(version: u64, group: TaskGroup) -> Job {
-    Job {
-        api_version: "drover/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            namespace: "default".into(),
-            version,
-            ..Default::default()
-        },
-        spec: JobSpec {
-            job_type: JobType::Service,
-            groups: vec![group],
-            ..Default::default()
-        },
-        status: None,
-    }
+    let mut job = mock::job_of("web", JobType::Service, vec![group]);
+    job.metadata.version = version;
+    job
 }
 
 struct Sim {

@@ -4,10 +4,9 @@ use std::collections::BTreeSet;
 
 use chrono::{Duration, TimeZone};
 use drover_api_types::group::{Network, Port};
-use drover_api_types::job::{Constraint, JobSpec, Spread};
+use drover_api_types::job::{Constraint, Spread};
 use drover_api_types::node::NodeState;
-use drover_api_types::task::Resources;
-use drover_api_types::{ObjectMeta, Task};
+use drover_api_types::{mock, JobType};
 use proptest::prelude::*;
 
 use super::*;
@@ -19,22 +18,12 @@ fn now() -> DateTime<Utc> {
         .expect("a valid time")
 }
 
+/// Group `web` of three allocations of one task of `cpu` MHz, `memory` MB.
 fn group(cpu: i64, memory: i64) -> TaskGroup {
-    TaskGroup {
-        name: "web".into(),
-        count: 3,
-        tasks: vec![Task {
-            name: "server".into(),
-            driver: "docker".into(),
-            resources: Resources {
-                cpu,
-                memory,
-                ..Default::default()
-            },
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    let mut g = mock::group("web", 3);
+    g.tasks[0].resources.cpu = cpu;
+    g.tasks[0].resources.memory = memory;
+    g
 }
 
 fn with_ports(mut g: TaskGroup, ports: &[Option<i64>]) -> TaskGroup {
@@ -54,20 +43,7 @@ fn with_ports(mut g: TaskGroup, ports: &[Option<i64>]) -> TaskGroup {
 }
 
 fn job(groups: Vec<TaskGroup>) -> Job {
-    Job {
-        api_version: "drover/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: "web".into(),
-            namespace: "default".into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            groups,
-            ..Default::default()
-        },
-        status: None,
-    }
+    mock::job_of("web", JobType::Service, groups)
 }
 
 fn constraint(attribute: &str, operator: &str, value: &str) -> Constraint {
@@ -478,7 +454,8 @@ fn spread_over_datacenters_is_even() {
         weight: 100,
         targets: Vec::new(),
     });
-    let j = job(vec![g]);
+    let mut j = job(vec![g]);
+    j.spec.datacenters = vec!["dc0".into(), "dc1".into(), "dc2".into()];
     let mut ns = nodes(6);
     for (i, n) in ns.iter_mut().enumerate() {
         n.spec.datacenter = format!("dc{}", i / 2);

@@ -9,10 +9,9 @@ use std::time::Duration;
 
 use drover_api_types::alloc::{Allocation, Binding};
 use drover_api_types::group::{Network, Port};
-use drover_api_types::job::{Constraint, JobSpec};
-use drover_api_types::node::{DriverInfo, NodeResources, NodeState, NodeStatus};
-use drover_api_types::task::Resources;
-use drover_api_types::{Job, Node, ObjectMeta, Task, TaskGroup};
+use drover_api_types::job::Constraint;
+use drover_api_types::node::{NodeState, NodeStatus};
+use drover_api_types::{mock, Job, JobType, Node, TaskGroup};
 use drover_controllers::cluster::{ClusterView, Hooks, ObjectKey, PlacementFailures, ViewHandle};
 use drover_controllers::context::{Context, Fence, ServerOptions};
 use drover_controllers::placement::metrics::PlacementMetrics;
@@ -229,49 +228,19 @@ pub async fn within<T>(what: &str, fut: impl Future<Output = T>) -> T {
 /// A ready-to-be node with docker, 4000 MHz, 8 GB and a small dynamic
 /// port range.
 pub fn node(name: &str, datacenter: &str) -> Node {
-    let mut n = Node::default();
-    n.metadata.name = name.into();
+    let mut n = mock::node(name);
     n.metadata.uid = format!("id-{name}");
     let s = &mut n.spec;
     s.datacenter = datacenter.into();
     s.address = "10.0.0.1".into();
     s.attributes.insert("kernel.name".into(), "linux".into());
-    s.resources = NodeResources {
-        cpu: 4000,
-        cores: 4,
-        memory: 8192,
-        disk: 0,
-    };
-    s.drivers.insert(
-        "docker".into(),
-        DriverInfo {
-            detected: true,
-            healthy: true,
-            ..Default::default()
-        },
-    );
-    s.min_dynamic_port = 20000;
     s.max_dynamic_port = 20100;
     n
 }
 
 /// A group of one docker task asking 100 MHz and 64 MB.
 pub fn group(name: &str, count: i64) -> TaskGroup {
-    TaskGroup {
-        name: name.into(),
-        count,
-        tasks: vec![Task {
-            name: "server".into(),
-            driver: "docker".into(),
-            resources: Resources {
-                cpu: 100,
-                memory: 64,
-                ..Default::default()
-            },
-            ..Default::default()
-        }],
-        ..Default::default()
-    }
+    mock::group(name, count)
 }
 
 pub fn static_port(mut g: TaskGroup, port: i64) -> TaskGroup {
@@ -294,22 +263,12 @@ pub fn constraint(attribute: &str, operator: &str, value: &str) -> Constraint {
     }
 }
 
+/// A service job in [`NS`] that may run in any datacenter.
 pub fn job(name: &str, groups: Vec<TaskGroup>) -> Job {
-    Job {
-        api_version: "drover/v1".into(),
-        kind: "Job".into(),
-        metadata: ObjectMeta {
-            name: name.into(),
-            namespace: NS.into(),
-            ..Default::default()
-        },
-        spec: JobSpec {
-            datacenters: vec!["*".into()],
-            groups,
-            ..Default::default()
-        },
-        status: None,
-    }
+    let mut job = mock::job_of(name, JobType::Service, groups);
+    job.metadata.namespace = NS.into();
+    job.spec.datacenters = vec!["*".into()];
+    job
 }
 
 /// An allocation spec as the job controller writes it.
