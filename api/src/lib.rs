@@ -16,6 +16,7 @@
 //! - [`children`]: children of periodic and parameterized jobs.
 //! - [`allocs`], [`nodes`], [`namespaces`]: stopping an allocation; draining
 //!   a node; namespaces.
+//! - [`events`]: one line of the event stream.
 
 pub mod allocs;
 pub mod children;
@@ -23,6 +24,7 @@ pub mod client;
 pub mod deployment_actions;
 pub mod deployments;
 pub mod error;
+pub mod events;
 pub mod job_actions;
 pub mod jobs;
 pub mod namespaces;

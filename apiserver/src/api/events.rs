@@ -27,6 +27,7 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::error::{ApiError, ApiResult};
 use super::feed::FeedChange;
+use super::openapi as schema;
 use super::query::DEFAULT_NAMESPACE;
 use super::route::{Produces, Route, Routes};
 use super::ApiState;
@@ -42,7 +43,8 @@ pub(crate) fn routes() -> Routes {
             "Stream changes as newline-delimited JSON",
         )
         .query(&["topic", "namespace"])
-        .produces(Produces::NdJson),
+        .produces(Produces::NdJson)
+        .answers(schema::one::<Event>),
         stream,
     )
 }
@@ -60,22 +62,7 @@ pub fn topic_of(collection: &str) -> Option<&'static str> {
     }
 }
 
-/// One line of the stream.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Event {
-    pub topic: &'static str,
-    /// `upsert` or `delete`.
-    #[serde(rename = "type")]
-    pub event_type: &'static str,
-    pub key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub namespace: Option<String>,
-    /// Which part of the object changed (`allocations-status`, …).
-    pub collection: String,
-    pub revision: i64,
-    /// The stored JSON; null for a delete.
-    pub payload: serde_json::Value,
-}
+pub use drover_api::events::Event;
 
 /// The event of a change (pure); `None` when no topic covers it.
 pub fn event_of(change: &FeedChange) -> Option<Event> {
@@ -90,12 +77,13 @@ pub fn event_of(change: &FeedChange) -> Option<Event> {
         None => serde_json::Value::Null,
     };
     Some(Event {
-        topic,
+        topic: topic.into(),
         event_type: if change.value.is_some() {
             "upsert"
         } else {
             "delete"
-        },
+        }
+        .into(),
         key,
         namespace,
         collection: change.collection.clone(),
@@ -164,7 +152,7 @@ impl Filter {
         };
         let topic_ok = self.topics.is_empty()
             || self.topics.iter().any(|(t, key)| {
-                (t == "*" || t == event.topic) && key.as_ref().is_none_or(|k| *k == event.key)
+                (t == "*" || *t == event.topic) && key.as_ref().is_none_or(|k| *k == event.key)
             });
         ns_ok && topic_ok
     }
@@ -254,13 +242,16 @@ mod tests {
         ))
         .expect("event");
         assert_eq!(
-            (e.topic, e.event_type, e.key.as_str()),
+            (e.topic.as_str(), e.event_type.as_str(), e.key.as_str()),
             ("Allocation", "upsert", "a1")
         );
         assert_eq!(e.namespace.as_deref(), Some("prod"));
         assert_eq!(e.payload, serde_json::json!({"x": 1}));
         let d = event_of(&change("nodes", &["n1"], None)).expect("event");
-        assert_eq!((d.event_type, d.namespace.clone()), ("delete", None));
+        assert_eq!(
+            (d.event_type.as_str(), d.namespace.as_deref()),
+            ("delete", None)
+        );
         assert_eq!(d.payload, serde_json::Value::Null);
         assert!(event_of(&change("node-allocs", &["n1", "ns", "a"], None)).is_none());
     }
