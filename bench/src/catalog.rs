@@ -21,15 +21,13 @@ use anyhow::{bail, Context as _};
 use drover_api_types::alloc::{AllocationStatus, ClientStatus};
 use drover_api_types::group::{Network, Port, Service};
 use drover_api_types::{mock, Job, JobType};
-use drover_node_agent::simulate::{Simulator, SimulatorConfig};
-use drover_store::{Store, StoreConfig, Versioned, WatchEvent};
+use drover_store::{Store, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::{json, Value};
 
 use super::dns_client::srv_lookup;
-use super::measure::{etcd_for, round2, tempdir, Summary};
-use super::schedule::wait_nodes_ready;
-use super::server_process::ServerProcess;
+use super::fleet::{Etcd, Fleet, FleetConfig};
+use super::measure::{round2, tempdir, Summary};
 use crate::measure::free_port;
 use crate::measure::parse_duration;
 
@@ -147,42 +145,24 @@ async fn measure(args: &CatalogArgs) -> anyhow::Result<Report> {
         bail!("--instances and --nodes must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
-    let prefix = format!("/drover-bench-catalog-{}", std::process::id());
-    let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
-        .await
-        .context("connecting to etcd")?;
-
+    let etcd = Etcd::connect(&args.etcd, "catalog").await?;
     let http_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
     let dns_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    eprintln!(
-        "starting drover server (API {http_addr}, DNS {dns_addr}) and {} simulated nodes...",
-        args.nodes
-    );
-    let mut server = ServerProcess::start(
-        &endpoints,
-        &prefix,
+    let fleet = Fleet::start(
+        etcd,
         &scratch,
-        &[
-            format!("--http-addr={http_addr}"),
-            format!("--dns-addr={dns_addr}"),
-        ],
-    )?;
-    let simulator = Simulator::start(
-        store.clone(),
-        SimulatorConfig {
-            count: args.nodes,
-            name_prefix: "bench".into(),
-            datacenters: vec!["dc1".into()],
-            ..SimulatorConfig::default()
+        FleetConfig {
+            nodes: args.nodes,
+            node_prefix: "bench",
+            server_flags: vec![format!("--dns-addr={dns_addr}")],
+            ready_within: Duration::from_secs(60),
         },
+        Some(http_addr),
     )
-    .await
-    .context("starting the simulated nodes")?;
-    wait_nodes_ready(&store, args.nodes, Duration::from_secs(60)).await?;
+    .await?;
+    let store = fleet.etcd.store.clone();
     let client = reqwest::Client::new();
     let base = format!("http://{http_addr}");
-    wait_api(&client, &base, Duration::from_secs(30)).await?;
 
     let healthy = running_times(&store).await;
     let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -276,34 +256,13 @@ async fn measure(args: &CatalogArgs) -> anyhow::Result<Report> {
         vanish_http: vanish(&http_seen),
         vanish_dns: vanish(&dns_seen),
     };
-    simulator.shutdown().await;
-    server.stop();
-    drop(etcd);
+    fleet.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(report)
 }
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
-}
-
-pub(super) async fn wait_api(
-    client: &reqwest::Client,
-    base: &str,
-    limit: Duration,
-) -> anyhow::Result<()> {
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = client.get(format!("{base}/v1/agent/self")).send().await {
-            if r.status().is_success() {
-                return Ok(());
-            }
-        }
-        if started.elapsed() > limit {
-            bail!("the server's API at {base} did not answer within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// When each allocation was first reported running, from a watch started

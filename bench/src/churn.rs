@@ -20,20 +20,17 @@ mod sizes;
 #[path = "churn/track.rs"]
 mod track;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use drover_api_types::task::Resources;
 use drover_api_types::{mock, Job, JobType};
-use drover_node_agent::simulate::{Simulator, SimulatorConfig};
-use drover_store::{Store, StoreConfig};
 use futures::{stream, StreamExt};
 use serde_json::{json, Value};
 
-use super::catalog::wait_api;
-use super::measure::{etcd_for, percentile, round2, tempdir};
-use super::schedule::wait_nodes_ready;
-use super::server_process::ServerProcess;
+use super::fleet::{Etcd, Fleet, FleetConfig};
+use super::measure::{percentile, round2, tempdir};
 use crate::measure::free_port;
 use crate::measure::parse_duration;
 use sizes::Sizes;
@@ -160,43 +157,33 @@ async fn measure(args: &ChurnArgs) -> anyhow::Result<Report> {
         bail!("--jobs, --nodes and --concurrency must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
-    let prefix = format!("/drover-bench-churn-{}", std::process::id());
-    let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
-        .await
-        .context("connecting to etcd")?;
-    let mut sizes = vec![("start", Sizes::read(&store).await?)];
+    let etcd = Etcd::connect(&args.etcd, "churn").await?;
+    let mut sizes = vec![("start", Sizes::read(&etcd.store).await?)];
 
-    let http = format!("127.0.0.1:{}", free_port()?);
-    eprintln!(
-        "starting drover server (API {http}) and {} simulated nodes...",
-        args.nodes
-    );
-    let flags = [
-        format!("--http-addr={http}"),
-        "--gc-interval=1s".into(),
-        "--alloc-gc-threshold=0s".into(),
-        "--job-gc-threshold=0s".into(),
-        "--deployment-gc-threshold=0s".into(),
-        "--job-versions-kept=2".into(),
-        "--etcd-compaction-interval=5s".into(),
+    let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let server_flags = [
+        "--gc-interval=1s",
+        "--alloc-gc-threshold=0s",
+        "--job-gc-threshold=0s",
+        "--deployment-gc-threshold=0s",
+        "--job-versions-kept=2",
+        "--etcd-compaction-interval=5s",
     ];
-    let mut server = ServerProcess::start(&endpoints, &prefix, &scratch, &flags)?;
-    let simulator = Simulator::start(
-        store.clone(),
-        SimulatorConfig {
-            count: args.nodes,
-            name_prefix: "churn".into(),
-            datacenters: vec!["dc1".into()],
-            ..SimulatorConfig::default()
+    let fleet = Fleet::start(
+        etcd,
+        &scratch,
+        FleetConfig {
+            nodes: args.nodes,
+            node_prefix: "churn",
+            server_flags: server_flags.iter().map(|f| f.to_string()).collect(),
+            ready_within: Duration::from_secs(60),
         },
+        Some(http),
     )
-    .await
-    .context("starting the simulated nodes")?;
-    wait_nodes_ready(&store, args.nodes, Duration::from_secs(60)).await?;
+    .await?;
+    let store = fleet.etcd.store.clone();
     let client = reqwest::Client::new();
     let base = format!("http://{http}");
-    wait_api(&client, &base, Duration::from_secs(30)).await?;
     let (state, watch_task) = track::start(&store).await;
 
     eprintln!("applying {} jobs...", args.jobs);
@@ -227,9 +214,7 @@ async fn measure(args: &ChurnArgs) -> anyhow::Result<Report> {
     sizes.push(("after defragment", Sizes::read(&store).await?));
 
     watch_task.abort();
-    simulator.shutdown().await;
-    server.stop();
-    drop(etcd);
+    fleet.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
     Ok(Report {
         jobs: args.jobs,

@@ -7,6 +7,7 @@
 //! # Layout
 //! - `measure`: percentiles, rounding, scratch directories, /proc memory, the etcd to run against.
 //! - `server_process`: `drover server` as a child process; where the `drover` binary is.
+//! - `fleet`: an etcd, a server and simulated nodes, ready, for the benchmarks that measure a cluster.
 //! - `schedule`: allocations placed on simulated nodes.
 //! - `agent` (+ `agent/support`): one real agent on the local Docker, its start latency and memory.
 //! - `dns`, `dns_client`: queries per second the DNS server answers on one core.
@@ -18,6 +19,7 @@ mod catalog;
 mod churn;
 mod dns;
 mod dns_client;
+mod fleet;
 mod measure;
 mod schedule;
 mod server_process;

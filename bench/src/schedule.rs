@@ -12,16 +12,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use drover_api_types::alloc::{AllocationStatus, ClientStatus};
-use drover_api_types::node::NodeStatus;
 use drover_api_types::{mock, Job};
-use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::watch::Change;
-use drover_store::{RawEvent, Store, StoreConfig, Stored, Versioned, WatchEvent};
+use drover_store::{RawEvent, Store, Stored, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::json;
 
-use super::measure::{etcd_for, percentile, round2, tempdir};
-use super::server_process::ServerProcess;
+use super::fleet::{Etcd, Fleet, FleetConfig};
+use super::measure::{percentile, round2, tempdir};
 use crate::measure::parse_duration;
 
 #[derive(Debug, clap::Args)]
@@ -119,32 +117,24 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         bail!("--nodes, --allocs and --job-size must be positive");
     }
     let scratch = tempdir()?;
-    let (etcd, endpoints) = etcd_for(&args.etcd).await?;
-    let prefix = format!("/drover-bench-{}", std::process::id());
-    let store = Store::connect(StoreConfig::new(endpoints.clone(), prefix.as_str()))
-        .await
-        .context("connecting to etcd")?;
+    let etcd = Etcd::connect(&args.etcd, "schedule").await?;
 
     eprintln!("measuring the etcd write ceiling...");
-    let etcd_ceiling = write_ceiling(&store).await?;
+    let etcd_ceiling = write_ceiling(&etcd.store).await?;
 
-    eprintln!(
-        "starting drover server and {} simulated nodes...",
-        args.nodes
-    );
-    let mut server = ServerProcess::start(&endpoints, &prefix, &scratch, &[])?;
-    let simulator = Simulator::start(
-        store.clone(),
-        SimulatorConfig {
-            count: args.nodes,
-            name_prefix: "bench".into(),
-            datacenters: vec!["dc1".into()],
-            ..SimulatorConfig::default()
+    let fleet = Fleet::start(
+        etcd,
+        &scratch,
+        FleetConfig {
+            nodes: args.nodes,
+            node_prefix: "bench",
+            server_flags: Vec::new(),
+            ready_within: Duration::from_secs(120),
         },
+        None,
     )
-    .await
-    .context("starting the simulated nodes")?;
-    wait_nodes_ready(&store, args.nodes, Duration::from_secs(120)).await?;
+    .await?;
+    let store = fleet.etcd.store.clone();
 
     eprintln!("applying {} allocations...", args.allocs);
     let mut running = store.watch_prefix::<Versioned<AllocationStatus>>(
@@ -178,12 +168,10 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         }
     }
     let seconds = applied.elapsed().as_secs_f64();
-    let server_rss_mb = server.peak_rss_mb();
+    let server_rss_mb = fleet.server.peak_rss_mb();
     let created_seconds = phase_seconds(created).await;
     let bound_seconds = phase_seconds(bound).await;
-    simulator.shutdown().await;
-    server.stop();
-    drop(etcd);
+    fleet.stop().await;
     let _ = std::fs::remove_dir_all(&scratch);
 
     let mut latencies: Vec<f64> = first_running
@@ -265,30 +253,6 @@ async fn write_ceiling(store: &Store) -> anyhow::Result<f64> {
         .await
         .context("cleaning up")?;
     Ok(rate)
-}
-
-pub(super) async fn wait_nodes_ready(
-    store: &Store,
-    nodes: usize,
-    limit: Duration,
-) -> anyhow::Result<()> {
-    let prefix = store.keys().collection("nodes-status");
-    let started = Instant::now();
-    loop {
-        let statuses = store.list_at::<Versioned<NodeStatus>>(&prefix).await?;
-        let ready = statuses
-            .items
-            .iter()
-            .filter(|s| s.value.state == drover_api_types::node::NodeState::Ready)
-            .count();
-        if ready >= nodes {
-            return Ok(());
-        }
-        if started.elapsed() > limit {
-            bail!("only {ready} of {nodes} nodes became ready within {limit:?}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 async fn apply_jobs(store: &Store, allocs: usize, job_size: usize) -> anyhow::Result<()> {
