@@ -5,6 +5,8 @@
 //! - [`job`], [`group`], [`task`]: the Job kind, as a user writes it.
 //! - [`node`], [`alloc`], [`service`], [`deployment`]: the kinds controllers
 //!   and agents write.
+//! - [`acl`]: ACL policies (Nomad's language), tokens, and what a caller
+//!   may do.
 //! - [`resolve`]: which object a short reference (id prefix, name) means.
 //! - [`duration`]: Go-style durations (`"30s"`).
 //! - [`defaults`]: Nomad's defaults and [`defaults::canonicalize`].
@@ -19,6 +21,7 @@
 //! - [`task_env`]: a task's `NOMAD_*` variables and `${…}` interpolation,
 //!   shared by the agent and the service registration controller.
 
+pub mod acl;
 pub mod alloc;
 pub mod children;
 pub mod defaults;

@@ -113,7 +113,11 @@ fn finish(d: Decoder) -> (bool, Vec<Diagnostic>) {
 }
 
 /// hcl-edit's error, without its ASCII-art excerpt, at the right column.
-fn syntax_error(file: &str, source: &str, error: &hcl_edit::parser::Error) -> Diagnostic {
+pub(crate) fn syntax_error(
+    file: &str,
+    source: &str,
+    error: &hcl_edit::parser::Error,
+) -> Diagnostic {
     const ANY_VALUE: &str = "expected `\"`, `[`, `{`, `-`, `!`, `(`, `_`, `<`, letter or digit";
     let message = error.message().replace(ANY_VALUE, "expected a value");
     let location = Location::from_offset(file, source, error.location().offset());
