@@ -83,7 +83,12 @@ async fn agents_and_servers_are_catalog_services() {
 
     // One agent per node with an HTTP address; one listening everywhere
     // is listed at its node's address.
-    let agents = s.json("/v1/catalog/service/drover-agent").await;
+    // The catalog view takes each node as its watch delivers it.
+    let agents = eventually(10, "both agents listed", || async {
+        let agents = s.json("/v1/catalog/service/drover-agent").await;
+        (agents.as_array().map_or(0, Vec::len) == 2).then_some(agents)
+    })
+    .await;
     assert_eq!(names(&agents, "ServiceAddress"), ["10.1.0.1", "10.1.0.2"]);
     assert_eq!(
         names(&agents, "ServiceID"),
