@@ -9,11 +9,13 @@
 
 use std::time::Duration;
 
+use drover_api_types::acl::AclPolicy;
 use drover_api_types::Job;
 use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::acl::{PolicyRequest, PolicyStub, PolicyWritten, TokenRequest, TokenView};
 use crate::allocs::StopResponse;
 use crate::children::{ChildResponse, ChildrenResponse, DispatchRequest};
 use crate::deployment_actions::{
@@ -46,6 +48,8 @@ pub struct Indexed<T> {
 pub struct Client {
     base: String,
     namespace: String,
+    /// The ACL token's secret, sent as `X-Drover-Token`.
+    token: Option<String>,
     http: reqwest::Client,
 }
 
@@ -63,8 +67,15 @@ impl Client {
         Ok(Client {
             base,
             namespace: namespace.to_string(),
+            token: None,
             http,
         })
+    }
+
+    /// The same client, sending `token` (none when empty).
+    pub fn with_token(mut self, token: Option<&str>) -> Client {
+        self.token = token.filter(|t| !t.is_empty()).map(str::to_string);
+        self
     }
 
     pub fn namespace(&self) -> &str {
@@ -265,6 +276,57 @@ impl Client {
             .await
     }
 
+    // ACLs.
+
+    /// The first management token; refused once done.
+    pub async fn acl_bootstrap(&self) -> Result<TokenView> {
+        self.post("/v1/acl/bootstrap", &[], &serde_json::json!({}))
+            .await
+    }
+
+    pub async fn acl_policies(&self) -> Result<Vec<PolicyStub>> {
+        Ok(self.get("/v1/acl/policies", &[]).await?.value)
+    }
+
+    pub async fn acl_policy(&self, name: &str) -> Result<AclPolicy> {
+        let path = format!("/v1/acl/policy/{}", segment(name));
+        Ok(self.get(&path, &[]).await?.value)
+    }
+
+    pub async fn put_acl_policy(&self, name: &str, body: &PolicyRequest) -> Result<PolicyWritten> {
+        self.post(&format!("/v1/acl/policy/{}", segment(name)), &[], body)
+            .await
+    }
+
+    pub async fn delete_acl_policy(&self, name: &str) -> Result<PolicyStub> {
+        self.delete(&format!("/v1/acl/policy/{}", segment(name)), &[])
+            .await
+    }
+
+    pub async fn acl_tokens(&self) -> Result<Vec<TokenView>> {
+        Ok(self.get("/v1/acl/tokens", &[]).await?.value)
+    }
+
+    pub async fn create_acl_token(&self, body: &TokenRequest) -> Result<TokenView> {
+        self.post("/v1/acl/token", &[], body).await
+    }
+
+    /// A token by accessor id (or unique prefix).
+    pub async fn acl_token(&self, accessor: &str) -> Result<TokenView> {
+        let path = format!("/v1/acl/token/{}", segment(accessor));
+        Ok(self.get(&path, &[]).await?.value)
+    }
+
+    /// The token this client sends.
+    pub async fn acl_token_self(&self) -> Result<TokenView> {
+        Ok(self.get("/v1/acl/token/self", &[]).await?.value)
+    }
+
+    pub async fn delete_acl_token(&self, accessor: &str) -> Result<TokenView> {
+        self.delete(&format!("/v1/acl/token/{}", segment(accessor)), &[])
+            .await
+    }
+
     // The generic calls every typed one is made of.
 
     /// `GET path` with `query` (the namespace is added unless given).
@@ -338,9 +400,14 @@ impl Client {
         if !params.iter().any(|(k, _)| *k == "namespace") {
             params.push(("namespace", self.namespace.clone()));
         }
-        self.http
+        let request = self
+            .http
             .request(method, format!("{}{path}", self.base))
-            .query(&params)
+            .query(&params);
+        match &self.token {
+            Some(token) => request.header("x-drover-token", token),
+            None => request,
+        }
     }
 
     async fn send<B: Serialize + ?Sized, T: DeserializeOwned>(

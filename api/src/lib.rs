@@ -17,7 +17,9 @@
 //! - [`allocs`], [`nodes`], [`namespaces`]: stopping an allocation; draining
 //!   a node; namespaces.
 //! - [`events`]: one line of the event stream.
+//! - [`acl`]: ACL bootstrap, policies and tokens.
 
+pub mod acl;
 pub mod allocs;
 pub mod children;
 pub mod client;

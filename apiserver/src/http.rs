@@ -23,6 +23,8 @@ pub struct HttpState {
     pub registry: Registry,
     /// Whether this server leads, as the election reports it.
     pub leading: watch::Receiver<bool>,
+    /// `/metrics` without a token even with ACLs on.
+    pub metrics_public: bool,
 }
 
 /// How long a client may take.
@@ -52,8 +54,15 @@ pub fn router(state: HttpState, api: Option<crate::api::ApiState>) -> Router {
 /// [`router`] with explicit limits.
 pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: Limits) -> Router {
     let registry = state.registry.clone();
+    let mut metrics_route = Router::new().route("/metrics", get(metrics));
+    if let (false, Some(api)) = (state.metrics_public, &api) {
+        metrics_route = metrics_route.route_layer(axum::middleware::from_fn_with_state(
+            api.clone(),
+            crate::api::acl::operator_read,
+        ));
+    }
     let base = Router::new()
-        .route("/metrics", get(metrics))
+        .merge(metrics_route)
         .route("/v1/status/leader", get(leader))
         .with_state(state);
     let all = match api {
@@ -210,6 +219,7 @@ impl InProcessApi {
     pub async fn start_with(api: crate::api::ApiState, limits: Limits) -> std::io::Result<Self> {
         let (leading_tx, leading) = watch::channel(false);
         let state = HttpState {
+            metrics_public: true,
             registry: Registry::new(),
             leading,
         };

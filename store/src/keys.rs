@@ -26,6 +26,9 @@
 //! | `leaders/<election>`                        | election  | [`crate::election`]              |
 //! | `servers/<name>`                            | server    | that `drover server`, on a lease |
 //! | `kv/<consul key>`                           | KV value  | apiserver (Consul KV API)        |
+//! | `acl-policies/<name>`                       | ACL policy| apiserver (operators)            |
+//! | `acl-tokens/<sha256 of the secret>`         | ACL token | apiserver (operators)            |
+//! | `acl-bootstrap/done`                        | marker    | apiserver, once                  |
 //!
 //! Generic kinds ([`ApiObject`]) follow `<PLURAL>/<ns>/<name>` when
 //! namespaced and `<PLURAL>/<name>` otherwise, so `Keys::object::<Job>` and
@@ -80,6 +83,12 @@ pub mod collections {
     /// The Consul-compatible KV store; keys below it are the users' own
     /// (any bytes Consul allows, `/` included, empty segments too).
     pub const KV: &str = "kv";
+    pub const ACL_POLICIES: &str = "acl-policies";
+    /// Tokens by the hash of their secret, so a request's token is one
+    /// lookup; never the secret itself.
+    pub const ACL_TOKENS: &str = "acl-tokens";
+    /// Created once by the first `acl bootstrap`; a second one finds it.
+    pub const ACL_BOOTSTRAP: &str = "acl-bootstrap";
 }
 
 use collections as c;
@@ -264,6 +273,16 @@ impl Keys {
     }
     pub fn server(&self, name: &str) -> String {
         self.key(c::SERVERS, &[name])
+    }
+
+    pub fn acl_policy(&self, name: &str) -> String {
+        self.key(c::ACL_POLICIES, &[name])
+    }
+    pub fn acl_token(&self, secret_hash: &str) -> String {
+        self.key(c::ACL_TOKENS, &[secret_hash])
+    }
+    pub fn acl_bootstrap(&self) -> String {
+        self.key(c::ACL_BOOTSTRAP, &["done"])
     }
 
     /// Splits a key under this prefix; `None` for keys outside it.

@@ -10,6 +10,7 @@
 //! places a replacement and gives this one desired status stop — Nomad's
 //! `alloc stop`.
 
+use drover_api_types::acl::Capability;
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};
@@ -21,10 +22,11 @@ use drover_store::keys::collections as c;
 use drover_store::{Store, StoreError};
 use serde::de::DeserializeOwned;
 
+use super::acl::Caller;
 use super::error::{ApiError, ApiResult};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::views::AllocationView;
 use super::ApiState;
 pub use drover_api::allocs::StopResponse;
@@ -45,7 +47,9 @@ pub(crate) fn routes() -> Routes {
             Route::get("/v1/allocations", "List allocations (namespace=* for all)")
                 .blocking()
                 .query(&["job", "node"])
-                .answers(schema::list::<AllocationView>),
+                .answers(schema::list::<AllocationView>)
+                .needs(Need::Namespace(Capability::ReadJob))
+                .across_namespaces(),
             list,
         )
         .add(
@@ -54,7 +58,9 @@ pub(crate) fn routes() -> Routes {
                 "Read an allocation by id, unique id prefix or name",
             )
             .blocking()
-            .answers(schema::one::<AllocationView>),
+            .answers(schema::one::<AllocationView>)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             read,
         )
         .add(
@@ -63,7 +69,9 @@ pub(crate) fn routes() -> Routes {
                 "Stop an allocation; its job replaces it",
             )
             .in_namespace()
-            .answers(schema::one::<StopResponse>),
+            .answers(schema::one::<StopResponse>)
+            .needs(Need::Namespace(Capability::AllocLifecycle))
+            .across_namespaces(),
             stop,
         )
 }
@@ -159,6 +167,7 @@ pub fn matches(view: &AllocationView, job: Option<&str>, node: Option<&str>) -> 
 
 async fn list(
     State(state): State<ApiState>,
+    caller: Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Vec<AllocationView>>> {
     let options = ReadOptions::parse(&query)?;
@@ -167,6 +176,7 @@ async fn list(
     let (job, node) = (query.get("job"), query.get("node"));
     let views = joined
         .iter()
+        .filter(|j| caller.may(&j.alloc.metadata.namespace, Capability::ReadJob))
         .map(Joined::view)
         .filter(|v| matches(v, job.map(String::as_str), node.map(String::as_str)))
         .collect();
@@ -212,12 +222,14 @@ pub async fn find(
 
 async fn read(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Indexed<AllocationView>> {
     let options = ReadOptions::parse(&query)?;
     options.block(&state.feed, COLLECTIONS).await;
     let (joined, revision) = find(&state.store, &id, &query).await?;
+    caller.require(&joined.alloc.metadata.namespace, Capability::ReadJob)?;
     Ok(Indexed(revision, joined.view()))
 }
 
@@ -240,10 +252,12 @@ pub fn mark_stop(alloc: &Allocation, terminal: bool) -> ApiResult<Option<Allocat
 
 async fn stop(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Json<StopResponse>> {
     let (joined, _) = find(&state.store, &id, &query).await?;
+    caller.require(&joined.alloc.metadata.namespace, Capability::AllocLifecycle)?;
     let terminal = joined
         .status
         .as_ref()

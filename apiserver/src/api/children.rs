@@ -8,6 +8,7 @@
 //! [`commit_job_version`] and guarded by its absence; the periodic
 //! controller keeps the newest finished ones.
 
+use drover_api_types::acl::Capability;
 use std::collections::{BTreeMap, HashMap};
 
 use axum::extract::{Path, State};
@@ -27,7 +28,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::openapi as schema;
 use super::query::ReadOptions;
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::children::{ChildResponse, ChildSummary, ChildrenResponse, DispatchRequest};
 
@@ -40,7 +41,8 @@ pub(crate) fn routes() -> Routes {
             )
             .in_namespace()
             .body("{}", schema::empty)
-            .answers(schema::one::<ChildResponse>),
+            .answers(schema::one::<ChildResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob)),
             force,
         )
         .add(
@@ -53,7 +55,8 @@ pub(crate) fn routes() -> Routes {
                 "{meta?, payload? (base64), idempotency_token?}",
                 schema::one::<DispatchRequest>,
             )
-            .answers(schema::one::<ChildResponse>),
+            .answers(schema::one::<ChildResponse>)
+            .needs(Need::Namespace(Capability::DispatchJob)),
             dispatch,
         )
         .add(
@@ -62,7 +65,8 @@ pub(crate) fn routes() -> Routes {
                 "A parent's launch record and child jobs",
             )
             .blocking()
-            .answers(schema::one::<ChildrenResponse>),
+            .answers(schema::one::<ChildrenResponse>)
+            .needs(Need::Namespace(Capability::ReadJob)),
             children,
         )
 }

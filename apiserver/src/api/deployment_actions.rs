@@ -8,6 +8,7 @@
 //! deployment, nothing to promote, unhealthy canaries, pausing a paused
 //! one — as [`decide`] spells out.
 
+use drover_api_types::acl::Capability;
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, State};
@@ -18,11 +19,12 @@ use drover_api_types::deployment::{DeploymentAdmin, DeploymentState};
 use drover_api_types::Allocation;
 use drover_store::{Guard, Store, StoreError, Versioned};
 
+use super::acl::Caller;
 use super::deployments::{find, DeploymentView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::openapi as schema;
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::deployment_actions::{
     AllocHealthRequest, DeploymentUpdateResponse, PauseRequest, PromoteRequest,
@@ -43,7 +45,9 @@ pub(crate) fn routes() -> Routes {
             )
             .in_namespace()
             .body("{groups?}", schema::one::<PromoteRequest>)
-            .answers(schema::one::<DeploymentUpdateResponse>),
+            .answers(schema::one::<DeploymentUpdateResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob))
+            .across_namespaces(),
             promote,
         )
         .add(
@@ -53,7 +57,9 @@ pub(crate) fn routes() -> Routes {
             )
             .in_namespace()
             .body("{}", schema::empty)
-            .answers(schema::one::<DeploymentUpdateResponse>),
+            .answers(schema::one::<DeploymentUpdateResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob))
+            .across_namespaces(),
             fail,
         )
         .add(
@@ -63,7 +69,9 @@ pub(crate) fn routes() -> Routes {
             )
             .in_namespace()
             .body("{pause}", schema::one::<PauseRequest>)
-            .answers(schema::one::<DeploymentUpdateResponse>),
+            .answers(schema::one::<DeploymentUpdateResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob))
+            .across_namespaces(),
             pause,
         )
         .add(
@@ -73,7 +81,9 @@ pub(crate) fn routes() -> Routes {
             )
             .in_namespace()
             .body("{healthy?, unhealthy?}", schema::one::<AllocHealthRequest>)
-            .answers(schema::one::<DeploymentUpdateResponse>),
+            .answers(schema::one::<DeploymentUpdateResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob))
+            .across_namespaces(),
             alloc_health,
         )
 }
@@ -270,6 +280,7 @@ async fn canary_health(
 /// under the admin key's revision; on a lost race, all again.
 async fn update(
     state: &ApiState,
+    caller: &Caller,
     reference: &str,
     query: &std::collections::HashMap<String, String>,
     action: impl Fn(&DeploymentView) -> ApiResult<Action>,
@@ -277,6 +288,7 @@ async fn update(
     let store = &state.store;
     for _ in 0..WRITE_ATTEMPTS {
         let (d, _) = find(store, reference, query).await?;
+        caller.require(&d.metadata.namespace, Capability::SubmitJob)?;
         let (ns, id) = (d.metadata.namespace.clone(), d.metadata.name.clone());
         let key = store.keys().deployment_admin(&ns, &id);
         let current: Option<Versioned<DeploymentAdmin>> = store.get_at(&key).await?;
@@ -314,6 +326,7 @@ type Query = ApiQuery<std::collections::HashMap<String, String>>;
 
 async fn promote(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): Query,
     body: axum::body::Bytes,
@@ -326,7 +339,7 @@ async fn promote(
             .map_err(|e| ApiError::bad_request(format!("the promote request: {e}")).at("body"))?
     };
     let groups = request.groups;
-    let response = update(&state, &id, &query, |_| {
+    let response = update(&state, &caller, &id, &query, |_| {
         Ok(Action::Promote {
             groups: groups.clone(),
         })
@@ -337,26 +350,29 @@ async fn promote(
 
 async fn fail(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): Query,
 ) -> ApiResult<Json<DeploymentUpdateResponse>> {
     Ok(Json(
-        update(&state, &id, &query, |_| Ok(Action::Fail)).await?,
+        update(&state, &caller, &id, &query, |_| Ok(Action::Fail)).await?,
     ))
 }
 
 async fn pause(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): Query,
     ApiJson(request): ApiJson<PauseRequest>,
 ) -> ApiResult<Json<DeploymentUpdateResponse>> {
     let action = |_: &DeploymentView| Ok(Action::Pause(request.pause));
-    Ok(Json(update(&state, &id, &query, action).await?))
+    Ok(Json(update(&state, &caller, &id, &query, action).await?))
 }
 
 async fn alloc_health(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): Query,
     ApiJson(request): ApiJson<AllocHealthRequest>,
@@ -369,6 +385,7 @@ async fn alloc_health(
     }
     let ns_allocs = {
         let (d, _) = find(&state.store, &id, &query).await?;
+        caller.require(&d.metadata.namespace, Capability::SubmitJob)?;
         let ns = d.metadata.namespace.clone();
         let prefix = state
             .store
@@ -377,7 +394,7 @@ async fn alloc_health(
         state.store.list_at::<Allocation>(&prefix).await?.items
     };
     let action = |d: &DeploymentView| marks(d, &ns_allocs, &request).map(Action::Health);
-    Ok(Json(update(&state, &id, &query, action).await?))
+    Ok(Json(update(&state, &caller, &id, &query, action).await?))
 }
 
 /// Resolves the request's allocation references among the deployment's

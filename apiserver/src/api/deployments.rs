@@ -8,6 +8,7 @@
 //! over every namespace unless the query names one: ids are unique
 //! cluster-wide, as allocation ids are. Lists are newest first.
 
+use drover_api_types::acl::Capability;
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
@@ -17,11 +18,12 @@ use drover_api_types::{Deployment, Job};
 use drover_store::keys::collections as c;
 use drover_store::Store;
 
+use super::acl::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::ApiQuery;
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::deployments::{sort_newest_first, DeploymentView};
 
@@ -37,7 +39,9 @@ pub(crate) fn routes() -> Routes {
             )
             .blocking()
             .query(&["job", "prefix"])
-            .answers(schema::list::<DeploymentView>),
+            .answers(schema::list::<DeploymentView>)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             list,
         )
         .add(
@@ -46,7 +50,9 @@ pub(crate) fn routes() -> Routes {
                 "Read a deployment by id or unique id prefix",
             )
             .blocking()
-            .answers(schema::one::<DeploymentView>),
+            .answers(schema::one::<DeploymentView>)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             read,
         )
         .add(
@@ -55,7 +61,8 @@ pub(crate) fn routes() -> Routes {
                 "A job's deployments, newest first",
             )
             .blocking()
-            .answers(schema::list::<DeploymentView>),
+            .answers(schema::list::<DeploymentView>)
+            .needs(Need::Namespace(Capability::ReadJob)),
             job_deployments,
         )
         .add(
@@ -64,7 +71,8 @@ pub(crate) fn routes() -> Routes {
                 "A job's latest deployment (null when none)",
             )
             .blocking()
-            .answers(schema::maybe::<DeploymentView>),
+            .answers(schema::maybe::<DeploymentView>)
+            .needs(Need::Namespace(Capability::ReadJob)),
             latest,
         )
 }
@@ -147,11 +155,13 @@ pub async fn find(
 
 async fn list(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Vec<DeploymentView>>> {
     let options = ReadOptions::parse(&query)?;
     options.block(&state.feed, COLLECTIONS).await;
     let (mut views, revision) = load(&state.store, options.namespace.as_deref()).await?;
+    views.retain(|v| caller.may(&v.metadata.namespace, Capability::ReadJob));
     if let Some(job) = query.get("job") {
         views.retain(|v| &v.spec.job_id == job);
     }
@@ -163,12 +173,14 @@ async fn list(
 
 async fn read(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Indexed<DeploymentView>> {
     let options = ReadOptions::parse(&query)?;
     options.block(&state.feed, COLLECTIONS).await;
     let (view, revision) = find(&state.store, &id, &query).await?;
+    caller.require(&view.metadata.namespace, Capability::ReadJob)?;
     Ok(Indexed(revision, view))
 }
 

@@ -21,15 +21,17 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use drover_api_types::acl::{Acl, Capability, Level};
 use drover_store::keys::collections as c;
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
 
+use super::acl::Caller;
 use super::error::{ApiError, ApiResult};
 use super::feed::FeedChange;
 use super::openapi as schema;
 use super::query::DEFAULT_NAMESPACE;
-use super::route::{Produces, Route, Routes};
+use super::route::{Need, Produces, Route, Routes};
 use super::ApiState;
 
 pub const HEARTBEAT: Duration = Duration::from_secs(10);
@@ -44,7 +46,8 @@ pub(crate) fn routes() -> Routes {
         )
         .query(&["topic", "namespace"])
         .produces(Produces::NdJson)
-        .answers(schema::one::<Event>),
+        .answers(schema::one::<Event>)
+        .needs(Need::Token),
         stream,
     )
 }
@@ -164,26 +167,39 @@ fn line(value: &impl Serialize) -> Bytes {
     Bytes::from(bytes)
 }
 
+/// Whether `acl` may see `event` (pure): nodes need node read, the rest
+/// read-job in their namespace.
+pub fn visible(acl: &Acl, event: &Event) -> bool {
+    match (event.topic.as_str(), event.namespace.as_deref()) {
+        ("Node", _) => acl.node(Level::Read),
+        (_, Some(ns)) => acl.allows(ns, Capability::ReadJob),
+        (_, None) => acl.is_management(),
+    }
+}
+
 async fn stream(
     State(state): State<ApiState>,
+    caller: Caller,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> ApiResult<Response> {
     let filter = Filter::parse(&pairs)?;
+    let acl = caller.acl;
     let rx = state.feed.subscribe();
     let mut ticker = tokio::time::interval(HEARTBEAT);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     // The first tick is immediate: it tells the client the stream is open.
-    let body = futures::stream::unfold(Some((rx, ticker, filter)), |st| async move {
-        let (mut rx, mut ticker, filter) = st?;
+    let body = futures::stream::unfold(Some((rx, ticker, filter, acl)), |st| async move {
+        let (mut rx, mut ticker, filter, acl) = st?;
         loop {
             tokio::select! {
                 _ = ticker.tick() => {
-                    return Some((Ok::<_, Infallible>(Bytes::from_static(b"{}\n")), Some((rx, ticker, filter))));
+                    return Some((Ok::<_, Infallible>(Bytes::from_static(b"{}\n")), Some((rx, ticker, filter, acl))));
                 }
                 change = rx.recv() => match change {
                     Ok(change) => {
-                        if let Some(event) = event_of(&change).filter(|e| filter.wants(e)) {
-                            return Some((Ok(line(&event)), Some((rx, ticker, filter))));
+                        let wanted = event_of(&change).filter(|e| filter.wants(e) && visible(&acl, e));
+                        if let Some(event) = wanted {
+                            return Some((Ok(line(&event)), Some((rx, ticker, filter, acl))));
                         }
                     }
                     Err(RecvError::Lagged(missed)) => {

@@ -7,6 +7,7 @@
 //! `check_index`, versions and snapshots follow the same rules as a
 //! registration, and doing it twice is a no-op (`changed: false`).
 
+use drover_api_types::acl::Capability;
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -20,7 +21,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::jobs::{write_job, RegisterResponse};
 use super::openapi as schema;
 use super::query::ReadOptions;
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::job_actions::{ScaleRequest, StopRequest};
 
@@ -29,14 +30,16 @@ pub(crate) fn routes() -> Routes {
         .add(
             Route::delete("/v1/job/{name}", "Stop a job (purge: delete it)")
                 .query(&["namespace", "purge"])
-                .answers(schema::one::<RegisterResponse>),
+                .answers(schema::one::<RegisterResponse>)
+                .needs(Need::Namespace(Capability::SubmitJob)),
             delete,
         )
         .add(
             Route::post("/v1/job/{name}/stop", "Stop a job")
                 .in_namespace()
                 .body("{}", schema::one::<StopRequest>)
-                .answers(schema::one::<RegisterResponse>),
+                .answers(schema::one::<RegisterResponse>)
+                .needs(Need::Namespace(Capability::SubmitJob)),
             stop,
         )
         .add(
@@ -46,7 +49,8 @@ pub(crate) fn routes() -> Routes {
                     "{group, count, message?, check_index?}",
                     schema::one::<ScaleRequest>,
                 )
-                .answers(schema::one::<RegisterResponse>),
+                .answers(schema::one::<RegisterResponse>)
+                .needs(Need::Namespace(Capability::ScaleJob)),
             scale,
         )
 }

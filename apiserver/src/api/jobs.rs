@@ -4,6 +4,7 @@
 //! its version snapshot (`jobs-versions/`) in one transaction guarded by
 //! the revision it read, so concurrent writers never lose an update.
 
+use drover_api_types::acl::Capability;
 use std::collections::HashMap;
 
 use axum::extract::{Path, State};
@@ -15,12 +16,13 @@ use drover_api_types::Job;
 use drover_store::keys::collections as c;
 use drover_store::{Store, Versioned};
 
+use super::acl::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
 use super::register::{self, Registration};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::jobs::{RegisterRequest, RegisterResponse};
 
@@ -30,26 +32,31 @@ pub(crate) fn routes() -> Routes {
             Route::get("/v1/jobs", "List jobs with their status")
                 .blocking()
                 .query(&["prefix"])
-                .answers(schema::list::<Job>),
+                .answers(schema::list::<Job>)
+                .needs(Need::Namespace(Capability::ListJobs))
+                .across_namespaces(),
             list,
         )
         .add(
             Route::post("/v1/jobs", "Register a job")
                 .in_namespace()
                 .body("{job, check_index?}", schema::one::<RegisterRequest>)
-                .answers(schema::one::<RegisterResponse>),
+                .answers(schema::one::<RegisterResponse>)
+                .needs(Need::Namespace(Capability::SubmitJob)),
             register_job,
         )
         .add(
             Route::get("/v1/job/{name}", "Read a job with its status")
                 .blocking()
-                .answers(schema::one::<Job>),
+                .answers(schema::one::<Job>)
+                .needs(Need::Namespace(Capability::ReadJob)),
             read,
         )
 }
 
 async fn list(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Vec<Job>>> {
     let options = ReadOptions::parse(&query)?;
@@ -72,6 +79,7 @@ async fn list(
         }
     }
     let mut items = jobs.items;
+    items.retain(|j| caller.may(&j.metadata.namespace, Capability::ListJobs));
     if let Some(prefix) = query.get("prefix") {
         items.retain(|j| j.metadata.name.starts_with(prefix.as_str()));
     }
@@ -84,12 +92,14 @@ async fn list(
 
 async fn read(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Job>> {
     let options = ReadOptions::parse(&query)?;
-    options.block(&state.feed, &[c::JOBS, c::JOBS_STATUS]).await;
     let ns = options.namespace_or_default();
+    caller.require(ns, Capability::ReadJob)?;
+    options.block(&state.feed, &[c::JOBS, c::JOBS_STATUS]).await;
     let store = &state.store;
     let revision = store.current_revision().await?;
     let mut job = store.get::<Job>(ns, &name).await?.ok_or_else(|| {
@@ -103,6 +113,7 @@ async fn read(
 
 async fn register_job(
     State(state): State<ApiState>,
+    caller: Caller,
     ApiQuery(query): ApiQuery<HashMap<String, String>>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> ApiResult<Json<RegisterResponse>> {
@@ -111,6 +122,7 @@ async fn register_job(
         "" => options.namespace_or_default().to_string(),
         ns => ns.to_string(),
     };
+    caller.require(&ns, Capability::SubmitJob)?;
     let name = request.job.metadata.name.clone();
     drover_store::keys::validate_segment(&name)
         .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;

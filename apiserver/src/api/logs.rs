@@ -9,6 +9,7 @@
 //! the node. An agent that cannot be reached is a 502 naming the node and
 //! the address tried.
 
+use drover_api_types::acl::Capability;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -21,9 +22,10 @@ use drover_api_types::resolve::resolve_task;
 use drover_api_types::{Job, Node};
 use drover_store::Store;
 
+use super::acl::Caller;
 use super::allocs::{self, Joined};
 use super::error::{ApiError, ApiResult};
-use super::route::{Produces, Route, Routes};
+use super::route::{Need, Produces, Route, Routes};
 use super::ApiState;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -38,7 +40,9 @@ pub(crate) fn routes() -> Routes {
                 "Stream the logs of the group's only task",
             )
             .query(LOG_QUERY)
-            .produces(Produces::Text),
+            .produces(Produces::Text)
+            .needs(Need::Namespace(Capability::ReadLogs))
+            .across_namespaces(),
             logs_only_task,
         )
         .add(
@@ -47,7 +51,9 @@ pub(crate) fn routes() -> Routes {
                 "Stream a task's logs from its node's agent",
             )
             .query(LOG_QUERY)
-            .produces(Produces::Text),
+            .produces(Produces::Text)
+            .needs(Need::Namespace(Capability::ReadLogs))
+            .across_namespaces(),
             logs,
         )
 }
@@ -155,18 +161,20 @@ async fn group_tasks(store: &Store, joined: &Joined) -> ApiResult<Vec<String>> {
 
 async fn logs_only_task(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    proxy(&state, &id, None, &query).await
+    proxy(&state, &caller, &id, None, &query).await
 }
 
 async fn logs(
     State(state): State<ApiState>,
+    caller: Caller,
     Path((id, task)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Response> {
-    proxy(&state, &id, Some(&task), &query).await
+    proxy(&state, &caller, &id, Some(&task), &query).await
 }
 
 fn bad_gateway(message: String) -> ApiError {
@@ -175,6 +183,7 @@ fn bad_gateway(message: String) -> ApiError {
 
 async fn proxy(
     state: &ApiState,
+    caller: &Caller,
     reference: &str,
     task: Option<&str>,
     query: &HashMap<String, String>,
@@ -182,6 +191,7 @@ async fn proxy(
     let q = parse_query(query)?;
     let store = &state.store;
     let (joined, _) = allocs::find(store, reference, query).await?;
+    caller.require(&joined.alloc.metadata.namespace, Capability::ReadLogs)?;
     let id = joined.alloc.metadata.uid.clone();
     let tasks = group_tasks(store, &joined).await?;
     let task = resolve_task(task, &tasks, &id).map_err(|m| ApiError::not_found(m).at("task"))?;

@@ -4,6 +4,7 @@
 //! supports blocking queries (see [`query`]).
 //!
 //! # Layout
+//! - [`acl`]: who a request comes from ([`acl::Caller`]) and `/v1/acl/…`.
 //! - [`error`]: [`error::ApiError`], and how store errors map to statuses.
 //! - [`feed`]: one shared watch of the key space — per-collection change
 //!   revisions for blocking queries, a broadcast for the event stream.
@@ -36,6 +37,7 @@
 //! Only [`ApiState`] and [`routes`] are public: `drover server`
 //! needs nothing else, and the handlers are the API's business.
 
+pub(crate) mod acl;
 pub(crate) mod allocs;
 pub(crate) mod children;
 pub(crate) mod consul;
@@ -72,6 +74,9 @@ pub struct ApiState {
     /// How many allocations a job may ask for (`--max-group-count`,
     /// `--max-job-allocations`).
     pub limits: drover_api_types::validate::JobLimits,
+    /// Tokens and policies when ACLs are on (`--acl`); `None`: everyone
+    /// may do anything.
+    pub acl: Option<acl::AclState>,
 }
 
 impl ApiState {
@@ -84,7 +89,14 @@ impl ApiState {
             feed,
             catalog,
             limits: Default::default(),
+            acl: None,
         }
+    }
+
+    /// The same state with ACLs on; call inside the runtime.
+    pub fn with_acl(mut self) -> ApiState {
+        self.acl = Some(acl::AclState::start(&self.store));
+        self
     }
 
     /// The same state under the server's own job limits.
@@ -100,6 +112,10 @@ pub fn routes(state: ApiState) -> Router {
     router
         .fallback(unknown_route)
         .method_not_allowed_fallback(wrong_method)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            acl::authenticate,
+        ))
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
         .with_state(state)
 }
@@ -126,6 +142,7 @@ fn all() -> route::Routes {
         .merge(services::routes())
         .merge(deployments::routes())
         .merge(deployment_actions::routes())
+        .merge(acl::routes::routes())
 }
 
 async fn unknown_route(uri: axum::http::Uri) -> error::ApiError {

@@ -6,12 +6,14 @@ use std::collections::BTreeMap;
 use std::collections::HashMap;
 
 use axum::extract::{Query, State};
+use drover_api_types::acl::Capability;
 use drover_store::keys::collections as c;
 
+use super::acl::Caller;
 use super::error::ApiResult;
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions, DEFAULT_NAMESPACE};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::namespaces::NamespaceView;
 
@@ -19,7 +21,8 @@ pub(crate) fn routes() -> Routes {
     Routes::new("namespaces").add(
         Route::get("/v1/namespaces", "The namespaces in use")
             .blocking()
-            .answers(schema::list::<NamespaceView>),
+            .answers(schema::list::<NamespaceView>)
+            .needs(Need::Token),
         list,
     )
 }
@@ -42,6 +45,7 @@ pub fn namespaces<'a>(job_namespaces: impl IntoIterator<Item = &'a str>) -> Vec<
 
 async fn list(
     State(state): State<ApiState>,
+    caller: Caller,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Vec<NamespaceView>>> {
     let options = ReadOptions::parse(&query)?;
@@ -58,7 +62,9 @@ async fn list(
         [ns, _] => Some(ns.as_ref()),
         _ => None,
     });
-    Ok(Indexed(jobs.revision, namespaces(in_use)))
+    let mut listed = namespaces(in_use);
+    listed.retain(|n| caller.may(&n.name, Capability::ListJobs));
+    Ok(Indexed(jobs.revision, listed))
 }
 
 #[cfg(test)]

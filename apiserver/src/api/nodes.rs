@@ -8,6 +8,7 @@
 //! guarded by the revision it read (the drainer writes the same key when a
 //! drain completes), re-read and retried when it loses a race.
 
+use drover_api_types::acl::{Capability, Level};
 use std::collections::{HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
@@ -19,11 +20,12 @@ use drover_api_types::Node;
 use drover_store::keys::collections as c;
 use drover_store::{Guard, Store, StoreError, Versioned};
 
+use super::acl::Caller;
 use super::allocs::{self, Joined};
 use super::error::{ApiError, ApiResult};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::views::{usage, AllocationView, NodeDetail, NodeParts, NodeView};
 use super::ApiState;
 pub use drover_api::nodes::{DrainRequest, EligibilityRequest, SchedulingResponse};
@@ -48,7 +50,8 @@ pub(crate) fn routes() -> Routes {
         .add(
             Route::get("/v1/nodes", "List nodes")
                 .blocking()
-                .answers(schema::list::<NodeView>),
+                .answers(schema::list::<NodeView>)
+                .needs(Need::Node(Level::Read)),
             list,
         )
         .add(
@@ -57,7 +60,8 @@ pub(crate) fn routes() -> Routes {
                 "Read a node by id, unique id prefix or name",
             )
             .blocking()
-            .answers(schema::one::<NodeDetail>),
+            .answers(schema::one::<NodeDetail>)
+            .needs(Need::Node(Level::Read)),
             read,
         )
         .add(
@@ -66,7 +70,8 @@ pub(crate) fn routes() -> Routes {
                     "{enable, deadline?, ignore_system_jobs?, force?, keep_ineligible?}",
                     schema::one::<DrainRequest>,
                 )
-                .answers(schema::one::<SchedulingResponse>),
+                .answers(schema::one::<SchedulingResponse>)
+                .needs(Need::Node(Level::Write)),
             drain,
         )
         .add(
@@ -75,7 +80,8 @@ pub(crate) fn routes() -> Routes {
                 "Mark a node (in)eligible for placements",
             )
             .body("{eligible}", schema::one::<EligibilityRequest>)
-            .answers(schema::one::<SchedulingResponse>),
+            .answers(schema::one::<SchedulingResponse>)
+            .needs(Need::Node(Level::Write)),
             eligibility,
         )
 }
@@ -200,6 +206,7 @@ async fn list(
 
 async fn read(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(id): Path<String>,
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Indexed<NodeDetail>> {
@@ -207,7 +214,10 @@ async fn read(
     options.block(&state.feed, COLLECTIONS).await;
     let fleet = Fleet::load(&state.store).await?;
     let node = fleet.find(&id)?;
-    let (view, allocation_list) = fleet.view(node);
+    let (view, mut allocation_list) = fleet.view(node);
+    // Node read shows the node; its allocations, only where the caller
+    // may read jobs.
+    allocation_list.retain(|a| caller.may(&a.namespace, Capability::ReadJob));
     let status = fleet.status.get(&node.metadata.uid);
     Ok(Indexed(
         fleet.revision,

@@ -13,7 +13,7 @@ use drover_api::ApiErrorBody;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
-use super::route::{Produces, Route, Routes};
+use super::route::{Need, Produces, Route, Routes};
 
 /// A body's schema: a `$ref` (or an array or nullable one), the type and
 /// every type it refers to added to the components.
@@ -57,12 +57,15 @@ pub(crate) fn empty(_: &mut Components) -> Value {
 }
 
 pub(crate) fn routes() -> Routes {
-    Routes::new("meta").add(Route::get("/v1/openapi.json", "This document"), || async {
-        // The document never changes while the server runs: build it
-        // (every schema generated) once, on the first request.
-        static DOCUMENT: LazyLock<Value> = LazyLock::new(|| document(&super::described()));
-        Json(DOCUMENT.clone())
-    })
+    Routes::new("meta").add(
+        Route::get("/v1/openapi.json", "This document").needs(Need::Token),
+        || async {
+            // The document never changes while the server runs: build it
+            // (every schema generated) once, on the first request.
+            static DOCUMENT: LazyLock<Value> = LazyLock::new(|| document(&super::described()));
+            Json(DOCUMENT.clone())
+        },
+    )
 }
 
 /// A route's path as OpenAPI writes it: axum's catch-all `{*key}` is the
@@ -105,6 +108,8 @@ fn operation(route: &Route, components: &mut Components) -> Value {
         "tags": [route.tag],
         "summary": route.summary,
         "operationId": format!("{} {}", route.method.as_str(), route.path),
+        // What a caller needs when ACLs are on (docs/acl.md).
+        "x-drover-acl": route.need.describe(),
         "parameters": params,
         "responses": {
             "200": {"description": "OK", "content": {media: {"schema": answer}}},

@@ -18,6 +18,7 @@ mod read;
 #[cfg(test)]
 mod tests;
 
+use drover_api_types::acl::Capability;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use axum::extract::{Path, State};
@@ -33,12 +34,13 @@ use drover_controllers::job::reconcile::{
 };
 use drover_controllers::placement::{needs_placement, plan_pass, PassInput, PlacementOptions};
 
+use super::acl::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
 use super::openapi as schema;
 use super::query::ReadOptions;
 use super::register::{self, Registration};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::plan::{GroupChange, GroupUpdates, PlanRequest, PlanResponse};
 
@@ -47,7 +49,8 @@ pub(crate) fn routes() -> Routes {
         Route::post("/v1/job/{name}/plan", "Dry-run a registration")
             .in_namespace()
             .body("{job}", schema::one::<PlanRequest>)
-            .answers(schema::one::<PlanResponse>),
+            .answers(schema::one::<PlanResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob)),
         plan,
     )
 }
@@ -303,6 +306,7 @@ fn addressed(mut submitted: Job, name: &str) -> ApiResult<Job> {
 
 async fn plan(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(name): Path<String>,
     ApiQuery(query): ApiQuery<std::collections::HashMap<String, String>>,
     ApiJson(request): ApiJson<PlanRequest>,
@@ -313,6 +317,7 @@ async fn plan(
         "" => options.namespace_or_default().to_string(),
         ns => ns.to_string(),
     };
+    caller.require(&ns, Capability::SubmitJob)?;
     let store = &state.store;
     let existing = store.get::<Job>(&ns, &name).await?;
     let now = Utc::now();

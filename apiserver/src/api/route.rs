@@ -5,10 +5,15 @@
 //! cannot be served without being documented, nor documented without
 //! being served.
 
+use axum::extract::Request;
 use axum::handler::Handler;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{on, MethodFilter};
 use axum::Router;
+use drover_api_types::acl::{Capability, Level};
 
+use super::acl::{denied, Caller};
 use super::openapi::SchemaFn;
 use super::ApiState;
 
@@ -52,6 +57,116 @@ pub(crate) enum Produces {
     Text,
 }
 
+/// The one right a route checks before its handler runs (with ACLs on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Need {
+    /// Anyone, with a token or without: the leader, bootstrapping ACLs.
+    Public,
+    /// Any valid token (or the anonymous policy, when it grants anything).
+    Token,
+    /// A capability in the namespace the query names (`namespace`, or
+    /// Consul's `ns`; `default` when none, and when `*` on a route that
+    /// reads one namespace, as its handler does). On a route that reads
+    /// across namespaces ([`Route::across_namespaces`]), `*` asks for the
+    /// capability in some namespace: the handler filters what it answers
+    /// and checks the namespace of an object it finds by id.
+    Namespace(Capability),
+    Node(Level),
+    Agent(Level),
+    /// Consul's `key_prefix` rules, checked by the handler on the key.
+    Key,
+    /// A management token.
+    Management,
+}
+
+impl Need {
+    /// How the OpenAPI document and docs/acl.md name it.
+    pub(crate) fn describe(self) -> String {
+        let level = level_word;
+        match self {
+            Need::Public => "public".into(),
+            Need::Token => "token".into(),
+            Need::Namespace(c) => format!("namespace:{}", c.name()),
+            Need::Node(l) => format!("node:{}", level(l)),
+            Need::Agent(l) => format!("agent:{}", level(l)),
+            Need::Key => "key_prefix".into(),
+            Need::Management => "management".into(),
+        }
+    }
+
+    /// The namespace a query names: drover's `namespace`, Consul's `ns`.
+    fn namespace_of(query: Option<&str>) -> Option<String> {
+        query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .find_map(|pair| {
+                pair.strip_prefix("namespace=")
+                    .or_else(|| pair.strip_prefix("ns="))
+            })
+            .filter(|ns| !ns.is_empty())
+            .map(|ns| ns.replace("%2A", "*").replace("%2a", "*"))
+    }
+
+    /// `Err` with a 403 saying what was missing; `across`: the route reads
+    /// across namespaces and checks each object itself.
+    fn check(self, caller: &Caller, query: Option<&str>, across: bool) -> Result<(), String> {
+        let acl = &caller.acl;
+        let (ok, missing) = match self {
+            Need::Public | Need::Key => (true, String::new()),
+            Need::Token => (
+                caller.token.is_some() || acl.is_management(),
+                "a token".to_string(),
+            ),
+            Need::Namespace(c) => {
+                let named = Need::namespace_of(query);
+                let ns = match named {
+                    Some(ns) if ns != "*" || across => ns,
+                    _ => super::query::DEFAULT_NAMESPACE.to_string(),
+                };
+                if ns == "*" {
+                    (
+                        acl.allows_somewhere(c),
+                        format!("{} on any namespace", c.name()),
+                    )
+                } else {
+                    (
+                        acl.allows(&ns, c),
+                        format!("{} on namespace {ns:?}", c.name()),
+                    )
+                }
+            }
+            Need::Node(l) => (acl.node(l), format!("node {}", level_word(l))),
+            Need::Agent(l) => (acl.agent(l), format!("agent {}", level_word(l))),
+            Need::Management => (acl.is_management(), "a management token".to_string()),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("{} lacks {missing}", caller.who()))
+        }
+    }
+}
+
+fn level_word(level: Level) -> &'static str {
+    match level {
+        Level::Deny => "deny",
+        Level::Read => "read",
+        Level::Write => "write",
+    }
+}
+
+/// The check [`Routes::add`] puts in front of a route's handler.
+async fn enforce(need: Need, across: bool, req: Request, next: Next) -> Response {
+    let verdict = match req.extensions().get::<Caller>() {
+        Some(caller) => need.check(caller, req.uri().query(), across),
+        None => Err("the request was not authenticated".to_string()),
+    };
+    match verdict {
+        Ok(()) => next.run(req).await,
+        Err(message) => denied(message).into_response(),
+    }
+}
+
 /// One operation: a method on a path, and what it takes and answers.
 #[derive(Debug, Clone)]
 pub(crate) struct Route {
@@ -69,6 +184,11 @@ pub(crate) struct Route {
     /// The JSON answer's schema (Consul's endpoints answer in Consul's
     /// shapes and have none).
     pub response: Option<SchemaFn>,
+    /// What the caller must be allowed.
+    pub need: Need,
+    /// Reads across namespaces (`namespace=*`, or ids found in any): the
+    /// handler filters and checks each object's namespace.
+    pub across: bool,
 }
 
 impl Route {
@@ -82,6 +202,8 @@ impl Route {
             body: None,
             produces: Produces::Json,
             response: None,
+            need: Need::Management,
+            across: false,
         }
     }
 
@@ -129,6 +251,19 @@ impl Route {
         self
     }
 
+    /// What the caller must be allowed; a route that says nothing needs a
+    /// management token.
+    pub(crate) fn needs(mut self, need: Need) -> Route {
+        self.need = need;
+        self
+    }
+
+    /// The handler reads across namespaces and checks each object's own.
+    pub(crate) fn across_namespaces(mut self) -> Route {
+        self.across = true;
+        self
+    }
+
     pub(crate) fn produces(mut self, produces: Produces) -> Route {
         self.produces = produces;
         self
@@ -159,10 +294,12 @@ impl Routes {
         H: Handler<T, ApiState>,
         T: 'static,
     {
+        let (need, across) = (route.need, route.across);
+        let guarded = on(route.method.filter(), handler).route_layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| enforce(need, across, req, next),
+        ));
         // Two methods on one path merge into one method router.
-        self.router = self
-            .router
-            .route(route.path, on(route.method.filter(), handler));
+        self.router = self.router.route(route.path, guarded);
         route.tag = self.tag;
         self.described.push(route);
         self

@@ -4,6 +4,7 @@
 //! Blocking and errors are as for the Consul endpoints, the index header
 //! is `X-Nomad-Index` (and `X-Drover-Index`), the catalog index.
 
+use drover_api_types::acl::Capability;
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::extract::{Path, Query, State};
@@ -12,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use drover_api_types::service::ServiceRegistration;
 use serde_json::{json, Value};
 
+use super::acl::Caller;
 use super::consul::{catalog_snapshot, ConsulQuery, ConsulResult};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -25,11 +27,16 @@ pub(crate) fn routes() -> Routes {
                 "/v1/services",
                 "Nomad: service names and tags per namespace",
             )
-            .blocking(),
+            .blocking()
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             list,
         )
         .add(
-            Route::get("/v1/service/{name}", "Nomad: a service's registrations").blocking(),
+            Route::get("/v1/service/{name}", "Nomad: a service's registrations")
+                .blocking()
+                .needs(Need::Namespace(Capability::ReadJob))
+                .across_namespaces(),
             read,
         )
 }
@@ -102,8 +109,12 @@ fn nomad_reply(index: i64, body: &Value) -> Response {
     response
 }
 
-async fn list(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+async fn list(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(pairs): Pairs,
+) -> ConsulResult<Response> {
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let regs = snapshot.select(&q.selection, None);
     Ok(nomad_reply(index, &service_list(regs)))
@@ -111,10 +122,11 @@ async fn list(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResul
 
 async fn read(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let regs: Vec<Value> = snapshot
         .select(&q.selection, Some(&name))

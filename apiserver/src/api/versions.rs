@@ -6,6 +6,7 @@
 //! `POST /v1/job/{name}/revert` registers an older version's spec again,
 //! as a new version, through the registration path ([`write_job`]).
 
+use drover_api_types::acl::Capability;
 use std::collections::{BTreeSet, HashMap};
 
 use axum::extract::{Path, State};
@@ -21,7 +22,7 @@ use super::extract::{ApiJson, ApiQuery};
 use super::jobs::{write_job, RegisterResponse};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
-use super::route::{Route, Routes};
+use super::route::{Need, Route, Routes};
 use super::ApiState;
 pub use drover_api::versions::{JobVersion, JobVersions, RevertRequest};
 
@@ -34,7 +35,8 @@ pub(crate) fn routes() -> Routes {
             )
             .blocking()
             .query(&["diffs"])
-            .answers(schema::one::<JobVersions>),
+            .answers(schema::one::<JobVersions>)
+            .needs(Need::Namespace(Capability::ReadJob)),
             versions,
         )
         .add(
@@ -47,7 +49,8 @@ pub(crate) fn routes() -> Routes {
                 "{job_version, enforce_prior_version?, check_index?}",
                 schema::one::<RevertRequest>,
             )
-            .answers(schema::one::<RegisterResponse>),
+            .answers(schema::one::<RegisterResponse>)
+            .needs(Need::Namespace(Capability::SubmitJob)),
             revert,
         )
 }

@@ -1,6 +1,7 @@
 //! apiserver's integration tests, one binary so the dependency graph is
 //! linked once; each module was a test binary of its own.
 
+mod acl;
 mod cluster_api;
 mod common;
 mod consul_api;

@@ -1,6 +1,6 @@
 //! The CLI's side of the REST API: the flags that say where the server is
-//! (`--addr`, `DROVER_ADDR`, default `http://127.0.0.1:4646`) and in which
-//! namespace, turned into a [`drover_api::Client`] — the typed client every
+//! (`--addr`, `DROVER_ADDR`, default `http://127.0.0.1:4646`), in which
+//! namespace and with which ACL token (`--token`, `DROVER_TOKEN`), turned into a [`drover_api::Client`] — the typed client every
 //! user command talks through — and the runtime its calls run on.
 
 use anyhow::Context as _;
@@ -29,12 +29,24 @@ pub struct ApiArgs {
         global = true
     )]
     pub namespace: String,
+    /// The ACL token's secret (also read from NOMAD_TOKEN).
+    #[arg(
+        long = "token",
+        env = "DROVER_TOKEN",
+        global = true,
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 impl ApiArgs {
-    /// A client of the server these flags name.
+    /// A client of the server these flags name, with their token.
     pub fn client(&self) -> anyhow::Result<Client> {
-        Ok(Client::new(&self.addr, &self.namespace)?)
+        let token = self
+            .token
+            .clone()
+            .or_else(|| std::env::var("NOMAD_TOKEN").ok());
+        Ok(Client::new(&self.addr, &self.namespace)?.with_token(token.as_deref()))
     }
 }
 

@@ -1,5 +1,6 @@
 //! The command-line surface: one module per command.
 
+mod acl;
 mod agent;
 mod apply;
 mod client;
@@ -88,6 +89,8 @@ enum Command {
     Dispatch(dispatch::Args),
     /// Periodic jobs: `drover periodic force JOB` launches one now.
     Periodic(periodic::Args),
+    /// ACLs: bootstrap, policies, tokens.
+    Acl(acl::Args),
     /// Print the version.
     Version,
 }
@@ -115,6 +118,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kv(args) => kv::run(&args, &cli.api),
         Command::Dispatch(args) => dispatch::run(&args, &cli.api),
         Command::Periodic(args) => periodic::run(&args, &cli.api),
+        Command::Acl(args) => acl::run(&args, &cli.api),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

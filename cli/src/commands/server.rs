@@ -55,6 +55,14 @@ pub struct Args {
     /// Where to serve /metrics and the status routes (the REST API joins later).
     #[arg(long, default_value = "127.0.0.1:4646")]
     http_addr: SocketAddr,
+    /// Turn ACLs on: every request needs a token that allows it
+    /// (docs/acl.md; `drover acl bootstrap` makes the first).
+    #[arg(long)]
+    acl: bool,
+    /// With --acl, serve /metrics without a token (Prometheus scrapes
+    /// without one); otherwise it needs operator read.
+    #[arg(long)]
+    acl_metrics_public: bool,
     /// The HOST:PORT this server is reached at, as the catalog lists it
     /// (the `drover` service). Default: --http-addr, or the hostname with
     /// its port when --http-addr listens on every interface.
@@ -186,13 +194,25 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     };
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
-    let api = drover_apiserver::api::ApiState::new(store.clone()).with_limits(args.limits());
+    let mut api = drover_apiserver::api::ApiState::new(store.clone()).with_limits(args.limits());
+    if args.acl {
+        api = api.with_acl();
+        tracing::info!("ACLs on: requests need a token that allows them");
+    } else if !args.http_addr.ip().is_loopback() {
+        tracing::warn!(
+            addr = %args.http_addr,
+            "ACLs are OFF and the API listens beyond loopback: anyone who reaches it may \
+             register jobs, read their secrets, drain nodes and wipe the KV store; \
+             start the servers with --acl (docs/acl.md)"
+        );
+    }
     // DNS reads the same catalog view as the API: one set of watches.
     let catalog = api.catalog.clone();
     let router = drover_apiserver::http::router(
         drover_apiserver::http::HttpState {
             registry: registry.clone(),
             leading: leading_rx,
+            metrics_public: !args.acl || args.acl_metrics_public,
         },
         Some(api),
     );

@@ -241,7 +241,10 @@ async fn leases_lost_in_a_partition_are_granted_again() {
     // The lease is counted once its heartbeat is written.
     eventually(20, "heartbeat registered again on a new lease", || async {
         let counted = sim.stats().leases_regranted >= 1;
-        heartbeat(&observer, &id).await.filter(|_| counted).map(|_| ())
+        heartbeat(&observer, &id)
+            .await
+            .filter(|_| counted)
+            .map(|_| ())
     })
     .await;
     sim.shutdown().await;

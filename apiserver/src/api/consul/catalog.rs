@@ -4,13 +4,15 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use drover_api_types::acl::{Capability, Level};
 use serde_json::{json, Value};
 
 use super::entries::{Snapshot, CATALOG_SERVICE_FIELDS, NODE_FIELDS};
 use super::filter::Expr;
 use super::{apply_filter, catalog_snapshot, reply, ConsulQuery, ConsulResult};
 use super::{CONSUL_READ, CONSUL_SERVICE_FILTERS};
-use crate::api::route::{Route, Routes};
+use crate::api::acl::Caller;
+use crate::api::route::{Need, Route, Routes};
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -22,11 +24,14 @@ pub(crate) fn routes() -> Routes {
                 "/v1/agent/self",
                 "The agent's configuration (datacenter, node name, version)",
             )
-            .query(CONSUL_READ),
+            .query(CONSUL_READ)
+            .needs(Need::Agent(Level::Read)),
             agent_self,
         )
         .add(
-            Route::get("/v1/catalog/datacenters", "Known datacenters").query(CONSUL_READ),
+            Route::get("/v1/catalog/datacenters", "Known datacenters")
+                .query(CONSUL_READ)
+                .needs(Need::Token),
             datacenters,
         )
         .add(
@@ -34,7 +39,9 @@ pub(crate) fn routes() -> Routes {
                 "/v1/catalog/services",
                 "Service names with the union of their tags",
             )
-            .query(CONSUL_READ),
+            .query(CONSUL_READ)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             services,
         )
         .add(
@@ -43,15 +50,21 @@ pub(crate) fn routes() -> Routes {
                 "A service's instances (CatalogService)",
             )
             .query(CONSUL_READ)
-            .query(CONSUL_SERVICE_FILTERS),
+            .query(CONSUL_SERVICE_FILTERS)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             service,
         )
         .add(
-            Route::get("/v1/catalog/nodes", "Nodes").query(CONSUL_READ),
+            Route::get("/v1/catalog/nodes", "Nodes")
+                .query(CONSUL_READ)
+                .needs(Need::Node(Level::Read)),
             nodes,
         )
         .add(
-            Route::get("/v1/catalog/node/{node}", "A node and its services").query(CONSUL_READ),
+            Route::get("/v1/catalog/node/{node}", "A node and its services")
+                .query(CONSUL_READ)
+                .needs(Need::Node(Level::Read)),
             node,
         )
 }
@@ -60,8 +73,12 @@ pub(crate) fn routes() -> Routes {
 /// API level these endpoints follow (drover's own is in `Revision`).
 pub const CONSUL_API_VERSION: &str = "1.15.0";
 
-async fn agent_self(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+async fn agent_self(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(pairs): Pairs,
+) -> ConsulResult<Response> {
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let dc = snapshot.local_datacenter();
     let name = hostname();
@@ -104,8 +121,12 @@ fn hostname() -> String {
         .unwrap_or_else(|| "drover".to_string())
 }
 
-async fn datacenters(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+async fn datacenters(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(pairs): Pairs,
+) -> ConsulResult<Response> {
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let mut dcs = snapshot.datacenters();
     if dcs.is_empty() {
@@ -135,8 +156,12 @@ fn catalog_services(
         .collect()
 }
 
-async fn services(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+async fn services(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(pairs): Pairs,
+) -> ConsulResult<Response> {
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let expr = q.filter(&CATALOG_SERVICE_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let mut out: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
@@ -149,10 +174,11 @@ async fn services(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulR
 
 async fn service(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let expr = q.filter(&CATALOG_SERVICE_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let entries: Vec<Value> = catalog_services(&snapshot, &q, expr.as_ref(), Some(&name))
@@ -162,8 +188,12 @@ async fn service(
     Ok(reply(index, &entries))
 }
 
-async fn nodes(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+async fn nodes(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Query(pairs): Pairs,
+) -> ConsulResult<Response> {
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let expr = q.filter(&NODE_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let nodes = snapshot.nodes(q.selection.datacenter.as_deref());
@@ -172,10 +202,11 @@ async fn nodes(State(state): State<ApiState>, Query(pairs): Pairs) -> ConsulResu
 
 async fn node(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(node): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let body = snapshot
         .find_node(&node)

@@ -36,6 +36,8 @@ pub struct Selection {
     pub tags: Vec<String>,
     /// `node-meta=k:v`: every pair must be in the node's meta.
     pub node_meta: Vec<(String, String)>,
+    /// Only namespaces where the caller may read jobs (`None`: all).
+    pub readable: Option<std::sync::Arc<drover_api_types::acl::Acl>>,
 }
 
 pub const SERF_CHECK_ID: &str = "serfHealth";
@@ -154,6 +156,11 @@ impl Snapshot {
                 sel.namespace
                     .as_deref()
                     .is_none_or(|ns| namespace_of(r) == ns)
+            })
+            .filter(|r| {
+                sel.readable.as_ref().is_none_or(|acl| {
+                    acl.allows(namespace_of(r), drover_api_types::acl::Capability::ReadJob)
+                })
             })
             .filter(|r| sel.tags.iter().all(|t| r.spec.tags.contains(t)))
             .filter(|r| {

@@ -3,12 +3,14 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
+use drover_api_types::acl::{Capability, Level};
 use serde_json::Value;
 
 use super::entries::{all_passing, CHECK_FIELDS, HEALTH_FIELDS};
 use super::{apply_filter, catalog_snapshot, reply, ConsulError, ConsulQuery, ConsulResult};
 use super::{CONSUL_READ, CONSUL_SERVICE_FILTERS};
-use crate::api::route::{Route, Routes};
+use crate::api::acl::Caller;
+use crate::api::route::{Need, Route, Routes};
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -21,7 +23,9 @@ pub(crate) fn routes() -> Routes {
                 "A service's instances with their checks",
             )
             .query(CONSUL_READ)
-            .query(CONSUL_SERVICE_FILTERS),
+            .query(CONSUL_SERVICE_FILTERS)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             service,
         )
         .add(
@@ -29,25 +33,33 @@ pub(crate) fn routes() -> Routes {
                 "/v1/health/state/{state}",
                 "Checks in a state: any, passing, warning, critical",
             )
-            .query(CONSUL_READ),
+            .query(CONSUL_READ)
+            .needs(Need::Namespace(Capability::ReadJob))
+            .across_namespaces(),
             state,
         )
         .add(
-            Route::get("/v1/health/checks/{service}", "A service's checks").query(CONSUL_READ),
+            Route::get("/v1/health/checks/{service}", "A service's checks")
+                .query(CONSUL_READ)
+                .needs(Need::Namespace(Capability::ReadJob))
+                .across_namespaces(),
             checks,
         )
         .add(
-            Route::get("/v1/health/node/{node}", "A node's checks").query(CONSUL_READ),
+            Route::get("/v1/health/node/{node}", "A node's checks")
+                .query(CONSUL_READ)
+                .needs(Need::Node(Level::Read)),
             node,
         )
 }
 
 async fn service(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(name): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let expr = q.filter(&HEALTH_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let entries: Vec<Value> = snapshot
@@ -72,10 +84,11 @@ fn wanted_state(state: &str) -> ConsulResult<Option<&str>> {
 
 async fn state(
     State(app): State<ApiState>,
+    caller: Caller,
     Path(state): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let wanted = wanted_state(&state)?;
     let expr = q.filter(&CHECK_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&app, &q).await?;
@@ -89,10 +102,11 @@ async fn state(
 
 async fn checks(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(service): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let expr = q.filter(&CHECK_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let checks = snapshot.service_checks(&service, &q.selection);
@@ -101,10 +115,11 @@ async fn checks(
 
 async fn node(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(node): Path<String>,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
-    let q = ConsulQuery::parse(&pairs)?;
+    let q = ConsulQuery::parse_for(&pairs, &caller)?;
     let expr = q.filter(&CHECK_FIELDS)?;
     let (index, snapshot) = catalog_snapshot(&state, &q).await?;
     let checks = snapshot

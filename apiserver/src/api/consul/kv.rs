@@ -12,13 +12,15 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
+use drover_api_types::acl::KeyPolicy;
 use drover_store::keys::collections as c;
 use drover_store::{Guard, StoreError};
 use serde_json::Value;
 
 use super::kv_core::{self, Envelope, MAX_VALUE};
 use super::{reply, ConsulError, ConsulQuery, ConsulResult, CONSUL_INDEX};
-use crate::api::route::{Produces, Route, Routes};
+use crate::api::acl::Caller;
+use crate::api::route::{Need, Produces, Route, Routes};
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -31,21 +33,28 @@ pub(crate) fn routes() -> Routes {
         // `{*key}` needs at least one character; `/v1/kv/` is the root,
         // what `recurse` and `keys` list everything from.
         .add(
-            Route::get("/v1/kv/", "List the whole KV (recurse or keys)").query(KV_READ),
+            Route::get("/v1/kv/", "List the whole KV (recurse or keys)")
+                .query(KV_READ)
+                .needs(Need::Key),
             get_root,
         )
         .add(
             Route::put("/v1/kv/", "Refused: a key is needed")
                 .query(KV_WRITE)
-                .produces(Produces::Text),
+                .produces(Produces::Text)
+                .needs(Need::Key),
             put_root,
         )
         .add(
-            Route::delete("/v1/kv/", "Delete the whole KV (recurse)").query(&["recurse"]),
+            Route::delete("/v1/kv/", "Delete the whole KV (recurse)")
+                .query(&["recurse"])
+                .needs(Need::Key),
             delete_root,
         )
         .add(
-            Route::get("/v1/kv/{*key}", "Read a key (raw: its bytes) or a prefix").query(KV_READ),
+            Route::get("/v1/kv/{*key}", "Read a key (raw: its bytes) or a prefix")
+                .query(KV_READ)
+                .needs(Need::Key),
             get_key,
         )
         .add(
@@ -53,12 +62,14 @@ pub(crate) fn routes() -> Routes {
                 "/v1/kv/{*key}",
                 "Write a key (body: the value); true or false",
             )
-            .query(KV_WRITE),
+            .query(KV_WRITE)
+            .needs(Need::Key),
             put_key,
         )
         .add(
             Route::delete("/v1/kv/{*key}", "Delete a key or a prefix; true or false")
-                .query(&["recurse", "cas"]),
+                .query(&["recurse", "cas"])
+                .needs(Need::Key),
             delete_key,
         )
 }
@@ -120,31 +131,59 @@ fn kv_index(state: &ApiState, seen: i64) -> i64 {
     state.feed.revisions().latest(&[c::KV]).max(seen).max(1)
 }
 
-async fn get_root(state: State<ApiState>, pairs: Pairs) -> ConsulResult<Response> {
-    read(state, String::new(), pairs).await
+/// Whether the caller's `key_prefix` rules give at least `wanted` on `key`.
+fn may(caller: &Caller, key: &str, wanted: KeyPolicy) -> bool {
+    let granted = caller.acl.key(key);
+    granted != KeyPolicy::Deny && granted >= wanted
+}
+
+/// Consul's denial: a plain-text 403.
+fn permission_denied() -> ConsulError {
+    ConsulError(StatusCode::FORBIDDEN, "Permission denied".to_string())
+}
+
+async fn get_root(state: State<ApiState>, caller: Caller, pairs: Pairs) -> ConsulResult<Response> {
+    read(state, caller, String::new(), pairs).await
 }
 
 async fn get_key(
     state: State<ApiState>,
+    caller: Caller,
     Path(key): Path<String>,
     pairs: Pairs,
 ) -> ConsulResult<Response> {
-    read(state, key, pairs).await
+    read(state, caller, key, pairs).await
 }
 
 async fn read(
     State(state): State<ApiState>,
+    caller: Caller,
     key: String,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
     let q = ConsulQuery::parse(&pairs)?;
     let p = KvParams::parse(&pairs)?;
+    // A listing answers only the keys the caller may see; one key is all
+    // or nothing.
+    let listing = p.recurse || p.keys;
+    let wanted = if p.keys {
+        KeyPolicy::List
+    } else {
+        KeyPolicy::Read
+    };
+    if !listing && !may(&caller, &key, wanted) {
+        return Err(permission_denied());
+    }
     if let Some(index) = q.index {
         state.feed.wait_past(&[c::KV], index, q.wait).await;
     }
     let root = state.store.keys().collection(c::KV);
-    if p.recurse || p.keys {
-        let list = state.store.list_raw(&etcd_key(&state, &key)).await?;
+    if listing {
+        let mut list = state.store.list_raw(&etcd_key(&state, &key)).await?;
+        list.items.retain(|kv| {
+            let user_key = kv.key.strip_prefix(root.as_str()).unwrap_or(&kv.key);
+            may(&caller, user_key, wanted)
+        });
         let newest = list
             .items
             .iter()
@@ -212,16 +251,23 @@ fn set_index(response: &mut Response, index: i64) {
     }
 }
 
-async fn put_root(Query(_pairs): Pairs) -> ConsulResult<Response> {
+async fn put_root(caller: Caller, Query(_pairs): Pairs) -> ConsulResult<Response> {
+    if !may(&caller, "", KeyPolicy::Write) {
+        return Err(permission_denied());
+    }
     Err(missing_key())
 }
 
 async fn put_key(
     State(state): State<ApiState>,
+    caller: Caller,
     Path(key): Path<String>,
     Query(pairs): Pairs,
     body: Bytes,
 ) -> ConsulResult<Response> {
+    if !may(&caller, &key, KeyPolicy::Write) {
+        return Err(permission_denied());
+    }
     let p = KvParams::parse(&pairs)?;
     if p.session {
         return Err(ConsulError::bad_request(
@@ -251,24 +297,39 @@ async fn put_key(
     Ok(axum::Json(written).into_response())
 }
 
-async fn delete_root(state: State<ApiState>, pairs: Pairs) -> ConsulResult<Response> {
-    delete(state, String::new(), pairs).await
+async fn delete_root(
+    state: State<ApiState>,
+    caller: Caller,
+    pairs: Pairs,
+) -> ConsulResult<Response> {
+    delete(state, caller, String::new(), pairs).await
 }
 
 async fn delete_key(
     state: State<ApiState>,
+    caller: Caller,
     Path(key): Path<String>,
     pairs: Pairs,
 ) -> ConsulResult<Response> {
-    delete(state, key, pairs).await
+    delete(state, caller, key, pairs).await
 }
 
 async fn delete(
     State(state): State<ApiState>,
+    caller: Caller,
     key: String,
     Query(pairs): Pairs,
 ) -> ConsulResult<Response> {
     let p = KvParams::parse(&pairs)?;
+    // A recursive delete needs write on every key under the prefix.
+    let allowed = if p.recurse {
+        caller.acl.key_prefix(&key, KeyPolicy::Write)
+    } else {
+        may(&caller, &key, KeyPolicy::Write)
+    };
+    if !allowed {
+        return Err(permission_denied());
+    }
     let etcd = etcd_key(&state, &key);
     if p.recurse {
         if p.cas.is_some() {

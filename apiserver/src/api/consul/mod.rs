@@ -28,6 +28,7 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
+use super::acl::Caller;
 use super::route::Routes;
 use super::ApiState;
 use entries::{Selection, Snapshot};
@@ -103,6 +104,13 @@ pub const DEFAULT_WAIT: Duration = Duration::from_secs(300);
 pub const MAX_WAIT: Duration = Duration::from_secs(600);
 
 impl ConsulQuery {
+    /// [`ConsulQuery::parse`], selecting only what `caller` may read.
+    pub fn parse_for(pairs: &[(String, String)], caller: &Caller) -> ConsulResult<ConsulQuery> {
+        let mut q = ConsulQuery::parse(pairs)?;
+        q.selection.readable = Some(std::sync::Arc::clone(&caller.acl));
+        Ok(q)
+    }
+
     /// Parses the query pairs (repeated keys kept, as `tag` needs).
     pub fn parse(pairs: &[(String, String)]) -> ConsulResult<ConsulQuery> {
         let mut q = ConsulQuery {

@@ -35,13 +35,24 @@ impl Answer {
 }
 
 pub async fn start() -> Server {
+    start_with(false).await
+}
+
+/// [`start`] with ACLs on (`drover server --acl`).
+pub async fn start_with_acl() -> Server {
+    start_with(true).await
+}
+
+async fn start_with(acl: bool) -> Server {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
     let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
     config.request_timeout_ms = 3_000;
     let store = Store::connect(config).await.expect("connect");
-    let api = InProcessApi::start(ApiState::new(store.clone()))
-        .await
-        .expect("serving the API");
+    let mut state = ApiState::new(store.clone());
+    if acl {
+        state = state.with_acl();
+    }
+    let api = InProcessApi::start(state).await.expect("serving the API");
     Server {
         _etcd: etcd,
         store,
