@@ -25,6 +25,9 @@ pub struct HttpState {
     pub leading: watch::Receiver<bool>,
     /// `/metrics` without a token even with ACLs on.
     pub metrics_public: bool,
+    /// The listener is on loopback: only loopback names in `Host` (see
+    /// [`crate::browser`]).
+    pub loopback: bool,
 }
 
 /// How long a client may take.
@@ -54,6 +57,7 @@ pub fn router(state: HttpState, api: Option<crate::api::ApiState>) -> Router {
 /// [`router`] with explicit limits.
 pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: Limits) -> Router {
     let registry = state.registry.clone();
+    let loopback = state.loopback;
     let mut metrics_route = Router::new().route("/metrics", get(metrics));
     if let (false, Some(api)) = (state.metrics_public, &api) {
         metrics_route = metrics_route.route_layer(axum::middleware::from_fn_with_state(
@@ -69,9 +73,13 @@ pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: 
         Some(api) => base.merge(crate::api::routes(api)),
         None => base,
     };
-    let limited = all.layer(axum::middleware::from_fn(
-        move |req: Request, next: Next| request_deadline(limits.request, req, next),
-    ));
+    let limited = all
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| request_deadline(limits.request, req, next),
+        ))
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| crate::browser::guard(loopback, req, next),
+        ));
     // Outside the deadline, so requests that run out of time count (408).
     crate::metrics::instrument(limited, &registry)
 }
@@ -220,6 +228,7 @@ impl InProcessApi {
         let (leading_tx, leading) = watch::channel(false);
         let state = HttpState {
             metrics_public: true,
+            loopback: true,
             registry: Registry::new(),
             leading,
         };

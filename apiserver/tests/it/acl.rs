@@ -327,3 +327,54 @@ async fn tokens_expire_and_unknown_ones_are_refused() {
     let (status, _) = call(&s, "get", "/v1/acl/policy/typo", Some(&root), None).await;
     assert_eq!(status, 404);
 }
+
+#[tokio::test]
+async fn a_page_on_another_site_cannot_drive_the_api() {
+    // Without ACLs, as a laptop runs it: the browser is the only guard.
+    let s = crate::common::start().await;
+    let job = serde_json::to_string(&json!({"job": drover_api_types::mock::job("evil", 1)}))
+        .expect("json");
+    let before = snapshot(&s).await;
+    // What a form or fetch() with no preflight sends from another site.
+    let r = s
+        .http
+        .post(s.url("/v1/jobs"))
+        .header("Origin", "http://evil.example")
+        .header("Content-Type", "text/plain")
+        .body(job.clone())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 403);
+    // The same without an Origin (an old browser, a redirect): not JSON.
+    let r = s
+        .http
+        .post(s.url("/v1/jobs"))
+        .header("Content-Type", "text/plain")
+        .body(job.clone())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 415);
+    // A name rebound to 127.0.0.1 reaches a loopback server with its Host.
+    let r = s
+        .http
+        .get(s.url("/v1/jobs"))
+        .header("Host", "attacker.example")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 403);
+    assert_eq!(snapshot(&s).await, before, "nothing was written");
+    // The server's own origin (a UI it serves) and the CLI still work.
+    let r = s
+        .http
+        .post(s.url("/v1/jobs"))
+        .header("Origin", s.base.as_str())
+        .header("Content-Type", "application/json")
+        .body(job)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 200);
+}

@@ -48,7 +48,7 @@ async fn a_stalled_body_gets_408_and_stalled_headers_are_cut_off() {
     let mut slow_body = TcpStream::connect(&addr).await.expect("connect");
     slow_body
         .write_all(
-            b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"job\":",
+            b"POST /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"job\":",
         )
         .await
         .expect("write");
@@ -71,7 +71,7 @@ async fn a_stalled_body_gets_408_and_stalled_headers_are_cut_off() {
     // Headers that never finish: the connection is closed.
     let mut slow_headers = TcpStream::connect(&addr).await.expect("connect");
     slow_headers
-        .write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\n")
+        .write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: 127.0.0.1\r\n")
         .await
         .expect("write");
     let started = std::time::Instant::now();

@@ -213,6 +213,7 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
             registry: registry.clone(),
             leading: leading_rx,
             metrics_public: !args.acl || args.acl_metrics_public,
+            loopback: args.http_addr.ip().is_loopback(),
         },
         Some(api),
     );
