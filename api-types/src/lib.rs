@@ -7,6 +7,7 @@
 //!   and agents write.
 //! - [`acl`]: ACL policies (Nomad's language), tokens, and what a caller
 //!   may do.
+//! - [`redact`]: registry credentials hidden from every read of a job.
 //! - [`resolve`]: which object a short reference (id prefix, name) means.
 //! - [`duration`]: Go-style durations (`"30s"`).
 //! - [`defaults`]: Nomad's defaults and [`defaults::canonicalize`].
@@ -37,6 +38,7 @@ pub mod meta;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod mock;
 pub mod node;
+pub mod redact;
 pub mod resolve;
 pub mod server;
 pub mod service;

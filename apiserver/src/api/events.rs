@@ -75,10 +75,13 @@ pub fn event_of(change: &FeedChange) -> Option<Event> {
         [ns, name] => (Some(ns.clone()), name.clone()),
         _ => return None,
     };
-    let payload = match &change.value {
+    let mut payload = match &change.value {
         Some(bytes) => serde_json::from_slice(bytes).unwrap_or(serde_json::Value::Null),
         None => serde_json::Value::Null,
     };
+    if change.collection == c::JOBS {
+        drover_api_types::redact::job_json(&mut payload);
+    }
     Some(Event {
         topic: topic.into(),
         event_type: if change.value.is_some() {

@@ -86,6 +86,7 @@ async fn list(
     for job in &mut items {
         let key = (job.metadata.namespace.clone(), job.metadata.name.clone());
         job.status = by_job.remove(&key);
+        drover_api_types::redact::job(job);
     }
     Ok(Indexed(jobs.revision.max(statuses.revision), items))
 }
@@ -108,6 +109,7 @@ async fn read(
     let status: Option<Versioned<JobStatus>> =
         store.get_at(&store.keys().job_status(ns, &name)).await?;
     job.status = status.map(|s| s.value);
+    drover_api_types::redact::job(&mut job);
     Ok(Indexed(revision, job))
 }
 
@@ -127,12 +129,18 @@ async fn register_job(
     drover_store::keys::validate_segment(&name)
         .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;
     let existing = state.store.get::<Job>(&ns, &name).await?;
+    let mut submitted = request.job;
+    if let Some(stored) = &existing {
+        // A job read (credentials redacted), changed and sent back keeps
+        // its stored credentials.
+        drover_api_types::redact::restore(&mut submitted, stored);
+    }
     let response = write_job(
         &state.store,
         &state.limits,
         &ns,
         existing,
-        request.job,
+        submitted,
         request.check_index,
     )
     .await?;

@@ -320,6 +320,10 @@ async fn plan(
     caller.require(&ns, Capability::SubmitJob)?;
     let store = &state.store;
     let existing = store.get::<Job>(&ns, &name).await?;
+    let mut submitted = submitted;
+    if let Some(stored) = &existing {
+        drover_api_types::redact::restore(&mut submitted, stored);
+    }
     let now = Utc::now();
     let (job, changed) = candidate(existing.as_ref(), submitted, &ns, now, &state.limits)?;
     // A job stored before the limits were lowered plans nothing: its
@@ -332,7 +336,13 @@ async fn plan(
         .filter(|d| d.severity == Severity::Warning)
         .map(|d| format!("{}: {}", d.path, d.message))
         .collect();
-    let diff = diff_jobs(existing.as_ref(), &job);
+    // The diff shows no registry credentials, old or new.
+    let shown = |j: &Job| {
+        let mut j = j.clone();
+        drover_api_types::redact::job(&mut j);
+        j
+    };
+    let diff = diff_jobs(existing.as_ref().map(shown).as_ref(), &shown(&job));
     let allocs = read::job_allocations(store, &ns, &name).await?;
     let system = matches!(job.spec.job_type, JobType::System | JobType::Sysbatch);
     let mut nodes = if system {

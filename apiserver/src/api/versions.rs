@@ -59,6 +59,8 @@ pub(crate) fn routes() -> Routes {
 /// one before it.
 pub fn arrange(mut jobs: Vec<Job>, stable: &BTreeSet<u64>, diffs: bool) -> Vec<JobVersion> {
     jobs.sort_by_key(|j| std::cmp::Reverse(j.metadata.version));
+    // Neither the versions nor their diffs show registry credentials.
+    jobs.iter_mut().for_each(drover_api_types::redact::job);
     let mut out: Vec<JobVersion> = Vec::with_capacity(jobs.len());
     for (i, job) in jobs.iter().enumerate() {
         let diff = match (diffs, jobs.get(i + 1)) {

@@ -378,3 +378,73 @@ async fn a_page_on_another_site_cannot_drive_the_api() {
         .expect("sent");
     assert_eq!(r.status().as_u16(), 200);
 }
+
+#[tokio::test]
+async fn registry_credentials_are_never_read_back_but_still_stored() {
+    let s = crate::common::start().await;
+    let mut job = drover_api_types::mock::job("private", 1);
+    job.spec.groups[0].tasks[0].config.insert(
+        "auth".into(),
+        json!({"username": "ci", "password": "s3cret-pw", "server_address": "r.example"}),
+    );
+    let (status, body) = call(&s, "post", "/v1/jobs", None, Some(json!({"job": job}))).await;
+    assert_eq!(status, 200, "{body}");
+    let mut events = s
+        .http
+        .get(s.url("/v1/event/stream?topic=Job"))
+        .send()
+        .await
+        .expect("stream");
+
+    // Read it, change the count, send it back: the credentials stay.
+    let (_, read) = call(&s, "get", "/v1/job/private", None, None).await;
+    assert!(!read.contains("s3cret-pw"), "{read}");
+    let mut changed: Value = serde_json::from_str(&read).expect("job");
+    changed["spec"]["groups"][0]["count"] = json!(2);
+    changed.as_object_mut().map(|o| o.remove("status"));
+    let (_, plan) = call(
+        &s,
+        "post",
+        "/v1/job/private/plan",
+        None,
+        Some(json!({"job": changed})),
+    )
+    .await;
+    assert!(plan.contains("count"), "{plan}");
+    assert!(!plan.contains("s3cret-pw"), "{plan}");
+    let (status, body) = call(&s, "post", "/v1/jobs", None, Some(json!({"job": changed}))).await;
+    assert_eq!(status, 200, "{body}");
+    let stored: drover_api_types::Job = s
+        .store
+        .get("default", "private")
+        .await
+        .expect("read")
+        .expect("stored");
+    assert_eq!(
+        stored.spec.groups[0].tasks[0].config["auth"]["password"], "s3cret-pw",
+        "the agent still pulls with it"
+    );
+
+    for path in [
+        "/v1/jobs",
+        "/v1/job/private/versions?diffs=true",
+        "/v1/jobs?namespace=*",
+    ] {
+        let (_, body) = call(&s, "get", path, None, None).await;
+        assert!(!body.contains("s3cret-pw"), "{path}: {body}");
+        assert!(body.contains("<redacted>"), "{path}: {body}");
+    }
+    let mut seen = String::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !seen.contains("\"count\":2") && tokio::time::Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_secs(1), events.chunk()).await {
+            Ok(Ok(Some(chunk))) => seen.push_str(&String::from_utf8_lossy(&chunk)),
+            _ => continue,
+        }
+    }
+    assert!(
+        seen.contains("\"count\":2"),
+        "the update was streamed: {seen}"
+    );
+    assert!(!seen.contains("s3cret-pw"), "{seen}");
+}
