@@ -42,7 +42,8 @@ lint: deps
 fmt:
 	$(CARGO) fmt --all
 
-# Figures, not assertions (the drover-bench binary, bench/): raw etcd throughput and watch latency, the
+# Figures, not assertions (the drover-bench binary, bench/): raw etcd throughput and watch latency,
+# what an ACL check adds to a request (in process, ACLs off / management / a client token), the
 # scheduler end to end (100,000 allocations over 5,000 simulated nodes), the
 # DNS server on one core (queries per second over 50 services x 3 instances),
 # the catalog following the fleet (healthy → in /v1/health/service and DNS,
@@ -61,6 +62,7 @@ BENCH_AGENT_ALLOCS ?= 50
 bench: deps
 	$(CARGO) build --release -p drover-cli -p drover-bench
 	$(CARGO) run --release -p drover-store --example store_bench
+	$(CARGO) run --release -p drover-apiserver --example acl_bench -- --json
 	target/release/drover-bench schedule --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
 	target/release/drover-bench dns --services 50 --instances 3 --json
 	target/release/drover-bench catalog --instances 50 --json
