@@ -76,7 +76,10 @@ async fn send(app: &axum::Router, req: Request<Body>) -> Result<(StatusCode, Val
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .map_err(|e| e.to_string())?;
-    Ok((status, serde_json::from_slice(&bytes).unwrap_or(Value::Null)))
+    Ok((
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    ))
 }
 
 fn app(store: &Store, acl: bool) -> axum::Router {
@@ -166,18 +169,41 @@ async fn main() -> Result<(), String> {
     let open = app(&store, false);
     let guarded = app(&store, true);
 
-    let (_, root) = send(&guarded, request("POST", "/v1/acl/bootstrap", None, Some(json!({})))).await?;
-    let root = root["secret_id"].as_str().ok_or("bootstrap gave no secret")?.to_string();
+    let (_, root) = send(
+        &guarded,
+        request("POST", "/v1/acl/bootstrap", None, Some(json!({}))),
+    )
+    .await?;
+    let root = root["secret_id"]
+        .as_str()
+        .ok_or("bootstrap gave no secret")?
+        .to_string();
     // A policy shaped like a real team's: globs, exact names, other blocks.
     let mut rules = String::new();
-    for ns in ["web", "web-*", "api", "api-*", "batch", "*-staging", "ops", "db"] {
+    for ns in [
+        "web",
+        "web-*",
+        "api",
+        "api-*",
+        "batch",
+        "*-staging",
+        "ops",
+        "db",
+    ] {
         rules.push_str(&format!("namespace {ns:?} {{ policy = \"read\" }}\n"));
     }
     rules.push_str("node { policy = \"read\" }\nagent { policy = \"read\" }\n");
-    rules.push_str("key_prefix \"web/\" { policy = \"write\" }\nkey_prefix \"\" { policy = \"list\" }\n");
+    rules.push_str(
+        "key_prefix \"web/\" { policy = \"write\" }\nkey_prefix \"\" { policy = \"list\" }\n",
+    );
     let (status, body) = send(
         &guarded,
-        request("POST", "/v1/acl/policy/team", Some(&root), Some(json!({"rules": rules}))),
+        request(
+            "POST",
+            "/v1/acl/policy/team",
+            Some(&root),
+            Some(json!({"rules": rules})),
+        ),
     )
     .await?;
     if status != StatusCode::OK {
@@ -193,7 +219,10 @@ async fn main() -> Result<(), String> {
         ),
     )
     .await?;
-    let client = token["secret_id"].as_str().ok_or("no client secret")?.to_string();
+    let client = token["secret_id"]
+        .as_str()
+        .ok_or("no client secret")?
+        .to_string();
 
     let off = measure(&open, None, args.requests).await?;
     let management = measure(&guarded, Some(&root), args.requests).await?;
@@ -220,8 +249,15 @@ async fn main() -> Result<(), String> {
             })
         );
     } else {
-        println!("GET /v1/catalog/services, {} requests, in process:", args.requests);
-        for (name, f) in [("ACLs off", &off), ("management token", &management), ("client token", &team)] {
+        println!(
+            "GET /v1/catalog/services, {} requests, in process:",
+            args.requests
+        );
+        for (name, f) in [
+            ("ACLs off", &off),
+            ("management token", &management),
+            ("client token", &team),
+        ] {
             println!(
                 "  {name:<18} p50 {:>7.1} µs  p99 {:>7.1} µs  {:>8.0} req/s ({CONCURRENCY} at a time)",
                 us(f.p50),

@@ -15,10 +15,13 @@
 //!   127.0.0.1:4646): `/metrics`, `/v1/status/leader`, and [`api`] beside
 //!   them; slow clients are cut off (header and response deadlines).
 //! - `metrics`: the HTTP request metrics layer (by route template).
+//! - [`audit`]: the audit log (changes and refusals, one JSON line each,
+//!   rotated by size).
 //! - `browser`: what stops a web page from driving the API (JSON-only
 //!   POSTs, foreign origins and, on loopback, foreign `Host` names refused).
 
 pub mod api;
+pub mod audit;
 pub(crate) mod browser;
 pub(crate) mod catalog_health;
 pub(crate) mod catalog_synth;

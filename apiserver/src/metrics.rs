@@ -19,7 +19,7 @@ use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::Response;
 use axum::Router;
-use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
+use prometheus::{HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry};
 
 /// The `route` of a request no route matched.
 pub const UNMATCHED: &str = "unmatched";
@@ -31,6 +31,8 @@ const BUCKETS: &[f64] = &[
 struct HttpMetrics {
     requests: IntCounterVec,
     duration: HistogramVec,
+    denied: IntCounterVec,
+    audit_dropped: IntCounter,
 }
 
 static METRICS: LazyLock<HttpMetrics> = LazyLock::new(|| HttpMetrics {
@@ -52,7 +54,30 @@ static METRICS: LazyLock<HttpMetrics> = LazyLock::new(|| HttpMetrics {
         &["route", "method"],
     )
     .expect("constant histogram options are valid"),
+    denied: IntCounterVec::new(
+        Opts::new(
+            "drover_http_denied_total",
+            "Requests refused (403: no token that allows them), by route template.",
+        ),
+        &["route"],
+    )
+    .expect("constant counter options are valid"),
+    audit_dropped: IntCounter::new(
+        "drover_audit_dropped_total",
+        "Audit log lines lost: the writer's queue was full or the file could not be written.",
+    )
+    .expect("constant counter options are valid"),
 });
+
+/// Counts a refused request.
+pub fn count_denial(route: &str) {
+    METRICS.denied.with_label_values(&[route]).inc();
+}
+
+/// Counts an audit line lost.
+pub fn count_audit_drop() {
+    METRICS.audit_dropped.inc();
+}
 
 /// Registers the HTTP metrics on `registry` (again is not an error) and
 /// wraps every route of `router` with the layer that records them.
@@ -60,6 +85,8 @@ pub fn instrument(router: Router, registry: &Registry) -> Router {
     for collector in [
         Box::new(METRICS.requests.clone()) as Box<dyn prometheus::core::Collector>,
         Box::new(METRICS.duration.clone()),
+        Box::new(METRICS.denied.clone()),
+        Box::new(METRICS.audit_dropped.clone()),
     ] {
         match registry.register(collector) {
             Ok(()) | Err(prometheus::Error::AlreadyReg) => {}

@@ -77,6 +77,8 @@ pub struct ApiState {
     /// Tokens and policies when ACLs are on (`--acl`); `None`: everyone
     /// may do anything.
     pub acl: Option<acl::AclState>,
+    /// Where changes and refusals are written (`--audit-log`).
+    pub audit: Option<crate::audit::AuditLog>,
 }
 
 impl ApiState {
@@ -90,7 +92,14 @@ impl ApiState {
             catalog,
             limits: Default::default(),
             acl: None,
+            audit: None,
         }
+    }
+
+    /// The same state writing an audit log.
+    pub fn with_audit(mut self, log: crate::audit::AuditLog) -> ApiState {
+        self.audit = Some(log);
+        self
     }
 
     /// The same state with ACLs on; call inside the runtime.
@@ -116,6 +125,10 @@ pub fn routes(state: ApiState) -> Router {
             state.clone(),
             acl::authenticate,
         ))
+        .layer({
+            let log = state.audit.clone();
+            axum::middleware::from_fn(move |req, next| crate::audit::record(log.clone(), req, next))
+        })
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
         .with_state(state)
 }

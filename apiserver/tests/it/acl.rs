@@ -448,3 +448,83 @@ async fn registry_credentials_are_never_read_back_but_still_stored() {
     );
     assert!(!seen.contains("s3cret-pw"), "{seen}");
 }
+
+#[tokio::test]
+async fn changes_and_refusals_are_audited_without_secrets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.log");
+    let log = drover_apiserver::audit::AuditLog::open(&path, 10 * 1024 * 1024)
+        .await
+        .expect("audit log");
+    let s = crate::common::start_with(true, Some(log)).await;
+    let root = bootstrap(&s).await;
+    let web = token_with(&s, &root, "web", "namespace \"web\" { policy = \"write\" }").await;
+    let mut job = drover_api_types::mock::job("api", 1);
+    job.metadata.namespace = "web".into();
+    let (status, _) = call(
+        &s,
+        "post",
+        "/v1/jobs?namespace=web",
+        Some(&web),
+        Some(json!({"job": job})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = call(&s, "delete", "/v1/job/api?namespace=db", Some(&web), None).await;
+    assert_eq!(status, 403);
+    let (status, _) = call(&s, "get", "/v1/job/api?namespace=web", Some(&web), None).await;
+    assert_eq!(status, 200, "a read that is allowed is not audited");
+
+    let lines = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
+            if text.lines().count() >= 5 {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the lines were written");
+    assert!(
+        !lines.contains(&root) && !lines.contains(&web),
+        "no secret in the log"
+    );
+    let entries: Vec<Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
+    let registered = entries
+        .iter()
+        .find(|e| e["route"] == "/v1/jobs" && e["method"] == "POST")
+        .expect("the registration");
+    assert_eq!(registered["token_name"], "web");
+    assert_eq!(registered["namespace"], "web");
+    assert_eq!(registered["outcome"], "ok");
+    assert!(registered["accessor_id"]
+        .as_str()
+        .is_some_and(|a| a.len() == 36));
+    let denied = entries
+        .iter()
+        .find(|e| e["outcome"] == "denied")
+        .expect("the refusal");
+    assert_eq!(denied["route"], "/v1/job/{name}");
+    assert_eq!(denied["path"], "/v1/job/api");
+    assert_eq!(denied["namespace"], "db");
+    assert!(!entries
+        .iter()
+        .any(|e| e["method"] == "GET" && e["status"] == 200));
+    let metrics = s
+        .http
+        .get(s.url("/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("drover_http_denied_total{route=\"/v1/job/{name}\"}"),
+        "the refusal is counted"
+    );
+}

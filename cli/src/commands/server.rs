@@ -63,6 +63,13 @@ pub struct Args {
     /// without one); otherwise it needs operator read.
     #[arg(long)]
     acl_metrics_public: bool,
+    /// Write every change and every refused request to FILE, one JSON line
+    /// each (docs/acl.md).
+    #[arg(long, value_name = "FILE")]
+    audit_log: Option<std::path::PathBuf>,
+    /// Rotate the audit log past this size (MB); five old files are kept.
+    #[arg(long, default_value_t = 100, value_name = "MB")]
+    audit_log_max_mb: u64,
     /// The HOST:PORT this server is reached at, as the catalog lists it
     /// (the `drover` service). Default: --http-addr, or the hostname with
     /// its port when --http-addr listens on every interface.
@@ -195,6 +202,13 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
     let mut api = drover_apiserver::api::ApiState::new(store.clone()).with_limits(args.limits());
+    if let Some(path) = &args.audit_log {
+        let log =
+            drover_apiserver::audit::AuditLog::open(path, args.audit_log_max_mb * 1024 * 1024)
+                .await
+                .with_context(|| format!("--audit-log {}: cannot open", path.display()))?;
+        api = api.with_audit(log);
+    }
     if args.acl {
         api = api.with_acl();
         tracing::info!("ACLs on: requests need a token that allows them");

@@ -281,8 +281,11 @@ pub async fn authenticate(State(state): State<ApiState>, mut req: Request, next:
             }
         }
     };
-    req.extensions_mut().insert(caller);
-    next.run(req).await
+    req.extensions_mut().insert(caller.clone());
+    let mut response = next.run(req).await;
+    // For the audit log, which writes who it was once the answer is known.
+    response.extensions_mut().insert(caller);
+    response
 }
 
 /// The layer over `/metrics` when it is not public: operator read.

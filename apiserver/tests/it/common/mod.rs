@@ -35,15 +35,16 @@ impl Answer {
 }
 
 pub async fn start() -> Server {
-    start_with(false).await
+    start_with(false, None).await
 }
 
 /// [`start`] with ACLs on (`drover server --acl`).
 pub async fn start_with_acl() -> Server {
-    start_with(true).await
+    start_with(true, None).await
 }
 
-async fn start_with(acl: bool) -> Server {
+/// [`start`], ACLs on or off, writing an audit log.
+pub async fn start_with(acl: bool, audit: Option<drover_apiserver::audit::AuditLog>) -> Server {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd for tests");
     let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
     config.request_timeout_ms = 3_000;
@@ -51,6 +52,9 @@ async fn start_with(acl: bool) -> Server {
     let mut state = ApiState::new(store.clone());
     if acl {
         state = state.with_acl();
+    }
+    if let Some(log) = audit {
+        state = state.with_audit(log);
     }
     let api = InProcessApi::start(state).await.expect("serving the API");
     Server {
