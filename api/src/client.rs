@@ -43,6 +43,22 @@ pub struct Indexed<T> {
     pub value: T,
 }
 
+/// PEM files for TLS: the CA to trust and a client certificate.
+#[derive(Debug, Clone, Default)]
+pub struct TlsFiles {
+    pub ca_cert: Option<std::path::PathBuf>,
+    pub client_cert: Option<std::path::PathBuf>,
+    pub client_key: Option<std::path::PathBuf>,
+}
+
+fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))
+}
+
+fn tls_error(path: &std::path::Path, e: reqwest::Error) -> ClientError {
+    ClientError::Tls(format!("{}: {e}", path.display()))
+}
+
 /// A connection to one server, in one namespace.
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -56,14 +72,42 @@ pub struct Client {
 impl Client {
     /// A client of the server at `addr` (`host:port` or an `http(s)://` URL).
     pub fn new(addr: &str, namespace: &str) -> Result<Client> {
+        Client::with_tls(addr, namespace, &TlsFiles::default())
+    }
+
+    /// [`Client::new`] trusting `tls.ca_cert` besides the system's roots,
+    /// and presenting a client certificate when given one.
+    pub fn with_tls(addr: &str, namespace: &str, tls: &TlsFiles) -> Result<Client> {
         let base = normalize_addr(addr)?;
-        let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .build()
-            .map_err(|source| ClientError::Unreachable {
-                base: base.clone(),
-                source,
-            })?;
+        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+        if let Some(path) = &tls.ca_cert {
+            let pem = read_file(path)?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| tls_error(path, e))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&tls.client_cert, &tls.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read_file(cert)?;
+                pem.push(b'\n');
+                pem.extend(read_file(key)?);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| tls_error(cert, e))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ClientError::Tls(
+                    "a client certificate needs its key: give both --client-cert and --client-key"
+                        .into(),
+                ))
+            }
+        }
+        let http = builder.build().map_err(|source| ClientError::Unreachable {
+            base: base.clone(),
+            source,
+        })?;
         Ok(Client {
             base,
             namespace: namespace.to_string(),

@@ -18,6 +18,9 @@ pub enum ClientError {
     /// The address is not one the client can use.
     #[error("{0}")]
     Address(String),
+    /// A TLS file (CA, client certificate or key) could not be used.
+    #[error("TLS: {0}")]
+    Tls(String),
     /// No answer at all: refused, timed out, a name that does not resolve.
     /// (The cause is the error's source: `{:#}` with anyhow prints it.)
     #[error("cannot reach the drover server at {base}; is it running? (--addr or DROVER_ADDR)")]

@@ -5,6 +5,7 @@
 //! they last once started.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
@@ -151,9 +152,10 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
     shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    serve_with(listener, router, Limits::default(), shutdown).await
+    serve_with(listener, router, Limits::default(), tls, shutdown).await
 }
 
 /// How long in-flight requests get to finish at shutdown (follow streams
@@ -166,8 +168,10 @@ pub async fn serve_with(
     listener: TcpListener,
     router: Router,
     limits: Limits,
+    tls: Option<Arc<rustls::ServerConfig>>,
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -189,10 +193,30 @@ pub async fn serve_with(
                     }
                 };
                 let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                let connection = graceful.watch(connection);
+                let Some(acceptor) = &acceptor else {
+                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                // The handshake gets as long as a request's headers: a
+                // client that stalls in it is cut off the same way.
+                let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    if let Err(e) = connection.await {
+                    let stream = match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(connection).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
                 });
@@ -236,7 +260,7 @@ impl InProcessApi {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
-        tokio::spawn(serve_with(listener, router, limits, stopped));
+        tokio::spawn(serve_with(listener, router, limits, None, stopped));
         Ok(InProcessApi {
             addr,
             base: format!("http://{addr}"),

@@ -15,6 +15,7 @@
 //!   127.0.0.1:4646): `/metrics`, `/v1/status/leader`, and [`api`] beside
 //!   them; slow clients are cut off (header and response deadlines).
 //! - `metrics`: the HTTP request metrics layer (by route template).
+//! - [`tls`]: the listener's TLS (and mutual TLS) configuration.
 //! - [`audit`]: the audit log (changes and refusals, one JSON line each,
 //!   rotated by size).
 //! - `browser`: what stops a web page from driving the API (JSON-only
@@ -29,3 +30,4 @@ pub mod catalog_view;
 pub mod dns;
 pub mod http;
 pub(crate) mod metrics;
+pub mod tls;

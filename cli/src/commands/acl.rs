@@ -127,7 +127,7 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
             };
             let written = rt.block_on(client.put_acl_policy(name, &body))?;
             for warning in &written.warnings {
-                eprintln!("warning: {warning}");
+                eprintln!("{warning}");
             }
             println!("Policy {name:?} written");
         }

@@ -37,6 +37,38 @@ pub struct ApiArgs {
         hide_env_values = true
     )]
     pub token: Option<String>,
+    /// The CA that signed the server's certificate, for an https address
+    /// (also NOMAD_CACERT).
+    #[arg(
+        long = "ca-cert",
+        env = "DROVER_CACERT",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// A client certificate, for servers that require one (mutual TLS;
+    /// also NOMAD_CLIENT_CERT).
+    #[arg(
+        long = "client-cert",
+        env = "DROVER_CLIENT_CERT",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// Its private key (also NOMAD_CLIENT_KEY).
+    #[arg(
+        long = "client-key",
+        env = "DROVER_CLIENT_KEY",
+        global = true,
+        value_name = "FILE"
+    )]
+    pub client_key: Option<std::path::PathBuf>,
+}
+
+/// A flag's value, else the `NOMAD_*` variable's.
+fn or_nomad(flag: &Option<std::path::PathBuf>, var: &str) -> Option<std::path::PathBuf> {
+    flag.clone()
+        .or_else(|| std::env::var_os(var).map(std::path::PathBuf::from))
 }
 
 impl ApiArgs {
@@ -46,7 +78,12 @@ impl ApiArgs {
             .token
             .clone()
             .or_else(|| std::env::var("NOMAD_TOKEN").ok());
-        Ok(Client::new(&self.addr, &self.namespace)?.with_token(token.as_deref()))
+        let tls = drover_api::client::TlsFiles {
+            ca_cert: or_nomad(&self.ca_cert, "NOMAD_CACERT"),
+            client_cert: or_nomad(&self.client_cert, "NOMAD_CLIENT_CERT"),
+            client_key: or_nomad(&self.client_key, "NOMAD_CLIENT_KEY"),
+        };
+        Ok(Client::with_tls(&self.addr, &self.namespace, &tls)?.with_token(token.as_deref()))
     }
 }
 

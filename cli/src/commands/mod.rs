@@ -26,6 +26,7 @@ mod periodic;
 mod plan;
 mod scale;
 mod server;
+mod tls;
 mod validate;
 
 use std::process::ExitCode;
@@ -91,6 +92,8 @@ enum Command {
     Periodic(periodic::Args),
     /// ACLs: bootstrap, policies, tokens.
     Acl(acl::Args),
+    /// A CA and certificates for TLS: `tls ca create`, `tls cert create --server`.
+    Tls(tls::Args),
     /// Print the version.
     Version,
 }
@@ -119,6 +122,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Dispatch(args) => dispatch::run(&args, &cli.api),
         Command::Periodic(args) => periodic::run(&args, &cli.api),
         Command::Acl(args) => acl::run(&args, &cli.api),
+        Command::Tls(args) => tls::run(&args),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

@@ -63,6 +63,15 @@ pub struct Args {
     /// without one); otherwise it needs operator read.
     #[arg(long)]
     acl_metrics_public: bool,
+    /// Serve the API over TLS with this certificate (PEM; with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (mutual TLS).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<std::path::PathBuf>,
     /// Write every change and every refused request to FILE, one JSON line
     /// each (docs/acl.md).
     #[arg(long, value_name = "FILE")]
@@ -231,9 +240,23 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         },
         Some(api),
     );
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(
+            drover_apiserver::tls::server_config(cert, key, args.tls_client_ca.as_deref())
+                .context("--tls-cert/--tls-key/--tls-client-ca")?,
+        ),
+        _ => None,
+    };
+    if tls.is_some() {
+        tracing::info!(
+            mutual = args.tls_client_ca.is_some(),
+            "the API speaks TLS only"
+        );
+    }
     let http = tokio::spawn(drover_apiserver::http::serve(
         listener,
         router,
+        tls,
         shutdown.clone(),
     ));
     tracing::info!(addr = %args.http_addr, "serving the API and /metrics");

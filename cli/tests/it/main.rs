@@ -22,4 +22,5 @@ mod server;
 mod services;
 mod task_lifecycle;
 mod templates;
+mod tls_acl;
 mod validate_inspect;

@@ -1,0 +1,253 @@
+//! TLS and ACLs as an operator sets them up: `drover tls` makes a CA and
+//! certificates, `drover server --acl --tls-cert … --tls-client-ca …`
+//! serves the API over mutual TLS; curl and the CLI get in with a client
+//! certificate and not without; `drover acl` bootstraps, writes a policy
+//! and a token that works only within its namespace.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use drover_test_support::wait::eventually;
+use drover_test_support::TestEtcd;
+
+use crate::common::{drover, DROVER};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// `drover ARGS` in `dir` with the TLS environment for `addr`.
+fn cli(dir: &Path, addr: &str, token: Option<&str>, args: &[&str]) -> Output {
+    let mut command = Command::new(DROVER);
+    command
+        .current_dir(dir)
+        .args(args)
+        .env("DROVER_ADDR", addr)
+        .env("DROVER_CACERT", "drover-agent-ca.pem")
+        .env("DROVER_CLIENT_CERT", "dc1-cli-drover.pem")
+        .env("DROVER_CLIENT_KEY", "dc1-cli-drover-key.pem")
+        .env_remove("DROVER_TOKEN")
+        .env_remove("NOMAD_TOKEN");
+    if let Some(token) = token {
+        command.env("DROVER_TOKEN", token);
+    }
+    command.output().expect("run drover")
+}
+
+fn ok(output: &Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn secret_of(printed: &str) -> String {
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret ID"))
+        .and_then(|l| l.split('=').nth(1))
+        .map(|s| s.trim().to_string())
+        .expect("a secret")
+}
+
+fn curl(dir: &Path, args: &[&str]) -> Output {
+    Command::new("curl")
+        .current_dir(dir)
+        .args(["-s", "-m", "5", "--cacert", "drover-agent-ca.pem"])
+        .args(args)
+        .output()
+        .expect("curl")
+}
+
+#[tokio::test]
+async fn mutual_tls_and_acls_from_the_cli() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for args in [
+        &["tls", "ca", "create"][..],
+        &["tls", "cert", "create", "--server"],
+        &["tls", "cert", "create", "--cli"],
+    ] {
+        ok(&Command::new(DROVER)
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("tls"));
+    }
+    // A second CA's certificate must not get in.
+    let other = tempfile::tempdir().expect("tempdir");
+    for args in [
+        &["tls", "ca", "create"][..],
+        &["tls", "cert", "create", "--cli"],
+    ] {
+        ok(&Command::new(DROVER)
+            .current_dir(other.path())
+            .args(args)
+            .output()
+            .expect("tls"));
+    }
+
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let port = free_port();
+    let addr = format!("https://127.0.0.1:{port}");
+    let path = |f: &str| d.join(f).display().to_string();
+    let (cert, key, ca) = (
+        path("dc1-server-drover.pem"),
+        path("dc1-server-drover-key.pem"),
+        path("drover-agent-ca.pem"),
+    );
+    let _server = drover(
+        &etcd,
+        &[
+            "server",
+            &format!("--http-addr=127.0.0.1:{port}"),
+            "--acl",
+            &format!("--tls-cert={cert}"),
+            &format!("--tls-key={key}"),
+            &format!("--tls-client-ca={ca}"),
+        ],
+    );
+    let leader = format!("{addr}/v1/status/leader");
+    eventually(20, "the server answering over TLS", || async {
+        let out = curl(
+            d,
+            &[
+                "--cert",
+                "dc1-cli-drover.pem",
+                "--key",
+                "dc1-cli-drover-key.pem",
+                &leader,
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .contains("leading")
+            .then_some(())
+    })
+    .await;
+
+    // Without a client certificate, with another CA's, or in plain HTTP:
+    // no answer at all.
+    assert!(curl(d, &[&leader]).stdout.is_empty());
+    let foreign = other
+        .path()
+        .join("dc1-cli-drover.pem")
+        .display()
+        .to_string();
+    let foreign_key = other
+        .path()
+        .join("dc1-cli-drover-key.pem")
+        .display()
+        .to_string();
+    assert!(
+        curl(d, &["--cert", &foreign, "--key", &foreign_key, &leader])
+            .stdout
+            .is_empty()
+    );
+    let plain = curl(d, &[&format!("http://127.0.0.1:{port}/v1/status/leader")]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("leading"));
+    let bare = Command::new(DROVER)
+        .current_dir(d)
+        .args(["get", "jobs"])
+        .env("DROVER_ADDR", &addr)
+        .env("DROVER_CACERT", "drover-agent-ca.pem")
+        .env_remove("DROVER_CLIENT_CERT")
+        .env_remove("DROVER_CLIENT_KEY")
+        .output()
+        .expect("drover");
+    assert!(
+        !bare.status.success(),
+        "the CLI without a client certificate"
+    );
+
+    // The CLI with its certificate: ACLs from bootstrap to a team's token.
+    let root = secret_of(&ok(&cli(d, &addr, None, &["acl", "bootstrap"])));
+    let refused = cli(d, &addr, None, &["acl", "bootstrap"]);
+    assert!(!refused.status.success(), "a second bootstrap");
+    std::fs::write(
+        d.join("team.hcl"),
+        "namespace \"web\" {\n  policy = \"write\"\n}\n",
+    )
+    .expect("policy");
+    ok(&cli(
+        d,
+        &addr,
+        Some(&root),
+        &["acl", "policy", "apply", "web-team", "team.hcl"],
+    ));
+    let token = ok(&cli(
+        d,
+        &addr,
+        Some(&root),
+        &[
+            "acl", "token", "create", "--name", "web-ci", "--policy", "web-team",
+        ],
+    ));
+    let web = secret_of(&token);
+    let listed = ok(&cli(d, &addr, Some(&root), &["acl", "token", "list"]));
+    assert!(
+        listed.contains("web-ci") && !listed.contains(&web),
+        "{listed}"
+    );
+    let me = ok(&cli(d, &addr, Some(&web), &["acl", "token", "self"]));
+    assert!(me.contains("web-team"), "{me}");
+
+    std::fs::write(
+        d.join("web.nomad"),
+        r#"job "api" {
+  namespace = "web"
+  datacenters = ["dc1"]
+  group "api" {
+    task "api" {
+      driver = "docker"
+      config {
+        image = "busybox:1"
+      }
+    }
+  }
+}
+"#,
+    )
+    .expect("job");
+    ok(&cli(
+        d,
+        &addr,
+        Some(&web),
+        &["apply", "-f", "web.nomad", "--detach"],
+    ));
+    let jobs = ok(&cli(d, &addr, Some(&web), &["get", "jobs", "-A"]));
+    assert!(jobs.contains("api"), "{jobs}");
+    // The same file in another namespace, and any token-less request: refused.
+    std::fs::write(
+        d.join("db.nomad"),
+        std::fs::read_to_string(d.join("web.nomad"))
+            .expect("read")
+            .replace("namespace = \"web\"", "namespace = \"db\""),
+    )
+    .expect("job");
+    let denied = cli(
+        d,
+        &addr,
+        Some(&web),
+        &["apply", "-f", "db.nomad", "--detach"],
+    );
+    assert!(!denied.status.success());
+    let said = String::from_utf8_lossy(&denied.stderr);
+    assert!(
+        said.contains("lacks submit-job on namespace \"db\""),
+        "{said}"
+    );
+    let anonymous = cli(d, &addr, None, &["get", "jobs"]);
+    assert!(!anonymous.status.success());
+    assert!(
+        String::from_utf8_lossy(&anonymous.stderr).contains("anonymous"),
+        "{}",
+        String::from_utf8_lossy(&anonymous.stderr)
+    );
+}
