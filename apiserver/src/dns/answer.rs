@@ -83,11 +83,15 @@ fn resolve(
         Lookup::Service {
             service,
             tag,
+            namespace,
             datacenter,
         } => {
+            let namespace = namespace
+                .clone()
+                .unwrap_or_else(|| drover_api_types::meta::DEFAULT_NAMESPACE.to_string());
             let mut instances: Vec<&Instance> = snapshot
                 .services
-                .get(service)
+                .get(&(namespace, service.clone()))
                 .into_iter()
                 .flatten()
                 .filter(|i| tag.as_ref().is_none_or(|t| i.tags.contains(t)))

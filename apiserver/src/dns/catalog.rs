@@ -82,7 +82,9 @@ pub struct Snapshot {
     pub ready: bool,
     /// The catalog index this was built at (the SOA serial).
     pub serial: u32,
-    pub services: HashMap<String, Vec<Instance>>,
+    /// By (namespace, service name), both lowercase: a service name is
+    /// answered within its namespace only.
+    pub services: HashMap<(String, String), Vec<Instance>>,
     pub nodes: HashMap<String, NodeEntry>,
 }
 
@@ -124,12 +126,22 @@ impl Snapshot {
             if let Some(instance) = instance(reg, &by_id) {
                 snapshot
                     .services
-                    .entry(reg.spec.service_name.to_lowercase())
+                    .entry((
+                        namespace_of(reg).to_lowercase(),
+                        reg.spec.service_name.to_lowercase(),
+                    ))
                     .or_default()
                     .push(instance);
             }
         }
         snapshot
+    }
+}
+
+fn namespace_of(reg: &ServiceRegistration) -> &str {
+    match reg.metadata.namespace.as_str() {
+        "" => drover_api_types::meta::DEFAULT_NAMESPACE,
+        ns => ns,
     }
 }
 

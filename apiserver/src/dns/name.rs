@@ -11,10 +11,13 @@ use hickory_proto::rr::Name;
 pub enum Lookup {
     /// The served domain itself (`consul.`): SOA.
     Apex,
-    /// `[<tag>.]<service>.service[.<dc>]` or `_<service>._<tag>.service[.<dc>]`.
+    /// `[<tag>.]<service>.service[.<ns>.ns][.<dc>.dc]` (or the legacy
+    /// `.service.<dc>`), or `_<service>._<tag>.service…`. No namespace
+    /// means `default`: another namespace's services answer only by name.
     Service {
         service: String,
         tag: Option<String>,
+        namespace: Option<String>,
         datacenter: Option<String>,
     },
     /// `<node>.node[.<dc>]`.
@@ -44,29 +47,48 @@ pub fn parse<'d>(name: &Name, domains: &'d [Name]) -> Option<(&'d Name, Lookup)>
 }
 
 fn lookup(labels: &[String]) -> Lookup {
-    let Some(last) = labels.last() else {
+    if labels.is_empty() {
         return Lookup::Apex;
-    };
-    let (kind_at, datacenter) = if is_kind(last) {
-        (labels.len() - 1, None)
-    } else if labels.len() >= 2 && is_kind(&labels[labels.len() - 2]) {
-        (labels.len() - 2, Some(last.clone()))
-    } else {
-        return Lookup::Unknown;
-    };
-    let before = &labels[..kind_at];
-    match labels[kind_at].as_str() {
-        "service" => service(before, datacenter),
-        "node" if !before.is_empty() => Lookup::Node {
-            // Node names may hold dots; Consul joins the labels back.
-            node: before.join("."),
-            datacenter,
-        },
-        "addr" => match before {
-            [hex] => decode_addr(hex).map_or(Lookup::Unknown, Lookup::Addr),
+    }
+    // The kind is followed by nothing, `<dc>`, `<dc>.dc`, `<ns>.ns` or
+    // `<ns>.ns.<dc>.dc`: at most four labels.
+    let from = labels.len().saturating_sub(5);
+    for kind_at in (from..labels.len()).rev() {
+        if !is_kind(&labels[kind_at]) {
+            continue;
+        }
+        let Some((namespace, datacenter)) = suffix(&labels[kind_at + 1..]) else {
+            continue;
+        };
+        let before = &labels[..kind_at];
+        return match labels[kind_at].as_str() {
+            "service" => service(before, namespace, datacenter),
+            "node" if !before.is_empty() && namespace.is_none() => Lookup::Node {
+                // Node names may hold dots; Consul joins the labels back.
+                node: before.join("."),
+                datacenter,
+            },
+            "addr" if namespace.is_none() => match before {
+                [hex] => decode_addr(hex).map_or(Lookup::Unknown, Lookup::Addr),
+                _ => Lookup::Unknown,
+            },
             _ => Lookup::Unknown,
-        },
-        _ => Lookup::Unknown,
+        };
+    }
+    Lookup::Unknown
+}
+
+/// `(namespace, datacenter)` of what follows the kind.
+fn suffix(rest: &[String]) -> Option<(Option<String>, Option<String>)> {
+    match rest {
+        [] => Some((None, None)),
+        [dc, kind] if kind == "dc" => Some((None, Some(dc.clone()))),
+        [ns, kind] if kind == "ns" => Some((Some(ns.clone()), None)),
+        [ns, ns_kind, dc, dc_kind] if ns_kind == "ns" && dc_kind == "dc" => {
+            Some((Some(ns.clone()), Some(dc.clone())))
+        }
+        [dc] => Some((None, Some(dc.clone()))),
+        _ => None,
     }
 }
 
@@ -74,7 +96,7 @@ fn is_kind(label: &str) -> bool {
     matches!(label, "service" | "node" | "addr")
 }
 
-fn service(before: &[String], datacenter: Option<String>) -> Lookup {
+fn service(before: &[String], namespace: Option<String>, datacenter: Option<String>) -> Lookup {
     let (service, tag) = match before {
         [service] => (service.clone(), None),
         // RFC 2782: `_tcp` is the protocol, not a tag (Consul reads it so).
@@ -92,6 +114,7 @@ fn service(before: &[String], datacenter: Option<String>) -> Lookup {
     Lookup::Service {
         service,
         tag,
+        namespace,
         datacenter,
     }
 }
@@ -141,8 +164,40 @@ mod tests {
         Lookup::Service {
             service: service.into(),
             tag: tag.map(Into::into),
+            namespace: None,
             datacenter: dc.map(Into::into),
         }
+    }
+
+    #[test]
+    fn namespaces_and_datacenters_in_consuls_form() {
+        let in_ns = |ns: &str, dc: Option<&str>| Lookup::Service {
+            service: "api".into(),
+            tag: None,
+            namespace: Some(ns.into()),
+            datacenter: dc.map(Into::into),
+        };
+        assert_eq!(
+            parsed("api.service.web.ns.consul.").map(|p| p.1),
+            Some(in_ns("web", None))
+        );
+        assert_eq!(
+            parsed("api.service.web.ns.dc2.dc.consul.").map(|p| p.1),
+            Some(in_ns("web", Some("dc2")))
+        );
+        assert_eq!(
+            parsed("api.service.dc2.dc.consul.").map(|p| p.1),
+            Some(svc("api", None, Some("dc2")))
+        );
+        assert_eq!(
+            parsed("api.service.dc2.consul.").map(|p| p.1),
+            Some(svc("api", None, Some("dc2")))
+        );
+        assert_eq!(
+            parsed("n1.node.web.ns.consul.").map(|p| p.1),
+            Some(Lookup::Unknown),
+            "nodes have no namespace"
+        );
     }
 
     #[test]

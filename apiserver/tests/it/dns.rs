@@ -93,9 +93,25 @@ impl Dns {
         tags: &[&str],
         check: &str,
     ) {
+        self.register_in("default", id, service, node, addr, tags, check)
+            .await
+    }
+
+    /// [`Dns::register`] in namespace `ns`.
+    #[allow(clippy::too_many_arguments)]
+    async fn register_in(
+        &self,
+        ns: &str,
+        id: &str,
+        service: &str,
+        node: (&str, &str),
+        addr: (&str, u16),
+        tags: &[&str],
+        check: &str,
+    ) {
         let mut reg = ServiceRegistration::default();
         reg.metadata.name = id.into();
-        reg.metadata.namespace = "default".into();
+        reg.metadata.namespace = ns.into();
         reg.spec.service_name = service.into();
         reg.spec.node_id = node.0.into();
         reg.spec.node_name = node.1.into();
@@ -109,7 +125,7 @@ impl Dns {
             status: check.into(),
             ..Default::default()
         }];
-        let key = self.store.keys().service("default", id);
+        let key = self.store.keys().service(ns, id);
         self.store.put_at(&key, &reg).await.expect("registration");
     }
 
@@ -446,4 +462,49 @@ async fn garbage_and_stalled_connections_do_not_hurt() {
             .await,
         ALL_SRV
     );
+}
+
+#[tokio::test]
+async fn a_service_answers_within_its_namespace_only() {
+    let dns = start().await;
+    dns.nginx().await;
+    // Another namespace's job takes the same service name.
+    dns.register_in(
+        "db",
+        "d",
+        "nginx",
+        ("n1", "web-1"),
+        ("127.0.0.11", 9999),
+        &[],
+        "passing",
+    )
+    .await;
+    dns.register_in(
+        "db",
+        "e",
+        "postgres",
+        ("n1", "web-1"),
+        ("127.0.0.11", 5432),
+        &[],
+        "passing",
+    )
+    .await;
+    let db_srv = ["1 1 5432 web-1.node.dc1.consul."];
+    dns.until(&["postgres.service.db.ns.consul", "SRV", "+short"], &db_srv)
+        .await;
+    dns.until(
+        &["postgres.service.db.ns.dc1.dc.consul", "SRV", "+short"],
+        &db_srv,
+    )
+    .await;
+    dns.until(
+        &["nginx.service.db.ns.consul", "SRV", "+short"],
+        &["1 1 9999 web-1.node.dc1.consul."],
+    )
+    .await;
+    // By name alone: the default namespace's, never db's.
+    dns.until(&["nginx.service.consul", "SRV", "+short"], &ALL_SRV)
+        .await;
+    dns.until(&["postgres.service.consul", "SRV", "+short"], &[])
+        .await;
 }
