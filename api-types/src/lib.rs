@@ -5,6 +5,7 @@
 //! - [`job`], [`group`], [`task`]: the Job kind, as a user writes it.
 //! - [`node`], [`alloc`], [`service`], [`deployment`]: the kinds controllers
 //!   and agents write.
+//! - [`namespace`]: namespaces as objects (name rules, the deleting mark).
 //! - [`acl`]: ACL policies (Nomad's language), tokens, and what a caller
 //!   may do.
 //! - [`redact`]: registry credentials hidden from every read of a job.
@@ -37,6 +38,7 @@ pub mod jobspec;
 pub mod meta;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod mock;
+pub mod namespace;
 pub mod node;
 pub mod redact;
 pub mod resolve;

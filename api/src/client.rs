@@ -25,6 +25,7 @@ use crate::deployments::DeploymentView;
 use crate::error::ClientError;
 use crate::job_actions::ScaleRequest;
 use crate::jobs::{RegisterRequest, RegisterResponse};
+use crate::namespaces::{NamespaceRequest, NamespaceView};
 use crate::nodes::{DrainRequest, EligibilityRequest, SchedulingResponse};
 use crate::plan::{PlanRequest, PlanResponse};
 use crate::versions::{JobVersions, RevertRequest};
@@ -317,6 +318,31 @@ impl Client {
     pub async fn eligibility(&self, node: &str, eligible: bool) -> Result<SchedulingResponse> {
         let path = format!("/v1/node/{}/eligibility", segment(node));
         self.post(&path, &[], &EligibilityRequest { eligible })
+            .await
+    }
+
+    // Namespaces.
+
+    pub async fn namespaces(&self) -> Result<Vec<NamespaceView>> {
+        Ok(self.get("/v1/namespaces", &[]).await?.value)
+    }
+
+    pub async fn namespace_view(&self, name: &str) -> Result<NamespaceView> {
+        let path = format!("/v1/namespace/{}", segment(name));
+        Ok(self.get(&path, &[]).await?.value)
+    }
+
+    /// Creates or updates namespace `name`.
+    pub async fn apply_namespace(&self, name: &str, description: &str) -> Result<NamespaceView> {
+        let body = NamespaceRequest {
+            description: description.to_string(),
+        };
+        self.post(&format!("/v1/namespace/{}", segment(name)), &[], &body)
+            .await
+    }
+
+    pub async fn delete_namespace(&self, name: &str) -> Result<NamespaceView> {
+        self.delete(&format!("/v1/namespace/{}", segment(name)), &[])
             .await
     }
 

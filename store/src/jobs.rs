@@ -19,6 +19,18 @@ const STALE_IN_TXN: usize = 64;
 /// the revision of the write; a lost race is [`crate::StoreError::Conflict`]
 /// or [`crate::StoreError::AlreadyExists`].
 pub async fn commit_job_version(store: &Store, job: &Job, stale: Vec<String>) -> Result<i64> {
+    commit_job_version_guarded(store, job, stale, None).await
+}
+
+/// [`commit_job_version`], also guarded by `extra` (a key and the
+/// revision it must still be at): a new job's namespace, so a deletion
+/// that marked it meanwhile makes the registration fail.
+pub async fn commit_job_version_guarded(
+    store: &Store,
+    job: &Job,
+    stale: Vec<String>,
+    extra: Option<(String, i64)>,
+) -> Result<i64> {
     let keys = store.keys();
     let (ns, name) = (&job.metadata.namespace, &job.metadata.name);
     let key = keys.job(ns, name);
@@ -30,6 +42,9 @@ pub async fn commit_job_version(store: &Store, job: &Job, stale: Vec<String>) ->
     snapshot.metadata.resource_version = 0;
     let bytes = crate::codec::encode(&key, &snapshot)?;
     let mut unit = Atomic::new().guard(key.clone(), guard);
+    if let Some((other, revision)) = extra {
+        unit = unit.guard(other, Guard::Revision(revision));
+    }
     for stale in stale {
         unit = unit.delete(stale);
     }

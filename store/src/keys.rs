@@ -26,6 +26,7 @@
 //! | `leaders/<election>`                        | election  | [`crate::election`]              |
 //! | `servers/<name>`                            | server    | that `drover server`, on a lease |
 //! | `kv/<consul key>`                           | KV value  | apiserver (Consul KV API)        |
+//! | `namespaces/<name>`                         | namespace | apiserver (operators)            |
 //! | `acl-policies/<name>`                       | ACL policy| apiserver (operators)            |
 //! | `acl-tokens/<sha256 of the secret>`         | ACL token | apiserver (operators)            |
 //! | `acl-bootstrap/done`                        | marker    | apiserver, once                  |
@@ -83,6 +84,7 @@ pub mod collections {
     /// The Consul-compatible KV store; keys below it are the users' own
     /// (any bytes Consul allows, `/` included, empty segments too).
     pub const KV: &str = "kv";
+    pub const NAMESPACES: &str = "namespaces";
     pub const ACL_POLICIES: &str = "acl-policies";
     /// Tokens by the hash of their secret, so a request's token is one
     /// lookup; never the secret itself.
@@ -275,6 +277,9 @@ impl Keys {
         self.key(c::SERVERS, &[name])
     }
 
+    pub fn namespace(&self, name: &str) -> String {
+        self.key(c::NAMESPACES, &[name])
+    }
     pub fn acl_policy(&self, name: &str) -> String {
         self.key(c::ACL_POLICIES, &[name])
     }

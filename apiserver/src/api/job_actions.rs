@@ -166,6 +166,7 @@ async fn stop_job(
         Some(existing),
         job,
         check_index,
+        None,
     )
     .await?;
     Ok(Json(response))
@@ -199,6 +200,7 @@ async fn scale(
         Some(existing),
         job,
         request.check_index,
+        None,
     )
     .await?;
     if response.changed {

@@ -129,6 +129,10 @@ async fn register_job(
     drover_store::keys::validate_segment(&name)
         .map_err(|e| ApiError::bad_request(e.to_string()).at("metadata.name"))?;
     let existing = state.store.get::<Job>(&ns, &name).await?;
+    let namespace = match existing {
+        None => super::namespaces::new_job_guard(&state.store, &ns).await?,
+        Some(_) => None,
+    };
     let mut submitted = request.job;
     if let Some(stored) = &existing {
         // A job read (credentials redacted), changed and sent back keeps
@@ -142,6 +146,7 @@ async fn register_job(
         existing,
         submitted,
         request.check_index,
+        namespace,
     )
     .await?;
     Ok(Json(response))
@@ -151,6 +156,8 @@ async fn register_job(
 /// `check_index`, version): every change of a job goes through here, so
 /// the job and its version snapshot are written in one transaction
 /// guarded by the revision `existing` was read at.
+/// A new job also needs its namespace to exist: pass
+/// [`super::namespaces::new_job_guard`]'s guard as `namespace`.
 pub async fn write_job(
     store: &Store,
     limits: &JobLimits,
@@ -158,6 +165,7 @@ pub async fn write_job(
     existing: Option<Job>,
     submitted: Job,
     check_index: Option<i64>,
+    namespace: Option<(String, i64)>,
 ) -> ApiResult<RegisterResponse> {
     let name = submitted.metadata.name.clone();
     let decision = register::decide_within(
@@ -184,7 +192,7 @@ pub async fn write_job(
     } else {
         Vec::new()
     };
-    let index = drover_store::jobs::commit_job_version(store, &job, stale)
+    let index = drover_store::jobs::commit_job_version_guarded(store, &job, stale, namespace)
         .await
         .map_err(|e| match e {
             drover_store::StoreError::Conflict { .. }

@@ -1,46 +1,123 @@
-//! `GET /v1/namespaces`: the namespaces in use. drover has no namespace
-//! objects yet: a namespace exists while a job lives in it, and `default`
-//! always does.
+//! Namespaces: `GET /v1/namespaces`, `GET|POST|DELETE /v1/namespace/{name}`.
+//! A namespace is an object (`namespaces/<name>`); `default` always
+//! exists. A new job may be registered only into one that exists
+//! ([`new_job_guard`]); deleting one is refused while jobs live in it.
 
-use std::collections::BTreeMap;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use chrono::Utc;
 use drover_api_types::acl::Capability;
+use drover_api_types::namespace::{invalid_name, Namespace};
 use drover_store::keys::collections as c;
+use drover_store::{Guard, Store, StoreError, Versioned};
 
 use super::acl::Caller;
-use super::error::ApiResult;
+use super::error::{ApiError, ApiResult};
+use super::extract::ApiJson;
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions, DEFAULT_NAMESPACE};
 use super::route::{Need, Route, Routes};
 use super::ApiState;
-pub use drover_api::namespaces::NamespaceView;
+pub use drover_api::namespaces::{NamespaceRequest, NamespaceView};
 
 pub(crate) fn routes() -> Routes {
-    Routes::new("namespaces").add(
-        Route::get("/v1/namespaces", "The namespaces in use")
+    Routes::new("namespaces")
+        .add(
+            Route::get(
+                "/v1/namespaces",
+                "The namespaces (those the token may list jobs in)",
+            )
             .blocking()
             .answers(schema::list::<NamespaceView>)
             .needs(Need::Token),
-        list,
-    )
+            list,
+        )
+        .add(
+            Route::get("/v1/namespace/{name}", "Read a namespace")
+                .answers(schema::one::<NamespaceView>)
+                .needs(Need::NamespaceInPath(Capability::ListJobs)),
+            read,
+        )
+        .add(
+            Route::post("/v1/namespace/{name}", "Create or update a namespace")
+                .body("{description?}", schema::one::<NamespaceRequest>)
+                .answers(schema::one::<NamespaceView>),
+            apply,
+        )
+        .add(
+            Route::delete(
+                "/v1/namespace/{name}",
+                "Delete a namespace (refused while jobs live in it)",
+            )
+            .answers(schema::one::<NamespaceView>),
+            delete,
+        )
 }
 
-/// Counts jobs per namespace from their namespaces (pure); `default` is
-/// always listed; sorted by name.
-pub fn namespaces<'a>(job_namespaces: impl IntoIterator<Item = &'a str>) -> Vec<NamespaceView> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::from([(DEFAULT_NAMESPACE, 0)]);
-    for ns in job_namespaces {
-        *counts.entry(ns).or_default() += 1;
+/// Every namespace, declared or named by jobs, with its job count
+/// (pure); `default` is always listed; sorted by name.
+pub fn namespaces<'a>(
+    declared: &[Namespace],
+    job_namespaces: impl IntoIterator<Item = &'a str>,
+) -> Vec<NamespaceView> {
+    let mut views: BTreeMap<String, NamespaceView> = BTreeMap::new();
+    let view = |name: &str, exists: bool| NamespaceView {
+        name: name.to_string(),
+        jobs: 0,
+        description: String::new(),
+        exists,
+    };
+    views.insert(DEFAULT_NAMESPACE.into(), view(DEFAULT_NAMESPACE, true));
+    for ns in declared {
+        let mut v = view(&ns.name, true);
+        v.description = ns.description.clone();
+        views.insert(ns.name.clone(), v);
     }
-    counts
-        .into_iter()
-        .map(|(name, jobs)| NamespaceView {
-            name: name.to_string(),
-            jobs,
+    for ns in job_namespaces {
+        views
+            .entry(ns.to_string())
+            .or_insert_with(|| view(ns, false))
+            .jobs += 1;
+    }
+    views.into_values().collect()
+}
+
+async fn declared(store: &Store) -> ApiResult<(Vec<Namespace>, i64)> {
+    let list = store
+        .list_at::<Versioned<Namespace>>(&store.keys().collection(c::NAMESPACES))
+        .await?;
+    Ok((
+        list.items.into_iter().map(|v| v.value).collect(),
+        list.revision,
+    ))
+}
+
+/// The namespace of every job.
+async fn job_namespaces(store: &Store) -> ApiResult<(Vec<String>, i64)> {
+    let keys = store.keys();
+    let jobs = store.list_keys(&keys.collection(c::JOBS)).await?;
+    let names = jobs
+        .items
+        .iter()
+        .filter_map(|kv| keys.parse(&kv.key))
+        .filter_map(|p| match p.segments.as_slice() {
+            [ns, _] => Some(ns.to_string()),
+            _ => None,
         })
-        .collect()
+        .collect();
+    Ok((names, jobs.revision))
+}
+
+async fn views(store: &Store) -> ApiResult<(Vec<NamespaceView>, i64)> {
+    let (declared, r1) = declared(store).await?;
+    let (in_use, r2) = job_namespaces(store).await?;
+    Ok((
+        namespaces(&declared, in_use.iter().map(String::as_str)),
+        r1.max(r2),
+    ))
 }
 
 async fn list(
@@ -49,22 +126,154 @@ async fn list(
     Query(query): Query<HashMap<String, String>>,
 ) -> ApiResult<Indexed<Vec<NamespaceView>>> {
     let options = ReadOptions::parse(&query)?;
-    options.block(&state.feed, &[c::JOBS]).await;
-    let store = &state.store;
-    let keys = store.keys();
-    let jobs = store.list_raw(&keys.collection(c::JOBS)).await?;
-    let parsed: Vec<_> = jobs
-        .items
-        .iter()
-        .filter_map(|kv| keys.parse(&kv.key))
-        .collect();
-    let in_use = parsed.iter().filter_map(|p| match p.segments.as_slice() {
-        [ns, _] => Some(ns.as_ref()),
-        _ => None,
-    });
-    let mut listed = namespaces(in_use);
+    options.block(&state.feed, &[c::JOBS, c::NAMESPACES]).await;
+    let (mut listed, revision) = views(&state.store).await?;
     listed.retain(|n| caller.may(&n.name, Capability::ListJobs));
-    Ok(Indexed(jobs.revision, listed))
+    Ok(Indexed(revision, listed))
+}
+
+fn not_found(name: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "namespace {name:?} does not exist; create it with: drover namespace apply {name}"
+    ))
+    .at("name")
+}
+
+async fn read(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<NamespaceView>> {
+    caller.require(&name, Capability::ListJobs)?;
+    let (listed, _) = views(&state.store).await?;
+    listed
+        .into_iter()
+        .find(|v| v.name == name)
+        .map(Json)
+        .ok_or_else(|| not_found(&name))
+}
+
+async fn apply(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+    ApiJson(request): ApiJson<NamespaceRequest>,
+) -> ApiResult<Json<NamespaceView>> {
+    if let Some(problem) = invalid_name(&name) {
+        return Err(ApiError::bad_request(problem).at("name"));
+    }
+    if request.description.len() > 1024 {
+        return Err(ApiError::bad_request("a description is at most 1024 bytes").at("description"));
+    }
+    let store = &state.store;
+    let key = store.keys().namespace(&name);
+    let existing: Option<Versioned<Namespace>> = store.get_at(&key).await?;
+    if existing.as_ref().is_some_and(|e| e.value.deleting) {
+        return Err(ApiError::conflict(format!(
+            "namespace {name:?} is being deleted"
+        )));
+    }
+    let now = Utc::now();
+    let namespace = Namespace {
+        name: name.clone(),
+        description: request.description,
+        deleting: false,
+        create_time: existing
+            .as_ref()
+            .and_then(|e| e.value.create_time)
+            .or(Some(now)),
+        modify_time: Some(now),
+    };
+    let guard = existing
+        .as_ref()
+        .map_or(Guard::Absent, |e| Guard::Revision(e.revision));
+    let bytes = serde_json::to_vec(&namespace)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    match store.put_raw(&key, bytes, guard, None).await {
+        Ok(_) => {}
+        Err(StoreError::Conflict { .. } | StoreError::AlreadyExists { .. }) => {
+            return Err(ApiError::conflict(format!(
+                "namespace {name:?} changed meanwhile; apply again"
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let (listed, _) = views(store).await?;
+    listed
+        .into_iter()
+        .find(|v| v.name == name)
+        .map(Json)
+        .ok_or_else(|| not_found(&name))
+}
+
+async fn delete(
+    State(state): State<ApiState>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<NamespaceView>> {
+    if name == DEFAULT_NAMESPACE {
+        return Err(ApiError::bad_request("the default namespace cannot be deleted").at("name"));
+    }
+    let store = &state.store;
+    let key = store.keys().namespace(&name);
+    let Some(existing) = store.get_at::<Versioned<Namespace>>(&key).await? else {
+        return Err(not_found(&name));
+    };
+    // Marked first: a registration that read it before is refused by its
+    // guard; one that landed before is seen by the listing below.
+    let mut marked = existing.value.clone();
+    marked.deleting = true;
+    let bytes = serde_json::to_vec(&marked)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let revision = store
+        .put_raw(&key, bytes, Guard::Revision(existing.revision), None)
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict { .. } => {
+                ApiError::conflict(format!("namespace {name:?} changed meanwhile; try again"))
+            }
+            other => other.into(),
+        })?;
+    let jobs = store
+        .list_keys(&store.keys().collection_prefix(c::JOBS, &[&name]))
+        .await?;
+    if !jobs.items.is_empty() {
+        // Unmark; a failure here leaves it marked, which `apply` clears.
+        let bytes = serde_json::to_vec(&existing.value)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        let _ = store
+            .put_raw(&key, bytes, Guard::Revision(revision), None)
+            .await;
+        return Err(ApiError::conflict(format!(
+            "namespace {name:?} still holds {} job(s); stop and purge them first",
+            jobs.items.len()
+        )));
+    }
+    store.delete_raw(&key, Guard::Revision(revision)).await?;
+    Ok(Json(NamespaceView {
+        name,
+        jobs: 0,
+        description: existing.value.description,
+        exists: false,
+    }))
+}
+
+/// Where a new job may go: `default`, or a namespace that exists and is
+/// not being deleted. The guard (its key and revision) goes into the
+/// registration's transaction.
+pub async fn new_job_guard(store: &Store, ns: &str) -> ApiResult<Option<(String, i64)>> {
+    if ns == DEFAULT_NAMESPACE {
+        return Ok(None);
+    }
+    let key = store.keys().namespace(ns);
+    match store.get_at::<Versioned<Namespace>>(&key).await? {
+        None => Err(ApiError::bad_request(format!(
+            "namespace {ns:?} does not exist; create it with: drover namespace apply {ns}"
+        ))
+        .at("namespace")),
+        Some(v) if v.value.deleting => {
+            Err(ApiError::conflict(format!("namespace {ns:?} is being deleted")).at("namespace"))
+        }
+        Some(v) => Ok(Some((key, v.revision))),
+    }
 }
 
 #[cfg(test)]
@@ -73,9 +282,25 @@ mod tests {
 
     #[test]
     fn default_is_always_listed_and_jobs_are_counted() {
-        let v = namespaces(["prod", "dev", "prod"]);
-        let names: Vec<(&str, usize)> = v.iter().map(|n| (n.name.as_str(), n.jobs)).collect();
-        assert_eq!(names, [("default", 0), ("dev", 1), ("prod", 2)]);
-        assert_eq!(namespaces([]).len(), 1);
+        let web = Namespace {
+            name: "web".into(),
+            description: "the web team".into(),
+            ..Default::default()
+        };
+        let v = namespaces(&[web], ["prod", "dev", "prod"]);
+        let names: Vec<(&str, usize, bool)> = v
+            .iter()
+            .map(|n| (n.name.as_str(), n.jobs, n.exists))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("default", 0, true),
+                ("dev", 1, false),
+                ("prod", 2, false),
+                ("web", 0, true)
+            ]
+        );
+        assert_eq!(namespaces(&[], []).len(), 1);
     }
 }

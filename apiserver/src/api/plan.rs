@@ -320,6 +320,10 @@ async fn plan(
     caller.require(&ns, Capability::SubmitJob)?;
     let store = &state.store;
     let existing = store.get::<Job>(&ns, &name).await?;
+    if existing.is_none() {
+        // A job registration would refuse says so in the plan already.
+        super::namespaces::new_job_guard(store, &ns).await?;
+    }
     let mut submitted = submitted;
     if let Some(stored) = &existing {
         drover_api_types::redact::restore(&mut submitted, stored);

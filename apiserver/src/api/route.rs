@@ -71,6 +71,8 @@ pub(crate) enum Need {
     /// capability in some namespace: the handler filters what it answers
     /// and checks the namespace of an object it finds by id.
     Namespace(Capability),
+    /// A capability in the namespace the path names (`/v1/namespace/{name}`).
+    NamespaceInPath(Capability),
     Node(Level),
     Agent(Level),
     /// Consul's `key_prefix` rules, checked by the handler on the key.
@@ -86,7 +88,7 @@ impl Need {
         match self {
             Need::Public => "public".into(),
             Need::Token => "token".into(),
-            Need::Namespace(c) => format!("namespace:{}", c.name()),
+            Need::Namespace(c) | Need::NamespaceInPath(c) => format!("namespace:{}", c.name()),
             Need::Node(l) => format!("node:{}", level(l)),
             Need::Agent(l) => format!("agent:{}", level(l)),
             Need::Key => "key_prefix".into(),
@@ -109,7 +111,13 @@ impl Need {
 
     /// `Err` with a 403 saying what was missing; `across`: the route reads
     /// across namespaces and checks each object itself.
-    fn check(self, caller: &Caller, query: Option<&str>, across: bool) -> Result<(), String> {
+    fn check(
+        self,
+        caller: &Caller,
+        path: &str,
+        query: Option<&str>,
+        across: bool,
+    ) -> Result<(), String> {
         let acl = &caller.acl;
         let (ok, missing) = match self {
             Need::Public | Need::Key => (true, String::new()),
@@ -135,6 +143,13 @@ impl Need {
                     )
                 }
             }
+            Need::NamespaceInPath(c) => {
+                let ns = path.rsplit('/').next().unwrap_or_default();
+                (
+                    acl.allows(ns, c),
+                    format!("{} on namespace {ns:?}", c.name()),
+                )
+            }
             Need::Node(l) => (acl.node(l), format!("node {}", level_word(l))),
             Need::Agent(l) => (acl.agent(l), format!("agent {}", level_word(l))),
             Need::Management => (acl.is_management(), "a management token".to_string()),
@@ -158,7 +173,7 @@ fn level_word(level: Level) -> &'static str {
 /// The check [`Routes::add`] puts in front of a route's handler.
 async fn enforce(need: Need, across: bool, req: Request, next: Next) -> Response {
     let verdict = match req.extensions().get::<Caller>() {
-        Some(caller) => need.check(caller, req.uri().query(), across),
+        Some(caller) => need.check(caller, req.uri().path(), req.uri().query(), across),
         None => Err("the request was not authenticated".to_string()),
     };
     match verdict {

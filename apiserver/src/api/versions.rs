@@ -204,6 +204,7 @@ async fn revert(
         Some(current),
         job,
         request.check_index,
+        None,
     )
     .await?;
     Ok(Json(response))

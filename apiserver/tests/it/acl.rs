@@ -87,13 +87,25 @@ async fn token_with(s: &Server, root: &str, name: &str, rules: &str) -> String {
     token["secret_id"].as_str().expect("secret").to_string()
 }
 
-/// The policy that grants exactly what the document says a route needs.
+/// Creates namespace `name`.
+async fn namespace(s: &Server, root: &str, name: &str) {
+    let (status, body) = call(
+        s,
+        "post",
+        &format!("/v1/namespace/{name}"),
+        Some(root),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, 200, "namespace {name}: {body}");
+}
+
+/// The policy that grants exactly the capability the document says a
+/// route needs (in every namespace: which one is the other tests' matter).
 fn rules_for(need: &str) -> Option<String> {
     let (kind, what) = need.split_once(':').unwrap_or((need, ""));
     match kind {
-        "namespace" => Some(format!(
-            "namespace \"default\" {{ capabilities = [\"{what}\"] }}"
-        )),
+        "namespace" => Some(format!("namespace \"*\" {{ capabilities = [\"{what}\"] }}")),
         "node" | "agent" => Some(format!("{kind} {{ policy = \"{what}\" }}")),
         "key_prefix" => Some("key_prefix \"\" { policy = \"write\" }".into()),
         // Any token will do.
@@ -187,6 +199,7 @@ async fn a_team_token_is_kept_to_its_namespace() {
     let root = bootstrap(&s).await;
     let web = token_with(&s, &root, "web", "namespace \"web\" { policy = \"write\" }").await;
     for ns in ["web", "db"] {
+        namespace(&s, &root, ns).await;
         let mut job = drover_api_types::mock::job(&format!("{ns}-app"), 1);
         job.metadata.namespace = ns.into();
         let (status, body) = call(
@@ -459,6 +472,7 @@ async fn changes_and_refusals_are_audited_without_secrets() {
     let s = crate::common::start_with(true, Some(log)).await;
     let root = bootstrap(&s).await;
     let web = token_with(&s, &root, "web", "namespace \"web\" { policy = \"write\" }").await;
+    namespace(&s, &root, "web").await;
     let mut job = drover_api_types::mock::job("api", 1);
     job.metadata.namespace = "web".into();
     let (status, _) = call(

@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 trait Calls {
     async fn get(&self, path: &str) -> (u16, Value);
     async fn post(&self, path: &str, body: Value) -> (u16, Value);
+    async fn delete(&self, path: &str) -> (u16, Value);
     async fn node(&self, id: &str, name: &str, http_addr: &str);
     async fn alloc(&self, id: &str, name: &str, job: &str, node: (&str, &str), cpu: i64);
     async fn status(&self, id: &str, client_status: ClientStatus);
@@ -31,6 +32,10 @@ impl Calls for Server {
         self.send(self.http.post(self.url(path)).json(&body))
             .await
             .pair()
+    }
+
+    async fn delete(&self, path: &str) -> (u16, Value) {
+        self.send(self.http.delete(self.url(path))).await.pair()
     }
 
     /// A node as its agent registers it, with a ready status.
@@ -270,6 +275,57 @@ async fn drain_and_eligibility_write_the_nodes_admin_key() {
 }
 
 #[tokio::test]
+async fn namespaces_are_objects_jobs_need_and_deletion_waits_for() {
+    let s = start().await;
+    let job = |ns: &str| {
+        let mut job = drover_api_types::mock::job("api", 1);
+        job.metadata.namespace = ns.into();
+        json!({ "job": job })
+    };
+    let (code, err) = s.post("/v1/jobs", job("web")).await;
+    assert_eq!(code, 400, "{err}");
+    assert_eq!(
+        err["error"],
+        "namespace \"web\" does not exist; create it with: drover namespace apply web"
+    );
+    let (code, _) = s.post("/v1/job/api/plan?namespace=web", job("web")).await;
+    assert_eq!(code, 400, "plan says so too");
+    let (code, v) = s
+        .post("/v1/namespace/web", json!({"description": "the web team"}))
+        .await;
+    assert_eq!(code, 200, "{v}");
+    let (code, _) = s.post("/v1/jobs", job("web")).await;
+    assert_eq!(code, 200);
+    let (code, v) = s.get("/v1/namespace/web").await;
+    assert_eq!((code, v["jobs"].as_u64()), (200, Some(1)), "{v}");
+    let (code, err) = s.delete("/v1/namespace/web").await;
+    assert_eq!(code, 409, "{err}");
+    assert!(err["error"]
+        .as_str()
+        .unwrap_or_default()
+        .contains("still holds 1 job"));
+    // Still there, not left marked: a new job may go in.
+    let mut other = drover_api_types::mock::job("other", 1);
+    other.metadata.namespace = "web".into();
+    let (code, body) = s.post("/v1/jobs", json!({ "job": other })).await;
+    assert_eq!(code, 200, "{body}");
+    for name in ["api", "other"] {
+        s.store
+            .delete_raw(&s.store.keys().job("web", name), drover_store::Guard::None)
+            .await
+            .expect("job gone");
+    }
+    let (code, _) = s.delete("/v1/namespace/web").await;
+    assert_eq!(code, 200);
+    let (code, _) = s.get("/v1/namespace/web").await;
+    assert_eq!(code, 404);
+    let (code, _) = s.delete("/v1/namespace/default").await;
+    assert_eq!(code, 400, "default stays");
+    let (code, _) = s.post("/v1/namespace/a%2Fb", json!({})).await;
+    assert_eq!(code, 400, "a name is plain");
+}
+
+#[tokio::test]
 async fn namespaces_list_those_of_jobs_and_default() {
     let s = start().await;
     let keys = s.store.keys();
@@ -289,7 +345,11 @@ async fn namespaces_list_those_of_jobs_and_default() {
     assert_eq!(code, 200, "{v}");
     assert_eq!(
         v,
-        json!([{"name": "default", "jobs": 0}, {"name": "dev", "jobs": 1}, {"name": "prod", "jobs": 2}])
+        json!([
+            {"name": "default", "jobs": 0, "exists": true},
+            {"name": "dev", "jobs": 1, "exists": false},
+            {"name": "prod", "jobs": 2, "exists": false}
+        ])
     );
 }
 

@@ -20,6 +20,7 @@ mod kv;
 mod local_etcd;
 mod logs;
 mod metrics;
+mod namespace;
 mod node;
 mod output;
 mod periodic;
@@ -90,6 +91,8 @@ enum Command {
     Dispatch(dispatch::Args),
     /// Periodic jobs: `drover periodic force JOB` launches one now.
     Periodic(periodic::Args),
+    /// Namespaces: apply, list, describe, delete.
+    Namespace(namespace::Args),
     /// ACLs: bootstrap, policies, tokens.
     Acl(acl::Args),
     /// A CA and certificates for TLS: `tls ca create`, `tls cert create --server`.
@@ -121,6 +124,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Kv(args) => kv::run(&args, &cli.api),
         Command::Dispatch(args) => dispatch::run(&args, &cli.api),
         Command::Periodic(args) => periodic::run(&args, &cli.api),
+        Command::Namespace(args) => namespace::run(&args, &cli.api),
         Command::Acl(args) => acl::run(&args, &cli.api),
         Command::Tls(args) => tls::run(&args),
         Command::Version => {

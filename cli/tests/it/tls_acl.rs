@@ -215,12 +215,41 @@ async fn mutual_tls_and_acls_from_the_cli() {
 "#,
     )
     .expect("job");
+    // The namespace first: a job goes only into one that exists.
+    let missing = cli(
+        d,
+        &addr,
+        Some(&web),
+        &["apply", "-f", "web.nomad", "--detach"],
+    );
+    assert!(!missing.status.success());
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("drover namespace apply web"), "{said}");
+    let refused = cli(d, &addr, Some(&web), &["namespace", "apply", "web"]);
+    assert!(
+        !refused.status.success(),
+        "only management creates namespaces"
+    );
+    ok(&cli(
+        d,
+        &addr,
+        Some(&root),
+        &["namespace", "apply", "web", "--description", "the web team"],
+    ));
+    let listed = ok(&cli(d, &addr, Some(&web), &["namespace", "list"]));
+    assert!(listed.contains("the web team"), "{listed}");
+    assert!(
+        !listed.contains("default"),
+        "only what the token may list: {listed}"
+    );
     ok(&cli(
         d,
         &addr,
         Some(&web),
         &["apply", "-f", "web.nomad", "--detach"],
     ));
+    let deleted = cli(d, &addr, Some(&root), &["namespace", "delete", "web"]);
+    assert!(!deleted.status.success(), "a namespace with jobs stays");
     let jobs = ok(&cli(d, &addr, Some(&web), &["get", "jobs", "-A"]));
     assert!(jobs.contains("api"), "{jobs}");
     // The same file in another namespace, and any token-less request: refused.
