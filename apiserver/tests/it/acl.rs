@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use drover_api_types::node::NodeState;
+use drover_test_support::wait::eventually;
 use serde_json::{json, Value};
 
 use crate::common::{start_with_acl, Server};
@@ -541,4 +542,67 @@ async fn changes_and_refusals_are_audited_without_secrets() {
         metrics.contains("drover_http_denied_total{route=\"/v1/job/{name}\"}"),
         "the refusal is counted"
     );
+}
+
+#[tokio::test]
+async fn py_consul_with_a_token_keeps_to_its_key_prefix() {
+    let s = start_with_acl().await;
+    let root = bootstrap(&s).await;
+    s.catalog_node("n1", "alpha", "dc1", "127.0.0.1", NodeState::Ready)
+        .await;
+    s.service(
+        "default",
+        "web-1",
+        "web",
+        ("n1", "alpha"),
+        80,
+        &[],
+        &["passing"],
+    )
+    .await;
+    eventually(10, "web in the catalog", || async {
+        let (_, body) = call(&s, "get", "/v1/catalog/services", Some(&root), None).await;
+        body.contains("\"web\"").then_some(())
+    })
+    .await;
+    // Something outside the token's prefix, written by management.
+    let r = s
+        .http
+        .put(s.url("/v1/kv/other/secret"))
+        .header("X-Consul-Token", &root)
+        .body("hush")
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(r.status().as_u16(), 200);
+    let token = token_with(
+        &s,
+        &root,
+        "consul-app",
+        "namespace \"default\" { capabilities = [\"read-job\"] }\nkey_prefix \"team/\" { policy = \"write\" }\nkey_prefix \"\" { policy = \"list\" }\n",
+    )
+    .await;
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/clients/py_consul_acl.py"
+    );
+    let addr = s.addr;
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(script)
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .arg(token)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "py-consul failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("with a token: ok"), "{stdout}");
 }
