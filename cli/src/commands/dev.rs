@@ -36,6 +36,10 @@ pub struct Args {
     /// DNS). When the default port is taken, a free one is used.
     #[arg(long, default_value = DEFAULT_DNS_ADDR)]
     dns_addr: String,
+    /// Turn ACLs on in the server (`drover acl bootstrap` then gives the
+    /// first token; docs/acl.md).
+    #[arg(long)]
+    acl: bool,
     /// Run no agent (bring your own: `drover agent --etcd …`).
     #[arg(long)]
     no_agent: bool,
@@ -111,20 +115,22 @@ async fn start_and_wait(
 ) -> anyhow::Result<ExitCode> {
     let api = format!("http://{}", args.http_addr);
     let dns = dns_addr(&args.dns_addr)?;
-    let server = spawn(
-        "server",
-        &[
-            "server",
-            &format!("--etcd={endpoints}"),
-            &format!("--http-addr={}", args.http_addr),
-            &format!(
-                "--dns-addr={}",
-                dns.map_or("off".to_string(), |a| a.to_string())
-            ),
-            "--name=dev-server",
-            &format!("--log-level={}", args.log_level),
-        ],
-    )?;
+    let mut server_args = vec![
+        "server".to_string(),
+        format!("--etcd={endpoints}"),
+        format!("--http-addr={}", args.http_addr),
+        format!(
+            "--dns-addr={}",
+            dns.map_or("off".to_string(), |a| a.to_string())
+        ),
+        "--name=dev-server".to_string(),
+        format!("--log-level={}", args.log_level),
+    ];
+    if args.acl {
+        server_args.push("--acl".to_string());
+    }
+    let refs: Vec<&str> = server_args.iter().map(String::as_str).collect();
+    let server = spawn("server", &refs)?;
     children.0.push(server);
     wait_for_api(&api, children).await?;
     let nodes = if args.no_agent {
@@ -244,6 +250,9 @@ fn print_banner(args: &Args, endpoints: &str, api: &str, dns: Option<SocketAddr>
         None => out.push_str("  DNS:    off (--dns-addr off)\n"),
     }
     out.push_str("  UI:     not yet (a later issue)\n");
+    if args.acl {
+        out.push_str("  ACLs:   on: drover acl bootstrap, then export DROVER_TOKEN=<its Secret ID>\n");
+    }
     if api != "http://127.0.0.1:4646" {
         out.push_str(&format!("  export DROVER_ADDR={api}\n"));
     }
