@@ -251,7 +251,9 @@ fn print_banner(args: &Args, endpoints: &str, api: &str, dns: Option<SocketAddr>
     }
     out.push_str("  UI:     not yet (a later issue)\n");
     if args.acl {
-        out.push_str("  ACLs:   on: drover acl bootstrap, then export DROVER_TOKEN=<its Secret ID>\n");
+        out.push_str(
+            "  ACLs:   on: drover acl bootstrap, then export DROVER_TOKEN=<its Secret ID>\n",
+        );
     }
     if api != "http://127.0.0.1:4646" {
         out.push_str(&format!("  export DROVER_ADDR={api}\n"));

@@ -16,7 +16,7 @@
 pub(crate) mod routes;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -50,7 +50,7 @@ const MAX_SECRET_LEN: usize = 256;
 pub struct AclState {
     tokens: Arc<Reflector<Versioned<AclToken>>>,
     policies: Arc<Reflector<Versioned<AclPolicy>>>,
-    memo: Arc<Mutex<Memo>>,
+    memo: Arc<RwLock<Memo>>,
 }
 
 #[derive(Default)]
@@ -80,7 +80,7 @@ impl AclState {
         AclState {
             tokens,
             policies,
-            memo: Arc::new(Mutex::new(Memo::default())),
+            memo: Arc::new(RwLock::new(Memo::default())),
         }
     }
 
@@ -116,19 +116,26 @@ impl AclState {
         policy_names: &[String],
     ) -> Arc<Acl> {
         let revisions = (self.tokens.revision(), self.policies.revision());
-        let mut memo = self.memo.lock().unwrap_or_else(PoisonError::into_inner);
-        if memo.revisions != revisions || memo.acls.len() >= MEMO_LIMIT {
-            memo.acls.clear();
-            memo.revisions = revisions;
-        }
-        if let Some(acl) = memo.acls.get(memo_key) {
-            return Arc::clone(acl);
+        // Every request reads; only the first for a token (after a change)
+        // writes: a read lock keeps concurrent requests apart.
+        {
+            let memo = self.memo.read().unwrap_or_else(PoisonError::into_inner);
+            if memo.revisions == revisions {
+                if let Some(acl) = memo.acls.get(memo_key) {
+                    return Arc::clone(acl);
+                }
+            }
         }
         let policies: Vec<AclPolicy> = policy_names
             .iter()
             .filter_map(|name| self.policy(&keys.acl_policy(name)))
             .collect();
         let acl = Arc::new(Acl::from_rules(policies.iter().map(|p| &p.parsed)));
+        let mut memo = self.memo.write().unwrap_or_else(PoisonError::into_inner);
+        if memo.revisions != revisions || memo.acls.len() >= MEMO_LIMIT {
+            memo.acls.clear();
+            memo.revisions = revisions;
+        }
         memo.acls.insert(memo_key.to_string(), Arc::clone(&acl));
         acl
     }
