@@ -18,7 +18,8 @@
 //! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
-//! - [`namespaces`]: the namespaces in use, `/v1/namespaces`.
+//! - [`namespaces`]: namespaces as objects, `/v1/namespaces`,
+//!   `/v1/namespace/{name}`; what a new job needs of its namespace.
 //! - [`events`]: `/v1/event/stream`, newline-delimited JSON.
 //! - [`route`]: how a module defines a route — served and described in
 //!   one step.
