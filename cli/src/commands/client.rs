@@ -78,6 +78,14 @@ impl ApiArgs {
             .token
             .clone()
             .or_else(|| std::env::var("NOMAD_TOKEN").ok());
+        if let Some(token) = &token {
+            // A secret pasted with a stray newline would otherwise read as
+            // an unreachable server.
+            anyhow::ensure!(
+                reqwest::header::HeaderValue::from_str(token).is_ok(),
+                "--token/DROVER_TOKEN is not a token: it holds characters a request header cannot carry (a newline?)"
+            );
+        }
         let tls = drover_api::client::TlsFiles {
             ca_cert: or_nomad(&self.ca_cert, "NOMAD_CACERT"),
             client_cert: or_nomad(&self.client_cert, "NOMAD_CLIENT_CERT"),
