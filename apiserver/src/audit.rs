@@ -61,17 +61,12 @@ pub fn outcome(status: StatusCode) -> &'static str {
 }
 
 /// The namespace a query names (`namespace` or Consul's `ns`), `default`
-/// when none.
+/// when none (or when the query names two, which is refused anyway).
 fn namespace_of(query: Option<&str>) -> String {
-    query
-        .into_iter()
-        .flat_map(|q| q.split('&'))
-        .find_map(|pair| {
-            pair.strip_prefix("namespace=")
-                .or_else(|| pair.strip_prefix("ns="))
-        })
-        .filter(|ns| !ns.is_empty())
-        .map_or_else(|| "default".to_string(), |ns| ns.replace("%2A", "*"))
+    crate::api::route::query_namespace(query)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "default".to_string())
 }
 
 /// The sending side; cheap to clone.

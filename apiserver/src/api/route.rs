@@ -96,26 +96,14 @@ impl Need {
         }
     }
 
-    /// The namespace a query names: drover's `namespace`, Consul's `ns`.
-    fn namespace_of(query: Option<&str>) -> Option<String> {
-        query
-            .into_iter()
-            .flat_map(|q| q.split('&'))
-            .find_map(|pair| {
-                pair.strip_prefix("namespace=")
-                    .or_else(|| pair.strip_prefix("ns="))
-            })
-            .filter(|ns| !ns.is_empty())
-            .map(|ns| ns.replace("%2A", "*").replace("%2a", "*"))
-    }
-
     /// `Err` with a 403 saying what was missing; `across`: the route reads
-    /// across namespaces and checks each object itself.
+    /// across namespaces and checks each object itself. `named` is the
+    /// query's namespace as [`query_namespace`] read it.
     fn check(
         self,
         caller: &Caller,
         path: &str,
-        query: Option<&str>,
+        named: Option<String>,
         across: bool,
     ) -> Result<(), String> {
         let acl = &caller.acl;
@@ -126,7 +114,6 @@ impl Need {
                 "a token".to_string(),
             ),
             Need::Namespace(c) => {
-                let named = Need::namespace_of(query);
                 let ns = match named {
                     Some(ns) if ns != "*" || across => ns,
                     _ => super::query::DEFAULT_NAMESPACE.to_string(),
@@ -171,9 +158,41 @@ fn level_word(level: Level) -> &'static str {
 }
 
 /// The check [`Routes::add`] puts in front of a route's handler.
+/// The namespace a query names — drover's `namespace` or Consul's `ns`,
+/// decoded exactly as the handlers' extractors decode it — or why the
+/// query cannot say (malformed, or two different namespaces: a check on
+/// one and a handler reading the other must never disagree).
+pub(crate) fn query_namespace(query: Option<&str>) -> Result<Option<String>, String> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or_default())
+        .map_err(|e| format!("the query string is malformed: {e}"))?;
+    let mut named: Option<String> = None;
+    for (key, value) in pairs {
+        if !matches!(key.as_str(), "namespace" | "ns") || value.is_empty() {
+            continue;
+        }
+        match &named {
+            Some(first) if *first != value => {
+                return Err(format!(
+                    "the query names two namespaces ({first:?} and {value:?}); name one"
+                ))
+            }
+            _ => named = Some(value),
+        }
+    }
+    Ok(named)
+}
+
 async fn enforce(need: Need, across: bool, req: Request, next: Next) -> Response {
+    let named = match query_namespace(req.uri().query()) {
+        Ok(named) => named,
+        Err(message) => {
+            return super::error::ApiError::bad_request(message)
+                .at("namespace")
+                .into_response()
+        }
+    };
     let verdict = match req.extensions().get::<Caller>() {
-        Some(caller) => need.check(caller, req.uri().path(), req.uri().query(), across),
+        Some(caller) => need.check(caller, req.uri().path(), named, across),
         None => Err("the request was not authenticated".to_string()),
     };
     match verdict {
@@ -328,5 +347,37 @@ impl Routes {
 
     pub(crate) fn into_parts(self) -> (Router<ApiState>, Vec<Route>) {
         (self.router, self.described)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_checked_namespace_is_the_one_handlers_read() {
+        assert_eq!(query_namespace(None), Ok(None));
+        assert_eq!(
+            query_namespace(Some("namespace=web")),
+            Ok(Some("web".into()))
+        );
+        // Percent-encoded as extractors decode it.
+        assert_eq!(
+            query_namespace(Some("namespace=d%62")),
+            Ok(Some("db".into()))
+        );
+        assert_eq!(query_namespace(Some("namespace=%2A")), Ok(Some("*".into())));
+        assert_eq!(
+            query_namespace(Some("ns=db&index=3")),
+            Ok(Some("db".into()))
+        );
+        assert_eq!(query_namespace(Some("namespace=")), Ok(None));
+        // The same twice is one; two different ones are refused.
+        assert_eq!(
+            query_namespace(Some("namespace=web&ns=web")),
+            Ok(Some("web".into()))
+        );
+        assert!(query_namespace(Some("namespace=default&namespace=db")).is_err());
+        assert!(query_namespace(Some("ns=default&namespace=db")).is_err());
     }
 }

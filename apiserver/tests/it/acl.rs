@@ -267,6 +267,24 @@ async fn a_team_token_is_kept_to_its_namespace() {
         let (status, body) = call(&s, method, path, Some(&web), None).await;
         assert_eq!(status, 403, "{method} {path}: {body}");
     }
+    // The namespace spelled so a check and a handler might read it apart.
+    for (method, path, status) in [
+        (
+            "post",
+            "/v1/job/db-app/stop?namespace=web&namespace=db",
+            400,
+        ),
+        (
+            "delete",
+            "/v1/job/db-app?ns=web&namespace=db&purge=true",
+            400,
+        ),
+        ("get", "/v1/job/db-app?namespace=d%62", 403),
+        ("post", "/v1/job/db-app/scale?namespace=%64b", 403),
+    ] {
+        let (got, body) = call(&s, method, path, Some(&web), None).await;
+        assert_eq!(got, status, "{method} {path}: {body}");
+    }
     // A job file naming another namespace, sent to its own.
     let mut sneaky = drover_api_types::mock::job("db-app", 5);
     sneaky.metadata.namespace = "db".into();
