@@ -16,14 +16,14 @@ use std::collections::HashMap;
 use axum::extract::{Path, Query, State};
 use axum::Json;
 use drover_api_types::alloc::{AllocationStatus, Binding, DesiredStatus};
-use drover_api_types::resolve::{resolve, Candidate, ResolveError};
+use drover_api_types::resolve::{resolve, Candidate};
 use drover_api_types::Allocation;
 use drover_store::keys::collections as c;
 use drover_store::{Store, StoreError};
 use serde::de::DeserializeOwned;
 
 use super::acl::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{resolved, ApiError, ApiResult};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
 use super::route::{Need, Route, Routes};
@@ -201,13 +201,8 @@ pub fn pick(reference: &str, mut joined: Vec<Joined>) -> ApiResult<Joined> {
             live: j.alloc.spec.desired_status == DesiredStatus::Run,
         })
         .collect();
-    match resolve("allocation", reference, &candidates) {
-        Ok(i) => Ok(joined.swap_remove(i)),
-        Err(ResolveError::NotFound(m)) => Err(ApiError::not_found(m).at("id")),
-        Err(ResolveError::Ambiguous { message, .. }) => {
-            Err(ApiError::bad_request(message).at("id"))
-        }
-    }
+    let i = resolved(resolve("allocation", reference, &candidates), "id")?;
+    Ok(joined.swap_remove(i))
 }
 
 /// Resolves `{id}`; the revision is the one the allocations were read at.

@@ -13,13 +13,13 @@ use std::collections::HashMap;
 
 use axum::extract::{Path, State};
 use drover_api_types::deployment::DeploymentAdmin;
-use drover_api_types::resolve::{resolve, Candidate, ResolveError};
+use drover_api_types::resolve::{resolve, Candidate};
 use drover_api_types::{Deployment, Job};
 use drover_store::keys::collections as c;
 use drover_store::Store;
 
 use super::acl::Caller;
-use super::error::{ApiError, ApiResult};
+use super::error::{resolved, ApiResult};
 use super::extract::ApiQuery;
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
@@ -126,13 +126,8 @@ pub fn pick(reference: &str, mut views: Vec<DeploymentView>) -> ApiResult<Deploy
             live: !v.state().is_terminal(),
         })
         .collect();
-    match resolve("deployment", reference, &candidates) {
-        Ok(i) => Ok(views.swap_remove(i)),
-        Err(ResolveError::NotFound(m)) => Err(ApiError::not_found(m).at("id")),
-        Err(ResolveError::Ambiguous { message, .. }) => {
-            Err(ApiError::bad_request(message).at("id"))
-        }
-    }
+    let i = resolved(resolve("deployment", reference, &candidates), "id")?;
+    Ok(views.swap_remove(i))
 }
 
 /// The namespace an `{id}` lookup is limited to: only one the query names.

@@ -43,6 +43,20 @@ impl ApiError {
     }
 }
 
+/// What a reference resolved to ([`drover_api_types::resolve::resolve`]),
+/// as the API answers: nothing is a 404, an ambiguous prefix a 400, both
+/// naming `field`.
+pub fn resolved(
+    result: Result<usize, drover_api_types::resolve::ResolveError>,
+    field: &str,
+) -> ApiResult<usize> {
+    use drover_api_types::resolve::ResolveError;
+    result.map_err(|e| match e {
+        ResolveError::NotFound(m) => ApiError::not_found(m).at(field),
+        ResolveError::Ambiguous { message, .. } => ApiError::bad_request(message).at(field),
+    })
+}
+
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.field {

@@ -15,14 +15,14 @@ use axum::extract::{Path, Query, State};
 use axum::Json;
 use chrono::{DateTime, Utc};
 use drover_api_types::node::{DrainStrategy, NodeScheduling, NodeState, NodeStatus};
-use drover_api_types::resolve::{resolve, Candidate, ResolveError};
+use drover_api_types::resolve::{resolve, Candidate};
 use drover_api_types::Node;
 use drover_store::keys::collections as c;
 use drover_store::{Guard, Store, StoreError, Versioned};
 
 use super::acl::Caller;
 use super::allocs::{self, Joined};
-use super::error::{ApiError, ApiResult};
+use super::error::{resolved, ApiError, ApiResult};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
 use super::route::{Need, Route, Routes};
@@ -179,16 +179,10 @@ impl Fleet {
                     .is_none_or(|s| s.state != NodeState::Down),
             })
             .collect();
-        match resolve("node", reference, &candidates) {
-            Ok(i) => self
-                .nodes
-                .get(i)
-                .ok_or_else(|| ApiError::not_found("node vanished")),
-            Err(ResolveError::NotFound(m)) => Err(ApiError::not_found(m).at("id")),
-            Err(ResolveError::Ambiguous { message, .. }) => {
-                Err(ApiError::bad_request(message).at("id"))
-            }
-        }
+        let i = resolved(resolve("node", reference, &candidates), "id")?;
+        self.nodes
+            .get(i)
+            .ok_or_else(|| ApiError::not_found("node vanished"))
     }
 }
 

@@ -7,11 +7,11 @@ use axum::Json;
 use chrono::Utc;
 use drover_api::acl::{PolicyRequest, PolicyStub, PolicyWritten, TokenRequest, TokenView};
 use drover_api_types::acl::{parse_policy, AclPolicy, AclToken, TokenType};
-use drover_api_types::resolve::{resolve, Candidate, ResolveError};
+use drover_api_types::resolve::{resolve, Candidate};
 use drover_store::{Guard, StoreError, Versioned};
 
 use super::{secret_hash, AclState, Caller};
-use crate::api::error::{ApiError, ApiResult};
+use crate::api::error::{resolved, ApiError, ApiResult};
 use crate::api::extract::ApiJson;
 use crate::api::openapi as schema;
 use crate::api::route::{Need, Route, Routes};
@@ -344,13 +344,8 @@ fn find_token(acl: &AclState, reference: &str) -> ApiResult<AclToken> {
             live: true,
         })
         .collect();
-    match resolve("ACL token", reference, &candidates) {
-        Ok(i) => Ok(tokens.swap_remove(i)),
-        Err(ResolveError::NotFound(m)) => Err(ApiError::not_found(m).at("accessor")),
-        Err(ResolveError::Ambiguous { message, .. }) => {
-            Err(ApiError::bad_request(message).at("accessor"))
-        }
-    }
+    let i = resolved(resolve("ACL token", reference, &candidates), "accessor")?;
+    Ok(tokens.swap_remove(i))
 }
 
 async fn read_token(
