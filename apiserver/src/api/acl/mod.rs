@@ -272,21 +272,34 @@ pub fn token_of(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
         .or(from_query)
 }
 
+/// The secret `req` carries, read only when ACLs are on.
+fn secret_of(state: &ApiState, req: &Request) -> Option<String> {
+    state
+        .acl
+        .as_ref()
+        .and_then(|_| token_of(req.headers(), req.uri().query()))
+}
+
+/// Who a request carrying `secret` ([`token_of`]) comes from: everyone
+/// may do anything with ACLs off; else the token resolved, or the 403 of
+/// an unknown or expired one.
+async fn caller_of(state: &ApiState, secret: Option<String>) -> ApiResult<Caller> {
+    let Some(acl) = &state.acl else {
+        return Ok(Caller::unrestricted());
+    };
+    if secret.as_ref().is_some_and(|s| s.len() > MAX_SECRET_LEN) {
+        return Err(denied("ACL token not found"));
+    }
+    acl.resolve(state.store.keys(), secret.as_deref()).await
+}
+
 /// The layer over every `/v1` route: resolves the caller (or refuses an
 /// unknown or expired token) and hands it on.
 pub async fn authenticate(State(state): State<ApiState>, mut req: Request, next: Next) -> Response {
-    let caller = match &state.acl {
-        None => Caller::unrestricted(),
-        Some(acl) => {
-            let secret = token_of(req.headers(), req.uri().query());
-            if secret.as_ref().is_some_and(|s| s.len() > MAX_SECRET_LEN) {
-                return denied("ACL token not found").into_response();
-            }
-            match acl.resolve(state.store.keys(), secret.as_deref()).await {
-                Ok(caller) => caller,
-                Err(e) => return e.into_response(),
-            }
-        }
+    let secret = secret_of(&state, &req);
+    let caller = match caller_of(&state, secret).await {
+        Ok(caller) => caller,
+        Err(e) => return e.into_response(),
     };
     req.extensions_mut().insert(caller.clone());
     let mut response = next.run(req).await;
@@ -297,20 +310,14 @@ pub async fn authenticate(State(state): State<ApiState>, mut req: Request, next:
 
 /// The layer over `/metrics` when it is not public: operator read.
 pub async fn operator_read(State(state): State<ApiState>, req: Request, next: Next) -> Response {
-    if let Some(acl) = &state.acl {
-        let secret = token_of(req.headers(), req.uri().query());
-        if secret.as_ref().is_some_and(|s| s.len() > MAX_SECRET_LEN) {
-            return denied("ACL token not found").into_response();
+    let secret = secret_of(&state, &req);
+    match caller_of(&state, secret).await {
+        Ok(caller) if caller.acl.operator(drover_api_types::acl::Level::Read) => {
+            next.run(req).await
         }
-        match acl.resolve(state.store.keys(), secret.as_deref()).await {
-            Ok(caller) if caller.acl.operator(drover_api_types::acl::Level::Read) => {}
-            Ok(caller) => {
-                return denied(format!("{} lacks operator read", caller.who())).into_response()
-            }
-            Err(e) => return e.into_response(),
-        }
+        Ok(caller) => denied(format!("{} lacks operator read", caller.who())).into_response(),
+        Err(e) => e.into_response(),
     }
-    next.run(req).await
 }
 
 #[cfg(test)]
