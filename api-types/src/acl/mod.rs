@@ -305,6 +305,17 @@ mod tests {
     }
 
     #[test]
+    fn write_holds_read_and_scale() {
+        let write = NamespacePolicy::Write.capabilities();
+        for lesser in [NamespacePolicy::Read, NamespacePolicy::Scale] {
+            for c in lesser.capabilities() {
+                assert!(write.contains(&c), "{c:?} of {lesser:?}");
+            }
+        }
+        assert_eq!(write.len(), 20, "{write:?}");
+    }
+
+    #[test]
     fn read_is_not_write_and_capabilities_are_exact() {
         let reader = acl(&["namespace \"*\" { policy = \"read\" }"]);
         assert!(reader.allows("anything", Capability::ReadJob));

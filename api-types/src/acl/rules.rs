@@ -141,50 +141,49 @@ impl NamespacePolicy {
         }
     }
 
-    /// The capabilities it stands for, as Nomad expands it.
-    pub fn capabilities(self) -> &'static [Capability] {
+    /// The capabilities it stands for, as Nomad expands it: `write` is
+    /// `read` and `scale` and more.
+    pub fn capabilities(self) -> Vec<Capability> {
         use Capability as C;
+        const READ: &[Capability] = &[
+            C::ListJobs,
+            C::ParseJob,
+            C::ReadJob,
+            C::CsiListVolume,
+            C::CsiReadVolume,
+            C::ReadJobScaling,
+            C::ListScalingPolicies,
+            C::ReadScalingPolicy,
+            C::HostVolumeRead,
+        ];
+        const SCALE: &[Capability] = &[
+            C::ListScalingPolicies,
+            C::ReadScalingPolicy,
+            C::ReadJobScaling,
+            C::ScaleJob,
+        ];
+        const WRITE_ONLY: &[Capability] = &[
+            C::SubmitJob,
+            C::DispatchJob,
+            C::ReadLogs,
+            C::ReadFs,
+            C::AllocExec,
+            C::AllocLifecycle,
+            C::CsiWriteVolume,
+            C::CsiMountVolume,
+            C::SubmitRecommendation,
+            C::HostVolumeWrite,
+        ];
         match self {
-            NamespacePolicy::Deny => &[C::Deny],
-            NamespacePolicy::Read => &[
-                C::ListJobs,
-                C::ParseJob,
-                C::ReadJob,
-                C::CsiListVolume,
-                C::CsiReadVolume,
-                C::ReadJobScaling,
-                C::ListScalingPolicies,
-                C::ReadScalingPolicy,
-                C::HostVolumeRead,
-            ],
-            NamespacePolicy::Scale => &[
-                C::ListScalingPolicies,
-                C::ReadScalingPolicy,
-                C::ReadJobScaling,
-                C::ScaleJob,
-            ],
-            NamespacePolicy::Write => &[
-                C::ListJobs,
-                C::ParseJob,
-                C::ReadJob,
-                C::CsiListVolume,
-                C::CsiReadVolume,
-                C::ReadJobScaling,
-                C::ListScalingPolicies,
-                C::ReadScalingPolicy,
-                C::HostVolumeRead,
-                C::ScaleJob,
-                C::SubmitJob,
-                C::DispatchJob,
-                C::ReadLogs,
-                C::ReadFs,
-                C::AllocExec,
-                C::AllocLifecycle,
-                C::CsiWriteVolume,
-                C::CsiMountVolume,
-                C::SubmitRecommendation,
-                C::HostVolumeWrite,
-            ],
+            NamespacePolicy::Deny => vec![C::Deny],
+            NamespacePolicy::Read => READ.to_vec(),
+            NamespacePolicy::Scale => SCALE.to_vec(),
+            NamespacePolicy::Write => {
+                let mut all = READ.to_vec();
+                all.extend(SCALE.iter().filter(|c| !READ.contains(c)));
+                all.extend_from_slice(WRITE_ONLY);
+                all
+            }
         }
     }
 }
