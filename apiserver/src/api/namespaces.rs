@@ -132,11 +132,13 @@ async fn list(
     Ok(Indexed(revision, listed))
 }
 
+/// What to say of a namespace that does not exist.
+fn missing(name: &str) -> String {
+    format!("namespace {name:?} does not exist; create it with: drover namespace apply {name}")
+}
+
 fn not_found(name: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "namespace {name:?} does not exist; create it with: drover namespace apply {name}"
-    ))
-    .at("name")
+    ApiError::not_found(missing(name)).at("name")
 }
 
 async fn read(
@@ -265,10 +267,7 @@ pub async fn new_job_guard(store: &Store, ns: &str) -> ApiResult<Option<(String,
     }
     let key = store.keys().namespace(ns);
     match store.get_at::<Versioned<Namespace>>(&key).await? {
-        None => Err(ApiError::bad_request(format!(
-            "namespace {ns:?} does not exist; create it with: drover namespace apply {ns}"
-        ))
-        .at("namespace")),
+        None => Err(ApiError::bad_request(missing(ns)).at("namespace")),
         Some(v) if v.value.deleting => {
             Err(ApiError::conflict(format!("namespace {ns:?} is being deleted")).at("namespace"))
         }
