@@ -600,27 +600,11 @@ async fn py_consul_with_a_token_keeps_to_its_key_prefix() {
         "namespace \"default\" { capabilities = [\"read-job\"] }\nkey_prefix \"team/\" { policy = \"write\" }\nkey_prefix \"\" { policy = \"list\" }\n",
     )
     .await;
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/clients/py_consul_acl.py"
-    );
     let addr = s.addr;
-    let output = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("python3")
-            .arg(script)
-            .arg(addr.ip().to_string())
-            .arg(addr.port().to_string())
-            .arg(token)
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "py-consul failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = crate::common::python_client(
+        "py_consul_acl.py",
+        vec![addr.ip().to_string(), addr.port().to_string(), token],
+    )
+    .await;
     assert!(stdout.contains("with a token: ok"), "{stdout}");
 }

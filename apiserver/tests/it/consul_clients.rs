@@ -16,24 +16,12 @@ use crate::common;
 async fn py_consul_reads_the_catalog_and_uses_kv() {
     let s = common::start().await;
     s.scene().await;
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/clients/py_consul.py");
     let addr = s.addr;
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new("python3")
-            .arg(script)
-            .arg(addr.ip().to_string())
-            .arg(addr.port().to_string())
-            .output()
-    })
-    .await
-    .expect("join")
-    .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "py-consul failed:\n{stdout}\n{stderr}"
-    );
+    let stdout = common::python_client(
+        "py_consul.py",
+        vec![addr.ip().to_string(), addr.port().to_string()],
+    )
+    .await;
     assert!(stdout.contains("py-consul: ok"), "{stdout}");
 }
 

@@ -283,3 +283,26 @@ impl Server {
         .await;
     }
 }
+
+/// `python3 tests/clients/SCRIPT ARGS…` (a real client: py-consul,
+/// openapi-spec-validator), off the async runtime; its stdout, or a panic
+/// with everything it printed when it fails.
+pub async fn python_client(script: &str, args: Vec<String>) -> String {
+    let path = format!("{}/tests/clients/{script}", env!("CARGO_MANIFEST_DIR"));
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .arg(path)
+            .args(args)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("python3 runs (make test installs the clients)");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "{script} failed:\n{stdout}\n{stderr}"
+    );
+    stdout
+}
