@@ -4,13 +4,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use drover_api_types::acl::{Capability, Level};
+use drover_api_types::acl::Level;
 use serde_json::{json, Value};
 
 use super::entries::{Snapshot, CATALOG_SERVICE_FIELDS, NODE_FIELDS};
 use super::filter::Expr;
 use super::{apply_filter, catalog_snapshot, reply, ConsulQuery, ConsulResult};
-use super::{CONSUL_READ, CONSUL_SERVICE_FILTERS};
+use super::{node_read, service_read, CONSUL_READ, CONSUL_SERVICE_FILTERS};
 use crate::api::acl::Caller;
 use crate::api::route::{Need, Route, Routes};
 use crate::api::ApiState;
@@ -35,36 +35,23 @@ pub(crate) fn routes() -> Routes {
             datacenters,
         )
         .add(
-            Route::get(
+            service_read(
                 "/v1/catalog/services",
                 "Service names with the union of their tags",
-            )
-            .query(CONSUL_READ)
-            .needs(Need::Namespace(Capability::ReadJob))
-            .across_namespaces(),
+            ),
             services,
         )
         .add(
-            Route::get(
+            service_read(
                 "/v1/catalog/service/{name}",
                 "A service's instances (CatalogService)",
             )
-            .query(CONSUL_READ)
-            .query(CONSUL_SERVICE_FILTERS)
-            .needs(Need::Namespace(Capability::ReadJob))
-            .across_namespaces(),
+            .query(CONSUL_SERVICE_FILTERS),
             service,
         )
+        .add(node_read("/v1/catalog/nodes", "Nodes"), nodes)
         .add(
-            Route::get("/v1/catalog/nodes", "Nodes")
-                .query(CONSUL_READ)
-                .needs(Need::Node(Level::Read)),
-            nodes,
-        )
-        .add(
-            Route::get("/v1/catalog/node/{node}", "A node and its services")
-                .query(CONSUL_READ)
-                .needs(Need::Node(Level::Read)),
+            node_read("/v1/catalog/node/{node}", "A node and its services"),
             node,
         )
 }

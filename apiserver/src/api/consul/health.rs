@@ -3,14 +3,13 @@
 
 use axum::extract::{Path, Query, State};
 use axum::response::Response;
-use drover_api_types::acl::{Capability, Level};
 use serde_json::Value;
 
 use super::entries::{all_passing, CHECK_FIELDS, HEALTH_FIELDS};
 use super::{apply_filter, catalog_snapshot, reply, ConsulError, ConsulQuery, ConsulResult};
-use super::{CONSUL_READ, CONSUL_SERVICE_FILTERS};
+use super::{node_read, service_read, CONSUL_SERVICE_FILTERS};
 use crate::api::acl::Caller;
-use crate::api::route::{Need, Route, Routes};
+use crate::api::route::Routes;
 use crate::api::ApiState;
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -18,39 +17,25 @@ type Pairs = Query<Vec<(String, String)>>;
 pub(crate) fn routes() -> Routes {
     Routes::new("consul")
         .add(
-            Route::get(
+            service_read(
                 "/v1/health/service/{name}",
                 "A service's instances with their checks",
             )
-            .query(CONSUL_READ)
-            .query(CONSUL_SERVICE_FILTERS)
-            .needs(Need::Namespace(Capability::ReadJob))
-            .across_namespaces(),
+            .query(CONSUL_SERVICE_FILTERS),
             service,
         )
         .add(
-            Route::get(
+            service_read(
                 "/v1/health/state/{state}",
                 "Checks in a state: any, passing, warning, critical",
-            )
-            .query(CONSUL_READ)
-            .needs(Need::Namespace(Capability::ReadJob))
-            .across_namespaces(),
+            ),
             state,
         )
         .add(
-            Route::get("/v1/health/checks/{service}", "A service's checks")
-                .query(CONSUL_READ)
-                .needs(Need::Namespace(Capability::ReadJob))
-                .across_namespaces(),
+            service_read("/v1/health/checks/{service}", "A service's checks"),
             checks,
         )
-        .add(
-            Route::get("/v1/health/node/{node}", "A node's checks")
-                .query(CONSUL_READ)
-                .needs(Need::Node(Level::Read)),
-            node,
-        )
+        .add(node_read("/v1/health/node/{node}", "A node's checks"), node)
 }
 
 async fn service(

@@ -29,8 +29,9 @@ use axum::response::{IntoResponse, Response};
 use serde_json::Value;
 
 use super::acl::Caller;
-use super::route::Routes;
+use super::route::{Need, Route, Routes};
 use super::ApiState;
+use drover_api_types::acl::{Capability, Level};
 use entries::{Selection, Snapshot};
 
 /// The parameters Consul's reads accept.
@@ -45,6 +46,23 @@ pub(crate) const CONSUL_READ: &[&str] = &[
     "consistent",
     "cached",
 ];
+
+/// A Consul read of services: Consul's parameters, and read-job in the
+/// namespaces it covers — its handler selects through
+/// [`ConsulQuery::parse_for`], which leaves the others out.
+pub(crate) fn service_read(path: &'static str, summary: &'static str) -> Route {
+    Route::get(path, summary)
+        .query(CONSUL_READ)
+        .needs(Need::Namespace(Capability::ReadJob))
+        .across_namespaces()
+}
+
+/// A Consul read of nodes: Consul's parameters, node read.
+pub(crate) fn node_read(path: &'static str, summary: &'static str) -> Route {
+    Route::get(path, summary)
+        .query(CONSUL_READ)
+        .needs(Need::Node(Level::Read))
+}
 
 /// What a read of one service's instances accepts besides.
 pub(crate) const CONSUL_SERVICE_FILTERS: &[&str] = &["tag", "passing"];
