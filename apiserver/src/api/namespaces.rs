@@ -141,16 +141,35 @@ fn not_found(name: &str) -> ApiError {
     ApiError::not_found(missing(name)).at("name")
 }
 
+/// One namespace: its object (if any) and how many jobs it holds.
+async fn view_of(store: &Store, name: &str) -> ApiResult<Option<NamespaceView>> {
+    let keys = store.keys();
+    let declared: Option<Versioned<Namespace>> = store.get_at(&keys.namespace(name)).await?;
+    let jobs = store
+        .list_keys(&keys.collection_prefix(c::JOBS, &[name]))
+        .await?
+        .items
+        .len();
+    let exists = declared.is_some() || name == DEFAULT_NAMESPACE;
+    if !exists && jobs == 0 {
+        return Ok(None);
+    }
+    Ok(Some(NamespaceView {
+        name: name.to_string(),
+        jobs,
+        description: declared.map(|d| d.value.description).unwrap_or_default(),
+        exists,
+    }))
+}
+
 async fn read(
     State(state): State<ApiState>,
     caller: Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<NamespaceView>> {
     caller.require(&name, Capability::ListJobs)?;
-    let (listed, _) = views(&state.store).await?;
-    listed
-        .into_iter()
-        .find(|v| v.name == name)
+    view_of(&state.store, &name)
+        .await?
         .map(Json)
         .ok_or_else(|| not_found(&name))
 }
@@ -199,10 +218,8 @@ async fn apply(
         }
         Err(e) => return Err(e.into()),
     }
-    let (listed, _) = views(store).await?;
-    listed
-        .into_iter()
-        .find(|v| v.name == name)
+    view_of(store, &name)
+        .await?
         .map(Json)
         .ok_or_else(|| not_found(&name))
 }
