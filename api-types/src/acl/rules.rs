@@ -201,6 +201,14 @@ pub enum Level {
 }
 
 impl Level {
+    pub fn name(self) -> &'static str {
+        match self {
+            Level::Deny => "deny",
+            Level::Read => "read",
+            Level::Write => "write",
+        }
+    }
+
     pub fn parse(word: &str) -> Option<Level> {
         match word {
             "deny" => Some(Level::Deny),

@@ -84,21 +84,21 @@ pub(crate) enum Need {
 impl Need {
     /// How the OpenAPI document and docs/acl.md name it.
     pub(crate) fn describe(self) -> String {
-        let level = level_word;
         match self {
             Need::Public => "public".into(),
             Need::Token => "token".into(),
             Need::Namespace(c) | Need::NamespaceInPath(c) => format!("namespace:{}", c.name()),
-            Need::Node(l) => format!("node:{}", level(l)),
-            Need::Agent(l) => format!("agent:{}", level(l)),
+            Need::Node(l) => format!("node:{}", l.name()),
+            Need::Agent(l) => format!("agent:{}", l.name()),
             Need::Key => "key_prefix".into(),
             Need::Management => "management".into(),
         }
     }
 
-    /// `Err` with a 403 saying what was missing; `across`: the route reads
-    /// across namespaces and checks each object itself. `named` is the
-    /// query's namespace as [`query_namespace`] read it.
+    /// `Err` with a 403's message saying what was missing (built only
+    /// then: this runs on every request); `across`: the route reads across
+    /// namespaces and checks each object itself. `named` is the query's
+    /// namespace as [`query_namespace`] read it.
     fn check(
         self,
         caller: &Caller,
@@ -107,57 +107,48 @@ impl Need {
         across: bool,
     ) -> Result<(), String> {
         let acl = &caller.acl;
-        let (ok, missing) = match self {
-            Need::Public | Need::Key => (true, String::new()),
-            Need::Token => (
-                caller.token.is_some() || acl.is_management(),
-                "a token".to_string(),
-            ),
-            Need::Namespace(c) => {
-                let ns = match named {
-                    Some(ns) if ns != "*" || across => ns,
-                    _ => super::query::DEFAULT_NAMESPACE.to_string(),
-                };
-                if ns == "*" {
-                    (
-                        acl.allows_somewhere(c),
-                        format!("{} on any namespace", c.name()),
-                    )
-                } else {
-                    (
-                        acl.allows(&ns, c),
-                        format!("{} on namespace {ns:?}", c.name()),
-                    )
+        let lacks = |missing: String| Err(format!("{} lacks {missing}", caller.who()));
+        match self {
+            Need::Public | Need::Key => Ok(()),
+            Need::Token if caller.token.is_some() || acl.is_management() => Ok(()),
+            Need::Token => lacks("a token".into()),
+            Need::Namespace(c) => match named {
+                Some(ns) if ns == "*" && across => {
+                    if acl.allows_somewhere(c) {
+                        Ok(())
+                    } else {
+                        lacks(format!("{} on any namespace", c.name()))
+                    }
                 }
-            }
+                named => {
+                    let ns = named
+                        .filter(|ns| ns != "*")
+                        .unwrap_or_else(|| super::query::DEFAULT_NAMESPACE.to_string());
+                    if acl.allows(&ns, c) {
+                        Ok(())
+                    } else {
+                        lacks(format!("{} on namespace {ns:?}", c.name()))
+                    }
+                }
+            },
             Need::NamespaceInPath(c) => {
                 let ns = path.rsplit('/').next().unwrap_or_default();
-                (
-                    acl.allows(ns, c),
-                    format!("{} on namespace {ns:?}", c.name()),
-                )
+                if acl.allows(ns, c) {
+                    Ok(())
+                } else {
+                    lacks(format!("{} on namespace {ns:?}", c.name()))
+                }
             }
-            Need::Node(l) => (acl.node(l), format!("node {}", level_word(l))),
-            Need::Agent(l) => (acl.agent(l), format!("agent {}", level_word(l))),
-            Need::Management => (acl.is_management(), "a management token".to_string()),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(format!("{} lacks {missing}", caller.who()))
+            Need::Node(l) if acl.node(l) => Ok(()),
+            Need::Node(l) => lacks(format!("node {}", l.name())),
+            Need::Agent(l) if acl.agent(l) => Ok(()),
+            Need::Agent(l) => lacks(format!("agent {}", l.name())),
+            Need::Management if acl.is_management() => Ok(()),
+            Need::Management => lacks("a management token".into()),
         }
     }
 }
 
-fn level_word(level: Level) -> &'static str {
-    match level {
-        Level::Deny => "deny",
-        Level::Read => "read",
-        Level::Write => "write",
-    }
-}
-
-/// The check [`Routes::add`] puts in front of a route's handler.
 /// The namespace a query names — drover's `namespace` or Consul's `ns`,
 /// decoded exactly as the handlers' extractors decode it — or why the
 /// query cannot say (malformed, or two different namespaces: a check on
@@ -182,6 +173,7 @@ pub(crate) fn query_namespace(query: Option<&str>) -> Result<Option<String>, Str
     Ok(named)
 }
 
+/// The check [`Routes::add`] puts in front of a route's handler.
 async fn enforce(need: Need, across: bool, req: Request, next: Next) -> Response {
     let named = match query_namespace(req.uri().query()) {
         Ok(named) => named,
