@@ -44,6 +44,16 @@ pub enum TokenType {
     Management,
 }
 
+impl TokenType {
+    /// As the API and `--type` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenType::Client => "client",
+            TokenType::Management => "management",
+        }
+    }
+}
+
 /// A token as stored (`acl-tokens/<sha256 of the secret>`): never the
 /// secret itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]

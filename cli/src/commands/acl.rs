@@ -77,11 +77,10 @@ pub enum TokenAction {
 }
 
 fn parse_type(s: &str) -> Result<TokenType, String> {
-    match s {
-        "client" => Ok(TokenType::Client),
-        "management" => Ok(TokenType::Management),
-        other => Err(format!("{other:?}: a token is client or management")),
-    }
+    [TokenType::Client, TokenType::Management]
+        .into_iter()
+        .find(|t| t.name() == s)
+        .ok_or_else(|| format!("{s:?}: a token is client or management"))
 }
 
 fn print_token(t: &TokenView) {
@@ -90,11 +89,7 @@ fn print_token(t: &TokenView) {
         println!("Secret ID    = {secret}");
     }
     println!("Name         = {}", t.name);
-    let kind = match t.token_type {
-        TokenType::Client => "client",
-        TokenType::Management => "management",
-    };
-    println!("Type         = {kind}");
+    println!("Type         = {}", t.token_type.name());
     println!("Policies     = {}", t.policies.join(", "));
     println!("Create Time  = {}", t.create_time.to_rfc3339());
     match t.expiration_time {
@@ -177,10 +172,7 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
                 "ACCESSOR ID", "NAME", "TYPE"
             );
             for t in tokens {
-                let kind = match t.token_type {
-                    TokenType::Client => "client",
-                    TokenType::Management => "management",
-                };
+                let kind = t.token_type.name();
                 println!(
                     "{:<38} {:<20} {:<11} {}",
                     t.accessor_id,
