@@ -396,4 +396,9 @@ pub struct PlacementFailure {
     pub nodes_filtered: BTreeMap<String, u64>,
     /// Dimension (e.g. `memory`, `port 80`) → nodes exhausted on it.
     pub dimensions_exhausted: BTreeMap<String, u64>,
+    /// The namespace quota that held allocations back before any node
+    /// was tried (`quota web exhausted: memory 3968/4096 MB used, 256 MB
+    /// asked`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota_exhausted: Option<String>,
 }

@@ -332,12 +332,14 @@ impl Client {
         Ok(self.get(&path, &[]).await?.value)
     }
 
-    /// Creates or updates namespace `name`.
-    pub async fn apply_namespace(&self, name: &str, description: &str) -> Result<NamespaceView> {
-        let body = NamespaceRequest {
-            description: description.to_string(),
-        };
-        self.post(&format!("/v1/namespace/{}", segment(name)), &[], &body)
+    /// Creates or updates namespace `name`; what `request` leaves out
+    /// keeps its value.
+    pub async fn apply_namespace(
+        &self,
+        name: &str,
+        request: &NamespaceRequest,
+    ) -> Result<NamespaceView> {
+        self.post(&format!("/v1/namespace/{}", segment(name)), &[], request)
             .await
     }
 

@@ -1,16 +1,20 @@
 //! Namespaces: `GET /v1/namespaces`, `GET|POST|DELETE /v1/namespace/{name}`.
 //! A namespace is an object (`namespaces/<name>`); `default` always
 //! exists. A new job may be registered only into one that exists
-//! ([`new_job_guard`]); deleting one is refused while jobs live in it.
+//! ([`new_job_guard`]); deleting one is refused while jobs live in it. A
+//! namespace may carry a quota, which placement enforces; reading one
+//! namespace shows what its live allocations use against it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use chrono::Utc;
 use drover_api_types::acl::Capability;
-use drover_api_types::namespace::{invalid_name, Namespace};
+use drover_api_types::alloc::{AllocationStatus, Binding};
+use drover_api_types::namespace::{invalid_name, Namespace, Quota, QuotaUse};
+use drover_controllers::placement::quota_share;
 use drover_store::keys::collections as c;
 use drover_store::{Guard, Store, StoreError, Versioned};
 
@@ -43,7 +47,7 @@ pub(crate) fn routes() -> Routes {
         )
         .add(
             Route::post("/v1/namespace/{name}", "Create or update a namespace")
-                .body("{description?}", schema::one::<NamespaceRequest>)
+                .body("{description?, quota?}", schema::one::<NamespaceRequest>)
                 .answers(schema::one::<NamespaceView>),
             apply,
         )
@@ -69,11 +73,14 @@ pub fn namespaces<'a>(
         jobs: 0,
         description: String::new(),
         exists,
+        quota: None,
+        used: None,
     };
     views.insert(DEFAULT_NAMESPACE.into(), view(DEFAULT_NAMESPACE, true));
     for ns in declared {
         let mut v = view(&ns.name, true);
         v.description = ns.description.clone();
+        v.quota = ns.quota;
         views.insert(ns.name.clone(), v);
     }
     for ns in job_namespaces {
@@ -141,7 +148,8 @@ fn not_found(name: &str) -> ApiError {
     ApiError::not_found(missing(name)).at("name")
 }
 
-/// One namespace: its object (if any) and how many jobs it holds.
+/// One namespace: its object (if any), how many jobs it holds and what
+/// its live allocations reserve.
 async fn view_of(store: &Store, name: &str) -> ApiResult<Option<NamespaceView>> {
     let keys = store.keys();
     let declared: Option<Versioned<Namespace>> = store.get_at(&keys.namespace(name)).await?;
@@ -154,12 +162,49 @@ async fn view_of(store: &Store, name: &str) -> ApiResult<Option<NamespaceView>> 
     if !exists && jobs == 0 {
         return Ok(None);
     }
+    let declared = declared.map(|d| d.value);
     Ok(Some(NamespaceView {
         name: name.to_string(),
         jobs,
-        description: declared.map(|d| d.value.description).unwrap_or_default(),
+        description: declared
+            .as_ref()
+            .map(|d| d.description.clone())
+            .unwrap_or_default(),
         exists,
+        quota: declared.and_then(|d| d.quota),
+        used: Some(used_by(store, name).await?),
     }))
+}
+
+/// What the live (not terminal) allocations of namespace `ns` reserve.
+async fn used_by(store: &Store, ns: &str) -> ApiResult<QuotaUse> {
+    let keys = store.keys();
+    let statuses = store
+        .list_raw(&keys.collection_prefix(c::ALLOCATIONS_STATUS, &[ns]))
+        .await?;
+    let terminal: HashSet<&str> = statuses
+        .items
+        .iter()
+        .filter(|kv| {
+            kv.decode::<Versioned<AllocationStatus>>()
+                .is_ok_and(|s| s.value.client_status.is_terminal())
+        })
+        .filter_map(|kv| kv.key.rsplit('/').next())
+        .collect();
+    let bindings = store
+        .list_raw(&keys.collection_prefix(c::ALLOCATIONS_BINDING, &[ns]))
+        .await?;
+    let mut used = QuotaUse::default();
+    for kv in &bindings.items {
+        let id = kv.key.rsplit('/').next().unwrap_or_default();
+        if terminal.contains(id) {
+            continue;
+        }
+        if let Ok(binding) = kv.decode::<Versioned<Binding>>() {
+            used.add(quota_share(&binding.value));
+        }
+    }
+    Ok(used)
 }
 
 async fn read(
@@ -182,8 +227,11 @@ async fn apply(
     if let Some(problem) = invalid_name(&name) {
         return Err(ApiError::bad_request(problem).at("name"));
     }
-    if request.description.len() > 1024 {
+    if request.description.as_ref().is_some_and(|d| d.len() > 1024) {
         return Err(ApiError::bad_request("a description is at most 1024 bytes").at("description"));
+    }
+    if let Some(problem) = request.quota.as_ref().and_then(Quota::invalid) {
+        return Err(ApiError::bad_request(problem).at("quota"));
     }
     let store = &state.store;
     let key = store.keys().namespace(&name);
@@ -194,14 +242,20 @@ async fn apply(
         )));
     }
     let now = Utc::now();
+    let before = existing
+        .as_ref()
+        .map(|e| e.value.clone())
+        .unwrap_or_default();
     let namespace = Namespace {
         name: name.clone(),
-        description: request.description,
+        description: request.description.unwrap_or(before.description),
+        quota: match request.quota {
+            Some(quota) if quota.is_empty() => None,
+            Some(quota) => Some(quota),
+            None => before.quota,
+        },
         deleting: false,
-        create_time: existing
-            .as_ref()
-            .and_then(|e| e.value.create_time)
-            .or(Some(now)),
+        create_time: before.create_time.or(Some(now)),
         modify_time: Some(now),
     };
     let guard = existing
@@ -272,6 +326,8 @@ async fn delete(
         jobs: 0,
         description: existing.value.description,
         exists: false,
+        quota: existing.value.quota,
+        used: None,
     }))
 }
 

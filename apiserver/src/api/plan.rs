@@ -32,7 +32,9 @@ use drover_api_types::{job_update_kind, Job, JobType, Node, ObjectMeta};
 use drover_controllers::job::reconcile::{
     reconcile_rollout, reconcile_system, system_eligible, GroupPlan, Placement, Rollout,
 };
-use drover_controllers::placement::{needs_placement, plan_pass, PassInput, PlacementOptions};
+use drover_controllers::placement::{
+    needs_placement, plan_pass, PassInput, PlacementOptions, QuotaBudget,
+};
 
 use super::acl::Caller;
 use super::error::{ApiError, ApiResult};
@@ -367,7 +369,9 @@ async fn plan(
             Some(nodes) => nodes,
             None => read::nodes(store).await?,
         };
-        let usage = read::base_usage(store, &outcome.freed, &held_rooms(&allocs)).await?;
+        let (usage, used) =
+            read::base_usage(store, &ns, &outcome.freed, &held_rooms(&allocs)).await?;
+        let quota = read::quota(store, &ns).await?;
         let staying: Vec<Allocation> = allocs
             .into_iter()
             .filter(|a| !outcome.freed.contains(&a.metadata.uid))
@@ -380,6 +384,11 @@ async fn plan(
             options: PlacementOptions::default(),
             now,
             seed: 0,
+            quota: quota.map(|limit| QuotaBudget {
+                namespace: &ns,
+                limit,
+                used,
+            }),
         };
         failed_placements = plan_pass(&input, usage).failures;
     }

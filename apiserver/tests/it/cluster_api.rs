@@ -323,6 +323,33 @@ async fn namespaces_are_objects_jobs_need_and_deletion_waits_for() {
     assert_eq!(code, 400, "default stays");
     let (code, _) = s.post("/v1/namespace/a%2Fb", json!({})).await;
     assert_eq!(code, 400, "a name is plain");
+
+    // A quota is checked, kept when left out, and removed by `{}`; a bad
+    // one writes nothing.
+    for bad in [
+        json!({"memory": -1}),
+        json!({"disk": 10}),
+        json!({"cpu": "lots"}),
+    ] {
+        let (code, err) = s.post("/v1/namespace/db", json!({ "quota": bad })).await;
+        assert_eq!(code, 400, "{bad}: {err}");
+    }
+    let (code, _) = s.get("/v1/namespace/db").await;
+    assert_eq!(code, 404, "nothing written");
+    let quota = json!({"cpu": 1000, "memory": 512, "allocations": 4});
+    let (code, v) = s.post("/v1/namespace/db", json!({ "quota": quota })).await;
+    assert_eq!((code, &v["quota"]), (200, &quota), "{v}");
+    assert_eq!(v["used"], json!({"cpu": 0, "memory": 0, "allocations": 0}));
+    let (_, v) = s
+        .post("/v1/namespace/db", json!({"description": "databases"}))
+        .await;
+    assert_eq!(
+        (&v["quota"], &v["description"]),
+        (&quota, &json!("databases"))
+    );
+    let (_, v) = s.post("/v1/namespace/db", json!({"quota": {}})).await;
+    assert!(v.get("quota").is_none(), "{v}");
+    assert_eq!(v["description"], "databases");
 }
 
 #[tokio::test]

@@ -213,7 +213,9 @@ pub fn job_page(
             for (dimension, n) in &f.dimensions_exhausted {
                 let _ = writeln!(out, "  * Resources exhausted on {n} nodes: {dimension}");
             }
-            if f.nodes_evaluated == 0 {
+            if let Some(quota) = &f.quota_exhausted {
+                let _ = writeln!(out, "  * {}", capitalised(quota));
+            } else if f.nodes_evaluated == 0 {
                 out.push_str("  * No nodes were eligible for evaluation (none ready and eligible in the job's datacenters and node pool)\n");
             }
         }
@@ -221,6 +223,15 @@ pub fn job_page(
     out.push_str(&latest_section(latest, style));
     allocs_section(&mut out, allocs, style, now);
     out
+}
+
+/// `quota web exhausted…` → `Quota web exhausted…`.
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// `drover describe alloc`; `job` gives the tasks' resources.

@@ -302,3 +302,134 @@ async fn get_describe_node_and_delete_through_the_api() {
     })
     .await;
 }
+
+/// A job of three 64 MB allocations in namespace `web`.
+const WEB_TEAM_JOB: &str = r#"
+job "shop" {
+  namespace   = "web"
+  datacenters = ["dc1"]
+  group "front" {
+    count = 3
+    task "server" {
+      driver = "docker"
+      config {
+        image = "nginx:1.25-alpine"
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+      }
+    }
+  }
+}
+"#;
+
+/// The allocations of `web` the CLI lists as running.
+async fn running_in_web(addr: &str) -> usize {
+    ok_async(addr.to_string(), &["get", "allocs", "--namespace", "web"])
+        .await
+        .matches(" running ")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_quota_holds_placement_back_and_every_command_says_why() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let port = free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let _server = spawn(
+        &etcd,
+        &[
+            "server",
+            &format!("--http-addr=127.0.0.1:{port}"),
+            "--dns-addr=127.0.0.1:0",
+            "--election-ttl=2s",
+        ],
+    );
+    let _agent = spawn(&etcd, &["agent", "--simulate", "3"]);
+    eventually(30, "three ready nodes", || {
+        let addr = addr.clone();
+        async move {
+            let out = ok_async(addr, &["get", "nodes"]).await;
+            (out.matches(" ready ").count() == 3).then_some(())
+        }
+    })
+    .await;
+
+    let e = fails(&addr, &["namespace", "apply", "web", "--quota", "disk=10"]);
+    assert!(e.contains("unknown limit \"disk\""), "{e}");
+    ok(
+        &addr,
+        &[
+            "namespace",
+            "apply",
+            "web",
+            "--description",
+            "the web team",
+            "--quota",
+            "allocs=2,memory=1024",
+        ],
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("shop.nomad.hcl");
+    std::fs::write(&file, WEB_TEAM_JOB).expect("write the job");
+    let file = file.to_str().expect("a UTF-8 path");
+    let held_back = "quota web exhausted: allocations 2/2 used, 1 asked";
+
+    // The plan says so before anything is written.
+    let planned = cli(&addr, &["plan", "-f", file]);
+    let page = String::from_utf8_lossy(&planned.stdout);
+    assert_eq!(planned.status.code(), Some(1), "{page}");
+    assert!(page.contains(held_back), "{page}");
+
+    // Applying places two, fails on the third and says why.
+    let e = fails(&addr, &["apply", "-f", file]);
+    assert!(
+        e.contains(&format!("front: 1 allocation not placed: {held_back}")),
+        "{e}"
+    );
+    eventually(30, "two running in web", || {
+        let addr = addr.clone();
+        async move { (running_in_web(&addr).await == 2).then_some(()) }
+    })
+    .await;
+    let job = ok(&addr, &["describe", "job", "shop", "--namespace", "web"]);
+    assert!(
+        job.contains("Quota web exhausted: allocations 2/2 used, 1 asked"),
+        "{job}"
+    );
+    let namespace = ok(&addr, &["namespace", "describe", "web"]);
+    for want in [
+        "allocations 2/2",
+        "memory 128/1024 MB",
+        "cpu 200 MHz (no limit)",
+    ] {
+        assert!(namespace.contains(want), "no {want:?} in\n{namespace}");
+    }
+    // Nothing beyond the quota: a resync later, still two bound.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let allocs = ok(&addr, &["get", "allocs", "--namespace", "web"]);
+    assert_eq!(allocs.matches(" running ").count(), 2, "{allocs}");
+    assert_eq!(allocs.matches(" pending ").count(), 1, "{allocs}");
+
+    // Raising the quota places the third at once; what was not given
+    // (the description) is kept.
+    ok(&addr, &["namespace", "apply", "web", "--quota", "allocs=3"]);
+    eventually(30, "three running in web", || {
+        let addr = addr.clone();
+        async move { (running_in_web(&addr).await == 3).then_some(()) }
+    })
+    .await;
+    let namespace = ok(&addr, &["namespace", "describe", "web"]);
+    for want in [
+        "the web team",
+        "allocations 3/3",
+        "memory 192 MB (no limit)",
+    ] {
+        assert!(namespace.contains(want), "no {want:?} in\n{namespace}");
+    }
+    let listed = ok(&addr, &["namespace", "list"]);
+    assert!(listed.contains("allocs=3"), "{listed}");
+    let job = ok(&addr, &["describe", "job", "shop", "--namespace", "web"]);
+    assert!(!job.contains("Quota web"), "{job}");
+}

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
 use drover_api_types::deployment::DeploymentAdmin;
 use drover_api_types::job::{JobStatus, PlacementFailure};
+use drover_api_types::namespace::{Namespace, Quota};
 use drover_api_types::node::{Heartbeat, NodeScheduling, NodeStatus};
 use drover_api_types::{Deployment, Job, Node, ServiceRegistration};
 use drover_store::keys::collections as c;
@@ -84,6 +85,7 @@ pub struct Hooks {
     pub services: Vec<Hook<ServiceRegistration>>,
     pub deployments: Vec<Hook<Deployment>>,
     pub deployment_admin: Vec<Hook<Versioned<DeploymentAdmin>>>,
+    pub namespaces: Vec<Hook<Versioned<Namespace>>>,
 }
 
 /// Caches of every collection the controllers read. Cheap to clone; the
@@ -108,6 +110,8 @@ pub struct ClusterView {
     /// Deployments, indexed by `<namespace>/<job>`.
     pub deployments: Cache<Deployment>,
     pub deployment_admin: Cache<Versioned<DeploymentAdmin>>,
+    /// Namespace objects: placement reads their quotas.
+    pub namespaces: Cache<Versioned<Namespace>>,
 }
 
 /// Owns the informer tasks of a [`ClusterView`]; dropping it stops them.
@@ -216,6 +220,13 @@ impl ClusterView {
             hooks.deployment_admin,
         );
         tasks.push(t);
+        let (namespaces, t) = informer::spawn(
+            store,
+            prefix(c::NAMESPACES),
+            Writer::new(),
+            hooks.namespaces,
+        );
+        tasks.push(t);
         let view = ClusterView {
             keys: keys.clone(),
             jobs,
@@ -231,6 +242,7 @@ impl ClusterView {
             services,
             deployments,
             deployment_admin,
+            namespaces,
         };
         (view, ViewHandle { tasks })
     }
@@ -250,6 +262,15 @@ impl ClusterView {
         self.services.wait_ready().await;
         self.deployments.wait_ready().await;
         self.deployment_admin.wait_ready().await;
+        self.namespaces.wait_ready().await;
+    }
+
+    /// The quota of namespace `ns`, when it has one.
+    pub fn quota(&self, ns: &str) -> Option<Quota> {
+        self.namespaces
+            .get(&self.keys.namespace(ns))
+            .and_then(|n| n.value.quota)
+            .filter(|q| !q.is_empty())
     }
 
     /// A job's deployments, in key order.

@@ -10,11 +10,13 @@
 //!   queued allocations ([`QueuedJobs`]): a node registered or changed
 //!   (`nodes/`), a node's state changing (`nodes-status/`), eligibility or
 //!   drain changing (`nodes-admin/`), an allocation becoming terminal
-//!   (`allocations-status/`), a binding deleted (`allocations-binding/`).
+//!   (`allocations-status/`), a binding deleted (`allocations-binding/`),
+//!   a namespace changed (`namespaces/`: its quota raised).
 //!
 //! The work-queue key is the job. A reconcile reads the job, its
-//! allocations, every node and the usage of every node from the
-//! [`ClusterView`], runs the pure pass ([`plan_pass`]) and commits it.
+//! allocations, every node, the usage of every node and its namespace's
+//! quota and usage from the [`ClusterView`], runs the pure pass
+//! ([`plan_pass`]) and commits it.
 //!
 //! # Owns
 //! - `allocations-binding/<ns>/<id>`: created once per allocation.
@@ -46,6 +48,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::alloc::{Allocation, DesiredStatus};
+use drover_api_types::namespace::QuotaUse;
 use drover_store::keys::collections as c;
 use drover_store::{Atomic, Guard, StoreError, Stored};
 
@@ -55,7 +58,10 @@ use crate::context::COMMIT_IN_FLIGHT;
 use crate::error::ReconcileError;
 use crate::manager::Descriptor;
 use crate::placement::metrics::PlacementMetrics;
-use crate::placement::{add_binding, needs_placement, plan_pass, NodeUsage, PassInput, PassPlan};
+use crate::placement::{
+    add_binding, needs_placement, plan_pass, quota_share, NodeUsage, PassInput, PassPlan,
+    QuotaBudget,
+};
 use crate::runtime::{Action, Controller, Reconcile, WorkQueue};
 
 /// The controller's name (work queue, metrics, logs).
@@ -170,6 +176,7 @@ impl Reconcile for PlacementController {
             PassPlan::default()
         } else {
             let nodes = view.all_nodes();
+            let base = base_usage(view, &key.namespace);
             let input = PassInput {
                 job: &job,
                 pending: &pending,
@@ -178,9 +185,14 @@ impl Reconcile for PlacementController {
                 options: self.ctx.options.placement,
                 now,
                 seed: rand::random(),
+                quota: view.quota(&key.namespace).map(|limit| QuotaBudget {
+                    namespace: &key.namespace,
+                    limit,
+                    used: base.namespace,
+                }),
             };
             let started = tokio::time::Instant::now();
-            let plan = plan_pass(&input, base_usage(view));
+            let plan = plan_pass(&input, base.nodes);
             self.metrics
                 .pass_duration
                 .observe(started.elapsed().as_secs_f64());
@@ -349,13 +361,21 @@ fn conflicts(job: &ObjectKey, failed: Vec<(usize, StoreError)>) -> Result<(), Re
     }
 }
 
-/// Per node id, what the bindings there that still reserve room
-/// ([`crate::placement::holds_room`]) reserve: live (not terminal) ones, and those of
-/// allocations told to stop whose replacement is not bound yet (the room
-/// is held for it, so no other allocation takes it first). One scan of the
+/// What the bindings that still reserve room
+/// ([`crate::placement::holds_room`]) reserve: live (not terminal) ones,
+/// and those of allocations told to stop whose replacement is not bound
+/// yet (the room is held for it, so no other allocation takes it first).
+pub struct BaseUsage {
+    /// Per node id.
+    pub nodes: HashMap<String, NodeUsage>,
+    /// Against the quota of the namespace asked for.
+    pub namespace: QuotaUse,
+}
+
+/// The [`BaseUsage`] of every node and of namespace `ns`: one scan of the
 /// status and binding caches, without cloning, plus the specs that name a
 /// previous allocation.
-pub fn base_usage(view: &ClusterView) -> HashMap<String, NodeUsage> {
+pub fn base_usage(view: &ClusterView, ns: &str) -> BaseUsage {
     let status_prefix = view.keys.collection(c::ALLOCATIONS_STATUS);
     let binding_prefix = view.keys.collection(c::ALLOCATIONS_BINDING);
     let mut terminal: HashSet<String> = HashSet::new();
@@ -373,16 +393,22 @@ pub fn base_usage(view: &ClusterView) -> HashMap<String, NodeUsage> {
             }
         }
     });
-    let mut usage: HashMap<String, NodeUsage> = HashMap::new();
+    let mut usage = BaseUsage {
+        nodes: HashMap::new(),
+        namespace: QuotaUse::default(),
+    };
     view.bindings.for_each(|key, binding| {
         let id = key.strip_prefix(&binding_prefix).unwrap_or(key);
         if terminal.contains(id) && !(awaited.contains(id) && held_for_replacement(view, id)) {
             return;
         }
+        if id.split_once('/').is_some_and(|(of, _)| of == ns) {
+            usage.namespace.add(quota_share(&binding.value));
+        }
         let node = &binding.value.node_id;
-        match usage.get_mut(node) {
+        match usage.nodes.get_mut(node) {
             Some(u) => add_binding(u, &binding.value),
-            None => add_binding(usage.entry(node.clone()).or_default(), &binding.value),
+            None => add_binding(usage.nodes.entry(node.clone()).or_default(), &binding.value),
         }
     });
     usage
@@ -546,4 +572,6 @@ fn register_capacity_hooks(waker: &Waker, hooks: &mut Hooks) {
     }));
     let w = waker.clone();
     hooks.node_admin.push(Arc::new(move |_| w.queued_jobs()));
+    let w = waker.clone();
+    hooks.namespaces.push(Arc::new(move |_| w.queued_jobs()));
 }

@@ -17,6 +17,9 @@ use super::PassPlan;
 /// The class of a group with no node at all to evaluate.
 pub const NO_NODES: &str = "no_nodes";
 
+/// The class of a group held back by its namespace's quota alone.
+pub const QUOTA: &str = "quota";
+
 const BUCKETS: &[f64] = &[
     0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
@@ -41,8 +44,9 @@ pub fn reason_class(text: &str) -> &'static str {
 }
 
 /// The class that rejected the most nodes for a group (ties go to the
-/// class first in name order, so the answer is stable); [`NO_NODES`]
-/// when no node was rejected.
+/// class first in name order, so the answer is stable); when no node was
+/// rejected, [`QUOTA`] if the namespace's quota held it back, else
+/// [`NO_NODES`].
 pub fn dominant_class(failure: &PlacementFailure) -> &'static str {
     let mut by_class: std::collections::BTreeMap<&'static str, u64> = Default::default();
     for (text, nodes) in failure
@@ -58,7 +62,11 @@ pub fn dominant_class(failure: &PlacementFailure) -> &'static str {
             best = Some((class, nodes));
         }
     }
-    best.map_or(NO_NODES, |(class, _)| class)
+    match best {
+        Some((class, _)) => class,
+        None if failure.quota_exhausted.is_some() => QUOTA,
+        None => NO_NODES,
+    }
 }
 
 /// The placement controller's metrics; cheap to clone.
@@ -141,6 +149,11 @@ mod tests {
     fn the_class_rejecting_most_nodes_wins() {
         let mut failure = PlacementFailure::default();
         assert_eq!(dominant_class(&failure), NO_NODES);
+        let held_back = PlacementFailure {
+            quota_exhausted: Some("quota web exhausted: allocations 2/2 used, 1 asked".into()),
+            ..Default::default()
+        };
+        assert_eq!(dominant_class(&held_back), QUOTA);
         failure.nodes_filtered.insert("constraint a = b".into(), 2);
         failure.nodes_filtered.insert("constraint c = d".into(), 2);
         failure.dimensions_exhausted.insert("memory".into(), 3);

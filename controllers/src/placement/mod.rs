@@ -15,9 +15,13 @@
 //! - [`score`] ranks feasible nodes: bin-pack or spread fit, job
 //!   anti-affinity, affinities and spread targets, averaged like Nomad does.
 //!
+//! - A pass ([`plan_pass`]) also holds the job to its namespace's quota
+//!   ([`QuotaBudget`]) before it tries any node.
+//!
 //! The caller (the placement controller shell) owns reading the cluster: it
 //! builds one [`NodeUsage`] per node from the allocations bound there, and
-//! must add the allocations it has already planned in the same pass.
+//! must add the allocations it has already planned in the same pass; it
+//! also sums what the job's namespace holds against its quota.
 
 mod attributes;
 pub mod controller;
@@ -38,8 +42,8 @@ pub use controller::{PlacementController, QueuedJobs, DESCRIPTOR, NAME};
 pub use feasibility::feasible;
 pub use operators::{check_operator, version_matches};
 pub use pass::{
-    add_binding, counts_for_job, holds_room, needs_placement, plan_pass, release_binding,
-    search_limit, PassInput, PassPlan,
+    add_binding, counts_for_job, holds_room, needs_placement, plan_pass, quota_share,
+    release_binding, search_limit, PassInput, PassPlan, QuotaBudget,
 };
 pub use resources::{assign_cores, assign_ports, GroupAsk};
 pub use score::score;

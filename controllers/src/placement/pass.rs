@@ -12,6 +12,17 @@
 //! counted as queued (usage only grows within a pass, so a second search
 //! would fail the same way).
 //!
+//! **Namespace quotas.** When the job's namespace has a quota
+//! ([`QuotaBudget`]), every allocation is checked against what the
+//! namespace's live allocations already reserve before any node is
+//! tried, and again with its exact cpu once a node is chosen (whole
+//! cores count at that node's MHz per core). One that does not fit stays
+//! queued with the reason in [`PlacementFailure::quota_exhausted`]. A
+//! replacement is charged only what it asks beyond its predecessor, whose
+//! share passes to it (the predecessor is on its way out), so a rolling
+//! update of a namespace at its quota still rolls; a canary is charged
+//! in full.
+//!
 //! Every binding is added to the pass's usage (cpu, memory, ports, the job's
 //! allocations per node, property counts) before the next allocation is
 //! placed, so nothing is double-booked within a pass.
@@ -40,6 +51,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use drover_api_types::alloc::{Allocation, Binding, DesiredStatus};
 use drover_api_types::job::{ConstraintOperator, PlacementFailure};
+use drover_api_types::namespace::{Quota, QuotaUse};
 use drover_api_types::{Job, Node, TaskGroup};
 
 use super::{
@@ -68,6 +80,26 @@ pub struct PassInput<'a> {
     pub now: DateTime<Utc>,
     /// Where the node walk starts.
     pub seed: u64,
+    /// The job's namespace quota, when it has one.
+    pub quota: Option<QuotaBudget<'a>>,
+}
+
+/// A namespace's quota and what its allocations hold against it when the
+/// pass starts: every binding that still reserves room ([`holds_room`]).
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaBudget<'a> {
+    pub namespace: &'a str,
+    pub limit: Quota,
+    pub used: QuotaUse,
+}
+
+/// What `binding` counts against its namespace's quota.
+pub fn quota_share(binding: &Binding) -> QuotaUse {
+    QuotaUse {
+        cpu: binding.cpu,
+        memory: binding.memory,
+        allocations: 1,
+    }
 }
 
 /// What one pass decided.
@@ -197,6 +229,8 @@ struct Pass<'a> {
     /// The job's bound allocations told to stop or being replaced, by id:
     /// the predecessors whose room a replacement may be lent.
     predecessors: HashMap<&'a str, &'a Allocation>,
+    /// The namespace's quota use, grown by every binding of the pass.
+    quota_used: QuotaUse,
     plan: PassPlan,
 }
 
@@ -242,6 +276,7 @@ impl<'a> Pass<'a> {
             limit: search_limit(nodes),
             exhausted: HashSet::new(),
             predecessors: predecessors(input),
+            quota_used: input.quota.map(|q| q.used).unwrap_or_default(),
             plan: PassPlan::default(),
         }
     }
@@ -264,6 +299,15 @@ impl<'a> Pass<'a> {
             // The group is gone from the job: the job controller stops it.
             return;
         };
+        let ask = GroupAsk::of(group);
+        let least = QuotaUse {
+            cpu: ask.cpu,
+            memory: ask.memory,
+            allocations: 1,
+        };
+        if let Some(reason) = self.quota_refuses(alloc, least) {
+            return self.fail_on_quota(&group.name, reason);
+        }
         if let Some(target) = &alloc.spec.target_node {
             return self.place_on_target(alloc, group, target);
         }
@@ -309,6 +353,36 @@ impl<'a> Pass<'a> {
         }
     }
 
+    /// Why the namespace quota cannot take `ask` for `alloc` (less its
+    /// predecessor's share, which passes to it), if it cannot.
+    fn quota_refuses(&self, alloc: &Allocation, mut ask: QuotaUse) -> Option<String> {
+        let quota = self.input.quota?;
+        ask.sub(self.predecessors_share(alloc));
+        quota
+            .limit
+            .exceeded(quota.namespace, &self.quota_used, &ask)
+    }
+
+    /// What `alloc`'s predecessor holds against the quota and passes to
+    /// it: its binding's share while that still reserves room.
+    fn predecessors_share(&self, alloc: &Allocation) -> QuotaUse {
+        alloc
+            .spec
+            .previous_allocation
+            .as_deref()
+            .and_then(|id| self.predecessors.get(id))
+            .filter(|previous| holds_room(previous, true))
+            .and_then(|previous| previous.binding.as_ref())
+            .map(quota_share)
+            .unwrap_or_default()
+    }
+
+    fn fail_on_quota(&mut self, group: &str, reason: String) {
+        let failure = self.failure(group);
+        failure.queued += 1;
+        failure.quota_exhausted.get_or_insert(reason);
+    }
+
     /// Lends `alloc` the room its predecessor holds, when it has one (a
     /// bound allocation told to stop): if the group fits on that node with
     /// it, `alloc` is bound there (the predecessor is terminal) or waits for
@@ -332,9 +406,10 @@ impl<'a> Pass<'a> {
         let score = self.evaluate(group, index).ok();
         let fits = score.is_some();
         if let Some(score) = score.filter(|_| previous.status.client_status.is_terminal()) {
-            // The room passes to the replacement, once.
-            self.predecessors.remove(previous.metadata.uid.as_str());
+            // The room passes to the replacement, once (after `bind`, which
+            // charges the quota only beyond the predecessor's share).
             self.bind(alloc, group, index, score);
+            self.predecessors.remove(previous.metadata.uid.as_str());
             return true;
         }
         add_binding(&mut self.usages[index], held);
@@ -385,18 +460,30 @@ impl<'a> Pass<'a> {
         let Some(cores) = assign_cores(node, group, &self.usages[index]) else {
             return self.fail(&group.name, 1, vec![Reason::Exhausted("cores".into())]);
         };
+        let cpu = ask.cpu_on(node);
+        let exact = QuotaUse {
+            cpu,
+            memory: ask.memory,
+            allocations: 1,
+        };
+        if let Some(reason) = self.quota_refuses(alloc, exact) {
+            return self.fail_on_quota(&group.name, reason);
+        }
+        let mut charge = exact;
+        charge.sub(self.predecessors_share(alloc));
         let binding = Binding {
             node_id: node.metadata.uid.clone(),
             node_name: node.metadata.name.clone(),
             ports,
             cores,
-            cpu: ask.cpu_on(node),
+            cpu,
             memory: ask.memory,
             memory_max: ask.memory_max,
             bound_at: Some(self.input.now),
             score: score.is_finite().then_some(score),
         };
         add_binding(&mut self.usages[index], &binding);
+        self.quota_used.add(charge);
         self.record(&group.name, index);
         self.plan
             .bindings
@@ -497,5 +584,7 @@ fn alloc_seed(id: &str) -> u64 {
 
 #[cfg(test)]
 mod full_cluster_tests;
+#[cfg(test)]
+mod quota_tests;
 #[cfg(test)]
 mod tests;

@@ -47,6 +47,7 @@ async fn static_port_binds_one_allocation_per_node_and_records_why_the_rest_wait
         nodes_evaluated: 3,
         nodes_filtered: BTreeMap::new(),
         dimensions_exhausted: BTreeMap::from([("port 80".to_string(), 3)]),
+        quota_exhausted: None,
     };
     assert_eq!(record["web"], expected);
     assert!(!h.bindings().await.contains_key(&fourth[0]));

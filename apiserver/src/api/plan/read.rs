@@ -1,13 +1,15 @@
-//! What a plan reads from the store: a job's allocations, the nodes, and
-//! what the live bindings reserve on each node — whole objects joined back
-//! from their split keys, as the controllers' view joins them.
+//! What a plan reads from the store: a job's allocations, the nodes, what
+//! the live bindings reserve on each node and against the job's namespace
+//! quota — whole objects joined back from their split keys, as the
+//! controllers' view joins them.
 
 use std::collections::{HashMap, HashSet};
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
+use drover_api_types::namespace::{Namespace, Quota, QuotaUse};
 use drover_api_types::node::{NodeScheduling, NodeStatus};
 use drover_api_types::Node;
-use drover_controllers::placement::{add_binding, NodeUsage};
+use drover_controllers::placement::{add_binding, quota_share, NodeUsage};
 use drover_store::keys::collections as c;
 use drover_store::{Store, Versioned};
 use serde::de::DeserializeOwned;
@@ -85,25 +87,47 @@ pub async fn nodes(store: &Store) -> ApiResult<Vec<Node>> {
 
 /// Per node id, what live bindings reserve, and the terminal ones in
 /// `held` (kept for their replacement), leaving out the allocations in
-/// `freed` (the plan stops or replaces them).
+/// `freed` (the plan stops or replaces them); and what those of
+/// namespace `ns` hold against its quota.
 pub async fn base_usage(
     store: &Store,
+    ns: &str,
     freed: &HashSet<String>,
     held: &HashSet<String>,
-) -> ApiResult<HashMap<String, NodeUsage>> {
+) -> ApiResult<(HashMap<String, NodeUsage>, QuotaUse)> {
     let keys = store.keys();
     let statuses: HashMap<String, AllocationStatus> =
         by_id(store, &keys.collection(c::ALLOCATIONS_STATUS)).await?;
-    let bindings: HashMap<String, Binding> =
-        by_id(store, &keys.collection(c::ALLOCATIONS_BINDING)).await?;
+    let bindings = store
+        .list_raw(&keys.collection(c::ALLOCATIONS_BINDING))
+        .await?;
     let mut usage: HashMap<String, NodeUsage> = HashMap::new();
-    for (id, binding) in &bindings {
+    let mut in_namespace = QuotaUse::default();
+    for kv in &bindings.items {
+        let mut segments = kv.key.rsplit('/');
+        let (Some(id), Some(of)) = (segments.next(), segments.next()) else {
+            continue;
+        };
+        let Ok(binding) = kv.decode::<Versioned<Binding>>().map(|v| v.value) else {
+            continue;
+        };
         let terminal = statuses
             .get(id)
             .is_some_and(|s| s.client_status.is_terminal());
         if (!terminal || held.contains(id)) && !freed.contains(id) {
-            add_binding(usage.entry(binding.node_id.clone()).or_default(), binding);
+            add_binding(usage.entry(binding.node_id.clone()).or_default(), &binding);
+            if of == ns {
+                in_namespace.add(quota_share(&binding));
+            }
         }
     }
-    Ok(usage)
+    Ok((usage, in_namespace))
+}
+
+/// The quota of namespace `ns`, when it has one.
+pub async fn quota(store: &Store, ns: &str) -> ApiResult<Option<Quota>> {
+    let namespace: Option<Versioned<Namespace>> = store.get_at(&store.keys().namespace(ns)).await?;
+    Ok(namespace
+        .and_then(|n| n.value.quota)
+        .filter(|q| !q.is_empty()))
 }

@@ -331,6 +331,7 @@ fn a_queued_replacement_on_a_full_cluster_is_not_a_failed_placement() {
         options: PlacementOptions::default(),
         now: Utc::now(),
         seed: 0,
+        quota: None,
     };
     let plan = plan_pass(&input, usage);
     assert_eq!(plan.failures, BTreeMap::new());

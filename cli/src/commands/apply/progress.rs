@@ -181,7 +181,8 @@ pub fn line(job: &Job, group: &TaskGroup, s: &GroupSummary) -> String {
 }
 
 /// `2 allocations not placed (3 nodes evaluated): constraint … filtered 3
-/// nodes; memory exhausted on 1 node`.
+/// nodes; memory exhausted on 1 node`, or `1 allocation not placed: quota
+/// web exhausted: …` when the quota held it back before any node.
 pub fn placement_reason(f: &PlacementFailure) -> String {
     let mut reasons: Vec<String> = f
         .nodes_filtered
@@ -193,7 +194,12 @@ pub fn placement_reason(f: &PlacementFailure) -> String {
             .iter()
             .map(|(dim, n)| format!("{dim} exhausted on {}", nodes(*n))),
     );
-    if f.nodes_evaluated == 0 {
+    if let Some(quota) = &f.quota_exhausted {
+        if f.nodes_evaluated == 0 {
+            return format!("{} not placed: {quota}", plural(f.queued, "allocation"));
+        }
+        reasons.push(quota.clone());
+    } else if f.nodes_evaluated == 0 {
         reasons.push("no node is ready".to_string());
     }
     format!(

@@ -97,6 +97,7 @@ fn placement_failures_fail_with_their_reasons() {
                 3,
             )]),
             dimensions_exhausted: BTreeMap::new(),
+            quota_exhausted: None,
         },
     );
     let p = evaluate(&job, Some(&s), None);
@@ -107,6 +108,25 @@ fn placement_failures_fail_with_their_reasons() {
             "front: 2 allocations not placed (3 nodes evaluated): \
              constraint ${attr.kernel.name} = windows filtered 3 nodes"
         )
+    );
+}
+
+#[test]
+fn a_quota_that_held_allocations_back_is_the_reason() {
+    let job = job("service", 3);
+    let mut s = status(summary(2, 0, 0, 0));
+    s.placement_failures.insert(
+        "front".into(),
+        PlacementFailure {
+            queued: 1,
+            quota_exhausted: Some("quota web exhausted: allocations 2/2 used, 1 asked".into()),
+            ..Default::default()
+        },
+    );
+    let p = evaluate(&job, Some(&s), None);
+    assert_eq!(
+        p.failed.as_deref(),
+        Some("front: 1 allocation not placed: quota web exhausted: allocations 2/2 used, 1 asked")
     );
 }
 

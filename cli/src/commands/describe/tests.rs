@@ -44,6 +44,7 @@ fn job() -> Job {
                         2,
                     )]),
                     dimensions_exhausted: BTreeMap::from([("memory".to_string(), 1)]),
+                    quota_exhausted: None,
                 },
             )]),
             ..Default::default()

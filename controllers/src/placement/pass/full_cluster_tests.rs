@@ -175,6 +175,7 @@ impl Sim {
             options: PlacementOptions::default(),
             now: t0(),
             seed: self.seed,
+            quota: None,
         };
         let plan = plan_pass(&input, base);
         prop_assert!(

@@ -12,14 +12,14 @@ use proptest::prelude::*;
 use super::*;
 use crate::placement::tests::node;
 
-fn now() -> DateTime<Utc> {
+pub(super) fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 1, 1, 12, 0, 0)
         .single()
         .expect("a valid time")
 }
 
 /// Group `web` of three allocations of one task of `cpu` MHz, `memory` MB.
-fn group(cpu: i64, memory: i64) -> TaskGroup {
+pub(super) fn group(cpu: i64, memory: i64) -> TaskGroup {
     let mut g = mock::group("web", 3);
     g.tasks[0].resources.cpu = cpu;
     g.tasks[0].resources.memory = memory;
@@ -42,7 +42,7 @@ fn with_ports(mut g: TaskGroup, ports: &[Option<i64>]) -> TaskGroup {
     g
 }
 
-fn job(groups: Vec<TaskGroup>) -> Job {
+pub(super) fn job(groups: Vec<TaskGroup>) -> Job {
     mock::job_of("web", JobType::Service, groups)
 }
 
@@ -54,7 +54,7 @@ fn constraint(attribute: &str, operator: &str, value: &str) -> Constraint {
     }
 }
 
-fn alloc(group: &str, index: u32) -> Allocation {
+pub(super) fn alloc(group: &str, index: u32) -> Allocation {
     let mut a = Allocation::default();
     a.metadata.uid = format!("{group}-{index}");
     a.metadata.namespace = "default".into();
@@ -64,11 +64,11 @@ fn alloc(group: &str, index: u32) -> Allocation {
     a
 }
 
-fn allocs(group: &str, n: u32) -> Vec<Allocation> {
+pub(super) fn allocs(group: &str, n: u32) -> Vec<Allocation> {
     (0..n).map(|i| alloc(group, i)).collect()
 }
 
-fn nodes(n: usize) -> Vec<Node> {
+pub(super) fn nodes(n: usize) -> Vec<Node> {
     (0..n).map(|i| node(&format!("n{i}"))).collect()
 }
 
@@ -92,6 +92,7 @@ fn run_with(
         options: PlacementOptions::default(),
         now: now(),
         seed,
+        quota: None,
     };
     plan_pass(&input, base)
 }
@@ -139,6 +140,7 @@ fn static_port_on_three_nodes_binds_three_and_queues_the_rest() {
         nodes_evaluated: 3,
         nodes_filtered: BTreeMap::new(),
         dimensions_exhausted: BTreeMap::from([("port 80".to_string(), 3)]),
+        quota_exhausted: None,
     };
     assert_eq!(
         plan.failures,
@@ -253,7 +255,7 @@ fn cpu_memory_and_base_usage_are_respected() {
 /// A full cluster: `old` allocations of `g`, one bound on each node, the
 /// first `stopping` of them told to stop (still running); and the base
 /// usage their bindings make.
-fn full_cluster(
+pub(super) fn full_cluster(
     g: &TaskGroup,
     ns: &[Node],
     stopping: usize,
@@ -275,7 +277,7 @@ fn full_cluster(
 }
 
 /// The replacement of `old` (the job controller's destructive update).
-fn replacement(old: &Allocation) -> Allocation {
+pub(super) fn replacement(old: &Allocation) -> Allocation {
     let mut a = alloc(&old.spec.task_group, old.spec.index);
     a.metadata.uid = format!("{}-v1", old.metadata.uid);
     a.spec.job_version = 1;
@@ -385,6 +387,7 @@ fn the_predecessors_room_is_lent_to_its_replacement_only() {
         nodes_evaluated: 3,
         nodes_filtered: BTreeMap::new(),
         dimensions_exhausted: BTreeMap::from([("port 80".to_string(), 3)]),
+        quota_exhausted: None,
     };
     assert_eq!(plan.failures["web"], expected);
 }
