@@ -14,8 +14,9 @@
 //!   what it allows (in-place updates, canaries, the update budget).
 //! - [`placement`]: feasibility checks with reasons, scoring, one pass over
 //!   a job's unplaced allocations (a replacement is lent the room of the one
-//!   it replaces, so full clusters still roll out); the shell binds them,
-//!   one job at a time, and records why the rest wait.
+//!   it replaces, so full clusters still roll out) within its namespace's
+//!   quota; the shell binds them, one job at a time, and records why the
+//!   rest wait.
 //! - [`node_lifecycle`]: from heartbeat leases, which nodes become ready and
 //!   which are marked down (after ttl + grace, a fresh grace after a leader
 //!   change, rate limited, none at all on a suspected partition), and what a
