@@ -50,6 +50,9 @@ pub struct NodeSpec {
     pub min_dynamic_port: u16,
     pub max_dynamic_port: u16,
     pub http_addr: String,
+    /// The agent's HTTP API serves TLS (`https://http_addr`).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub http_tls: bool,
     pub agent_version: String,
 }
 

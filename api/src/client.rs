@@ -52,6 +52,39 @@ pub struct TlsFiles {
     pub client_key: Option<std::path::PathBuf>,
 }
 
+impl TlsFiles {
+    /// An HTTP client builder trusting `ca_cert` besides the system's
+    /// roots, and presenting the client certificate when given one.
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder> {
+        let mut builder = reqwest::Client::builder();
+        if let Some(path) = &self.ca_cert {
+            let pem = read_file(path)?;
+            let certs =
+                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| tls_error(path, e))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        match (&self.client_cert, &self.client_key) {
+            (Some(cert), Some(key)) => {
+                let mut pem = read_file(cert)?;
+                pem.push(b'\n');
+                pem.extend(read_file(key)?);
+                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| tls_error(cert, e))?;
+                builder = builder.identity(identity);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(ClientError::Tls(
+                    "a client certificate needs its key: give both --client-cert and --client-key"
+                        .into(),
+                ))
+            }
+        }
+        Ok(builder)
+    }
+}
+
 fn read_file(path: &std::path::Path) -> Result<Vec<u8>> {
     std::fs::read(path).map_err(|e| ClientError::Tls(format!("{}: {e}", path.display())))
 }
@@ -80,31 +113,9 @@ impl Client {
     /// and presenting a client certificate when given one.
     pub fn with_tls(addr: &str, namespace: &str, tls: &TlsFiles) -> Result<Client> {
         let base = normalize_addr(addr)?;
-        let mut builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
-        if let Some(path) = &tls.ca_cert {
-            let pem = read_file(path)?;
-            let certs =
-                reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| tls_error(path, e))?;
-            for cert in certs {
-                builder = builder.add_root_certificate(cert);
-            }
-        }
-        match (&tls.client_cert, &tls.client_key) {
-            (Some(cert), Some(key)) => {
-                let mut pem = read_file(cert)?;
-                pem.push(b'\n');
-                pem.extend(read_file(key)?);
-                let identity = reqwest::Identity::from_pem(&pem).map_err(|e| tls_error(cert, e))?;
-                builder = builder.identity(identity);
-            }
-            (None, None) => {}
-            _ => {
-                return Err(ClientError::Tls(
-                    "a client certificate needs its key: give both --client-cert and --client-key"
-                        .into(),
-                ))
-            }
-        }
+        let builder = tls
+            .client_builder()?
+            .connect_timeout(Duration::from_secs(5));
         let http = builder.build().map_err(|source| ClientError::Unreachable {
             base: base.clone(),
             source,

@@ -122,6 +122,9 @@ pub struct NodeView {
     pub node_pool: String,
     pub address: String,
     pub http_addr: String,
+    /// The agent's HTTP API serves TLS.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub http_tls: bool,
     pub status: NodeState,
     #[serde(default)]
     pub status_description: String,
@@ -182,6 +185,7 @@ impl NodeView {
             node_pool: spec.node_pool.clone(),
             address: spec.address.clone(),
             http_addr: spec.http_addr.clone(),
+            http_tls: spec.http_tls,
             status: status.state,
             status_description: status.description.clone(),
             eligible: !scheduling.ineligible,

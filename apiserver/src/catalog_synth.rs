@@ -4,7 +4,8 @@
 //! it finds workloads.
 //!
 //! - `drover-agent`: one instance per node whose agent advertises an HTTP
-//!   address (`http_addr`), tagged `http` and `metrics`. It has no checks
+//!   address (`http_addr`), tagged `http` and `metrics`, with meta
+//!   `scheme = https` when the agent serves TLS. It has no checks
 //!   of its own: the node's `serfHealth` (passing only while the node is
 //!   ready) is its health, so `?passing` drops the agents of nodes that are
 //!   down, exactly as it drops their workloads.
@@ -135,6 +136,10 @@ fn http_service(
     if !node.spec.agent_version.is_empty() {
         s.meta
             .insert("version".to_string(), node.spec.agent_version.clone());
+    }
+    // What a scrape config relabels `scheme` from.
+    if node.spec.http_tls {
+        s.meta.insert("scheme".to_string(), "https".to_string());
     }
     Some(reg)
 }

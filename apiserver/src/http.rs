@@ -59,6 +59,7 @@ pub fn router(state: HttpState, api: Option<crate::api::ApiState>) -> Router {
 pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: Limits) -> Router {
     let registry = state.registry.clone();
     let loopback = state.loopback;
+    let audit = api.as_ref().and_then(|a| a.audit.clone());
     let mut metrics_route = Router::new().route("/metrics", get(metrics));
     if let (false, Some(api)) = (state.metrics_public, &api) {
         metrics_route = metrics_route.route_layer(axum::middleware::from_fn_with_state(
@@ -80,6 +81,10 @@ pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: 
         ))
         .layer(axum::middleware::from_fn(
             move |req: Request, next: Next| crate::browser::guard(loopback, req, next),
+        ))
+        // Outside the browser guard, so what it refuses is audited too.
+        .layer(axum::middleware::from_fn(
+            move |req: Request, next: Next| crate::audit::record(audit.clone(), req, next),
         ));
     // Outside the deadline, so requests that run out of time count (408).
     crate::metrics::instrument(limited, &registry)
@@ -158,10 +163,6 @@ pub async fn serve(
     serve_with(listener, router, Limits::default(), tls, shutdown).await
 }
 
-/// How long in-flight requests get to finish at shutdown (follow streams
-/// would otherwise hold it forever).
-const DRAIN: Duration = Duration::from_secs(5);
-
 /// [`serve`] with explicit limits (the header read timeout is the
 /// connection's; the request deadline is [`router_with`]'s).
 pub async fn serve_with(
@@ -169,65 +170,13 @@ pub async fn serve_with(
     router: Router,
     limits: Limits,
     tls: Option<Arc<rustls::ServerConfig>>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
-    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
-        .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(limits.header_read);
-    while !*shutdown.borrow() {
-        tokio::select! {
-            // `changed`, not `wait_for`: its guard must not live across the
-            // accept branch's await (the future must be Send).
-            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
-            accepted = listener.accept() => {
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(e) => {
-                        // Out of file descriptors and the like: pause, go on.
-                        tracing::warn!(error = %e, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let Some(acceptor) = &acceptor else {
-                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!(error = %e, "connection ended with an error");
-                        }
-                    });
-                    continue;
-                };
-                // The handshake gets as long as a request's headers: a
-                // client that stalls in it is cut off the same way.
-                let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
-                tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(limits.header_read, acceptor.accept(stream)).await {
-                        Ok(Ok(stream)) => stream,
-                        Ok(Err(e)) => {
-                            tracing::debug!(error = %e, "TLS handshake failed");
-                            return;
-                        }
-                        Err(_) => return,
-                    };
-                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                    if let Err(e) = watcher.watch(connection).await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
-            }
-        }
-    }
-    tokio::select! {
-        _ = graceful.shutdown() => {}
-        _ = tokio::time::sleep(DRAIN) => {}
-    }
-    Ok(())
+    let options = drover_serve::Options {
+        header_read: limits.header_read,
+        tls,
+    };
+    drover_serve::serve(listener, router, options, shutdown).await
 }
 
 /// The API served on a free loopback port of this process, as `drover

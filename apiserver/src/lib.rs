@@ -13,9 +13,9 @@
 //!   (`<service>.service.consul`, SRV, tags, nodes), over UDP and TCP.
 //! - [`http`]: the HTTP listener `drover server` runs (default
 //!   127.0.0.1:4646): `/metrics`, `/v1/status/leader`, and [`api`] beside
-//!   them; slow clients are cut off (header and response deadlines).
+//!   them; slow clients are cut off (header and response deadlines); the
+//!   listener itself (plain or TLS) is `drover_serve`'s.
 //! - `metrics`: the HTTP request metrics layer (by route template).
-//! - [`tls`]: the listener's TLS (and mutual TLS) configuration.
 //! - [`audit`]: the audit log (changes and refusals, one JSON line each,
 //!   rotated by size).
 //! - `browser`: what stops a web page from driving the API (JSON-only
@@ -30,4 +30,3 @@ pub mod catalog_view;
 pub mod dns;
 pub mod http;
 pub(crate) mod metrics;
-pub mod tls;

@@ -50,6 +50,9 @@ pub struct AgentConfig {
     /// Where the agent's own HTTP API (task logs) listens; advertised in
     /// the node as `http_addr`.
     pub http: Option<tokio::net::TcpListener>,
+    /// How it serves: TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
+    /// as the server's) and the header deadline.
+    pub http_options: drover_serve::Options,
     /// Where the agent registers its metrics; its HTTP API serves this
     /// registry at `/metrics` (the binary may add its own, e.g. build info).
     pub registry: prometheus::Registry,
@@ -151,6 +154,7 @@ pub async fn run(
     if let Some(listener) = config.http {
         tasks.spawn(crate::http::serve(
             listener,
+            config.http_options.clone(),
             shared.clone(),
             shutdown.clone(),
         ));

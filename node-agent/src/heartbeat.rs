@@ -46,6 +46,8 @@ pub struct NodeAgentConfig {
     pub address: Option<IpAddr>,
     /// The agent's own HTTP address (logs, exec).
     pub http_addr: String,
+    /// Whether that API serves TLS.
+    pub http_tls: bool,
     pub host_volumes: BTreeMap<String, HostVolume>,
     pub reserved: NodeResources,
     /// Inclusive range of dynamic ports.
@@ -63,6 +65,7 @@ impl Default for NodeAgentConfig {
             meta: Meta::default(),
             address: None,
             http_addr: String::new(),
+            http_tls: false,
             host_volumes: BTreeMap::new(),
             reserved: NodeResources::default(),
             port_range: (20000, 32000),
@@ -129,6 +132,7 @@ pub fn node_object(
             min_dynamic_port: config.port_range.0,
             max_dynamic_port: config.port_range.1,
             http_addr: config.http_addr.clone(),
+            http_tls: config.http_tls,
             agent_version: env!("CARGO_PKG_VERSION").into(),
         },
         ..Default::default()

@@ -123,21 +123,21 @@ async fn metrics(State(api): State<Api>) -> Response {
     }
 }
 
-/// Serves the agent's HTTP API until `shutdown`.
+/// Serves the agent's HTTP API until `shutdown`, over TLS when `options`
+/// say so.
 pub async fn serve(
     listener: tokio::net::TcpListener,
+    options: drover_serve::Options,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
     let addr = listener
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
-    tracing::info!(%addr, "agent HTTP API listening");
+    let tls = options.tls.is_some();
+    tracing::info!(%addr, tls, "agent HTTP API listening");
     let app = router(shared, shutdown.clone());
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(stopped(shutdown))
-        .await;
-    if let Err(e) = result {
+    if let Err(e) = drover_serve::serve(listener, app, options, shutdown).await {
         tracing::error!(%addr, error = %e, "agent HTTP API failed");
     }
 }

@@ -31,7 +31,8 @@
 //!   [`actions`], restarts, task events, the allocation status.
 //! - [`agent`]: `drover agent` — identity, fingerprint, registration, the
 //!   assignment watch, the workers, driver health, the orphan sweep.
-//! - [`http`]: the agent's own HTTP API (task logs, `/metrics`).
+//! - [`http`]: the agent's own HTTP API (task logs, `/metrics`), served by
+//!   `drover_serve` (plain or TLS, as the server's API).
 //! - [`metrics`]: the agent's metrics — counters, what workers report,
 //!   Docker stats sampled on a timer; stale series removed.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for

@@ -28,7 +28,7 @@ use super::error::{ApiError, ApiResult};
 use super::route::{Need, Produces, Route, Routes};
 use super::ApiState;
 
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 const LOG_QUERY: &[&str] = &["namespace", "follow", "stderr", "tail"];
 
@@ -101,9 +101,17 @@ pub fn parse_query(query: &HashMap<String, String>) -> ApiResult<LogQuery> {
     })
 }
 
-/// The agent's URL for one task's logs (pure).
-pub fn agent_url(http_addr: &str, alloc: &str, task: &str, q: LogQuery) -> Option<reqwest::Url> {
-    let mut url = reqwest::Url::parse(&format!("http://{http_addr}/")).ok()?;
+/// The agent's URL for one task's logs (pure); `https` when the agent
+/// serves TLS.
+pub fn agent_url(
+    http_addr: &str,
+    tls: bool,
+    alloc: &str,
+    task: &str,
+    q: LogQuery,
+) -> Option<reqwest::Url> {
+    let scheme = if tls { "https" } else { "http" };
+    let mut url = reqwest::Url::parse(&format!("{scheme}://{http_addr}/")).ok()?;
     url.path_segments_mut()
         .ok()?
         .clear()
@@ -119,10 +127,15 @@ pub fn agent_url(http_addr: &str, alloc: &str, task: &str, q: LogQuery) -> Optio
     Some(url)
 }
 
-fn client() -> ApiResult<&'static reqwest::Client> {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    if let Some(c) = CLIENT.get() {
-        return Ok(c);
+/// The client the server reaches agents with: the one `drover server`
+/// built from its TLS settings, else a plain one.
+fn client(state: &ApiState) -> ApiResult<reqwest::Client> {
+    if let Some(client) = &state.agents {
+        return Ok(client.clone());
+    }
+    static PLAIN: OnceLock<reqwest::Client> = OnceLock::new();
+    if let Some(c) = PLAIN.get() {
+        return Ok(c.clone());
     }
     let built = reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
@@ -133,7 +146,7 @@ fn client() -> ApiResult<&'static reqwest::Client> {
                 format!("HTTP client: {e}"),
             )
         })?;
-    Ok(CLIENT.get_or_init(|| built))
+    Ok(PLAIN.get_or_init(|| built).clone())
 }
 
 /// The task names of the allocation's group, from the job version it runs
@@ -215,14 +228,20 @@ async fn proxy(
             binding.node_id
         )));
     }
-    let url = agent_url(addr, &id, &task, q).ok_or_else(|| {
+    let tls = node.spec.http_tls;
+    let url = agent_url(addr, tls, &id, &task, q).ok_or_else(|| {
         bad_gateway(format!(
             "node {name} advertises a bad HTTP address {addr:?}"
         ))
     })?;
-    let response = client()?.get(url).send().await.map_err(|e| {
+    let response = client(state)?.get(url).send().await.map_err(|e| {
+        let hint = if tls {
+            " (it serves TLS: the server needs --tls-cert, --tls-key and --tls-client-ca from the agents' CA)"
+        } else {
+            ""
+        };
         bad_gateway(format!(
-            "cannot reach the agent of node {name} at {addr}: {e}"
+            "cannot reach the agent of node {name} at {addr}: {e:#}{hint}"
         ))
     })?;
     let status = response.status();
@@ -284,6 +303,7 @@ mod tests {
     fn the_agent_url_escapes_segments_and_passes_the_query() {
         let url = agent_url(
             "10.0.0.5:4647",
+            false,
             "a1",
             "my task",
             LogQuery {
@@ -297,6 +317,11 @@ mod tests {
             url.as_str(),
             "http://10.0.0.5:4647/v1/client/logs/a1/my%20task?follow=true&stderr=true&tail=5"
         );
-        assert!(agent_url("not a host", "a", "t", LogQuery::default()).is_none());
+        assert!(agent_url("not a host", false, "a", "t", LogQuery::default()).is_none());
+        let tls = agent_url("10.0.0.5:4647", true, "a1", "t", LogQuery::default());
+        assert_eq!(
+            tls.map(|u| u.scheme().to_string()).as_deref(),
+            Some("https")
+        );
     }
 }

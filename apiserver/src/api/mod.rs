@@ -80,6 +80,9 @@ pub struct ApiState {
     pub acl: Option<acl::AclState>,
     /// Where changes and refusals are written (`--audit-log`).
     pub audit: Option<crate::audit::AuditLog>,
+    /// How the server reaches agents (task logs): with the server's TLS
+    /// settings when it has them; `None`, plain HTTP.
+    pub agents: Option<reqwest::Client>,
 }
 
 impl ApiState {
@@ -94,7 +97,23 @@ impl ApiState {
             limits: Default::default(),
             acl: None,
             audit: None,
+            agents: None,
         }
+    }
+
+    /// The same state reaching agents that serve TLS with these files:
+    /// trusting their CA and presenting the server's certificate.
+    pub fn with_agent_tls(
+        mut self,
+        files: &drover_api::client::TlsFiles,
+    ) -> Result<ApiState, drover_api::ClientError> {
+        let client = files
+            .client_builder()?
+            .connect_timeout(logs::CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| drover_api::ClientError::Tls(e.to_string()))?;
+        self.agents = Some(client);
+        Ok(self)
     }
 
     /// The same state writing an audit log.
@@ -126,10 +145,6 @@ pub fn routes(state: ApiState) -> Router {
             state.clone(),
             acl::authenticate,
         ))
-        .layer({
-            let log = state.audit.clone();
-            axum::middleware::from_fn(move |req, next| crate::audit::record(log.clone(), req, next))
-        })
         .layer(axum::extract::DefaultBodyLimit::max(extract::MAX_BODY))
         .with_state(state)
 }

@@ -507,11 +507,22 @@ async fn changes_and_refusals_are_audited_without_secrets() {
     assert_eq!(status, 403);
     let (status, _) = call(&s, "get", "/v1/job/api?namespace=web", Some(&web), None).await;
     assert_eq!(status, 200, "a read that is allowed is not audited");
+    // What the browser guard refuses is a refusal too.
+    let r = s
+        .http
+        .post(s.url("/v1/jobs?namespace=web"))
+        .header("Origin", "http://evil.example")
+        .header("Content-Type", "text/plain")
+        .body("{}")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status().as_u16(), 403);
 
     let lines = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
             let text = tokio::fs::read_to_string(&path).await.unwrap_or_default();
-            if text.lines().count() >= 5 {
+            if text.lines().count() >= 6 {
                 return text;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -537,9 +548,17 @@ async fn changes_and_refusals_are_audited_without_secrets() {
     assert!(registered["accessor_id"]
         .as_str()
         .is_some_and(|a| a.len() == 36));
+    let cross_origin = entries
+        .iter()
+        .find(|e| e["outcome"] == "denied" && e["route"] == "/v1/jobs")
+        .expect("the browser guard's refusal");
+    assert_eq!(
+        (&cross_origin["method"], &cross_origin["accessor_id"]),
+        (&json!("POST"), &json!("unknown"))
+    );
     let denied = entries
         .iter()
-        .find(|e| e["outcome"] == "denied")
+        .find(|e| e["outcome"] == "denied" && e["route"] != "/v1/jobs")
         .expect("the refusal");
     assert_eq!(denied["route"], "/v1/job/{name}");
     assert_eq!(denied["path"], "/v1/job/api");

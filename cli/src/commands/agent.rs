@@ -14,7 +14,7 @@ use drover_node_agent::heartbeat::{self, NodeAgentConfig};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::Store;
 
-use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs};
+use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs, TlsArgs};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -81,6 +81,11 @@ pub struct Args {
     /// the node's address, port 4647). Port 0 picks a free one.
     #[arg(long, value_name = "IP:PORT")]
     http_addr: Option<SocketAddr>,
+    /// The agent's HTTP API over TLS, as the server's API: with
+    /// --tls-client-ca only callers with a certificate from that CA (the
+    /// servers) get in.
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 /// The agent HTTP API's port when `--http-addr` is not given.
@@ -177,6 +182,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
             max_kept: args.gc_max_allocs,
         },
         http: None,
+        http_options: drover_serve::Options::default(),
         registry: super::metrics::process_registry()?,
     })
 }
@@ -193,6 +199,8 @@ async fn docker_agent(args: &Args) -> anyhow::Result<()> {
         .with_context(|| format!("--http-addr {bind}: no local address"))?;
     config.node.http_addr = advertised_http_addr(bound, node_address);
     config.http = Some(listener);
+    config.http_options.tls = args.tls.server_config()?;
+    config.node.http_tls = config.http_options.tls.is_some();
     let etcd = args.etcd.config();
     let store = Store::connect(etcd.clone())
         .await

@@ -1,10 +1,49 @@
-//! Flags shared by the long-running commands: how to reach etcd, logging,
-//! and shutting down on a signal.
+//! Flags shared by the long-running commands: how to reach etcd, how to
+//! serve HTTP over TLS, logging, and shutting down on a signal.
 
 use std::time::Duration;
 
 use drover_store::StoreConfig;
 use tokio::sync::watch;
+
+/// How the server's API and the agent's HTTP API serve TLS: the same
+/// flags on both.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct TlsArgs {
+    /// Serve over TLS with this certificate (PEM; with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Require client certificates signed by this CA (mutual TLS). The
+    /// server also verifies agents that serve TLS against it.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<std::path::PathBuf>,
+}
+
+impl TlsArgs {
+    /// The listener's TLS configuration; `None` without `--tls-cert`.
+    pub fn server_config(&self) -> anyhow::Result<Option<drover_serve::tls::ServerTls>> {
+        use anyhow::Context as _;
+        let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) else {
+            return Ok(None);
+        };
+        drover_serve::tls::server_config(cert, key, self.tls_client_ca.as_deref())
+            .map(Some)
+            .context("--tls-cert/--tls-key/--tls-client-ca")
+    }
+
+    /// How the server dials agents that serve TLS: trusting the cluster's
+    /// CA (`--tls-client-ca`) and presenting its own certificate.
+    pub fn agent_client_files(&self) -> drover_api::client::TlsFiles {
+        drover_api::client::TlsFiles {
+            ca_cert: self.tls_client_ca.clone(),
+            client_cert: self.tls_cert.clone(),
+            client_key: self.tls_key.clone(),
+        }
+    }
+}
 
 /// How to reach etcd.
 #[derive(Debug, Clone, clap::Args)]

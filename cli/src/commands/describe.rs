@@ -384,7 +384,14 @@ pub fn node_page(detail: &NodeDetail, style: Style, now: DateTime<Utc>) -> Strin
             if n.heartbeat { "ok" } else { "missing" }.to_string(),
         ),
         ("Address", n.address.clone()),
-        ("HTTP Address", or_none(&n.http_addr)),
+        (
+            "HTTP Address",
+            match (n.http_addr.as_str(), n.http_tls) {
+                ("", _) => "<none>".to_string(),
+                (addr, true) => format!("https://{addr}"),
+                (addr, false) => addr.to_string(),
+            },
+        ),
         ("Agent Version", n.agent_version.clone()),
         ("Drivers", drivers.join(", ")),
         ("Registered", timestamp_ago(n.create_time, now)),

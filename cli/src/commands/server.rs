@@ -12,7 +12,7 @@ use drover_controllers::manager::{self, ControllerMetrics, Enabled, ServerConfig
 use drover_controllers::placement::Algorithm;
 use drover_store::Store;
 
-use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs};
+use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs, TlsArgs};
 
 #[path = "server/gc_args.rs"]
 mod gc_args;
@@ -63,15 +63,8 @@ pub struct Args {
     /// without one); otherwise it needs operator read.
     #[arg(long)]
     acl_metrics_public: bool,
-    /// Serve the API over TLS with this certificate (PEM; with --tls-key).
-    #[arg(long, value_name = "FILE", requires = "tls_key")]
-    tls_cert: Option<std::path::PathBuf>,
-    /// The certificate's private key (PEM).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_key: Option<std::path::PathBuf>,
-    /// Require client certificates signed by this CA (mutual TLS).
-    #[arg(long, value_name = "FILE", requires = "tls_cert")]
-    tls_client_ca: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    tls: TlsArgs,
     /// Write every change and every refused request to FILE, one JSON line
     /// each (docs/acl.md).
     #[arg(long, value_name = "FILE")]
@@ -218,6 +211,11 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
                 .with_context(|| format!("--audit-log {}: cannot open", path.display()))?;
         api = api.with_audit(log);
     }
+    if args.tls.tls_cert.is_some() {
+        api = api.with_agent_tls(&args.tls.agent_client_files()).context(
+            "the client for agents that serve TLS (--tls-cert, --tls-key, --tls-client-ca)",
+        )?;
+    }
     if args.acl {
         api = api.with_acl();
         tracing::info!("ACLs on: requests need a token that allows them");
@@ -240,16 +238,10 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
         },
         Some(api),
     );
-    let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(
-            drover_apiserver::tls::server_config(cert, key, args.tls_client_ca.as_deref())
-                .context("--tls-cert/--tls-key/--tls-client-ca")?,
-        ),
-        _ => None,
-    };
+    let tls = args.tls.server_config()?;
     if tls.is_some() {
         tracing::info!(
-            mutual = args.tls_client_ca.is_some(),
+            mutual = args.tls.tls_client_ca.is_some(),
             "the API speaks TLS only"
         );
     }

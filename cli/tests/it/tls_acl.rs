@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
 
-use crate::common::{drover, DROVER};
+use crate::common::{cleanup_when_registered, drover, DROVER, IMAGE};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -279,4 +279,139 @@ async fn mutual_tls_and_acls_from_the_cli() {
         "{}",
         String::from_utf8_lossy(&anonymous.stderr)
     );
+}
+
+/// The agent's HTTP API takes the same TLS flags as the server's: with a
+/// client CA, nothing without a certificate from it gets an answer, and
+/// `drover logs` still flows, the server dialling the agent over mutual
+/// TLS with its own certificate.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agents_api_serves_mutual_tls_and_logs_flow_through_the_server() {
+    drover_test_support::docker::busybox_image(IMAGE).expect("test image");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    for args in [
+        &["tls", "ca", "create"][..],
+        &["tls", "cert", "create", "--server"],
+        // An agent's certificate names the address it is dialled on.
+        &[
+            "tls",
+            "cert",
+            "create",
+            "--client",
+            "--additional-ipaddress",
+            "127.0.0.32",
+        ],
+        &["tls", "cert", "create", "--cli"],
+    ] {
+        ok(&Command::new(DROVER)
+            .current_dir(d)
+            .args(args)
+            .output()
+            .expect("tls"));
+    }
+    let path = |f: &str| d.join(f).display().to_string();
+    let ca = path("drover-agent-ca.pem");
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let port = free_port();
+    let addr = format!("https://127.0.0.1:{port}");
+    let _server = drover(
+        &etcd,
+        &[
+            "server",
+            &format!("--http-addr=127.0.0.1:{port}"),
+            &format!("--tls-cert={}", path("dc1-server-drover.pem")),
+            &format!("--tls-key={}", path("dc1-server-drover-key.pem")),
+            &format!("--tls-client-ca={ca}"),
+        ],
+    );
+    let agent_port = free_port();
+    let agent_addr = format!("127.0.0.32:{agent_port}");
+    let data = d.join("agent");
+    let _agent = drover(
+        &etcd,
+        &[
+            "agent",
+            "--address=127.0.0.32",
+            &format!("--http-addr={agent_addr}"),
+            &format!("--data-dir={}", data.display()),
+            &format!("--tls-cert={}", path("dc1-client-drover.pem")),
+            &format!("--tls-key={}", path("dc1-client-drover-key.pem")),
+            &format!("--tls-client-ca={ca}"),
+        ],
+    );
+    let _cleanup = cleanup_when_registered(&data).await;
+
+    // The agent answers the server's certificate over TLS, and nothing
+    // without one, nor plain HTTP.
+    let health = format!("https://{agent_addr}/v1/agent/health");
+    let with_server_cert = [
+        "--cert",
+        "dc1-server-drover.pem",
+        "--key",
+        "dc1-server-drover-key.pem",
+        health.as_str(),
+    ];
+    eventually(30, "the agent answering over TLS", || async {
+        let out = curl(d, &with_server_cert);
+        String::from_utf8_lossy(&out.stdout)
+            .contains("\"ok\":true")
+            .then_some(())
+    })
+    .await;
+    assert!(curl(d, &[&health]).stdout.is_empty(), "no certificate");
+    let plain = curl(d, &[&format!("http://{agent_addr}/v1/agent/health")]);
+    assert!(!String::from_utf8_lossy(&plain.stdout).contains("ok"));
+
+    std::fs::write(
+        d.join("talker.nomad"),
+        format!(
+            r#"job "talker" {{
+  datacenters = ["dc1"]
+  group "front" {{
+    task "talk" {{
+      driver = "docker"
+      config {{
+        image   = "{IMAGE}"
+        command = "sh"
+        args    = ["-c", "echo hello over tls; exec sleep 3600"]
+      }}
+      resources {{
+        memory = 32
+      }}
+    }}
+  }}
+}}
+"#
+        ),
+    )
+    .expect("job");
+    let nodes = eventually(30, "the node ready", || async {
+        let out = cli(d, &addr, None, &["get", "nodes"]);
+        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        listed.contains(" ready ").then_some(listed)
+    })
+    .await;
+    assert!(nodes.contains("ready"), "{nodes}");
+    ok(&cli(d, &addr, None, &["apply", "-f", "talker.nomad"]));
+    let logs = eventually(30, "the task's output through the server", || async {
+        let out = cli(d, &addr, None, &["logs", "talker.front[0]", "talk"]);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned();
+        said.contains("hello over tls").then_some(said)
+    })
+    .await;
+    assert!(logs.contains("hello over tls"), "{logs}");
+    let node_id = nodes
+        .lines()
+        .nth(1)
+        .and_then(|row| row.split_whitespace().next())
+        .expect("a node row");
+    let node = ok(&cli(d, &addr, None, &["describe", "node", node_id]));
+    assert!(node.contains(&format!("https://{agent_addr}")), "{node}");
+    ok(&cli(
+        d,
+        &addr,
+        None,
+        &["delete", "job", "talker", "--purge"],
+    ));
 }

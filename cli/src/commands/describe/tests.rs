@@ -185,6 +185,7 @@ fn the_node_page_shows_usage_allocations_and_attributes() {
             node_pool: "default".into(),
             address: "127.0.0.1".into(),
             http_addr: String::new(),
+            http_tls: false,
             status: NodeState::Ready,
             status_description: String::new(),
             eligible: true,

@@ -153,6 +153,7 @@ pub fn node_view() -> NodeView {
         node_pool: "default".into(),
         address: "10.0.0.1".into(),
         http_addr: String::new(),
+        http_tls: false,
         status: NodeState::Ready,
         status_description: String::new(),
         eligible: false,

@@ -10,6 +10,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 
+/// A listener's TLS configuration, as [`crate::Options`] takes it.
+pub type ServerTls = Arc<ServerConfig>;
+
 /// Why TLS could not be set up, naming the file.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
@@ -52,7 +55,7 @@ pub fn server_config(
     cert: &Path,
     key: &Path,
     client_ca: Option<&Path>,
-) -> Result<Arc<ServerConfig>, TlsError> {
+) -> Result<ServerTls, TlsError> {
     let builder = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Config(e.to_string()))?;

@@ -1,0 +1,107 @@
+//! Serving an axum router over plain TCP or TLS, for the server's API and
+//! the agent's: one accept loop with a deadline on request headers (and on
+//! the TLS handshake), graceful shutdown, and the TLS configuration both
+//! listeners take from `--tls-cert`, `--tls-key` and `--tls-client-ca`.
+//!
+//! # Layout
+//! - [`serve`]: the accept loop.
+//! - [`tls`]: a listener's TLS (and mutual TLS) configuration from PEM
+//!   files.
+
+pub mod tls;
+
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// How a listener serves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// How long a client has to send a request's headers (and to finish
+    /// the TLS handshake).
+    pub header_read: Duration,
+    /// TLS only, when set.
+    pub tls: Option<tls::ServerTls>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            header_read: Duration::from_secs(10),
+            tls: None,
+        }
+    }
+}
+
+/// How long in-flight requests get to finish at shutdown (follow streams
+/// would otherwise hold it forever).
+const DRAIN: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` until `shutdown` becomes true.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    options: Options,
+    mut shutdown: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let header_read = options.header_read;
+    let acceptor = options.tls.map(tokio_rustls::TlsAcceptor::from);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(header_read);
+    while !*shutdown.borrow() {
+        tokio::select! {
+            // `changed`, not `wait_for`: its guard must not live across the
+            // accept branch's await (the future must be Send).
+            changed = shutdown.changed() => if changed.is_err() || *shutdown.borrow() { break },
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause, go on.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let service = hyper_util::service::TowerToHyperService::new(router.clone());
+                let Some(acceptor) = &acceptor else {
+                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let connection = graceful.watch(connection);
+                    tokio::spawn(async move {
+                        if let Err(e) = connection.await {
+                            tracing::debug!(error = %e, "connection ended with an error");
+                        }
+                    });
+                    continue;
+                };
+                // The handshake gets as long as a request's headers: a
+                // client that stalls in it is cut off the same way.
+                let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let stream = match tokio::time::timeout(header_read, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => stream,
+                        Ok(Err(e)) => {
+                            tracing::debug!(error = %e, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => return,
+                    };
+                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    if let Err(e) = watcher.watch(connection).await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+        }
+    }
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(DRAIN) => {}
+    }
+    Ok(())
+}
