@@ -14,10 +14,21 @@ pub(super) const MAX_NAME_LEN: usize = 128;
 
 const NAME_RULE: &str = "use only letters, digits, '-', '_' and '.' (no spaces or slashes)";
 
+/// Why `name` would lead out of a directory it names a child of: the
+/// agent makes directories of task names, so `.` and `..` cannot be names
+/// (the other rules already keep out `/` and NUL).
+fn relative_dir_problem(name: &str) -> Option<String> {
+    (name == "." || name == "..")
+        .then(|| "is a relative directory; give it a name of its own".into())
+}
+
 /// Why `name` is not a valid job/group/task name, if it is not.
 pub(super) fn name_problem(name: &str) -> Option<String> {
     if name.trim().is_empty() {
         return Some("is empty".into());
+    }
+    if let Some(problem) = relative_dir_problem(name) {
+        return Some(problem);
     }
     let length = name.chars().count();
     if length > MAX_NAME_LEN {
@@ -81,11 +92,14 @@ pub(super) fn validate_object_name(report: &mut Report, path: &str, kind: &str, 
     }
 }
 
-/// Group names are freer, as in Nomad (they name no container): anything
-/// but slashes and control characters, at most 128 characters.
-fn group_name_problem(name: &str) -> Option<String> {
+/// Group (and volume) names are freer, as in Nomad (they name no
+/// container): anything but slashes and control characters, at most 128
+/// characters, and not `.` or `..`.
+pub(super) fn group_name_problem(name: &str) -> Option<String> {
     let length = name.chars().count();
-    if length > MAX_NAME_LEN {
+    if let Some(problem) = relative_dir_problem(name) {
+        Some(problem)
+    } else if length > MAX_NAME_LEN {
         Some(format!(
             "is {length} characters long; use at most {MAX_NAME_LEN}"
         ))
@@ -173,6 +187,46 @@ mod tests {
         assert_eq!(messages(&job).len(), 1);
         job.spec.parent_id = None;
         assert_eq!(messages(&job).len(), 1);
+    }
+
+    #[test]
+    fn names_that_would_lead_out_of_a_directory_are_refused() {
+        for name in [".", ".."] {
+            let mut job = base_job();
+            job.spec.groups[0].tasks[0].name = name.into();
+            let got = messages(&job);
+            assert!(
+                got.iter().any(|m| m.contains(&format!(
+                    "task name {name:?} is a relative directory"
+                ))),
+                "{got:?}"
+            );
+            let mut job = base_job();
+            job.spec.groups[0].name = name.into();
+            let got = messages(&job);
+            assert!(
+                got.iter().any(|m| m.contains("is a relative directory")),
+                "{got:?}"
+            );
+        }
+        let mut job = base_job();
+        job.spec.groups[0].volumes.insert(
+            "..".into(),
+            crate::group::VolumeRequest {
+                volume_type: "host".into(),
+                source: "data".into(),
+                ..Default::default()
+            },
+        );
+        let got = messages(&job);
+        assert!(
+            got.iter()
+                .any(|m| m.contains("volume name \"..\" is a relative directory")),
+            "{got:?}"
+        );
+        let mut job = base_job();
+        job.spec.groups[0].tasks[0].name = "...".into();
+        assert!(messages(&job).is_empty(), "three dots name a directory");
     }
 
     #[test]

@@ -88,6 +88,9 @@ pub(super) fn validate_group_tasks(report: &mut Report, path: &str, group: &Task
 pub(super) fn validate_group_volumes(report: &mut Report, group_path: &str, group: &TaskGroup) {
     for (name, volume) in &group.volumes {
         let path = format!("{group_path} volume {name:?}");
+        if let Some(problem) = super::names::group_name_problem(name) {
+            report.error(&path, format!("volume name {name:?} {problem}"));
+        }
         report.one_of(&path, "type", &volume.volume_type, &VOLUME_TYPES);
         if volume.source.trim().is_empty() {
             report.error(
