@@ -17,6 +17,9 @@
 //! - [`validate`]: semantic checks, each naming the object path and the fix.
 //! - [`docker`]: the docker driver `config` keys the agent applies, and
 //!   `volumes` entries with their Docker options.
+//! - [`host_access`]: what a docker task asks of its node beyond its
+//!   allocation (privileged, host paths, host network or pid) and what an
+//!   agent allows (published as driver attributes).
 //! - [`diff`]: a field-level diff of two jobs, rendered as `nomad plan` does.
 //! - [`update`]: whether a group's change updates its allocations in
 //!   place or replaces them (shared by plan and the job reconciler).
@@ -33,6 +36,7 @@ pub mod diff;
 pub mod docker;
 pub mod duration;
 pub mod group;
+pub mod host_access;
 pub mod job;
 pub mod jobspec;
 pub mod meta;

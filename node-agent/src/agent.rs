@@ -19,6 +19,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use drover_api_types::alloc::Allocation;
+use drover_api_types::host_access::HostPolicy;
 use drover_api_types::node::DriverInfo;
 use drover_api_types::Node;
 use drover_store::{Store, WatchEvent};
@@ -45,7 +46,9 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 pub struct AgentConfig {
     pub node: NodeAgentConfig,
     pub data_dir: PathBuf,
-    pub allow_privileged: bool,
+    /// What tasks may ask of this node beyond their allocation
+    /// (privileged, host paths, host network or pid); nothing by default.
+    pub host: HostPolicy,
     pub gc: GcPolicy,
     /// Where the agent's own HTTP API (task logs) listens; advertised in
     /// the node as `http_addr`.
@@ -68,12 +71,15 @@ pub enum AgentError {
     Metrics(#[from] prometheus::Error),
 }
 
-/// The docker driver as the node advertises it.
-pub fn driver_info(health: &DriverHealth) -> DriverInfo {
+/// The docker driver as the node advertises it, with what its policy
+/// allows tasks to ask of the host.
+pub fn driver_info(health: &DriverHealth, host: &HostPolicy) -> DriverInfo {
     let mut attributes = BTreeMap::new();
     if let Some(version) = &health.version {
         attributes.insert("driver.docker.version".to_string(), version.clone());
-        attributes.insert("driver.docker.volumes.enabled".to_string(), "1".to_string());
+        for (attribute, value) in host.attributes() {
+            attributes.insert(attribute.to_string(), value.to_string());
+        }
     }
     DriverInfo {
         detected: health.version.is_some() || health.healthy,
@@ -106,7 +112,7 @@ pub async fn run(
     let fingerprint = fingerprint::read(&config.data_dir, config.node.address)?;
     let docker = Docker::new()?;
     let health = docker.health().await;
-    let drivers = BTreeMap::from([("docker".to_string(), driver_info(&health))]);
+    let drivers = BTreeMap::from([("docker".to_string(), driver_info(&health, &config.host))]);
     let mut node = node_object(&id, &config.node, &fingerprint, drivers);
     // When this agent registered the node: what `drover get nodes` shows as
     // its age.
@@ -120,7 +126,7 @@ pub async fn run(
         docker,
         node: node_rx,
         allocs_dir: config.data_dir.join("allocs"),
-        allow_privileged: config.allow_privileged,
+        host: config.host.clone(),
         finished: Default::default(),
         metrics: metrics.clone(),
         out_of_contact: registration.out_of_contact(),
@@ -218,7 +224,7 @@ async fn health_loop(
         }
         tracing::warn!(healthy = health.healthy, docker = %health.description, "docker driver health changed");
         let mut node = node_tx.borrow().clone();
-        let info = driver_info(&health);
+        let info = driver_info(&health, &shared.host);
         node.spec.attributes.extend(info.attributes.clone());
         if info.detected && info.healthy {
             node.spec

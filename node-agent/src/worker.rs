@@ -17,6 +17,7 @@ use chrono::{DateTime, Utc};
 use drover_api_types::alloc::{
     Allocation, AllocationStatus, ClientStatus, DesiredStatus, TaskRunState, TaskState,
 };
+use drover_api_types::host_access::HostPolicy;
 use drover_api_types::{Job, Node, Task, TaskGroup};
 use drover_store::{Store, StoreError, Versioned};
 use tokio::sync::watch;
@@ -51,7 +52,8 @@ pub struct Shared {
     pub docker: Docker,
     pub node: watch::Receiver<Node>,
     pub allocs_dir: PathBuf,
-    pub allow_privileged: bool,
+    /// What tasks may ask of this node beyond their allocation.
+    pub host: HostPolicy,
     /// Finished allocations, for garbage collection.
     pub finished: crate::gc::Finished,
     /// What `/metrics` serves.
@@ -331,7 +333,7 @@ impl Worker {
                     };
                     let policy = AgentPolicy {
                         allocs_dir: &self.shared.allocs_dir,
-                        allow_privileged: self.shared.allow_privileged,
+                        host: &self.shared.host,
                         read_source: &|path| std::fs::read_to_string(path),
                     };
                     match container_spec(&ctx, &policy) {

@@ -196,9 +196,8 @@ mod tests {
             job.spec.groups[0].tasks[0].name = name.into();
             let got = messages(&job);
             assert!(
-                got.iter().any(|m| m.contains(&format!(
-                    "task name {name:?} is a relative directory"
-                ))),
+                got.iter()
+                    .any(|m| m.contains(&format!("task name {name:?} is a relative directory"))),
                 "{got:?}"
             );
             let mut job = base_job();

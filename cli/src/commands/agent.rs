@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use drover_api_types::host_access::{HostAccess, HostPolicy};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
 use drover_node_agent::fingerprint;
@@ -63,9 +64,20 @@ pub struct Args {
     /// Dynamic port range, `MIN-MAX`.
     #[arg(long, default_value = "20000-32000", value_parser = parse_range)]
     port_range: (u16, u16),
-    /// Let jobs run privileged containers.
+    /// Let jobs run privileged containers (root on this node).
     #[arg(long)]
     allow_privileged: bool,
+    /// Let jobs bind-mount host paths outside their allocation through
+    /// docker `volumes` and `mount` (Nomad's `volumes.enabled`). Host
+    /// volumes declared with --host-volume need no leave.
+    #[arg(long)]
+    docker_volumes_enabled: bool,
+    /// Let jobs join this node's network namespace (`network_mode = "host"`).
+    #[arg(long)]
+    docker_allow_host_network: bool,
+    /// Let jobs see this node's processes (`pid_mode = "host"`).
+    #[arg(long)]
+    docker_allow_host_pid: bool,
     /// How long a finished allocation's containers (for logs) and
     /// directory are kept on the node.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -86,6 +98,23 @@ pub struct Args {
     /// servers) get in.
     #[command(flatten)]
     tls: TlsArgs,
+}
+
+/// What the flags allow tasks to ask of this node (pure).
+fn host_policy(args: &Args) -> HostPolicy {
+    let flags = [
+        (args.allow_privileged, HostAccess::Privileged),
+        (args.docker_volumes_enabled, HostAccess::HostPaths),
+        (args.docker_allow_host_network, HostAccess::HostNetwork),
+        (args.docker_allow_host_pid, HostAccess::HostPid),
+    ];
+    HostPolicy {
+        allowed: flags
+            .into_iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, access)| access)
+            .collect(),
+    }
 }
 
 /// The agent HTTP API's port when `--http-addr` is not given.
@@ -175,7 +204,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
     Ok(AgentConfig {
         node,
         data_dir: args.data_dir.clone(),
-        allow_privileged: args.allow_privileged,
+        host: host_policy(args),
         gc: GcPolicy {
             interval: args.gc_interval,
             retention: args.gc_retention,

@@ -16,7 +16,8 @@ const ADDRESS: &str = "127.0.0.80";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_template_mounted_as_a_file_and_docker_options_reach_the_container() {
-    let cluster = Cluster::start(ADDRESS).await;
+    // pid_mode = "host" only where the operator allows it.
+    let cluster = Cluster::start_with(ADDRESS, &["--docker-allow-host-pid"]).await;
     let mut task = shell_task("main", "cat /etc/site.conf > /alloc/out; exec sleep 3600");
     task.templates = vec![Template {
         destination: "local/site.conf".into(),

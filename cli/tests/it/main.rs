@@ -24,3 +24,4 @@ mod task_lifecycle;
 mod templates;
 mod tls_acl;
 mod validate_inspect;
+mod workload_policy;

@@ -5,10 +5,13 @@
 //! `datacenter` (job datacenters, `*` and globs), `node pool`, job
 //! constraints, drivers (`missing driver "docker"`, `driver "docker"
 //! unhealthy`), group then task constraints (`constraint <attribute>
-//! <operator> <value>` as written), host volumes (`missing host volume
-//! "data"`), `distinct_hosts`, `distinct_property <property>`, then the
-//! bin-pack dimensions (see `resources`).
+//! <operator> <value>` as written), what docker tasks ask of the host
+//! against what the node's agent allows (`driver.docker: volumes
+//! disabled`), host volumes (`missing host volume "data"`),
+//! `distinct_hosts`, `distinct_property <property>`, then the bin-pack
+//! dimensions (see `resources`).
 
+use drover_api_types::host_access::{asked_by, HostPolicy};
 use drover_api_types::job::{Constraint, ConstraintOperator};
 use drover_api_types::node::NodeState;
 use drover_api_types::{Job, Node, TaskGroup};
@@ -60,6 +63,7 @@ pub fn feasible(
     for task in &group.tasks {
         check_constraints(node, &task.constraints)?;
     }
+    check_host_access(node, group)?;
     for volume in group.volumes.values() {
         let is_host = volume.volume_type.is_empty() || volume.volume_type == "host";
         if is_host && !node.spec.host_volumes.contains_key(&volume.source) {
@@ -80,6 +84,28 @@ pub fn feasible(
         check_distinct_property(node, constraint, &usage.group_property_counts)?;
     }
     check_fit(node, group, usage, options)
+}
+
+/// Whether the node's agent allows what the group's docker tasks ask of
+/// the host (privileged, host paths, host network or pid): it publishes
+/// that as driver attributes, and would refuse the task otherwise.
+fn check_host_access(node: &Node, group: &TaskGroup) -> Result<(), Reason> {
+    let mut policy = None;
+    for task in &group.tasks {
+        for access in asked_by(task) {
+            let policy = policy.get_or_insert_with(|| {
+                node.spec
+                    .drivers
+                    .get("docker")
+                    .map(|d| HostPolicy::from_attributes(&d.attributes))
+                    .unwrap_or_default()
+            });
+            if !policy.allows(access) {
+                return Err(filtered(format!("driver.docker: {}", access.disabled())));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Whether a job's datacenter list (globs with `*` and `?`; empty means

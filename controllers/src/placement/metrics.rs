@@ -37,7 +37,12 @@ pub fn reason_class(text: &str) -> &'static str {
         t if t.starts_with("port ") || t == "dynamic port" => "port",
         t if t.starts_with("constraint ") => "constraint",
         t if t.starts_with("distinct_property ") => "distinct_property",
-        t if t.starts_with("missing driver ") || t.starts_with("driver ") => "driver",
+        t if t.starts_with("missing driver ")
+            || t.starts_with("driver ")
+            || t.starts_with("driver.docker: ") =>
+        {
+            "driver"
+        }
         t if t.starts_with("missing host volume ") => "volume",
         _ => "other",
     }
@@ -131,6 +136,7 @@ mod tests {
             ("constraint ${attr.kernel.name} = windows", "constraint"),
             ("missing driver \"docker\"", "driver"),
             ("driver \"docker\" unhealthy", "driver"),
+            ("driver.docker: volumes disabled", "driver"),
             ("missing host volume \"data\"", "volume"),
             ("distinct_hosts", "distinct_hosts"),
             ("distinct_property ${meta.rack}", "distinct_property"),

@@ -368,3 +368,68 @@ fn cores_are_reserved_by_id_and_counted() {
     assert_eq!(assign_cores(&n, &g, &usage), None);
     assert_eq!(check(&n, &job(), &g, &usage), Err("cores".to_string()));
 }
+
+#[test]
+fn a_node_takes_only_the_host_access_its_agent_allows() {
+    use drover_api_types::host_access::{HostAccess, HostPolicy};
+    let j = job();
+    let asking = |config: serde_json::Value| {
+        let mut g = group();
+        g.tasks[0].driver = "docker".into();
+        if let serde_json::Value::Object(map) = config {
+            g.tasks[0].config = map;
+        }
+        g
+    };
+    let cases = [
+        (
+            serde_json::json!({"privileged": true}),
+            HostAccess::Privileged,
+            "driver.docker: privileged containers disabled",
+        ),
+        (
+            serde_json::json!({"volumes": ["/:/host"]}),
+            HostAccess::HostPaths,
+            "driver.docker: volumes disabled",
+        ),
+        (
+            serde_json::json!({"network_mode": "host"}),
+            HostAccess::HostNetwork,
+            "driver.docker: host network disabled",
+        ),
+        (
+            serde_json::json!({"pid_mode": "host"}),
+            HostAccess::HostPid,
+            "driver.docker: host pid namespace disabled",
+        ),
+    ];
+    for (config, access, refused) in cases {
+        let g = asking(config);
+        let plain = node("a");
+        assert_eq!(
+            check(&plain, &j, &g, &NodeUsage::default()),
+            Err(refused.into())
+        );
+        let mut open = node("b");
+        let policy = HostPolicy {
+            allowed: [access].into(),
+        };
+        let docker = open.spec.drivers.entry("docker".into()).or_default();
+        docker.attributes.extend(
+            policy
+                .attributes()
+                .map(|(k, v)| (k.to_string(), v.to_string())),
+        );
+        assert_eq!(
+            check(&open, &j, &g, &NodeUsage::default()),
+            Ok(()),
+            "{refused}"
+        );
+    }
+    // What stays inside the task directory needs nothing.
+    let inside = asking(serde_json::json!({"volumes": ["local/conf:/etc/app"]}));
+    assert_eq!(
+        check(&node("a"), &j, &inside, &NodeUsage::default()),
+        Ok(())
+    );
+}

@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use drover_api_types::host_access::{is_host_path, HostAccess, HostPolicy};
 use drover_api_types::Task;
 use serde_json::Value;
 
@@ -37,8 +38,19 @@ pub enum SpecError {
     },
     #[error("task {task:?}: config.volumes: {reason}")]
     Volumes { task: String, reason: String },
-    #[error("task {task:?}: privileged containers are not allowed on this node (start the agent with --allow-privileged)")]
-    PrivilegedNotAllowed { task: String },
+    #[error("task {task:?}: {what} is not allowed on this node: {disabled} (start its agent with {flag})")]
+    HostAccessRefused {
+        task: String,
+        what: String,
+        disabled: &'static str,
+        flag: &'static str,
+    },
+    #[error("task {task:?}: {field} {value:?} names a container outside this allocation; only another task of the same allocation may be shared")]
+    ForeignContainer {
+        task: String,
+        field: &'static str,
+        value: String,
+    },
     #[error("task {task:?}: template {destination:?}: {message}")]
     Template {
         task: String,
@@ -48,15 +60,66 @@ pub enum SpecError {
 }
 
 /// What the agent decides, not the job: where allocation directories live,
-/// and whether privileged containers are allowed.
+/// and what tasks may ask of the host beyond their allocation.
 pub struct AgentPolicy<'a> {
     /// `<data-dir>/allocs`: each allocation gets `<id>/alloc`, and each task
     /// `<id>/<task>/local` and `<id>/<task>/secrets`.
     pub allocs_dir: &'a Path,
-    pub allow_privileged: bool,
+    pub host: &'a HostPolicy,
     /// Reads a template's `source` file: the one bit of I/O a spec needs,
     /// passed in so the spec stays a function of its inputs.
     pub read_source: &'a dyn Fn(&Path) -> std::io::Result<String>,
+}
+
+/// `Ok` when the policy allows `access`; else the refusal naming `what`
+/// the task asked and the flag that would allow it.
+fn allowed(
+    task: &Task,
+    policy: &AgentPolicy<'_>,
+    access: HostAccess,
+    what: &str,
+) -> Result<(), SpecError> {
+    if policy.host.allows(access) {
+        return Ok(());
+    }
+    Err(SpecError::HostAccessRefused {
+        task: task.name.clone(),
+        what: what.to_string(),
+        disabled: access.disabled(),
+        flag: access.flag(),
+    })
+}
+
+/// A `network_mode` or `pid_mode`: `host` needs the policy's leave;
+/// `container:NAME` may name only another task of this allocation (its
+/// container is `<task>-<alloc id>`).
+fn namespace_mode(
+    ctx: &TaskContext<'_>,
+    policy: &AgentPolicy<'_>,
+    field: &'static str,
+    mode: &str,
+    host: HostAccess,
+) -> Result<(), SpecError> {
+    let task = ctx.task;
+    if mode == "host" {
+        return allowed(task, policy, host, &format!("{field} = \"host\""));
+    }
+    if let Some(name) = mode.strip_prefix("container:") {
+        let alloc = &ctx.alloc.metadata.uid;
+        let sibling = ctx
+            .group
+            .tasks
+            .iter()
+            .any(|t| t.name != task.name && name == format!("{}-{alloc}", t.name));
+        if !sibling {
+            return Err(SpecError::ForeignContainer {
+                task: task.name.clone(),
+                field,
+                value: mode.to_string(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn strings(task: &Task, field: &str, value: &Value) -> Result<Vec<String>, SpecError> {
@@ -164,11 +227,12 @@ pub fn container_spec(
     }
     if let Some(v) = field("privileged") {
         spec.privileged = v.as_bool().unwrap_or(false);
-        if spec.privileged && !policy.allow_privileged {
-            return Err(SpecError::PrivilegedNotAllowed {
-                task: task.name.clone(),
-            });
+        if spec.privileged {
+            allowed(task, policy, HostAccess::Privileged, "privileged = true")?;
         }
+    }
+    if let Some(mode) = &spec.network_mode {
+        namespace_mode(ctx, policy, "network_mode", mode, HostAccess::HostNetwork)?;
     }
     if !task.kill_signal.is_empty() {
         spec.stop_signal = Some(task.kill_signal.clone());
@@ -195,6 +259,7 @@ pub fn container_spec(
         .map(|ids| ids.iter().map(u32::to_string).collect::<Vec<_>>().join(","));
     if let Some(v) = field("pid_mode") {
         let mode = expand(&string(task, "pid_mode", v)?);
+        namespace_mode(ctx, policy, "pid_mode", &mode, HostAccess::HostPid)?;
         spec.pid_mode = (!mode.is_empty()).then_some(mode);
     }
     let logs = &task.logs;
@@ -336,12 +401,7 @@ fn mounts(
                     reason,
                 }
             })?;
-            // Relative host paths are relative to the task directory, as in Nomad.
-            let source = if Path::new(&volume.source).is_absolute() {
-                volume.source
-            } else {
-                path(&task_root.join(&volume.source))
-            };
+            let source = bind_source(task, policy, &task_root, &volume.source, &entry)?;
             out.push(Mount {
                 source,
                 target: volume.target,
@@ -371,6 +431,7 @@ fn mounts(
             let options = drover_api_types::docker::bind_propagation(item)
                 .map(|p| vec![p.to_string()])
                 .unwrap_or_default();
+            let source = bind_source(task, policy, &task_root, &source, &source)?;
             out.push(Mount {
                 source,
                 target,
@@ -409,6 +470,30 @@ fn mounts(
         });
     }
     Ok(out)
+}
+
+/// The host side of a `volumes` entry or `mount` block: relative to the
+/// task directory, as in Nomad, unless it is a host path outside it
+/// ([`is_host_path`]), which only a policy with host paths allows.
+fn bind_source(
+    task: &Task,
+    policy: &AgentPolicy<'_>,
+    task_root: &Path,
+    source: &str,
+    written: &str,
+) -> Result<String, SpecError> {
+    if is_host_path(source) {
+        allowed(
+            task,
+            policy,
+            HostAccess::HostPaths,
+            &format!("host path {written:?}"),
+        )?;
+        if Path::new(source).is_absolute() {
+            return Ok(source.to_string());
+        }
+    }
+    Ok(task_root.join(source).to_string_lossy().into_owned())
 }
 
 /// The directories to create before the container: the mount sources

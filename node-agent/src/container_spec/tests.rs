@@ -10,12 +10,31 @@ use serde_json::json;
 
 use super::*;
 use crate::task_env::TaskContext;
+use drover_api_types::host_access::{HostAccess, HostPolicy};
 
 fn fixture() -> (Job, drover_api_types::alloc::Allocation, Node) {
     crate::task_env::tests::fixture()
 }
 
+/// A node whose agent allows every host access: these tables are about
+/// how fields become the spec (see [`on_a_default_node`] for refusals).
 fn spec_with(
+    config: serde_json::Value,
+    edit: impl FnOnce(&mut Job, &mut Node),
+) -> Result<ContainerSpec, SpecError> {
+    let open = HostPolicy {
+        allowed: HostAccess::ALL.into(),
+    };
+    spec_under(&open, config, edit)
+}
+
+/// An agent started without any `--allow-*`/`--docker-*` flag.
+fn on_a_default_node(config: serde_json::Value) -> Result<ContainerSpec, SpecError> {
+    spec_under(&HostPolicy::default(), config, |_, _| {})
+}
+
+fn spec_under(
+    host: &HostPolicy,
     config: serde_json::Value,
     edit: impl FnOnce(&mut Job, &mut Node),
 ) -> Result<ContainerSpec, SpecError> {
@@ -36,7 +55,7 @@ fn spec_with(
         &ctx,
         &AgentPolicy {
             allocs_dir: Path::new("/var/lib/drover/allocs"),
-            allow_privileged: false,
+            host,
             read_source: &fake_source,
         },
     )
@@ -247,10 +266,6 @@ fn bad_configs_say_what_to_change() {
             json!({"image": "x", "volumes": ["nocolon"]}),
             "task \"nginx\": config.volumes: volume \"nocolon\" is not \"/host/path:/container/path[:options]\"",
         ),
-        (
-            json!({"image": "x", "privileged": true}),
-            "task \"nginx\": privileged containers are not allowed on this node (start the agent with --allow-privileged)",
-        ),
     ];
     for (config, want) in cases {
         let err = spec_with(config.clone(), |_, _| {}).expect_err("an error");
@@ -267,6 +282,98 @@ fn bad_configs_say_what_to_change() {
     assert_eq!(
         missing_volume.to_string(),
         "task \"nginx\": volume_mount \"data\": the group has no such volume"
+    );
+}
+
+#[test]
+fn a_default_node_refuses_what_reaches_beyond_the_allocation() {
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (
+            json!({"image": "x", "privileged": true}),
+            "task \"nginx\": privileged = true is not allowed on this node: privileged containers disabled (start its agent with --allow-privileged)",
+        ),
+        (
+            json!({"image": "x", "volumes": ["/:/host"]}),
+            "task \"nginx\": host path \"/:/host\" is not allowed on this node: volumes disabled (start its agent with --docker-volumes-enabled)",
+        ),
+        (
+            json!({"image": "x", "volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}),
+            "volumes disabled",
+        ),
+        (
+            json!({"image": "x", "volumes": ["../../../x:/x"]}),
+            "volumes disabled",
+        ),
+        (
+            json!({"image": "x", "mount": [{"source": "/etc", "target": "/e"}]}),
+            "task \"nginx\": host path \"/etc\" is not allowed on this node: volumes disabled (start its agent with --docker-volumes-enabled)",
+        ),
+        (
+            // Judged once expanded.
+            json!({"image": "x", "volumes": ["${NOMAD_META_root}:/host"]}),
+            "volumes disabled",
+        ),
+        (
+            json!({"image": "x", "network_mode": "host"}),
+            "task \"nginx\": network_mode = \"host\" is not allowed on this node: host network disabled (start its agent with --docker-allow-host-network)",
+        ),
+        (
+            json!({"image": "x", "pid_mode": "host"}),
+            "task \"nginx\": pid_mode = \"host\" is not allowed on this node: host pid namespace disabled (start its agent with --docker-allow-host-pid)",
+        ),
+        (
+            json!({"image": "x", "network_mode": "container:etcd"}),
+            "task \"nginx\": network_mode \"container:etcd\" names a container outside this allocation; only another task of the same allocation may be shared",
+        ),
+        (
+            json!({"image": "x", "pid_mode": "container:nginx-a1b2"}),
+            "task \"nginx\": pid_mode \"container:nginx-a1b2\" names a container outside this allocation; only another task of the same allocation may be shared",
+        ),
+    ];
+    for (config, want) in cases {
+        let err = spec_under(&HostPolicy::default(), config.clone(), |job, _| {
+            job.spec.groups[0].tasks[0]
+                .meta
+                .insert("root".into(), "/".into());
+        })
+        .expect_err("refused");
+        assert!(err.to_string().contains(want), "{config}: {err}");
+    }
+    // What stays in the allocation needs no leave.
+    let inside = on_a_default_node(json!({
+        "image": "x",
+        "volumes": ["local/conf:/etc/app", "a/../b:/b"],
+        "mount": [{"source": "cache", "target": "/cache"}]
+    }))
+    .expect("spec");
+    let sources: Vec<&str> = inside
+        .mounts
+        .iter()
+        .skip(3)
+        .map(|m| m.source.as_str())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "/var/lib/drover/allocs/a1b2/nginx/local/conf",
+            "/var/lib/drover/allocs/a1b2/nginx/a/../b",
+            "/var/lib/drover/allocs/a1b2/nginx/cache",
+        ]
+    );
+    // Another task of the same allocation may share its namespaces.
+    let shared = spec_under(
+        &HostPolicy::default(),
+        json!({"image": "x", "network_mode": "container:sidecar-a1b2"}),
+        |job, _| {
+            let mut sidecar = job.spec.groups[0].tasks[0].clone();
+            sidecar.name = "sidecar".into();
+            job.spec.groups[0].tasks.push(sidecar);
+        },
+    )
+    .expect("a sibling's network");
+    assert_eq!(
+        shared.network_mode.as_deref(),
+        Some("container:sidecar-a1b2")
     );
 }
 

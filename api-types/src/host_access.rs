@@ -1,0 +1,251 @@
+//! What a docker task may ask of its node beyond its own allocation, and
+//! what a node's agent allows: the workload policy, safe by default.
+//!
+//! A task asks for [`HostAccess`] by what its `config` says: `privileged`,
+//! host paths in `volumes` or `mount` (absolute, or relative ones that
+//! climb out of the task directory), `network_mode = "host"`, `pid_mode =
+//! "host"`. An agent allows none of them unless its operator says so, and
+//! publishes what it allows as docker driver attributes
+//! ([`HostAccess::attribute`], as Nomad's `driver.docker.volumes.enabled`),
+//! so placement never puts a task on a node that would refuse it; the
+//! agent still refuses (defence in depth). Host volumes the operator
+//! declared (`--host-volume`) are always allowed: they are the operator's
+//! own choice.
+
+use std::collections::BTreeSet;
+use std::path::{Component, Path};
+
+use serde_json::Value;
+
+use crate::task::Task;
+
+/// One thing beyond its allocation a task can ask of its node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum HostAccess {
+    /// `privileged = true`: root on the node.
+    Privileged,
+    /// A host path outside the allocation bind-mounted into the task.
+    HostPaths,
+    /// `network_mode = "host"`: the node's network namespace.
+    HostNetwork,
+    /// `pid_mode = "host"`: the node's processes.
+    HostPid,
+}
+
+impl HostAccess {
+    pub const ALL: [HostAccess; 4] = [
+        HostAccess::Privileged,
+        HostAccess::HostPaths,
+        HostAccess::HostNetwork,
+        HostAccess::HostPid,
+    ];
+
+    /// The docker driver attribute a node sets (to `"1"`) when its agent
+    /// allows this.
+    pub fn attribute(self) -> &'static str {
+        match self {
+            HostAccess::Privileged => "driver.docker.privileged.enabled",
+            HostAccess::HostPaths => "driver.docker.volumes.enabled",
+            HostAccess::HostNetwork => "driver.docker.network.host.enabled",
+            HostAccess::HostPid => "driver.docker.pid.host.enabled",
+        }
+    }
+
+    /// What is off on a node that does not allow it (`volumes disabled`).
+    pub fn disabled(self) -> &'static str {
+        match self {
+            HostAccess::Privileged => "privileged containers disabled",
+            HostAccess::HostPaths => "volumes disabled",
+            HostAccess::HostNetwork => "host network disabled",
+            HostAccess::HostPid => "host pid namespace disabled",
+        }
+    }
+
+    /// The `drover agent` flag that allows it.
+    pub fn flag(self) -> &'static str {
+        match self {
+            HostAccess::Privileged => "--allow-privileged",
+            HostAccess::HostPaths => "--docker-volumes-enabled",
+            HostAccess::HostNetwork => "--docker-allow-host-network",
+            HostAccess::HostPid => "--docker-allow-host-pid",
+        }
+    }
+}
+
+/// What an agent allows; nothing by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostPolicy {
+    pub allowed: BTreeSet<HostAccess>,
+}
+
+impl HostPolicy {
+    pub fn allows(&self, access: HostAccess) -> bool {
+        self.allowed.contains(&access)
+    }
+
+    /// The driver attributes that publish it: `"1"` for each allowed.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
+        self.allowed.iter().map(|a| (a.attribute(), "1"))
+    }
+
+    /// Reads a node's docker driver attributes back (`"1"` or `"true"`).
+    pub fn from_attributes(attributes: &std::collections::BTreeMap<String, String>) -> HostPolicy {
+        let on = |a: HostAccess| {
+            attributes
+                .get(a.attribute())
+                .is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+        };
+        HostPolicy {
+            allowed: HostAccess::ALL.into_iter().filter(|a| on(*a)).collect(),
+        }
+    }
+}
+
+/// Whether `source` (a `volumes` or `mount` source as written) is a host
+/// path outside the task directory: absolute, or relative and climbing
+/// out with `..`.
+pub fn is_host_path(source: &str) -> bool {
+    let path = Path::new(source);
+    if path.is_absolute() {
+        return true;
+    }
+    let mut depth: i64 = 0;
+    for component in path.components() {
+        match component {
+            Component::ParentDir => depth -= 1,
+            Component::Normal(_) => depth += 1,
+            _ => {}
+        }
+        if depth < 0 {
+            return true;
+        }
+    }
+    false
+}
+
+/// What a docker task's `config` asks of its node, as written. A value
+/// built with `${…}` is judged by the agent once expanded.
+pub fn asked_by(task: &Task) -> BTreeSet<HostAccess> {
+    let mut asked = BTreeSet::new();
+    if task.driver != "docker" {
+        return asked;
+    }
+    let config = &task.config;
+    if config.get("privileged").and_then(Value::as_bool) == Some(true) {
+        asked.insert(HostAccess::Privileged);
+    }
+    if config.get("network_mode").and_then(Value::as_str) == Some("host") {
+        asked.insert(HostAccess::HostNetwork);
+    }
+    if config.get("pid_mode").and_then(Value::as_str) == Some("host") {
+        asked.insert(HostAccess::HostPid);
+    }
+    if bind_sources(config).any(|s| is_host_path(&s)) {
+        asked.insert(HostAccess::HostPaths);
+    }
+    asked
+}
+
+/// The host side of every `volumes` entry and `mount` block.
+fn bind_sources(config: &serde_json::Map<String, Value>) -> impl Iterator<Item = String> + '_ {
+    let volumes = config
+        .get("volumes")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter_map(|entry| entry.split(':').next().map(str::to_string));
+    let mounts = ["mount", "mounts"]
+        .into_iter()
+        .filter_map(|key| config.get(key).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|m| m.get("source").and_then(Value::as_str).map(str::to_string));
+    volumes.chain(mounts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn docker_task(config: serde_json::Value) -> Task {
+        let mut task = crate::mock::task("t");
+        task.driver = "docker".into();
+        if let Value::Object(map) = config {
+            task.config = map;
+        }
+        task
+    }
+
+    #[test]
+    fn a_task_asks_for_what_its_config_says() {
+        let cases = [
+            (serde_json::json!({"image": "x"}), vec![]),
+            (
+                serde_json::json!({"privileged": true}),
+                vec![HostAccess::Privileged],
+            ),
+            (serde_json::json!({"privileged": false}), vec![]),
+            (
+                serde_json::json!({"volumes": ["/:/host"]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (
+                serde_json::json!({"volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (
+                serde_json::json!({"volumes": ["local/conf:/etc/app"]}),
+                vec![],
+            ),
+            (
+                serde_json::json!({"volumes": ["../../x:/x"]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (
+                serde_json::json!({"volumes": ["a/../../x:/x"]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (serde_json::json!({"volumes": ["a/../b:/x"]}), vec![]),
+            (
+                serde_json::json!({"mount": [{"type": "bind", "source": "/etc", "target": "/e"}]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (
+                serde_json::json!({"network_mode": "host"}),
+                vec![HostAccess::HostNetwork],
+            ),
+            (serde_json::json!({"network_mode": "bridge"}), vec![]),
+            (
+                serde_json::json!({"pid_mode": "host"}),
+                vec![HostAccess::HostPid],
+            ),
+        ];
+        for (config, want) in cases {
+            let task = docker_task(config.clone());
+            let got: Vec<HostAccess> = asked_by(&task).into_iter().collect();
+            assert_eq!(got, want, "{config}");
+        }
+        let mut exec = docker_task(serde_json::json!({"privileged": true}));
+        exec.driver = "exec".into();
+        assert!(
+            asked_by(&exec).is_empty(),
+            "only the docker driver's config"
+        );
+    }
+
+    #[test]
+    fn a_policy_round_trips_through_node_attributes() {
+        let policy = HostPolicy {
+            allowed: [HostAccess::HostPaths, HostAccess::Privileged].into(),
+        };
+        let attributes = policy
+            .attributes()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(HostPolicy::from_attributes(&attributes), policy);
+        assert_eq!(
+            HostPolicy::from_attributes(&Default::default()),
+            HostPolicy::default()
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! The workload policy on a real agent and Docker: a job asking for the
+//! host (a host path such as `/` or the Docker socket, the host network,
+//! the host pid namespace, privileged) is not placed on a node whose agent
+//! does not allow it, and the reason shows; forced onto such a node
+//! anyway, the agent refuses it; once the operator allows it, it runs.
+
+use std::collections::BTreeMap;
+
+use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
+use drover_api_types::job::PlacementFailure;
+use drover_api_types::Job;
+use drover_store::Versioned;
+use drover_test_support::wait::eventually;
+
+use crate::common::*;
+
+const ADDRESS: &str = "127.0.0.81";
+
+/// `(job name, config keys, the reason placement gives)`.
+fn asking_jobs() -> Vec<(Job, &'static str)> {
+    let cases: [(&str, serde_json::Value, &str); 5] = [
+        (
+            "rootfs",
+            serde_json::json!({"volumes": ["/:/host:ro"]}),
+            "driver.docker: volumes disabled",
+        ),
+        (
+            "dockersock",
+            serde_json::json!({"volumes": ["/var/run/docker.sock:/var/run/docker.sock"]}),
+            "driver.docker: volumes disabled",
+        ),
+        (
+            "hostnet",
+            serde_json::json!({"network_mode": "host"}),
+            "driver.docker: host network disabled",
+        ),
+        (
+            "hostpid",
+            serde_json::json!({"pid_mode": "host"}),
+            "driver.docker: host pid namespace disabled",
+        ),
+        (
+            "root",
+            serde_json::json!({"privileged": true}),
+            "driver.docker: privileged containers disabled",
+        ),
+    ];
+    cases
+        .into_iter()
+        .map(|(name, config, reason)| {
+            let mut task = shell_task("main", "exec sleep 3600");
+            if let serde_json::Value::Object(map) = config {
+                task.config.extend(map);
+            }
+            (job_of(name, vec![task]), reason)
+        })
+        .collect()
+}
+
+async fn placement(cluster: &Cluster, job: &str) -> Option<BTreeMap<String, PlacementFailure>> {
+    let store = &cluster.store;
+    let record: Versioned<BTreeMap<String, PlacementFailure>> = store
+        .get_at(&store.keys().job_placement("default", job))
+        .await
+        .ok()??;
+    Some(record.value)
+}
+
+async fn the_allocation(cluster: &Cluster, job: &str) -> Allocation {
+    let store = &cluster.store;
+    eventually(30, "the job's allocation", || async {
+        let all: Vec<Allocation> = store
+            .list_at(&store.keys().collection("allocations"))
+            .await
+            .ok()?
+            .items;
+        all.into_iter().find(|a| a.spec.job_id == job)
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_it() {
+    let mut cluster = Cluster::start(ADDRESS).await;
+    cluster.until_ready().await;
+    let jobs = asking_jobs();
+    for (job, _) in &jobs {
+        cluster.submit(job).await;
+    }
+    // Not placed on a default node, with the reason.
+    for (job, reason) in &jobs {
+        let name = &job.metadata.name;
+        let record = eventually(30, &format!("{name}: why it waits"), || async {
+            placement(&cluster, name).await.filter(|r| !r.is_empty())
+        })
+        .await;
+        let failure = &record["front"];
+        assert_eq!(
+            failure.nodes_filtered.get(*reason),
+            Some(&1),
+            "{name}: {failure:?}"
+        );
+    }
+
+    // Forced onto the node anyway (as a server that skipped the check
+    // would), the agent refuses it with a clear task event.
+    let mut forced_job = jobs[0].0.clone();
+    forced_job.metadata.name = "forced".into();
+    cluster.submit(&forced_job).await;
+    let forced = the_allocation(&cluster, "forced").await;
+    let node_id = std::fs::read_to_string(cluster.data.path().join("agent/node-id"))
+        .expect("node id")
+        .trim()
+        .to_string();
+    let mut bound = forced.clone();
+    bound.binding = Some(Binding {
+        node_id: node_id.clone(),
+        node_name: "forced".into(),
+        cpu: 100,
+        memory: 64,
+        ..Binding::default()
+    });
+    let store = &cluster.store;
+    let keys = store.keys();
+    store
+        .put_at(
+            &keys.node_alloc(&node_id, "default", &forced.metadata.uid),
+            &bound,
+        )
+        .await
+        .expect("force the allocation onto the node");
+    let refused = eventually(30, "the agent's refusal", || async {
+        let status: Versioned<AllocationStatus> = store
+            .get_at(&keys.alloc_status("default", &forced.metadata.uid))
+            .await
+            .ok()??;
+        let events = &status.value.task_states.get("main")?.events;
+        events
+            .iter()
+            .find(|e| e.message.contains("is not allowed on this node"))
+            .map(|e| e.message.clone())
+    })
+    .await;
+    assert!(
+        refused.contains("volumes disabled") && refused.contains("--docker-volumes-enabled"),
+        "{refused}"
+    );
+    let container = format!("main-{}", forced.metadata.uid);
+    let created = std::process::Command::new("docker")
+        .args(["inspect", &container])
+        .output()
+        .expect("docker inspect");
+    assert!(!created.status.success(), "no container was created");
+    store
+        .delete_raw(
+            &keys.node_alloc(&node_id, "default", &forced.metadata.uid),
+            drover_store::Guard::None,
+        )
+        .await
+        .expect("unforce");
+    cluster.stop(&forced_job).await;
+
+    // The operator allows each: the agent republishes its node, and every
+    // waiting job is placed and runs.
+    cluster.agent_args.extend(
+        [
+            "--docker-volumes-enabled",
+            "--docker-allow-host-network",
+            "--docker-allow-host-pid",
+            "--allow-privileged",
+        ]
+        .map(String::from),
+    );
+    cluster.restart_agent();
+    for (job, _) in &jobs {
+        let name = &job.metadata.name;
+        if name == "root" {
+            // This machine's Docker cannot start privileged containers at
+            // all ("unable to apply caps"): placed, and not refused by the
+            // agent, is what can be seen here.
+            let (_, status) = cluster
+                .alloc_when(name, "front", "root placed and tried", |s| {
+                    s.task_states
+                        .get("main")
+                        .is_some_and(|t| !t.events.is_empty())
+                })
+                .await;
+            let events = &status.task_states["main"].events;
+            assert!(
+                !events.iter().any(|e| e.message.contains("not allowed")),
+                "{events:?}"
+            );
+            continue;
+        }
+        cluster
+            .alloc_when(name, "front", &format!("{name} running"), |s| {
+                s.client_status == drover_api_types::alloc::ClientStatus::Running
+            })
+            .await;
+    }
+    let hostnet = the_allocation(&cluster, "hostnet").await;
+    assert_eq!(
+        docker_inspect(
+            &format!("main-{}", hostnet.metadata.uid),
+            "{{.HostConfig.NetworkMode}}"
+        ),
+        "host"
+    );
+    for (job, _) in &jobs {
+        cluster.stop(job).await;
+    }
+}
