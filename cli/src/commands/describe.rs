@@ -199,11 +199,11 @@ pub fn job_page(
     if !status.placement_failures.is_empty() {
         section(&mut out, style, "Placement Failure");
         for (group, f) in &status.placement_failures {
-            let _ = writeln!(
-                out,
-                "Task Group {group:?} ({} unplaced):\n  * {} nodes evaluated",
-                f.queued, f.nodes_evaluated
-            );
+            let _ = writeln!(out, "Task Group {group:?} ({} unplaced):", f.queued);
+            // A quota holds allocations back before any node is tried.
+            if f.nodes_evaluated > 0 || f.quota_exhausted.is_none() {
+                let _ = writeln!(out, "  * {} nodes evaluated", f.nodes_evaluated);
+            }
             for (reason, n) in &f.nodes_filtered {
                 let _ = writeln!(
                     out,

@@ -104,6 +104,31 @@ fn alloc() -> AllocationView {
 }
 
 #[test]
+fn a_quota_that_held_allocations_back_is_the_reason_shown() {
+    let mut held = job();
+    if let Some(status) = held.status.as_mut() {
+        status.placement_failures.insert(
+            "front".into(),
+            PlacementFailure {
+                queued: 1,
+                quota_exhausted: Some(
+                    "quota web exhausted: memory 4096/4096 MB used, 256 MB asked".into(),
+                ),
+                ..Default::default()
+            },
+        );
+    }
+    let page = job_page(&held, &[], None, Style::PLAIN, now());
+    assert!(
+        page.contains(
+            "Task Group \"front\" (1 unplaced):\n  * Quota web exhausted: memory 4096/4096 MB used, 256 MB asked\n"
+        ),
+        "{page}"
+    );
+    assert!(!page.contains("No nodes were eligible"), "{page}");
+}
+
+#[test]
 fn the_job_page_has_the_summary_the_reasons_and_the_allocations() {
     let page = job_page(&job(), &[alloc()], None, Style::PLAIN, now());
     assert!(page.starts_with("ID          = web\n"), "{page}");
