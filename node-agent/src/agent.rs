@@ -49,6 +49,9 @@ pub struct AgentConfig {
     /// What tasks may ask of this node beyond their allocation
     /// (privileged, host paths, host network or pid); nothing by default.
     pub host: HostPolicy,
+    /// Directories templates may read absolute `source` paths from
+    /// (`--template-source-dir`).
+    pub template_source_dirs: Vec<PathBuf>,
     pub gc: GcPolicy,
     /// Where the agent's own HTTP API (task logs) listens; advertised in
     /// the node as `http_addr`.
@@ -127,6 +130,7 @@ pub async fn run(
         node: node_rx,
         allocs_dir: config.data_dir.join("allocs"),
         host: config.host.clone(),
+        template_source_dirs: config.template_source_dirs.clone(),
         finished: Default::default(),
         metrics: metrics.clone(),
         out_of_contact: registration.out_of_contact(),

@@ -20,6 +20,8 @@
 //!   `check_restart` (pure) — and their timers and probes (`checks::run`).
 //! - [`container_spec`]: a task of an allocation → the container to create
 //!   (pure), with a stable spec hash.
+//! - [`confined`]: reading and writing files under a directory containers
+//!   can write to, never following a link out of it.
 //! - [`actions`]: desired tasks + observed containers → what to do to
 //!   Docker (pure): keep, create, replace, report an exit, stop, remove.
 //! - [`lifecycle`]: the order of prestart, main, poststart and poststop
@@ -41,6 +43,7 @@
 pub mod actions;
 pub mod agent;
 pub mod checks;
+pub mod confined;
 pub mod container_spec;
 pub mod disconnect;
 pub mod driver;

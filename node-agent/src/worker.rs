@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::actions::{compute_actions, DesiredTask, Intent};
+use crate::container_spec::templates::MAX_SOURCE_BYTES;
 use crate::container_spec::{container_spec, AgentPolicy};
 use crate::disconnect::{self, ContactVerdict};
 use crate::driver::docker::Docker;
@@ -54,6 +55,8 @@ pub struct Shared {
     pub allocs_dir: PathBuf,
     /// What tasks may ask of this node beyond their allocation.
     pub host: HostPolicy,
+    /// Where templates may read absolute `source` paths from.
+    pub template_source_dirs: Vec<PathBuf>,
     /// Finished allocations, for garbage collection.
     pub finished: crate::gc::Finished,
     /// What `/metrics` serves.
@@ -334,7 +337,10 @@ impl Worker {
                     let policy = AgentPolicy {
                         allocs_dir: &self.shared.allocs_dir,
                         host: &self.shared.host,
-                        read_source: &|path| std::fs::read_to_string(path),
+                        template_source_dirs: &self.shared.template_source_dirs,
+                        read_source: &|root, path| {
+                            crate::confined::read_file(root, path, MAX_SOURCE_BYTES)
+                        },
                     };
                     match container_spec(&ctx, &policy) {
                         Ok(spec) => Intent::Run(Box::new(spec)),

@@ -78,6 +78,10 @@ pub struct Args {
     /// Let jobs see this node's processes (`pid_mode = "host"`).
     #[arg(long)]
     docker_allow_host_pid: bool,
+    /// A directory templates may read absolute `source` paths from
+    /// (repeatable); without one, sources stay in the allocation.
+    #[arg(long = "template-source-dir", value_name = "DIR")]
+    template_source_dirs: Vec<std::path::PathBuf>,
     /// How long a finished allocation's containers (for logs) and
     /// directory are kept on the node.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -205,6 +209,12 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
         node,
         data_dir: args.data_dir.clone(),
         host: host_policy(args),
+        template_source_dirs: args
+            .template_source_dirs
+            .iter()
+            .map(std::path::absolute)
+            .collect::<Result<_, _>>()
+            .context("--template-source-dir")?,
         gc: GcPolicy {
             interval: args.gc_interval,
             retention: args.gc_retention,

@@ -3,11 +3,13 @@
 //! the host pid namespace, privileged) is not placed on a node whose agent
 //! does not allow it, and the reason shows; forced onto such a node
 //! anyway, the agent refuses it; once the operator allows it, it runs.
+//! And nothing escapes the allocation directory through templates.
 
 use std::collections::BTreeMap;
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding};
-use drover_api_types::job::PlacementFailure;
+use drover_api_types::job::{PlacementFailure, RestartPolicy};
+use drover_api_types::task::Template;
 use drover_api_types::Job;
 use drover_store::Versioned;
 use drover_test_support::wait::eventually;
@@ -209,4 +211,92 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
     for (job, _) in &jobs {
         cluster.stop(job).await;
     }
+}
+
+/// Nothing escapes the allocation directory: a template cannot read the
+/// node's files, and a link a container plants in `local/` is replaced,
+/// not written through, when the agent renders the template again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn templates_stay_inside_the_allocation_whatever_a_container_plants() {
+    let cluster = Cluster::start("127.0.0.82").await;
+    cluster.until_ready().await;
+    let outside = tempfile::tempdir().expect("tempdir");
+    let victim = outside.path().join("victim");
+    std::fs::write(&victim, "host\n").expect("victim");
+
+    // A source outside the allocation: the task fails, saying why.
+    let mut reader = shell_task("main", "exec sleep 3600");
+    reader.templates = vec![Template {
+        source: "/etc/shadow".into(),
+        destination: "local/stolen".into(),
+        ..Template::default()
+    }];
+    let reader = job_of("reader", vec![reader]);
+    cluster.submit(&reader).await;
+    let (alloc, status) = cluster
+        .alloc_when("reader", "front", "the template refused", |s| {
+            s.task_states.get("main").is_some_and(|t| {
+                t.events
+                    .iter()
+                    .any(|e| e.message.contains("--template-source-dir"))
+            })
+        })
+        .await;
+    assert!(!cluster.alloc_dir(&alloc).join("../main/local/stolen").exists());
+    assert!(status.task_states["main"]
+        .events
+        .iter()
+        .any(|e| e.message.contains("source \"/etc/shadow\" is outside the task directory")));
+    cluster.stop(&reader).await;
+
+    // The first container swaps the rendered file (and the agent's
+    // temporary beside it) for links to a host file.
+    let script = format!(
+        "if [ -f /local/app.conf ] && [ ! -L /local/app.conf ] && [ -e /alloc/planted ]; then \
+           cat /local/app.conf > /alloc/done; exec sleep 3600; fi; \
+         rm -f /local/app.conf; ln -s {victim} /local/app.conf; \
+         ln -sf {victim} /local/.app.conf.drover-tmp; touch /alloc/planted; exec sleep 3600",
+        victim = victim.display()
+    );
+    let mut planter = shell_task("main", &script);
+    planter.templates = vec![Template {
+        destination: "local/app.conf".into(),
+        data: "rendered by drover\n".into(),
+        ..Template::default()
+    }];
+    planter.restart = Some(RestartPolicy {
+        attempts: Some(3),
+        interval: Some(std::time::Duration::from_secs(300).into()),
+        delay: Some(std::time::Duration::from_secs(1).into()),
+        mode: Some("fail".into()),
+        ..RestartPolicy::default()
+    });
+    let planter = job_of("planter", vec![planter]);
+    cluster.submit(&planter).await;
+    let (alloc, _) = cluster
+        .alloc_when("planter", "front", "the planter running", |s| {
+            s.client_status == drover_api_types::alloc::ClientStatus::Running
+        })
+        .await;
+    let planted = cluster.alloc_dir(&alloc).join("planted");
+    eventually(30, "the links planted", || async { planted.exists().then_some(()) }).await;
+    // The container goes (an operator, the OOM killer, a node reboot); the
+    // agent makes it again and renders the template again first.
+    let removed = std::process::Command::new("docker")
+        .args(["rm", "-f", &format!("main-{}", alloc.metadata.uid)])
+        .output()
+        .expect("docker rm");
+    assert!(removed.status.success());
+    let done = cluster.alloc_dir(&alloc).join("done");
+    let seen = eventually(30, "the second run's view", || async {
+        std::fs::read_to_string(&done).ok().filter(|t| !t.is_empty())
+    })
+    .await;
+    assert_eq!(seen, "rendered by drover\n");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "host\n",
+        "the host file is untouched"
+    );
+    cluster.stop(&planter).await;
 }

@@ -66,9 +66,14 @@ pub struct AgentPolicy<'a> {
     /// `<id>/<task>/local` and `<id>/<task>/secrets`.
     pub allocs_dir: &'a Path,
     pub host: &'a HostPolicy,
-    /// Reads a template's `source` file: the one bit of I/O a spec needs,
-    /// passed in so the spec stays a function of its inputs.
-    pub read_source: &'a dyn Fn(&Path) -> std::io::Result<String>,
+    /// Directories the operator lets templates read absolute `source`
+    /// paths from (`--template-source-dir`); relative sources stay in the
+    /// allocation.
+    pub template_source_dirs: &'a [std::path::PathBuf],
+    /// Reads a template's `source` file under a root it must not leave:
+    /// the one bit of I/O a spec needs, passed in so the spec stays a
+    /// function of its inputs (the agent's is [`crate::confined::read_file`]).
+    pub read_source: &'a dyn Fn(&Path, &Path) -> std::io::Result<String>,
 }
 
 /// `Ok` when the policy allows `access`; else the refusal naming `what`
@@ -648,7 +653,7 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     format!("{hash:016x}")
 }
 
-mod templates;
+pub mod templates;
 
 #[cfg(test)]
 mod tests;

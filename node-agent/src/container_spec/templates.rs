@@ -9,6 +9,58 @@ use crate::driver::RenderedFile;
 use crate::task_env::{interpolate, Lookup, TaskContext};
 use crate::template::{parse_env_file, render};
 
+/// The largest `source` file a template reads.
+pub const MAX_SOURCE_BYTES: u64 = 1 << 20;
+
+/// The most a template may render to.
+pub const MAX_RENDERED_BYTES: usize = 4 << 20;
+
+/// Where a template's `source` is read from, and the root the read must
+/// not leave: a relative source is in the task directory and may reach
+/// the rest of its allocation (`../alloc/x`) but not beyond; an absolute
+/// one only inside a directory the operator named.
+fn source_path(
+    policy: &AgentPolicy<'_>,
+    alloc_root: &Path,
+    task_root: &Path,
+    source: &str,
+) -> Result<(PathBuf, PathBuf), String> {
+    if Path::new(source).is_absolute() {
+        let path = lexical(Path::new(source));
+        return policy
+            .template_source_dirs
+            .iter()
+            .find(|dir| path.starts_with(dir))
+            .map(|dir| (dir.clone(), path.clone()))
+            .ok_or_else(|| {
+                format!(
+                    "source {source:?} is outside the task directory; the agent reads absolute sources only under a --template-source-dir"
+                )
+            });
+    }
+    let path = lexical(&task_root.join(source));
+    if !path.starts_with(alloc_root) {
+        return Err(format!("source {source:?} leaves the allocation directory"));
+    }
+    Ok((alloc_root.to_path_buf(), path))
+}
+
+/// `path` with `.` and `..` resolved by name (no file system access; the
+/// read then refuses links).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The rendered files and the variables `env = true` templates define.
 pub(super) fn render_all(
     ctx: &TaskContext<'_>,
@@ -35,18 +87,21 @@ pub(super) fn render_all(
             t.data.clone()
         } else {
             let source = interpolate(&t.source, &lookup);
-            let path = if Path::new(&source).is_absolute() {
-                PathBuf::from(&source)
-            } else {
-                task_root.join(&source)
-            };
-            (policy.read_source)(&path)
+            let (root, path) =
+                source_path(policy, &alloc_root, &task_root, &source).map_err(fail)?;
+            (policy.read_source)(&root, &path)
                 .map_err(|e| fail(format!("reading source {}: {e}", path.display())))?
         };
         let contents = render(&text, &t.left_delimiter, &t.right_delimiter, &|name| {
             lookup.get(name)
         })
         .map_err(|e| fail(e.to_string()))?;
+        if contents.len() > MAX_RENDERED_BYTES {
+            return Err(fail(format!(
+                "renders to {} bytes; a template renders to at most {MAX_RENDERED_BYTES}",
+                contents.len()
+            )));
+        }
         let destination = interpolate(&t.destination, &lookup);
         let host_path = resolve_destination(&alloc_root, &task_root, &destination).map_err(fail)?;
         let perms = if t.perms.is_empty() { "644" } else { &t.perms };

@@ -56,13 +56,21 @@ fn spec_under(
         &AgentPolicy {
             allocs_dir: Path::new("/var/lib/drover/allocs"),
             host,
+            template_source_dirs: &[std::path::PathBuf::from("/etc/templates")],
             read_source: &fake_source,
         },
     )
 }
 
-/// The node's files, for template sources.
-fn fake_source(path: &Path) -> std::io::Result<String> {
+/// The node's files, for template sources, each under the root the read
+/// may not leave.
+fn fake_source(root: &Path, path: &Path) -> std::io::Result<String> {
+    assert!(
+        path.starts_with(root),
+        "{} outside {}",
+        path.display(),
+        root.display()
+    );
     match path.to_str() {
         Some("/etc/templates/app.tpl") => Ok("name={{ env \"NOMAD_TASK_NAME\" }}".into()),
         Some("/var/lib/drover/allocs/a1b2/nginx/local/in.tpl") => Ok("relative".into()),
@@ -541,6 +549,27 @@ fn template_errors_name_the_task_and_the_template() {
                 ..template("local/x", "")
             },
             "task \"nginx\": template \"local/x\": reading source /var/lib/drover/allocs/a1b2/nginx/missing.tpl: No such file or directory",
+        ),
+        (
+            Template {
+                source: "/etc/shadow".into(),
+                ..template("local/x", "")
+            },
+            "task \"nginx\": template \"local/x\": source \"/etc/shadow\" is outside the task directory; the agent reads absolute sources only under a --template-source-dir",
+        ),
+        (
+            Template {
+                source: "/etc/templates/../shadow".into(),
+                ..template("local/x", "")
+            },
+            "task \"nginx\": template \"local/x\": source \"/etc/templates/../shadow\" is outside the task directory; the agent reads absolute sources only under a --template-source-dir",
+        ),
+        (
+            Template {
+                source: "../../../x".into(),
+                ..template("local/x", "")
+            },
+            "task \"nginx\": template \"local/x\": source \"../../../x\" leaves the allocation directory",
         ),
         (
             Template {

@@ -98,32 +98,15 @@ pub struct RenderedFile {
 
 impl RenderedFile {
     /// Writes the file whole or not at all (a temporary file renamed over
-    /// it), so a container never sees half a config file.
-    pub fn write(&self) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::PermissionsExt;
-
-        let path = std::path::Path::new(&self.host_path);
-        let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "not a file path",
-            ));
-        };
-        std::fs::create_dir_all(dir)?;
-        // An empty directory where the file goes was made by an older agent
-        // that created every mount source as a directory: replace it.
-        if path.is_dir() {
-            std::fs::remove_dir(path)?;
-        }
-        let tmp = dir.join(format!(".{}.drover-tmp", name.to_string_lossy()));
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(&self.contents)?;
-        file.sync_all()?;
-        // Set explicitly: the umask would otherwise narrow `perms`.
-        file.set_permissions(std::fs::Permissions::from_mode(self.mode))?;
-        drop(file);
-        std::fs::rename(&tmp, path)
+    /// it), so a container never sees half a config file, without following
+    /// a link a container planted under `alloc_root` ([`crate::confined`]).
+    pub fn write(&self, alloc_root: &std::path::Path) -> std::io::Result<()> {
+        crate::confined::write_file(
+            alloc_root,
+            std::path::Path::new(&self.host_path),
+            &self.contents,
+            self.mode,
+        )
     }
 }
 

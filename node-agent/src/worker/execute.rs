@@ -259,8 +259,9 @@ impl Worker {
         // Files first: a rendered template (or payload) that `volumes` then
         // mounts as a file must exist as a file before the mount sources
         // are made, or it would be created as a directory.
+        let alloc_root = self.shared.allocs_dir.join(&alloc.metadata.uid);
         for file in &spec.files {
-            if let Err(e) = file.write() {
+            if let Err(e) = file.write(&alloc_root) {
                 let message = format!("writing template {}: {e}", file.host_path);
                 self.fail_task(&task, events::TASK_SETUP, message, now);
                 return None;
@@ -268,7 +269,9 @@ impl Worker {
         }
         let allocs_dir = self.shared.allocs_dir.to_string_lossy().into_owned();
         for dir in crate::container_spec::mount_dirs(spec, &allocs_dir) {
-            if let Err(e) = std::fs::create_dir_all(&dir) {
+            let created =
+                crate::confined::create_dirs(&self.shared.allocs_dir, std::path::Path::new(&dir));
+            if let Err(e) = created {
                 self.fail_task(
                     &task,
                     events::TASK_SETUP,
