@@ -5,7 +5,7 @@
 
 /// The docker `config` keys the agent applies. Any other key is accepted by
 /// the parser but ignored, and `drover validate` warns about it.
-pub const APPLIED_CONFIG_KEYS: [&str; 17] = [
+pub const APPLIED_CONFIG_KEYS: [&str; 19] = [
     "image",
     "command",
     "args",
@@ -23,6 +23,8 @@ pub const APPLIED_CONFIG_KEYS: [&str; 17] = [
     "auth",
     "auth_soft_fail",
     "force_pull",
+    "pids_limit",
+    "readonly_rootfs",
 ];
 
 /// Docker's bind mount options, by class: at most one of each may be given.

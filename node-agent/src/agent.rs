@@ -52,6 +52,8 @@ pub struct AgentConfig {
     /// Directories templates may read absolute `source` paths from
     /// (`--template-source-dir`).
     pub template_source_dirs: Vec<PathBuf>,
+    /// The most processes a container may run (`--docker-pids-limit`).
+    pub pids_limit: Option<i64>,
     pub gc: GcPolicy,
     /// Where the agent's own HTTP API (task logs) listens; advertised in
     /// the node as `http_addr`.
@@ -131,6 +133,7 @@ pub async fn run(
         allocs_dir: config.data_dir.join("allocs"),
         host: config.host.clone(),
         template_source_dirs: config.template_source_dirs.clone(),
+        pids_limit: config.pids_limit,
         finished: Default::default(),
         metrics: metrics.clone(),
         out_of_contact: registration.out_of_contact(),

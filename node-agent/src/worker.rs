@@ -57,6 +57,8 @@ pub struct Shared {
     pub host: HostPolicy,
     /// Where templates may read absolute `source` paths from.
     pub template_source_dirs: Vec<PathBuf>,
+    /// The most processes a container may run.
+    pub pids_limit: Option<i64>,
     /// Finished allocations, for garbage collection.
     pub finished: crate::gc::Finished,
     /// What `/metrics` serves.
@@ -337,6 +339,7 @@ impl Worker {
                     let policy = AgentPolicy {
                         allocs_dir: &self.shared.allocs_dir,
                         host: &self.shared.host,
+                        pids_limit: self.shared.pids_limit,
                         template_source_dirs: &self.shared.template_source_dirs,
                         read_source: &|root, path| {
                             crate::confined::read_file(root, path, MAX_SOURCE_BYTES)

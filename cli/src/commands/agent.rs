@@ -82,6 +82,10 @@ pub struct Args {
     /// (repeatable); without one, sources stay in the allocation.
     #[arg(long = "template-source-dir", value_name = "DIR")]
     template_source_dirs: Vec<std::path::PathBuf>,
+    /// The most processes one container may run (a task's `pids_limit` may
+    /// only lower it); 0 for no limit.
+    #[arg(long, default_value_t = 4096)]
+    docker_pids_limit: i64,
     /// How long a finished allocation's containers (for logs) and
     /// directory are kept on the node.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -209,6 +213,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
         node,
         data_dir: args.data_dir.clone(),
         host: host_policy(args),
+        pids_limit: (args.docker_pids_limit > 0).then_some(args.docker_pids_limit),
         template_source_dirs: args
             .template_source_dirs
             .iter()

@@ -242,11 +242,13 @@ async fn templates_stay_inside_the_allocation_whatever_a_container_plants() {
             })
         })
         .await;
-    assert!(!cluster.alloc_dir(&alloc).join("../main/local/stolen").exists());
-    assert!(status.task_states["main"]
-        .events
-        .iter()
-        .any(|e| e.message.contains("source \"/etc/shadow\" is outside the task directory")));
+    assert!(!cluster
+        .alloc_dir(&alloc)
+        .join("../main/local/stolen")
+        .exists());
+    assert!(status.task_states["main"].events.iter().any(|e| e
+        .message
+        .contains("source \"/etc/shadow\" is outside the task directory")));
     cluster.stop(&reader).await;
 
     // The first container swaps the rendered file (and the agent's
@@ -279,7 +281,10 @@ async fn templates_stay_inside_the_allocation_whatever_a_container_plants() {
         })
         .await;
     let planted = cluster.alloc_dir(&alloc).join("planted");
-    eventually(30, "the links planted", || async { planted.exists().then_some(()) }).await;
+    eventually(30, "the links planted", || async {
+        planted.exists().then_some(())
+    })
+    .await;
     // The container goes (an operator, the OOM killer, a node reboot); the
     // agent makes it again and renders the template again first.
     let removed = std::process::Command::new("docker")
@@ -289,7 +294,9 @@ async fn templates_stay_inside_the_allocation_whatever_a_container_plants() {
     assert!(removed.status.success());
     let done = cluster.alloc_dir(&alloc).join("done");
     let seen = eventually(30, "the second run's view", || async {
-        std::fs::read_to_string(&done).ok().filter(|t| !t.is_empty())
+        std::fs::read_to_string(&done)
+            .ok()
+            .filter(|t| !t.is_empty())
     })
     .await;
     assert_eq!(seen, "rendered by drover\n");
@@ -299,4 +306,46 @@ async fn templates_stay_inside_the_allocation_whatever_a_container_plants() {
         "the host file is untouched"
     );
     cluster.stop(&planter).await;
+}
+
+/// Containers are made with no-new-privileges and a pids limit: a fork
+/// bomb in a task stops at its `pids_limit`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pids_limit_stops_a_fork_bomb() {
+    let cluster = Cluster::start("127.0.0.83").await;
+    cluster.until_ready().await;
+    let script = "(i=0; while [ $i -lt 200 ]; do sleep 300 & i=$((i+1)); echo $i > /alloc/forks; done) 2>/dev/null; \
+                  kill -9 -1; exec sleep 3600";
+    let mut bomb = shell_task("main", script);
+    bomb.config.insert("pids_limit".into(), 30.into());
+    let bomb = job_of("bomb", vec![bomb]);
+    cluster.submit(&bomb).await;
+    let (alloc, _) = cluster
+        .alloc_when("bomb", "front", "the bomb running", |s| {
+            s.client_status == drover_api_types::alloc::ClientStatus::Running
+        })
+        .await;
+    let container = format!("main-{}", alloc.metadata.uid);
+    assert_eq!(
+        docker_inspect(
+            &container,
+            "{{.HostConfig.PidsLimit}} {{.HostConfig.SecurityOpt}}"
+        ),
+        "30 [no-new-privileges]"
+    );
+    let forks = cluster.alloc_dir(&alloc).join("forks");
+    let reached: u32 = eventually(30, "the bomb stopped", || async {
+        let before = std::fs::read_to_string(&forks).ok()?;
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let after = std::fs::read_to_string(&forks).ok()?;
+        (before == after)
+            .then(|| after.trim().parse().ok())
+            .flatten()
+    })
+    .await;
+    assert!(
+        reached < 30,
+        "{reached} processes forked past a limit of 30"
+    );
+    cluster.stop(&bomb).await;
 }

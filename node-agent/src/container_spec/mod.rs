@@ -66,6 +66,9 @@ pub struct AgentPolicy<'a> {
     /// `<id>/<task>/local` and `<id>/<task>/secrets`.
     pub allocs_dir: &'a Path,
     pub host: &'a HostPolicy,
+    /// The most processes a container may run (`--docker-pids-limit`; a
+    /// task's `pids_limit` may only lower it). `None`: no limit.
+    pub pids_limit: Option<i64>,
     /// Directories the operator lets templates read absolute `source`
     /// paths from (`--template-source-dir`); relative sources stay in the
     /// allocation.
@@ -267,6 +270,27 @@ pub fn container_spec(
         namespace_mode(ctx, policy, "pid_mode", &mode, HostAccess::HostPid)?;
         spec.pid_mode = (!mode.is_empty()).then_some(mode);
     }
+    let asked_pids = match field("pids_limit") {
+        Some(v) => Some(
+            v.as_i64()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| SpecError::BadField {
+                    task: task.name.clone(),
+                    field: "pids_limit".into(),
+                    expected: "a positive whole number",
+                })?,
+        ),
+        None => None,
+    };
+    spec.pids_limit_asked = asked_pids.is_some();
+    spec.pids_limit = match (asked_pids, policy.pids_limit) {
+        (Some(asked), Some(most)) => Some(asked.min(most)),
+        (asked, most) => asked.or(most),
+    };
+    if let Some(v) = field("readonly_rootfs") {
+        spec.readonly_rootfs = v.as_bool().unwrap_or(false);
+    }
+    spec.user = (!task.user.is_empty()).then(|| task.user.clone());
     let logs = &task.logs;
     spec.log = Some(crate::driver::LogOptions {
         max_files: logs.max_files.max(1),
@@ -626,6 +650,15 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     }
     if let Some(cpus) = &spec.cpuset_cpus {
         add("cpuset", cpus);
+    }
+    if let Some(user) = &spec.user {
+        add("user", user);
+    }
+    if spec.pids_limit_asked {
+        add("pids_limit", &format!("{:?}", spec.pids_limit));
+    }
+    if spec.readonly_rootfs {
+        add("readonly_rootfs", "true");
     }
     if let Some(log) = spec.log.as_ref().filter(|l| {
         l.disabled || (l.max_files, l.max_file_size_mb) != drover_api_types::defaults::LOG_ROTATION

@@ -56,6 +56,7 @@ fn spec_under(
         &AgentPolicy {
             allocs_dir: Path::new("/var/lib/drover/allocs"),
             host,
+            pids_limit: Some(4096),
             template_source_dirs: &[std::path::PathBuf::from("/etc/templates")],
             read_source: &fake_source,
         },
@@ -383,6 +384,35 @@ fn a_default_node_refuses_what_reaches_beyond_the_allocation() {
         shared.network_mode.as_deref(),
         Some("container:sidecar-a1b2")
     );
+}
+
+#[test]
+fn containers_get_a_pids_limit_the_task_may_lower_its_user_and_a_read_only_root() {
+    let plain = spec_with(json!({"image": "x"}), |_, _| {}).expect("spec");
+    assert_eq!(plain.pids_limit, Some(4096), "the agent's limit");
+    assert_eq!(
+        (plain.user.as_deref(), plain.readonly_rootfs),
+        (None, false)
+    );
+    let asked = spec_with(
+        json!({"image": "x", "pids_limit": 20, "readonly_rootfs": true}),
+        |job, _| job.spec.groups[0].tasks[0].user = "nobody".into(),
+    )
+    .expect("spec");
+    assert_eq!(asked.pids_limit, Some(20));
+    assert!(asked.readonly_rootfs);
+    assert_eq!(asked.user.as_deref(), Some("nobody"));
+    let higher = spec_with(json!({"image": "x", "pids_limit": 100000}), |_, _| {}).expect("spec");
+    assert_eq!(higher.pids_limit, Some(4096), "a task only lowers it");
+    let bad = spec_with(json!({"image": "x", "pids_limit": -1}), |_, _| {}).expect_err("refused");
+    assert!(bad.to_string().contains("pids_limit"), "{bad}");
+
+    // The agent's own limit is not in the hash: changing it (or upgrading
+    // to an agent that has one) replaces no running container.
+    let mut unlimited = plain.clone();
+    unlimited.pids_limit = None;
+    assert_eq!(spec_hash(&unlimited), spec_hash(&plain));
+    assert_ne!(spec_hash(&asked), spec_hash(&plain));
 }
 
 #[test]

@@ -143,6 +143,16 @@ pub struct ContainerSpec {
     pub cpuset_cpus: Option<String>,
     /// `None` leaves Docker's default log driver and options.
     pub log: Option<LogOptions>,
+    /// The task's `user` (`None`: the image's).
+    pub user: Option<String>,
+    /// At most this many processes (the agent's `--docker-pids-limit`, or
+    /// the task's `pids_limit` when lower).
+    pub pids_limit: Option<i64>,
+    /// Whether the task asked for its own `pids_limit`: only then is the
+    /// limit in the spec hash, so an agent's new default replaces nothing.
+    pub pids_limit_asked: bool,
+    /// `readonly_rootfs = true`.
+    pub readonly_rootfs: bool,
     pub pull: PullOptions,
     /// Written by the worker before the container is created.
     pub files: Vec<RenderedFile>,

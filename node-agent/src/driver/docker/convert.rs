@@ -92,6 +92,10 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, D
         pid_mode: spec.pid_mode.clone(),
         cpuset_cpus: spec.cpuset_cpus.clone(),
         log_config,
+        // No setuid binary in the image can gain what its user lacks.
+        security_opt: Some(vec!["no-new-privileges".to_string()]),
+        pids_limit: spec.pids_limit,
+        readonly_rootfs: spec.readonly_rootfs.then_some(true),
         ..Default::default()
     };
     Ok(ContainerCreateBody {
@@ -104,6 +108,7 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, D
         hostname: spec.hostname.clone(),
         stop_signal: spec.stop_signal.clone(),
         working_dir: spec.working_dir.clone(),
+        user: spec.user.clone(),
         host_config: Some(host_config),
         ..Default::default()
     })
@@ -254,6 +259,10 @@ mod tests {
                 max_file_size_mb: 5,
                 disabled: false,
             }),
+            user: Some("nobody".into()),
+            pids_limit: Some(64),
+            pids_limit_asked: true,
+            readonly_rootfs: true,
             pull: Default::default(),
             files: Vec::new(),
         }
@@ -277,7 +286,10 @@ mod tests {
         assert_eq!(body.hostname.as_deref(), Some("h"));
         assert_eq!(body.stop_signal.as_deref(), Some("SIGINT"));
         assert_eq!(body.working_dir.as_deref(), Some("/local"));
+        assert_eq!(body.user.as_deref(), Some("nobody"));
         let hc = body.host_config.expect("host config");
+        assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_string()]));
+        assert_eq!((hc.pids_limit, hc.readonly_rootfs), (Some(64), Some(true)));
         let pb = hc.port_bindings.expect("port bindings");
         let tcp = pb["8080/tcp"].as_ref().expect("tcp bindings");
         assert_eq!(tcp.len(), 2);
