@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::meta::ObjectMeta;
 
+/// The most lines a logs request may ask the tail of (`?tail=`), at the
+/// server and at the agent: a window is read through whole.
+pub const MAX_LOG_TAIL: u64 = 100_000;
+
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Allocation {

@@ -175,6 +175,7 @@ pub async fn serve_with(
     let options = drover_serve::Options {
         header_read: limits.header_read,
         tls,
+        ..drover_serve::Options::default()
     };
     drover_serve::serve(listener, router, options, shutdown).await
 }

@@ -25,8 +25,9 @@ use futures::{StreamExt, TryStreamExt};
 use tokio::sync::watch;
 
 use bytes::Bytes;
+use drover_api_types::alloc::MAX_LOG_TAIL;
 
-use crate::driver::docker::{Docker, DriverError, LogChunk, LogOptions, LogStream};
+use crate::driver::docker::{Docker, DriverError, LogOptions, LogStream};
 use crate::driver::labels;
 use crate::worker::Shared;
 
@@ -69,11 +70,13 @@ pub fn parse_log_query(query: Option<&str>) -> Result<LogQuery, String> {
             "follow" => out.follow = parse_bool(key, value)?,
             "stderr" => out.stderr = parse_bool(key, value)?,
             "tail" => {
-                out.tail = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("tail must be a number of lines, got {value:?}"))?,
-                )
+                let lines: u64 = value
+                    .parse()
+                    .map_err(|_| format!("tail must be a number of lines, got {value:?}"))?;
+                if lines > MAX_LOG_TAIL {
+                    return Err(format!("tail is at most {MAX_LOG_TAIL} lines, got {lines}"));
+                }
+                out.tail = Some(lines);
             }
             _ => {
                 return Err(format!(
@@ -240,13 +243,17 @@ async fn tail_window(
             stdout: true,
             stderr: true,
         };
-        let chunks: Vec<LogChunk> = docker.logs(name, &probe).await?.try_collect().await?;
-        let lines = chunks
-            .iter()
-            .filter(|c| c.stream == query.stream())
-            .map(|c| newlines(&c.bytes))
-            .sum();
-        let plan = tail_plan(wanted, window, chunks.len() as u64, lines);
+        // Counted as they stream by, not kept: a window may span a million
+        // messages.
+        let mut probed = std::pin::pin!(docker.logs(name, &probe).await?);
+        let (mut messages, mut lines) = (0u64, 0u64);
+        while let Some(chunk) = probed.try_next().await? {
+            messages += 1;
+            if chunk.stream == query.stream() {
+                lines += newlines(&chunk.bytes);
+            }
+        }
+        let plan = tail_plan(wanted, window, messages, lines);
         if plan.is_some() || window >= MAX_TAIL_WINDOW {
             let skip = plan.unwrap_or(lines.saturating_sub(wanted));
             let options = LogOptions {
@@ -348,6 +355,8 @@ mod tests {
         assert!(e.contains("tail must be a number"), "{e}");
         let e = parse_log_query(Some("tail=-1")).expect_err("negative tail");
         assert!(e.contains("tail"), "{e}");
+        let e = parse_log_query(Some("tail=1000000")).expect_err("too many lines");
+        assert!(e.contains("at most 100000"), "{e}");
         let e = parse_log_query(Some("follow=yes")).expect_err("bad bool");
         assert!(e.contains("follow must be true or false"), "{e}");
         let e = parse_log_query(Some("folow=true")).expect_err("typo");

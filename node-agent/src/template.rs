@@ -53,6 +53,7 @@ pub fn render(
     let left = if left.is_empty() { "{{" } else { left };
     let right = if right.is_empty() { "}}" } else { right };
     let result = lex(text, left, right)
+        .and_then(|items| check_nesting(&items).map(|()| items))
         .and_then(|items| parse(&items))
         .and_then(|nodes| {
             let mut out = String::new();
@@ -183,6 +184,53 @@ fn unsupported_function(name: &str) -> String {
         ""
     };
     format!("function {name:?} is not supported yet (drover renders env only{why})")
+}
+
+/// How deep `{{ if }}` blocks, and parentheses within one action, may
+/// nest: the parser and the evaluator recurse once per level, and a
+/// template is the job's to write, so a bound keeps a hostile one from
+/// overflowing the agent's stack.
+pub const MAX_NESTING: usize = 64;
+
+/// Refuses a template that nests deeper than [`MAX_NESTING`], before the
+/// recursive parser sees it.
+fn check_nesting(items: &[Item]) -> Parsed<()> {
+    let too_deep = |offset: usize, what: &str| {
+        At(
+            offset,
+            format!("{what} nest more than {MAX_NESTING} deep; flatten the template"),
+        )
+    };
+    let mut blocks = 0usize;
+    for item in items {
+        let Item::Action(toks, _) = item else {
+            continue;
+        };
+        match toks.first() {
+            Some((Tok::Ident(word), offset)) if word == "if" => {
+                blocks += 1;
+                if blocks > MAX_NESTING {
+                    return Err(too_deep(*offset, "{{ if }} blocks"));
+                }
+            }
+            Some((Tok::Ident(word), _)) if word == "end" => blocks = blocks.saturating_sub(1),
+            _ => {}
+        }
+        let mut parens = 0usize;
+        for (tok, offset) in toks {
+            match tok {
+                Tok::Open => {
+                    parens += 1;
+                    if parens > MAX_NESTING {
+                        return Err(too_deep(*offset, "parentheses"));
+                    }
+                }
+                Tok::Close => parens = parens.saturating_sub(1),
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }
 
 fn parse(items: &[Item]) -> Parsed<Vec<Node>> {

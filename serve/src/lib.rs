@@ -1,6 +1,7 @@
 //! Serving an axum router over plain TCP or TLS, for the server's API and
 //! the agent's: one accept loop with a deadline on request headers (and on
-//! the TLS handshake), graceful shutdown, and the TLS configuration both
+//! the TLS handshake), a bound on connections served at once, graceful
+//! shutdown, and the TLS configuration both
 //! listeners take from `--tls-cert`, `--tls-key` and `--tls-client-ca`.
 //!
 //! # Layout
@@ -10,6 +11,7 @@
 
 pub mod tls;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -24,6 +26,10 @@ pub struct Options {
     pub header_read: Duration,
     /// TLS only, when set.
     pub tls: Option<tls::ServerTls>,
+    /// Connections served at once; one more is closed as soon as it is
+    /// accepted, so a flood of idle connections cannot take every file
+    /// descriptor.
+    pub max_connections: usize,
 }
 
 impl Default for Options {
@@ -31,6 +37,7 @@ impl Default for Options {
         Options {
             header_read: Duration::from_secs(10),
             tls: None,
+            max_connections: 1024,
         }
     }
 }
@@ -47,6 +54,7 @@ pub async fn serve(
     mut shutdown: watch::Receiver<bool>,
 ) -> std::io::Result<()> {
     let header_read = options.header_read;
+    let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     let acceptor = options.tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
@@ -68,6 +76,11 @@ pub async fn serve(
                         continue;
                     }
                 };
+                let Ok(slot) = slots.clone().try_acquire_owned() else {
+                    tracing::debug!("connection refused: {} connections already served", options.max_connections);
+                    drop(stream);
+                    continue;
+                };
                 let service = hyper_util::service::TowerToHyperService::new(router.clone());
                 let Some(acceptor) = &acceptor else {
                     let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
@@ -76,6 +89,7 @@ pub async fn serve(
                         if let Err(e) = connection.await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
+                        drop(slot);
                     });
                     continue;
                 };
@@ -95,6 +109,7 @@ pub async fn serve(
                     if let Err(e) = watcher.watch(connection).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
+                    drop(slot);
                 });
             }
         }
@@ -104,4 +119,53 @@ pub async fn serve(
         _ = tokio::time::sleep(DRAIN) => {}
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    async fn get(addr: std::net::SocketAddr) -> std::io::Result<String> {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        stream
+            .write_all(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .await?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await?;
+        Ok(answer)
+    }
+
+    #[tokio::test]
+    async fn connections_beyond_the_bound_are_closed_and_slots_come_back() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = Router::new().route("/", axum::routing::get(|| async { "hello" }));
+        let (stop, stopped) = watch::channel(false);
+        let options = Options {
+            max_connections: 2,
+            ..Options::default()
+        };
+        let server = tokio::spawn(serve(listener, router, options, stopped));
+        assert!(get(addr).await.expect("served").contains("hello"));
+
+        // Two idle connections hold both slots.
+        let idle: Vec<tokio::net::TcpStream> = idle_connections(addr, 2).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let refused = get(addr).await.unwrap_or_default();
+        assert!(!refused.contains("hello"), "{refused:?}");
+        drop(idle);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(get(addr).await.expect("served").contains("hello"));
+        let _ = stop.send(true);
+        let _ = server.await;
+    }
+
+    async fn idle_connections(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+        let mut out = Vec::new();
+        for _ in 0..n {
+            out.push(tokio::net::TcpStream::connect(addr).await.expect("connect"));
+        }
+        out
+    }
 }

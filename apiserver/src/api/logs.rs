@@ -10,6 +10,7 @@
 //! the address tried.
 
 use drover_api_types::acl::Capability;
+use drover_api_types::alloc::MAX_LOG_TAIL;
 use std::collections::HashMap;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -80,9 +81,16 @@ pub fn parse_query(query: &HashMap<String, String>) -> ApiResult<LogQuery> {
     let tail = query
         .get("tail")
         .map(|v| {
-            v.parse::<u64>().map_err(|_| {
+            let lines = v.parse::<u64>().map_err(|_| {
                 ApiError::bad_request(format!("must be a number of lines, got {v:?}")).at("tail")
-            })
+            })?;
+            if lines > MAX_LOG_TAIL {
+                return Err(ApiError::bad_request(format!(
+                    "is at most {MAX_LOG_TAIL} lines, got {lines}"
+                ))
+                .at("tail"));
+            }
+            Ok(lines)
         })
         .transpose()?;
     if let Some(k) = query
@@ -295,6 +303,9 @@ mod tests {
         assert_eq!(parse_query(&q(&[])).expect("ok"), LogQuery::default());
         let e = parse_query(&q(&[("tail", "x")])).expect_err("bad tail");
         assert_eq!(e.field.as_deref(), Some("tail"));
+        let e = parse_query(&q(&[("tail", "100001")])).expect_err("too many lines");
+        assert_eq!(e.field.as_deref(), Some("tail"));
+        assert!(parse_query(&q(&[("tail", "100000")])).is_ok());
         let e = parse_query(&q(&[("follw", "1")])).expect_err("typo");
         assert_eq!(e.field.as_deref(), Some("follw"));
     }

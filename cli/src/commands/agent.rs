@@ -125,6 +125,9 @@ fn host_policy(args: &Args) -> HostPolicy {
     }
 }
 
+/// Connections the agent's HTTP API serves at once.
+const AGENT_HTTP_CONNECTIONS: usize = 256;
+
 /// The agent HTTP API's port when `--http-addr` is not given.
 const DEFAULT_HTTP_PORT: u16 = 4647;
 
@@ -226,7 +229,11 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
             max_kept: args.gc_max_allocs,
         },
         http: None,
-        http_options: drover_serve::Options::default(),
+        // Servers and Prometheus call it: a few at a time.
+        http_options: drover_serve::Options {
+            max_connections: AGENT_HTTP_CONNECTIONS,
+            ..drover_serve::Options::default()
+        },
         registry: super::metrics::process_registry()?,
     })
 }

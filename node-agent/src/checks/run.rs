@@ -113,6 +113,9 @@ async fn probe(
     }
 }
 
+/// The most of a check's response body that is read.
+const MAX_BODY_READ: usize = 4096;
+
 async fn probe_http(
     http: &reqwest::Client,
     url: &str,
@@ -137,10 +140,19 @@ async fn probe_http(
         request = request.body(body.to_string());
     }
     match request.send().await {
-        Ok(response) => {
+        Ok(mut response) => {
             let code = response.status();
-            let text = response.text().await.unwrap_or_default();
-            let snippet: String = text.chars().take(256).collect();
+            // Only the start is shown: read no more than that, whatever the
+            // service sends (a check runs every few seconds, forever).
+            let mut head = Vec::new();
+            while head.len() < MAX_BODY_READ {
+                match response.chunk().await {
+                    Ok(Some(chunk)) => head.extend_from_slice(&chunk),
+                    _ => break,
+                }
+            }
+            head.truncate(MAX_BODY_READ);
+            let snippet: String = String::from_utf8_lossy(&head).chars().take(256).collect();
             Outcome {
                 status: http_status(code.as_u16()),
                 output: format!("HTTP {method} {url}: {code} Output: {snippet}"),

@@ -307,3 +307,25 @@ fn env_file_errors() {
         Err("line 1: the value of A has no closing '".into())
     );
 }
+
+#[test]
+fn deep_nesting_is_refused_not_recursed_into() {
+    // What would overflow the stack: a megabyte of nested ifs or parens.
+    let ifs = "{{ if true }}".repeat(200_000) + &"{{ end }}".repeat(200_000);
+    assert!(
+        err(&ifs).contains("{{ if }} blocks nest more than 64 deep"),
+        "{}",
+        err(&ifs)
+    );
+    let parens = format!(
+        "{{{{ {}\"x\"{} }}}}",
+        "(".repeat(200_000),
+        ")".repeat(200_000)
+    );
+    assert!(err(&parens).contains("parentheses nest more than 64 deep"));
+    // Up to the bound renders.
+    let fine = "{{ if true }}".repeat(MAX_NESTING) + "x" + &"{{ end }}".repeat(MAX_NESTING);
+    assert_eq!(ok(&fine), "x");
+    let siblings = "{{ if true }}a{{ end }}".repeat(1000);
+    assert_eq!(ok(&siblings), "a".repeat(1000));
+}
