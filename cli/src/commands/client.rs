@@ -86,12 +86,19 @@ impl ApiArgs {
                 "--token/DROVER_TOKEN is not a token: it holds characters a request header cannot carry (a newline?)"
             );
         }
-        let tls = drover_api::client::TlsFiles {
+        Ok(
+            Client::with_tls(&self.addr, &self.namespace, &self.tls_files())?
+                .with_token(token.as_deref()),
+        )
+    }
+
+    /// The CA and client certificate these flags (or `NOMAD_*`) name.
+    pub fn tls_files(&self) -> drover_api::client::TlsFiles {
+        drover_api::client::TlsFiles {
             ca_cert: or_nomad(&self.ca_cert, "NOMAD_CACERT"),
             client_cert: or_nomad(&self.client_cert, "NOMAD_CLIENT_CERT"),
             client_key: or_nomad(&self.client_key, "NOMAD_CLIENT_KEY"),
-        };
-        Ok(Client::with_tls(&self.addr, &self.namespace, &tls)?.with_token(token.as_deref()))
+        }
     }
 }
 

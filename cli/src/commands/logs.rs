@@ -46,7 +46,7 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<std::process::ExitCode>
     let argv: Vec<String> = std::env::args().collect();
     let env_set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
     if direct(&argv, env_set("DROVER_ETCD"), env_set("DROVER_ADDR")) {
-        runtime.block_on(logs(args))?;
+        runtime.block_on(logs(args, api))?;
     } else {
         runtime.block_on(through_server(args, api))?;
     }
@@ -84,7 +84,7 @@ async fn through_server(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
     copy_out(args, response, "the server").await
 }
 
-async fn logs(args: &Args) -> anyhow::Result<()> {
+async fn logs(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
     let etcd = args.etcd.config();
     let store = Store::connect(etcd.clone())
         .await
@@ -112,7 +112,7 @@ async fn logs(args: &Args) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
     }
-    stream(args, &node, id, &task).await
+    stream(args, api, &node, id, &task).await
 }
 
 async fn find_alloc(store: &Store, query: &str) -> anyhow::Result<Allocation> {
@@ -159,9 +159,18 @@ async fn group_tasks(store: &Store, alloc: &Allocation) -> anyhow::Result<Vec<St
         .unwrap_or_default())
 }
 
-async fn stream(args: &Args, node: &Node, alloc: &str, task: &str) -> anyhow::Result<()> {
+/// Asks the node's agent directly: over TLS when it serves TLS, with the
+/// CLI's `--ca-cert` and client certificate.
+async fn stream(
+    args: &Args,
+    api: &ApiArgs,
+    node: &Node,
+    alloc: &str,
+    task: &str,
+) -> anyhow::Result<()> {
     let addr = &node.spec.http_addr;
-    let mut url = reqwest::Url::parse(&format!("http://{addr}/")).with_context(|| {
+    let scheme = if node.spec.http_tls { "https" } else { "http" };
+    let mut url = reqwest::Url::parse(&format!("{scheme}://{addr}/")).with_context(|| {
         format!(
             "node {} advertises a bad HTTP address {addr:?}",
             node.metadata.name
@@ -179,7 +188,9 @@ async fn stream(args: &Args, node: &Node, alloc: &str, task: &str) -> anyhow::Re
             q.append_pair("tail", &n.to_string());
         }
     }
-    let client = reqwest::Client::builder()
+    let client = api
+        .tls_files()
+        .client_builder()?
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("building the HTTP client")?;

@@ -401,6 +401,20 @@ async fn the_agents_api_serves_mutual_tls_and_logs_flow_through_the_server() {
     })
     .await;
     assert!(logs.contains("hello over tls"), "{logs}");
+    // Without a server, straight from etcd to the agent: over TLS too, with
+    // the CLI's certificate.
+    let direct = Command::new(DROVER)
+        .current_dir(d)
+        .args(["logs", "talker.front[0]", "talk"])
+        .arg(format!("--etcd={}", etcd.endpoints.join(",")))
+        .arg(format!("--etcd-prefix={}", etcd.prefix))
+        .env_remove("DROVER_ADDR")
+        .env("DROVER_CACERT", "drover-agent-ca.pem")
+        .env("DROVER_CLIENT_CERT", "dc1-cli-drover.pem")
+        .env("DROVER_CLIENT_KEY", "dc1-cli-drover-key.pem")
+        .output()
+        .expect("drover logs");
+    assert!(ok(&direct).contains("hello over tls"));
     let node_id = nodes
         .lines()
         .nth(1)
