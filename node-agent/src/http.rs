@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -110,7 +110,11 @@ pub fn router(shared: Arc<Shared>, shutdown: watch::Receiver<bool>) -> Router {
         .route("/metrics", get(metrics))
         .route("/v1/client/logs/{alloc_id}/{task}", get(logs))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint".into()) })
-        .with_state(Api { shared, shutdown })
+        .with_state(Api {
+            shared,
+            shutdown,
+            key: Default::default(),
+        })
 }
 
 /// The agent's metrics in Prometheus' text format.
@@ -149,6 +153,8 @@ pub async fn serve(
 struct Api {
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
+    /// The agent API key, as last read from etcd.
+    key: Arc<tokio::sync::RwLock<Option<String>>>,
 }
 
 async fn stopped(mut shutdown: watch::Receiver<bool>) {
@@ -164,17 +170,66 @@ async fn health() -> Response {
     json(StatusCode::OK, serde_json::json!({ "ok": true }))
 }
 
+/// Whether the request carries a token a server issued for this node and
+/// this path ([`drover_serve::agent_token`]); the key is read from etcd
+/// (and again once when a token does not match, should it have changed).
+async fn authorized(
+    api: &Api,
+    node_id: &str,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let unauthorized = |message: &str| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            format!("{message}: task logs are given only to drover servers (ask through the server: drover logs)"),
+        )
+    };
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| unauthorized("no token"))?;
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let path = uri.path();
+    let cached = api.key.read().await.clone();
+    if let Some(key) = &cached {
+        if drover_serve::agent_token::verify(key, node_id, path, token, now).is_ok() {
+            return Ok(());
+        }
+    }
+    let fresh = api
+        .shared
+        .store
+        .agent_api_key(None)
+        .await
+        .map_err(|e| {
+            error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!("reading the agent API key: {e}"),
+            )
+        })?
+        .ok_or_else(|| unauthorized("no server has made the agent API key yet"))?;
+    *api.key.write().await = Some(fresh.clone());
+    drover_serve::agent_token::verify(&fresh, node_id, path, token, now).map_err(unauthorized)
+}
+
 async fn logs(
     State(api): State<Api>,
     Path((alloc_id, task)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    uri: Uri,
+    headers: HeaderMap,
 ) -> Response {
+    let node_id = api.shared.node.borrow().metadata.uid.clone();
+    if let Err(refused) = authorized(&api, &node_id, &uri, &headers).await {
+        return refused;
+    }
     let query = match parse_log_query(query.as_deref()) {
         Ok(q) => q,
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let name = container_name(&task, &alloc_id);
-    let node_id = api.shared.node.borrow().metadata.uid.clone();
     let missing = || {
         error(
             StatusCode::NOT_FOUND,

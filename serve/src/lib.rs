@@ -6,9 +6,11 @@
 //!
 //! # Layout
 //! - [`serve`]: the accept loop.
+//! - [`agent_token`]: server-issued credentials for the agents' HTTP APIs.
 //! - [`tls`]: a listener's TLS (and mutual TLS) configuration from PEM
 //!   files.
 
+pub mod agent_token;
 pub mod tls;
 
 use std::sync::Arc;

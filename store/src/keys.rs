@@ -91,6 +91,9 @@ pub mod collections {
     pub const ACL_TOKENS: &str = "acl-tokens";
     /// Created once by the first `acl bootstrap`; a second one finds it.
     pub const ACL_BOOTSTRAP: &str = "acl-bootstrap";
+    /// Cluster secrets: `secrets/agent-api-key`, the key servers sign
+    /// their requests to agents' HTTP APIs with.
+    pub const SECRETS: &str = "secrets";
 }
 
 use collections as c;
@@ -288,6 +291,9 @@ impl Keys {
     }
     pub fn acl_bootstrap(&self) -> String {
         self.key(c::ACL_BOOTSTRAP, &["done"])
+    }
+    pub fn agent_api_key(&self) -> String {
+        self.key(c::SECRETS, &["agent-api-key"])
     }
 
     /// Splits a key under this prefix; `None` for keys outside it.

@@ -21,6 +21,7 @@
 //! - [`reflector`]: an in-memory [`Cache`] fed by a watch, with a readiness
 //!   gate.
 //! - [`lease`]: [`Lease`] with background keepalive.
+//! - [`secrets`]: cluster secrets (the agent API key), made once.
 //! - [`metrics`]: etcd request latency and errors, endpoint health and the
 //!   endpoint in use, for the binaries' `/metrics`.
 //! - [`election`]: [`Election`], leader election on a lease.
@@ -37,6 +38,7 @@ pub mod keys;
 pub mod lease;
 pub mod metrics;
 pub mod reflector;
+pub mod secrets;
 pub mod store;
 pub mod typed;
 pub mod watch;

@@ -135,6 +135,21 @@ pub fn agent_url(
     Some(url)
 }
 
+/// A token for asking node `node_id`'s agent for `path`, signed with the
+/// agent API key (made here when no server has made it yet).
+async fn agent_token(store: &drover_store::Store, node_id: &str, path: &str) -> ApiResult<String> {
+    let fresh = drover_serve::agent_token::new_key()
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let key = store.agent_api_key(Some(fresh)).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent API key could not be made; try again",
+        )
+    })?;
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    Ok(drover_serve::agent_token::issue(&key, node_id, path, now))
+}
+
 /// The client the server reaches agents with: the one `drover server`
 /// built from its TLS settings, else a plain one.
 fn client(state: &ApiState) -> ApiResult<reqwest::Client> {
@@ -242,7 +257,9 @@ async fn proxy(
             "node {name} advertises a bad HTTP address {addr:?}"
         ))
     })?;
-    let response = client(state)?.get(url).send().await.map_err(|e| {
+    let token = agent_token(store, &node.metadata.uid, url.path()).await?;
+    let request = client(state)?.get(url).bearer_auth(token);
+    let response = request.send().await.map_err(|e| {
         let hint = if tls {
             " (it serves TLS: the server needs --tls-cert, --tls-key and --tls-client-ca from the agents' CA)"
         } else {

@@ -112,7 +112,13 @@ async fn logs(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
     }
-    stream(args, api, &node, id, &task).await
+    let key = drover_serve::agent_token::new_key().map_err(anyhow::Error::msg)?;
+    let key = store
+        .agent_api_key(Some(key))
+        .await
+        .context("reading the agent API key")?
+        .context("the agent API key could not be made; try again")?;
+    stream(args, api, &key, &node, id, &task).await
 }
 
 async fn find_alloc(store: &Store, query: &str) -> anyhow::Result<Allocation> {
@@ -164,6 +170,7 @@ async fn group_tasks(store: &Store, alloc: &Allocation) -> anyhow::Result<Vec<St
 async fn stream(
     args: &Args,
     api: &ApiArgs,
+    key: &str,
     node: &Node,
     alloc: &str,
     task: &str,
@@ -200,7 +207,14 @@ async fn stream(
             node.metadata.name
         )
     };
-    let response = client.get(url).send().await.with_context(unreachable)?;
+    let now = chrono::Utc::now().timestamp().max(0) as u64;
+    let token = drover_serve::agent_token::issue(key, &node.metadata.uid, url.path(), now);
+    let response = client
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .with_context(unreachable)?;
     let status = response.status();
     if !status.is_success() {
         let body = response.text().await.unwrap_or_default();

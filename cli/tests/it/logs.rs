@@ -147,7 +147,37 @@ async fn logs_streams_a_tasks_stdout_stderr_tail_and_follow() {
         health.starts_with("HTTP/1.0 200") && health.ends_with(r#"{"ok":true}"#),
         "{health}"
     );
-    let missing = http_get(&http_addr, &format!("/v1/client/logs/{id}/nosuch"))
+    // The agent gives logs only to whoever holds a server-issued token:
+    // none, one for another path or node, or a made-up one get a 401.
+    let nosuch = format!("/v1/client/logs/{id}/nosuch");
+    let bare = http_get(&http_addr, &nosuch).await.expect("401");
+    assert!(bare.starts_with("HTTP/1.0 401"), "{bare}");
+    assert!(bare.contains("only to drover servers"), "{bare}");
+    let key = store
+        .agent_api_key(None)
+        .await
+        .expect("read the key")
+        .expect("a server made the key");
+    let now = chrono::Utc::now().timestamp() as u64;
+    let bearer = |node: &str, path: &str| {
+        format!(
+            "Authorization: Bearer {}\r\n",
+            drover_serve::agent_token::issue(&key, node, path, now)
+        )
+    };
+    let talk_path = format!("/v1/client/logs/{id}/talk");
+    for (token, asked) in [
+        (bearer(&binding.node_id, &talk_path), &nosuch),
+        (bearer("another-node", &nosuch), &nosuch),
+        (
+            "Authorization: Bearer v1.99999999999.00\r\n".to_string(),
+            &nosuch,
+        ),
+    ] {
+        let refused = http_get_with(&http_addr, asked, &token).await.expect("401");
+        assert!(refused.starts_with("HTTP/1.0 401"), "{refused}");
+    }
+    let missing = http_get_with(&http_addr, &nosuch, &bearer(&binding.node_id, &nosuch))
         .await
         .expect("404");
     assert!(missing.starts_with("HTTP/1.0 404"), "{missing}");
@@ -157,9 +187,13 @@ async fn logs_streams_a_tasks_stdout_stderr_tail_and_follow() {
         )),
         "{missing}"
     );
-    let bad = http_get(&http_addr, &format!("/v1/client/logs/{id}/talk?tail=ten"))
-        .await
-        .expect("400");
+    let bad = http_get_with(
+        &http_addr,
+        &format!("{talk_path}?tail=ten"),
+        &bearer(&binding.node_id, &talk_path),
+    )
+    .await
+    .expect("400");
     assert!(bad.starts_with("HTTP/1.0 400"), "{bad}");
     assert!(bad.contains("tail must be a number"), "{bad}");
 
