@@ -304,7 +304,10 @@ impl Store {
 
     /// The current revision of the whole keyspace.
     pub async fn current_revision(&self) -> Result<i64> {
-        let key = self.keys.prefix().to_string();
+        // A key inside the prefix (`/drover/`), not the prefix itself: a
+        // role granted the prefix `/drover/` may read the one and not the
+        // other.
+        let key = format!("{}/", self.keys.prefix());
         let opts = GetOptions::new().with_count_only();
         let resp = self
             .request("get", &key, Retry::Idempotent, |client| {
