@@ -5,7 +5,7 @@
 
 /// The docker `config` keys the agent applies. Any other key is accepted by
 /// the parser but ignored, and `drover validate` warns about it.
-pub const APPLIED_CONFIG_KEYS: [&str; 19] = [
+pub const APPLIED_CONFIG_KEYS: [&str; 21] = [
     "image",
     "command",
     "args",
@@ -25,6 +25,8 @@ pub const APPLIED_CONFIG_KEYS: [&str; 19] = [
     "force_pull",
     "pids_limit",
     "readonly_rootfs",
+    "cap_add",
+    "cap_drop",
 ];
 
 /// Docker's bind mount options, by class: at most one of each may be given.

@@ -72,10 +72,68 @@ impl HostAccess {
     }
 }
 
-/// What an agent allows; nothing by default.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Docker's default capabilities less `net_raw`: what Nomad's docker
+/// driver allows by default (`allow_caps`), and so drover's.
+pub const DEFAULT_ALLOW_CAPS: [&str; 13] = [
+    "audit_write",
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "mknod",
+    "net_bind_service",
+    "setfcap",
+    "setgid",
+    "setpcap",
+    "setuid",
+    "sys_chroot",
+];
+
+/// The capabilities Docker gives a container by default.
+pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
+    "audit_write",
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "mknod",
+    "net_bind_service",
+    "net_raw",
+    "setfcap",
+    "setgid",
+    "setpcap",
+    "setuid",
+    "sys_chroot",
+];
+
+/// The node attribute listing the capabilities tasks may have.
+pub const ALLOW_CAPS_ATTRIBUTE: &str = "driver.docker.allow_caps";
+
+/// What an agent allows: no [`HostAccess`] and [`DEFAULT_ALLOW_CAPS`] by
+/// default.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPolicy {
     pub allowed: BTreeSet<HostAccess>,
+    /// Capabilities a task's container may have (lower case, without
+    /// `CAP_`); `all` allows every one.
+    pub caps: BTreeSet<String>,
+}
+
+impl Default for HostPolicy {
+    fn default() -> Self {
+        HostPolicy {
+            allowed: BTreeSet::new(),
+            caps: DEFAULT_ALLOW_CAPS.iter().map(|c| c.to_string()).collect(),
+        }
+    }
+}
+
+/// `CAP_SYS_ADMIN`, `sys_admin` → `sys_admin`.
+pub fn cap_name(cap: &str) -> String {
+    let lower = cap.trim().to_ascii_lowercase();
+    lower.strip_prefix("cap_").unwrap_or(&lower).to_string()
 }
 
 impl HostPolicy {
@@ -83,12 +141,23 @@ impl HostPolicy {
         self.allowed.contains(&access)
     }
 
-    /// The driver attributes that publish it: `"1"` for each allowed.
-    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, &'static str)> + '_ {
-        self.allowed.iter().map(|a| (a.attribute(), "1"))
+    /// Whether a task may add capability `cap`.
+    pub fn allows_cap(&self, cap: &str) -> bool {
+        self.caps.contains("all") || self.caps.contains(&cap_name(cap))
     }
 
-    /// Reads a node's docker driver attributes back (`"1"` or `"true"`).
+    /// The driver attributes that publish it: `"1"` for each allowed
+    /// access, and the capabilities, comma-separated.
+    pub fn attributes(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
+        let caps = self.caps.iter().cloned().collect::<Vec<_>>().join(",");
+        self.allowed
+            .iter()
+            .map(|a| (a.attribute(), "1".to_string()))
+            .chain(std::iter::once((ALLOW_CAPS_ATTRIBUTE, caps)))
+    }
+
+    /// Reads a node's docker driver attributes back (`"1"` or `"true"`; no
+    /// capability list: the default one).
     pub fn from_attributes(attributes: &std::collections::BTreeMap<String, String>) -> HostPolicy {
         let on = |a: HostAccess| {
             attributes
@@ -97,8 +166,32 @@ impl HostPolicy {
         };
         HostPolicy {
             allowed: HostAccess::ALL.into_iter().filter(|a| on(*a)).collect(),
+            caps: match attributes.get(ALLOW_CAPS_ATTRIBUTE) {
+                Some(list) => list
+                    .split(',')
+                    .filter(|c| !c.trim().is_empty())
+                    .map(cap_name)
+                    .collect(),
+                None => HostPolicy::default().caps,
+            },
         }
     }
+}
+
+/// The capabilities a docker task's `cap_add` asks for (as written,
+/// normalised by [`cap_name`]).
+pub fn caps_asked(task: &Task) -> Vec<String> {
+    if task.driver != "docker" {
+        return Vec::new();
+    }
+    task.config
+        .get("cap_add")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(cap_name)
+        .collect()
 }
 
 /// Whether `source` (a `volumes` or `mount` source as written) is a host
@@ -234,9 +327,28 @@ mod tests {
     }
 
     #[test]
+    fn capabilities_are_named_as_nomad_names_them() {
+        let policy = HostPolicy::default();
+        assert!(policy.allows_cap("CAP_CHOWN") && policy.allows_cap("kill"));
+        assert!(
+            !policy.allows_cap("NET_RAW"),
+            "dropped by default, as in Nomad"
+        );
+        assert!(!policy.allows_cap("SYS_ADMIN"));
+        let all = HostPolicy {
+            caps: ["all".to_string()].into(),
+            ..HostPolicy::default()
+        };
+        assert!(all.allows_cap("sys_admin"));
+        let task = docker_task(serde_json::json!({"cap_add": ["SYS_ADMIN", "cap_net_raw"]}));
+        assert_eq!(caps_asked(&task), ["sys_admin", "net_raw"]);
+    }
+
+    #[test]
     fn a_policy_round_trips_through_node_attributes() {
         let policy = HostPolicy {
             allowed: [HostAccess::HostPaths, HostAccess::Privileged].into(),
+            caps: ["chown".to_string(), "sys_admin".to_string()].into(),
         };
         let attributes = policy
             .attributes()

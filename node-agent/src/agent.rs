@@ -83,7 +83,7 @@ pub fn driver_info(health: &DriverHealth, host: &HostPolicy) -> DriverInfo {
     if let Some(version) = &health.version {
         attributes.insert("driver.docker.version".to_string(), version.clone());
         for (attribute, value) in host.attributes() {
-            attributes.insert(attribute.to_string(), value.to_string());
+            attributes.insert(attribute.to_string(), value);
         }
     }
     DriverInfo {

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
-use drover_api_types::host_access::{HostAccess, HostPolicy};
+use drover_api_types::host_access::{cap_name, HostAccess, HostPolicy, DEFAULT_ALLOW_CAPS};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
 use drover_node_agent::fingerprint;
@@ -86,6 +86,11 @@ pub struct Args {
     /// only lower it); 0 for no limit.
     #[arg(long, default_value_t = 4096)]
     docker_pids_limit: i64,
+    /// The capabilities a task's container may have (comma-separated,
+    /// Nomad's `allow_caps`; `all` for any). Docker's defaults outside it
+    /// are dropped (by default: net_raw).
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_ALLOW_CAPS.map(String::from))]
+    docker_allow_caps: Vec<String>,
     /// How long a finished allocation's containers (for logs) and
     /// directory are kept on the node.
     #[arg(long, default_value = "1h", value_parser = parse_duration)]
@@ -122,6 +127,7 @@ fn host_policy(args: &Args) -> HostPolicy {
             .filter(|(on, _)| *on)
             .map(|(_, access)| access)
             .collect(),
+        caps: args.docker_allow_caps.iter().map(|c| cap_name(c)).collect(),
     }
 }
 

@@ -20,7 +20,7 @@ const ADDRESS: &str = "127.0.0.81";
 
 /// `(job name, config keys, the reason placement gives)`.
 fn asking_jobs() -> Vec<(Job, &'static str)> {
-    let cases: [(&str, serde_json::Value, &str); 5] = [
+    let cases: [(&str, serde_json::Value, &str); 6] = [
         (
             "rootfs",
             serde_json::json!({"volumes": ["/:/host:ro"]}),
@@ -45,6 +45,11 @@ fn asking_jobs() -> Vec<(Job, &'static str)> {
             "root",
             serde_json::json!({"privileged": true}),
             "driver.docker: privileged containers disabled",
+        ),
+        (
+            "sysadmin",
+            serde_json::json!({"cap_add": ["SYS_ADMIN"]}),
+            "driver.docker: capability sys_admin not allowed",
         ),
     ];
     cases
@@ -170,6 +175,7 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
             "--docker-allow-host-network",
             "--docker-allow-host-pid",
             "--allow-privileged",
+            "--docker-allow-caps=all",
         ]
         .map(String::from),
     );
@@ -329,9 +335,9 @@ async fn a_pids_limit_stops_a_fork_bomb() {
     assert_eq!(
         docker_inspect(
             &container,
-            "{{.HostConfig.PidsLimit}} {{.HostConfig.SecurityOpt}}"
+            "{{.HostConfig.PidsLimit}} {{.HostConfig.SecurityOpt}} {{.HostConfig.CapDrop}}"
         ),
-        "30 [no-new-privileges]"
+        "30 [no-new-privileges] [NET_RAW]"
     );
     let forks = cluster.alloc_dir(&alloc).join("forks");
     let reached: u32 = eventually(30, "the bomb stopped", || async {

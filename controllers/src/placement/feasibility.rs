@@ -11,7 +11,7 @@
 //! `distinct_hosts`, `distinct_property <property>`, then the bin-pack
 //! dimensions (see `resources`).
 
-use drover_api_types::host_access::{asked_by, HostPolicy};
+use drover_api_types::host_access::{asked_by, caps_asked, HostPolicy};
 use drover_api_types::job::{Constraint, ConstraintOperator};
 use drover_api_types::node::NodeState;
 use drover_api_types::{Job, Node, TaskGroup};
@@ -90,19 +90,29 @@ pub fn feasible(
 /// the host (privileged, host paths, host network or pid): it publishes
 /// that as driver attributes, and would refuse the task otherwise.
 fn check_host_access(node: &Node, group: &TaskGroup) -> Result<(), Reason> {
-    let mut policy = None;
-    for task in &group.tasks {
-        for access in asked_by(task) {
-            let policy = policy.get_or_insert_with(|| {
-                node.spec
-                    .drivers
-                    .get("docker")
-                    .map(|d| HostPolicy::from_attributes(&d.attributes))
-                    .unwrap_or_default()
-            });
-            if !policy.allows(access) {
-                return Err(filtered(format!("driver.docker: {}", access.disabled())));
-            }
+    let asks: Vec<_> = group
+        .tasks
+        .iter()
+        .map(|t| (asked_by(t), caps_asked(t)))
+        .filter(|(access, caps)| !access.is_empty() || !caps.is_empty())
+        .collect();
+    if asks.is_empty() {
+        return Ok(());
+    }
+    let policy = node
+        .spec
+        .drivers
+        .get("docker")
+        .map(|d| HostPolicy::from_attributes(&d.attributes))
+        .unwrap_or_default();
+    for (access, caps) in asks {
+        if let Some(refused) = access.into_iter().find(|a| !policy.allows(*a)) {
+            return Err(filtered(format!("driver.docker: {}", refused.disabled())));
+        }
+        if let Some(cap) = caps.into_iter().find(|c| !policy.allows_cap(c)) {
+            return Err(filtered(format!(
+                "driver.docker: capability {cap} not allowed"
+            )));
         }
     }
     Ok(())

@@ -413,13 +413,12 @@ fn a_node_takes_only_the_host_access_its_agent_allows() {
         let mut open = node("b");
         let policy = HostPolicy {
             allowed: [access].into(),
+            ..HostPolicy::default()
         };
         let docker = open.spec.drivers.entry("docker".into()).or_default();
-        docker.attributes.extend(
-            policy
-                .attributes()
-                .map(|(k, v)| (k.to_string(), v.to_string())),
-        );
+        docker
+            .attributes
+            .extend(policy.attributes().map(|(k, v)| (k.to_string(), v)));
         assert_eq!(
             check(&open, &j, &g, &NodeUsage::default()),
             Ok(()),
@@ -432,4 +431,13 @@ fn a_node_takes_only_the_host_access_its_agent_allows() {
         check(&node("a"), &j, &inside, &NodeUsage::default()),
         Ok(())
     );
+    // Capabilities: within the node's allow_caps (Nomad's default list when
+    // it publishes none).
+    let admin = asking(serde_json::json!({"cap_add": ["SYS_ADMIN"]}));
+    assert_eq!(
+        check(&node("a"), &j, &admin, &NodeUsage::default()),
+        Err("driver.docker: capability sys_admin not allowed".into())
+    );
+    let chown = asking(serde_json::json!({"cap_add": ["CHOWN"]}));
+    assert_eq!(check(&node("a"), &j, &chown, &NodeUsage::default()), Ok(()));
 }

@@ -7,7 +7,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use drover_api_types::host_access::{is_host_path, HostAccess, HostPolicy};
+use drover_api_types::host_access::{
+    cap_name, is_host_path, HostAccess, HostPolicy, DOCKER_DEFAULT_CAPS,
+};
 use drover_api_types::Task;
 use serde_json::Value;
 
@@ -77,6 +79,42 @@ pub struct AgentPolicy<'a> {
     /// the one bit of I/O a spec needs, passed in so the spec stays a
     /// function of its inputs (the agent's is [`crate::confined::read_file`]).
     pub read_source: &'a dyn Fn(&Path, &Path) -> std::io::Result<String>,
+}
+
+/// `cap_add` within the policy's `allow_caps` (else refused, naming the
+/// flag), the task's `cap_drop`, and Docker's defaults the policy leaves
+/// out dropped as well.
+fn capabilities(
+    task: &Task,
+    policy: &AgentPolicy<'_>,
+    spec: &mut ContainerSpec,
+) -> Result<(), SpecError> {
+    let listed = |field: &str| -> Result<Vec<String>, SpecError> {
+        match task.config.get(field) {
+            Some(v) => Ok(strings(task, field, v)?
+                .iter()
+                .map(|c| cap_name(c).to_ascii_uppercase())
+                .collect()),
+            None => Ok(Vec::new()),
+        }
+    };
+    spec.cap_add = listed("cap_add")?;
+    spec.cap_drop = listed("cap_drop")?;
+    if let Some(cap) = spec.cap_add.iter().find(|c| !policy.host.allows_cap(c)) {
+        return Err(SpecError::HostAccessRefused {
+            task: task.name.clone(),
+            what: format!("cap_add {cap:?}"),
+            disabled: "capability not in allow_caps",
+            flag: "--docker-allow-caps",
+        });
+    }
+    spec.cap_drop_policy = DOCKER_DEFAULT_CAPS
+        .iter()
+        .filter(|c| !policy.host.allows_cap(c))
+        .filter(|c| !spec.cap_add.iter().any(|a| a.eq_ignore_ascii_case(c)))
+        .map(|c| c.to_ascii_uppercase())
+        .collect();
+    Ok(())
 }
 
 /// `Ok` when the policy allows `access`; else the refusal naming `what`
@@ -291,6 +329,7 @@ pub fn container_spec(
         spec.readonly_rootfs = v.as_bool().unwrap_or(false);
     }
     spec.user = (!task.user.is_empty()).then(|| task.user.clone());
+    capabilities(task, policy, &mut spec)?;
     let logs = &task.logs;
     spec.log = Some(crate::driver::LogOptions {
         max_files: logs.max_files.max(1),
@@ -659,6 +698,12 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     }
     if spec.readonly_rootfs {
         add("readonly_rootfs", "true");
+    }
+    if !spec.cap_add.is_empty() {
+        add("cap_add", &spec.cap_add.join(","));
+    }
+    if !spec.cap_drop.is_empty() {
+        add("cap_drop", &spec.cap_drop.join(","));
     }
     if let Some(log) = spec.log.as_ref().filter(|l| {
         l.disabled || (l.max_files, l.max_file_size_mb) != drover_api_types::defaults::LOG_ROTATION

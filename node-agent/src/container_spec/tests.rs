@@ -24,6 +24,7 @@ fn spec_with(
 ) -> Result<ContainerSpec, SpecError> {
     let open = HostPolicy {
         allowed: HostAccess::ALL.into(),
+        ..HostPolicy::default()
     };
     spec_under(&open, config, edit)
 }
@@ -412,6 +413,32 @@ fn containers_get_a_pids_limit_the_task_may_lower_its_user_and_a_read_only_root(
     let mut unlimited = plain.clone();
     unlimited.pids_limit = None;
     assert_eq!(spec_hash(&unlimited), spec_hash(&plain));
+    assert_ne!(spec_hash(&asked), spec_hash(&plain));
+}
+
+#[test]
+fn capabilities_stay_within_allow_caps_and_net_raw_goes_by_default() {
+    let plain = on_a_default_node(json!({"image": "x"})).expect("spec");
+    assert_eq!(plain.cap_drop_policy, ["NET_RAW"]);
+    assert!(plain.cap_add.is_empty() && plain.cap_drop.is_empty());
+    let asked =
+        on_a_default_node(json!({"image": "x", "cap_add": ["chown"], "cap_drop": ["CAP_MKNOD"]}))
+            .expect("spec");
+    assert_eq!(
+        (asked.cap_add.as_slice(), asked.cap_drop.as_slice()),
+        (&["CHOWN".to_string()][..], &["MKNOD".to_string()][..])
+    );
+    let refused =
+        on_a_default_node(json!({"image": "x", "cap_add": ["SYS_ADMIN"]})).expect_err("refused");
+    assert_eq!(
+        refused.to_string(),
+        "task \"nginx\": cap_add \"SYS_ADMIN\" is not allowed on this node: capability not in allow_caps (start its agent with --docker-allow-caps)"
+    );
+    // Dropping net_raw by policy does not enter the hash: a container made
+    // before (with it) is adopted as it is.
+    let mut before = plain.clone();
+    before.cap_drop_policy.clear();
+    assert_eq!(spec_hash(&before), spec_hash(&plain));
     assert_ne!(spec_hash(&asked), spec_hash(&plain));
 }
 

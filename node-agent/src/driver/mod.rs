@@ -153,6 +153,13 @@ pub struct ContainerSpec {
     pub pids_limit_asked: bool,
     /// `readonly_rootfs = true`.
     pub readonly_rootfs: bool,
+    /// The task's `cap_add` (upper case, as Docker takes them).
+    pub cap_add: Vec<String>,
+    /// The task's `cap_drop`.
+    pub cap_drop: Vec<String>,
+    /// Docker's default capabilities the agent's `allow_caps` leaves out
+    /// (`NET_RAW` by default), dropped too; not in the spec hash.
+    pub cap_drop_policy: Vec<String>,
     pub pull: PullOptions,
     /// Written by the worker before the container is created.
     pub files: Vec<RenderedFile>,

@@ -95,6 +95,14 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, D
         // No setuid binary in the image can gain what its user lacks.
         security_opt: Some(vec!["no-new-privileges".to_string()]),
         pids_limit: spec.pids_limit,
+        cap_add: (!spec.cap_add.is_empty()).then(|| spec.cap_add.clone()),
+        cap_drop: {
+            let mut drop: Vec<String> = spec.cap_drop.clone();
+            drop.extend(spec.cap_drop_policy.iter().cloned());
+            drop.sort();
+            drop.dedup();
+            (!drop.is_empty()).then_some(drop)
+        },
         readonly_rootfs: spec.readonly_rootfs.then_some(true),
         ..Default::default()
     };
@@ -260,6 +268,9 @@ mod tests {
                 disabled: false,
             }),
             user: Some("nobody".into()),
+            cap_add: vec!["SYS_TIME".into()],
+            cap_drop: vec!["MKNOD".into()],
+            cap_drop_policy: vec!["NET_RAW".into()],
             pids_limit: Some(64),
             pids_limit_asked: true,
             readonly_rootfs: true,
@@ -290,6 +301,11 @@ mod tests {
         let hc = body.host_config.expect("host config");
         assert_eq!(hc.security_opt, Some(vec!["no-new-privileges".to_string()]));
         assert_eq!((hc.pids_limit, hc.readonly_rootfs), (Some(64), Some(true)));
+        assert_eq!(hc.cap_add, Some(vec!["SYS_TIME".to_string()]));
+        assert_eq!(
+            hc.cap_drop,
+            Some(vec!["MKNOD".to_string(), "NET_RAW".to_string()])
+        );
         let pb = hc.port_bindings.expect("port bindings");
         let tcp = pb["8080/tcp"].as_ref().expect("tcp bindings");
         assert_eq!(tcp.len(), 2);
