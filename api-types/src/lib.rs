@@ -17,6 +17,8 @@
 //! - [`validate`]: semantic checks, each naming the object path and the fix.
 //! - [`docker`]: the docker driver `config` keys the agent applies, and
 //!   `volumes` entries with their Docker options.
+//! - [`agent_file`]: `drover agent --config`: the docker plugin policy and
+//!   host volumes of a Nomad client configuration.
 //! - [`host_access`]: what a docker task asks of its node beyond its
 //!   allocation (privileged, host paths, host network or pid) and what an
 //!   agent allows (published as driver attributes).
@@ -27,6 +29,7 @@
 //!   shared by the agent and the service registration controller.
 
 pub mod acl;
+pub mod agent_file;
 pub mod alloc;
 pub mod children;
 pub mod defaults;

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
+use drover_api_types::agent_file::{self, AgentFile};
 use drover_api_types::host_access::{cap_name, HostAccess, HostPolicy, DEFAULT_ALLOW_CAPS};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
@@ -84,8 +85,12 @@ pub struct Args {
     template_source_dirs: Vec<std::path::PathBuf>,
     /// The most processes one container may run (a task's `pids_limit` may
     /// only lower it); 0 for no limit.
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = DEFAULT_PIDS_LIMIT)]
     docker_pids_limit: i64,
+    /// A Nomad client configuration (HCL): its `plugin "docker"` policy and
+    /// `client { host_volume }` blocks are applied; flags add to them.
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
     /// The capabilities a task's container may have (comma-separated,
     /// Nomad's `allow_caps`; `all` for any). Docker's defaults outside it
     /// are dropped (by default: net_raw).
@@ -114,22 +119,71 @@ pub struct Args {
 }
 
 /// What the flags allow tasks to ask of this node (pure).
-fn host_policy(args: &Args) -> HostPolicy {
+/// What the flags and the config file allow tasks to ask of this node
+/// (pure): an access either allows is allowed; a capability list or pids
+/// limit given as a flag wins over the file's, the file's over the default.
+fn host_policy(args: &Args, file: &AgentFile) -> (HostPolicy, Option<i64>) {
+    let on = |flag: bool, set: Option<bool>| flag || set == Some(true);
     let flags = [
-        (args.allow_privileged, HostAccess::Privileged),
-        (args.docker_volumes_enabled, HostAccess::HostPaths),
-        (args.docker_allow_host_network, HostAccess::HostNetwork),
-        (args.docker_allow_host_pid, HostAccess::HostPid),
+        (
+            on(args.allow_privileged, file.allow_privileged),
+            HostAccess::Privileged,
+        ),
+        (
+            on(args.docker_volumes_enabled, file.volumes_enabled),
+            HostAccess::HostPaths,
+        ),
+        (
+            on(args.docker_allow_host_network, file.allow_host_network),
+            HostAccess::HostNetwork,
+        ),
+        (
+            on(args.docker_allow_host_pid, file.allow_host_pid),
+            HostAccess::HostPid,
+        ),
     ];
-    HostPolicy {
+    let default_caps: Vec<String> = DEFAULT_ALLOW_CAPS.map(String::from).to_vec();
+    let caps = match &file.allow_caps {
+        Some(listed) if args.docker_allow_caps == default_caps => listed,
+        _ => &args.docker_allow_caps,
+    };
+    let pids = match file.pids_limit {
+        Some(listed) if args.docker_pids_limit == DEFAULT_PIDS_LIMIT => listed,
+        _ => args.docker_pids_limit,
+    };
+    let policy = HostPolicy {
         allowed: flags
             .into_iter()
             .filter(|(on, _)| *on)
             .map(|(_, access)| access)
             .collect(),
-        caps: args.docker_allow_caps.iter().map(|c| cap_name(c)).collect(),
-    }
+        caps: caps.iter().map(|c| cap_name(c)).collect(),
+    };
+    (policy, (pids > 0).then_some(pids))
 }
+
+/// `--config`'s file, parsed; its warnings logged. Empty without one.
+fn config_file(args: &Args) -> anyhow::Result<AgentFile> {
+    let Some(path) = &args.config else {
+        return Ok(AgentFile::default());
+    };
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| {
+            f.take(agent_file::MAX_FILE_BYTES as u64 + 1)
+                .read_to_string(&mut text)
+        })
+        .with_context(|| format!("--config {}: cannot read it", path.display()))?;
+    let file = agent_file::parse(&path.display().to_string(), &text).map_err(anyhow::Error::msg)?;
+    for warning in &file.warnings {
+        tracing::warn!(config = %path.display(), "{warning}");
+    }
+    Ok(file)
+}
+
+/// `--docker-pids-limit`'s default.
+const DEFAULT_PIDS_LIMIT: i64 = 4096;
 
 /// Connections the agent's HTTP API serves at once.
 const AGENT_HTTP_CONNECTIONS: usize = 256;
@@ -185,7 +239,10 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
 }
 
 fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
-    let mut host_volumes = std::collections::BTreeMap::new();
+    let file = config_file(args)?;
+    let (host, pids_limit) = host_policy(args, &file);
+    // The file's volumes first: a flag of the same name replaces one.
+    let mut host_volumes = file.host_volumes.clone();
     for (name, path) in &args.host_volumes {
         let (path, read_only) = match path.strip_suffix(":ro") {
             Some(p) => (p, true),
@@ -221,8 +278,8 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
     Ok(AgentConfig {
         node,
         data_dir: args.data_dir.clone(),
-        host: host_policy(args),
-        pids_limit: (args.docker_pids_limit > 0).then_some(args.docker_pids_limit),
+        host,
+        pids_limit,
         template_source_dirs: args
             .template_source_dirs
             .iter()
@@ -315,6 +372,53 @@ async fn simulate(args: &Args, count: usize) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[derive(clap::Parser)]
+    struct Agent {
+        #[command(flatten)]
+        args: Args,
+    }
+
+    fn args(argv: &[&str]) -> Args {
+        use clap::Parser as _;
+        let mut all = vec!["agent"];
+        all.extend(argv);
+        Agent::try_parse_from(all).expect("flags").args
+    }
+
+    #[test]
+    fn flags_and_the_config_file_make_one_policy() {
+        let file = AgentFile {
+            volumes_enabled: Some(true),
+            allow_privileged: Some(false),
+            allow_caps: Some(vec!["chown".into()]),
+            pids_limit: Some(100),
+            ..AgentFile::default()
+        };
+        let (policy, pids) = host_policy(&args(&["--allow-privileged"]), &file);
+        assert!(policy.allows(HostAccess::HostPaths), "from the file");
+        assert!(
+            policy.allows(HostAccess::Privileged),
+            "a flag allows what the file does not"
+        );
+        assert!(!policy.allows(HostAccess::HostNetwork));
+        assert_eq!(policy.caps, ["chown".to_string()].into());
+        assert_eq!(pids, Some(100));
+        // Flags given win over the file's lists and limits.
+        let (policy, pids) = host_policy(
+            &args(&["--docker-allow-caps=kill,setuid", "--docker-pids-limit=0"]),
+            &file,
+        );
+        assert_eq!(
+            policy.caps,
+            ["kill".to_string(), "setuid".to_string()].into()
+        );
+        assert_eq!(pids, None);
+        // Neither: the defaults.
+        let (policy, pids) = host_policy(&args(&[]), &AgentFile::default());
+        assert_eq!(policy, HostPolicy::default());
+        assert_eq!(pids, Some(DEFAULT_PIDS_LIMIT));
+    }
 
     #[test]
     fn the_http_api_defaults_to_the_node_address_on_4647() {

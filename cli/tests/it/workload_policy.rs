@@ -169,16 +169,17 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
 
     // The operator allows each: the agent republishes its node, and every
     // waiting job is placed and runs.
-    cluster.agent_args.extend(
-        [
-            "--docker-volumes-enabled",
-            "--docker-allow-host-network",
-            "--docker-allow-host-pid",
-            "--allow-privileged",
-            "--docker-allow-caps=all",
-        ]
-        .map(String::from),
-    );
+    // Part through a Nomad client config file, part through flags.
+    let config = cluster.data.path().join("client.hcl");
+    std::fs::write(
+        &config,
+        "plugin \"docker\" {\n  config {\n    allow_privileged = true\n    allow_caps = [\"all\"]\n    volumes {\n      enabled = true\n    }\n  }\n}\n",
+    )
+    .expect("config file");
+    cluster.agent_args.push(format!("--config={}", config.display()));
+    cluster
+        .agent_args
+        .extend(["--docker-allow-host-network", "--docker-allow-host-pid"].map(String::from));
     cluster.restart_agent();
     for (job, _) in &jobs {
         let name = &job.metadata.name;
