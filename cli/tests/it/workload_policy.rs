@@ -176,7 +176,9 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
         "plugin \"docker\" {\n  config {\n    allow_privileged = true\n    allow_caps = [\"all\"]\n    volumes {\n      enabled = true\n    }\n  }\n}\n",
     )
     .expect("config file");
-    cluster.agent_args.push(format!("--config={}", config.display()));
+    cluster
+        .agent_args
+        .push(format!("--config={}", config.display()));
     cluster
         .agent_args
         .extend(["--docker-allow-host-network", "--docker-allow-host-pid"].map(String::from));

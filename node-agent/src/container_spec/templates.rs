@@ -104,7 +104,14 @@ pub(super) fn render_all(
         }
         let destination = interpolate(&t.destination, &lookup);
         let host_path = resolve_destination(&alloc_root, &task_root, &destination).map_err(fail)?;
-        let perms = if t.perms.is_empty() { "644" } else { &t.perms };
+        // A file in secrets/ is its task's alone unless `perms` says otherwise.
+        let in_secrets = host_path.starts_with(task_root.join("secrets"));
+        let default_perms = if in_secrets { "600" } else { "644" };
+        let perms = if t.perms.is_empty() {
+            default_perms
+        } else {
+            &t.perms
+        };
         let mode = u32::from_str_radix(perms, 8)
             .ok()
             .filter(|m| *m <= 0o7777)

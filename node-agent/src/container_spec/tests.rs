@@ -763,3 +763,18 @@ fn volume_options_pid_mode_logs_and_cores_reach_the_spec() {
     let cores = spec_with(json!({"image": "x"}), |_, _| {});
     assert_eq!(cores.expect("spec").cpuset_cpus, None);
 }
+
+#[test]
+fn a_template_in_secrets_is_the_tasks_alone_unless_perms_say_otherwise() {
+    let spec = with_templates(vec![
+        template("secrets/db.env", "PASSWORD=x"),
+        template("local/app.conf", "x"),
+        drover_api_types::task::Template {
+            perms: "0640".into(),
+            ..template("secrets/shared", "x")
+        },
+    ])
+    .expect("spec");
+    let modes: Vec<u32> = spec.files.iter().map(|f| f.mode).collect();
+    assert_eq!(modes, [0o600, 0o644, 0o640]);
+}

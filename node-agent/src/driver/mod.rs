@@ -63,12 +63,26 @@ pub struct LogOptions {
 }
 
 /// Registry credentials for a pull.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct RegistryAuth {
     pub username: Option<String>,
     pub password: Option<String>,
     pub server_address: Option<String>,
     pub identity_token: Option<String>,
+}
+
+/// Never the secrets: a spec or pull logged with `{:?}` shows whether they
+/// are set, not what they are.
+impl std::fmt::Debug for RegistryAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("RegistryAuth")
+            .field("username", &self.username)
+            .field("password", &hidden(&self.password))
+            .field("server_address", &self.server_address)
+            .field("identity_token", &hidden(&self.identity_token))
+            .finish()
+    }
 }
 
 /// How the image is got. Not part of the spec hash: new credentials do not
@@ -178,4 +192,28 @@ pub struct Observed {
     pub finished_at: Option<DateTime<Utc>>,
     /// The container's IP on its network (bridge or user network), if any.
     pub ip: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_registry_secrets() {
+        let auth = RegistryAuth {
+            username: Some("ci".into()),
+            password: Some("s3cret-pw".into()),
+            server_address: None,
+            identity_token: Some("tok-123".into()),
+        };
+        let shown = format!("{auth:?}");
+        assert!(
+            !shown.contains("s3cret-pw") && !shown.contains("tok-123"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("ci") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }
