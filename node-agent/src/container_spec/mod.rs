@@ -719,7 +719,7 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     // Only present with templates, so other tasks' hashes (and the
     // containers adopted by them) stay as they were.
     for f in &spec.files {
-        add("file", &format!("{}:{:o}", f.host_path, f.mode));
+        add("file", &format!("{}:{:o}", f.host_path, f.declared_mode));
         // Lossless for text, so the hashes of template files are as before.
         add("file.contents", &String::from_utf8_lossy(&f.contents));
     }

@@ -104,18 +104,20 @@ pub(super) fn render_all(
         }
         let destination = interpolate(&t.destination, &lookup);
         let host_path = resolve_destination(&alloc_root, &task_root, &destination).map_err(fail)?;
-        // A file in secrets/ is its task's alone unless `perms` says otherwise.
+        // A file in secrets/ is its task's alone unless `perms` says
+        // otherwise: Nomad's default (0644, which every parsed template
+        // carries) becomes 0600 there.
         let in_secrets = host_path.starts_with(task_root.join("secrets"));
-        let default_perms = if in_secrets { "600" } else { "644" };
-        let perms = if t.perms.is_empty() {
-            default_perms
-        } else {
-            &t.perms
-        };
-        let mode = u32::from_str_radix(perms, 8)
+        let perms = if t.perms.is_empty() { "644" } else { &t.perms };
+        let declared_mode = u32::from_str_radix(perms, 8)
             .ok()
             .filter(|m| *m <= 0o7777)
             .ok_or_else(|| fail(format!("perms {perms:?} is not an octal file mode")))?;
+        let mode = if in_secrets && declared_mode == 0o644 {
+            0o600
+        } else {
+            declared_mode
+        };
         if t.env {
             let parsed = parse_env_file(&contents).map_err(|e| {
                 fail(format!(
@@ -128,6 +130,7 @@ pub(super) fn render_all(
             host_path: host_path.to_string_lossy().into_owned(),
             contents: contents.into_bytes(),
             mode,
+            declared_mode,
         });
     }
     Ok((files, vars))
@@ -160,6 +163,7 @@ pub(super) fn payload_file(
         host_path: host_path.to_string_lossy().into_owned(),
         contents,
         mode: 0o644,
+        declared_mode: 0o644,
     }))
 }
 

@@ -777,4 +777,9 @@ fn a_template_in_secrets_is_the_tasks_alone_unless_perms_say_otherwise() {
     .expect("spec");
     let modes: Vec<u32> = spec.files.iter().map(|f| f.mode).collect();
     assert_eq!(modes, [0o600, 0o644, 0o640]);
+    // Hashed as declared: an agent upgrade that tightens secrets/ files
+    // replaces no running container.
+    let mut as_before = spec.clone();
+    as_before.files[0].mode = 0o644;
+    assert_eq!(spec_hash(&as_before), spec_hash(&spec));
 }

@@ -106,8 +106,12 @@ pub struct RenderedFile {
     pub host_path: String,
     /// Bytes: a dispatch payload may be binary.
     pub contents: Vec<u8>,
-    /// Unix permission bits (`perms`).
+    /// Unix permission bits the file is written with.
     pub mode: u32,
+    /// The bits as the job declares them (`perms`), which the spec hash
+    /// takes: the agent writing a `secrets/` file tighter than declared
+    /// replaces no running container.
+    pub declared_mode: u32,
 }
 
 impl RenderedFile {
