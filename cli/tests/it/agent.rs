@@ -197,7 +197,7 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
         if dc == "localhost" {
             std::fs::write(dir.join("node-id"), MONGO_NODE).expect("node id");
         }
-        let args = [
+        let mut args = vec![
             "agent".to_string(),
             format!("--address={ip}"),
             format!("--http-addr={ip}:0"),
@@ -205,6 +205,10 @@ async fn the_seed_jobs_run_unchanged_on_four_local_agents() {
             format!("--node-name=node-{ip}"),
             format!("--data-dir={}", dir.display()),
         ];
+        if dc == "localhost" {
+            // mongodb.nomad mounts a host path: its operator lets it.
+            args.push("--docker-volumes-enabled".to_string());
+        }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         agents.push(drover(&etcd, &args));
         cleanups.push(cleanup_when_registered(&dir).await);
