@@ -60,19 +60,10 @@ pub(super) fn validate_job_names(report: &mut Report, job: &Job, path: &str) {
     } else if let Some(problem) = problem {
         report.error(path, format!("job name {name:?} {problem}"));
     }
-    let namespace = &job.metadata.namespace;
-    let namespace_ok = !namespace.is_empty()
-        && namespace.len() <= MAX_NAME_LEN
-        && namespace
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if !namespace_ok {
-        report.error(
-            path,
-            format!(
-                "namespace {namespace:?} is not valid; use 1 to {MAX_NAME_LEN} letters, digits and '-'"
-            ),
-        );
+    // The same rule `drover namespace apply` checks: a namespace that can
+    // be made can hold jobs.
+    if let Some(problem) = crate::namespace::invalid_name(&job.metadata.namespace) {
+        report.error(path, problem);
     }
 }
 
@@ -238,10 +229,12 @@ mod tests {
     #[test]
     fn namespace_rules() {
         let mut job = base_job();
+        job.metadata.namespace = "web_team-2".into();
+        assert!(messages(&job).is_empty(), "as drover namespace apply takes it");
         job.metadata.namespace = "team a".into();
         assert_eq!(
             messages(&job),
-            ["error: job \"billing\": namespace \"team a\" is not valid; use 1 to 128 letters, digits and '-'"]
+            ["error: job \"billing\": namespace \"team a\" must be 1 to 128 letters, digits, '-' or '_'"]
         );
     }
 
