@@ -74,21 +74,13 @@ impl HostAccess {
 
 /// Docker's default capabilities less `net_raw`: what Nomad's docker
 /// driver allows by default (`allow_caps`), and so drover's.
-pub const DEFAULT_ALLOW_CAPS: [&str; 13] = [
-    "audit_write",
-    "chown",
-    "dac_override",
-    "fowner",
-    "fsetid",
-    "kill",
-    "mknod",
-    "net_bind_service",
-    "setfcap",
-    "setgid",
-    "setpcap",
-    "setuid",
-    "sys_chroot",
-];
+pub fn default_allow_caps() -> Vec<String> {
+    DOCKER_DEFAULT_CAPS
+        .iter()
+        .filter(|c| **c != "net_raw")
+        .map(|c| c.to_string())
+        .collect()
+}
 
 /// The capabilities Docker gives a container by default.
 pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
@@ -111,7 +103,7 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
 /// The node attribute listing the capabilities tasks may have.
 pub const ALLOW_CAPS_ATTRIBUTE: &str = "driver.docker.allow_caps";
 
-/// What an agent allows: no [`HostAccess`] and [`DEFAULT_ALLOW_CAPS`] by
+/// What an agent allows: no [`HostAccess`] and [`default_allow_caps`] by
 /// default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HostPolicy {
@@ -125,7 +117,7 @@ impl Default for HostPolicy {
     fn default() -> Self {
         HostPolicy {
             allowed: BTreeSet::new(),
-            caps: DEFAULT_ALLOW_CAPS.iter().map(|c| c.to_string()).collect(),
+            caps: default_allow_caps().into_iter().collect(),
         }
     }
 }

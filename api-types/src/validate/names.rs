@@ -230,7 +230,10 @@ mod tests {
     fn namespace_rules() {
         let mut job = base_job();
         job.metadata.namespace = "web_team-2".into();
-        assert!(messages(&job).is_empty(), "as drover namespace apply takes it");
+        assert!(
+            messages(&job).is_empty(),
+            "as drover namespace apply takes it"
+        );
         job.metadata.namespace = "team a".into();
         assert_eq!(
             messages(&job),

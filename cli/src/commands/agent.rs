@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use drover_api_types::agent_file::{self, AgentFile};
-use drover_api_types::host_access::{cap_name, HostAccess, HostPolicy, DEFAULT_ALLOW_CAPS};
+use drover_api_types::host_access::{cap_name, default_allow_caps, HostAccess, HostPolicy};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
 use drover_node_agent::fingerprint;
@@ -94,7 +94,7 @@ pub struct Args {
     /// The capabilities a task's container may have (comma-separated,
     /// Nomad's `allow_caps`; `all` for any). Docker's defaults outside it
     /// are dropped (by default: net_raw).
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_ALLOW_CAPS.map(String::from))]
+    #[arg(long, value_delimiter = ',', default_values_t = default_allow_caps())]
     docker_allow_caps: Vec<String>,
     /// How long a finished allocation's containers (for logs) and
     /// directory are kept on the node.
@@ -142,9 +142,8 @@ fn host_policy(args: &Args, file: &AgentFile) -> (HostPolicy, Option<i64>) {
             HostAccess::HostPid,
         ),
     ];
-    let default_caps: Vec<String> = DEFAULT_ALLOW_CAPS.map(String::from).to_vec();
     let caps = match &file.allow_caps {
-        Some(listed) if args.docker_allow_caps == default_caps => listed,
+        Some(listed) if args.docker_allow_caps == default_allow_caps() => listed,
         _ => &args.docker_allow_caps,
     };
     let pids = match file.pids_limit {

@@ -110,12 +110,12 @@ async fn ok_async(addr: String, args: &[&str]) -> String {
     .expect("join")
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn get_describe_node_and_delete_through_the_api() {
+/// A server on a free port and `drover agent --simulate 3`; the API's
+/// address, and the processes (killed when dropped).
+async fn server_and_three_simulated_nodes() -> (String, [Proc; 2]) {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
     let port = free_port();
-    let addr = format!("http://127.0.0.1:{port}");
-    let _server = spawn(
+    let server = spawn(
         &etcd,
         &[
             "server",
@@ -124,7 +124,13 @@ async fn get_describe_node_and_delete_through_the_api() {
             "--election-ttl=2s",
         ],
     );
-    let _agent = spawn(&etcd, &["agent", "--simulate", "3"]);
+    let agent = spawn(&etcd, &["agent", "--simulate", "3"]);
+    (format!("http://127.0.0.1:{port}"), [server, agent])
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_describe_node_and_delete_through_the_api() {
+    let (addr, _procs) = server_and_three_simulated_nodes().await;
 
     // The three nodes show up ready.
     let nodes = eventually(30, "three ready nodes", || {
@@ -334,19 +340,7 @@ async fn running_in_web(addr: &str) -> usize {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_namespace_quota_holds_placement_back_and_every_command_says_why() {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let port = free_port();
-    let addr = format!("http://127.0.0.1:{port}");
-    let _server = spawn(
-        &etcd,
-        &[
-            "server",
-            &format!("--http-addr=127.0.0.1:{port}"),
-            "--dns-addr=127.0.0.1:0",
-            "--election-ttl=2s",
-        ],
-    );
-    let _agent = spawn(&etcd, &["agent", "--simulate", "3"]);
+    let (addr, _procs) = server_and_three_simulated_nodes().await;
     eventually(30, "three ready nodes", || {
         let addr = addr.clone();
         async move {

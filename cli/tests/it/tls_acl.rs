@@ -38,6 +38,17 @@ fn cli(dir: &Path, addr: &str, token: Option<&str>, args: &[&str]) -> Output {
     command.output().expect("run drover")
 }
 
+/// Runs each `drover tls …` of `commands` in `dir`.
+fn make_certificates(dir: &Path, commands: &[&[&str]]) {
+    for args in commands {
+        ok(&Command::new(DROVER)
+            .current_dir(dir)
+            .args(*args)
+            .output()
+            .expect("drover tls"));
+    }
+}
+
 fn ok(output: &Output) -> String {
     assert!(
         output.status.success(),
@@ -70,29 +81,23 @@ fn curl(dir: &Path, args: &[&str]) -> Output {
 async fn mutual_tls_and_acls_from_the_cli() {
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    for args in [
-        &["tls", "ca", "create"][..],
-        &["tls", "cert", "create", "--server"],
-        &["tls", "cert", "create", "--cli"],
-    ] {
-        ok(&Command::new(DROVER)
-            .current_dir(d)
-            .args(args)
-            .output()
-            .expect("tls"));
-    }
+    make_certificates(
+        d,
+        &[
+            &["tls", "ca", "create"],
+            &["tls", "cert", "create", "--server"],
+            &["tls", "cert", "create", "--cli"],
+        ],
+    );
     // A second CA's certificate must not get in.
     let other = tempfile::tempdir().expect("tempdir");
-    for args in [
-        &["tls", "ca", "create"][..],
-        &["tls", "cert", "create", "--cli"],
-    ] {
-        ok(&Command::new(DROVER)
-            .current_dir(other.path())
-            .args(args)
-            .output()
-            .expect("tls"));
-    }
+    make_certificates(
+        other.path(),
+        &[
+            &["tls", "ca", "create"],
+            &["tls", "cert", "create", "--cli"],
+        ],
+    );
 
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
     let port = free_port();
@@ -290,26 +295,23 @@ async fn the_agents_api_serves_mutual_tls_and_logs_flow_through_the_server() {
     drover_test_support::docker::busybox_image(IMAGE).expect("test image");
     let dir = tempfile::tempdir().expect("tempdir");
     let d = dir.path();
-    for args in [
-        &["tls", "ca", "create"][..],
-        &["tls", "cert", "create", "--server"],
-        // An agent's certificate names the address it is dialled on.
+    make_certificates(
+        d,
         &[
-            "tls",
-            "cert",
-            "create",
-            "--client",
-            "--additional-ipaddress",
-            "127.0.0.32",
+            &["tls", "ca", "create"],
+            &["tls", "cert", "create", "--server"],
+            // An agent's certificate names the address it is dialled on.
+            &[
+                "tls",
+                "cert",
+                "create",
+                "--client",
+                "--additional-ipaddress",
+                "127.0.0.32",
+            ],
+            &["tls", "cert", "create", "--cli"],
         ],
-        &["tls", "cert", "create", "--cli"],
-    ] {
-        ok(&Command::new(DROVER)
-            .current_dir(d)
-            .args(args)
-            .output()
-            .expect("tls"));
-    }
+    );
     let path = |f: &str| d.join(f).display().to_string();
     let ca = path("drover-agent-ca.pem");
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");

@@ -5,7 +5,7 @@
 use drover_api_types::alloc::ClientStatus;
 use proptest::prelude::*;
 
-use super::tests::{alloc, allocs, full_cluster, group, job, nodes, now, replacement};
+use super::tests::{alloc, allocs, full_cluster, group, job, nodes, replacement, run_under};
 use super::*;
 
 fn run_in_quota(
@@ -17,21 +17,12 @@ fn run_in_quota(
     limit: Quota,
     used: QuotaUse,
 ) -> PassPlan {
-    let input = PassInput {
-        job,
-        pending,
-        existing,
-        nodes,
-        options: PlacementOptions::default(),
-        now: now(),
-        seed: 5,
-        quota: Some(QuotaBudget {
-            namespace: "web",
-            limit,
-            used,
-        }),
+    let quota = QuotaBudget {
+        namespace: "web",
+        limit,
+        used,
     };
-    plan_pass(&input, base)
+    run_under(job, pending, existing, nodes, base, 5, Some(quota))
 }
 
 fn allocations(n: i64) -> Quota {

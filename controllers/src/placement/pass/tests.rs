@@ -84,6 +84,19 @@ fn run_with(
     base: HashMap<String, NodeUsage>,
     seed: u64,
 ) -> PassPlan {
+    run_under(job, pending, existing, nodes, base, seed, None)
+}
+
+/// [`run_with`] under a namespace quota, when given.
+pub(super) fn run_under(
+    job: &Job,
+    pending: &[Allocation],
+    existing: &[Allocation],
+    nodes: &[Node],
+    base: HashMap<String, NodeUsage>,
+    seed: u64,
+    quota: Option<QuotaBudget<'_>>,
+) -> PassPlan {
     let input = PassInput {
         job,
         pending,
@@ -92,7 +105,7 @@ fn run_with(
         options: PlacementOptions::default(),
         now: now(),
         seed,
-        quota: None,
+        quota,
     };
     plan_pass(&input, base)
 }
