@@ -304,7 +304,13 @@ async fn a_team_token_is_kept_to_its_namespace() {
     );
     assert_eq!(snapshot(&s).await, before, "denied requests wrote");
 
-    // The catalog across namespaces shows only its own services.
+    // The catalog across namespaces shows only its own services (once the
+    // catalog's view has both: it follows etcd by a watch).
+    eventually(10, "both services in the catalog", || async {
+        let (_, body) = call(&s, "get", "/v1/catalog/services?ns=*", Some(&root), None).await;
+        (body.contains("frontend") && body.contains("postgres")).then_some(())
+    })
+    .await;
     let (_, body) = call(&s, "get", "/v1/catalog/services?ns=*", Some(&web), None).await;
     let services: Value = serde_json::from_str(&body).expect("services");
     assert!(services.get("frontend").is_some(), "{services}");
