@@ -25,6 +25,9 @@
 //! - [`diff`]: a field-level diff of two jobs, rendered as `nomad plan` does.
 //! - [`update`]: whether a group's change updates its allocations in
 //!   place or replaces them (shared by plan and the job reconciler).
+//! - [`template`]: Nomad `template` blocks — the env-only subset of
+//!   consul-template's language and `env = true` files; the agent renders
+//!   with it, validation parses with it.
 //! - [`task_env`]: a task's `NOMAD_*` variables and `${…}` interpolation,
 //!   shared by the agent and the service registration controller.
 
@@ -53,6 +56,7 @@ pub mod server;
 pub mod service;
 pub mod task;
 pub mod task_env;
+pub mod template;
 pub mod update;
 pub mod validate;
 

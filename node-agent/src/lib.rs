@@ -14,8 +14,9 @@
 //!   interpolation (pure).
 //! - [`task_state`]: task states and events in the allocation status, and
 //!   the client status derived from them (pure).
-//! - [`template`]: Nomad `template` blocks — the env-only subset of
-//!   consul-template's language, and `env = true` files (pure).
+//! - `template`: Nomad `template` blocks — the env-only subset of
+//!   consul-template's language, and `env = true` files (pure; it lives in
+//!   `drover_api_types::template`, so validation parses templates too).
 //! - [`checks`]: service health checks — what to probe, thresholds,
 //!   `check_restart` (pure) — and their timers and probes (`checks::run`).
 //! - [`container_spec`]: a task of an allocation → the container to create
@@ -57,5 +58,5 @@ pub mod restart;
 pub mod simulate;
 pub mod task_env;
 pub mod task_state;
-pub mod template;
+pub use drover_api_types::template;
 pub mod worker;

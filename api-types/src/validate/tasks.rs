@@ -286,6 +286,16 @@ fn validate_template(report: &mut Report, path: &str, template: &Template) {
         ),
         _ => {}
     }
+    if !template.data.is_empty() {
+        let text = &template.data;
+        let (left, right) = (&template.left_delimiter, &template.right_delimiter);
+        if let Err(e) = crate::template::check(text, left, right) {
+            report.warning(
+                path,
+                format!("data, {e}; the task will fail on its node until this is changed"),
+            );
+        }
+    }
     report.one_of(path, "change_mode", &template.change_mode, &CHANGE_MODES);
     if template.change_mode == "signal" && template.change_signal.is_empty() {
         report.error(

@@ -131,6 +131,15 @@ fn templates() {
         (Template { change_mode: "signal".into(), change_signal: "hup".into(), ..template("", "d", "local/a") }, vec![format!("{at}: change_signal \"hup\" is not a signal name; write e.g. \"SIGHUP\"")]),
         (Template { change_mode: "reload".into(), ..template("", "d", "local/a") }, vec![format!("{at}: change_mode \"reload\" is not valid; use one of: \"noop\", \"restart\", \"signal\", \"script\"")]),
         (Template { perms: "0999".into(), ..template("", "d", "local/a") }, vec![format!("{at}: perms \"0999\" is not an octal file mode; write e.g. \"0644\"")]),
+        // What the node would fail on is named at submit, as a warning.
+        (
+            template("", "db={{ service \"db\" }}", "local/a"),
+            vec![format!("warning: {TASK} template[0]: data, line 1, col 7: function \"service\" is not supported yet (drover renders env only; the catalog functions come with service registration); the task will fail on its node until this is changed")],
+        ),
+        (
+            template("", &"{{ if true }}".repeat(100), "local/a"),
+            vec![format!("warning: {TASK} template[0]: data, line 1, col 836: {{{{ if }}}} blocks nest more than 64 deep; flatten the template; the task will fail on its node until this is changed")],
+        ),
     ];
     for (template, expected) in cases {
         let mut job = base_job();

@@ -41,6 +41,12 @@ struct At(usize, String);
 
 type Parsed<T> = Result<T, At>;
 
+/// Whether `text` parses (delimiters as for [`render`]): what validation
+/// checks, so a template that would fail on the node is named at submit.
+pub fn check(text: &str, left: &str, right: &str) -> Result<(), TemplateError> {
+    render(text, left, right, &|_| None).map(drop)
+}
+
 /// Renders `text` with `left`/`right` delimiters (empty means `{{`/`}}`);
 /// `env "NAME"` asks `env`, and a name it does not know renders as "" (as
 /// consul-template does).
