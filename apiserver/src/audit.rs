@@ -233,14 +233,17 @@ mod tests {
             log.send(&entry);
         }
         drop(log);
-        // The writer drains the queue, then ends.
-        for _ in 0..50 {
-            if tokio::fs::try_exists(rotated(&path, KEPT))
-                .await
-                .unwrap_or(false)
-            {
+        // The writer drains the queue, then ends: wait until it has
+        // rotated five times and the current file has stopped changing (it
+        // can be caught empty just after a rotation).
+        let mut last = None;
+        for _ in 0..100 {
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            let done = rotated(&path, KEPT).exists() && size > 0;
+            if done && last == Some(size) {
                 break;
             }
+            last = Some(size);
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         assert!(rotated(&path, KEPT).exists(), "five rotations kept");
