@@ -22,6 +22,9 @@
 //!   change, rate limited, none at all on a suspected partition), and what a
 //!   silent node's allocations become (`unknown` within
 //!   `disconnect.lost_after`, the node `disconnected`; `lost` otherwise).
+//! - [`node_jobs`]: each node's copies of the job versions its allocations
+//!   run (what a node's etcd role lets it read), written when missing and
+//!   deleted a grace period after nothing names them.
 //! - [`drain`]: marks a draining node's allocations to migrate,
 //!   `migrate.max_parallel` at a time, until the deadline.
 //! - [`services`]: an allocation's wanted catalog entries (names, tags,
@@ -54,6 +57,7 @@ pub mod error;
 pub mod gc;
 pub mod job;
 pub mod manager;
+pub mod node_jobs;
 pub mod node_lifecycle;
 pub mod periodic;
 pub mod placement;

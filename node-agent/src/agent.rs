@@ -22,7 +22,7 @@ use drover_api_types::alloc::Allocation;
 use drover_api_types::host_access::HostPolicy;
 use drover_api_types::node::DriverInfo;
 use drover_api_types::Node;
-use drover_store::{Store, WatchEvent};
+use drover_store::{KeyOnly, Store, WatchEvent};
 use futures::StreamExt;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
@@ -256,6 +256,8 @@ async fn assignments(
 ) {
     let prefix = shared.store.keys().node_allocs_prefix(&node_id);
     let mut watch = shared.store.watch_prefix::<Allocation>(&prefix);
+    let copies_prefix = shared.store.keys().node_jobs_prefix(&node_id);
+    let mut copies = shared.store.watch_prefix::<KeyOnly>(&copies_prefix);
     let mut senders: HashMap<String, watch::Sender<Option<Allocation>>> = HashMap::new();
     let mut workers = JoinSet::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -281,6 +283,15 @@ async fn assignments(
             _ = sweep.tick(), if listed => sweep_orphans(&shared, &node_id, &senders).await,
             _ = collect.tick(), if listed => collect_garbage(&shared, &gc, &senders).await,
             Some(_) = workers.join_next(), if !workers.is_empty() => {}
+            Some(Ok(event)) = copies.next() => match event {
+                WatchEvent::Applied { key, .. } => wake_for_copy(&shared, &senders, &key),
+                WatchEvent::Restarted { objects, .. } => {
+                    for (key, _) in objects {
+                        wake_for_copy(&shared, &senders, &key);
+                    }
+                }
+                _ => {}
+            },
             Some(alloc) = exited.recv() => {
                 // Wakes the worker without changing what it holds.
                 if let Some(tx) = senders.get(&alloc) {
@@ -371,6 +382,32 @@ async fn forward_exits(
         tokio::select! {
             _ = shutdown.wait_for(|s| *s) => return,
             _ = tokio::time::sleep(EVENTS_RETRY) => {}
+        }
+    }
+}
+
+/// Wakes the workers whose allocation runs the job version a copy under
+/// `key` (`node-jobs/<node>/<ns>/<job>/<version>`) holds.
+fn wake_for_copy(
+    shared: &Shared,
+    senders: &HashMap<String, watch::Sender<Option<Allocation>>>,
+    key: &str,
+) {
+    let Some(parsed) = shared.store.keys().parse(key) else {
+        return;
+    };
+    let [_node, ns, job, version] = parsed.segments.as_slice() else {
+        return;
+    };
+    let Ok(version) = version.parse::<u64>() else {
+        return;
+    };
+    for tx in senders.values() {
+        let runs_it = tx.borrow().as_ref().is_some_and(|a| {
+            a.metadata.namespace == *ns && a.spec.job_id == *job && a.spec.job_version == version
+        });
+        if runs_it {
+            tx.send_modify(|_| {});
         }
     }
 }

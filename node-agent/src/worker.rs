@@ -41,6 +41,9 @@ mod health;
 /// wake it at once through Docker's events; this catches anything missed
 /// while the event stream was down.
 const POLL: Duration = Duration::from_secs(10);
+/// How soon a pass looks again for a job copy (or a status) it could not
+/// read; the copy's arrival also wakes the worker.
+const JOB_WAIT: Duration = Duration::from_secs(1);
 /// How often it looks once every task is dead: only a new desired state
 /// (which wakes it at once) can change anything then.
 const IDLE: Duration = Duration::from_secs(60);
@@ -187,7 +190,7 @@ impl Worker {
     async fn pass(&mut self, alloc: &Allocation) -> Duration {
         let now = Utc::now();
         let Some(job) = self.load(alloc).await else {
-            return POLL;
+            return JOB_WAIT;
         };
         let Some(group) = job
             .spec
@@ -455,11 +458,7 @@ impl Worker {
         if self.resumed {
             return Ok(());
         }
-        let key = self
-            .shared
-            .store
-            .keys()
-            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+        let key = self.status_key(alloc);
         if let Some(found) = self
             .shared
             .store
@@ -504,6 +503,17 @@ impl Worker {
         Ok(())
     }
 
+    /// Where this node keeps the allocation's status: under its own id,
+    /// the only place its etcd role may write.
+    fn status_key(&self, alloc: &Allocation) -> String {
+        let node_id = self.shared.node.borrow().metadata.uid.clone();
+        self.shared.store.keys().alloc_status(
+            Some(&node_id),
+            &alloc.metadata.namespace,
+            &alloc.metadata.uid,
+        )
+    }
+
     async fn load_job(&mut self, alloc: &Allocation) -> drover_store::Result<()> {
         let fresh = self
             .job
@@ -512,19 +522,17 @@ impl Worker {
         if fresh {
             return Ok(());
         }
-        let keys = self.shared.store.keys();
-        let ns = &alloc.metadata.namespace;
-        let versioned = keys.job_version(ns, &alloc.spec.job_id, alloc.spec.job_version);
-        let job = match self.shared.store.get_at::<Job>(&versioned).await? {
-            Some(job) => Some(job),
-            None => {
-                self.shared
-                    .store
-                    .get_at::<Job>(&keys.job(ns, &alloc.spec.job_id))
-                    .await?
-            }
-        };
-        if let Some(job) = job {
+        // The servers copy each job version this node's allocations run
+        // under the node's own prefix (the only jobs its etcd role may
+        // read); until the copy lands the pass waits for it.
+        let node_id = self.shared.node.borrow().metadata.uid.clone();
+        let copy = self.shared.store.keys().node_job(
+            &node_id,
+            &alloc.metadata.namespace,
+            &alloc.spec.job_id,
+            alloc.spec.job_version,
+        );
+        if let Some(job) = self.shared.store.get_at::<Job>(&copy).await? {
             self.job = Some(Arc::new(job));
         }
         Ok(())
@@ -548,11 +556,7 @@ impl Worker {
         }
         let mut status = self.status.clone();
         status.updated_at = Some(Utc::now());
-        let key = self
-            .shared
-            .store
-            .keys()
-            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+        let key = self.status_key(alloc);
         let stored = Versioned {
             value: status,
             revision: self.stored_revision,

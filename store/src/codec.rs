@@ -113,6 +113,30 @@ impl<V: Serialize + DeserializeOwned + Send + Sync + 'static> Stored for Version
     }
 }
 
+/// A value whose key says all a reader needs (a cache of which keys exist):
+/// the bytes are never parsed, so a large value costs nothing to hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct KeyOnly {
+    /// etcd `mod_revision` at read time.
+    pub revision: i64,
+}
+
+impl Stored for KeyOnly {
+    fn encode(&self) -> serde_json::Result<Vec<u8>> {
+        Ok(b"{}".to_vec())
+    }
+
+    fn decode(_value: &[u8], mod_revision: i64) -> serde_json::Result<Self> {
+        Ok(Self {
+            revision: mod_revision,
+        })
+    }
+
+    fn revision(&self) -> i64 {
+        self.revision
+    }
+}
+
 pub(crate) fn encode<V: Stored>(key: &str, value: &V) -> Result<Vec<u8>> {
     value.encode().map_err(|source| StoreError::Encode {
         key: key.to_string(),

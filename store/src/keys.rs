@@ -14,8 +14,10 @@
 //! | `jobs-placement/<ns>/<name>`                | why queued| placement controller             |
 //! | `allocations/<ns>/<alloc-id>`               | alloc spec| job controller                   |
 //! | `allocations-binding/<ns>/<alloc-id>`       | binding   | placement controller             |
-//! | `allocations-status/<ns>/<alloc-id>`        | status    | the agent running it             |
+//! | `allocations-status/<node-id>/<ns>/<id>`    | status    | the agent running it             |
 //! | `node-allocs/<node-id>/<ns>/<alloc-id>`     | index     | placement / job controller       |
+//! | `node-jobs/<node-id>/<ns>/<job>/<version>`  | job copy  | placement / job controller, gc   |
+//! | `nodes-api-key/<node-id>`                   | secret    | servers (the node's API key)     |
 //! | `nodes/<node-id>`                           | node reg. | the agent                        |
 //! | `nodes-status/<node-id>`                    | status    | node lifecycle controller        |
 //! | `nodes-heartbeat/<node-id>`                 | heartbeat | the agent, attached to its lease |
@@ -30,10 +32,22 @@
 //! | `acl-policies/<name>`                       | ACL policy| apiserver (operators)            |
 //! | `acl-tokens/<sha256 of the secret>`         | ACL token | apiserver (operators)            |
 //! | `acl-bootstrap/done`                        | marker    | apiserver, once                  |
+//! | `join-tokens/<sha256 of the secret>`        | join token| apiserver (operators)            |
 //!
 //! Generic kinds ([`ApiObject`]) follow `<PLURAL>/<ns>/<name>` when
 //! namespaced and `<PLURAL>/<name>` otherwise, so `Keys::object::<Job>` and
 //! `Keys::job` agree.
+//!
+//! # What one node touches
+//! Everything an agent reads or writes is either one key named by its node
+//! id (`nodes/<id>`, `nodes-heartbeat/<id>`, `nodes-api-key/<id>`) or under a
+//! prefix that starts with it (`node-allocs/<id>/`, `node-jobs/<id>/`,
+//! `allocations-status/<id>/`), so etcd's RBAC can give each node a role
+//! that reaches its own state and nothing else ([`Keys::node_grants`]). A
+//! status the servers write for an allocation never bound to a node (ended
+//! before placement) sits under [`UNBOUND_NODE`], which no node id (a UUID)
+//! can equal. The job copies under `node-jobs/` are what a node may read of
+//! the jobs it runs: one per job version its allocations use.
 //!
 //! Why sibling collections (`nodes-status/`) instead of nesting
 //! (`nodes/<id>/status`): a prefix listing of `nodes/` must return exactly the
@@ -94,6 +108,26 @@ pub mod collections {
     /// Cluster secrets: `secrets/agent-api-key`, the key servers sign
     /// their requests to agents' HTTP APIs with.
     pub const SECRETS: &str = "secrets";
+    /// The job versions a node's allocations run, copied for that node.
+    pub const NODE_JOBS: &str = "node-jobs";
+    /// Each node's own key for the servers' tokens (derived from
+    /// `secrets/agent-api-key`), readable by that node alone.
+    pub const NODES_API_KEY: &str = "nodes-api-key";
+    /// One-use join tokens by the hash of their secret.
+    pub const JOIN_TOKENS: &str = "join-tokens";
+}
+
+/// The node segment of a status the servers wrote for an allocation that
+/// was never bound (no node id, a UUID, can be this).
+pub const UNBOUND_NODE: &str = "_unbound";
+
+/// What a node's etcd role may do with one key or prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeGrant {
+    /// The key, or the prefix when `prefix` is set.
+    pub key: String,
+    pub prefix: bool,
+    pub write: bool,
 }
 
 use collections as c;
@@ -222,8 +256,47 @@ impl Keys {
     pub fn alloc_binding(&self, ns: &str, id: &str) -> String {
         self.key(c::ALLOCATIONS_BINDING, &[ns, id])
     }
-    pub fn alloc_status(&self, ns: &str, id: &str) -> String {
-        self.key(c::ALLOCATIONS_STATUS, &[ns, id])
+    /// An allocation's status, under the node it is bound to (`None`:
+    /// never bound, see [`UNBOUND_NODE`]).
+    pub fn alloc_status(&self, node_id: Option<&str>, ns: &str, id: &str) -> String {
+        let node = node_id.unwrap_or(UNBOUND_NODE);
+        self.key(c::ALLOCATIONS_STATUS, &[node, ns, id])
+    }
+    /// The statuses of one node's allocations.
+    pub fn node_alloc_status_prefix(&self, node_id: &str) -> String {
+        self.collection_prefix(c::ALLOCATIONS_STATUS, &[node_id])
+    }
+    /// A node's copy of one job version its allocations run.
+    pub fn node_job(&self, node_id: &str, ns: &str, job: &str, version: u64) -> String {
+        format!(
+            "{}{version:020}",
+            self.collection_prefix(c::NODE_JOBS, &[node_id, ns, job])
+        )
+    }
+    /// Every job copy one node holds.
+    pub fn node_jobs_prefix(&self, node_id: &str) -> String {
+        self.collection_prefix(c::NODE_JOBS, &[node_id])
+    }
+    /// The key a node checks the servers' tokens with.
+    pub fn node_api_key(&self, node_id: &str) -> String {
+        self.key(c::NODES_API_KEY, &[node_id])
+    }
+    pub fn join_token(&self, secret_hash: &str) -> String {
+        self.key(c::JOIN_TOKENS, &[secret_hash])
+    }
+
+    /// Everything a node's etcd role needs: read its assignments, job copies
+    /// and API key; write its record, heartbeat and allocations' statuses.
+    pub fn node_grants(&self, node_id: &str) -> Vec<NodeGrant> {
+        let grant = |key: String, prefix: bool, write: bool| NodeGrant { key, prefix, write };
+        vec![
+            grant(self.node(node_id), false, true),
+            grant(self.node_heartbeat(node_id), false, true),
+            grant(self.node_api_key(node_id), false, false),
+            grant(self.node_allocs_prefix(node_id), true, false),
+            grant(self.node_jobs_prefix(node_id), true, false),
+            grant(self.node_alloc_status_prefix(node_id), true, true),
+        ]
     }
     /// One entry of a node's assignment index.
     pub fn node_alloc(&self, node_id: &str, ns: &str, alloc_id: &str) -> String {
@@ -379,8 +452,16 @@ mod tests {
             "/drover/allocations-binding/prod/a1"
         );
         assert_eq!(
-            k.alloc_status("prod", "a1"),
-            "/drover/allocations-status/prod/a1"
+            k.alloc_status(Some("n1"), "prod", "a1"),
+            "/drover/allocations-status/n1/prod/a1"
+        );
+        assert_eq!(
+            k.alloc_status(None, "prod", "a1"),
+            "/drover/allocations-status/_unbound/prod/a1"
+        );
+        assert_eq!(
+            k.node_job("n1", "prod", "web", 3),
+            "/drover/node-jobs/n1/prod/web/00000000000000000003"
         );
         assert_eq!(
             k.node_alloc("n1", "prod", "a1"),

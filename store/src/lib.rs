@@ -21,12 +21,17 @@
 //! - [`reflector`]: an in-memory [`Cache`] fed by a watch, with a readiness
 //!   gate.
 //! - [`lease`]: [`Lease`] with background keepalive.
-//! - [`secrets`]: cluster secrets (the agent API key), made once.
+//! - [`secrets`]: cluster secrets (the agent API key, each node's key
+//!   derived from it), made once.
+//! - [`allocs`]: one allocation's status, found through its binding.
+//! - [`node_identity`]: a node's own etcd user and role, reaching only its
+//!   keys.
 //! - [`metrics`]: etcd request latency and errors, endpoint health and the
 //!   endpoint in use, for the binaries' `/metrics`.
 //! - [`election`]: [`Election`], leader election on a lease.
 //! - [`error`]: the crate's error type, [`StoreError`].
 
+pub mod allocs;
 pub mod batch;
 pub mod codec;
 pub mod config;
@@ -37,6 +42,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
+pub mod node_identity;
 pub mod reflector;
 pub mod secrets;
 pub mod store;
@@ -44,7 +50,7 @@ pub mod typed;
 pub mod watch;
 
 pub use batch::{Atomic, Batch, BatchOutcome, TxnLimits};
-pub use codec::{Kv, Stored, Versioned};
+pub use codec::{KeyOnly, Kv, Stored, Versioned};
 pub use config::StoreConfig;
 pub use election::Election;
 pub use endpoints::EndpointSet;

@@ -30,3 +30,20 @@ impl Store {
             .map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
     }
 }
+
+impl Store {
+    /// Node `node_id`'s own key for the servers' tokens, when a server has
+    /// written it (at the node's join).
+    pub async fn node_api_key(&self, node_id: &str) -> Result<Option<String>> {
+        let kv = self.get_raw(&self.keys().node_api_key(node_id)).await?;
+        Ok(kv.map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
+    }
+
+    /// Stores node `node_id`'s own key.
+    pub async fn put_node_api_key(&self, node_id: &str, key: &str) -> Result<()> {
+        let at = self.keys().node_api_key(node_id);
+        self.put_raw(&at, key.as_bytes().to_vec(), Guard::None, None)
+            .await?;
+        Ok(())
+    }
+}

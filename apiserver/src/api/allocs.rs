@@ -97,9 +97,12 @@ async fn by_id<T: DeserializeOwned>(
     ns: Option<&str>,
 ) -> ApiResult<(HashMap<(String, String), T>, i64)> {
     let keys = store.keys();
+    // Statuses sit under their node (`<node>/<ns>/<id>`), so one
+    // namespace's are found by reading them all.
+    let by_node = collection == c::ALLOCATIONS_STATUS;
     let prefix = match ns {
-        Some(ns) => keys.collection_prefix(collection, &[ns]),
-        None => keys.collection(collection),
+        Some(ns) if !by_node => keys.collection_prefix(collection, &[ns]),
+        _ => keys.collection(collection),
     };
     let list = store.list_raw(&prefix).await?;
     let mut out = HashMap::new();
@@ -107,9 +110,15 @@ async fn by_id<T: DeserializeOwned>(
         let Some(parsed) = keys.parse(&kv.key) else {
             continue;
         };
-        let [ns, id] = parsed.segments.as_slice() else {
-            continue;
+        let (key_ns, id) = match parsed.segments.as_slice() {
+            [key_ns, id] if !by_node => (key_ns, id),
+            [_node, key_ns, id] if by_node => (key_ns, id),
+            _ => continue,
         };
+        if ns.is_some_and(|ns| ns != key_ns.as_ref()) {
+            continue;
+        }
+        let ns = key_ns;
         match serde_json::from_slice::<T>(&kv.value) {
             Ok(v) => {
                 out.insert((ns.to_string(), id.to_string()), v);

@@ -14,7 +14,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use axum::extract::{Path, State};
 use axum::Json;
 use chrono::Utc;
-use drover_api_types::alloc::AllocationStatus;
 use drover_api_types::deployment::{DeploymentAdmin, DeploymentState};
 use drover_api_types::Allocation;
 use drover_store::{Guard, Store, StoreError, Versioned};
@@ -264,8 +263,7 @@ async fn canary_health(
         let healthy = match admin.alloc_health.get(id) {
             Some(h) => *h,
             None => {
-                let key = store.keys().alloc_status(ns, id);
-                let status: Option<Versioned<AllocationStatus>> = store.get_at(&key).await?;
+                let status = store.alloc_status_of(ns, id).await?;
                 status
                     .and_then(|s| s.value.health_for(d.id()))
                     .unwrap_or(false)

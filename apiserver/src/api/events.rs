@@ -73,6 +73,10 @@ pub fn event_of(change: &FeedChange) -> Option<Event> {
     let (namespace, key) = match change.segments.as_slice() {
         [id] => (None, id.clone()),
         [ns, name] => (Some(ns.clone()), name.clone()),
+        // A status sits under its node: `<node>/<ns>/<id>`.
+        [_node, ns, name] if change.collection == c::ALLOCATIONS_STATUS => {
+            (Some(ns.clone()), name.clone())
+        }
         _ => return None,
     };
     let mut payload = match &change.value {

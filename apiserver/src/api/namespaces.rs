@@ -179,12 +179,17 @@ async fn view_of(store: &Store, name: &str) -> ApiResult<Option<NamespaceView>> 
 /// What the live (not terminal) allocations of namespace `ns` reserve.
 async fn used_by(store: &Store, ns: &str) -> ApiResult<QuotaUse> {
     let keys = store.keys();
+    // Statuses sit under their node: read them all, keep this namespace's.
     let statuses = store
-        .list_raw(&keys.collection_prefix(c::ALLOCATIONS_STATUS, &[ns]))
+        .list_raw(&keys.collection(c::ALLOCATIONS_STATUS))
         .await?;
     let terminal: HashSet<&str> = statuses
         .items
         .iter()
+        .filter(|kv| {
+            keys.parse(&kv.key)
+                .is_some_and(|p| matches!(p.segments.as_slice(), [_, of, _] if of == ns))
+        })
         .filter(|kv| {
             kv.decode::<Versioned<AllocationStatus>>()
                 .is_ok_and(|s| s.value.client_status.is_terminal())

@@ -108,8 +108,15 @@ impl Calls for Server {
             client_status,
             ..Default::default()
         });
+        let keys = self.store.keys();
+        let binding: Option<Versioned<Binding>> = self
+            .store
+            .get_at(&keys.alloc_binding("default", id))
+            .await
+            .expect("binding");
+        let node = binding.as_ref().map(|b| b.value.node_id.as_str());
         self.store
-            .put_at(&self.store.keys().alloc_status("default", id), &status)
+            .put_at(&keys.alloc_status(node, "default", id), &status)
             .await
             .expect("status");
     }

@@ -478,7 +478,7 @@ async fn plan_counts_what_runs_and_explains_what_cannot_be_placed() {
         ..Default::default()
     });
     s.store
-        .put_at(&keys.alloc_status("default", "a0"), &running)
+        .put_at(&keys.alloc_status(Some("n1"), "default", "a0"), &running)
         .await
         .expect("status");
 

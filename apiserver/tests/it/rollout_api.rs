@@ -301,7 +301,7 @@ async fn deployments_are_listed_read_and_steered() {
     let key = s
         .store
         .keys()
-        .alloc_status("default", "canary-bbbb2222-new");
+        .alloc_status(None, "default", "canary-bbbb2222-new");
     s.store
         .put_at(&key, &Versioned::new(health))
         .await

@@ -93,7 +93,7 @@ async fn a_job_runs_on_docker_and_survives_an_agent_restart() {
     store.put_at(&key, &stopped).await.expect("stop job");
     eventually(30, "the allocation complete", || async {
         let status: Versioned<AllocationStatus> = store
-            .get_at(&store.keys().alloc_status("default", &alloc.metadata.uid))
+            .alloc_status_of("default", &alloc.metadata.uid)
             .await
             .ok()??;
         (status.value.client_status == ClientStatus::Complete).then_some(())
@@ -144,10 +144,7 @@ async fn running_of(store: &Store, job: &str) -> Vec<(Allocation, Binding)> {
     let mut out = Vec::new();
     for a in allocs.into_iter().filter(|a| a.spec.job_id == job) {
         let (ns, id) = (a.metadata.namespace.clone(), a.metadata.uid.clone());
-        let Ok(Some(status)) = store
-            .get_at::<Versioned<AllocationStatus>>(&keys.alloc_status(&ns, &id))
-            .await
-        else {
+        let Ok(Some(status)) = store.alloc_status_of(&ns, &id).await else {
             continue;
         };
         let Ok(Some(binding)) = store
@@ -476,7 +473,7 @@ async fn a_crashing_task_follows_its_restart_policy_then_fails() {
             .items;
         let a = allocs.into_iter().find(|a| a.spec.job_id == "crash")?;
         let s: Versioned<AllocationStatus> = store
-            .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+            .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
             .await
             .ok()??;
         (s.value.client_status == ClientStatus::Failed).then_some(s.value)

@@ -72,9 +72,8 @@ async fn allocs(store: &Store, job: &str) -> Vec<Allocation> {
         .items;
     let mut out = Vec::new();
     for mut a in specs.into_iter().filter(|a| a.spec.job_id == job) {
-        let key = keys.alloc_status(&a.metadata.namespace, &a.metadata.uid);
         if let Some(s) = store
-            .get_at::<Versioned<drover_api_types::alloc::AllocationStatus>>(&key)
+            .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
             .await
             .expect("status")
         {

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::common::*;
-use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
+use drover_api_types::alloc::{Allocation, Binding, ClientStatus};
 use drover_api_types::group::Check;
 use drover_api_types::Job;
 use drover_store::{Store, Versioned};
@@ -98,9 +98,7 @@ async fn running_instances(store: &Store, job: &str) -> Vec<(Allocation, Binding
     let mut out = Vec::new();
     for a in allocs.into_iter().filter(|a| a.spec.job_id == job) {
         let (ns, id) = (a.metadata.namespace.clone(), a.metadata.uid.clone());
-        let status = store
-            .get_at::<Versioned<AllocationStatus>>(&keys.alloc_status(&ns, &id))
-            .await;
+        let status = store.alloc_status_of(&ns, &id).await;
         let binding = store
             .get_at::<Versioned<Binding>>(&keys.alloc_binding(&ns, &id))
             .await;

@@ -40,7 +40,7 @@ async fn allocs_with_status(store: &Store) -> Vec<(Allocation, AllocationStatus)
     let mut out = Vec::new();
     for a in allocs {
         let status: Option<Versioned<AllocationStatus>> = store
-            .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+            .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
             .await
             .ok()
             .flatten();

@@ -81,7 +81,7 @@ impl Cluster {
                 .items;
             let a = allocs.into_iter().find(|a| a.spec.job_id == "pulled")?;
             let s: Versioned<AllocationStatus> = store
-                .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+                .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
                 .await
                 .ok()??;
             done(&s.value).then_some((a, s.value))

@@ -138,7 +138,7 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
         .expect("force the allocation onto the node");
     let refused = eventually(30, "the agent's refusal", || async {
         let status: Versioned<AllocationStatus> = store
-            .get_at(&keys.alloc_status("default", &forced.metadata.uid))
+            .alloc_status_of("default", &forced.metadata.uid)
             .await
             .ok()??;
         let events = &status.value.task_states.get("main")?.events;

@@ -137,7 +137,7 @@ impl ClusterMetrics {
         });
         let mut allocs = Vec::new();
         view.allocs.for_each(|_, alloc| {
-            let key = keys.alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+            let key = view.alloc_status_key(&alloc.metadata.namespace, &alloc.metadata.uid);
             let status = view.alloc_status.get(&key);
             allocs.push(status.map(|s| s.value.client_status).unwrap_or_default());
         });

@@ -28,7 +28,7 @@ use drover_api_types::namespace::{Namespace, Quota};
 use drover_api_types::node::{Heartbeat, NodeScheduling, NodeStatus};
 use drover_api_types::{Deployment, Job, Node, ServiceRegistration};
 use drover_store::keys::collections as c;
-use drover_store::{Cache, IndexFn, Keys, Store, Versioned, Writer};
+use drover_store::{Cache, IndexFn, KeyOnly, Keys, Store, Versioned, Writer};
 use tokio::task::JoinHandle;
 
 pub use informer::{Change, Hook};
@@ -86,6 +86,7 @@ pub struct Hooks {
     pub deployments: Vec<Hook<Deployment>>,
     pub deployment_admin: Vec<Hook<Versioned<DeploymentAdmin>>>,
     pub namespaces: Vec<Hook<Versioned<Namespace>>>,
+    pub node_jobs: Vec<Hook<KeyOnly>>,
 }
 
 /// Caches of every collection the controllers read. Cheap to clone; the
@@ -112,6 +113,8 @@ pub struct ClusterView {
     pub deployment_admin: Cache<Versioned<DeploymentAdmin>>,
     /// Namespace objects: placement reads their quotas.
     pub namespaces: Cache<Versioned<Namespace>>,
+    /// Which job copies each node holds (`node-jobs/`), keys only.
+    pub node_jobs: Cache<KeyOnly>,
 }
 
 /// Owns the informer tasks of a [`ClusterView`]; dropping it stops them.
@@ -227,6 +230,9 @@ impl ClusterView {
             hooks.namespaces,
         );
         tasks.push(t);
+        let (node_jobs, t) =
+            informer::spawn(store, prefix(c::NODE_JOBS), Writer::new(), hooks.node_jobs);
+        tasks.push(t);
         let view = ClusterView {
             keys: keys.clone(),
             jobs,
@@ -243,6 +249,7 @@ impl ClusterView {
             deployments,
             deployment_admin,
             namespaces,
+            node_jobs,
         };
         (view, ViewHandle { tasks })
     }
@@ -263,6 +270,7 @@ impl ClusterView {
         self.deployments.wait_ready().await;
         self.deployment_admin.wait_ready().await;
         self.namespaces.wait_ready().await;
+        self.node_jobs.wait_ready().await;
     }
 
     /// The quota of namespace `ns`, when it has one.
@@ -355,10 +363,18 @@ impl ClusterView {
             .bindings
             .get(&self.keys.alloc_binding(ns, id))
             .map(|b| b.value);
-        if let Some(status) = self.alloc_status.get(&self.keys.alloc_status(ns, id)) {
+        let node = alloc.binding.as_ref().map(|b| b.node_id.as_str());
+        if let Some(status) = self.alloc_status.get(&self.keys.alloc_status(node, ns, id)) {
             alloc.status = status.value;
         }
         alloc
+    }
+
+    /// Where an allocation's status lives: under its node once bound.
+    pub fn alloc_status_key(&self, ns: &str, id: &str) -> String {
+        let binding = self.bindings.get(&self.keys.alloc_binding(ns, id));
+        let node = binding.as_ref().map(|b| b.value.node_id.as_str());
+        self.keys.alloc_status(node, ns, id)
     }
 
     /// One allocation by namespace and id, whole.

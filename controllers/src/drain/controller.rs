@@ -56,12 +56,9 @@ fn is_draining(view: &ClusterView, node: &str) -> bool {
 
 /// The node an allocation key (of any allocation collection) is bound to.
 fn bound_node(view: &ClusterView, key: &str) -> Option<String> {
-    let parsed = view.keys.parse(key)?;
-    let [ns, id] = parsed.segments.as_slice() else {
-        return None;
-    };
+    let alloc = view.object_key_at(key)?;
     view.bindings
-        .get(&view.keys.alloc_binding(ns, id))
+        .get(&view.keys.alloc_binding(&alloc.namespace, &alloc.name))
         .map(|b| b.value.node_id)
 }
 

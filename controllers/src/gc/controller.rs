@@ -106,7 +106,8 @@ impl GcController {
         });
         for key in view.alloc_status.keys() {
             if let Some(k) = view.object_key_at(&key) {
-                snap.alloc_parts.entry(k).or_insert(None);
+                let node = view.status_node_at(&key);
+                snap.alloc_parts.entry(k).or_insert(node);
             }
         }
         snap.versions = versioned_keys(store, &view.keys, c::JOBS_VERSIONS).await?;
@@ -217,8 +218,9 @@ impl Units {
             let mut unit = Atomic::new()
                 .guard(keys.alloc(&k.namespace, &k.name), Guard::Absent)
                 .delete(keys.alloc_binding(&k.namespace, &k.name))
-                .delete(keys.alloc_status(&k.namespace, &k.name));
+                .delete(keys.alloc_status(None, &k.namespace, &k.name));
             if let Some(node) = node {
+                unit = unit.delete(keys.alloc_status(Some(node), &k.namespace, &k.name));
                 unit = unit.delete(keys.node_alloc(node, &k.namespace, &k.name));
             }
             u.first.push(("orphan_part", 1, fence(unit)?));
@@ -293,8 +295,9 @@ fn alloc_unit(keys: &Keys, a: &AllocGc) -> Atomic {
         .guard(keys.alloc(ns, id), Guard::Revision(a.revision))
         .delete(keys.alloc(ns, id))
         .delete(keys.alloc_binding(ns, id))
-        .delete(keys.alloc_status(ns, id));
+        .delete(keys.alloc_status(None, ns, id));
     if let Some(node) = &a.node {
+        unit = unit.delete(keys.alloc_status(Some(node), ns, id));
         unit = unit.delete(keys.node_alloc(node, ns, id));
     }
     with_job_guard(unit, keys.job(&a.job.namespace, &a.job.name), a.job_guard)

@@ -334,9 +334,11 @@ impl JobController {
                 )
                 .delete(keys.alloc(ns, id))
                 .delete(keys.alloc_binding(ns, id))
-                .delete(keys.alloc_status(ns, id));
+                .delete(keys.alloc_status(None, ns, id));
             if let Some(b) = &a.binding {
-                unit = unit.delete(keys.node_alloc(&b.node_id, ns, id));
+                unit = unit
+                    .delete(keys.node_alloc(&b.node_id, ns, id))
+                    .delete(keys.alloc_status(Some(&b.node_id), ns, id));
             }
             if !purge {
                 // The job was read as gone: it must still be (see
@@ -513,7 +515,7 @@ impl Writes {
         {
             return Ok(None);
         }
-        let key = keys.alloc_status(ns, id);
+        let key = keys.alloc_status(None, ns, id);
         let revision = self.view.alloc_status.get(&key).map_or(0, |s| s.revision);
         let status = AllocationStatus {
             client_status: ClientStatus::Complete,

@@ -29,15 +29,18 @@ use crate::gc::metrics::GcMetrics;
 use crate::periodic::metrics::PeriodicMetrics;
 use crate::placement::metrics::PlacementMetrics;
 use crate::runtime::Metrics;
-use crate::{deployments, drain, gc, job, node_lifecycle, periodic, placement, services};
+use crate::{
+    deployments, drain, gc, job, node_jobs, node_lifecycle, periodic, placement, services,
+};
 
 /// The election all servers campaign in.
 pub const ELECTION: &str = "controllers";
 
 /// Every controller, in the order a term wires them.
-pub const CONTROLLERS: [&Descriptor; 8] = [
+pub const CONTROLLERS: [&Descriptor; 9] = [
     &job::controller::DESCRIPTOR,
     &placement::controller::DESCRIPTOR,
+    &node_jobs::controller::DESCRIPTOR,
     &node_lifecycle::controller::DESCRIPTOR,
     &drain::DESCRIPTOR,
     &services::controller::DESCRIPTOR,

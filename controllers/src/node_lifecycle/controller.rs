@@ -367,9 +367,11 @@ impl LifecycleController {
                 let Some(alloc) = by_id.get(id.as_str()) else {
                     continue;
                 };
-                let key = view
-                    .keys
-                    .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+                let key = view.keys.alloc_status(
+                    Some(node),
+                    &alloc.metadata.namespace,
+                    &alloc.metadata.uid,
+                );
                 let mut status = view
                     .alloc_status
                     .get(&key)

@@ -381,7 +381,10 @@ pub fn base_usage(view: &ClusterView, ns: &str) -> BaseUsage {
     let mut terminal: HashSet<String> = HashSet::new();
     view.alloc_status.for_each(|key, status| {
         if status.value.client_status.is_terminal() {
-            terminal.insert(key.strip_prefix(&status_prefix).unwrap_or(key).to_string());
+            // `<node>/<ns>/<id>` → `<ns>/<id>`, as the binding keys read.
+            let rest = key.strip_prefix(&status_prefix).unwrap_or(key);
+            let ns_id = rest.split_once('/').map_or(rest, |(_node, ns_id)| ns_id);
+            terminal.insert(ns_id.to_string());
         }
     });
     // `<ns>/<id>` of the allocations an unbound replacement names.
@@ -437,7 +440,7 @@ fn unplaced(view: &ClusterView, alloc: &Allocation) -> bool {
             .is_none()
         && !view
             .alloc_status
-            .get(&view.keys.alloc_status(ns, id))
+            .get(&view.keys.alloc_status(None, ns, id))
             .is_some_and(|s| s.value.client_status.is_terminal())
 }
 

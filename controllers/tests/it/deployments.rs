@@ -112,8 +112,11 @@ impl Harness {
             }),
             ..Default::default()
         };
-        self.put(keys.alloc_status("default", id), &Versioned::new(status))
-            .await;
+        self.put(
+            keys.alloc_status(None, "default", id),
+            &Versioned::new(status),
+        )
+        .await;
     }
 }
 

@@ -127,7 +127,10 @@ async fn agent_round(
             continue;
         };
         store
-            .put_at(&keys.alloc_status(NS, id), &Versioned::new(status))
+            .put_at(
+                &keys.alloc_status(a.binding.as_ref().map(|b| b.node_id.as_str()), NS, id),
+                &Versioned::new(status),
+            )
             .await
             .expect("put status");
     }

@@ -75,7 +75,7 @@ async fn put_alloc(store: &Store, a: &Allocation, status: ClientStatus, node: Op
         ..Default::default()
     });
     store
-        .put_at(&keys.alloc_status(ns, id), &status)
+        .put_at(&keys.alloc_status(node, ns, id), &status)
         .await
         .expect("status");
     if let Some(node) = node {
@@ -235,8 +235,9 @@ async fn churn_returns_the_key_count_to_its_baseline() {
                 _ => ClientStatus::Complete,
             };
             let key = store
-                .keys()
-                .alloc_status(&a.metadata.namespace, &a.metadata.uid);
+                .alloc_status_key(&a.metadata.namespace, &a.metadata.uid)
+                .await
+                .expect("binding");
             let current: Option<Versioned<AllocationStatus>> =
                 store.get_at(&key).await.expect("get");
             if current.is_none_or(|c| c.value.client_status != status) {

@@ -70,8 +70,9 @@ impl Harness {
     async fn set_status(&self, alloc: &Allocation, status: ClientStatus) {
         let key = self
             .store
-            .keys()
-            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+            .alloc_status_key(&alloc.metadata.namespace, &alloc.metadata.uid)
+            .await
+            .expect("binding");
         let value = Versioned::new(AllocationStatus {
             client_status: status,
             ..Default::default()
@@ -106,12 +107,11 @@ impl Harness {
     }
 
     async fn status_of(&self, alloc: &Allocation) -> Option<AllocationStatus> {
-        let key = self
+        let found = self
             .store
-            .keys()
-            .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
-        let found: Option<Versioned<AllocationStatus>> =
-            self.store.get_at(&key).await.expect("get status");
+            .alloc_status_of(&alloc.metadata.namespace, &alloc.metadata.uid)
+            .await
+            .expect("get status");
         found.map(|v| v.value)
     }
 

@@ -288,7 +288,11 @@ async fn a_terminal_allocation_frees_its_node() {
         client_status: ClientStatus::Complete,
         ..Default::default()
     });
-    let key = h.store.keys().alloc_status(fixtures::NS, &first[0]);
+    let key = h
+        .store
+        .alloc_status_key(fixtures::NS, &first[0])
+        .await
+        .expect("binding");
     h.store.put_at(&key, &status).await.expect("put status");
     let bound = h.wait_bound(&second).await;
     assert_eq!(bound[0].node_id, "id-small");

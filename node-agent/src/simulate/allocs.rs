@@ -140,7 +140,11 @@ fn report(shared: &Shared, state: &mut AllocState, key: &str) {
     let tasks = task_names(state.jobs.as_ref(), shared, alloc);
     let status = Versioned::new(simulated_status(alloc, &tasks));
     let Ok(bytes) = status.encode() else { return };
-    let status_key = keys.alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+    let status_key = keys.alloc_status(
+        Some(&node_id),
+        &alloc.metadata.namespace,
+        &alloc.metadata.uid,
+    );
     if shared.writes.send((status_key, bytes)).is_ok() {
         state.reported.insert(key.to_string(), desired);
     }

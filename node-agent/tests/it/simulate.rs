@@ -41,12 +41,17 @@ async fn heartbeat(store: &Store, node: &str) -> Option<Versioned<Heartbeat>> {
         .expect("read heartbeat")
 }
 
+/// The status of allocation `id`, under whichever node wrote it (these
+/// tests assign without bindings).
 async fn status(store: &Store, id: &str) -> Option<AllocationStatus> {
-    store
-        .get_at::<Versioned<AllocationStatus>>(&store.keys().alloc_status("default", id))
+    let all = store
+        .list_raw(&store.keys().collection("allocations-status"))
         .await
-        .expect("read status")
-        .map(|v| v.value)
+        .expect("read statuses");
+    let suffix = format!("/default/{id}");
+    let kv = all.items.iter().find(|kv| kv.key.ends_with(&suffix))?;
+    let status: Versioned<AllocationStatus> = kv.decode().expect("decode status");
+    Some(status.value)
 }
 
 fn job() -> Job {

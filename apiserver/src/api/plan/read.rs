@@ -55,8 +55,10 @@ pub async fn job_allocations(store: &Store, ns: &str, job: &str) -> ApiResult<Ve
         &keys.collection_prefix(c::ALLOCATIONS_BINDING, &[ns]),
     )
     .await?;
+    // Statuses sit under their node (`<node>/<ns>/<id>`): read them all,
+    // keyed by the (unique) allocation id.
     let mut statuses: HashMap<String, AllocationStatus> =
-        by_id(store, &keys.collection_prefix(c::ALLOCATIONS_STATUS, &[ns])).await?;
+        by_id(store, &keys.collection(c::ALLOCATIONS_STATUS)).await?;
     for a in &mut allocs {
         a.binding = bindings.remove(&a.metadata.uid);
         if let Some(status) = statuses.remove(&a.metadata.uid) {

@@ -21,10 +21,12 @@ use drover_test_support::TestEtcd;
 async fn an_allocation_lost_while_its_node_was_cut_off_stays_lost_when_it_returns() {
     let cut = CutOff::start("127.0.0.14", "2s", "2s").await;
     let (store, proxy) = (&cut.store, &cut.proxy);
-    let (alloc, _) = running_alloc(store).await;
-    let status_key = store
-        .keys()
-        .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
+    let (alloc, binding) = running_alloc(store).await;
+    let status_key = store.keys().alloc_status(
+        Some(&binding.node_id),
+        &alloc.metadata.namespace,
+        &alloc.metadata.uid,
+    );
     let status_of = |store: Store, key: String| async move {
         store
             .get_at::<Versioned<AllocationStatus>>(&key)
@@ -220,11 +222,8 @@ fn web_with(disconnect: drover_api_types::group::Disconnect) -> Job {
 }
 
 async fn status_of(store: &Store, alloc: &Allocation) -> Option<AllocationStatus> {
-    let key = store
-        .keys()
-        .alloc_status(&alloc.metadata.namespace, &alloc.metadata.uid);
     store
-        .get_at::<Versioned<AllocationStatus>>(&key)
+        .alloc_status_of(&alloc.metadata.namespace, &alloc.metadata.uid)
         .await
         .ok()
         .flatten()

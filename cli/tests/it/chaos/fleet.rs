@@ -206,12 +206,8 @@ impl Fleet {
         let mut out = Vec::new();
         for a in allocs {
             let (ns, id) = (&a.metadata.namespace, &a.metadata.uid);
-            let status: Option<Versioned<AllocationStatus>> = self
-                .store
-                .get_at(&keys.alloc_status(ns, id))
-                .await
-                .ok()
-                .flatten();
+            let status: Option<Versioned<AllocationStatus>> =
+                self.store.alloc_status_of(ns, id).await.ok().flatten();
             let binding: Option<Versioned<Binding>> = self
                 .store
                 .get_at(&keys.alloc_binding(ns, id))
@@ -452,9 +448,7 @@ async fn alloc_states(store: &Store) -> String {
     let mut out = Vec::new();
     for a in allocs.items {
         let status = store
-            .get_at::<Versioned<AllocationStatus>>(
-                &keys.alloc_status(&a.metadata.namespace, &a.metadata.uid),
-            )
+            .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
             .await
             .ok()
             .flatten()

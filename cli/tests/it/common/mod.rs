@@ -185,8 +185,7 @@ pub async fn running_alloc(store: &Store) -> (Allocation, Binding) {
         let (ns, id) = (&alloc.metadata.namespace, &alloc.metadata.uid);
         let binding: Versioned<Binding> =
             store.get_at(&keys.alloc_binding(ns, id)).await.ok()??;
-        let status: Versioned<AllocationStatus> =
-            store.get_at(&keys.alloc_status(ns, id)).await.ok()??;
+        let status: Versioned<AllocationStatus> = store.alloc_status_of(ns, id).await.ok()??;
         (status.value.client_status == ClientStatus::Running).then_some((alloc, binding.value))
     })
     .await
@@ -340,7 +339,7 @@ impl Cluster {
                 .into_iter()
                 .find(|a| a.spec.job_id == job && a.spec.task_group == group)?;
             let s: Versioned<AllocationStatus> = store
-                .get_at(&keys.alloc_status(&a.metadata.namespace, &a.metadata.uid))
+                .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
                 .await
                 .ok()??;
             done(&s.value).then_some((a, s.value))

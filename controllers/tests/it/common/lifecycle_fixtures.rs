@@ -225,7 +225,7 @@ pub async fn node_admin(store: &Store, id: &str) -> Option<Versioned<NodeSchedul
 
 pub async fn alloc_status(store: &Store, id: &str) -> Option<AllocationStatus> {
     store
-        .get_at::<Versioned<AllocationStatus>>(&store.keys().alloc_status("default", id))
+        .alloc_status_of("default", id)
         .await
         .expect("read alloc status")
         .map(|v| v.value)
@@ -278,8 +278,9 @@ pub async fn set_alloc_status(store: &Store, id: &str, client_status: ClientStat
         updated_at: Some(Utc::now()),
         ..Default::default()
     });
-    store
-        .put_at(&store.keys().alloc_status("default", id), &status)
+    let key = store
+        .alloc_status_key("default", id)
         .await
-        .expect("alloc status");
+        .expect("binding");
+    store.put_at(&key, &status).await.expect("alloc status");
 }

@@ -1,0 +1,92 @@
+use super::*;
+
+fn job(name: &str, version: u64) -> JobRef {
+    JobRef {
+        namespace: "default".into(),
+        job: name.into(),
+        version,
+    }
+}
+
+fn set(refs: &[JobRef]) -> BTreeSet<JobRef> {
+    refs.iter().cloned().collect()
+}
+
+const GRACE: Duration = Duration::from_secs(30);
+
+#[test]
+fn a_version_a_bound_allocation_runs_is_copied_once() {
+    let now = Instant::now();
+    let p = plan(
+        &set(&[job("web", 1), job("api", 3)]),
+        &set(&[job("api", 3)]),
+        &BTreeMap::new(),
+        now,
+        GRACE,
+    );
+    assert_eq!(p.put, vec![job("web", 1)]);
+    assert!(p.delete.is_empty());
+    assert_eq!(p.recheck_in, None);
+}
+
+#[test]
+fn an_unnamed_copy_waits_out_the_grace_then_goes() {
+    let start = Instant::now();
+    let first = plan(
+        &set(&[job("web", 2)]),
+        &set(&[job("web", 1), job("web", 2)]),
+        &BTreeMap::new(),
+        start,
+        GRACE,
+    );
+    assert!(first.delete.is_empty(), "not at once: {first:?}");
+    assert_eq!(first.recheck_in, Some(GRACE));
+    let later = start + Duration::from_secs(10);
+    let second = plan(
+        &set(&[job("web", 2)]),
+        &set(&[job("web", 1), job("web", 2)]),
+        &first.unnamed_since,
+        later,
+        GRACE,
+    );
+    assert!(second.delete.is_empty());
+    assert_eq!(second.recheck_in, Some(Duration::from_secs(20)));
+    let after = start + GRACE;
+    let third = plan(
+        &set(&[job("web", 2)]),
+        &set(&[job("web", 1), job("web", 2)]),
+        &second.unnamed_since,
+        after,
+        GRACE,
+    );
+    assert_eq!(third.delete, vec![job("web", 1)]);
+    assert!(third.unnamed_since.is_empty());
+}
+
+#[test]
+fn a_copy_named_again_forgets_its_wait() {
+    let start = Instant::now();
+    let first = plan(
+        &BTreeSet::new(),
+        &set(&[job("web", 1)]),
+        &BTreeMap::new(),
+        start,
+        GRACE,
+    );
+    let named = plan(
+        &set(&[job("web", 1)]),
+        &set(&[job("web", 1)]),
+        &first.unnamed_since,
+        start + Duration::from_secs(20),
+        GRACE,
+    );
+    assert_eq!(named, CopyPlan::default());
+    let unnamed_again = plan(
+        &BTreeSet::new(),
+        &set(&[job("web", 1)]),
+        &named.unnamed_since,
+        start + Duration::from_secs(40),
+        GRACE,
+    );
+    assert!(unnamed_again.delete.is_empty(), "a fresh grace");
+}
