@@ -19,6 +19,7 @@
 //!   `volumes` entries with their Docker options.
 //! - [`agent_file`]: `drover agent --config`: the docker plugin policy and
 //!   host volumes of a Nomad client configuration.
+//! - [`join`]: join tokens as stored, and the rule for spending one.
 //! - [`host_access`]: what a docker task asks of its node beyond its
 //!   allocation (privileged, host paths, host network or pid) and what an
 //!   agent allows (published as driver attributes).
@@ -45,6 +46,7 @@ pub mod group;
 pub mod host_access;
 pub mod job;
 pub mod jobspec;
+pub mod join;
 pub mod meta;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod mock;

@@ -26,7 +26,10 @@ use crate::error::ClientError;
 use crate::job_actions::ScaleRequest;
 use crate::jobs::{RegisterRequest, RegisterResponse};
 use crate::namespaces::{NamespaceRequest, NamespaceView};
-use crate::nodes::{DrainRequest, EligibilityRequest, SchedulingResponse};
+use crate::nodes::{
+    DrainRequest, EligibilityRequest, JoinRequest, JoinResponse, JoinTokenRequest,
+    JoinTokenResponse, SchedulingResponse,
+};
 use crate::plan::{PlanRequest, PlanResponse};
 use crate::versions::{JobVersions, RevertRequest};
 use crate::views::{AllocationView, NodeDetail, NodeView};
@@ -330,6 +333,16 @@ impl Client {
         let path = format!("/v1/node/{}/eligibility", segment(node));
         self.post(&path, &[], &EligibilityRequest { eligible })
             .await
+    }
+
+    /// Makes a join token (management).
+    pub async fn create_join_token(&self, request: &JoinTokenRequest) -> Result<JoinTokenResponse> {
+        self.post("/v1/node/join-tokens", &[], request).await
+    }
+
+    /// Trades a join token for this node's own etcd credentials.
+    pub async fn join(&self, request: &JoinRequest) -> Result<JoinResponse> {
+        self.post("/v1/node/join", &[], request).await
     }
 
     // Namespaces.

@@ -170,6 +170,13 @@ async fn health() -> Response {
     json(StatusCode::OK, serde_json::json!({ "ok": true }))
 }
 
+fn unauthorized(message: &str) -> Response {
+    error(
+        StatusCode::UNAUTHORIZED,
+        format!("{message}: task logs are given only to drover servers (ask through the server: drover logs)"),
+    )
+}
+
 /// Whether the request carries a token a server issued for this node and
 /// this path ([`drover_serve::agent_token`]); the key is read from etcd
 /// (and again once when a token does not match, should it have changed).
@@ -179,12 +186,6 @@ async fn authorized(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
-    let unauthorized = |message: &str| {
-        error(
-            StatusCode::UNAUTHORIZED,
-            format!("{message}: task logs are given only to drover servers (ask through the server: drover logs)"),
-        )
-    };
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -198,20 +199,30 @@ async fn authorized(
             return Ok(());
         }
     }
-    let fresh = api
-        .shared
-        .store
-        .agent_api_key(None)
-        .await
-        .map_err(|e| {
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!("reading the agent API key: {e}"),
-            )
-        })?
-        .ok_or_else(|| unauthorized("no server has made the agent API key yet"))?;
+    let fresh = node_key(&api.shared.store, node_id).await?;
     *api.key.write().await = Some(fresh.clone());
     drover_serve::agent_token::verify(&fresh, node_id, path, token, now).map_err(unauthorized)
+}
+
+/// This node's key for the servers' tokens: the one a server wrote at
+/// its join, else (a node without its own etcd identity, which may read
+/// the master key) derived from the master key.
+async fn node_key(store: &drover_store::Store, node_id: &str) -> Result<String, Response> {
+    let unavailable = |e: drover_store::StoreError| {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("reading the agent API key: {e}"),
+        )
+    };
+    if let Some(own) = store.node_api_key(node_id).await.map_err(unavailable)? {
+        return Ok(own);
+    }
+    let master = store
+        .agent_api_key(None)
+        .await
+        .map_err(unavailable)?
+        .ok_or_else(|| unauthorized("no server has made the agent API key yet"))?;
+    Ok(drover_serve::agent_token::node_key(&master, node_id))
 }
 
 async fn logs(

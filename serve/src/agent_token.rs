@@ -1,9 +1,12 @@
 //! Server-issued credentials for the agents' HTTP APIs: whoever merely
 //! reaches a node's `:4647` gets no task logs.
 //!
-//! Servers and agents share one key, kept in etcd (`secrets/agent-api-key`,
-//! made by the first server). A server asking an agent for a path signs
-//! `(node id, expiry, path)` with it (HMAC-SHA256) and sends the result as
+//! Servers keep one master key in etcd (`secrets/agent-api-key`, made by
+//! the first server); each node checks tokens with its own key, derived
+//! from it ([`node_key`]) and kept where only that node (and the servers)
+//! may read it (`nodes-api-key/<node>`), so a node's key opens no other
+//! node. A server asking an agent for a path signs `(node id, expiry,
+//! path)` with that node's key (HMAC-SHA256) and sends the result as
 //! `Authorization: Bearer v1.<expiry>.<mac>`; the agent checks the MAC for
 //! its own node id and that very path, and that the expiry is at most
 //! [`TTL`] ahead and not past. A token is good for one path on one node for
@@ -42,17 +45,24 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// Node `node_id`'s own key, derived from the servers' `master` key.
+pub fn node_key(master: &str, node_id: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, master.as_bytes());
+    hex(hmac::sign(&key, format!("node-key\n{node_id}").as_bytes()).as_ref())
+}
+
 /// The token for asking node `node_id` for `path`, issued at `now` (Unix
-/// seconds).
-pub fn issue(key: &str, node_id: &str, path: &str, now: u64) -> String {
+/// seconds) with the servers' `master` key.
+pub fn issue(master: &str, node_id: &str, path: &str, now: u64) -> String {
     let expiry = now + TTL.as_secs();
-    let key = hmac::Key::new(hmac::HMAC_SHA256, key.as_bytes());
+    let node = node_key(master, node_id);
+    let key = hmac::Key::new(hmac::HMAC_SHA256, node.as_bytes());
     let tag = hmac::sign(&key, signing_input(node_id, expiry, path).as_bytes());
     format!("v1.{expiry}.{}", hex(tag.as_ref()))
 }
 
 /// Why `token` does not let its bearer ask node `node_id` for `path` at
-/// `now`, if it does not.
+/// `now`, if it does not; `key` is the node's own ([`node_key`]).
 pub fn verify(
     key: &str,
     node_id: &str,
@@ -87,7 +97,14 @@ mod tests {
         assert_eq!(key.len(), 64);
         let path = "/v1/client/logs/a1/web";
         let token = issue(&key, "node-1", path, 1_000);
+        // The node holds its own key, not the servers' master key.
+        let master = key.clone();
+        let key = node_key(&master, "node-1");
         assert_eq!(verify(&key, "node-1", path, &token, 1_000), Ok(()));
+        assert!(verify(&master, "node-1", path, &token, 1_000).is_err());
+        // Another node's key opens nothing here.
+        let other_node = node_key(&master, "node-2");
+        assert!(verify(&other_node, "node-1", path, &token, 1_000).is_err());
         assert_eq!(verify(&key, "node-1", path, &token, 1_060), Ok(()));
         assert_eq!(
             verify(&key, "node-1", path, &token, 1_061),
@@ -104,7 +121,7 @@ mod tests {
         // A forged expiry breaks the MAC; a far one is refused outright.
         let stretched = token.replacen("v1.1060.", "v1.1070.", 1);
         assert!(verify(&key, "node-1", path, &stretched, 1_000).is_err());
-        let far = issue(&key, "node-1", path, 10_000);
+        let far = issue(&master, "node-1", path, 10_000);
         assert!(verify(&key, "node-1", path, &far, 1_000).is_err());
         for junk in ["", "v1", "v2.1.ab", "v1.x.ab", "v1.1060.zz"] {
             assert!(verify(&key, "node-1", path, junk, 1_000).is_err(), "{junk}");

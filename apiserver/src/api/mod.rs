@@ -18,6 +18,8 @@
 //! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
+//! - [`join`]: `/v1/node/join-tokens` and `/v1/node/join`: a node trades a
+//!   join token for its own etcd user.
 //! - [`namespaces`]: namespaces as objects, `/v1/namespaces`,
 //!   `/v1/namespace/{name}`; what a new job needs of its namespace.
 //! - [`events`]: `/v1/event/stream`, newline-delimited JSON.
@@ -50,6 +52,7 @@ pub(crate) mod extract;
 pub(crate) mod feed;
 pub(crate) mod job_actions;
 pub(crate) mod jobs;
+pub(crate) mod join;
 pub(crate) mod logs;
 pub(crate) mod namespaces;
 pub(crate) mod nodes;
@@ -164,6 +167,7 @@ fn all() -> route::Routes {
         .merge(allocs::routes())
         .merge(logs::routes())
         .merge(nodes::routes())
+        .merge(join::routes())
         .merge(namespaces::routes())
         .merge(events::routes())
         .merge(openapi::routes())

@@ -16,6 +16,7 @@ use drover_node_agent::heartbeat::{self, NodeAgentConfig};
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::Store;
 
+use super::client::ApiArgs;
 use super::cluster_args::{parse_duration, shutdown_on_signal, EtcdArgs, LogArgs, TlsArgs};
 
 #[derive(Debug, clap::Args)]
@@ -56,6 +57,11 @@ pub struct Args {
     /// have its own in 127.0.0.0/8).
     #[arg(long)]
     address: Option<std::net::IpAddr>,
+    /// A join token (`drover node join-token create`), traded once with the
+    /// server at --addr for this node's own etcd credentials (kept 0600 in
+    /// the data dir and used from then on).
+    #[arg(long, env = "DROVER_JOIN_TOKEN", hide_env_values = true)]
+    join_token: Option<String>,
     /// Where the node id, allocation directories and state are kept.
     #[arg(long, default_value = "./drover-data/agent")]
     data_dir: std::path::PathBuf,
@@ -226,13 +232,13 @@ fn parse_range(s: &str) -> Result<(u16, u16), String> {
     Ok((a, b))
 }
 
-pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
+pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<std::process::ExitCode> {
     args.log.init()?;
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     match args.simulate {
         Some(0) => bail!("--simulate needs at least one node"),
         Some(count) => runtime.block_on(simulate(args, count))?,
-        None => runtime.block_on(docker_agent(args))?,
+        None => runtime.block_on(docker_agent(args, api))?,
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -300,7 +306,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
     })
 }
 
-async fn docker_agent(args: &Args) -> anyhow::Result<()> {
+async fn docker_agent(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
     let mut config = agent_config(args)?;
     let node_address = node_address(args)?;
     let bind = http_bind_addr(args.http_addr, node_address);
@@ -314,7 +320,13 @@ async fn docker_agent(args: &Args) -> anyhow::Result<()> {
     config.http = Some(listener);
     config.http_options.tls = args.tls.server_config()?;
     config.node.http_tls = config.http_options.tls.is_some();
-    let etcd = args.etcd.config();
+    let etcd = super::agent_join::node_credentials(
+        &args.data_dir,
+        args.join_token.as_deref(),
+        api,
+        args.etcd.config(),
+    )
+    .await?;
     let store = Store::connect(etcd.clone())
         .await
         .with_context(|| format!("connecting to etcd at {}", etcd.endpoints.join(",")))?;

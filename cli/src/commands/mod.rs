@@ -2,6 +2,7 @@
 
 mod acl;
 mod agent;
+mod agent_join;
 mod apply;
 mod client;
 mod cluster_args;
@@ -119,7 +120,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Validate(args) => Ok(validate::run(&args)),
         Command::Inspect(args) => inspect::run(&args),
         Command::Server(args) => server::run(&args),
-        Command::Agent(args) => agent::run(&args),
+        Command::Agent(args) => agent::run(&args, &cli.api),
         Command::Logs(args) => logs::run(&args, &cli.api),
         Command::Kv(args) => kv::run(&args, &cli.api),
         Command::Dispatch(args) => dispatch::run(&args, &cli.api),

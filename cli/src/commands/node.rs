@@ -2,7 +2,7 @@
 //! operator levers on a node (`POST /v1/node/{id}/drain|eligibility`).
 //! NODE is an id, a unique id prefix or a name.
 
-use drover_api::nodes::{DrainRequest, SchedulingResponse};
+use drover_api::nodes::{DrainRequest, JoinTokenRequest, SchedulingResponse};
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
@@ -25,6 +25,28 @@ pub enum NodeCommand {
     /// Let a node take new allocations, or stop it taking them (what
     /// runs there keeps running).
     Eligibility(EligibilityArgs),
+    /// Join tokens: what a new agent trades (`drover agent --join-token`)
+    /// for its own etcd credentials, which reach only its own keys.
+    #[command(name = "join-token", subcommand)]
+    JoinToken(JoinTokenCommand),
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum JoinTokenCommand {
+    /// Make a join token (management token needed when ACLs are on).
+    Create(JoinTokenCreateArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct JoinTokenCreateArgs {
+    /// How long the token is good for (at most 168h).
+    #[arg(long, default_value = "1h", value_parser = super::cluster_args::parse_duration)]
+    pub ttl: std::time::Duration,
+    /// How many nodes may join with it.
+    #[arg(long, default_value_t = 1)]
+    pub uses: u32,
+    #[arg(long, default_value = "")]
+    pub description: String,
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +108,21 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
             &e.node,
             runtime()?.block_on(client.eligibility(&e.node, e.enable))?,
         ),
+        NodeCommand::JoinToken(JoinTokenCommand::Create(c)) => {
+            let request = JoinTokenRequest {
+                ttl_seconds: Some(c.ttl.as_secs().max(1)),
+                uses: Some(c.uses),
+                description: c.description.clone(),
+            };
+            let made = runtime()?.block_on(client.create_join_token(&request))?;
+            println!("{}", made.secret);
+            eprintln!(
+                "Join token for {} node(s), good until {}. On each new node:\n  drover agent --join-token <token> --addr <server URL> ...\nIt is shown once; only its hash is kept.",
+                made.uses,
+                made.expires_at.to_rfc3339()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     };
     println!("{}", describe_change(node, &answer));
     Ok(ExitCode::SUCCESS)

@@ -14,6 +14,7 @@ mod job_files;
 mod kv;
 mod logs;
 mod metrics;
+mod node_identity;
 mod obs;
 mod observability;
 mod periodic;
