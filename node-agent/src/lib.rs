@@ -23,6 +23,8 @@
 //!   (pure), with a stable spec hash.
 //! - [`confined`]: reading and writing files under a directory containers
 //!   can write to, never following a link out of it.
+//! - [`secrets_tmpfs`]: a task's `secrets/` mounted as a tmpfs (unmounted
+//!   before its allocation's directory is removed).
 //! - [`actions`]: desired tasks + observed containers → what to do to
 //!   Docker (pure): keep, create, replace, report an exit, stop, remove.
 //! - [`lifecycle`]: the order of prestart, main, poststart and poststop
@@ -55,6 +57,7 @@ pub mod http;
 pub mod lifecycle;
 pub mod metrics;
 pub mod restart;
+pub mod secrets_tmpfs;
 pub mod simulate;
 pub mod task_env;
 pub mod task_state;

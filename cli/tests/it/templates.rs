@@ -57,6 +57,15 @@ async fn rendered_files_and_env_templates_reach_the_container() {
         .join("agent/allocs")
         .join(&alloc.metadata.uid)
         .join("main");
+    // secrets/ is a tmpfs: what is rendered there never reaches the disk.
+    let secrets = task_dir.join("secrets");
+    let mounts = std::fs::read_to_string("/proc/self/mounts").expect("mounts");
+    assert!(
+        mounts
+            .lines()
+            .any(|l| l.starts_with(&format!("tmpfs {} tmpfs ", secrets.display()))),
+        "secrets/ is not a tmpfs:\n{mounts}"
+    );
     let env_file = task_dir.join("secrets/app.env");
     let mode = std::fs::metadata(&env_file)
         .expect("env file")

@@ -260,6 +260,13 @@ impl Worker {
         // mounts as a file must exist as a file before the mount sources
         // are made, or it would be created as a directory.
         let alloc_root = self.shared.allocs_dir.join(&alloc.metadata.uid);
+        if let Err(e) =
+            crate::secrets_tmpfs::ensure(&self.shared.allocs_dir, &alloc_root.join(&task))
+        {
+            let message = format!("making secrets/ a tmpfs: {e}");
+            self.fail_task(&task, events::TASK_SETUP, message, now);
+            return None;
+        }
         for file in &spec.files {
             if let Err(e) = file.write(&alloc_root) {
                 let message = format!("writing template {}: {e}", file.host_path);

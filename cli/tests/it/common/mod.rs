@@ -3,7 +3,7 @@
 //! child process, a store connection, the test image, a job that serves
 //! HTTP, and clean-up of the containers a test's node created.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use drover_api_types::alloc::{Allocation, AllocationStatus, Binding, ClientStatus};
@@ -56,10 +56,11 @@ pub fn drover(etcd: &TestEtcd, args: &[&str]) -> Proc {
 }
 
 /// Removes every container this test's node created, whatever happens.
-pub struct Cleanup(pub String);
+pub struct Cleanup(pub String, pub PathBuf);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
+        unmount_under(&self.1);
         let ids = Command::new("docker")
             .args([
                 "ps",
@@ -72,6 +73,20 @@ impl Drop for Cleanup {
             for id in String::from_utf8_lossy(&out.stdout).split_whitespace() {
                 let _ = Command::new("docker").args(["rm", "-f", id]).output();
             }
+        }
+    }
+}
+
+/// Unmounts what the agent mounted under `dir` (tasks' secrets tmpfs), so
+/// the test's temporary directory can go.
+pub fn unmount_under(dir: &Path) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return;
+    };
+    let dir = dir.to_string_lossy();
+    for point in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {
+        if point.starts_with(dir.as_ref()) {
+            let _ = Command::new("umount").args(["-l", point]).output();
         }
     }
 }
@@ -92,7 +107,7 @@ pub async fn cleanup_when_registered(data_dir: &Path) -> Cleanup {
             .map(|s| s.trim().to_string())
     })
     .await;
-    Cleanup(id)
+    Cleanup(id, data_dir.to_path_buf())
 }
 
 /// `GET base+path` as JSON; `None` on any failure or non-2xx answer.
@@ -221,14 +236,16 @@ pub fn drover_at(endpoint: &str, prefix: &str, args: &[&str]) -> Proc {
 /// containers at the end.
 pub struct Cluster {
     pub store: Store,
-    pub data: tempfile::TempDir,
     pub etcd: TestEtcd,
     pub agent_args: Vec<String>,
     pub agent: Proc,
     /// The server's HTTP address (API and `/metrics`).
     pub server_addr: String,
     _server: Proc,
+    // Dropped after the agent is killed and before `data`: it unmounts
+    // what the agent mounted there.
     _cleanup: Cleanup,
+    pub data: tempfile::TempDir,
 }
 
 impl Cluster {
