@@ -24,6 +24,8 @@
 //! - [`secrets`]: cluster secrets (the agent API key, each node's key
 //!   derived from it), made once.
 //! - [`allocs`]: one allocation's status, found through its binding.
+//! - [`migrate`]: one-time moves of keys whose layout changed, run as a
+//!   server starts.
 //! - [`node_identity`]: a node's own etcd user and role, reaching only its
 //!   keys.
 //! - [`metrics`]: etcd request latency and errors, endpoint health and the
@@ -42,6 +44,7 @@ pub mod jobs;
 pub mod keys;
 pub mod lease;
 pub mod metrics;
+pub mod migrate;
 pub mod node_identity;
 pub mod reflector;
 pub mod secrets;

@@ -185,6 +185,13 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     let store = Store::connect(config.clone())
         .await
         .with_context(|| format!("connecting to etcd at {}", config.endpoints.join(",")))?;
+    match store.migrate_status_layout().await {
+        Ok(0) => {}
+        Ok(moved) => tracing::info!(moved, "moved allocation statuses to the per-node layout"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not move old-layout allocation statuses; the next start tries again")
+        }
+    }
     let name = args.name.clone().unwrap_or_else(hostname);
     let registry = super::metrics::process_registry()?;
     let metrics = ControllerMetrics::register(&registry).context("registering metrics")?;

@@ -248,3 +248,64 @@ async fn concurrent_commit_applies_every_unit_and_reports_failed_guards() {
     let last = store.get_raw(&k("n-0".into())).await.expect("get");
     assert_eq!(last.map(|kv| kv.value), Some(b"last".to_vec()));
 }
+
+/// Statuses in the old layout (`allocations-status/<ns>/<id>`) move under
+/// their node (or `_unbound`); one the agent already rewrote in the new
+/// layout wins; a second run finds nothing to move.
+#[tokio::test]
+async fn old_layout_statuses_move_under_their_node() {
+    use drover_api_types::alloc::{AllocationStatus, Binding, ClientStatus};
+    use drover_store::Versioned;
+    let (_etcd, store) = shared_store().await;
+    let keys = store.keys().clone();
+    let old = |id: &str| format!("{}/allocations-status/default/{id}", keys.prefix());
+    let status = |client_status| {
+        Versioned::new(AllocationStatus {
+            client_status,
+            ..Default::default()
+        })
+    };
+    let bind = |node: &str| {
+        Versioned::new(Binding {
+            node_id: node.into(),
+            ..Default::default()
+        })
+    };
+    for (id, node) in [
+        ("bound", Some("n1")),
+        ("unbound", None),
+        ("rewritten", Some("n2")),
+    ] {
+        store
+            .put_at(&old(id), &status(ClientStatus::Running))
+            .await
+            .expect("old status");
+        if let Some(node) = node {
+            store
+                .put_at(&keys.alloc_binding("default", id), &bind(node))
+                .await
+                .expect("binding");
+        }
+    }
+    let newer = keys.alloc_status(Some("n2"), "default", "rewritten");
+    store
+        .put_at(&newer, &status(ClientStatus::Complete))
+        .await
+        .expect("new status");
+
+    assert_eq!(store.migrate_status_layout().await.expect("migrate"), 3);
+    for (id, wanted) in [
+        ("bound", ClientStatus::Running),
+        ("unbound", ClientStatus::Running),
+        ("rewritten", ClientStatus::Complete),
+    ] {
+        let found = store
+            .alloc_status_of("default", id)
+            .await
+            .expect("read")
+            .unwrap_or_else(|| panic!("{id} moved"));
+        assert_eq!(found.value.client_status, wanted, "{id}");
+        assert!(store.get_raw(&old(id)).await.expect("read").is_none());
+    }
+    assert_eq!(store.migrate_status_layout().await.expect("again"), 0);
+}
