@@ -44,6 +44,7 @@ pub(crate) mod acl;
 pub(crate) mod allocs;
 pub(crate) mod children;
 pub(crate) mod consul;
+pub use consul::kv_usage::KvLimits;
 pub(crate) mod deployment_actions;
 pub(crate) mod deployments;
 pub(crate) mod error;
@@ -86,6 +87,9 @@ pub struct ApiState {
     /// How the server reaches agents (task logs): with the server's TLS
     /// settings when it has them; `None`, plain HTTP.
     pub agents: Option<reqwest::Client>,
+    /// How much the KV holds, and its caps.
+    pub kv_usage: consul::kv_usage::KvUsage,
+    pub kv_limits: consul::kv_usage::KvLimits,
 }
 
 impl ApiState {
@@ -93,7 +97,10 @@ impl ApiState {
     pub fn new(store: Store) -> ApiState {
         let feed = feed::Feed::start(&store);
         let catalog = crate::catalog_view::CatalogView::start(&store);
+        let kv_usage = consul::kv_usage::KvUsage::start(&store);
         ApiState {
+            kv_usage,
+            kv_limits: Default::default(),
             store,
             feed,
             catalog,
@@ -128,6 +135,12 @@ impl ApiState {
     /// The same state with ACLs on; call inside the runtime.
     pub fn with_acl(mut self) -> ApiState {
         self.acl = Some(acl::AclState::start(&self.store));
+        self
+    }
+
+    /// The same state under the server's own KV caps.
+    pub fn with_kv_limits(mut self, limits: consul::kv_usage::KvLimits) -> ApiState {
+        self.kv_limits = limits;
         self
     }
 

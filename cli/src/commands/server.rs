@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use drover_api_types::validate::JobLimits;
+use drover_apiserver::api::KvLimits;
 use drover_apiserver::dns::{self, DnsConfig};
 use drover_controllers::context::ServerOptions;
 use drover_controllers::manager::{self, ControllerMetrics, Enabled, ServerConfig};
@@ -101,6 +102,13 @@ pub struct Args {
     /// one job may ask for.
     #[arg(long, default_value_t = JobLimits::DEFAULT_MAX_JOB_ALLOCATIONS)]
     max_job_allocations: u64,
+    /// The most bytes the Consul-compatible KV may hold (values as
+    /// stored); a write past it is refused with 413.
+    #[arg(long, default_value_t = KvLimits::DEFAULT_MAX_BYTES)]
+    kv_max_bytes: u64,
+    /// The most keys the KV may hold.
+    #[arg(long, default_value_t = KvLimits::DEFAULT_MAX_KEYS)]
+    kv_max_keys: u64,
 }
 
 /// `--dns-addr`: an address, or off.
@@ -210,7 +218,12 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
     };
     let shutdown = shutdown_on_signal();
     let (leading, leading_rx) = tokio::sync::watch::channel(false);
-    let mut api = drover_apiserver::api::ApiState::new(store.clone()).with_limits(args.limits());
+    let mut api = drover_apiserver::api::ApiState::new(store.clone())
+        .with_limits(args.limits())
+        .with_kv_limits(KvLimits {
+            max_bytes: args.kv_max_bytes,
+            max_keys: args.kv_max_keys,
+        });
     if let Some(path) = &args.audit_log {
         let log =
             drover_apiserver::audit::AuditLog::open(path, args.audit_log_max_mb * 1024 * 1024)

@@ -144,3 +144,74 @@ async fn kv_commands_put_get_list_and_delete() {
     ok(&addr, &["delete", "app/", "--recurse"]);
     assert_eq!(text(ok(&addr, &["list"])), "other\n");
 }
+
+/// A server's KV caps hold: past `--kv-max-keys` or `--kv-max-bytes` a put
+/// is refused with the reason, and room comes back when keys go.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_kv_refuses_writes_past_its_caps() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let port = free_port();
+    let addr = format!("http://127.0.0.1:{port}");
+    let _server = Proc(
+        Command::new(DROVER)
+            .args([
+                "server",
+                &format!("--http-addr=127.0.0.1:{port}"),
+                "--dns-addr=127.0.0.1:0",
+                "--kv-max-keys=3",
+                "--kv-max-bytes=4096",
+            ])
+            .arg(format!("--etcd={}", etcd.endpoints.join(",")))
+            .arg(format!("--etcd-prefix={}", etcd.prefix))
+            .arg("--log-level=warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start drover server"),
+    );
+    eventually(30, "the server to answer", || {
+        let addr = addr.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || kv(&addr, &["list"], None))
+                .await
+                .ok()?;
+            out.status.success().then_some(())
+        }
+    })
+    .await;
+    ok(&addr, &["put", "a", "1"]);
+    ok(&addr, &["put", "b", "2"]);
+    ok(&addr, &["put", "c", "3"]);
+    // The usage follows a watch: wait until it has seen the three keys.
+    let full = eventually(10, "the fourth key refused", || {
+        let addr = addr.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || kv(&addr, &["put", "d", "4"], None))
+                .await
+                .ok()?;
+            (!out.status.success()).then(|| String::from_utf8_lossy(&out.stderr).to_string())
+        }
+    })
+    .await;
+    assert!(full.contains("--kv-max-keys"), "{full}");
+    ok(&addr, &["put", "a", "rewritten"]);
+
+    let big = vec![b'x'; 5000];
+    let out = kv(&addr, &["put", "b", "-"], Some(&big));
+    assert!(!out.status.success(), "5000 bytes past a 4096-byte cap");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("--kv-max-bytes"), "{said}");
+
+    ok(&addr, &["delete", "c"]);
+    eventually(10, "room for a new key", || {
+        let addr = addr.clone();
+        async move {
+            let out = tokio::task::spawn_blocking(move || kv(&addr, &["put", "d", "4"], None))
+                .await
+                .ok()?;
+            out.status.success().then_some(())
+        }
+    })
+    .await;
+}

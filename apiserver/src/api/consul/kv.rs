@@ -283,13 +283,16 @@ async fn put_key(
             ),
         ));
     }
-    let envelope = Envelope::new(&body, p.flags);
-    let guard = kv_core::put_guard(p.cas);
-    let written = match state
-        .store
-        .put_raw(&etcd_key(&state, &key), envelope.encode(), guard, None)
-        .await
+    let envelope = Envelope::new(&body, p.flags).encode();
+    let at = etcd_key(&state, &key);
+    if let Some(full) = state
+        .kv_usage
+        .refuse(state.kv_limits, &at, envelope.len() as u64)
     {
+        return Err(ConsulError(StatusCode::PAYLOAD_TOO_LARGE, full));
+    }
+    let guard = kv_core::put_guard(p.cas);
+    let written = match state.store.put_raw(&at, envelope, guard, None).await {
         Ok(_) => true,
         Err(StoreError::AlreadyExists { .. } | StoreError::Conflict { .. }) => false,
         Err(e) => return Err(e.into()),

@@ -13,7 +13,8 @@
 //! - [`entries`]: catalog and health answers in Consul's shapes (pure).
 //! - [`catalog`]: `/v1/catalog/*` and `/v1/agent/self`.
 //! - [`health`]: the `/v1/health/*` endpoints.
-//! - [`kv_core`] and [`kv`]: `/v1/kv/<key>`, kept in etcd under `kv/`.
+//! - [`kv_core`] and [`kv`]: `/v1/kv/<key>`, kept in etcd under `kv/`;
+//!   [`kv_usage`]: how much it holds, against the server's caps.
 
 pub mod catalog;
 pub mod entries;
@@ -21,6 +22,7 @@ pub mod filter;
 pub mod health;
 pub mod kv;
 pub mod kv_core;
+pub mod kv_usage;
 
 use std::time::Duration;
 
