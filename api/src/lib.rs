@@ -18,8 +18,10 @@
 //!   a node; namespaces.
 //! - [`events`]: one line of the event stream.
 //! - [`acl`]: ACL bootstrap, policies and tokens.
+//! - [`agent_logs`]: the URL a node's agent serves a task's logs at.
 
 pub mod acl;
+pub mod agent_logs;
 pub mod allocs;
 pub mod children;
 pub mod client;

@@ -218,7 +218,7 @@ async fn node_key(store: &drover_store::Store, node_id: &str) -> Result<String, 
         return Ok(own);
     }
     let master = store
-        .agent_api_key(None)
+        .agent_api_key()
         .await
         .map_err(unavailable)?
         .ok_or_else(|| unauthorized("no server has made the agent API key yet"))?;

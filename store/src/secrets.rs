@@ -6,15 +6,25 @@ use crate::error::StoreError;
 use crate::store::{Guard, Store};
 
 impl Store {
-    /// The agent API key. With `create` (a fresh random key), it is stored
-    /// first when absent; racing creators agree on whichever landed first.
-    /// `None` when absent and not created.
-    pub async fn agent_api_key(&self, create: Option<String>) -> Result<Option<String>> {
-        let key = self.keys().agent_api_key();
-        if let Some(kv) = self.get_raw(&key).await? {
-            return Ok(Some(String::from_utf8_lossy(&kv.value).into_owned()));
+    /// The agent API key, `None` while no server has made it.
+    pub async fn agent_api_key(&self) -> Result<Option<String>> {
+        let kv = self.get_raw(&self.keys().agent_api_key()).await?;
+        Ok(kv.map(|kv| String::from_utf8_lossy(&kv.value).into_owned()))
+    }
+
+    /// The agent API key, stored first when absent with the key `make`
+    /// returns (a fresh random one; called only then); racing creators
+    /// agree on whichever landed first. `None` when absent and `make` gave
+    /// nothing.
+    pub async fn agent_api_key_or_make(
+        &self,
+        make: impl FnOnce() -> Option<String>,
+    ) -> Result<Option<String>> {
+        if let Some(found) = self.agent_api_key().await? {
+            return Ok(Some(found));
         }
-        let Some(fresh) = create else {
+        let key = self.keys().agent_api_key();
+        let Some(fresh) = make() else {
             return Ok(None);
         };
         match self

@@ -147,15 +147,7 @@ async fn join(
     let username = store
         .create_node_identity(&request.node_id, &password)
         .await?;
-    let master = store
-        .agent_api_key(Some(random_secret()?))
-        .await?
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "the agent API key could not be made; try again",
-            )
-        })?;
+    let master = super::logs::master_key(store).await?;
     let node_key = drover_serve::agent_token::node_key(&master, &request.node_id);
     store.put_node_api_key(&request.node_id, &node_key).await?;
     tracing::info!(node = %request.node_id, user = %username, "a node joined with a join token");

@@ -9,6 +9,7 @@
 //! the node. An agent that cannot be reached is a 502 naming the node and
 //! the address tried.
 
+use drover_api::agent_logs::{agent_url, LogQuery};
 use drover_api_types::acl::Capability;
 use drover_api_types::alloc::MAX_LOG_TAIL;
 use std::collections::HashMap;
@@ -59,14 +60,6 @@ pub(crate) fn routes() -> Routes {
         )
 }
 
-/// What the agent is asked for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct LogQuery {
-    pub follow: bool,
-    pub stderr: bool,
-    pub tail: Option<u64>,
-}
-
 /// Parses the query (pure); `namespace` limits the allocation lookup.
 pub fn parse_query(query: &HashMap<String, String>) -> ApiResult<LogQuery> {
     let flag = |key: &str| -> ApiResult<bool> {
@@ -109,45 +102,26 @@ pub fn parse_query(query: &HashMap<String, String>) -> ApiResult<LogQuery> {
     })
 }
 
-/// The agent's URL for one task's logs (pure); `https` when the agent
-/// serves TLS.
-pub fn agent_url(
-    http_addr: &str,
-    tls: bool,
-    alloc: &str,
-    task: &str,
-    q: LogQuery,
-) -> Option<reqwest::Url> {
-    let scheme = if tls { "https" } else { "http" };
-    let mut url = reqwest::Url::parse(&format!("{scheme}://{http_addr}/")).ok()?;
-    url.path_segments_mut()
-        .ok()?
-        .clear()
-        .extend(["v1", "client", "logs", alloc, task]);
-    {
-        let mut pairs = url.query_pairs_mut();
-        pairs.append_pair("follow", if q.follow { "true" } else { "false" });
-        pairs.append_pair("stderr", if q.stderr { "true" } else { "false" });
-        if let Some(n) = q.tail {
-            pairs.append_pair("tail", &n.to_string());
-        }
-    }
-    Some(url)
-}
-
 /// A token for asking node `node_id`'s agent for `path`, signed with the
 /// agent API key (made here when no server has made it yet).
 async fn agent_token(store: &drover_store::Store, node_id: &str, path: &str) -> ApiResult<String> {
-    let fresh = drover_serve::agent_token::new_key()
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    let key = store.agent_api_key(Some(fresh)).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the agent API key could not be made; try again",
-        )
-    })?;
+    let key = master_key(store).await?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     Ok(drover_serve::agent_token::issue(&key, node_id, path, now))
+}
+
+/// The servers' master key for agent tokens, made (randomly) by the first
+/// server that needs it.
+pub(crate) async fn master_key(store: &drover_store::Store) -> ApiResult<String> {
+    let made = store
+        .agent_api_key_or_make(|| drover_serve::agent_token::new_key().ok())
+        .await?;
+    made.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the agent API key could not be made (the system's random source failed); try again",
+        )
+    })
 }
 
 /// The client the server reaches agents with: the one `drover server`
@@ -325,31 +299,5 @@ mod tests {
         assert!(parse_query(&q(&[("tail", "100000")])).is_ok());
         let e = parse_query(&q(&[("follw", "1")])).expect_err("typo");
         assert_eq!(e.field.as_deref(), Some("follw"));
-    }
-
-    #[test]
-    fn the_agent_url_escapes_segments_and_passes_the_query() {
-        let url = agent_url(
-            "10.0.0.5:4647",
-            false,
-            "a1",
-            "my task",
-            LogQuery {
-                follow: true,
-                stderr: true,
-                tail: Some(5),
-            },
-        )
-        .expect("url");
-        assert_eq!(
-            url.as_str(),
-            "http://10.0.0.5:4647/v1/client/logs/a1/my%20task?follow=true&stderr=true&tail=5"
-        );
-        assert!(agent_url("not a host", false, "a", "t", LogQuery::default()).is_none());
-        let tls = agent_url("10.0.0.5:4647", true, "a1", "t", LogQuery::default());
-        assert_eq!(
-            tls.map(|u| u.scheme().to_string()).as_deref(),
-            Some("https")
-        );
     }
 }

@@ -9,6 +9,7 @@
 //! Resolving ALLOC and TASK is shared with the apiserver
 //! ([`drover_api_types::resolve`]).
 
+use drover_api::agent_logs::{agent_url, LogQuery};
 use std::time::Duration;
 
 use anyhow::{bail, Context as _};
@@ -112,9 +113,8 @@ async fn logs(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
             env!("CARGO_PKG_VERSION")
         );
     }
-    let key = drover_serve::agent_token::new_key().map_err(anyhow::Error::msg)?;
     let key = store
-        .agent_api_key(Some(key))
+        .agent_api_key_or_make(|| drover_serve::agent_token::new_key().ok())
         .await
         .context("reading the agent API key")?
         .context("the agent API key could not be made; try again")?;
@@ -176,25 +176,17 @@ async fn stream(
     task: &str,
 ) -> anyhow::Result<()> {
     let addr = &node.spec.http_addr;
-    let scheme = if node.spec.http_tls { "https" } else { "http" };
-    let mut url = reqwest::Url::parse(&format!("{scheme}://{addr}/")).with_context(|| {
+    let query = LogQuery {
+        follow: args.follow,
+        stderr: args.stderr,
+        tail: args.tail,
+    };
+    let url = agent_url(addr, node.spec.http_tls, alloc, task, query).with_context(|| {
         format!(
             "node {} advertises a bad HTTP address {addr:?}",
             node.metadata.name
         )
     })?;
-    url.path_segments_mut()
-        .map_err(|()| anyhow::anyhow!("bad agent URL {addr:?}"))?
-        .clear()
-        .extend(["v1", "client", "logs", alloc, task]);
-    {
-        let mut q = url.query_pairs_mut();
-        q.append_pair("follow", if args.follow { "true" } else { "false" });
-        q.append_pair("stderr", if args.stderr { "true" } else { "false" });
-        if let Some(n) = args.tail {
-            q.append_pair("tail", &n.to_string());
-        }
-    }
     let client = api
         .tls_files()
         .client_builder()?

@@ -154,7 +154,7 @@ async fn logs_streams_a_tasks_stdout_stderr_tail_and_follow() {
     assert!(bare.starts_with("HTTP/1.0 401"), "{bare}");
     assert!(bare.contains("only to drover servers"), "{bare}");
     let key = store
-        .agent_api_key(None)
+        .agent_api_key()
         .await
         .expect("read the key")
         .expect("a server made the key");
