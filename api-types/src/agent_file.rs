@@ -16,9 +16,12 @@
 //!     allow_caps         = ["chown", "net_bind_service", "setuid", "setgid"]
 //!     pids_limit         = 2048
 //!     volumes { enabled = false }
+//!     allow_runtimes     = ["runc", "nvidia"]
 //!     # drover's own:
 //!     allow_host_network = false
 //!     allow_host_pid     = false
+//!     allow_host_ipc     = false
+//!     allow_devices      = false
 //!   }
 //! }
 //! ```
@@ -40,6 +43,9 @@ pub struct AgentFile {
     pub allow_host_network: Option<bool>,
     pub allow_host_pid: Option<bool>,
     pub allow_caps: Option<Vec<String>>,
+    pub allow_runtimes: Option<Vec<String>>,
+    pub allow_host_ipc: Option<bool>,
+    pub allow_devices: Option<bool>,
     pub pids_limit: Option<i64>,
     pub host_volumes: BTreeMap<String, HostVolume>,
     /// Settings in the file drover does not apply, each with what to do.
@@ -184,6 +190,22 @@ fn docker(
             "allow_privileged" => out.allow_privileged = bool_at(config, key, file)?,
             "allow_host_network" => out.allow_host_network = bool_at(config, key, file)?,
             "allow_host_pid" => out.allow_host_pid = bool_at(config, key, file)?,
+            "allow_host_ipc" => out.allow_host_ipc = bool_at(config, key, file)?,
+            "allow_devices" => out.allow_devices = bool_at(config, key, file)?,
+            "allow_runtimes" => {
+                let runtimes = value
+                    .as_array()
+                    .and_then(|items| {
+                        items
+                            .iter()
+                            .map(|r| r.as_str().map(str::to_string))
+                            .collect()
+                    })
+                    .ok_or_else(|| {
+                        format!("{file}: allow_runtimes must be a list of runtime names")
+                    })?;
+                out.allow_runtimes = Some(runtimes);
+            }
             "volumes" => {
                 for volumes in blocks(value) {
                     out.volumes_enabled = bool_at(volumes, "enabled", file)?;

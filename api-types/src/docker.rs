@@ -5,7 +5,7 @@
 
 /// The docker `config` keys the agent applies. Any other key is accepted by
 /// the parser but ignored, and `drover validate` warns about it.
-pub const APPLIED_CONFIG_KEYS: [&str; 21] = [
+pub const APPLIED_CONFIG_KEYS: [&str; 24] = [
     "image",
     "command",
     "args",
@@ -27,7 +27,58 @@ pub const APPLIED_CONFIG_KEYS: [&str; 21] = [
     "readonly_rootfs",
     "cap_add",
     "cap_drop",
+    "ipc_mode",
+    "devices",
+    "runtime",
 ];
+
+/// The most `devices` one task may map.
+pub const MAX_DEVICES: usize = 64;
+
+/// One `devices` entry: a device file of the node mapped into the task.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceEntry {
+    pub host_path: String,
+    /// Where the task sees it; the host path when not given.
+    pub container_path: String,
+    /// Some of `r`, `w`, `m`; `rwm` when not given.
+    pub cgroup_permissions: String,
+}
+
+/// Parses a task's `devices` list, as Nomad's docker driver takes it.
+pub fn parse_devices(value: &serde_json::Value) -> Result<Vec<DeviceEntry>, String> {
+    let list = value
+        .as_array()
+        .ok_or("a list of { host_path, container_path, cgroup_permissions }")?;
+    if list.len() > MAX_DEVICES {
+        return Err(format!("at most {MAX_DEVICES} devices, got {}", list.len()));
+    }
+    list.iter()
+        .map(|entry| {
+            let field = |key: &str| entry.get(key).and_then(serde_json::Value::as_str);
+            let host_path = field("host_path")
+                .filter(|p| p.starts_with("/dev/"))
+                .ok_or("each needs host_path, a device under /dev/")?;
+            let container_path = field("container_path").unwrap_or(host_path);
+            if !container_path.starts_with('/') {
+                return Err(format!(
+                    "container_path {container_path:?} must be absolute"
+                ));
+            }
+            let permissions = field("cgroup_permissions").unwrap_or("rwm");
+            if permissions.is_empty() || !permissions.chars().all(|c| "rwm".contains(c)) {
+                return Err(format!(
+                    "cgroup_permissions {permissions:?}: some of r, w and m"
+                ));
+            }
+            Ok(DeviceEntry {
+                host_path: host_path.to_string(),
+                container_path: container_path.to_string(),
+                cgroup_permissions: permissions.to_string(),
+            })
+        })
+        .collect()
+}
 
 /// Docker's bind mount options, by class: at most one of each may be given.
 const OPTION_CLASSES: [(&str, &[&str]); 4] = [

@@ -4,7 +4,9 @@
 //! A task asks for [`HostAccess`] by what its `config` says: `privileged`,
 //! host paths in `volumes` or `mount` (absolute, or relative ones that
 //! climb out of the task directory), `network_mode = "host"`, `pid_mode =
-//! "host"`. An agent allows none of them unless its operator says so, and
+//! "host"`, `ipc_mode = "host"`, `devices`; and a `runtime` outside the
+//! agent's `allow_runtimes`. An agent allows none of them unless its
+//! operator says so, and
 //! publishes what it allows as docker driver attributes
 //! ([`HostAccess::attribute`], as Nomad's `driver.docker.volumes.enabled`),
 //! so placement never puts a task on a node that would refuse it; the
@@ -30,14 +32,20 @@ pub enum HostAccess {
     HostNetwork,
     /// `pid_mode = "host"`: the node's processes.
     HostPid,
+    /// `ipc_mode = "host"`: the node's shared memory and semaphores.
+    HostIpc,
+    /// `devices`: the node's device files.
+    Devices,
 }
 
 impl HostAccess {
-    pub const ALL: [HostAccess; 4] = [
+    pub const ALL: [HostAccess; 6] = [
         HostAccess::Privileged,
         HostAccess::HostPaths,
         HostAccess::HostNetwork,
         HostAccess::HostPid,
+        HostAccess::HostIpc,
+        HostAccess::Devices,
     ];
 
     /// The docker driver attribute a node sets (to `"1"`) when its agent
@@ -48,6 +56,8 @@ impl HostAccess {
             HostAccess::HostPaths => "driver.docker.volumes.enabled",
             HostAccess::HostNetwork => "driver.docker.network.host.enabled",
             HostAccess::HostPid => "driver.docker.pid.host.enabled",
+            HostAccess::HostIpc => "driver.docker.ipc.host.enabled",
+            HostAccess::Devices => "driver.docker.devices.enabled",
         }
     }
 
@@ -58,6 +68,8 @@ impl HostAccess {
             HostAccess::HostPaths => "volumes disabled",
             HostAccess::HostNetwork => "host network disabled",
             HostAccess::HostPid => "host pid namespace disabled",
+            HostAccess::HostIpc => "host ipc namespace disabled",
+            HostAccess::Devices => "devices disabled",
         }
     }
 
@@ -68,6 +80,8 @@ impl HostAccess {
             HostAccess::HostPaths => "--docker-volumes-enabled",
             HostAccess::HostNetwork => "--docker-allow-host-network",
             HostAccess::HostPid => "--docker-allow-host-pid",
+            HostAccess::HostIpc => "--docker-allow-host-ipc",
+            HostAccess::Devices => "--docker-allow-devices",
         }
     }
 }
@@ -103,6 +117,14 @@ pub const DOCKER_DEFAULT_CAPS: [&str; 14] = [
 /// The node attribute listing the capabilities tasks may have.
 pub const ALLOW_CAPS_ATTRIBUTE: &str = "driver.docker.allow_caps";
 
+/// The node attribute listing the container runtimes tasks may ask for.
+pub const ALLOW_RUNTIMES_ATTRIBUTE: &str = "driver.docker.allow_runtimes";
+
+/// Nomad's default `allow_runtimes`.
+pub fn default_allow_runtimes() -> Vec<String> {
+    vec!["runc".into(), "nvidia".into()]
+}
+
 /// What an agent allows: no [`HostAccess`] and [`default_allow_caps`] by
 /// default.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,6 +133,8 @@ pub struct HostPolicy {
     /// Capabilities a task's container may have (lower case, without
     /// `CAP_`); `all` allows every one.
     pub caps: BTreeSet<String>,
+    /// Container runtimes a task may ask for (`runtime`).
+    pub runtimes: BTreeSet<String>,
 }
 
 impl Default for HostPolicy {
@@ -118,6 +142,7 @@ impl Default for HostPolicy {
         HostPolicy {
             allowed: BTreeSet::new(),
             caps: default_allow_caps().into_iter().collect(),
+            runtimes: default_allow_runtimes().into_iter().collect(),
         }
     }
 }
@@ -138,14 +163,23 @@ impl HostPolicy {
         self.caps.contains("all") || self.caps.contains(&cap_name(cap))
     }
 
+    /// Whether a task may ask for container runtime `runtime`.
+    pub fn allows_runtime(&self, runtime: &str) -> bool {
+        self.runtimes.contains(runtime)
+    }
+
     /// The driver attributes that publish it: `"1"` for each allowed
-    /// access, and the capabilities, comma-separated.
+    /// access, and the capabilities and runtimes, comma-separated.
     pub fn attributes(&self) -> impl Iterator<Item = (&'static str, String)> + '_ {
         let caps = self.caps.iter().cloned().collect::<Vec<_>>().join(",");
+        let runtimes = self.runtimes.iter().cloned().collect::<Vec<_>>().join(",");
         self.allowed
             .iter()
             .map(|a| (a.attribute(), "1".to_string()))
-            .chain(std::iter::once((ALLOW_CAPS_ATTRIBUTE, caps)))
+            .chain([
+                (ALLOW_CAPS_ATTRIBUTE, caps),
+                (ALLOW_RUNTIMES_ATTRIBUTE, runtimes),
+            ])
     }
 
     /// Reads a node's docker driver attributes back (`"1"` or `"true"`; no
@@ -166,8 +200,29 @@ impl HostPolicy {
                     .collect(),
                 None => HostPolicy::default().caps,
             },
+            runtimes: match attributes.get(ALLOW_RUNTIMES_ATTRIBUTE) {
+                Some(list) => list
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                None => HostPolicy::default().runtimes,
+            },
         }
     }
+}
+
+/// The container runtime a docker task's `runtime` asks for, if any.
+pub fn runtime_asked(task: &Task) -> Option<String> {
+    if task.driver != "docker" {
+        return None;
+    }
+    task.config
+        .get("runtime")
+        .and_then(Value::as_str)
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
 }
 
 /// The capabilities a docker task's `cap_add` asks for (as written,
@@ -224,6 +279,16 @@ pub fn asked_by(task: &Task) -> BTreeSet<HostAccess> {
     }
     if config.get("pid_mode").and_then(Value::as_str) == Some("host") {
         asked.insert(HostAccess::HostPid);
+    }
+    if config.get("ipc_mode").and_then(Value::as_str) == Some("host") {
+        asked.insert(HostAccess::HostIpc);
+    }
+    if config
+        .get("devices")
+        .and_then(Value::as_array)
+        .is_some_and(|d| !d.is_empty())
+    {
+        asked.insert(HostAccess::Devices);
     }
     if bind_sources(config).any(|s| is_host_path(&s)) {
         asked.insert(HostAccess::HostPaths);
@@ -304,6 +369,16 @@ mod tests {
                 serde_json::json!({"pid_mode": "host"}),
                 vec![HostAccess::HostPid],
             ),
+            (
+                serde_json::json!({"ipc_mode": "host"}),
+                vec![HostAccess::HostIpc],
+            ),
+            (serde_json::json!({"ipc_mode": "private"}), vec![]),
+            (
+                serde_json::json!({"devices": [{"host_path": "/dev/fuse"}]}),
+                vec![HostAccess::Devices],
+            ),
+            (serde_json::json!({"devices": []}), vec![]),
         ];
         for (config, want) in cases {
             let task = docker_task(config.clone());
@@ -334,6 +409,9 @@ mod tests {
         assert!(all.allows_cap("sys_admin"));
         let task = docker_task(serde_json::json!({"cap_add": ["SYS_ADMIN", "cap_net_raw"]}));
         assert_eq!(caps_asked(&task), ["sys_admin", "net_raw"]);
+        let task = docker_task(serde_json::json!({"runtime": "runsc"}));
+        assert_eq!(runtime_asked(&task).as_deref(), Some("runsc"));
+        assert!(HostPolicy::default().allows_runtime("runc"));
     }
 
     #[test]
@@ -341,7 +419,9 @@ mod tests {
         let policy = HostPolicy {
             allowed: [HostAccess::HostPaths, HostAccess::Privileged].into(),
             caps: ["chown".to_string(), "sys_admin".to_string()].into(),
+            runtimes: ["runc".to_string(), "runsc".to_string()].into(),
         };
+        assert!(policy.allows_runtime("runsc") && !policy.allows_runtime("nvidia"));
         let attributes = policy
             .attributes()
             .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -256,6 +256,23 @@ fn validate_docker_config(report: &mut Report, path: &str, task: &Task, ports: &
             "pid_mode must be \"host\" (or left out for the container's own PID namespace)",
         );
     }
+    if let Some(mode) = task.config.get("ipc_mode") {
+        let known = ["", "host", "private", "shareable", "none"];
+        if !mode.as_str().is_some_and(|m| known.contains(&m)) {
+            report.error(
+                path,
+                "ipc_mode must be \"host\", \"private\", \"shareable\" or \"none\"",
+            );
+        }
+    }
+    if let Some(devices) = task.config.get("devices") {
+        if let Err(why) = crate::docker::parse_devices(devices) {
+            report.error(path, format!("devices: {why}"));
+        }
+    }
+    if task.config.get("runtime").is_some_and(|r| !r.is_string()) {
+        report.error(path, "runtime must be a runtime's name (e.g. \"runsc\")");
+    }
     for key in task.config.keys() {
         if !crate::docker::APPLIED_CONFIG_KEYS.contains(&key.as_str()) {
             report.warning(

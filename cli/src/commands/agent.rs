@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use drover_api_types::agent_file::{self, AgentFile};
-use drover_api_types::host_access::{cap_name, default_allow_caps, HostAccess, HostPolicy};
+use drover_api_types::host_access::{
+    cap_name, default_allow_caps, default_allow_runtimes, HostAccess, HostPolicy,
+};
 use drover_api_types::node::HostVolume;
 use drover_node_agent::agent::{self, AgentConfig};
 use drover_node_agent::fingerprint;
@@ -85,6 +87,16 @@ pub struct Args {
     /// Let jobs see this node's processes (`pid_mode = "host"`).
     #[arg(long)]
     docker_allow_host_pid: bool,
+    /// Let jobs share this node's IPC namespace (`ipc_mode = "host"`).
+    #[arg(long)]
+    docker_allow_host_ipc: bool,
+    /// Let jobs map this node's device files (`devices`).
+    #[arg(long)]
+    docker_allow_devices: bool,
+    /// The container runtimes jobs may ask for with `runtime`
+    /// (comma-separated, Nomad's `allow_runtimes`).
+    #[arg(long, value_delimiter = ',', default_values_t = default_allow_runtimes())]
+    docker_allow_runtimes: Vec<String>,
     /// A directory templates may read absolute `source` paths from
     /// (repeatable); without one, sources stay in the allocation.
     #[arg(long = "template-source-dir", value_name = "DIR")]
@@ -147,7 +159,19 @@ fn host_policy(args: &Args, file: &AgentFile) -> (HostPolicy, Option<i64>) {
             on(args.docker_allow_host_pid, file.allow_host_pid),
             HostAccess::HostPid,
         ),
+        (
+            on(args.docker_allow_host_ipc, file.allow_host_ipc),
+            HostAccess::HostIpc,
+        ),
+        (
+            on(args.docker_allow_devices, file.allow_devices),
+            HostAccess::Devices,
+        ),
     ];
+    let runtimes = match &file.allow_runtimes {
+        Some(listed) if args.docker_allow_runtimes == default_allow_runtimes() => listed,
+        _ => &args.docker_allow_runtimes,
+    };
     let caps = match &file.allow_caps {
         Some(listed) if args.docker_allow_caps == default_allow_caps() => listed,
         _ => &args.docker_allow_caps,
@@ -163,6 +187,11 @@ fn host_policy(args: &Args, file: &AgentFile) -> (HostPolicy, Option<i64>) {
             .map(|(_, access)| access)
             .collect(),
         caps: caps.iter().map(|c| cap_name(c)).collect(),
+        runtimes: runtimes
+            .iter()
+            .map(|r| r.trim().to_string())
+            .filter(|r| !r.is_empty())
+            .collect(),
     };
     (policy, (pids > 0).then_some(pids))
 }

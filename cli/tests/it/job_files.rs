@@ -120,3 +120,57 @@ async fn a_container_removed_from_outside_restarts_after_the_delay() {
     assert!(kinds.contains(&"Restarting"), "{kinds:?}");
     cluster.stop(&job).await;
 }
+
+/// `logs { max_files = 2, max_file_size = 1 }`: a task writing megabytes
+/// leaves at most two files of about a megabyte on the node.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_rotation_keeps_a_chatty_task_under_its_cap() {
+    let cluster = Cluster::start(ADDRESS).await;
+    let mut task = shell_task(
+        "main",
+        "yes 0123456789012345678901234567890123456789 | head -c 8000000; echo done > /alloc/out; exec sleep 3600",
+    );
+    task.logs.max_files = 2;
+    task.logs.max_file_size = 1;
+    let job = job_of("chatty", vec![task]);
+    cluster.submit(&job).await;
+    let (alloc, _) = cluster
+        .alloc_when("chatty", "front", "the allocation running", |s| {
+            s.client_status == ClientStatus::Running
+        })
+        .await;
+    let out = cluster.alloc_dir(&alloc).join("out");
+    eventually(60, "the task done writing", || async {
+        std::fs::read_to_string(&out).ok().filter(|t| t == "done\n")
+    })
+    .await;
+    let container = format!("main-{}", alloc.metadata.uid);
+    let log_path = docker_inspect(&container, "{{.LogPath}}");
+    let dir = std::path::Path::new(&log_path)
+        .parent()
+        .expect("the log's directory");
+    let name = std::path::Path::new(&log_path)
+        .file_name()
+        .expect("the log's name")
+        .to_string_lossy()
+        .into_owned();
+    let files: Vec<(String, u64)> = std::fs::read_dir(dir)
+        .expect("the container's directory")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(&name))
+        .map(|e| {
+            let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+            (e.file_name().to_string_lossy().into_owned(), len)
+        })
+        .collect();
+    let total: u64 = files.iter().map(|(_, len)| len).sum();
+    // 8 MB of output is about 17 MB as Docker's JSON lines; two files of
+    // 1 MiB (plus the line that crossed the size) remain.
+    assert!(files.len() <= 2, "{files:?}");
+    assert!(
+        total <= 2 * 1024 * 1024 + 64 * 1024,
+        "{total} bytes: {files:?}"
+    );
+    assert!(total > 1024 * 1024, "the log was written: {files:?}");
+    cluster.stop(&job).await;
+}

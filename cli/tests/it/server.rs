@@ -462,7 +462,7 @@ fn an_unknown_controller_name_is_refused_before_anything_starts() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         stderr.contains("--disable-controller \"placment\": no such controller")
-            && stderr.contains("job, placement, node-lifecycle, drain"),
+            && stderr.contains("job, placement, node-jobs, node-lifecycle, drain"),
         "{stderr}"
     );
 }

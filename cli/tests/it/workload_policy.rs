@@ -20,7 +20,7 @@ const ADDRESS: &str = "127.0.0.81";
 
 /// `(job name, config keys, the reason placement gives)`.
 fn asking_jobs() -> Vec<(Job, &'static str)> {
-    let cases: [(&str, serde_json::Value, &str); 6] = [
+    let cases: [(&str, serde_json::Value, &str); 9] = [
         (
             "rootfs",
             serde_json::json!({"volumes": ["/:/host:ro"]}),
@@ -50,6 +50,21 @@ fn asking_jobs() -> Vec<(Job, &'static str)> {
             "sysadmin",
             serde_json::json!({"cap_add": ["SYS_ADMIN"]}),
             "driver.docker: capability sys_admin not allowed",
+        ),
+        (
+            "hostipc",
+            serde_json::json!({"ipc_mode": "host"}),
+            "driver.docker: host ipc namespace disabled",
+        ),
+        (
+            "devices",
+            serde_json::json!({"devices": [{"host_path": "/dev/null", "container_path": "/dev/xnull"}]}),
+            "driver.docker: devices disabled",
+        ),
+        (
+            "gvisor",
+            serde_json::json!({"runtime": "runsc"}),
+            "driver.docker: runtime runsc not allowed",
         ),
     ];
     cases
@@ -129,6 +144,16 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
     });
     let store = &cluster.store;
     let keys = store.keys();
+    // Bound as placement binds: the binding (which the node-jobs
+    // controller copies the job for) and the node's copy of the allocation.
+    let binding_key = keys.alloc_binding("default", &forced.metadata.uid);
+    store
+        .put_at(
+            &binding_key,
+            &Versioned::new(bound.binding.clone().expect("bound")),
+        )
+        .await
+        .expect("the binding");
     store
         .put_at(
             &keys.node_alloc(&node_id, "default", &forced.metadata.uid),
@@ -165,6 +190,10 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
         )
         .await
         .expect("unforce");
+    store
+        .delete_raw(&binding_key, drover_store::Guard::None)
+        .await
+        .expect("unbind");
     cluster.stop(&forced_job).await;
 
     // The operator allows each: the agent republishes its node, and every
@@ -173,22 +202,28 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
     let config = cluster.data.path().join("client.hcl");
     std::fs::write(
         &config,
-        "plugin \"docker\" {\n  config {\n    allow_privileged = true\n    allow_caps = [\"all\"]\n    volumes {\n      enabled = true\n    }\n  }\n}\n",
+        "plugin \"docker\" {\n  config {\n    allow_privileged = true\n    allow_caps = [\"all\"]\n    allow_runtimes = [\"runc\", \"runsc\"]\n    volumes {\n      enabled = true\n    }\n  }\n}\n",
     )
     .expect("config file");
     cluster
         .agent_args
         .push(format!("--config={}", config.display()));
-    cluster
-        .agent_args
-        .extend(["--docker-allow-host-network", "--docker-allow-host-pid"].map(String::from));
+    cluster.agent_args.extend(
+        [
+            "--docker-allow-host-network",
+            "--docker-allow-host-pid",
+            "--docker-allow-host-ipc",
+            "--docker-allow-devices",
+        ]
+        .map(String::from),
+    );
     cluster.restart_agent();
     for (job, _) in &jobs {
         let name = &job.metadata.name;
-        if name == "root" {
+        if name == "root" || name == "gvisor" {
             // This machine's Docker cannot start privileged containers at
-            // all ("unable to apply caps"): placed, and not refused by the
-            // agent, is what can be seen here.
+            // all ("unable to apply caps") and has no runsc: placed, and
+            // not refused by the agent, is what can be seen here.
             let (_, status) = cluster
                 .alloc_when(name, "front", "root placed and tried", |s| {
                     s.task_states
@@ -216,6 +251,22 @@ async fn what_reaches_beyond_the_allocation_runs_only_where_the_operator_allows_
             "{{.HostConfig.NetworkMode}}"
         ),
         "host"
+    );
+    let hostipc = the_allocation(&cluster, "hostipc").await;
+    assert_eq!(
+        docker_inspect(
+            &format!("main-{}", hostipc.metadata.uid),
+            "{{.HostConfig.IpcMode}}"
+        ),
+        "host"
+    );
+    let devices = the_allocation(&cluster, "devices").await;
+    assert_eq!(
+        docker_inspect(
+            &format!("main-{}", devices.metadata.uid),
+            "{{range .HostConfig.Devices}}{{.PathOnHost}}:{{.PathInContainer}}{{end}}"
+        ),
+        "/dev/null:/dev/xnull"
     );
     for (job, _) in &jobs {
         cluster.stop(job).await;

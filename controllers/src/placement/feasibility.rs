@@ -11,7 +11,7 @@
 //! `distinct_hosts`, `distinct_property <property>`, then the bin-pack
 //! dimensions (see `resources`).
 
-use drover_api_types::host_access::{asked_by, caps_asked, HostPolicy};
+use drover_api_types::host_access::{asked_by, caps_asked, runtime_asked, HostPolicy};
 use drover_api_types::job::{Constraint, ConstraintOperator};
 use drover_api_types::node::NodeState;
 use drover_api_types::{Job, Node, TaskGroup};
@@ -93,8 +93,10 @@ fn check_host_access(node: &Node, group: &TaskGroup) -> Result<(), Reason> {
     let asks: Vec<_> = group
         .tasks
         .iter()
-        .map(|t| (asked_by(t), caps_asked(t)))
-        .filter(|(access, caps)| !access.is_empty() || !caps.is_empty())
+        .map(|t| (asked_by(t), caps_asked(t), runtime_asked(t)))
+        .filter(|(access, caps, runtime)| {
+            !access.is_empty() || !caps.is_empty() || runtime.is_some()
+        })
         .collect();
     if asks.is_empty() {
         return Ok(());
@@ -105,13 +107,18 @@ fn check_host_access(node: &Node, group: &TaskGroup) -> Result<(), Reason> {
         .get("docker")
         .map(|d| HostPolicy::from_attributes(&d.attributes))
         .unwrap_or_default();
-    for (access, caps) in asks {
+    for (access, caps, runtime) in asks {
         if let Some(refused) = access.into_iter().find(|a| !policy.allows(*a)) {
             return Err(filtered(format!("driver.docker: {}", refused.disabled())));
         }
         if let Some(cap) = caps.into_iter().find(|c| !policy.allows_cap(c)) {
             return Err(filtered(format!(
                 "driver.docker: capability {cap} not allowed"
+            )));
+        }
+        if let Some(runtime) = runtime.filter(|r| !policy.allows_runtime(r)) {
+            return Err(filtered(format!(
+                "driver.docker: runtime {runtime} not allowed"
             )));
         }
     }

@@ -117,6 +117,47 @@ fn capabilities(
     Ok(())
 }
 
+/// `ipc_mode`, `devices` and `runtime`: each beyond the container's own
+/// only as the policy allows.
+fn host_extras(
+    ctx: &TaskContext<'_>,
+    policy: &AgentPolicy<'_>,
+    expand: &dyn Fn(&str) -> String,
+    spec: &mut ContainerSpec,
+) -> Result<(), SpecError> {
+    let task = ctx.task;
+    if let Some(v) = task.config.get("ipc_mode") {
+        let mode = expand(&string(task, "ipc_mode", v)?);
+        namespace_mode(ctx, policy, "ipc_mode", &mode, HostAccess::HostIpc)?;
+        spec.ipc_mode = (!mode.is_empty()).then_some(mode);
+    }
+    if let Some(v) = task.config.get("devices") {
+        let devices =
+            drover_api_types::docker::parse_devices(v).map_err(|reason| SpecError::BadField {
+                task: task.name.clone(),
+                field: format!("devices ({reason})"),
+                expected: "a list of { host_path, container_path, cgroup_permissions }",
+            })?;
+        if !devices.is_empty() {
+            allowed(task, policy, HostAccess::Devices, "devices")?;
+        }
+        spec.devices = devices;
+    }
+    if let Some(v) = task.config.get("runtime") {
+        let runtime = expand(&string(task, "runtime", v)?);
+        if !runtime.is_empty() && !policy.host.allows_runtime(&runtime) {
+            return Err(SpecError::HostAccessRefused {
+                task: task.name.clone(),
+                what: format!("runtime {runtime:?}"),
+                disabled: "runtime not in allow_runtimes",
+                flag: "--docker-allow-runtimes",
+            });
+        }
+        spec.runtime = (!runtime.is_empty()).then_some(runtime);
+    }
+    Ok(())
+}
+
 /// `Ok` when the policy allows `access`; else the refusal naming `what`
 /// the task asked and the flag that would allow it.
 fn allowed(
@@ -308,6 +349,7 @@ pub fn container_spec(
         namespace_mode(ctx, policy, "pid_mode", &mode, HostAccess::HostPid)?;
         spec.pid_mode = (!mode.is_empty()).then_some(mode);
     }
+    host_extras(ctx, policy, &expand, &mut spec)?;
     let asked_pids = match field("pids_limit") {
         Some(v) => Some(
             v.as_i64()
@@ -686,6 +728,21 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
     // default log options until something else replaces them).
     if let Some(pid) = &spec.pid_mode {
         add("pid_mode", pid);
+    }
+    if let Some(ipc) = &spec.ipc_mode {
+        add("ipc_mode", ipc);
+    }
+    for d in &spec.devices {
+        add(
+            "device",
+            &format!(
+                "{}:{}:{}",
+                d.host_path, d.container_path, d.cgroup_permissions
+            ),
+        );
+    }
+    if let Some(runtime) = &spec.runtime {
+        add("runtime", runtime);
     }
     if let Some(cpus) = &spec.cpuset_cpus {
         add("cpuset", cpus);

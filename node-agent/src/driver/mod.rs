@@ -156,6 +156,12 @@ pub struct ContainerSpec {
     pub working_dir: Option<String>,
     /// `pid_mode = "host"`.
     pub pid_mode: Option<String>,
+    /// `ipc_mode` (`host` only where the policy allows it).
+    pub ipc_mode: Option<String>,
+    /// The node's device files mapped in (only where the policy allows).
+    pub devices: Vec<drover_api_types::docker::DeviceEntry>,
+    /// A container runtime other than Docker's default.
+    pub runtime: Option<String>,
     /// The cores reserved with `resources.cores`, as Docker's cpuset
     /// (`"0,1"`).
     pub cpuset_cpus: Option<String>,

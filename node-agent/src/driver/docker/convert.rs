@@ -5,7 +5,8 @@
 use std::collections::HashMap;
 
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, HostConfig, HostConfigLogConfig, PortBinding,
+    ContainerCreateBody, ContainerInspectResponse, DeviceMapping, HostConfig, HostConfigLogConfig,
+    PortBinding,
 };
 use chrono::{DateTime, Datelike, Utc};
 
@@ -90,6 +91,18 @@ pub(crate) fn create_body(spec: &ContainerSpec) -> Result<ContainerCreateBody, D
         network_mode: spec.network_mode.clone(),
         privileged: Some(spec.privileged),
         pid_mode: spec.pid_mode.clone(),
+        ipc_mode: spec.ipc_mode.clone(),
+        devices: (!spec.devices.is_empty()).then(|| {
+            spec.devices
+                .iter()
+                .map(|d| DeviceMapping {
+                    path_on_host: Some(d.host_path.clone()),
+                    path_in_container: Some(d.container_path.clone()),
+                    cgroup_permissions: Some(d.cgroup_permissions.clone()),
+                })
+                .collect()
+        }),
+        runtime: spec.runtime.clone(),
         cpuset_cpus: spec.cpuset_cpus.clone(),
         log_config,
         // No setuid binary in the image can gain what its user lacks.
@@ -260,6 +273,13 @@ mod tests {
             privileged: true,
             stop_signal: Some("SIGINT".into()),
             working_dir: Some("/local".into()),
+            ipc_mode: Some("host".into()),
+            devices: vec![drover_api_types::docker::DeviceEntry {
+                host_path: "/dev/fuse".into(),
+                container_path: "/dev/fuse".into(),
+                cgroup_permissions: "rwm".into(),
+            }],
+            runtime: Some("runsc".into()),
             pid_mode: Some("host".into()),
             cpuset_cpus: Some("0,1".into()),
             log: Some(crate::driver::LogOptions {
@@ -323,6 +343,11 @@ mod tests {
             ])
         );
         assert_eq!(hc.pid_mode.as_deref(), Some("host"));
+        assert_eq!(hc.ipc_mode.as_deref(), Some("host"));
+        assert_eq!(hc.runtime.as_deref(), Some("runsc"));
+        let devices = hc.devices.as_ref().expect("devices");
+        assert_eq!(devices[0].path_on_host.as_deref(), Some("/dev/fuse"));
+        assert_eq!(devices[0].cgroup_permissions.as_deref(), Some("rwm"));
         assert_eq!(hc.cpuset_cpus.as_deref(), Some("0,1"));
         let log = hc.log_config.expect("log config");
         assert_eq!(log.typ.as_deref(), Some("json-file"));
