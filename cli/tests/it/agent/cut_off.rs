@@ -326,14 +326,18 @@ async fn an_allocation_with_lost_after_waits_unknown_and_comes_back_as_it_was() 
         Some(NodeState::Ready)
     );
     // Settled: the original is the one allocation running, in the
-    // container it had before the cut.
-    tokio::time::sleep(Duration::from_secs(3)).await;
-    let running = running_of(store, "web").await;
-    let ids: Vec<&str> = running
-        .iter()
-        .map(|(a, _)| a.metadata.uid.as_str())
-        .collect();
-    assert_eq!(ids, vec![alloc.metadata.uid.as_str()]);
+    // container it had before the cut. (The replacement, if it started
+    // before it was told to give way, takes its kill_timeout to stop:
+    // busybox httpd is PID 1 and ignores SIGTERM.)
+    eventually(30, "the original the one running", || async {
+        let running = running_of(store, "web").await;
+        let ids: Vec<String> = running
+            .iter()
+            .map(|(a, _)| a.metadata.uid.clone())
+            .collect();
+        (ids == vec![alloc.metadata.uid.clone()]).then_some(())
+    })
+    .await;
     assert_eq!(
         docker_inspect(&container, "{{.State.StartedAt}}"),
         started,
