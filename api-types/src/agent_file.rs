@@ -180,6 +180,19 @@ fn bool_at(
     }
 }
 
+/// A list of strings, or the error naming `key` and what it must hold.
+fn names(value: &Value, file: &str, key: &str, what: &str) -> Result<Vec<String>, String> {
+    value
+        .as_array()
+        .and_then(|items| {
+            items
+                .iter()
+                .map(|c| c.as_str().map(str::to_string))
+                .collect()
+        })
+        .ok_or_else(|| format!("{file}: {key} must be a list of {what}"))
+}
+
 fn docker(
     out: &mut AgentFile,
     config: &serde_json::Map<String, Value>,
@@ -193,18 +206,7 @@ fn docker(
             "allow_host_ipc" => out.allow_host_ipc = bool_at(config, key, file)?,
             "allow_devices" => out.allow_devices = bool_at(config, key, file)?,
             "allow_runtimes" => {
-                let runtimes = value
-                    .as_array()
-                    .and_then(|items| {
-                        items
-                            .iter()
-                            .map(|r| r.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .ok_or_else(|| {
-                        format!("{file}: allow_runtimes must be a list of runtime names")
-                    })?;
-                out.allow_runtimes = Some(runtimes);
+                out.allow_runtimes = Some(names(value, file, key, "runtime names")?);
             }
             "volumes" => {
                 for volumes in blocks(value) {
@@ -216,18 +218,7 @@ fn docker(
                 }
             }
             "allow_caps" => {
-                let caps = value
-                    .as_array()
-                    .and_then(|items| {
-                        items
-                            .iter()
-                            .map(|c| c.as_str().map(str::to_string))
-                            .collect()
-                    })
-                    .ok_or_else(|| {
-                        format!("{file}: allow_caps must be a list of capability names")
-                    })?;
-                out.allow_caps = Some(caps);
+                out.allow_caps = Some(names(value, file, key, "capability names")?);
             }
             "pids_limit" => {
                 out.pids_limit = Some(value.as_i64().filter(|n| *n >= 0).ok_or_else(|| {

@@ -57,24 +57,18 @@ fn text(bytes: Vec<u8>) -> String {
     String::from_utf8(bytes).expect("utf-8")
 }
 
-fn fails(addr: &str, args: &[&str]) -> String {
-    let out = kv(addr, args, None);
-    assert!(!out.status.success(), "drover kv {args:?} succeeded");
-    String::from_utf8_lossy(&out.stderr).to_string()
-}
-
-#[tokio::test(flavor = "multi_thread")]
-async fn kv_commands_put_get_list_and_delete() {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+/// A `drover server` with `extra` flags, once it answers; and its address.
+async fn serving(etcd: &TestEtcd, extra: &[&str]) -> (Proc, String) {
     let port = free_port();
     let addr = format!("http://127.0.0.1:{port}");
-    let _server = Proc(
+    let server = Proc(
         Command::new(DROVER)
             .args([
                 "server",
                 &format!("--http-addr=127.0.0.1:{port}"),
                 "--dns-addr=127.0.0.1:0",
             ])
+            .args(extra)
             .arg(format!("--etcd={}", etcd.endpoints.join(",")))
             .arg(format!("--etcd-prefix={}", etcd.prefix))
             .arg("--log-level=warn")
@@ -94,6 +88,19 @@ async fn kv_commands_put_get_list_and_delete() {
         }
     })
     .await;
+    (server, addr)
+}
+
+fn fails(addr: &str, args: &[&str]) -> String {
+    let out = kv(addr, args, None);
+    assert!(!out.status.success(), "drover kv {args:?} succeeded");
+    String::from_utf8_lossy(&out.stderr).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kv_commands_put_get_list_and_delete() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let (_server, addr) = serving(&etcd, &[]).await;
 
     assert_eq!(
         text(ok(&addr, &["put", "app/config", "hello"])),
@@ -150,36 +157,7 @@ async fn kv_commands_put_get_list_and_delete() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_kv_refuses_writes_past_its_caps() {
     let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let port = free_port();
-    let addr = format!("http://127.0.0.1:{port}");
-    let _server = Proc(
-        Command::new(DROVER)
-            .args([
-                "server",
-                &format!("--http-addr=127.0.0.1:{port}"),
-                "--dns-addr=127.0.0.1:0",
-                "--kv-max-keys=3",
-                "--kv-max-bytes=4096",
-            ])
-            .arg(format!("--etcd={}", etcd.endpoints.join(",")))
-            .arg(format!("--etcd-prefix={}", etcd.prefix))
-            .arg("--log-level=warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start drover server"),
-    );
-    eventually(30, "the server to answer", || {
-        let addr = addr.clone();
-        async move {
-            let out = tokio::task::spawn_blocking(move || kv(&addr, &["list"], None))
-                .await
-                .ok()?;
-            out.status.success().then_some(())
-        }
-    })
-    .await;
+    let (_server, addr) = serving(&etcd, &["--kv-max-keys=3", "--kv-max-bytes=4096"]).await;
     ok(&addr, &["put", "a", "1"]);
     ok(&addr, &["put", "b", "2"]);
     ok(&addr, &["put", "c", "3"]);
