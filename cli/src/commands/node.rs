@@ -109,6 +109,13 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
             runtime()?.block_on(client.eligibility(&e.node, e.enable))?,
         ),
         NodeCommand::JoinToken(JoinTokenCommand::Create(c)) => {
+            let most = drover_api_types::join::MAX_JOIN_TOKEN_TTL_SECS;
+            anyhow::ensure!(
+                c.ttl.as_secs() <= most,
+                "--ttl {}s: a join token lives at most {}h (7 days)",
+                c.ttl.as_secs(),
+                most / 3600
+            );
             let request = JoinTokenRequest {
                 ttl_seconds: Some(c.ttl.as_secs().max(1)),
                 uses: Some(c.uses),
