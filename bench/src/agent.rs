@@ -185,7 +185,7 @@ async fn bench_in(args: &AgentArgs, scratch: &Path, docker: &Docker) -> anyhow::
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rss_idle_mb = agent.rss_mb();
 
-    write_job(&store, args.allocs).await?;
+    write_job(&store, args.allocs, &node.id).await?;
     let running = RunningWatch::start(&store).await?;
     let bench = Bench {
         store: &store,
@@ -498,13 +498,18 @@ fn millis(from: SystemTime, to: SystemTime) -> f64 {
     }
 }
 
-async fn write_job(store: &Store, count: usize) -> anyhow::Result<()> {
+async fn write_job(store: &Store, count: usize, node_id: &str) -> anyhow::Result<()> {
     let job = bench_job(count);
     let bytes = job.encode().context("encoding the job")?;
     let keys = store.keys();
     let mut batch = store.batch();
-    // The agent reads the allocation's job version first, as the
-    // apiserver keeps every version.
+    // The agent reads its node's copy of the job version (the node-jobs
+    // controller writes it once a binding names the version; written here
+    // up front, as no server runs).
+    batch.put(
+        keys.node_job(node_id, NAMESPACE, JOB, job.metadata.version),
+        bytes.clone(),
+    );
     batch.put(
         keys.job_version(NAMESPACE, JOB, job.metadata.version),
         bytes.clone(),
