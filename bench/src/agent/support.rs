@@ -207,6 +207,15 @@ pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
+        // The agent's tasks' secrets/ tmpfs mounts first, or the directory
+        // cannot go.
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let root = self.0.to_string_lossy();
+        for point in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {
+            if point.starts_with(root.as_ref()) {
+                let _ = Command::new("umount").args(["-l", point]).status();
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
