@@ -121,6 +121,15 @@ pub mod collections {
 /// was never bound (no node id, a UUID, can be this).
 pub const UNBOUND_NODE: &str = "_unbound";
 
+/// A status key split by [`Keys::parse_alloc_status`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusKey<'a> {
+    /// `None` for an allocation never bound.
+    pub node: Option<Cow<'a, str>>,
+    pub namespace: Cow<'a, str>,
+    pub id: Cow<'a, str>,
+}
+
 /// What a node's etcd role may do with one key or prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeGrant {
@@ -369,6 +378,31 @@ impl Keys {
         self.key(c::SECRETS, &["agent-api-key"])
     }
 
+    /// Every key an allocation's status may sit at: under `node_id` when
+    /// bound (`None`: never bound) and under [`UNBOUND_NODE`], so a delete
+    /// of both leaves none behind whichever wrote it.
+    pub fn alloc_status_keys(&self, node_id: Option<&str>, ns: &str, id: &str) -> Vec<String> {
+        let mut out = vec![self.alloc_status(None, ns, id)];
+        if let Some(node) = node_id {
+            out.push(self.alloc_status(Some(node), ns, id));
+        }
+        out
+    }
+
+    /// The parts of a status key; `None` for any other key.
+    pub fn parse_alloc_status<'a>(&self, key: &'a str) -> Option<StatusKey<'a>> {
+        let parsed = self.parse(key)?;
+        if parsed.collection != c::ALLOCATIONS_STATUS {
+            return None;
+        }
+        let [node, namespace, id]: [Cow<'a, str>; 3] = parsed.segments.try_into().ok()?;
+        Some(StatusKey {
+            node: (node != UNBOUND_NODE).then_some(node),
+            namespace,
+            id,
+        })
+    }
+
     /// Splits a key under this prefix; `None` for keys outside it.
     pub fn parse<'a>(&self, key: &'a str) -> Option<ParsedKey<'a>> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
@@ -458,6 +492,22 @@ mod tests {
         assert_eq!(
             k.alloc_status(None, "prod", "a1"),
             "/drover/allocations-status/_unbound/prod/a1"
+        );
+        let status = k.alloc_status(Some("n1"), "prod", "a1");
+        assert_eq!(
+            k.parse_alloc_status(&status),
+            Some(StatusKey {
+                node: Some("n1".into()),
+                namespace: "prod".into(),
+                id: "a1".into()
+            })
+        );
+        let unbound = k.alloc_status(None, "prod", "a1");
+        assert_eq!(k.parse_alloc_status(&unbound).map(|s| s.node), Some(None));
+        assert_eq!(k.parse_alloc_status(&k.alloc_binding("prod", "a1")), None);
+        assert_eq!(
+            k.alloc_status_keys(Some("n1"), "prod", "a1"),
+            [unbound, status]
         );
         assert_eq!(
             k.node_job("n1", "prod", "web", 3),

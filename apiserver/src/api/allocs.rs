@@ -107,13 +107,17 @@ async fn by_id<T: DeserializeOwned>(
     let list = store.list_raw(&prefix).await?;
     let mut out = HashMap::new();
     for kv in &list.items {
-        let Some(parsed) = keys.parse(&kv.key) else {
-            continue;
+        let named = match by_node {
+            true => keys
+                .parse_alloc_status(&kv.key)
+                .map(|status| (status.namespace, status.id)),
+            false => keys
+                .parse(&kv.key)
+                .and_then(|p| <[_; 2]>::try_from(p.segments).ok())
+                .map(|[ns, id]| (ns, id)),
         };
-        let (key_ns, id) = match parsed.segments.as_slice() {
-            [key_ns, id] if !by_node => (key_ns, id),
-            [_node, key_ns, id] if by_node => (key_ns, id),
-            _ => continue,
+        let Some((key_ns, id)) = named else {
+            continue;
         };
         if ns.is_some_and(|ns| ns != key_ns.as_ref()) {
             continue;

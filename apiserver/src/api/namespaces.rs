@@ -183,18 +183,16 @@ async fn used_by(store: &Store, ns: &str) -> ApiResult<QuotaUse> {
     let statuses = store
         .list_raw(&keys.collection(c::ALLOCATIONS_STATUS))
         .await?;
-    let terminal: HashSet<&str> = statuses
+    let terminal: HashSet<String> = statuses
         .items
         .iter()
-        .filter(|kv| {
-            keys.parse(&kv.key)
-                .is_some_and(|p| matches!(p.segments.as_slice(), [_, of, _] if of == ns))
-        })
         .filter(|kv| {
             kv.decode::<Versioned<AllocationStatus>>()
                 .is_ok_and(|s| s.value.client_status.is_terminal())
         })
-        .filter_map(|kv| kv.key.rsplit('/').next())
+        .filter_map(|kv| keys.parse_alloc_status(&kv.key))
+        .filter(|status| status.namespace == ns)
+        .map(|status| status.id.into_owned())
         .collect();
     let bindings = store
         .list_raw(&keys.collection_prefix(c::ALLOCATIONS_BINDING, &[ns]))

@@ -9,7 +9,6 @@ use std::hash::Hash;
 use std::sync::{Arc, OnceLock};
 
 use drover_api_types::Allocation;
-use drover_store::keys::{collections as c, UNBOUND_NODE};
 
 use super::informer::{Change, Hook};
 use super::{ClusterView, ObjectKey};
@@ -95,25 +94,23 @@ impl ClusterView {
     /// status key (after its node), a deployment's admin key, a job's
     /// placement key.
     pub fn object_key_at(&self, key: &str) -> Option<ObjectKey> {
+        if let Some(status) = self.keys.parse_alloc_status(key) {
+            return Some(ObjectKey::new(
+                status.namespace.as_ref(),
+                status.id.as_ref(),
+            ));
+        }
         let parsed = self.keys.parse(key)?;
         match parsed.segments.as_slice() {
             [ns, id] => Some(ObjectKey::new(ns.as_ref(), id.as_ref())),
-            [_node, ns, id] if parsed.collection == c::ALLOCATIONS_STATUS => {
-                Some(ObjectKey::new(ns.as_ref(), id.as_ref()))
-            }
             _ => None,
         }
     }
 
     /// The node a status key sits under; `None` for an unbound allocation's.
     pub fn status_node_at(&self, key: &str) -> Option<String> {
-        let parsed = self.keys.parse(key)?;
-        match parsed.segments.as_slice() {
-            [node, _, _] if parsed.collection == c::ALLOCATIONS_STATUS && node != UNBOUND_NODE => {
-                Some(node.to_string())
-            }
-            _ => None,
-        }
+        let status = self.keys.parse_alloc_status(key)?;
+        status.node.map(|n| n.into_owned())
     }
 
     /// The allocation a binding or status key belongs to, if the view has it.

@@ -217,10 +217,11 @@ impl Units {
         for (k, node) in &plan.orphan_parts {
             let mut unit = Atomic::new()
                 .guard(keys.alloc(&k.namespace, &k.name), Guard::Absent)
-                .delete(keys.alloc_binding(&k.namespace, &k.name))
-                .delete(keys.alloc_status(None, &k.namespace, &k.name));
+                .delete(keys.alloc_binding(&k.namespace, &k.name));
+            for status in keys.alloc_status_keys(node.as_deref(), &k.namespace, &k.name) {
+                unit = unit.delete(status);
+            }
             if let Some(node) = node {
-                unit = unit.delete(keys.alloc_status(Some(node), &k.namespace, &k.name));
                 unit = unit.delete(keys.node_alloc(node, &k.namespace, &k.name));
             }
             u.first.push(("orphan_part", 1, fence(unit)?));
@@ -294,10 +295,11 @@ fn alloc_unit(keys: &Keys, a: &AllocGc) -> Atomic {
     let mut unit = Atomic::new()
         .guard(keys.alloc(ns, id), Guard::Revision(a.revision))
         .delete(keys.alloc(ns, id))
-        .delete(keys.alloc_binding(ns, id))
-        .delete(keys.alloc_status(None, ns, id));
+        .delete(keys.alloc_binding(ns, id));
+    for status in keys.alloc_status_keys(a.node.as_deref(), ns, id) {
+        unit = unit.delete(status);
+    }
     if let Some(node) = &a.node {
-        unit = unit.delete(keys.alloc_status(Some(node), ns, id));
         unit = unit.delete(keys.node_alloc(node, ns, id));
     }
     with_job_guard(unit, keys.job(&a.job.namespace, &a.job.name), a.job_guard)

@@ -333,12 +333,13 @@ impl JobController {
                     Guard::Revision(a.metadata.resource_version),
                 )
                 .delete(keys.alloc(ns, id))
-                .delete(keys.alloc_binding(ns, id))
-                .delete(keys.alloc_status(None, ns, id));
-            if let Some(b) = &a.binding {
-                unit = unit
-                    .delete(keys.node_alloc(&b.node_id, ns, id))
-                    .delete(keys.alloc_status(Some(&b.node_id), ns, id));
+                .delete(keys.alloc_binding(ns, id));
+            let node = a.binding.as_ref().map(|b| b.node_id.as_str());
+            for status in keys.alloc_status_keys(node, ns, id) {
+                unit = unit.delete(status);
+            }
+            if let Some(node) = node {
+                unit = unit.delete(keys.node_alloc(node, ns, id));
             }
             if !purge {
                 // The job was read as gone: it must still be (see
