@@ -30,6 +30,7 @@ use crate::nodes::{
     DrainRequest, EligibilityRequest, JoinRequest, JoinResponse, JoinTokenRequest,
     JoinTokenResponse, SchedulingResponse,
 };
+use crate::operator::ScrapeTokenResponse;
 use crate::plan::{PlanRequest, PlanResponse};
 use crate::versions::{JobVersions, RevertRequest};
 use crate::views::{AllocationView, NodeDetail, NodeView};
@@ -343,6 +344,23 @@ impl Client {
     /// Trades a join token for this node's own etcd credentials.
     pub async fn join(&self, request: &JoinRequest) -> Result<JoinResponse> {
         self.post("/v1/node/join", &[], request).await
+    }
+
+    // Operator.
+
+    /// The metrics scrape token (management), made on first use.
+    pub async fn scrape_token(&self) -> Result<ScrapeTokenResponse> {
+        Ok(self.get("/v1/operator/scrape-token", &[]).await?.value)
+    }
+
+    /// Replaces the metrics scrape token (management).
+    pub async fn rotate_scrape_token(&self) -> Result<ScrapeTokenResponse> {
+        self.post(
+            "/v1/operator/scrape-token/rotate",
+            &[],
+            &serde_json::json!({}),
+        )
+        .await
     }
 
     // Namespaces.

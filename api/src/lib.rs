@@ -19,6 +19,7 @@
 //! - [`events`]: one line of the event stream.
 //! - [`acl`]: ACL bootstrap, policies and tokens.
 //! - [`agent_logs`]: the URL a node's agent serves a task's logs at.
+//! - [`operator`]: the metrics scrape token.
 
 pub mod acl;
 pub mod agent_logs;
@@ -33,6 +34,7 @@ pub mod job_actions;
 pub mod jobs;
 pub mod namespaces;
 pub mod nodes;
+pub mod operator;
 pub mod plan;
 pub mod versions;
 pub mod views;

@@ -64,7 +64,7 @@ pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: 
     if let (false, Some(api)) = (state.metrics_public, &api) {
         metrics_route = metrics_route.route_layer(axum::middleware::from_fn_with_state(
             api.clone(),
-            crate::api::acl::operator_read,
+            crate::api::scrape_token::metrics_access,
         ));
     }
     let base = Router::new()

@@ -61,6 +61,8 @@ pub struct AgentConfig {
     /// How it serves: TLS (`--tls-cert`, `--tls-key`, `--tls-client-ca`,
     /// as the server's) and the header deadline.
     pub http_options: drover_serve::Options,
+    /// Who may read `/metrics` (`--metrics-public`, mutual TLS).
+    pub metrics_access: crate::http::MetricsAccess,
     /// Where the agent registers its metrics; its HTTP API serves this
     /// registry at `/metrics` (the binary may add its own, e.g. build info).
     pub registry: prometheus::Registry,
@@ -168,6 +170,7 @@ pub async fn run(
         tasks.spawn(crate::http::serve(
             listener,
             config.http_options.clone(),
+            config.metrics_access,
             shared.clone(),
             shutdown.clone(),
         ));

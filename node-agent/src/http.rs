@@ -2,7 +2,9 @@
 //!
 //! - `GET /v1/agent/health` → `{"ok":true}`.
 //! - `GET /metrics` → the agent's metrics (Prometheus text format; see
-//!   [`crate::metrics`]).
+//!   [`crate::metrics`]), to callers presenting the cluster's scrape token
+//!   (`Authorization: Bearer`, [`drover_serve::scrape_token`]) unless the
+//!   agent serves them openly ([`MetricsAccess`]).
 //! - `GET /v1/client/logs/{alloc_id}/{task}?follow=true&stderr=true&tail=N`
 //!   streams one task's stdout (or its stderr) as chunked `text/plain`.
 //!
@@ -103,8 +105,23 @@ pub fn container_name(task: &str, alloc_id: &str) -> String {
     format!("{task}-{alloc_id}")
 }
 
+/// Who may read the agent's `/metrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Callers presenting the scrape token (the default).
+    #[default]
+    ScrapeToken,
+    /// Anyone who connects: `--metrics-public`, or mutual TLS, where every
+    /// connection already holds a certificate from the operator's CA.
+    Open,
+}
+
 /// The API's routes over the agent's shared state.
-pub fn router(shared: Arc<Shared>, shutdown: watch::Receiver<bool>) -> Router {
+pub fn router(
+    shared: Arc<Shared>,
+    metrics_access: MetricsAccess,
+    shutdown: watch::Receiver<bool>,
+) -> Router {
     Router::new()
         .route("/v1/agent/health", get(health))
         .route("/metrics", get(metrics))
@@ -114,12 +131,44 @@ pub fn router(shared: Arc<Shared>, shutdown: watch::Receiver<bool>) -> Router {
             shared,
             shutdown,
             key: Default::default(),
+            metrics_access,
+            scrape_digest: Default::default(),
         })
 }
 
+/// Whether the request may read the metrics.
+async fn may_scrape(api: &Api, headers: &HeaderMap) -> Result<(), Response> {
+    if api.metrics_access == MetricsAccess::Open {
+        return Ok(());
+    }
+    let refused = |message: &str| {
+        error(
+            StatusCode::UNAUTHORIZED,
+            format!("{message}: the agent's metrics need the cluster's scrape token as a bearer token (drover operator scrape-token)"),
+        )
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(drover_serve::scrape_token::bearer)
+        .ok_or_else(|| refused("no token"))?;
+    let read = api.shared.store.scrape_token_digest();
+    match api.scrape_digest.check(presented, read).await {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(refused("not the scrape token")),
+        Err(e) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("reading the scrape token's digest: {e}"),
+        )),
+    }
+}
+
 /// The agent's metrics in Prometheus' text format.
-async fn metrics(State(api): State<Api>) -> Response {
+async fn metrics(State(api): State<Api>, headers: HeaderMap) -> Response {
     use prometheus::Encoder as _;
+    if let Err(refused) = may_scrape(&api, &headers).await {
+        return refused;
+    }
     let mut body = Vec::new();
     match prometheus::TextEncoder::new().encode(&api.shared.metrics.registry.gather(), &mut body) {
         Ok(()) => ([(header::CONTENT_TYPE, prometheus::TEXT_FORMAT)], body).into_response(),
@@ -135,6 +184,7 @@ async fn metrics(State(api): State<Api>) -> Response {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     options: drover_serve::Options,
+    metrics_access: MetricsAccess,
     shared: Arc<Shared>,
     shutdown: watch::Receiver<bool>,
 ) {
@@ -142,8 +192,8 @@ pub async fn serve(
         .local_addr()
         .map_or_else(|_| "?".to_string(), |a| a.to_string());
     let tls = options.tls.is_some();
-    tracing::info!(%addr, tls, "agent HTTP API listening");
-    let app = router(shared, shutdown.clone());
+    tracing::info!(%addr, tls, ?metrics_access, "agent HTTP API listening");
+    let app = router(shared, metrics_access, shutdown.clone());
     if let Err(e) = drover_serve::serve(listener, app, options, shutdown).await {
         tracing::error!(%addr, error = %e, "agent HTTP API failed");
     }
@@ -155,6 +205,9 @@ struct Api {
     shutdown: watch::Receiver<bool>,
     /// The agent API key, as last read from etcd.
     key: Arc<tokio::sync::RwLock<Option<String>>>,
+    metrics_access: MetricsAccess,
+    /// The scrape token's digest, as last read from etcd.
+    scrape_digest: Arc<drover_serve::scrape_token::DigestCache>,
 }
 
 async fn stopped(mut shutdown: watch::Receiver<bool>) {

@@ -7,10 +7,12 @@
 //! # Layout
 //! - [`serve`]: the accept loop.
 //! - [`agent_token`]: server-issued credentials for the agents' HTTP APIs.
+//! - [`scrape_token`]: the token metrics scrapers present to `/metrics`.
 //! - [`tls`]: a listener's TLS (and mutual TLS) configuration from PEM
 //!   files.
 
 pub mod agent_token;
+pub mod scrape_token;
 pub mod tls;
 
 use std::sync::Arc;

@@ -33,6 +33,8 @@
 //! | `acl-tokens/<sha256 of the secret>`         | ACL token | apiserver (operators)            |
 //! | `acl-bootstrap/done`                        | marker    | apiserver, once                  |
 //! | `join-tokens/<sha256 of the secret>`        | join token| apiserver (operators)            |
+//! | `secrets/scrape-token`                      | secret    | servers (the metrics scrape token)|
+//! | `scrape-token-digest`                       | sha256    | servers, read by every node      |
 //!
 //! Generic kinds ([`ApiObject`]) follow `<PLURAL>/<ns>/<name>` when
 //! namespaced and `<PLURAL>/<name>` otherwise, so `Keys::object::<Job>` and
@@ -43,7 +45,9 @@
 //! id (`nodes/<id>`, `nodes-heartbeat/<id>`, `nodes-api-key/<id>`) or under a
 //! prefix that starts with it (`node-allocs/<id>/`, `node-jobs/<id>/`,
 //! `allocations-status/<id>/`), so etcd's RBAC can give each node a role
-//! that reaches its own state and nothing else ([`Keys::node_grants`]). A
+//! that reaches its own state and nothing else ([`Keys::node_grants`]). The
+//! one shared key every node reads is `scrape-token-digest`: the sha256 of
+//! the token scrapers present, which tells a reader nothing it could use. A
 //! status the servers write for an allocation never bound to a node (ended
 //! before placement) sits under [`UNBOUND_NODE`], which no node id (a UUID)
 //! can equal. The job copies under `node-jobs/` are what a node may read of
@@ -115,6 +119,9 @@ pub mod collections {
     pub const NODES_API_KEY: &str = "nodes-api-key";
     /// One-use join tokens by the hash of their secret.
     pub const JOIN_TOKENS: &str = "join-tokens";
+    /// The sha256 of the metrics scrape token (`secrets/scrape-token`):
+    /// what agents check a scraper's bearer token against.
+    pub const SCRAPE_TOKEN_DIGEST: &str = "scrape-token-digest";
 }
 
 /// The node segment of a status the servers wrote for an allocation that
@@ -294,8 +301,9 @@ impl Keys {
         self.key(c::JOIN_TOKENS, &[secret_hash])
     }
 
-    /// Everything a node's etcd role needs: read its assignments, job copies
-    /// and API key; write its record, heartbeat and allocations' statuses.
+    /// Everything a node's etcd role needs: read its assignments, job copies,
+    /// API key and the scrape token's digest; write its record, heartbeat and
+    /// allocations' statuses.
     pub fn node_grants(&self, node_id: &str) -> Vec<NodeGrant> {
         let grant = |key: String, prefix: bool, write: bool| NodeGrant { key, prefix, write };
         vec![
@@ -305,6 +313,7 @@ impl Keys {
             grant(self.node_allocs_prefix(node_id), true, false),
             grant(self.node_jobs_prefix(node_id), true, false),
             grant(self.node_alloc_status_prefix(node_id), true, true),
+            grant(self.scrape_token_digest(), false, false),
         ]
     }
     /// One entry of a node's assignment index.
@@ -376,6 +385,13 @@ impl Keys {
     }
     pub fn agent_api_key(&self) -> String {
         self.key(c::SECRETS, &["agent-api-key"])
+    }
+    /// The token metrics scrapers present to the agents (servers only).
+    pub fn scrape_token(&self) -> String {
+        self.key(c::SECRETS, &["scrape-token"])
+    }
+    pub fn scrape_token_digest(&self) -> String {
+        self.key(c::SCRAPE_TOKEN_DIGEST, &[])
     }
 
     /// Every key an allocation's status may sit at: under `node_id` when

@@ -6,6 +6,8 @@
 
 use etcd_client::Permission;
 
+use crate::keys::NodeGrant;
+
 use crate::endpoints::Retry;
 use crate::error::{Result, StoreError};
 use crate::store::Store;
@@ -57,17 +59,7 @@ impl Store {
             _ => {}
         }
         for grant in self.keys().node_grants(node_id) {
-            let permission = match (grant.write, grant.prefix) {
-                (true, true) => Permission::read_write(grant.key.clone()).with_prefix(),
-                (true, false) => Permission::read_write(grant.key.clone()),
-                (false, true) => Permission::read(grant.key.clone()).with_prefix(),
-                (false, false) => Permission::read(grant.key.clone()),
-            };
-            self.request("role grant", &grant.key, Retry::IfNotSent, |mut client| {
-                let (name, permission) = (name.clone(), permission.clone());
-                async move { client.role_grant_permission(name, permission).await }
-            })
-            .await?;
+            self.grant(&name, &grant).await?;
         }
         self.request("user add", &name, Retry::IfNotSent, |mut client| {
             let (name, password) = (name.clone(), password.to_string());
@@ -80,5 +72,61 @@ impl Store {
         })
         .await?;
         Ok(name)
+    }
+
+    async fn grant(&self, role: &str, grant: &NodeGrant) -> Result<()> {
+        let permission = match (grant.write, grant.prefix) {
+            (true, true) => Permission::read_write(grant.key.clone()).with_prefix(),
+            (true, false) => Permission::read_write(grant.key.clone()),
+            (false, true) => Permission::read(grant.key.clone()).with_prefix(),
+            (false, false) => Permission::read(grant.key.clone()),
+        };
+        self.request("role grant", &grant.key, Retry::IfNotSent, |mut client| {
+            let (role, permission) = (role.to_string(), permission.clone());
+            async move { client.role_grant_permission(role, permission).await }
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Grants every node role what [`Keys::node_grants`](crate::Keys::node_grants)
+    /// names today and the role lacks, so nodes that joined before a
+    /// release added a key keep working after the servers are upgraded.
+    /// One read per node role, a grant only where one is missing. Returns
+    /// how many grants were added.
+    pub async fn refresh_node_grants(&self) -> Result<usize> {
+        let roles = self
+            .request(
+                "role list",
+                "",
+                Retry::Idempotent,
+                |mut client| async move { client.role_list().await },
+            )
+            .await?;
+        let prefix = node_user("");
+        let mut added = 0;
+        for role in roles.roles() {
+            let Some(node_id) = role.strip_prefix(&prefix) else {
+                continue;
+            };
+            let held = self
+                .request("role get", role, Retry::Idempotent, |mut client| {
+                    let role = role.clone();
+                    async move { client.role_get(role).await }
+                })
+                .await?;
+            let held: Vec<Vec<u8>> = held
+                .permissions()
+                .iter()
+                .map(|p| p.key().to_vec())
+                .collect();
+            for grant in self.keys().node_grants(node_id) {
+                if !held.iter().any(|k| k == grant.key.as_bytes()) {
+                    self.grant(role, &grant).await?;
+                    added += 1;
+                }
+            }
+        }
+        Ok(added)
     }
 }

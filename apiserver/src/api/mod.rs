@@ -20,6 +20,8 @@
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
 //! - [`join`]: `/v1/node/join-tokens` and `/v1/node/join`: a node trades a
 //!   join token for its own etcd user.
+//! - [`scrape_token`]: `/v1/operator/scrape-token` (+ `/rotate`): the token
+//!   metrics scrapers present to agents; the gate of the server's `/metrics`.
 //! - [`namespaces`]: namespaces as objects, `/v1/namespaces`,
 //!   `/v1/namespace/{name}`; what a new job needs of its namespace.
 //! - [`events`]: `/v1/event/stream`, newline-delimited JSON.
@@ -37,8 +39,9 @@
 //!   request and answer body, defined in the `drover-api` crate (the wire
 //!   contract and its typed client); the handler modules re-export theirs.
 //!
-//! Only [`ApiState`] and [`routes`] are public: `drover server`
-//! needs nothing else, and the handlers are the API's business.
+//! Only [`ApiState`], [`routes`] and [`scrape_token::ensure`] are public:
+//! `drover server` needs nothing else, and the handlers are the API's
+//! business.
 
 pub(crate) mod acl;
 pub(crate) mod allocs;
@@ -62,6 +65,7 @@ pub(crate) mod plan;
 pub(crate) mod query;
 pub(crate) mod register;
 pub(crate) mod route;
+pub mod scrape_token;
 pub(crate) mod services;
 pub(crate) mod versions;
 pub use drover_api::views;
@@ -90,6 +94,8 @@ pub struct ApiState {
     /// How much the KV holds, and its caps.
     pub kv_usage: consul::kv_usage::KvUsage,
     pub kv_limits: consul::kv_usage::KvLimits,
+    /// The scrape token's digest as last read, for the server's `/metrics`.
+    pub scrape_digest: std::sync::Arc<drover_serve::scrape_token::DigestCache>,
 }
 
 impl ApiState {
@@ -108,6 +114,7 @@ impl ApiState {
             acl: None,
             audit: None,
             agents: None,
+            scrape_digest: Default::default(),
         }
     }
 
@@ -181,6 +188,7 @@ fn all() -> route::Routes {
         .merge(logs::routes())
         .merge(nodes::routes())
         .merge(join::routes())
+        .merge(scrape_token::routes())
         .merge(namespaces::routes())
         .merge(events::routes())
         .merge(openapi::routes())

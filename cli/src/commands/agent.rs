@@ -15,6 +15,7 @@ use drover_node_agent::agent::{self, AgentConfig};
 use drover_node_agent::fingerprint;
 use drover_node_agent::gc::GcPolicy;
 use drover_node_agent::heartbeat::{self, NodeAgentConfig};
+use drover_node_agent::http::MetricsAccess;
 use drover_node_agent::simulate::{Simulator, SimulatorConfig};
 use drover_store::Store;
 
@@ -134,6 +135,12 @@ pub struct Args {
     /// servers) get in.
     #[command(flatten)]
     tls: TlsArgs,
+    /// Serve /metrics to anyone who reaches the agent's HTTP API, without
+    /// the scrape token (drover operator scrape-token). Per-task usage and
+    /// job names are then readable by every workload that reaches this
+    /// node. Mutual TLS (--tls-client-ca) opens it to certificate holders.
+    #[arg(long)]
+    metrics_public: bool,
 }
 
 /// What the flags allow tasks to ask of this node (pure).
@@ -214,6 +221,16 @@ fn config_file(args: &Args) -> anyhow::Result<AgentFile> {
         tracing::warn!(config = %path.display(), "{warning}");
     }
     Ok(file)
+}
+
+/// Who may read the agent's `/metrics` (pure): everyone with
+/// `--metrics-public` or under mutual TLS, else scrape-token holders.
+fn metrics_access(public: bool, mutual_tls: bool) -> MetricsAccess {
+    if public || mutual_tls {
+        MetricsAccess::Open
+    } else {
+        MetricsAccess::ScrapeToken
+    }
 }
 
 /// `--docker-pids-limit`'s default.
@@ -332,6 +349,7 @@ fn agent_config(args: &Args) -> anyhow::Result<AgentConfig> {
             ..drover_serve::Options::default()
         },
         registry: super::metrics::process_registry()?,
+        metrics_access: metrics_access(args.metrics_public, args.tls.tls_client_ca.is_some()),
     })
 }
 

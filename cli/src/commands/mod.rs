@@ -23,6 +23,7 @@ mod logs;
 mod metrics;
 mod namespace;
 mod node;
+mod operator;
 mod output;
 mod periodic;
 mod plan;
@@ -98,6 +99,8 @@ enum Command {
     Acl(acl::Args),
     /// A CA and certificates for TLS: `tls ca create`, `tls cert create --server`.
     Tls(tls::Args),
+    /// Cluster-wide settings: the metrics scrape token.
+    Operator(operator::Args),
     /// Print the version.
     Version,
 }
@@ -128,6 +131,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Namespace(args) => namespace::run(&args, &cli.api),
         Command::Acl(args) => acl::run(&args, &cli.api),
         Command::Tls(args) => tls::run(&args),
+        Command::Operator(args) => operator::run(&args, &cli.api),
         Command::Version => {
             println!("drover {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)

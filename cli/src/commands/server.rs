@@ -188,6 +188,24 @@ pub fn run(args: &Args) -> anyhow::Result<std::process::ExitCode> {
     Ok(std::process::ExitCode::SUCCESS)
 }
 
+/// What agents need of the servers besides their assignments: the scrape
+/// token's digest they check Prometheus against, and, on nodes that joined
+/// before a release added a key to their grants, that grant. In the
+/// background: neither holds the server's start up, and both are retried
+/// at the next start.
+async fn prepare_node_access(store: Store) {
+    if let Err(e) = drover_apiserver::api::scrape_token::ensure(&store).await {
+        tracing::warn!(error = %e, "could not make the metrics scrape token; agents refuse scrapers until a server does");
+    }
+    match store.refresh_node_grants().await {
+        Ok(0) => {}
+        Ok(added) => tracing::info!(added, "granted joined nodes' etcd roles their new keys"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not check the joined nodes' etcd roles (servers need etcd's root role); the next start tries again")
+        }
+    }
+}
+
 async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<()> {
     let config = args.etcd.config();
     let store = Store::connect(config.clone())
@@ -200,6 +218,7 @@ async fn serve(args: &Args, enabled: Enabled, dns: DnsConfig) -> anyhow::Result<
             tracing::warn!(error = %e, "could not move old-layout allocation statuses; the next start tries again")
         }
     }
+    tokio::spawn(prepare_node_access(store.clone()));
     let name = args.name.clone().unwrap_or_else(hostname);
     let registry = super::metrics::process_registry()?;
     let metrics = ControllerMetrics::register(&registry).context("registering metrics")?;

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::common::{http_get, job_of, metric_value as value, scrape, shell_task, Cluster};
+use crate::common::{
+    http_get, job_of, metric_value as value, scrape, scrape_with, shell_task, status_of, Cluster,
+};
 use drover_api_types::group::{Check, Service};
 use drover_test_support::wait::eventually;
 
@@ -81,8 +83,14 @@ async fn server_and_agent_metrics_describe_a_running_job() {
     );
     assert_eq!(expect("drover_server_leader", &[]), 1.0);
 
-    // The agent, at the address its node advertises.
+    // The agent, at the address its node advertises: only to the holder
+    // of the scrape token.
     let agent = cluster.agent_addr().await;
+    assert_eq!(status_of(&agent, "/metrics", "").await, Some(401));
+    let wrong = "Authorization: Bearer not-the-token\r\n";
+    assert_eq!(status_of(&agent, "/metrics", wrong).await, Some(401));
+    let token = cluster.scrape_token().await;
+    let bearer = format!("Authorization: Bearer {token}\r\n");
     let check = [
         alloc_id.as_str(),
         r#"check="ok""#,
@@ -90,7 +98,7 @@ async fn server_and_agent_metrics_describe_a_running_job() {
         r#"status="passing""#,
     ];
     let body = eventually(30, "the agent's usage sample and check", || async {
-        let body = scrape(&agent).await?;
+        let body = scrape_with(&agent, &bearer).await?;
         value(&body, "drover_alloc_memory_usage_bytes", &[&alloc_id])?;
         (value(&body, "drover_agent_check_status", &check) == Some(1.0)).then_some(body)
     })
@@ -133,13 +141,48 @@ async fn server_and_agent_metrics_describe_a_running_job() {
         "no `job` label: Prometheus owns it"
     );
 
+    // Rotated: the new token works at once, the old one is refused once
+    // the agent's trust in its last read lapses (10 s).
+    let rotated: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{server}/v1/operator/scrape-token/rotate"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .expect("rotate")
+        .json()
+        .await
+        .expect("rotate answer");
+    let new_token = rotated["token"].as_str().expect("a token").to_string();
+    assert_ne!(new_token, token);
+    assert_eq!(cluster.scrape_token().await, new_token);
+    let old = bearer;
+    let bearer = format!("Authorization: Bearer {new_token}\r\n");
+    assert_eq!(status_of(&agent, "/metrics", &bearer).await, Some(200));
+    eventually(15, "the old scrape token refused", || async {
+        (status_of(&agent, "/metrics", &old).await? == 401).then_some(())
+    })
+    .await;
+
     // Stopped: the container's usage series go with it.
     cluster.stop(&job).await;
     eventually(40, "the usage series removed", || async {
-        let body = scrape(&agent).await?;
+        let body = scrape_with(&agent, &bearer).await?;
         value(&body, "drover_alloc_memory_usage_bytes", &[&alloc_id])
             .is_none()
             .then_some(())
     })
     .await;
+}
+
+/// `--metrics-public` serves the agent's metrics to anyone, as before the
+/// scrape token; its logs still need a server's token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_public_agent_serves_metrics_without_the_scrape_token() {
+    let cluster = Cluster::start_with("127.0.0.33", &["--metrics-public"]).await;
+    let agent = cluster.agent_addr().await;
+    let body = eventually(30, "the agent's metrics", || scrape(&agent)).await;
+    assert!(body.contains("drover_agent_etcd_connected"), "{body}");
+    let logs = "/v1/client/logs/00000000-0000-0000-0000-000000000000/web";
+    assert_eq!(status_of(&agent, logs, "").await, Some(401));
 }

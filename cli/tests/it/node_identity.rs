@@ -195,6 +195,46 @@ async fn a_joined_node_reaches_its_own_keys_and_nothing_else() {
         }
     }
 
+    // Its agent answers /metrics to the scrape token, whose digest it reads
+    // with its own rights, and to nothing else.
+    let scrape: serde_json::Value = eventually(30, "the scrape token", || async {
+        get_json(&base, "/v1/operator/scrape-token").await
+    })
+    .await;
+    let scrape = scrape["token"].as_str().expect("a scrape token");
+    let node: drover_api_types::Node = store
+        .get_at::<drover_api_types::Node>(&keys.node(&node_id))
+        .await
+        .expect("read node")
+        .expect("the node");
+    let agent = node.spec.http_addr;
+    let bearer = format!("Authorization: Bearer {scrape}\r\n");
+    let status = eventually(30, "the agent's metrics to the scrape token", || async {
+        let status = status_of(&agent, "/metrics", &bearer).await?;
+        (status == 200).then_some(status)
+    })
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(status_of(&agent, "/metrics", "").await, Some(401));
+
+    // A role that lacks a grant (a node joined before a release added one)
+    // gets it back from the servers' refresh.
+    let root_user = format!("root:{ROOT_PASSWORD}");
+    let role = format!("drover-node-{node_id}");
+    let digest_key = keys.scrape_token_digest();
+    etcdctl_as(
+        &cluster,
+        &root_user,
+        &["role", "revoke-permission", &role, &digest_key],
+    )
+    .expect("revoke");
+    let refused = etcdctl_as(&cluster, &node_user, &["get", &digest_key]);
+    assert!(refused.is_err(), "revoked: {refused:?}");
+    assert_eq!(store.refresh_node_grants().await.expect("refresh"), 1);
+    assert_eq!(store.refresh_node_grants().await.expect("again"), 0);
+    let read = etcdctl_as(&cluster, &node_user, &["get", &digest_key]).expect("granted again");
+    assert!(read.contains(&digest_key), "{read}");
+
     // The token was good for one node: a second join is refused, and so
     // is this node's id joining again.
     let client = reqwest::Client::new();

@@ -125,7 +125,13 @@ async fn victoria_metrics_finds_the_server_and_agent_through_the_catalog() {
     let agent = cluster.agent_addr().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("prometheus.yml");
-    std::fs::write(&config, obs::for_victoria_metrics(&cluster.server_addr)).expect("write");
+    let token_file = dir.path().join("drover-scrape-token");
+    std::fs::write(&token_file, cluster.scrape_token().await).expect("write token");
+    std::fs::write(
+        &config,
+        obs::for_victoria_metrics(&cluster.server_addr, &token_file),
+    )
+    .expect("write");
     // Strict parsing: every field of the manifest (rule settings aside) is
     // one VictoriaMetrics knows, consul_sd_configs included.
     obs::run_ok(
@@ -222,11 +228,18 @@ async fn query(client: &reqwest::Client, base: &str, promql: &str) -> Result<Vec
 
 /// A Prometheus on a free loopback port scraping the cluster (static
 /// targets: Debian's build has no Consul SD) with the manifest's rules.
-fn start_prometheus(dir: &std::path::Path, server: &str, agent: &str) -> (common::Proc, String) {
+fn start_prometheus(
+    dir: &std::path::Path,
+    server: &str,
+    agent: &str,
+    token: &str,
+) -> (common::Proc, String) {
     let prometheus = tool("DROVER_TEST_PROMETHEUS", "/usr/bin/prometheus");
     let promtool = tool("DROVER_TEST_PROMTOOL", "/usr/bin/promtool");
     let config = dir.join("prometheus.yml");
-    std::fs::write(&config, obs::for_prometheus(server, agent)).expect("write config");
+    let token_file = dir.join("drover-scrape-token");
+    std::fs::write(&token_file, token).expect("write token");
+    std::fs::write(&config, obs::for_prometheus(server, agent, &token_file)).expect("write config");
     obs::run_ok(
         Command::new(promtool)
             .arg("check")
@@ -248,7 +261,8 @@ async fn prometheus_evaluates_every_dashboard_query_and_rule() {
     let cluster = Cluster::start("127.0.0.71").await;
     let agent = cluster.agent_addr().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (_prometheus, base) = start_prometheus(dir.path(), &cluster.server_addr, &agent);
+    let token = cluster.scrape_token().await;
+    let (_prometheus, base) = start_prometheus(dir.path(), &cluster.server_addr, &agent, &token);
     running_job(&cluster).await;
     let client = reqwest::Client::new();
 

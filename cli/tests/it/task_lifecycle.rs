@@ -239,9 +239,7 @@ async fn an_oom_kill_is_recorded_and_follows_the_restart_policy() {
     let container = format!("hog-{}", alloc.metadata.uid);
     assert_eq!(docker_inspect(&container, "{{.State.OOMKilled}}"), "true");
     // The agent's counters saw it all: two starts, one restart, two OOM kills.
-    let metrics = scrape(&cluster.agent_addr().await)
-        .await
-        .expect("agent metrics");
+    let metrics = cluster.scrape_agent().await.expect("agent metrics");
     for (name, expected) in [
         ("drover_agent_container_starts_total", 2.0),
         ("drover_agent_task_restarts_total", 1.0),

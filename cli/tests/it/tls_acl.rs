@@ -284,6 +284,41 @@ async fn mutual_tls_and_acls_from_the_cli() {
         "{}",
         String::from_utf8_lossy(&anonymous.stderr)
     );
+
+    // The scrape token: management only; it opens the server's /metrics as
+    // operator read does, and nothing else.
+    let refused = cli(d, &addr, Some(&web), &["operator", "scrape-token"]);
+    assert!(!refused.status.success(), "a namespace token");
+    let scrape = ok(&cli(d, &addr, Some(&root), &["operator", "scrape-token"]));
+    let scrape = scrape.trim();
+    assert_eq!(scrape.len(), 64, "{scrape}");
+    let metrics_status = |bearer: &str| {
+        let out = curl(
+            d,
+            &[
+                "--cert",
+                "dc1-cli-drover.pem",
+                "--key",
+                "dc1-cli-drover-key.pem",
+                "-o",
+                "/dev/null",
+                "-w",
+                "%{http_code}",
+                "-H",
+                &format!("Authorization: Bearer {bearer}"),
+                &format!("{addr}/metrics"),
+            ],
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    assert_eq!(metrics_status(scrape), "200");
+    assert_eq!(metrics_status(&root), "200");
+    assert_eq!(metrics_status(&web), "403", "no operator read");
+    let jobs_with_scrape = cli(d, &addr, Some(scrape), &["get", "jobs"]);
+    assert!(
+        !jobs_with_scrape.status.success(),
+        "the scrape token is no ACL token"
+    );
 }
 
 /// The agent's HTTP API takes the same TLS flags as the server's: with a
@@ -364,6 +399,19 @@ async fn the_agents_api_serves_mutual_tls_and_logs_flow_through_the_server() {
     assert!(curl(d, &[&health]).stdout.is_empty(), "no certificate");
     let plain = curl(d, &[&format!("http://{agent_addr}/v1/agent/health")]);
     assert!(!String::from_utf8_lossy(&plain.stdout).contains("ok"));
+    // Under mutual TLS a certificate holder scrapes without the token.
+    let metrics = curl(
+        d,
+        &[
+            "--cert",
+            "dc1-cli-drover.pem",
+            "--key",
+            "dc1-cli-drover-key.pem",
+            &format!("https://{agent_addr}/metrics"),
+        ],
+    );
+    let metrics = String::from_utf8_lossy(&metrics.stdout);
+    assert!(metrics.contains("drover_agent_etcd_connected"), "{metrics}");
 
     std::fs::write(
         d.join("talker.nomad"),

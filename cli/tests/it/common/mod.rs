@@ -386,6 +386,24 @@ impl Cluster {
         .await
     }
 
+    /// The cluster's metrics scrape token, as `drover operator
+    /// scrape-token` prints it.
+    pub async fn scrape_token(&self) -> String {
+        let base = format!("http://{}", self.server_addr);
+        eventually(30, "the scrape token", || async {
+            let answer = get_json(&base, "/v1/operator/scrape-token").await?;
+            answer["token"].as_str().map(str::to_string)
+        })
+        .await
+    }
+
+    /// The agent's metrics, scraped with the cluster's scrape token.
+    pub async fn scrape_agent(&self) -> Option<String> {
+        let token = self.scrape_token().await;
+        let agent = self.agent_addr().await;
+        scrape_with(&agent, &format!("Authorization: Bearer {token}\r\n")).await
+    }
+
     /// The allocation's shared `alloc/` directory on the host.
     pub fn alloc_dir(&self, alloc: &Allocation) -> std::path::PathBuf {
         self.data
@@ -423,10 +441,21 @@ pub fn job_of(name: &str, tasks: Vec<Task>) -> Job {
 
 /// The body of a 200 from `GET /metrics` at `addr`.
 pub async fn scrape(addr: &str) -> Option<String> {
-    let response = http_get(addr, "/metrics").await?;
+    scrape_with(addr, "").await
+}
+
+/// [`scrape`] with extra header lines (each ending in `\r\n`).
+pub async fn scrape_with(addr: &str, headers: &str) -> Option<String> {
+    let response = http_get_with(addr, "/metrics", headers).await?;
     let ok = response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200");
     let (_, body) = response.split_once("\r\n\r\n")?;
     ok.then(|| body.to_string())
+}
+
+/// The status line's code of a `GET path` at `addr`.
+pub async fn status_of(addr: &str, path: &str, headers: &str) -> Option<u16> {
+    let response = http_get_with(addr, path, headers).await?;
+    response.split(' ').nth(1)?.parse().ok()
 }
 
 /// The value of the first series of metric `name` (in Prometheus' text

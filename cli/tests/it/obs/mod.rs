@@ -88,12 +88,27 @@ fn job_name(job: &Yaml) -> &str {
     job.get("job_name").and_then(Yaml::as_str).unwrap_or("")
 }
 
+/// Every `credentials_file` of the manifest pointed at `token_file`; the
+/// manifest has one on each of drover's own scrape jobs.
+fn use_token_file(config: &mut Yaml, token_file: &Path) {
+    let mut pointed = 0;
+    for job in scrape_jobs(config) {
+        if let Some(auth) = job.get_mut("authorization") {
+            auth["credentials_file"] = token_file.display().to_string().into();
+            pointed += 1;
+        }
+    }
+    assert_eq!(pointed, 2, "the servers' and agents' jobs carry the token");
+}
+
 /// The manifest for VictoriaMetrics pointed at `server`: every
-/// `consul_sd_configs` server rewritten.
+/// `consul_sd_configs` server rewritten, the scrape token read from
+/// `token_file`.
 /// Prometheus' rule settings (`rule_files`, `evaluation_interval`) go:
 /// VictoriaMetrics scrapes only, and its strict parser rejects them.
-pub fn for_victoria_metrics(server: &str) -> String {
+pub fn for_victoria_metrics(server: &str, token_file: &Path) -> String {
     let mut config = scrape_config();
+    use_token_file(&mut config, token_file);
     if let Some(map) = config.as_mapping_mut() {
         map.remove("rule_files");
     }
@@ -116,8 +131,9 @@ pub fn for_victoria_metrics(server: &str) -> String {
 /// catalog-discovered jobs become static targets of the test cluster's
 /// server and agent (the services job, with nothing to find, goes), scraped every
 /// second, with the manifest's rules.
-pub fn for_prometheus(server: &str, agent: &str) -> String {
+pub fn for_prometheus(server: &str, agent: &str, token_file: &Path) -> String {
     let mut config = scrape_config();
+    use_token_file(&mut config, token_file);
     config["global"]["scrape_interval"] = "1s".into();
     config["global"]["evaluation_interval"] = "1s".into();
     config["rule_files"] = Yaml::Sequence(vec![rules_path().display().to_string().into()]);
