@@ -512,6 +512,7 @@ async fn collect_garbage(
 fn remove_alloc_dir(shared: &Shared, alloc: &str) {
     let dir = shared.allocs_dir.join(alloc);
     crate::secrets_tmpfs::release(&dir);
+    crate::pinned_mounts::release(&dir);
     match std::fs::remove_dir_all(&dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

@@ -94,6 +94,43 @@ pub fn create_dirs(root: &Path, path: &Path) -> io::Result<()> {
     walk(open_root(root, true)?, &names, true).map(drop)
 }
 
+/// What [`open_path`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathKind {
+    Directory,
+    File,
+}
+
+/// An `O_PATH` handle on the directory or regular file `path` under
+/// `root`, reached without following a link: what it names can then be
+/// used (bind-mounted through `/proc/self/fd/N`) however the path changes.
+pub fn open_path(root: &Path, path: &Path) -> io::Result<(OwnedFd, PathKind)> {
+    let names = components(root, path)?;
+    let Some((name, parents)) = names.split_last() else {
+        return Err(outside(path, root));
+    };
+    let dir = walk(open_root(root, false)?, parents, false)?;
+    let fd = rustix::fs::openat(
+        &dir,
+        *name,
+        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let stat = rustix::fs::fstat(&fd)?;
+    match rustix::fs::FileType::from_raw_mode(stat.st_mode) {
+        rustix::fs::FileType::Directory => Ok((fd, PathKind::Directory)),
+        rustix::fs::FileType::RegularFile => Ok((fd, PathKind::File)),
+        rustix::fs::FileType::Symlink => Err(link_or(rustix::io::Errno::LOOP, name)),
+        _ => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} is neither a directory nor a regular file",
+                path.display()
+            ),
+        )),
+    }
+}
+
 /// Reads the regular file `path` under `root` — no link followed, no
 /// FIFO or device waited on — refusing one larger than `max_bytes`.
 pub fn read_file(root: &Path, path: &Path, max_bytes: u64) -> io::Result<String> {

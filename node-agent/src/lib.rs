@@ -25,6 +25,9 @@
 //!   can write to, never following a link out of it.
 //! - [`secrets_tmpfs`]: a task's `secrets/` mounted as a tmpfs (unmounted
 //!   before its allocation's directory is removed).
+//! - [`pinned_mounts`]: mount sources inside what containers can write,
+//!   bind-mounted by the agent onto a path of its own before Docker sees
+//!   them, so a link swapped in cannot redirect the mount.
 //! - [`actions`]: desired tasks + observed containers → what to do to
 //!   Docker (pure): keep, create, replace, report an exit, stop, remove.
 //! - [`lifecycle`]: the order of prestart, main, poststart and poststop
@@ -56,6 +59,7 @@ pub mod heartbeat;
 pub mod http;
 pub mod lifecycle;
 pub mod metrics;
+pub mod pinned_mounts;
 pub mod restart;
 pub mod secrets_tmpfs;
 pub mod simulate;

@@ -207,8 +207,8 @@ pub(super) struct Scratch(pub(super) PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        // The agent's tasks' secrets/ tmpfs mounts first, or the directory
-        // cannot go.
+        // The agent's mounts first (tasks' secrets/ tmpfs, pinned mount
+        // sources), or the directory cannot go.
         let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
         let root = self.0.to_string_lossy();
         for point in mounts.lines().filter_map(|l| l.split(' ').nth(1)) {

@@ -55,6 +55,19 @@ async fn a_template_mounted_as_a_file_and_docker_options_reach_the_container() {
         mount, "false rprivate",
         "read-only, the propagation asked for"
     );
+    // Docker got the agent's pinned bind mount of the file, not the path
+    // inside local/ a container could swap for a link.
+    let source = docker_inspect(
+        &container,
+        "{{range .Mounts}}{{if eq .Destination \"/etc/site.conf\"}}{{.Source}}{{end}}{{end}}",
+    );
+    let pinned = cluster
+        .data
+        .path()
+        .join("agent/allocs")
+        .join(&alloc.metadata.uid)
+        .join(".pinned/main/3");
+    assert_eq!(source, pinned.display().to_string());
     assert_eq!(
         docker_inspect(&container, "{{.HostConfig.PidMode}}"),
         "host"

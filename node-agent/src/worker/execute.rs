@@ -177,6 +177,29 @@ impl Worker {
         }
     }
 
+    /// `spec` with every mount source a container could swap for a link
+    /// replaced by the agent's pinned bind mount of it
+    /// ([`crate::pinned_mounts`]); the error is the task event's message.
+    fn pin_mounts(
+        &self,
+        alloc_root: &std::path::Path,
+        task: &str,
+        spec: &ContainerSpec,
+    ) -> Result<ContainerSpec, String> {
+        let mut pinned = spec.clone();
+        for (index, mount) in pinned.mounts.iter_mut().enumerate() {
+            let source = std::path::Path::new(&mount.source);
+            if !crate::pinned_mounts::needs_pinning(alloc_root, source) {
+                continue;
+            }
+            let at =
+                crate::pinned_mounts::pin(&self.shared.allocs_dir, alloc_root, task, index, source)
+                    .map_err(|e| format!("mount source {}: {e}", mount.source))?;
+            mount.source = at.to_string_lossy().into_owned();
+        }
+        Ok(pinned)
+    }
+
     /// After an exit or a failed start: the restart policy's decision,
     /// recorded. Returns the delay when the task restarts.
     fn apply_policy(
@@ -288,6 +311,14 @@ impl Worker {
                 return None;
             }
         }
+        let pinned = match self.pin_mounts(&alloc_root, &task, spec) {
+            Ok(pinned) => pinned,
+            Err(message) => {
+                self.fail_task(&task, events::TASK_SETUP, message, now);
+                return None;
+            }
+        };
+        let spec = &pinned;
         let present = !spec.pull.force
             && matches!(
                 self.shared.docker.image_present(&spec.image).await,

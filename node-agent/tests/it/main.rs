@@ -3,4 +3,5 @@
 
 mod docker;
 mod heartbeat;
+mod pinned_mounts;
 mod simulate;
