@@ -503,11 +503,11 @@ async fn write_job(store: &Store, count: usize, node_id: &str) -> anyhow::Result
     let bytes = job.encode().context("encoding the job")?;
     let keys = store.keys();
     let mut batch = store.batch();
-    // The agent reads its node's copy of the job version (the node-jobs
-    // controller writes it once a binding names the version; written here
+    // The agent reads its node's copy of the job version's group (the
+    // node-jobs controller writes it once a binding names it; written here
     // up front, as no server runs).
     batch.put(
-        keys.node_job(node_id, NAMESPACE, JOB, job.metadata.version),
+        keys.node_job(node_id, NAMESPACE, JOB, job.metadata.version, Some(GROUP)),
         bytes.clone(),
     );
     batch.put(

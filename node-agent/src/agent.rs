@@ -389,25 +389,22 @@ async fn forward_exits(
     }
 }
 
-/// Wakes the workers whose allocation runs the job version a copy under
-/// `key` (`node-jobs/<node>/<ns>/<job>/<version>`) holds.
+/// Wakes the workers whose allocation runs the job version and group a
+/// copy under `key` (`node-jobs/<node>/<ns>/<job>/<version>/<group>`) holds.
 fn wake_for_copy(
     shared: &Shared,
     senders: &HashMap<String, watch::Sender<Option<Allocation>>>,
     key: &str,
 ) {
-    let Some(parsed) = shared.store.keys().parse(key) else {
-        return;
-    };
-    let [_node, ns, job, version] = parsed.segments.as_slice() else {
-        return;
-    };
-    let Ok(version) = version.parse::<u64>() else {
+    let Some(copy) = shared.store.keys().parse_node_job(key) else {
         return;
     };
     for tx in senders.values() {
         let runs_it = tx.borrow().as_ref().is_some_and(|a| {
-            a.metadata.namespace == *ns && a.spec.job_id == *job && a.spec.job_version == version
+            a.metadata.namespace == copy.namespace
+                && a.spec.job_id == copy.job
+                && a.spec.job_version == copy.version
+                && copy.group.as_deref() == Some(a.spec.task_group.as_str())
         });
         if runs_it {
             tx.send_modify(|_| {});

@@ -522,15 +522,16 @@ impl Worker {
         if fresh {
             return Ok(());
         }
-        // The servers copy each job version this node's allocations run
-        // under the node's own prefix (the only jobs its etcd role may
-        // read); until the copy lands the pass waits for it.
+        // The servers copy each job version and group this node's
+        // allocations run under the node's own prefix (the only jobs its
+        // etcd role may read); until the copy lands the pass waits for it.
         let node_id = self.shared.node.borrow().metadata.uid.clone();
         let copy = self.shared.store.keys().node_job(
             &node_id,
             &alloc.metadata.namespace,
             &alloc.spec.job_id,
             alloc.spec.job_version,
+            Some(&alloc.spec.task_group),
         );
         if let Some(job) = self.shared.store.get_at::<Job>(&copy).await? {
             self.job = Some(Arc::new(job));

@@ -16,7 +16,7 @@
 //! | `allocations-binding/<ns>/<alloc-id>`       | binding   | placement controller             |
 //! | `allocations-status/<node-id>/<ns>/<id>`    | status    | the agent running it             |
 //! | `node-allocs/<node-id>/<ns>/<alloc-id>`     | index     | placement / job controller       |
-//! | `node-jobs/<node-id>/<ns>/<job>/<version>`  | job copy  | placement / job controller, gc   |
+//! | `node-jobs/<node-id>/<ns>/<job>/<version>/<group>` | job copy (that group only) | node-jobs controller |
 //! | `nodes-api-key/<node-id>`                   | secret    | servers (the node's API key)     |
 //! | `nodes/<node-id>`                           | node reg. | the agent                        |
 //! | `nodes-status/<node-id>`                    | status    | node lifecycle controller        |
@@ -51,7 +51,8 @@
 //! status the servers write for an allocation never bound to a node (ended
 //! before placement) sits under [`UNBOUND_NODE`], which no node id (a UUID)
 //! can equal. The job copies under `node-jobs/` are what a node may read of
-//! the jobs it runs: one per job version its allocations use.
+//! the jobs it runs: one per job version and group its allocations use,
+//! holding that group alone.
 //!
 //! Why sibling collections (`nodes-status/`) instead of nesting
 //! (`nodes/<id>/status`): a prefix listing of `nodes/` must return exactly the
@@ -135,6 +136,17 @@ pub struct StatusKey<'a> {
     pub node: Option<Cow<'a, str>>,
     pub namespace: Cow<'a, str>,
     pub id: Cow<'a, str>,
+}
+
+/// A node's job copy key split by [`Keys::parse_node_job`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodeJobKey<'a> {
+    pub node: Cow<'a, str>,
+    pub namespace: Cow<'a, str>,
+    pub job: Cow<'a, str>,
+    pub version: u64,
+    /// `None`: a whole-job copy, as written before copies held one group.
+    pub group: Option<Cow<'a, str>>,
 }
 
 /// What a node's etcd role may do with one key or prefix.
@@ -282,12 +294,26 @@ impl Keys {
     pub fn node_alloc_status_prefix(&self, node_id: &str) -> String {
         self.collection_prefix(c::ALLOCATIONS_STATUS, &[node_id])
     }
-    /// A node's copy of one job version its allocations run.
-    pub fn node_job(&self, node_id: &str, ns: &str, job: &str, version: u64) -> String {
-        format!(
+    /// A node's copy of one group of a job version its allocations run: the
+    /// job with that group alone, so a node reads nothing of the groups it
+    /// does not run. `group: None` is the whole-job copy servers wrote
+    /// before (kept while agents that read it may still run the version).
+    pub fn node_job(
+        &self,
+        node_id: &str,
+        ns: &str,
+        job: &str,
+        version: u64,
+        group: Option<&str>,
+    ) -> String {
+        let whole = format!(
             "{}{version:020}",
             self.collection_prefix(c::NODE_JOBS, &[node_id, ns, job])
-        )
+        );
+        match group {
+            Some(group) => format!("{whole}/{}", encode_segment(group)),
+            None => whole,
+        }
     }
     /// Every job copy one node holds.
     pub fn node_jobs_prefix(&self, node_id: &str) -> String {
@@ -419,6 +445,32 @@ impl Keys {
         })
     }
 
+    /// The parts of a node's job copy key; `None` for any other key.
+    pub fn parse_node_job<'a>(&self, key: &'a str) -> Option<NodeJobKey<'a>> {
+        let parsed = self.parse(key)?;
+        if parsed.collection != c::NODE_JOBS {
+            return None;
+        }
+        let mut segments = parsed.segments.into_iter();
+        let (node, namespace, job, version) = (
+            segments.next()?,
+            segments.next()?,
+            segments.next()?,
+            segments.next()?,
+        );
+        let group = segments.next();
+        if segments.next().is_some() {
+            return None;
+        }
+        Some(NodeJobKey {
+            node,
+            namespace,
+            job,
+            version: version.parse().ok()?,
+            group,
+        })
+    }
+
     /// Splits a key under this prefix; `None` for keys outside it.
     pub fn parse<'a>(&self, key: &'a str) -> Option<ParsedKey<'a>> {
         let rest = key.strip_prefix(self.prefix.as_str())?.strip_prefix('/')?;
@@ -525,10 +577,20 @@ mod tests {
             k.alloc_status_keys(Some("n1"), "prod", "a1"),
             [unbound, status]
         );
+        let whole = k.node_job("n1", "prod", "web", 3, None);
+        assert_eq!(whole, "/drover/node-jobs/n1/prod/web/00000000000000000003");
+        let group = k.node_job("n1", "prod", "web", 3, Some("api/v2"));
+        assert_eq!(group, format!("{whole}/api%2Fv2"));
+        let parsed = k.parse_node_job(&group).expect("a copy key");
         assert_eq!(
-            k.node_job("n1", "prod", "web", 3),
-            "/drover/node-jobs/n1/prod/web/00000000000000000003"
+            (parsed.node.as_ref(), parsed.job.as_ref(), parsed.version),
+            ("n1", "web", 3)
         );
+        assert_eq!(parsed.group.as_deref(), Some("api/v2"));
+        assert_eq!(k.parse_node_job(&whole).and_then(|p| p.group), None);
+        assert!(k.parse_node_job(&whole).is_some());
+        assert_eq!(k.parse_node_job(&format!("{group}/x")), None);
+        assert_eq!(k.parse_node_job(&k.node("n1")), None);
         assert_eq!(
             k.node_alloc("n1", "prod", "a1"),
             "/drover/node-allocs/n1/prod/a1"

@@ -136,8 +136,17 @@ async fn a_joined_node_reaches_its_own_keys_and_nothing_else() {
     root_config.username = Some("root".into());
     root_config.password = Some(ROOT_PASSWORD.into());
     let store = Store::connect(root_config).await.expect("root store");
+    // A second group with nothing to run: its env must not reach the node.
+    let mut job = web_job();
+    let mut back = job.spec.groups[0].clone();
+    back.name = "back".into();
+    back.count = 0;
+    back.tasks[0]
+        .env
+        .insert("BACK_SECRET".into(), "only-for-back".into());
+    job.spec.groups.push(back);
     store
-        .put_at(&store.keys().job("default", "web"), &web_job())
+        .put_at(&store.keys().job("default", "web"), &job)
         .await
         .expect("put job");
     let (alloc, binding) = running_alloc(&store).await;
@@ -153,6 +162,23 @@ async fn a_joined_node_reaches_its_own_keys_and_nothing_else() {
     )
     .expect("the node reads its own assignments");
     assert!(listed.contains(&alloc.metadata.uid), "{listed}");
+    // Its copy of the job holds the group it runs, nothing of the other.
+    let copies = etcdctl_as(
+        &cluster,
+        &node_user,
+        &["get", &keys.node_jobs_prefix(&node_id), "--prefix"],
+    )
+    .expect("the node reads its job copies");
+    let copy_key = keys.node_job(
+        &node_id,
+        "default",
+        "web",
+        alloc.spec.job_version,
+        Some("front"),
+    );
+    assert!(copies.contains(&copy_key), "{copies}");
+    assert!(copies.contains("GREETING"), "{copies}");
+    assert!(!copies.contains("only-for-back"), "{copies}");
     let other = "00000000-0000-4000-8000-000000000001".to_string();
     let denied = [
         (

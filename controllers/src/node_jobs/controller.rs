@@ -47,22 +47,24 @@ const CATCH_UP: Duration = Duration::from_secs(2);
 
 /// The node a copy key is under.
 fn node_of_copy(view: &ClusterView, key: &str) -> Option<String> {
-    view.keys
-        .parse(key)
-        .and_then(|p| p.segments.first().map(|s| s.to_string()))
+    view.keys.parse_node_job(key).map(|k| k.node.into_owned())
 }
 
-/// The job version a copy key names.
+/// The job version and group a copy key names.
 fn ref_of_copy(view: &ClusterView, key: &str) -> Option<JobRef> {
-    let parsed = view.keys.parse(key)?;
-    match parsed.segments.as_slice() {
-        [_node, ns, job, version] => Some(JobRef {
-            namespace: ns.to_string(),
-            job: job.to_string(),
-            version: version.parse().ok()?,
-        }),
-        _ => None,
-    }
+    let parsed = view.keys.parse_node_job(key)?;
+    Some(JobRef {
+        namespace: parsed.namespace.into_owned(),
+        job: parsed.job.into_owned(),
+        version: parsed.version,
+        group: parsed.group.map(|g| g.into_owned()),
+    })
+}
+
+/// The key of `r` on `node`.
+fn copy_key(view: &ClusterView, node: &str, r: &JobRef) -> String {
+    view.keys
+        .node_job(node, &r.namespace, &r.job, r.version, r.group.as_deref())
 }
 
 pub fn register_hooks(
@@ -148,6 +150,7 @@ impl Reconcile for NodeJobsController {
                 namespace: a.metadata.namespace.clone(),
                 job: a.spec.job_id.clone(),
                 version: a.spec.job_version,
+                group: Some(a.spec.task_group.clone()),
             })
             .collect();
         let held: BTreeSet<JobRef> = view
@@ -165,7 +168,7 @@ impl Reconcile for NodeJobsController {
         let mut batch = self.ctx.store.batch();
         for r in &copies.put {
             let of = ObjectKey::new(&r.namespace, &r.job);
-            let Some(job) = self
+            let Some(mut job) = self
                 .versions
                 .get(&self.ctx.store, view, &of, r.version)
                 .await?
@@ -173,7 +176,11 @@ impl Reconcile for NodeJobsController {
                 tracing::warn!(controller = NAME, node, job = %of, version = r.version, "no such job version to copy to the node");
                 continue;
             };
-            let key = keys.node_job(node, &r.namespace, &r.job, r.version);
+            // The group the node runs, nothing of the others.
+            job.spec
+                .groups
+                .retain(|g| Some(&g.name) == r.group.as_ref());
+            let key = copy_key(view, node, r);
             let bytes = job.encode().map_err(|source| {
                 ReconcileError::Store(StoreError::Encode {
                     key: key.clone(),
@@ -184,7 +191,7 @@ impl Reconcile for NodeJobsController {
             batch.push(self.ctx.fence.guard(unit)?);
         }
         for r in &copies.delete {
-            let key = keys.node_job(node, &r.namespace, &r.job, r.version);
+            let key = copy_key(view, node, r);
             batch.push(self.ctx.fence.guard(Atomic::new().delete(key))?);
         }
         if !batch.is_empty() {

@@ -1,24 +1,36 @@
-//! Each node's copies of the job versions its allocations run
-//! (`node-jobs/<node>/<ns>/<job>/<version>`): what an agent whose etcd role
-//! reaches only its own keys reads instead of `jobs-versions/`.
+//! Each node's copies of the job versions its allocations run, one per
+//! group (`node-jobs/<node>/<ns>/<job>/<version>/<group>`, the job with that
+//! group alone): what an agent whose etcd role reaches only its own keys
+//! reads instead of `jobs-versions/`, and nothing of the groups it does not
+//! run (their env, templates and registry passwords).
 //!
-//! The core compares the versions a node's bound allocations name with the
-//! copies it holds: a missing copy is written; one no allocation names is
-//! deleted once it has gone unnamed for a grace period (the caches are read
-//! at slightly different revisions, so a copy may look unnamed for a moment
-//! while its binding is on its way).
+//! The core compares the versions and groups a node's bound allocations
+//! name with the copies it holds: a missing copy is written; one no
+//! allocation names is deleted once it has gone unnamed for a grace period
+//! (the caches are read at slightly different revisions, so a copy may look
+//! unnamed for a moment while its binding is on its way). A whole-job copy
+//! written before copies held one group stays while its version is named:
+//! an agent not yet upgraded reads it.
 
 pub mod controller;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
-/// One job version on one node.
+/// One group of one job version on one node.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobRef {
     pub namespace: String,
     pub job: String,
     pub version: u64,
+    /// `None`: a whole-job copy of an older server.
+    pub group: Option<String>,
+}
+
+impl JobRef {
+    fn same_version(&self, other: &JobRef) -> bool {
+        self.namespace == other.namespace && self.job == other.job && self.version == other.version
+    }
 }
 
 /// What to do about one node's copies.
@@ -46,7 +58,9 @@ pub fn plan(
         put: wanted.difference(held).cloned().collect(),
         ..CopyPlan::default()
     };
-    for unnamed in held.difference(wanted) {
+    let whole_still_read =
+        |held: &JobRef| held.group.is_none() && wanted.iter().any(|w| w.same_version(held));
+    for unnamed in held.difference(wanted).filter(|h| !whole_still_read(h)) {
         let since = unnamed_since.get(unnamed).copied().unwrap_or(now);
         let waited = now.saturating_duration_since(since);
         if waited >= grace {

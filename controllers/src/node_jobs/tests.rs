@@ -5,7 +5,13 @@ fn job(name: &str, version: u64) -> JobRef {
         namespace: "default".into(),
         job: name.into(),
         version,
+        group: Some("g".into()),
     }
+}
+
+fn in_group(mut r: JobRef, group: Option<&str>) -> JobRef {
+    r.group = group.map(str::to_string);
+    r
 }
 
 fn set(refs: &[JobRef]) -> BTreeSet<JobRef> {
@@ -89,4 +95,55 @@ fn a_copy_named_again_forgets_its_wait() {
         GRACE,
     );
     assert!(unnamed_again.delete.is_empty(), "a fresh grace");
+}
+
+#[test]
+fn each_group_a_node_runs_is_its_own_copy() {
+    let now = Instant::now();
+    let (a, b) = (
+        in_group(job("web", 1), Some("a")),
+        in_group(job("web", 1), Some("b")),
+    );
+    let p = plan(
+        &set(&[a.clone(), b.clone()]),
+        &set(&[a]),
+        &BTreeMap::new(),
+        now,
+        GRACE,
+    );
+    assert_eq!(p.put, vec![b]);
+}
+
+#[test]
+fn a_whole_job_copy_stays_while_its_version_is_named_then_goes() {
+    let start = Instant::now();
+    let whole = in_group(job("web", 1), None);
+    let group = job("web", 1);
+    let named = plan(
+        &set(&[group.clone()]),
+        &set(&[whole.clone(), group.clone()]),
+        &BTreeMap::new(),
+        start + GRACE * 2,
+        GRACE,
+    );
+    assert!(
+        named.delete.is_empty() && named.unnamed_since.is_empty(),
+        "{named:?}"
+    );
+    let first = plan(
+        &set(&[job("web", 2)]),
+        &set(&[whole.clone(), group.clone()]),
+        &BTreeMap::new(),
+        start,
+        GRACE,
+    );
+    assert!(first.delete.is_empty());
+    let later = plan(
+        &set(&[job("web", 2)]),
+        &set(&[whole.clone(), group.clone()]),
+        &first.unnamed_since,
+        start + GRACE,
+        GRACE,
+    );
+    assert_eq!(later.delete, vec![whole, group]);
 }

@@ -336,7 +336,8 @@ impl Cluster {
         self.submit(&stopped).await;
     }
 
-    /// The job's allocation of `group` and its status, once `done` says so.
+    /// An allocation of the job's `group` and its status, once `done` says
+    /// so of one (a replacement may stand beside the one that got there).
     pub async fn alloc_when(
         &self,
         job: &str,
@@ -352,14 +353,20 @@ impl Cluster {
                 .await
                 .ok()?
                 .items;
-            let a = allocs
+            for a in allocs
                 .into_iter()
-                .find(|a| a.spec.job_id == job && a.spec.task_group == group)?;
-            let s: Versioned<AllocationStatus> = store
-                .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
-                .await
-                .ok()??;
-            done(&s.value).then_some((a, s.value))
+                .filter(|a| a.spec.job_id == job && a.spec.task_group == group)
+            {
+                let found = store
+                    .alloc_status_of(&a.metadata.namespace, &a.metadata.uid)
+                    .await;
+                if let Ok(Some(s)) = found {
+                    if done(&s.value) {
+                        return Some((a, s.value));
+                    }
+                }
+            }
+            None
         })
         .await
     }
