@@ -120,7 +120,7 @@ fn a_whole_job_copy_stays_while_its_version_is_named_then_goes() {
     let whole = in_group(job("web", 1), None);
     let group = job("web", 1);
     let named = plan(
-        &set(&[group.clone()]),
+        &set(std::slice::from_ref(&group)),
         &set(&[whole.clone(), group.clone()]),
         &BTreeMap::new(),
         start + GRACE * 2,
