@@ -94,6 +94,24 @@ pub fn create_dirs(root: &Path, path: &Path) -> io::Result<()> {
     walk(open_root(root, true)?, &names, true).map(drop)
 }
 
+/// Opens `path` under `root` with `flags`, never following a link: not
+/// on the way (the parents are walked one by one) and not at the end
+/// (`O_NOFOLLOW`).
+fn open_final(root: &Path, path: &Path, flags: OFlags) -> io::Result<OwnedFd> {
+    let names = components(root, path)?;
+    let Some((name, parents)) = names.split_last() else {
+        return Err(outside(path, root));
+    };
+    let dir = walk(open_root(root, false)?, parents, false)?;
+    rustix::fs::openat(
+        &dir,
+        *name,
+        flags | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| link_or(e, name))
+}
+
 /// What [`open_path`] found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathKind {
@@ -105,22 +123,16 @@ pub enum PathKind {
 /// `root`, reached without following a link: what it names can then be
 /// used (bind-mounted through `/proc/self/fd/N`) however the path changes.
 pub fn open_path(root: &Path, path: &Path) -> io::Result<(OwnedFd, PathKind)> {
-    let names = components(root, path)?;
-    let Some((name, parents)) = names.split_last() else {
-        return Err(outside(path, root));
-    };
-    let dir = walk(open_root(root, false)?, parents, false)?;
-    let fd = rustix::fs::openat(
-        &dir,
-        *name,
-        OFlags::PATH | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-        Mode::empty(),
-    )?;
+    // O_PATH with O_NOFOLLOW opens a link itself rather than failing.
+    let fd = open_final(root, path, OFlags::PATH)?;
     let stat = rustix::fs::fstat(&fd)?;
     match rustix::fs::FileType::from_raw_mode(stat.st_mode) {
         rustix::fs::FileType::Directory => Ok((fd, PathKind::Directory)),
         rustix::fs::FileType::RegularFile => Ok((fd, PathKind::File)),
-        rustix::fs::FileType::Symlink => Err(link_or(rustix::io::Errno::LOOP, name)),
+        rustix::fs::FileType::Symlink => Err(link_or(
+            rustix::io::Errno::LOOP,
+            path.file_name().unwrap_or(path.as_os_str()),
+        )),
         _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
@@ -134,18 +146,7 @@ pub fn open_path(root: &Path, path: &Path) -> io::Result<(OwnedFd, PathKind)> {
 /// Reads the regular file `path` under `root` — no link followed, no
 /// FIFO or device waited on — refusing one larger than `max_bytes`.
 pub fn read_file(root: &Path, path: &Path, max_bytes: u64) -> io::Result<String> {
-    let names = components(root, path)?;
-    let Some((name, parents)) = names.split_last() else {
-        return Err(outside(path, root));
-    };
-    let dir = walk(open_root(root, false)?, parents, false)?;
-    let fd = rustix::fs::openat(
-        &dir,
-        *name,
-        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-        Mode::empty(),
-    )
-    .map_err(|e| link_or(e, name))?;
+    let fd = open_final(root, path, OFlags::RDONLY | OFlags::NONBLOCK)?;
     let stat = rustix::fs::fstat(&fd)?;
     if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
         return Err(io::Error::new(
