@@ -241,26 +241,41 @@ pub fn caps_asked(task: &Task) -> Vec<String> {
         .collect()
 }
 
-/// Whether `source` (a `volumes` or `mount` source as written) is a host
-/// path outside the task directory: absolute, or relative and climbing
-/// out with `..`.
-pub fn is_host_path(source: &str) -> bool {
+/// Where a relative `volumes` or `mount` source lies inside the
+/// allocation directory, as the names below it (pure, lexical: the task
+/// directory is `<task>/` there, `..` climbs to the allocation). `None`
+/// when it is absolute or climbs out of the allocation.
+pub fn in_allocation(task: &str, source: &str) -> Option<Vec<String>> {
     let path = Path::new(source);
     if path.is_absolute() {
-        return true;
+        return None;
     }
-    let mut depth: i64 = 0;
+    let mut names = vec![task.to_string()];
     for component in path.components() {
         match component {
-            Component::ParentDir => depth -= 1,
-            Component::Normal(_) => depth += 1,
+            Component::ParentDir => {
+                names.pop()?;
+            }
+            Component::Normal(name) => names.push(name.to_string_lossy().into_owned()),
             _ => {}
         }
-        if depth < 0 {
-            return true;
-        }
     }
-    false
+    Some(names)
+}
+
+/// Whether `source` (a `volumes` or `mount` source as written) is a host
+/// path: absolute, or climbing out of the allocation directory with `..`,
+/// or naming the allocation directory or a task directory itself, whose
+/// layout (the task directories, the agent's mount points) is the
+/// agent's. As in Nomad, anything else inside the allocation needs no
+/// leave: the task's own directory and, through `..`, the shared
+/// `alloc/` and other tasks' directories.
+pub fn is_host_path(source: &str) -> bool {
+    // The task's name does not matter here, only the shape.
+    match in_allocation("task", source) {
+        None => true,
+        Some(names) => names.len() < 2 && names.first().map(String::as_str) != Some("alloc"),
+    }
 }
 
 /// What a docker task's `config` asks of its node, as written. A value
@@ -356,6 +371,28 @@ mod tests {
                 vec![HostAccess::HostPaths],
             ),
             (serde_json::json!({"volumes": ["a/../b:/x"]}), vec![]),
+            // Inside the allocation, as Nomad allows: the shared alloc/
+            // and a sibling task's directory.
+            (serde_json::json!({"volumes": ["../alloc/data:/d"]}), vec![]),
+            (serde_json::json!({"volumes": ["../alloc:/d"]}), vec![]),
+            (
+                serde_json::json!({"volumes": ["../other/local:/d"]}),
+                vec![],
+            ),
+            // The allocation or a task directory itself: their layout is
+            // the agent's.
+            (
+                serde_json::json!({"volumes": ["..:/d"]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (
+                serde_json::json!({"volumes": [".:/d"]}),
+                vec![HostAccess::HostPaths],
+            ),
+            (
+                serde_json::json!({"volumes": ["../other:/d"]}),
+                vec![HostAccess::HostPaths],
+            ),
             (
                 serde_json::json!({"mount": [{"type": "bind", "source": "/etc", "target": "/e"}]}),
                 vec![HostAccess::HostPaths],

@@ -18,7 +18,10 @@ const ADDRESS: &str = "127.0.0.80";
 async fn a_template_mounted_as_a_file_and_docker_options_reach_the_container() {
     // pid_mode = "host" only where the operator allows it.
     let cluster = Cluster::start_with(ADDRESS, &["--docker-allow-host-pid"]).await;
-    let mut task = shell_task("main", "cat /etc/site.conf > /alloc/out; exec sleep 3600");
+    let mut task = shell_task(
+        "main",
+        "echo shared > /shared/stamp; cat /etc/site.conf > /alloc/out; exec sleep 3600",
+    );
     task.templates = vec![Template {
         destination: "local/site.conf".into(),
         data: "server { listen {{ env \"NOMAD_ALLOC_INDEX\" }}; }\n".into(),
@@ -26,7 +29,12 @@ async fn a_template_mounted_as_a_file_and_docker_options_reach_the_container() {
     }];
     task.config.insert(
         "volumes".into(),
-        serde_json::json!(["local/site.conf:/etc/site.conf:ro,rprivate"]),
+        serde_json::json!([
+            "local/site.conf:/etc/site.conf:ro,rprivate",
+            // Nomad's way to mount part of the shared alloc/ dir: inside
+            // the allocation, so no leave is needed.
+            "../alloc/shared:/shared"
+        ]),
     );
     task.config.insert("pid_mode".into(), "host".into());
     task.logs.max_files = 2;
@@ -68,6 +76,11 @@ async fn a_template_mounted_as_a_file_and_docker_options_reach_the_container() {
         .join(&alloc.metadata.uid)
         .join(".pinned/main/3");
     assert_eq!(source, pinned.display().to_string());
+    let stamp = cluster.alloc_dir(&alloc).join("shared/stamp");
+    assert_eq!(
+        std::fs::read_to_string(&stamp).expect("the shared stamp"),
+        "shared\n"
+    );
     assert_eq!(
         docker_inspect(&container, "{{.HostConfig.PidMode}}"),
         "host"

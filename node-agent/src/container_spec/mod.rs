@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use drover_api_types::host_access::{
-    cap_name, is_host_path, HostAccess, HostPolicy, DOCKER_DEFAULT_CAPS,
+    cap_name, in_allocation, is_host_path, HostAccess, HostPolicy, DOCKER_DEFAULT_CAPS,
 };
 use drover_api_types::Task;
 use serde_json::Value;
@@ -603,7 +603,18 @@ fn bind_source(
             return Ok(source.to_string());
         }
     }
-    Ok(task_root.join(source).to_string_lossy().into_owned())
+    // Resolved here, so `../alloc/data` is `<alloc>/alloc/data`: what the
+    // agent makes, pins and hands Docker has no `..` in it.
+    let alloc_root = task_root.parent().unwrap_or(task_root);
+    match in_allocation(&task.name, source) {
+        Some(names) => Ok(names
+            .iter()
+            .fold(alloc_root.to_path_buf(), |path, name| path.join(name))
+            .to_string_lossy()
+            .into_owned()),
+        // Climbing out, allowed as a host path above.
+        None => Ok(task_root.join(source).to_string_lossy().into_owned()),
+    }
 }
 
 /// The directories to create before the container: the mount sources

@@ -352,7 +352,7 @@ fn a_default_node_refuses_what_reaches_beyond_the_allocation() {
     // What stays in the allocation needs no leave.
     let inside = on_a_default_node(json!({
         "image": "x",
-        "volumes": ["local/conf:/etc/app", "a/../b:/b"],
+        "volumes": ["local/conf:/etc/app", "a/../b:/b", "../alloc/data:/data"],
         "mount": [{"source": "cache", "target": "/cache"}]
     }))
     .expect("spec");
@@ -366,7 +366,8 @@ fn a_default_node_refuses_what_reaches_beyond_the_allocation() {
         sources,
         [
             "/var/lib/drover/allocs/a1b2/nginx/local/conf",
-            "/var/lib/drover/allocs/a1b2/nginx/a/../b",
+            "/var/lib/drover/allocs/a1b2/nginx/b",
+            "/var/lib/drover/allocs/a1b2/alloc/data",
             "/var/lib/drover/allocs/a1b2/nginx/cache",
         ]
     );
