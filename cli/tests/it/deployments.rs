@@ -444,3 +444,41 @@ async fn promoting_healthy_canaries_replaces_the_rest() {
     );
     cluster.stop(&job).await;
 }
+
+/// `healthy_deadline` counts from when a node received the allocation, as
+/// in Nomad: one queued longer than the deadline for a node that fits is
+/// judged on how it runs once placed, not failed on arrival.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_queued_for_a_node_does_not_count_against_the_healthy_deadline() {
+    let mut cluster = Cluster::start("127.0.0.34").await;
+    let (store, server) = (&cluster.store, cluster.server_addr.clone());
+    let mut strategy = update(0, "task_states", false);
+    strategy.healthy_deadline = Some(drover_api_types::Duration::from_secs(4));
+    strategy.min_healthy_time = Some(drover_api_types::Duration::from_secs(1));
+    let mut job = sleeper("late", 1, strategy);
+    job.spec.groups[0]
+        .constraints
+        .push(drover_api_types::job::Constraint {
+            attribute: "${meta.rack}".into(),
+            operator: "=".into(),
+            value: "r9".into(),
+        });
+    assert_eq!(register(&server, &job).await, 0);
+    // Queued past the deadline: no node has the rack.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(allocs(store, "late").await.iter().all(|a| !running(a)));
+    // The node gains the rack (an agent restarted with new meta).
+    cluster.agent_args.push("--meta=rack=r9".into());
+    cluster.restart_agent();
+    let store = &cluster.store;
+    let deployed = deployment_when(store, "late", 0, "version 0 deployed", |d| {
+        d.status.state != DeploymentState::Running
+    })
+    .await;
+    assert_eq!(
+        deployed.status.state,
+        DeploymentState::Successful,
+        "{deployed:?}"
+    );
+    cluster.stop(&job).await;
+}

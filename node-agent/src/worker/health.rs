@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use drover_api_types::alloc::{Allocation, DeploymentHealth, TaskRunState};
+use drover_api_types::alloc::{Allocation, AllocationStatus, DeploymentHealth, TaskRunState};
 use drover_api_types::TaskGroup;
 
 use super::Worker;
@@ -71,6 +71,18 @@ pub enum Verdict {
     Undecided(Option<Duration>),
     Healthy,
     Unhealthy(String),
+}
+
+/// When this node received the allocation: its tasks' first `Received`
+/// event, kept in the status across agent restarts (pure).
+pub fn received_at(status: &AllocationStatus) -> Option<DateTime<Utc>> {
+    status
+        .task_states
+        .values()
+        .flat_map(|t| t.events.iter())
+        .filter(|e| e.event_type == crate::task_state::events::RECEIVED)
+        .filter_map(|e| e.time)
+        .min()
 }
 
 /// Judges one allocation. `up_since` is the start of the current unbroken
@@ -157,16 +169,20 @@ impl Worker {
     }
 
     /// When the allocation joined `deployment_id`, which starts its
-    /// `healthy_deadline`: its creation when it was placed by it; when this
-    /// worker saw it move to it, for one updated in place (a verdict for
-    /// another deployment in its status says so after an agent restart).
+    /// `healthy_deadline`: when this node received it, for one placed by
+    /// it (as in Nomad, time spent queued for a node does not count); when
+    /// this worker saw it move to it, for one updated in place (a verdict
+    /// for another deployment in its status says so after an agent
+    /// restart).
     fn joined_deployment(
         &mut self,
         alloc: &Allocation,
         deployment_id: &str,
         now: DateTime<Utc>,
     ) -> DateTime<Utc> {
-        let created = alloc.metadata.creation_timestamp.unwrap_or(now);
+        let received = received_at(&self.status)
+            .or(alloc.metadata.creation_timestamp)
+            .unwrap_or(now);
         let joined = match &self.deployment_joined {
             Some((id, at)) if id == deployment_id => return *at,
             Some(_) => now,
@@ -178,7 +194,7 @@ impl Worker {
             {
                 now
             }
-            None => created,
+            None => received,
         };
         self.deployment_joined = Some((deployment_id.to_string(), joined));
         joined
@@ -229,6 +245,28 @@ mod tests {
             failed_task: None,
             checks_passing,
         }
+    }
+
+    /// The deadline starts when the node received the allocation, not when
+    /// it was created: one queued for capacity is not late on arrival.
+    #[test]
+    fn the_deadline_counts_from_the_first_received_event() {
+        use drover_api_types::alloc::{TaskEvent, TaskState};
+        let event = |kind: &str, secs: i64| TaskEvent {
+            event_type: kind.into(),
+            time: Some(at(secs)),
+            message: String::new(),
+            exit_code: None,
+        };
+        let mut status = AllocationStatus::default();
+        assert_eq!(received_at(&status), None);
+        let mut web = TaskState::default();
+        web.events = vec![event("Received", 500), event("Started", 501)];
+        let mut side = TaskState::default();
+        side.events = vec![event("Received", 499)];
+        status.task_states.insert("web".into(), web);
+        status.task_states.insert("side".into(), side);
+        assert_eq!(received_at(&status), Some(at(499)));
     }
 
     #[test]
