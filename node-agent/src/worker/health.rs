@@ -260,10 +260,14 @@ mod tests {
         };
         let mut status = AllocationStatus::default();
         assert_eq!(received_at(&status), None);
-        let mut web = TaskState::default();
-        web.events = vec![event("Received", 500), event("Started", 501)];
-        let mut side = TaskState::default();
-        side.events = vec![event("Received", 499)];
+        let web = TaskState {
+            events: vec![event("Received", 500), event("Started", 501)],
+            ..TaskState::default()
+        };
+        let side = TaskState {
+            events: vec![event("Received", 499)],
+            ..TaskState::default()
+        };
         status.task_states.insert("web".into(), web);
         status.task_states.insert("side".into(), side);
         assert_eq!(received_at(&status), Some(at(499)));
