@@ -72,7 +72,9 @@ pub fn router_with(state: HttpState, api: Option<crate::api::ApiState>, limits: 
         .route("/v1/status/leader", get(leader))
         .with_state(state);
     let all = match api {
-        Some(api) => base.merge(crate::api::routes(api)),
+        Some(api) => base
+            .merge(crate::ui::routes(api.clone()))
+            .merge(crate::api::routes(api)),
         None => base,
     };
     let limited = all

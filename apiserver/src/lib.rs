@@ -20,6 +20,8 @@
 //!   rotated by size).
 //! - `browser`: what stops a web page from driving the API (JSON-only
 //!   POSTs, foreign origins and, on loopback, foreign `Host` names refused).
+//! - [`ui`]: the web UI at `/ui`, rendered on the server from the same API,
+//!   called in process with the visitor's token.
 
 pub mod api;
 pub mod audit;
@@ -30,3 +32,4 @@ pub mod catalog_view;
 pub mod dns;
 pub mod http;
 pub(crate) mod metrics;
+pub mod ui;

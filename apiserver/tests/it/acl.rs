@@ -25,7 +25,7 @@ async fn snapshot(s: &Server) -> BTreeMap<String, i64> {
         .collect()
 }
 
-async fn call(
+pub(crate) async fn call(
     s: &Server,
     method: &str,
     path: &str,
@@ -57,7 +57,7 @@ async fn call(
     (status, text)
 }
 
-async fn bootstrap(s: &Server) -> String {
+pub(crate) async fn bootstrap(s: &Server) -> String {
     let (status, body) = call(s, "post", "/v1/acl/bootstrap", None, None).await;
     assert_eq!(status, 200, "{body}");
     let token: Value = serde_json::from_str(&body).expect("json");
@@ -65,7 +65,7 @@ async fn bootstrap(s: &Server) -> String {
 }
 
 /// A client token carrying one new policy with `rules`.
-async fn token_with(s: &Server, root: &str, name: &str, rules: &str) -> String {
+pub(crate) async fn token_with(s: &Server, root: &str, name: &str, rules: &str) -> String {
     let (status, body) = call(
         s,
         "post",
@@ -89,7 +89,7 @@ async fn token_with(s: &Server, root: &str, name: &str, rules: &str) -> String {
 }
 
 /// Creates namespace `name`.
-async fn namespace(s: &Server, root: &str, name: &str) {
+pub(crate) async fn namespace(s: &Server, root: &str, name: &str) {
     let (status, body) = call(
         s,
         "post",

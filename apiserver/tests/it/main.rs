@@ -12,3 +12,4 @@ mod jobs_api;
 mod openapi;
 mod rollout_api;
 mod slow_clients;
+mod ui;

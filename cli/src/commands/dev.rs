@@ -249,7 +249,7 @@ fn print_banner(args: &Args, endpoints: &str, api: &str, dns: Option<SocketAddr>
         )),
         None => out.push_str("  DNS:    off (--dns-addr off)\n"),
     }
-    out.push_str("  UI:     not yet (a later issue)\n");
+    out.push_str(&format!("  UI:     {api}/ui\n"));
     if args.acl {
         out.push_str(
             "  ACLs:   on: drover acl bootstrap, then export DROVER_TOKEN=<its Secret ID>\n",

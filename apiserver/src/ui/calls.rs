@@ -1,0 +1,147 @@
+//! The UI's calls to the `/v1` API, in process: a request built as a
+//! client would send it, with the visitor's token, answered by the very
+//! routes (and ACL checks) the CLI reaches over HTTP.
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use serde::de::DeserializeOwned;
+use tower::ServiceExt as _;
+
+use crate::api::ApiState;
+
+/// The most of an API answer a page reads: lists are paged by the API
+/// before they grow past it (the scale issue); a larger one is an error
+/// rather than a server out of memory.
+const MAX_ANSWER: usize = 64 << 20;
+
+/// The name of the cookie holding the visitor's token.
+pub const TOKEN_COOKIE: &str = "drover_token";
+
+#[derive(Clone)]
+pub struct Ui {
+    api: Router,
+    /// Whether the servers run with ACLs (a token is needed).
+    pub acl: bool,
+}
+
+/// Why a call failed: the API's status and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl Ui {
+    pub fn new(state: ApiState) -> Ui {
+        let acl = state.acl.is_some();
+        Ui {
+            api: crate::api::routes(state),
+            acl,
+        }
+    }
+
+    /// `GET path` as `token`, the JSON answer decoded.
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        token: Option<&str>,
+        path: &str,
+    ) -> Result<T, CallError> {
+        self.call(Method::GET, token, path, None).await
+    }
+
+    /// `method path` with a JSON `body`, as `token`.
+    pub async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<T, CallError> {
+        let internal = |message: String| CallError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message,
+        };
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("X-Drover-Token", token);
+        }
+        let body = match body {
+            Some(value) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(value.to_string())
+            }
+            None => Body::empty(),
+        };
+        let request = request
+            .body(body)
+            .map_err(|e| internal(format!("building {path}: {e}")))?;
+        let response = self
+            .api
+            .clone()
+            .oneshot(request)
+            .await
+            .map_err(|e| internal(format!("calling {path}: {e}")))?;
+        let status = response.status();
+        let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
+            .await
+            .map_err(|e| internal(format!("reading {path}: {e}")))?;
+        if !status.is_success() {
+            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
+            return Err(CallError { status, message });
+        }
+        serde_json::from_slice(&bytes).map_err(|e| internal(format!("decoding {path}: {e}")))
+    }
+}
+
+/// The visitor's token, from the UI's cookie.
+pub struct Visitor(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Visitor {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Visitor(token_from_cookies(
+            parts
+                .headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok()),
+        )))
+    }
+}
+
+/// The token in `Cookie` header values (pure).
+pub fn token_from_cookies<'a>(values: impl Iterator<Item = &'a str>) -> Option<String> {
+    values
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == TOKEN_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|v| !v.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_token_is_read_from_its_cookie_only() {
+        let found = token_from_cookies(["a=1; drover_token=s3cr3t; b=2"].into_iter());
+        assert_eq!(found.as_deref(), Some("s3cr3t"));
+        assert_eq!(
+            token_from_cookies(["a=1", "drover_token="].into_iter()),
+            None
+        );
+        assert_eq!(
+            token_from_cookies(["x=drover_token", "drover_token=t"].into_iter()).as_deref(),
+            Some("t")
+        );
+        assert_eq!(token_from_cookies(std::iter::empty()), None);
+    }
+}

@@ -1,0 +1,96 @@
+//! The page shell every view shares: navigation, the token link, the
+//! stylesheet and the small script, all embedded in the binary.
+
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use maud::{html, Markup, DOCTYPE};
+
+/// The views in the navigation, in order: (path, label).
+const NAV: [(&str, &str); 2] = [("/ui", "Overview"), ("/ui/jobs", "Jobs")];
+
+/// A whole page: `title`, the navigation with `current` marked, `main`.
+pub fn page(title: &str, current: &str, signed_in: bool, main: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light dark";
+                title { (title) " · drover" }
+                link rel="stylesheet" href="/ui/static/app.css";
+                script src="/ui/static/app.js" defer {}
+            }
+            body {
+                header {
+                    nav aria-label="Main" {
+                        a.brand href="/ui" { "drover" }
+                        ul {
+                            @for (path, label) in NAV {
+                                li {
+                                    @if path == current {
+                                        a href=(path) aria-current="page" { (label) }
+                                    } @else {
+                                        a href=(path) { (label) }
+                                    }
+                                }
+                            }
+                        }
+                        a.token href="/ui/token" {
+                            @if signed_in { "Token" } @else { "Sign in" }
+                        }
+                    }
+                }
+                main id="main" { (main) }
+            }
+        }
+    }
+}
+
+/// A short error in the page shell (the API's own message).
+pub fn error_page(status: axum::http::StatusCode, message: &str, signed_in: bool) -> Response {
+    let body = page(
+        "Error",
+        "",
+        signed_in,
+        html! {
+            h1 { "Error " (status.as_u16()) }
+            p.error role="alert" { (message) }
+            @if status == axum::http::StatusCode::FORBIDDEN {
+                p { a href="/ui/token" { "Use another token" } }
+            }
+        },
+    );
+    (status, html_response(body)).into_response()
+}
+
+/// `markup` as a `text/html` response.
+pub fn html_response(markup: Markup) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+const STYLESHEET: &str = include_str!("static/app.css");
+const SCRIPT: &str = include_str!("static/app.js");
+
+pub async fn stylesheet() -> Response {
+    static_file("text/css; charset=utf-8", STYLESHEET)
+}
+
+pub async fn script() -> Response {
+    static_file("text/javascript; charset=utf-8", SCRIPT)
+}
+
+fn static_file(content_type: &'static str, text: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        text,
+    )
+        .into_response()
+}

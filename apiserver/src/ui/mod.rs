@@ -1,0 +1,43 @@
+//! The web UI at `/ui`, served by every server on the API port.
+//!
+//! Pages are rendered on the server (maud) from the same API a CLI user
+//! calls: each page asks the `/v1` routes in process, carrying the
+//! visitor's token, so what a page shows is exactly what that token may
+//! read, checked by the same code. The token lives in an `HttpOnly`,
+//! `SameSite=Strict` cookie set by the token page; scripts never see it.
+//!
+//! # Layout
+//! - [`calls`]: the in-process calls to the API, with the visitor's token.
+//! - [`layout`]: the page shell (navigation, embedded CSS and script).
+//! - [`pages`]: the views (overview, jobs), each a pure render of what the
+//!   API answered.
+//! - [`session`]: the token page and cookie.
+
+pub(crate) mod calls;
+pub(crate) mod layout;
+pub(crate) mod pages;
+pub(crate) mod session;
+
+use axum::routing::get;
+use axum::Router;
+
+use crate::api::ApiState;
+
+/// The UI's routes over `api` (the same state the `/v1` routes use).
+pub fn routes(api: ApiState) -> Router {
+    let ui = calls::Ui::new(api);
+    Router::new()
+        .route("/ui", get(pages::overview))
+        .route("/ui/", get(pages::overview))
+        .route("/ui/jobs", get(pages::jobs))
+        .route(
+            "/ui/token",
+            get(session::token_page)
+                .post(session::sign_in)
+                .delete(session::sign_out),
+        )
+        .route("/ui/static/app.css", get(layout::stylesheet))
+        .route("/ui/static/app.js", get(layout::script))
+        .route("/ui/{*rest}", get(pages::not_found))
+        .with_state(ui)
+}

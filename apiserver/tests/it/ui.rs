@@ -1,0 +1,144 @@
+//! The web UI through the real router on a real etcd, ACLs on: a visitor
+//! without a token is sent to the token page; a bad token is refused; a
+//! good one is kept in an HttpOnly, SameSite=Strict cookie, and every page
+//! then shows what that token may read and nothing more.
+
+use reqwest::header;
+use serde_json::json;
+
+use crate::acl::{bootstrap, call, namespace, token_with};
+use crate::common::{start_with_acl, Server};
+
+/// A client that does not follow redirects, so they can be checked.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+/// `GET path` with the UI cookie `token`; (status, body).
+async fn page(s: &Server, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut request = browser().get(s.url(path));
+    if let Some(token) = token {
+        request = request.header(header::COOKIE, format!("drover_token={token}"));
+    }
+    let response = request.send().await.expect("GET");
+    let status = response.status().as_u16();
+    (status, response.text().await.unwrap_or_default())
+}
+
+async fn sign_in(s: &Server, token: &str) -> reqwest::Response {
+    browser()
+        .post(s.url("/ui/token"))
+        .json(&json!({ "token": token }))
+        .send()
+        .await
+        .expect("POST /ui/token")
+}
+
+#[tokio::test]
+async fn pages_show_what_the_visitors_token_may_read() {
+    let s = start_with_acl().await;
+    let root = bootstrap(&s).await;
+    let web = token_with(
+        &s,
+        &root,
+        "web-reader",
+        "namespace \"web\" { policy = \"read\" }",
+    )
+    .await;
+    namespace(&s, &root, "web").await;
+    for (ns, name) in [("default", "api"), ("web", "site")] {
+        let mut job = drover_api_types::mock::job(name, 1);
+        job.metadata.namespace = ns.into();
+        let (status, body) = call(
+            &s,
+            "post",
+            "/v1/jobs",
+            Some(&root),
+            Some(json!({"job": job})),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
+    // No token yet: to the token page.
+    let response = browser().get(s.url("/ui/jobs")).send().await.expect("GET");
+    assert_eq!(response.status().as_u16(), 303);
+    assert_eq!(
+        response
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok()),
+        Some("/ui/token")
+    );
+    let (status, form) = page(&s, "/ui/token", None).await;
+    assert_eq!(status, 200);
+    assert!(form.contains("type=\"password\""), "{form}");
+
+    // A token the cluster does not know is refused; nothing is kept.
+    let refused = sign_in(&s, "00000000-0000-0000-0000-000000000000").await;
+    assert_eq!(refused.status().as_u16(), 403);
+    assert!(refused.headers().get(header::SET_COOKIE).is_none());
+    // A form post (what another site's page could send) is refused.
+    let form_post = browser()
+        .post(s.url("/ui/token"))
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(format!("token={web}"))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(form_post.status().as_u16(), 415);
+
+    // The team's token: kept HttpOnly and strict, and its jobs only.
+    let accepted = sign_in(&s, &web).await;
+    assert_eq!(accepted.status().as_u16(), 204);
+    let cookie = accepted
+        .headers()
+        .get(header::SET_COOKIE)
+        .and_then(|v| v.to_str().ok())
+        .expect("a cookie")
+        .to_string();
+    for part in ["HttpOnly", "SameSite=Strict", "Path=/ui"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+    let (status, jobs) = page(&s, "/ui/jobs", Some(&web)).await;
+    assert_eq!(status, 200, "{jobs}");
+    assert!(jobs.contains("<td>site</td>"), "{jobs}");
+    assert!(!jobs.contains("<td>api</td>"), "{jobs}");
+    let (_, overview) = page(&s, "/ui", Some(&web)).await;
+    assert!(overview.contains("Cluster overview"), "{overview}");
+    assert!(
+        overview.contains("not shown"),
+        "nodes need node read: {overview}"
+    );
+    let (_, who) = page(&s, "/ui/token", Some(&web)).await;
+    assert!(who.contains("web-reader"), "{who}");
+
+    // Management sees both.
+    let (_, all) = page(&s, "/ui/jobs", Some(&root)).await;
+    assert!(
+        all.contains("<td>site</td>") && all.contains("<td>api</td>"),
+        "{all}"
+    );
+
+    // The embedded assets and an unknown page.
+    let css = browser()
+        .get(s.url("/ui/static/app.css"))
+        .send()
+        .await
+        .expect("css");
+    assert_eq!(
+        css.headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("text/css; charset=utf-8")
+    );
+    assert!(css
+        .text()
+        .await
+        .expect("text")
+        .contains("prefers-color-scheme: dark"));
+    assert_eq!(page(&s, "/ui/nowhere", Some(&root)).await.0, 404);
+}
