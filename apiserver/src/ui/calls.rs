@@ -25,6 +25,8 @@ pub struct Ui {
     api: Router,
     /// Whether the servers run with ACLs (a token is needed).
     pub acl: bool,
+    /// The API's shared watch, for live pages.
+    pub feed: crate::api::feed::Feed,
 }
 
 /// Why a call failed: the API's status and message.
@@ -37,9 +39,11 @@ pub struct CallError {
 impl Ui {
     pub fn new(state: ApiState) -> Ui {
         let acl = state.acl.is_some();
+        let feed = state.feed.clone();
         Ui {
             api: crate::api::routes(state),
             acl,
+            feed,
         }
     }
 

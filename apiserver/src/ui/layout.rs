@@ -8,8 +8,56 @@ use maud::{html, Markup, DOCTYPE};
 /// The views in the navigation, in order: (path, label).
 const NAV: [(&str, &str); 2] = [("/ui", "Overview"), ("/ui/jobs", "Jobs")];
 
+/// One rendered view: what goes in `<main>`, and what the shell needs.
+pub struct View<'a> {
+    pub title: &'a str,
+    /// The navigation entry to mark.
+    pub current: &'a str,
+    pub signed_in: bool,
+    /// The live page id ([`super::live`]) when the view refreshes itself.
+    pub live: Option<&'a str>,
+    pub main: Markup,
+}
+
+/// The header a page's script sends to fetch only its `<main>`.
+pub const FRAGMENT_HEADER: &str = "x-drover-fragment";
+
+/// Whether the request asks for the `<main>` part only.
+pub struct Fragment(pub bool);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Fragment {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Fragment(parts.headers.contains_key(FRAGMENT_HEADER)))
+    }
+}
+
+/// `view` as a whole page, or its `<main>` content alone for a refresh.
+pub fn respond(fragment: Fragment, view: View<'_>) -> Response {
+    if fragment.0 {
+        return html_response(view.main);
+    }
+    html_response(page(
+        view.title,
+        view.current,
+        view.signed_in,
+        view.live,
+        view.main,
+    ))
+}
+
 /// A whole page: `title`, the navigation with `current` marked, `main`.
-pub fn page(title: &str, current: &str, signed_in: bool, main: Markup) -> Markup {
+pub fn page(
+    title: &str,
+    current: &str,
+    signed_in: bool,
+    live: Option<&str>,
+    main: Markup,
+) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -41,7 +89,7 @@ pub fn page(title: &str, current: &str, signed_in: bool, main: Markup) -> Markup
                         }
                     }
                 }
-                main id="main" { (main) }
+                main id="main" data-live=[live] { (main) }
             }
         }
     }
@@ -53,6 +101,7 @@ pub fn error_page(status: axum::http::StatusCode, message: &str, signed_in: bool
         "Error",
         "",
         signed_in,
+        None,
         html! {
             h1 { "Error " (status.as_u16()) }
             p.error role="alert" { (message) }

@@ -12,9 +12,12 @@
 //! - [`pages`]: the views (overview, jobs), each a pure render of what the
 //!   API answered.
 //! - [`session`]: the token page and cookie.
+//! - [`live`]: the event stream that tells an open page to refresh its
+//!   `<main>` when what it shows changes.
 
 pub(crate) mod calls;
 pub(crate) mod layout;
+pub(crate) mod live;
 pub(crate) mod pages;
 pub(crate) mod session;
 
@@ -36,6 +39,7 @@ pub fn routes(api: ApiState) -> Router {
                 .post(session::sign_in)
                 .delete(session::sign_out),
         )
+        .route("/ui/live", get(live::live))
         .route("/ui/static/app.css", get(layout::stylesheet))
         .route("/ui/static/app.js", get(layout::script))
         .route("/ui/{*rest}", get(pages::not_found))

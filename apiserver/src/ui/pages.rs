@@ -13,7 +13,7 @@ use maud::{html, Markup};
 use serde::Serialize;
 
 use super::calls::{CallError, Ui, Visitor};
-use super::layout::{error_page, html_response, page};
+use super::layout::{error_page, respond, Fragment, View};
 
 /// The wire name of an enum value (`running`, `ready`), as the API writes
 /// it.
@@ -45,7 +45,7 @@ pub struct Overview {
     pub jobs: Result<Vec<Job>, CallError>,
 }
 
-pub async fn overview(State(ui): State<Ui>, visitor: Visitor) -> Response {
+pub async fn overview(State(ui): State<Ui>, visitor: Visitor, fragment: Fragment) -> Response {
     if let Some(first) = needs_sign_in(&ui, &visitor) {
         return first;
     }
@@ -60,12 +60,16 @@ pub async fn overview(State(ui): State<Ui>, visitor: Visitor) -> Response {
         allocations,
         jobs,
     };
-    html_response(page(
-        "Overview",
-        "/ui",
-        token.is_some(),
-        render_overview(&data),
-    ))
+    respond(
+        fragment,
+        View {
+            title: "Overview",
+            current: "/ui",
+            signed_in: token.is_some(),
+            live: Some("overview"),
+            main: render_overview(&data),
+        },
+    )
 }
 
 fn counts_card(title: &str, counts: Result<BTreeMap<String, usize>, &CallError>) -> Markup {
@@ -122,6 +126,7 @@ pub struct JobsQuery {
 pub async fn jobs(
     State(ui): State<Ui>,
     visitor: Visitor,
+    fragment: Fragment,
     Query(query): Query<JobsQuery>,
 ) -> Response {
     if let Some(first) = needs_sign_in(&ui, &visitor) {
@@ -131,12 +136,16 @@ pub async fn jobs(
     let namespace = query.namespace.unwrap_or_else(|| "*".into());
     let path = format!("/v1/jobs?namespace={}", url_component(&namespace));
     match ui.get::<Vec<Job>>(token, &path).await {
-        Ok(jobs) => html_response(page(
-            "Jobs",
-            "/ui/jobs",
-            token.is_some(),
-            render_jobs(&jobs),
-        )),
+        Ok(jobs) => respond(
+            fragment,
+            View {
+                title: "Jobs",
+                current: "/ui/jobs",
+                signed_in: token.is_some(),
+                live: Some("jobs"),
+                main: render_jobs(&jobs),
+            },
+        ),
         Err(e) => error_page(e.status, &e.message, token.is_some()),
     }
 }

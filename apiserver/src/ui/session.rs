@@ -46,7 +46,7 @@ pub async fn token_page(State(ui): State<Ui>, visitor: Visitor) -> Response {
         }
         p id="token-message" role="status" aria-live="polite" {}
     };
-    html_response(page("Token", "/ui/token", signed_in, main))
+    html_response(page("Token", "/ui/token", signed_in, None, main))
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -28,6 +28,13 @@ async fn page(s: &Server, path: &str, token: Option<&str>) -> (u16, String) {
     (status, response.text().await.unwrap_or_default())
 }
 
+/// The next chunk of an open stream, within 5 s.
+async fn next_chunk(stream: &mut reqwest::Response) -> String {
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(5), stream.chunk()).await;
+    let bytes = chunk.expect("within 5 s").expect("a chunk").expect("open");
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
 async fn sign_in(s: &Server, token: &str) -> reqwest::Response {
     browser()
         .post(s.url("/ui/token"))
@@ -122,6 +129,52 @@ async fn pages_show_what_the_visitors_token_may_read() {
         all.contains("<td>site</td>") && all.contains("<td>api</td>"),
         "{all}"
     );
+
+    // A refresh asks for <main> alone.
+    let fragment = browser()
+        .get(s.url("/ui/jobs"))
+        .header(header::COOKIE, format!("drover_token={root}"))
+        .header("X-Drover-Fragment", "main")
+        .send()
+        .await
+        .expect("GET")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        fragment.contains("<td>site</td>") && !fragment.contains("<html"),
+        "{fragment}"
+    );
+    assert!(all.contains("data-live=\"jobs\""), "{all}");
+
+    // Live: the stream opens at once and says `changed` when a job comes.
+    assert_eq!(page(&s, "/ui/live?page=jobs", None).await.0, 403);
+    assert_eq!(page(&s, "/ui/live?page=nothing", Some(&root)).await.0, 404);
+    let mut stream = browser()
+        .get(s.url("/ui/live?page=jobs"))
+        .header(header::COOKIE, format!("drover_token={root}"))
+        .send()
+        .await
+        .expect("live");
+    assert_eq!(
+        stream
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok()),
+        Some("text/event-stream")
+    );
+    assert!(next_chunk(&mut stream).await.starts_with("retry:"));
+    let job = drover_api_types::mock::job("later", 1);
+    let (status, body) = call(
+        &s,
+        "post",
+        "/v1/jobs",
+        Some(&root),
+        Some(json!({"job": job})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(next_chunk(&mut stream).await.starts_with("event: changed"));
 
     // The embedded assets and an unknown page.
     let css = browser()

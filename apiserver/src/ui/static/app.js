@@ -43,3 +43,29 @@ document.addEventListener("DOMContentLoaded", () => {
     });
   }
 });
+
+// Live pages: the server says when what <main> shows has changed; the
+// page fetches its own <main> again and swaps it in (no reload).
+document.addEventListener("DOMContentLoaded", () => {
+  const main = document.getElementById("main");
+  const live = main && main.dataset.live;
+  if (!live || !window.EventSource) return;
+  let refreshing = false;
+  let again = false;
+  async function refresh() {
+    if (refreshing) { again = true; return; }
+    refreshing = true;
+    try {
+      const response = await fetch(window.location.href, {
+        headers: { "X-Drover-Fragment": "main" },
+        credentials: "same-origin",
+      });
+      if (response.ok) main.innerHTML = await response.text();
+    } finally {
+      refreshing = false;
+      if (again) { again = false; refresh(); }
+    }
+  }
+  const source = new EventSource("/ui/live?page=" + encodeURIComponent(live));
+  source.addEventListener("changed", refresh);
+});
