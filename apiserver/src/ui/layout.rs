@@ -6,7 +6,11 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 /// The views in the navigation, in order: (path, label).
-const NAV: [(&str, &str); 2] = [("/ui", "Overview"), ("/ui/jobs", "Jobs")];
+const NAV: [(&str, &str); 3] = [
+    ("/ui", "Overview"),
+    ("/ui/jobs", "Jobs"),
+    ("/ui/nodes", "Nodes"),
+];
 
 /// One rendered view: what goes in `<main>`, and what the shell needs.
 pub struct View<'a> {

@@ -27,9 +27,25 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         c::JOBS_STATUS,
     ];
     const JOBS: &[&str] = &[c::JOBS, c::JOBS_STATUS];
+    const JOB: &[&str] = &[
+        c::JOBS,
+        c::JOBS_STATUS,
+        c::ALLOCATIONS,
+        c::ALLOCATIONS_STATUS,
+        c::ALLOCATIONS_BINDING,
+    ];
+    const NODES: &[&str] = &[
+        c::NODES,
+        c::NODES_STATUS,
+        c::NODES_ADMIN,
+        c::ALLOCATIONS_BINDING,
+        c::ALLOCATIONS_STATUS,
+    ];
     match page {
         "overview" => Some(OVERVIEW),
         "jobs" => Some(JOBS),
+        "job" => Some(JOB),
+        "nodes" => Some(NODES),
         _ => None,
     }
 }

@@ -9,8 +9,8 @@
 //! # Layout
 //! - [`calls`]: the in-process calls to the API, with the visitor's token.
 //! - [`layout`]: the page shell (navigation, embedded CSS and script).
-//! - [`pages`]: the views (overview, jobs), each a pure render of what the
-//!   API answered.
+//! - [`pages`]: the views (overview, jobs, a job, nodes), each a pure
+//!   render of what the API answered.
 //! - [`session`]: the token page and cookie.
 //! - [`live`]: the event stream that tells an open page to refresh its
 //!   `<main>` when what it shows changes.
@@ -30,9 +30,11 @@ use crate::api::ApiState;
 pub fn routes(api: ApiState) -> Router {
     let ui = calls::Ui::new(api);
     Router::new()
-        .route("/ui", get(pages::overview))
-        .route("/ui/", get(pages::overview))
-        .route("/ui/jobs", get(pages::jobs))
+        .route("/ui", get(pages::overview::overview))
+        .route("/ui/", get(pages::overview::overview))
+        .route("/ui/jobs", get(pages::jobs::jobs))
+        .route("/ui/job/{namespace}/{name}", get(pages::jobs::job))
+        .route("/ui/nodes", get(pages::nodes::nodes))
         .route(
             "/ui/token",
             get(session::token_page)

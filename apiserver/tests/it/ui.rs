@@ -112,8 +112,8 @@ async fn pages_show_what_the_visitors_token_may_read() {
     }
     let (status, jobs) = page(&s, "/ui/jobs", Some(&web)).await;
     assert_eq!(status, 200, "{jobs}");
-    assert!(jobs.contains("<td>site</td>"), "{jobs}");
-    assert!(!jobs.contains("<td>api</td>"), "{jobs}");
+    assert!(jobs.contains(">site</a>"), "{jobs}");
+    assert!(!jobs.contains(">api</a>"), "{jobs}");
     let (_, overview) = page(&s, "/ui", Some(&web)).await;
     assert!(overview.contains("Cluster overview"), "{overview}");
     assert!(
@@ -123,10 +123,24 @@ async fn pages_show_what_the_visitors_token_may_read() {
     let (_, who) = page(&s, "/ui/token", Some(&web)).await;
     assert!(who.contains("web-reader"), "{who}");
 
+    // One job's page, for a token that may read it; not for one that may not.
+    let (status, site) = page(&s, "/ui/job/web/site", Some(&web)).await;
+    assert_eq!(status, 200, "{site}");
+    assert!(
+        site.contains("Job site") && site.contains("<td>app</td>"),
+        "{site}"
+    );
+    let (status, _) = page(&s, "/ui/job/default/api", Some(&web)).await;
+    assert_eq!(status, 403);
+    let (status, _) = page(&s, "/ui/nodes", Some(&web)).await;
+    assert_eq!(status, 403, "nodes need node read");
+    let (status, nodes) = page(&s, "/ui/nodes", Some(&root)).await;
+    assert_eq!(status, 200, "{nodes}");
+
     // Management sees both.
     let (_, all) = page(&s, "/ui/jobs", Some(&root)).await;
     assert!(
-        all.contains("<td>site</td>") && all.contains("<td>api</td>"),
+        all.contains(">site</a>") && all.contains(">api</a>"),
         "{all}"
     );
 
@@ -142,7 +156,7 @@ async fn pages_show_what_the_visitors_token_may_read() {
         .await
         .expect("text");
     assert!(
-        fragment.contains("<td>site</td>") && !fragment.contains("<html"),
+        fragment.contains(">site</a>") && !fragment.contains("<html"),
         "{fragment}"
     );
     assert!(all.contains("data-live=\"jobs\""), "{all}");

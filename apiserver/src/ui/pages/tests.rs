@@ -1,7 +1,12 @@
+use super::jobs::{render_job, render_jobs, JobPage};
+use super::nodes::render_nodes;
+use super::overview::{render_overview, Overview};
 use super::*;
 
-use drover_api_types::job::{GroupSummary, JobStatus, JobType};
+use crate::ui::calls::CallError;
+use drover_api_types::job::{GroupSummary, JobStatus, JobType, PlacementFailure};
 use drover_api_types::mock;
+use drover_api_types::Job;
 
 fn job_with(name: &str, status: &str, running: u64, count: i64) -> Job {
     let group = mock::group("front", count);
@@ -28,7 +33,7 @@ fn the_jobs_table_shows_each_job_and_escapes_names() {
         job_with("<script>", "dead", 0, 1),
     ];
     let html = render_jobs(&jobs).into_string();
-    assert!(html.contains("<td>web</td>"), "{html}");
+    assert!(html.contains(">web</a>"), "{html}");
     assert!(html.contains("2/3"), "{html}");
     assert!(html.contains("class=\"status-dead\""), "{html}");
     assert!(html.contains("&lt;script&gt;"), "{html}");
@@ -63,4 +68,48 @@ fn the_overview_counts_by_status_and_says_what_it_may_not_show() {
 fn query_values_are_escaped() {
     assert_eq!(url_component("web team/x"), "web%20team%2Fx");
     assert_eq!(url_component("*"), "*");
+}
+
+#[test]
+fn a_job_page_explains_what_waits_and_links_from_the_list() {
+    let mut job = job_with("web", "running", 1, 3);
+    if let Some(status) = job.status.as_mut() {
+        status.placement_failures.insert(
+            "front".into(),
+            PlacementFailure {
+                queued: 2,
+                nodes_evaluated: 3,
+                nodes_filtered: [("constraint ${meta.rack} = r9".to_string(), 3)].into(),
+                ..PlacementFailure::default()
+            },
+        );
+    }
+    let html = render_job(&JobPage {
+        job: job.clone(),
+        allocations: Ok(vec![]),
+    })
+    .into_string();
+    assert!(html.contains("2 not placed, 3 node(s) evaluated"), "{html}");
+    assert!(
+        html.contains("constraint ${meta.rack} = r9 filtered 3 node(s)"),
+        "{html}"
+    );
+    assert!(html.contains("role=\"alert\""), "{html}");
+    let list = render_jobs(&[job]).into_string();
+    assert!(list.contains("href=\"/ui/job/default/web\""), "{list}");
+    let denied = render_job(&JobPage {
+        job: job_with("api", "pending", 0, 1),
+        allocations: Err(CallError {
+            status: StatusCode::FORBIDDEN,
+            message: "no read-job".into(),
+        }),
+    })
+    .into_string();
+    assert!(denied.contains("not shown: no read-job"), "{denied}");
+}
+
+#[test]
+fn the_nodes_table_says_when_there_are_none() {
+    let html = render_nodes(&[]).into_string();
+    assert!(html.contains("No nodes"), "{html}");
 }

@@ -1,0 +1,65 @@
+//! The views. Each handler asks the API (as the visitor) and hands what it
+//! answered to a pure render function; a section the visitor's token may
+//! not read says so instead of failing the page.
+//!
+//! - [`overview`]: the cluster at a glance.
+//! - [`jobs`]: the jobs list and one job.
+//! - [`nodes`]: the nodes list.
+
+pub(crate) mod jobs;
+pub(crate) mod nodes;
+pub(crate) mod overview;
+
+use std::collections::BTreeMap;
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+
+use super::calls::{Ui, Visitor};
+use super::layout::error_page;
+
+/// The wire name of an enum value (`running`, `ready`), as the API writes
+/// it.
+pub(crate) fn wire_name<T: Serialize>(value: &T) -> String {
+    serde_json::to_value(value)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// Counts by name, in name order.
+pub(crate) fn count_by(names: impl Iterator<Item = String>) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for name in names {
+        *out.entry(name).or_insert(0) += 1;
+    }
+    out
+}
+
+/// With ACLs on and no token yet, the token page first.
+pub(crate) fn needs_sign_in(ui: &Ui, visitor: &Visitor) -> Option<Response> {
+    (ui.acl && visitor.0.is_none()).then(|| Redirect::to("/ui/token").into_response())
+}
+
+/// `text` for a query string value.
+pub(crate) fn url_component(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'*' => {
+                out.push(byte as char)
+            }
+            other => out.push_str(&format!("%{other:02X}")),
+        }
+    }
+    out
+}
+
+/// A page the UI does not have.
+pub async fn not_found() -> Response {
+    error_page(StatusCode::NOT_FOUND, "no such page", false)
+}
+
+#[cfg(test)]
+mod tests;

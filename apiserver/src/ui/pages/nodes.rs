@@ -1,0 +1,78 @@
+//! The nodes list: status, eligibility, drain, what is allocated of what
+//! each can take.
+
+use axum::extract::State;
+use axum::response::Response;
+use drover_api::views::NodeView;
+use maud::{html, Markup};
+
+use super::{needs_sign_in, wire_name};
+use crate::ui::calls::{Ui, Visitor};
+use crate::ui::layout::{error_page, respond, Fragment, View};
+
+pub async fn nodes(State(ui): State<Ui>, visitor: Visitor, fragment: Fragment) -> Response {
+    if let Some(first) = needs_sign_in(&ui, &visitor) {
+        return first;
+    }
+    let token = visitor.0.as_deref();
+    match ui.get::<Vec<NodeView>>(token, "/v1/nodes").await {
+        Ok(nodes) => respond(
+            fragment,
+            View {
+                title: "Nodes",
+                current: "/ui/nodes",
+                signed_in: token.is_some(),
+                live: Some("nodes"),
+                main: render_nodes(&nodes),
+            },
+        ),
+        Err(e) => error_page(e.status, &e.message, token.is_some()),
+    }
+}
+
+/// `used` of `total` as a whole percentage (0 when nothing to take).
+fn percent(used: i64, total: i64) -> i64 {
+    if total <= 0 {
+        return 0;
+    }
+    (used.max(0) * 100) / total
+}
+
+/// The nodes table (pure).
+pub fn render_nodes(nodes: &[NodeView]) -> Markup {
+    html! {
+        h1 { "Nodes" }
+        @if nodes.is_empty() {
+            p.muted { "No nodes. Start one with " code { "drover agent" } "." }
+        } @else {
+            div.table-wrap {
+                table {
+                    thead { tr {
+                        th scope="col" { "Name" } th scope="col" { "Datacenter" }
+                        th scope="col" { "Class" } th scope="col" { "Address" }
+                        th scope="col" { "Status" } th scope="col" { "Eligible" }
+                        th scope="col" { "Draining" } th scope="col" { "Allocations" }
+                        th scope="col" { "CPU" } th scope="col" { "Memory" }
+                    } }
+                    tbody {
+                        @for node in nodes {
+                            @let status = wire_name(&node.status);
+                            tr {
+                                td { (node.name) }
+                                td { (node.datacenter) }
+                                td { (if node.node_class.is_empty() { "—" } else { &node.node_class }) }
+                                td { (node.address) }
+                                td class=(format!("status-{status}")) { (status) }
+                                td { (if node.eligible { "yes" } else { "no" }) }
+                                td { (if node.drain.is_some() { "yes" } else { "no" }) }
+                                td.num { (node.allocations) }
+                                td.num { (percent(node.allocated.cpu, node.resources.cpu)) "%" }
+                                td.num { (percent(node.allocated.memory, node.resources.memory)) "%" }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
