@@ -23,6 +23,8 @@ pub const TOKEN_COOKIE: &str = "drover_token";
 #[derive(Clone)]
 pub struct Ui {
     api: Router,
+    /// For what a token may do, asked of the same ACL code the API runs.
+    state: ApiState,
     /// Whether the servers run with ACLs (a token is needed).
     pub acl: bool,
     /// The API's shared watch, for live pages.
@@ -41,10 +43,24 @@ impl Ui {
         let acl = state.acl.is_some();
         let feed = state.feed.clone();
         Ui {
-            api: crate::api::routes(state),
+            api: crate::api::routes(state.clone()),
+            state,
             acl,
             feed,
         }
+    }
+
+    /// Whether `token` may do `capability` in `namespace`: which buttons a
+    /// page shows (the API checks again when one is pressed).
+    pub async fn may(
+        &self,
+        token: Option<&str>,
+        namespace: &str,
+        capability: drover_api_types::acl::Capability,
+    ) -> bool {
+        crate::api::acl::caller_of(&self.state, token.map(str::to_string))
+            .await
+            .is_ok_and(|caller| caller.may(namespace, capability))
     }
 
     /// `GET path` as `token`, the JSON answer decoded.

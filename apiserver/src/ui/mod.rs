@@ -8,6 +8,8 @@
 //!
 //! # Layout
 //! - [`calls`]: the in-process calls to the API, with the visitor's token.
+//! - [`act`]: what a page's buttons send, passed on to the API as the
+//!   visitor.
 //! - [`layout`]: the page shell (navigation, embedded CSS and script).
 //! - [`pages`]: the views (overview, jobs, a job, nodes), each a pure
 //!   render of what the API answered.
@@ -15,6 +17,7 @@
 //! - [`live`]: the event stream that tells an open page to refresh its
 //!   `<main>` when what it shows changes.
 
+pub(crate) mod act;
 pub(crate) mod calls;
 pub(crate) mod layout;
 pub(crate) mod live;
@@ -42,6 +45,7 @@ pub fn routes(api: ApiState) -> Router {
                 .delete(session::sign_out),
         )
         .route("/ui/live", get(live::live))
+        .route("/ui/act", axum::routing::post(act::act))
         .route("/ui/static/app.css", get(layout::stylesheet))
         .route("/ui/static/app.js", get(layout::script))
         .route("/ui/{*rest}", get(pages::not_found))

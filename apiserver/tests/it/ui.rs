@@ -130,8 +130,39 @@ async fn pages_show_what_the_visitors_token_may_read() {
         site.contains("Job site") && site.contains("<td>app</td>"),
         "{site}"
     );
+    assert!(
+        !site.contains("Stop job") && !site.contains("class=\"scale\""),
+        "read only: {site}"
+    );
     let (status, _) = page(&s, "/ui/job/default/api", Some(&web)).await;
     assert_eq!(status, 403);
+    let (_, api) = page(&s, "/ui/job/default/api", Some(&root)).await;
+    assert!(
+        api.contains("Stop job") && api.contains("class=\"scale\""),
+        "{api}"
+    );
+
+    // Buttons: sent as the visitor, refused when the token may not.
+    let act = |token: &str, body: serde_json::Value| {
+        browser()
+            .post(s.url("/ui/act"))
+            .header(header::COOKIE, format!("drover_token={token}"))
+            .json(&body)
+            .send()
+    };
+    let scale = json!({"method": "POST", "path": "/v1/job/site/scale?namespace=web",
+                       "body": {"group": "app", "count": 3}});
+    let refused = act(&web, scale.clone()).await.expect("act");
+    assert_eq!(refused.status().as_u16(), 403);
+    let scaled = act(&root, scale).await.expect("act");
+    assert_eq!(scaled.status().as_u16(), 200);
+    let (_, job) = call(&s, "get", "/v1/job/site?namespace=web", Some(&root), None).await;
+    let job: serde_json::Value = serde_json::from_str(&job).expect("json");
+    assert_eq!(job["spec"]["groups"][0]["count"], 3, "{job}");
+    let outside = act(&root, json!({"method": "POST", "path": "/metrics"}))
+        .await
+        .expect("act");
+    assert_eq!(outside.status().as_u16(), 400);
     let (status, _) = page(&s, "/ui/nodes", Some(&web)).await;
     assert_eq!(status, 403, "nodes need node read");
     let (status, nodes) = page(&s, "/ui/nodes", Some(&root)).await;

@@ -283,7 +283,7 @@ fn secret_of(state: &ApiState, req: &Request) -> Option<String> {
 /// Who a request carrying `secret` ([`token_of`]) comes from: everyone
 /// may do anything with ACLs off; else the token resolved, or the 403 of
 /// an unknown or expired one.
-async fn caller_of(state: &ApiState, secret: Option<String>) -> ApiResult<Caller> {
+pub(crate) async fn caller_of(state: &ApiState, secret: Option<String>) -> ApiResult<Caller> {
     let Some(acl) = &state.acl else {
         return Ok(Caller::unrestricted());
     };

@@ -6,6 +6,8 @@ use drover_api::views::AllocationView;
 use drover_api_types::Job;
 use maud::{html, Markup};
 
+use drover_api_types::acl::Capability;
+
 use super::{needs_sign_in, url_component, wire_name};
 use crate::ui::calls::{CallError, Ui, Visitor};
 use crate::ui::layout::{error_page, respond, Fragment, View};
@@ -102,6 +104,15 @@ pub struct JobPage {
     pub job: Job,
     /// The job's allocations, newest first.
     pub allocations: Result<Vec<AllocationView>, CallError>,
+    /// The buttons the visitor's token may press.
+    pub may: JobActions,
+}
+
+/// What the visitor may do to the job.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobActions {
+    pub stop: bool,
+    pub scale: bool,
 }
 
 pub async fn job(
@@ -120,6 +131,10 @@ pub async fn job(
         Ok(job) => job,
         Err(e) => return error_page(e.status, &e.message, token.is_some()),
     };
+    let may = JobActions {
+        stop: ui.may(token, &namespace, Capability::SubmitJob).await,
+        scale: ui.may(token, &namespace, Capability::ScaleJob).await,
+    };
     let allocations = ui
         .get::<Vec<AllocationView>>(token, &format!("/v1/allocations?namespace={ns}"))
         .await
@@ -136,7 +151,11 @@ pub async fn job(
             current: "/ui/jobs",
             signed_in: token.is_some(),
             live: Some("job"),
-            main: render_job(&JobPage { job, allocations }),
+            main: render_job(&JobPage {
+                job,
+                allocations,
+                may,
+            }),
         },
     )
 }
@@ -163,6 +182,16 @@ pub fn render_job(page: &JobPage) -> Markup {
                 dt { "Why" } dd { (text) }
             }
         }
+        @let api_path = format!("/v1/job/{}", url_component(&job.metadata.name));
+        @let in_ns = format!("?namespace={}", url_component(&job.metadata.namespace));
+        @if page.may.stop && !job.spec.stop {
+            div.actions {
+                button.danger type="button" data-method="POST"
+                    data-path=(format!("{api_path}/stop{in_ns}")) data-confirm=(format!("Stop job {}?", job.metadata.name))
+                    { "Stop job" }
+            }
+        }
+        p id="action-message" role="status" aria-live="polite" {}
         h2 { "Groups" }
         div.table-wrap {
             table {
@@ -177,7 +206,17 @@ pub fn render_job(page: &JobPage) -> Markup {
                         @let summary = status.and_then(|s| s.summary.get(&group.name)).cloned().unwrap_or_default();
                         tr {
                             td { (group.name) }
-                            td.num { (group.count) }
+                            td.num {
+                                @if page.may.scale {
+                                    form.scale data-path=(format!("{api_path}/scale{in_ns}")) data-group=(group.name) {
+                                        input type="number" name="count" min="0" value=(group.count)
+                                            aria-label=(format!("Count of group {}", group.name));
+                                        button type="submit" { "Scale" }
+                                    }
+                                } @else {
+                                    (group.count)
+                                }
+                            }
                             td.num { (summary.queued) }
                             td.num { (summary.starting) }
                             td.num { (summary.running) }

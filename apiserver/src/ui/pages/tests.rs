@@ -1,4 +1,4 @@
-use super::jobs::{render_job, render_jobs, JobPage};
+use super::jobs::{render_job, render_jobs, JobActions, JobPage};
 use super::nodes::render_nodes;
 use super::overview::{render_overview, Overview};
 use super::*;
@@ -87,8 +87,30 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
     let html = render_job(&JobPage {
         job: job.clone(),
         allocations: Ok(vec![]),
+        may: JobActions::default(),
     })
     .into_string();
+    assert!(
+        !html.contains("Stop job") && !html.contains("form class=\"scale\""),
+        "{html}"
+    );
+    let operator = render_job(&JobPage {
+        job: job.clone(),
+        allocations: Ok(vec![]),
+        may: JobActions {
+            stop: true,
+            scale: true,
+        },
+    })
+    .into_string();
+    assert!(
+        operator.contains("data-path=\"/v1/job/web/stop?namespace=default\""),
+        "{operator}"
+    );
+    assert!(
+        operator.contains("data-path=\"/v1/job/web/scale?namespace=default\" data-group=\"front\""),
+        "{operator}"
+    );
     assert!(html.contains("2 not placed, 3 node(s) evaluated"), "{html}");
     assert!(
         html.contains("constraint ${meta.rack} = r9 filtered 3 node(s)"),
@@ -103,6 +125,7 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
             status: StatusCode::FORBIDDEN,
             message: "no read-job".into(),
         }),
+        may: JobActions::default(),
     })
     .into_string();
     assert!(denied.contains("not shown: no read-job"), "{denied}");

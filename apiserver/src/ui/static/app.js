@@ -69,3 +69,37 @@ document.addEventListener("DOMContentLoaded", () => {
   const source = new EventSource("/ui/live?page=" + encodeURIComponent(live));
   source.addEventListener("changed", refresh);
 });
+
+// Buttons and forms that act: sent through /ui/act as the visitor; the
+// API's answer (or refusal) is shown, and the live stream refreshes the page.
+async function act(method, path, body) {
+  const message = document.getElementById("action-message");
+  try {
+    const response = await fetch("/ui/act", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ method, path, body }),
+      credentials: "same-origin",
+    });
+    const text = await response.text();
+    if (message) message.textContent = response.ok ? "Done." : text;
+  } catch (e) {
+    if (message) message.textContent = e.message;
+  }
+}
+
+document.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-method]");
+  if (!button) return;
+  const confirmText = button.dataset.confirm;
+  if (confirmText && !window.confirm(confirmText)) return;
+  act(button.dataset.method, button.dataset.path, {});
+});
+
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form.scale");
+  if (!form) return;
+  event.preventDefault();
+  const count = Number(form.querySelector("input[name=count]").value);
+  act("POST", form.dataset.path, { group: form.dataset.group, count });
+});
