@@ -72,6 +72,22 @@ impl Ui {
         self.call(Method::GET, token, path, None).await
     }
 
+    /// `GET path` as `token`, the answer as text (at most `max` bytes: the
+    /// start is cut, as a log tail wants).
+    pub async fn text(
+        &self,
+        token: Option<&str>,
+        path: &str,
+        max: usize,
+    ) -> Result<String, CallError> {
+        let (status, bytes) = self.send(Method::GET, token, path, None).await?;
+        if !status.is_success() {
+            return Err(error_of(status, &bytes));
+        }
+        let start = bytes.len().saturating_sub(max);
+        Ok(String::from_utf8_lossy(&bytes[start..]).into_owned())
+    }
+
     /// `method path` with a JSON `body`, as `token`.
     pub async fn call<T: DeserializeOwned>(
         &self,
@@ -80,10 +96,21 @@ impl Ui {
         path: &str,
         body: Option<serde_json::Value>,
     ) -> Result<T, CallError> {
-        let internal = |message: String| CallError {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            message,
-        };
+        let (status, bytes) = self.send(method, token, path, body).await?;
+        if !status.is_success() {
+            return Err(error_of(status, &bytes));
+        }
+        serde_json::from_slice(&bytes).map_err(|e| internal(format!("decoding {path}: {e}")))
+    }
+
+    /// One request to the API routes, its status and body (bounded).
+    async fn send(
+        &self,
+        method: Method,
+        token: Option<&str>,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> Result<(StatusCode, axum::body::Bytes), CallError> {
         let mut request = Request::builder().method(method).uri(path);
         if let Some(token) = token {
             request = request.header("X-Drover-Token", token);
@@ -108,15 +135,24 @@ impl Ui {
         let bytes = axum::body::to_bytes(response.into_body(), MAX_ANSWER)
             .await
             .map_err(|e| internal(format!("reading {path}: {e}")))?;
-        if !status.is_success() {
-            let message = serde_json::from_slice::<serde_json::Value>(&bytes)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_string))
-                .unwrap_or_else(|| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(CallError { status, message });
-        }
-        serde_json::from_slice(&bytes).map_err(|e| internal(format!("decoding {path}: {e}")))
+        Ok((status, bytes))
     }
+}
+
+fn internal(message: String) -> CallError {
+    CallError {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        message,
+    }
+}
+
+/// The API's error: its JSON `error`, else the body as text.
+fn error_of(status: StatusCode, bytes: &[u8]) -> CallError {
+    let message = serde_json::from_slice::<serde_json::Value>(bytes)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| String::from_utf8_lossy(bytes).into_owned());
+    CallError { status, message }
 }
 
 /// The visitor's token, from the UI's cookie.

@@ -44,7 +44,7 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
     match page {
         "overview" => Some(OVERVIEW),
         "jobs" => Some(JOBS),
-        "job" => Some(JOB),
+        "job" | "alloc" => Some(JOB),
         "nodes" => Some(NODES),
         _ => None,
     }

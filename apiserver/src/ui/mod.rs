@@ -11,7 +11,7 @@
 //! - [`act`]: what a page's buttons send, passed on to the API as the
 //!   visitor.
 //! - [`layout`]: the page shell (navigation, embedded CSS and script).
-//! - [`pages`]: the views (overview, jobs, a job, nodes), each a pure
+//! - [`pages`]: the views (overview, jobs, a job, an allocation, nodes), each a pure
 //!   render of what the API answered.
 //! - [`session`]: the token page and cookie.
 //! - [`live`]: the event stream that tells an open page to refresh its
@@ -38,6 +38,7 @@ pub fn routes(api: ApiState) -> Router {
         .route("/ui/jobs", get(pages::jobs::jobs))
         .route("/ui/job/{namespace}/{name}", get(pages::jobs::job))
         .route("/ui/nodes", get(pages::nodes::nodes))
+        .route("/ui/alloc/{id}", get(pages::allocs::alloc))
         .route(
             "/ui/token",
             get(session::token_page)

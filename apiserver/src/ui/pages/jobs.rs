@@ -264,7 +264,7 @@ pub fn render_job(page: &JobPage) -> Markup {
                         @for a in allocations {
                             @let client = wire_name(&a.client_status);
                             tr {
-                                td { code { (short(&a.id)) } }
+                                td { a href=(format!("/ui/alloc/{}", url_component(&a.id))) { code { (short(&a.id)) } } }
                                 td { (a.name) }
                                 td { (a.node_name.as_deref().unwrap_or("—")) }
                                 td.num { (a.job_version) }

@@ -4,8 +4,10 @@
 //!
 //! - [`overview`]: the cluster at a glance.
 //! - [`jobs`]: the jobs list and one job.
+//! - [`allocs`]: one allocation, its tasks' events and output.
 //! - [`nodes`]: the nodes list.
 
+pub(crate) mod allocs;
 pub(crate) mod jobs;
 pub(crate) mod nodes;
 pub(crate) mod overview;

@@ -136,3 +136,47 @@ fn the_nodes_table_says_when_there_are_none() {
     let html = render_nodes(&[]).into_string();
     assert!(html.contains("No nodes"), "{html}");
 }
+
+#[test]
+fn an_allocation_page_shows_events_newest_first_and_its_output() {
+    use super::allocs::{render_alloc, AllocPage};
+    use drover_api_types::alloc::{TaskEvent, TaskRunState, TaskState};
+    let at = |secs: i64| chrono::DateTime::from_timestamp(1_700_000_000 + secs, 0);
+    let event = |kind: &str, message: &str, secs| TaskEvent {
+        event_type: kind.into(),
+        time: at(secs),
+        message: message.into(),
+        exit_code: None,
+    };
+    let mut alloc: drover_api::views::AllocationView = serde_json::from_value(serde_json::json!({
+        "id": "0123456789abcdef", "name": "web.front[0]", "namespace": "default",
+        "job": "web", "group": "front", "job_version": 2, "node_id": null,
+        "node_name": "n1", "desired_status": "run", "client_status": "running",
+        "healthy": null, "previous_allocation": null, "create_time": null,
+        "modify_time": null, "index": 1
+    }))
+    .expect("a view");
+    alloc.task_states.insert(
+        "web".into(),
+        TaskState {
+            state: TaskRunState::Running,
+            restarts: 1,
+            events: vec![
+                event("Received", "Task received by client", 0),
+                event("Started", "Task started by client", 5),
+            ],
+            ..TaskState::default()
+        },
+    );
+    let html = render_alloc(&AllocPage {
+        alloc,
+        logs: vec![("web".into(), Ok("listening on :8080\n<b>".into()))],
+    })
+    .into_string();
+    let started = html.find("Task started by client").expect("started");
+    let received = html.find("Task received by client").expect("received");
+    assert!(started < received, "newest first: {html}");
+    assert!(html.contains("listening on :8080\n&lt;b&gt;"), "{html}");
+    assert!(html.contains("href=\"/ui/job/default/web\""), "{html}");
+    assert!(html.contains("Restarts: 1"), "{html}");
+}

@@ -1,0 +1,115 @@
+//! One allocation: where it runs, each task's state and events, and the
+//! end of each task's output.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use drover_api::views::AllocationView;
+use maud::{html, Markup};
+
+use super::{needs_sign_in, url_component, wire_name};
+use crate::ui::calls::{CallError, Ui, Visitor};
+use crate::ui::layout::{error_page, respond, Fragment, View};
+
+/// Lines of each task's output the page shows.
+pub const TAIL_LINES: u32 = 200;
+/// The most of a task's output the page holds.
+const TAIL_BYTES: usize = 256 << 10;
+
+/// One allocation as its page shows it.
+pub struct AllocPage {
+    pub alloc: AllocationView,
+    /// Each task's output tail, by task name, or why it is not shown.
+    pub logs: Vec<(String, Result<String, CallError>)>,
+}
+
+pub async fn alloc(
+    State(ui): State<Ui>,
+    visitor: Visitor,
+    fragment: Fragment,
+    Path(id): Path<String>,
+) -> Response {
+    if let Some(first) = needs_sign_in(&ui, &visitor) {
+        return first;
+    }
+    let token = visitor.0.as_deref();
+    let id_part = url_component(&id);
+    let alloc = match ui
+        .get::<AllocationView>(token, &format!("/v1/allocation/{id_part}"))
+        .await
+    {
+        Ok(alloc) => alloc,
+        Err(e) => return error_page(e.status, &e.message, token.is_some()),
+    };
+    let mut logs = Vec::new();
+    for task in alloc.task_states.keys() {
+        let path = format!(
+            "/v1/allocation/{}/logs/{}?tail={TAIL_LINES}&namespace={}",
+            url_component(&alloc.id),
+            url_component(task),
+            url_component(&alloc.namespace)
+        );
+        logs.push((task.clone(), ui.text(token, &path, TAIL_BYTES).await));
+    }
+    let title = format!("Allocation {}", alloc.name);
+    respond(
+        fragment,
+        View {
+            title: &title,
+            current: "/ui/jobs",
+            signed_in: token.is_some(),
+            live: Some("alloc"),
+            main: render_alloc(&AllocPage { alloc, logs }),
+        },
+    )
+}
+
+/// The allocation page (pure).
+pub fn render_alloc(page: &AllocPage) -> Markup {
+    let a = &page.alloc;
+    let client = wire_name(&a.client_status);
+    html! {
+        h1 { "Allocation " (a.name) }
+        dl.facts {
+            dt { "ID" } dd { code { (a.id) } }
+            dt { "Job" } dd {
+                a href=(format!("/ui/job/{}/{}", url_component(&a.namespace), url_component(&a.job))) { (a.job) }
+                " (version " (a.job_version) ")"
+            }
+            dt { "Node" } dd { (a.node_name.as_deref().unwrap_or("not placed")) }
+            dt { "Desired" } dd { (wire_name(&a.desired_status)) }
+            dt { "Status" } dd class=(format!("status-{client}")) { (client) }
+            @if !a.client_description.is_empty() {
+                dt { "Why" } dd { (a.client_description) }
+            }
+        }
+        @for (task, state) in &a.task_states {
+            @let run = wire_name(&state.state);
+            section aria-label=(format!("Task {task}")) {
+                h2 { "Task " (task) " " span class=(format!("status-{run}")) { "(" (run) @if state.failed { ", failed" } ")" } }
+                p.muted { "Restarts: " (state.restarts) }
+                div.table-wrap {
+                    table {
+                        thead { tr { th scope="col" { "Time" } th scope="col" { "Type" } th scope="col" { "Description" } } }
+                        tbody {
+                            @for event in state.events.iter().rev() {
+                                tr {
+                                    td { (event.time.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()) }
+                                    td { (event.event_type) }
+                                    td { (event.message) }
+                                }
+                            }
+                        }
+                    }
+                }
+                @if let Some((_, logs)) = page.logs.iter().find(|(name, _)| name == task) {
+                    h3 { "Output (last " (TAIL_LINES) " lines)" }
+                    @match logs {
+                        Ok(text) if text.is_empty() => p.muted { "nothing yet" },
+                        Ok(text) => pre.logs tabindex="0" { (text) },
+                        Err(e) => p.muted { "not shown: " (e.message) },
+                    }
+                }
+            }
+        }
+    }
+}
