@@ -93,7 +93,7 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
                         tbody {
                             @for event in state.events.iter().rev() {
                                 tr {
-                                    td { (event.time.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default()) }
+                                    td { (event.time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()) }
                                     td { (event.event_type) }
                                     td { (event.message) }
                                 }
