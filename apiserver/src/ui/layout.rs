@@ -27,6 +27,7 @@ pub struct View<'a> {
 pub const FRAGMENT_HEADER: &str = "x-drover-fragment";
 
 /// Whether the request asks for the `<main>` part only.
+#[derive(Debug, Clone, Copy)]
 pub struct Fragment(pub bool);
 
 impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Fragment {

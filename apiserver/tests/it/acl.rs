@@ -88,6 +88,21 @@ pub(crate) async fn token_with(s: &Server, root: &str, name: &str, rules: &str) 
     token["secret_id"].as_str().expect("secret").to_string()
 }
 
+/// Registers a mock job `name` in namespace `ns` as `token`.
+pub(crate) async fn register(s: &Server, token: &str, ns: &str, name: &str) {
+    let mut job = drover_api_types::mock::job(name, 1);
+    job.metadata.namespace = ns.into();
+    let (status, body) = call(
+        s,
+        "post",
+        "/v1/jobs",
+        Some(token),
+        Some(json!({"job": job})),
+    )
+    .await;
+    assert_eq!(status, 200, "register {ns}/{name}: {body}");
+}
+
 /// Creates namespace `name`.
 pub(crate) async fn namespace(s: &Server, root: &str, name: &str) {
     let (status, body) = call(
@@ -201,17 +216,7 @@ async fn a_team_token_is_kept_to_its_namespace() {
     let web = token_with(&s, &root, "web", "namespace \"web\" { policy = \"write\" }").await;
     for ns in ["web", "db"] {
         namespace(&s, &root, ns).await;
-        let mut job = drover_api_types::mock::job(&format!("{ns}-app"), 1);
-        job.metadata.namespace = ns.into();
-        let (status, body) = call(
-            &s,
-            "post",
-            "/v1/jobs",
-            Some(&root),
-            Some(json!({"job": job})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
+        register(&s, &root, ns, &format!("{ns}-app")).await;
     }
     s.catalog_node("n1", "alpha", "dc1", "127.0.0.1", NodeState::Ready)
         .await;

@@ -6,7 +6,7 @@
 use reqwest::header;
 use serde_json::json;
 
-use crate::acl::{bootstrap, call, namespace, token_with};
+use crate::acl::{bootstrap, call, namespace, register, token_with};
 use crate::common::{start_with_acl, Server};
 
 /// A client that does not follow redirects, so they can be checked.
@@ -56,19 +56,8 @@ async fn pages_show_what_the_visitors_token_may_read() {
     )
     .await;
     namespace(&s, &root, "web").await;
-    for (ns, name) in [("default", "api"), ("web", "site")] {
-        let mut job = drover_api_types::mock::job(name, 1);
-        job.metadata.namespace = ns.into();
-        let (status, body) = call(
-            &s,
-            "post",
-            "/v1/jobs",
-            Some(&root),
-            Some(json!({"job": job})),
-        )
-        .await;
-        assert_eq!(status, 200, "{body}");
-    }
+    register(&s, &root, "default", "api").await;
+    register(&s, &root, "web", "site").await;
 
     // No token yet: to the token page.
     let response = browser().get(s.url("/ui/jobs")).send().await.expect("GET");
@@ -209,16 +198,7 @@ async fn pages_show_what_the_visitors_token_may_read() {
         Some("text/event-stream")
     );
     assert!(next_chunk(&mut stream).await.starts_with("retry:"));
-    let job = drover_api_types::mock::job("later", 1);
-    let (status, body) = call(
-        &s,
-        "post",
-        "/v1/jobs",
-        Some(&root),
-        Some(json!({"job": job})),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    register(&s, &root, "default", "later").await;
     assert!(next_chunk(&mut stream).await.starts_with("event: changed"));
 
     // The embedded assets and an unknown page.

@@ -6,9 +6,9 @@ use axum::response::Response;
 use drover_api::views::AllocationView;
 use maud::{html, Markup};
 
-use super::{needs_sign_in, url_component, wire_name};
-use crate::ui::calls::{CallError, Ui, Visitor};
-use crate::ui::layout::{error_page, respond, Fragment, View};
+use super::{url_component, wire_name, Viewer};
+use crate::ui::calls::{CallError, Ui};
+use crate::ui::layout::{error_page, respond, View};
 
 /// Lines of each task's output the page shows.
 pub const TAIL_LINES: u32 = 200;
@@ -22,16 +22,8 @@ pub struct AllocPage {
     pub logs: Vec<(String, Result<String, CallError>)>,
 }
 
-pub async fn alloc(
-    State(ui): State<Ui>,
-    visitor: Visitor,
-    fragment: Fragment,
-    Path(id): Path<String>,
-) -> Response {
-    if let Some(first) = needs_sign_in(&ui, &visitor) {
-        return first;
-    }
-    let token = visitor.0.as_deref();
+pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let token = viewer.token();
     let id_part = url_component(&id);
     let alloc = match ui
         .get::<AllocationView>(token, &format!("/v1/allocation/{id_part}"))
@@ -52,7 +44,7 @@ pub async fn alloc(
     }
     let title = format!("Allocation {}", alloc.name);
     respond(
-        fragment,
+        viewer.fragment,
         View {
             title: &title,
             current: "/ui/jobs",

@@ -8,9 +8,9 @@ use maud::{html, Markup};
 
 use drover_api_types::acl::Capability;
 
-use super::{needs_sign_in, url_component, wire_name};
-use crate::ui::calls::{CallError, Ui, Visitor};
-use crate::ui::layout::{error_page, respond, Fragment, View};
+use super::{url_component, wire_name, Viewer};
+use crate::ui::calls::{CallError, Ui};
+use crate::ui::layout::{error_page, respond, View};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct JobsQuery {
@@ -20,19 +20,15 @@ pub struct JobsQuery {
 
 pub async fn jobs(
     State(ui): State<Ui>,
-    visitor: Visitor,
-    fragment: Fragment,
+    viewer: Viewer,
     Query(query): Query<JobsQuery>,
 ) -> Response {
-    if let Some(first) = needs_sign_in(&ui, &visitor) {
-        return first;
-    }
-    let token = visitor.0.as_deref();
+    let token = viewer.token();
     let namespace = query.namespace.unwrap_or_else(|| "*".into());
     let path = format!("/v1/jobs?namespace={}", url_component(&namespace));
     match ui.get::<Vec<Job>>(token, &path).await {
         Ok(jobs) => respond(
-            fragment,
+            viewer.fragment,
             View {
                 title: "Jobs",
                 current: "/ui/jobs",
@@ -117,14 +113,10 @@ pub struct JobActions {
 
 pub async fn job(
     State(ui): State<Ui>,
-    visitor: Visitor,
-    fragment: Fragment,
+    viewer: Viewer,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    if let Some(first) = needs_sign_in(&ui, &visitor) {
-        return first;
-    }
-    let token = visitor.0.as_deref();
+    let token = viewer.token();
     let ns = url_component(&namespace);
     let job_path = format!("/v1/job/{}?namespace={ns}", url_component(&name));
     let job = match ui.get::<Job>(token, &job_path).await {
@@ -145,7 +137,7 @@ pub async fn job(
         });
     let title = format!("Job {name}");
     respond(
-        fragment,
+        viewer.fragment,
         View {
             title: &title,
             current: "/ui/jobs",

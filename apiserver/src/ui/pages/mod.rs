@@ -18,8 +18,11 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+
 use super::calls::{Ui, Visitor};
-use super::layout::error_page;
+use super::layout::{error_page, Fragment};
 
 /// The wire name of an enum value (`running`, `ready`), as the API writes
 /// it.
@@ -39,9 +42,31 @@ pub(crate) fn count_by(names: impl Iterator<Item = String>) -> BTreeMap<String, 
     out
 }
 
-/// With ACLs on and no token yet, the token page first.
-pub(crate) fn needs_sign_in(ui: &Ui, visitor: &Visitor) -> Option<Response> {
-    (ui.acl && visitor.0.is_none()).then(|| Redirect::to("/ui/token").into_response())
+/// Who is looking and how: the token from the UI's cookie, and whether
+/// only `<main>` is asked for (a live refresh). With ACLs on and no token
+/// yet, the request goes to the token page instead.
+pub struct Viewer {
+    pub token: Option<String>,
+    pub fragment: Fragment,
+}
+
+impl Viewer {
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+}
+
+impl FromRequestParts<Ui> for Viewer {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, ui: &Ui) -> Result<Self, Self::Rejection> {
+        let Ok(Visitor(token)) = Visitor::from_request_parts(parts, ui).await;
+        let Ok(fragment) = Fragment::from_request_parts(parts, ui).await;
+        if ui.acl && token.is_none() {
+            return Err(Redirect::to("/ui/token").into_response());
+        }
+        Ok(Viewer { token, fragment })
+    }
 }
 
 /// `text` for a query string value.

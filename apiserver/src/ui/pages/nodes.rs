@@ -6,18 +6,15 @@ use axum::response::Response;
 use drover_api::views::NodeView;
 use maud::{html, Markup};
 
-use super::{needs_sign_in, wire_name};
-use crate::ui::calls::{Ui, Visitor};
-use crate::ui::layout::{error_page, respond, Fragment, View};
+use super::{wire_name, Viewer};
+use crate::ui::calls::Ui;
+use crate::ui::layout::{error_page, respond, View};
 
-pub async fn nodes(State(ui): State<Ui>, visitor: Visitor, fragment: Fragment) -> Response {
-    if let Some(first) = needs_sign_in(&ui, &visitor) {
-        return first;
-    }
-    let token = visitor.0.as_deref();
+pub async fn nodes(State(ui): State<Ui>, viewer: Viewer) -> Response {
+    let token = viewer.token();
     match ui.get::<Vec<NodeView>>(token, "/v1/nodes").await {
         Ok(nodes) => respond(
-            fragment,
+            viewer.fragment,
             View {
                 title: "Nodes",
                 current: "/ui/nodes",

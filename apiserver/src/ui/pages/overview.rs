@@ -8,9 +8,9 @@ use drover_api::views::{AllocationView, NodeView};
 use drover_api_types::Job;
 use maud::{html, Markup};
 
-use super::{count_by, needs_sign_in, wire_name};
-use crate::ui::calls::{CallError, Ui, Visitor};
-use crate::ui::layout::{respond, Fragment, View};
+use super::{count_by, wire_name, Viewer};
+use crate::ui::calls::{CallError, Ui};
+use crate::ui::layout::{respond, View};
 
 /// What the overview shows, as the API answered each part.
 pub struct Overview {
@@ -19,11 +19,8 @@ pub struct Overview {
     pub jobs: Result<Vec<Job>, CallError>,
 }
 
-pub async fn overview(State(ui): State<Ui>, visitor: Visitor, fragment: Fragment) -> Response {
-    if let Some(first) = needs_sign_in(&ui, &visitor) {
-        return first;
-    }
-    let token = visitor.0.as_deref();
+pub async fn overview(State(ui): State<Ui>, viewer: Viewer) -> Response {
+    let token = viewer.token();
     let (nodes, allocations, jobs) = tokio::join!(
         ui.get(token, "/v1/nodes"),
         ui.get(token, "/v1/allocations?namespace=*"),
@@ -35,7 +32,7 @@ pub async fn overview(State(ui): State<Ui>, visitor: Visitor, fragment: Fragment
         jobs,
     };
     respond(
-        fragment,
+        viewer.fragment,
         View {
             title: "Overview",
             current: "/ui",
