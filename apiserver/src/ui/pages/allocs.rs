@@ -8,7 +8,6 @@ use maud::{html, Markup};
 
 use super::{url_component, wire_name, Viewer};
 use crate::ui::calls::{CallError, Ui};
-use crate::ui::layout::{error_page, respond, View};
 
 /// Lines of each task's output the page shows.
 pub const TAIL_LINES: u32 = 200;
@@ -30,7 +29,7 @@ pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
         .await
     {
         Ok(alloc) => alloc,
-        Err(e) => return error_page(e.status, &e.message, token.is_some()),
+        Err(e) => return viewer.error(&e),
     };
     let mut logs = Vec::new();
     for task in alloc.task_states.keys() {
@@ -43,15 +42,11 @@ pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
         logs.push((task.clone(), ui.text(token, &path, TAIL_BYTES).await));
     }
     let title = format!("Allocation {}", alloc.name);
-    respond(
-        viewer.fragment,
-        View {
-            title: &title,
-            current: "/ui/jobs",
-            signed_in: token.is_some(),
-            live: Some("alloc"),
-            main: render_alloc(&AllocPage { alloc, logs }),
-        },
+    viewer.show(
+        &title,
+        "/ui/jobs",
+        "alloc",
+        render_alloc(&AllocPage { alloc, logs }),
     )
 }
 

@@ -10,7 +10,6 @@ use drover_api_types::acl::Capability;
 
 use super::{url_component, wire_name, Viewer};
 use crate::ui::calls::{CallError, Ui};
-use crate::ui::layout::{error_page, respond, View};
 
 #[derive(Debug, Default, serde::Deserialize)]
 pub struct JobsQuery {
@@ -27,17 +26,8 @@ pub async fn jobs(
     let namespace = query.namespace.unwrap_or_else(|| "*".into());
     let path = format!("/v1/jobs?namespace={}", url_component(&namespace));
     match ui.get::<Vec<Job>>(token, &path).await {
-        Ok(jobs) => respond(
-            viewer.fragment,
-            View {
-                title: "Jobs",
-                current: "/ui/jobs",
-                signed_in: token.is_some(),
-                live: Some("jobs"),
-                main: render_jobs(&jobs),
-            },
-        ),
-        Err(e) => error_page(e.status, &e.message, token.is_some()),
+        Ok(jobs) => viewer.show("Jobs", "/ui/jobs", "jobs", render_jobs(&jobs)),
+        Err(e) => viewer.error(&e),
     }
 }
 
@@ -121,7 +111,7 @@ pub async fn job(
     let job_path = format!("/v1/job/{}?namespace={ns}", url_component(&name));
     let job = match ui.get::<Job>(token, &job_path).await {
         Ok(job) => job,
-        Err(e) => return error_page(e.status, &e.message, token.is_some()),
+        Err(e) => return viewer.error(&e),
     };
     let may = JobActions {
         stop: ui.may(token, &namespace, Capability::SubmitJob).await,
@@ -136,19 +126,15 @@ pub async fn job(
             mine
         });
     let title = format!("Job {name}");
-    respond(
-        viewer.fragment,
-        View {
-            title: &title,
-            current: "/ui/jobs",
-            signed_in: token.is_some(),
-            live: Some("job"),
-            main: render_job(&JobPage {
-                job,
-                allocations,
-                may,
-            }),
-        },
+    viewer.show(
+        &title,
+        "/ui/jobs",
+        "job",
+        render_job(&JobPage {
+            job,
+            allocations,
+            may,
+        }),
     )
 }
 

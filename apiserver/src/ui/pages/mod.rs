@@ -22,7 +22,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::calls::{Ui, Visitor};
-use super::layout::{error_page, Fragment};
+use super::layout::{error_page, respond, Fragment, View};
 
 /// The wire name of an enum value (`running`, `ready`), as the API writes
 /// it.
@@ -53,6 +53,25 @@ pub struct Viewer {
 impl Viewer {
     pub fn token(&self) -> Option<&str> {
         self.token.as_deref()
+    }
+
+    /// The view `main`, in the page shell (or alone, for a refresh).
+    pub fn show(&self, title: &str, current: &str, live: &str, main: maud::Markup) -> Response {
+        respond(
+            self.fragment,
+            View {
+                title,
+                current,
+                signed_in: self.token.is_some(),
+                live: Some(live),
+                main,
+            },
+        )
+    }
+
+    /// What the API refused or failed, in the page shell.
+    pub fn error(&self, e: &super::calls::CallError) -> Response {
+        error_page(e.status, &e.message, self.token.is_some())
     }
 }
 

@@ -8,22 +8,12 @@ use maud::{html, Markup};
 
 use super::{wire_name, Viewer};
 use crate::ui::calls::Ui;
-use crate::ui::layout::{error_page, respond, View};
 
 pub async fn nodes(State(ui): State<Ui>, viewer: Viewer) -> Response {
     let token = viewer.token();
     match ui.get::<Vec<NodeView>>(token, "/v1/nodes").await {
-        Ok(nodes) => respond(
-            viewer.fragment,
-            View {
-                title: "Nodes",
-                current: "/ui/nodes",
-                signed_in: token.is_some(),
-                live: Some("nodes"),
-                main: render_nodes(&nodes),
-            },
-        ),
-        Err(e) => error_page(e.status, &e.message, token.is_some()),
+        Ok(nodes) => viewer.show("Nodes", "/ui/nodes", "nodes", render_nodes(&nodes)),
+        Err(e) => viewer.error(&e),
     }
 }
 

@@ -10,7 +10,6 @@ use maud::{html, Markup};
 
 use super::{count_by, wire_name, Viewer};
 use crate::ui::calls::{CallError, Ui};
-use crate::ui::layout::{respond, View};
 
 /// What the overview shows, as the API answered each part.
 pub struct Overview {
@@ -31,16 +30,7 @@ pub async fn overview(State(ui): State<Ui>, viewer: Viewer) -> Response {
         allocations,
         jobs,
     };
-    respond(
-        viewer.fragment,
-        View {
-            title: "Overview",
-            current: "/ui",
-            signed_in: token.is_some(),
-            live: Some("overview"),
-            main: render_overview(&data),
-        },
-    )
+    viewer.show("Overview", "/ui", "overview", render_overview(&data))
 }
 
 fn counts_card(title: &str, counts: Result<BTreeMap<String, usize>, &CallError>) -> Markup {
