@@ -100,6 +100,19 @@ pub fn page(
     }
 }
 
+/// A table with these column `headers` and `rows` (`tr`s), scrolling
+/// sideways on a narrow screen.
+pub fn table(headers: &[&str], rows: Markup) -> Markup {
+    html! {
+        div.table-wrap {
+            table {
+                thead { tr { @for header in headers { th scope="col" { (header) } } } }
+                tbody { (rows) }
+            }
+        }
+    }
+}
+
 /// A short error in the page shell (the API's own message).
 pub fn error_page(status: axum::http::StatusCode, message: &str, signed_in: bool) -> Response {
     let body = page(

@@ -6,6 +6,8 @@ use axum::response::Response;
 use drover_api::views::AllocationView;
 use maud::{html, Markup};
 
+use crate::ui::layout::table;
+
 use super::{url_component, wire_name, Viewer};
 use crate::ui::calls::{CallError, Ui};
 
@@ -74,10 +76,7 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
             section aria-label=(format!("Task {task}")) {
                 h2 { "Task " (task) " " span class=(format!("status-{run}")) { "(" (run) @if state.failed { ", failed" } ")" } }
                 p.muted { "Restarts: " (state.restarts) }
-                div.table-wrap {
-                    table {
-                        thead { tr { th scope="col" { "Time" } th scope="col" { "Type" } th scope="col" { "Description" } } }
-                        tbody {
+                (table(&["Time", "Type", "Description"], html! {
                             @for event in state.events.iter().rev() {
                                 tr {
                                     td { (event.time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()) }
@@ -85,9 +84,7 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
                                     td { (event.message) }
                                 }
                             }
-                        }
-                    }
-                }
+                        }))
                 @if let Some((_, logs)) = page.logs.iter().find(|(name, _)| name == task) {
                     h3 { "Output (last " (TAIL_LINES) " lines)" }
                     @match logs {

@@ -6,6 +6,8 @@ use drover_api::views::AllocationView;
 use drover_api_types::Job;
 use maud::{html, Markup};
 
+use crate::ui::layout::table;
+
 use drover_api_types::acl::Capability;
 
 use super::{url_component, wire_name, Viewer};
@@ -53,19 +55,7 @@ pub fn render_jobs(jobs: &[Job]) -> Markup {
         @if jobs.is_empty() {
             p.muted { "No jobs. Run one with " code { "drover apply -f job.nomad" } "." }
         } @else {
-            div.table-wrap {
-                table {
-                    thead {
-                        tr {
-                            th scope="col" { "Name" }
-                            th scope="col" { "Namespace" }
-                            th scope="col" { "Type" }
-                            th scope="col" { "Status" }
-                            th scope="col" { "Version" }
-                            th scope="col" { "Running" }
-                        }
-                    }
-                    tbody {
+            (table(&["Name", "Namespace", "Type", "Status", "Version", "Running"], html! {
                         @for job in jobs {
                             @let status = job.status.as_ref().map_or("pending", |s| s.status.as_str());
                             @let (running, desired) = running_of_desired(job);
@@ -78,9 +68,7 @@ pub fn render_jobs(jobs: &[Job]) -> Markup {
                                 td.num { (running) "/" (desired) }
                             }
                         }
-                    }
-                }
-            }
+                    }))
         }
     }
 }
@@ -171,15 +159,7 @@ pub fn render_job(page: &JobPage) -> Markup {
         }
         p id="action-message" role="status" aria-live="polite" {}
         h2 { "Groups" }
-        div.table-wrap {
-            table {
-                thead { tr {
-                    th scope="col" { "Group" } th scope="col" { "Desired" }
-                    th scope="col" { "Queued" } th scope="col" { "Starting" }
-                    th scope="col" { "Running" } th scope="col" { "Failed" }
-                    th scope="col" { "Complete" } th scope="col" { "Lost" }
-                } }
-                tbody {
+        (table(&["Group", "Desired", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"], html! {
                     @for group in &job.spec.groups {
                         @let summary = status.and_then(|s| s.summary.get(&group.name)).cloned().unwrap_or_default();
                         tr {
@@ -203,9 +183,7 @@ pub fn render_job(page: &JobPage) -> Markup {
                             td.num { (summary.lost) }
                         }
                     }
-                }
-            }
-        }
+                }))
         @if let Some(failures) = status.map(|s| &s.placement_failures).filter(|f| !f.is_empty()) {
             h2 { "Placement failures" }
             @for (group, failure) in failures {
@@ -230,15 +208,7 @@ pub fn render_job(page: &JobPage) -> Markup {
         @match &page.allocations {
             Err(e) => p.muted { "not shown: " (e.message) },
             Ok(allocations) if allocations.is_empty() => p.muted { "none" },
-            Ok(allocations) => div.table-wrap {
-                table {
-                    thead { tr {
-                        th scope="col" { "ID" } th scope="col" { "Name" }
-                        th scope="col" { "Node" } th scope="col" { "Version" }
-                        th scope="col" { "Desired" } th scope="col" { "Status" }
-                        th scope="col" { "Healthy" }
-                    } }
-                    tbody {
+            Ok(allocations) => (table(&["ID", "Name", "Node", "Version", "Desired", "Status", "Healthy"], html! {
                         @for a in allocations {
                             @let client = wire_name(&a.client_status);
                             tr {
@@ -251,9 +221,7 @@ pub fn render_job(page: &JobPage) -> Markup {
                                 td { @match a.healthy { Some(true) => "yes", Some(false) => "no", None => "—" } }
                             }
                         }
-                    }
-                }
-            },
+                    })),
         }
     }
 }

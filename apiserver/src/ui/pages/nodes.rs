@@ -6,6 +6,8 @@ use axum::response::Response;
 use drover_api::views::NodeView;
 use maud::{html, Markup};
 
+use crate::ui::layout::table;
+
 use super::{wire_name, Viewer};
 use crate::ui::calls::Ui;
 
@@ -32,16 +34,7 @@ pub fn render_nodes(nodes: &[NodeView]) -> Markup {
         @if nodes.is_empty() {
             p.muted { "No nodes. Start one with " code { "drover agent" } "." }
         } @else {
-            div.table-wrap {
-                table {
-                    thead { tr {
-                        th scope="col" { "Name" } th scope="col" { "Datacenter" }
-                        th scope="col" { "Class" } th scope="col" { "Address" }
-                        th scope="col" { "Status" } th scope="col" { "Eligible" }
-                        th scope="col" { "Draining" } th scope="col" { "Allocations" }
-                        th scope="col" { "CPU" } th scope="col" { "Memory" }
-                    } }
-                    tbody {
+            (table(&["Name", "Datacenter", "Class", "Address", "Status", "Eligible", "Draining", "Allocations", "CPU", "Memory"], html! {
                         @for node in nodes {
                             @let status = wire_name(&node.status);
                             tr {
@@ -57,9 +50,7 @@ pub fn render_nodes(nodes: &[NodeView]) -> Markup {
                                 td.num { (percent(node.allocated.memory, node.resources.memory)) "%" }
                             }
                         }
-                    }
-                }
-            }
+                    }))
         }
     }
 }
