@@ -12,12 +12,30 @@ const NAV: [(&str, &str); 3] = [
     ("/ui/nodes", "Nodes"),
 ];
 
+/// The header's link to the token page: none without ACLs and a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLink {
+    Hidden,
+    SignIn,
+    Token,
+}
+
+impl TokenLink {
+    pub fn of(acl: bool, signed_in: bool) -> TokenLink {
+        match (acl, signed_in) {
+            (_, true) => TokenLink::Token,
+            (true, false) => TokenLink::SignIn,
+            (false, false) => TokenLink::Hidden,
+        }
+    }
+}
+
 /// One rendered view: what goes in `<main>`, and what the shell needs.
 pub struct View<'a> {
     pub title: &'a str,
     /// The navigation entry to mark.
     pub current: &'a str,
-    pub signed_in: bool,
+    pub token_link: TokenLink,
     /// The live page id ([`super::live`]) when the view refreshes itself.
     pub live: Option<&'a str>,
     pub main: Markup,
@@ -49,7 +67,7 @@ pub fn respond(fragment: Fragment, view: View<'_>) -> Response {
     html_response(page(
         view.title,
         view.current,
-        view.signed_in,
+        view.token_link,
         view.live,
         view.main,
     ))
@@ -59,7 +77,7 @@ pub fn respond(fragment: Fragment, view: View<'_>) -> Response {
 pub fn page(
     title: &str,
     current: &str,
-    signed_in: bool,
+    token_link: TokenLink,
     live: Option<&str>,
     main: Markup,
 ) -> Markup {
@@ -89,8 +107,10 @@ pub fn page(
                                 }
                             }
                         }
-                        a.token href="/ui/token" {
-                            @if signed_in { "Token" } @else { "Sign in" }
+                        @match token_link {
+                            TokenLink::Hidden => {},
+                            TokenLink::SignIn => a.token href="/ui/token" { "Sign in" },
+                            TokenLink::Token => a.token href="/ui/token" { "Token" },
                         }
                     }
                 }
@@ -114,11 +134,15 @@ pub fn table(headers: &[&str], rows: Markup) -> Markup {
 }
 
 /// A short error in the page shell (the API's own message).
-pub fn error_page(status: axum::http::StatusCode, message: &str, signed_in: bool) -> Response {
+pub fn error_page(
+    status: axum::http::StatusCode,
+    message: &str,
+    token_link: TokenLink,
+) -> Response {
     let body = page(
         "Error",
         "",
-        signed_in,
+        token_link,
         None,
         html! {
             h1 { "Error " (status.as_u16()) }

@@ -11,7 +11,7 @@ use axum::Json;
 use maud::html;
 
 use super::calls::{Ui, Visitor, TOKEN_COOKIE};
-use super::layout::{html_response, page};
+use super::layout::{html_response, page, TokenLink};
 
 /// The longest token accepted (drover's are UUIDs; Nomad's too).
 const MAX_TOKEN: usize = 256;
@@ -46,7 +46,8 @@ pub async fn token_page(State(ui): State<Ui>, visitor: Visitor) -> Response {
         }
         p id="token-message" role="status" aria-live="polite" {}
     };
-    html_response(page("Token", "/ui/token", signed_in, None, main))
+    let link = TokenLink::of(ui.acl, signed_in);
+    html_response(page("Token", "/ui/token", link, None, main))
 }
 
 #[derive(Debug, serde::Deserialize)]

@@ -22,7 +22,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::calls::{Ui, Visitor};
-use super::layout::{error_page, respond, Fragment, View};
+use super::layout::{error_page, respond, Fragment, TokenLink, View};
 
 /// The wire name of an enum value (`running`, `ready`), as the API writes
 /// it.
@@ -48,6 +48,8 @@ pub(crate) fn count_by(names: impl Iterator<Item = String>) -> BTreeMap<String, 
 pub struct Viewer {
     pub token: Option<String>,
     pub fragment: Fragment,
+    /// Whether the servers run with ACLs.
+    pub acl: bool,
 }
 
 impl Viewer {
@@ -62,7 +64,7 @@ impl Viewer {
             View {
                 title,
                 current,
-                signed_in: self.token.is_some(),
+                token_link: self.token_link(),
                 live: Some(live),
                 main,
             },
@@ -71,7 +73,11 @@ impl Viewer {
 
     /// What the API refused or failed, in the page shell.
     pub fn error(&self, e: &super::calls::CallError) -> Response {
-        error_page(e.status, &e.message, self.token.is_some())
+        error_page(e.status, &e.message, self.token_link())
+    }
+
+    fn token_link(&self) -> TokenLink {
+        TokenLink::of(self.acl, self.token.is_some())
     }
 }
 
@@ -84,7 +90,11 @@ impl FromRequestParts<Ui> for Viewer {
         if ui.acl && token.is_none() {
             return Err(Redirect::to("/ui/token").into_response());
         }
-        Ok(Viewer { token, fragment })
+        Ok(Viewer {
+            token,
+            fragment,
+            acl: ui.acl,
+        })
     }
 }
 
@@ -104,7 +114,7 @@ pub(crate) fn url_component(text: &str) -> String {
 
 /// A page the UI does not have.
 pub async fn not_found() -> Response {
-    error_page(StatusCode::NOT_FOUND, "no such page", false)
+    error_page(StatusCode::NOT_FOUND, "no such page", TokenLink::Hidden)
 }
 
 #[cfg(test)]

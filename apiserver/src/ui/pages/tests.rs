@@ -180,3 +180,12 @@ fn an_allocation_page_shows_events_newest_first_and_its_output() {
     assert!(html.contains("href=\"/ui/job/default/web\""), "{html}");
     assert!(html.contains("Restarts: 1"), "{html}");
 }
+
+#[test]
+fn the_token_link_shows_where_a_token_matters() {
+    use crate::ui::layout::TokenLink;
+    assert_eq!(TokenLink::of(false, false), TokenLink::Hidden);
+    assert_eq!(TokenLink::of(true, false), TokenLink::SignIn);
+    assert_eq!(TokenLink::of(true, true), TokenLink::Token);
+    assert_eq!(TokenLink::of(false, true), TokenLink::Token);
+}
