@@ -6,9 +6,10 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 /// The views in the navigation, in order: (path, label).
-const NAV: [(&str, &str); 3] = [
+const NAV: [(&str, &str); 4] = [
     ("/ui", "Overview"),
     ("/ui/jobs", "Jobs"),
+    ("/ui/deployments", "Deployments"),
     ("/ui/nodes", "Nodes"),
 ];
 

@@ -41,11 +41,13 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         c::ALLOCATIONS_BINDING,
         c::ALLOCATIONS_STATUS,
     ];
+    const DEPLOYMENTS: &[&str] = &[c::DEPLOYMENTS, c::DEPLOYMENTS_ADMIN];
     match page {
         "overview" => Some(OVERVIEW),
         "jobs" => Some(JOBS),
         "job" | "alloc" => Some(JOB),
         "nodes" => Some(NODES),
+        "deployments" => Some(DEPLOYMENTS),
         _ => None,
     }
 }

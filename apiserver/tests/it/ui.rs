@@ -148,6 +148,16 @@ async fn pages_show_what_the_visitors_token_may_read() {
     let (_, job) = call(&s, "get", "/v1/job/site?namespace=web", Some(&root), None).await;
     let job: serde_json::Value = serde_json::from_str(&job).expect("json");
     assert_eq!(job["spec"]["groups"][0]["count"], 3, "{job}");
+    let (status, deployments) = page(&s, "/ui/deployments", Some(&root)).await;
+    assert_eq!(status, 200, "{deployments}");
+    assert!(deployments.contains("No deployments"), "{deployments}");
+    let missing = act(
+        &root,
+        json!({"method": "POST", "path": "/v1/deployment/nope/pause?namespace=*", "body": {"pause": true}}),
+    )
+    .await
+    .expect("act");
+    assert_eq!(missing.status().as_u16(), 404, "the API's own answer");
     let outside = act(&root, json!({"method": "POST", "path": "/metrics"}))
         .await
         .expect("act");

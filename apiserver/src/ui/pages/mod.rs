@@ -6,8 +6,10 @@
 //! - [`jobs`]: the jobs list and one job.
 //! - [`allocs`]: one allocation, its tasks' events and output.
 //! - [`nodes`]: the nodes list.
+//! - [`deployments`]: deployments across jobs, with their levers.
 
 pub(crate) mod allocs;
+pub(crate) mod deployments;
 pub(crate) mod jobs;
 pub(crate) mod nodes;
 pub(crate) mod overview;

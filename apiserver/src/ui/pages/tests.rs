@@ -189,3 +189,42 @@ fn the_token_link_shows_where_a_token_matters() {
     assert_eq!(TokenLink::of(true, true), TokenLink::Token);
     assert_eq!(TokenLink::of(false, true), TokenLink::Token);
 }
+
+#[test]
+fn deployments_offer_their_levers_only_while_active_and_allowed() {
+    use super::deployments::render_deployments;
+    use drover_api::deployments::DeploymentView;
+    use drover_api_types::deployment::{DeploymentGroupSpec, DeploymentState};
+    use drover_api_types::Deployment;
+    let mut d = Deployment::default();
+    d.metadata.uid = "0123456789abcdef".into();
+    d.metadata.namespace = "default".into();
+    d.spec.job_id = "web".into();
+    d.spec.groups.insert(
+        "front".into(),
+        DeploymentGroupSpec {
+            desired_total: 3,
+            desired_canaries: 1,
+            ..DeploymentGroupSpec::default()
+        },
+    );
+    d.status.state = DeploymentState::Blocked;
+    let view = DeploymentView::new(d.clone(), None);
+    let allowed: BTreeMap<String, bool> = [("default".to_string(), true)].into();
+    let html = render_deployments(std::slice::from_ref(&view), &allowed).into_string();
+    assert!(
+        html.contains("Promote") && html.contains("Pause") && html.contains("Fail"),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-path=\"/v1/deployment/0123456789abcdef/promote?namespace=*\""),
+        "{html}"
+    );
+    assert!(html.contains("front: 0/3, canaries 0/1"), "{html}");
+    let refused: BTreeMap<String, bool> = [("default".to_string(), false)].into();
+    let html = render_deployments(std::slice::from_ref(&view), &refused).into_string();
+    assert!(!html.contains("Promote"), "{html}");
+    d.status.state = DeploymentState::Successful;
+    let html = render_deployments(&[DeploymentView::new(d, None)], &allowed).into_string();
+    assert!(!html.contains("Fail</button>"), "{html}");
+}

@@ -93,7 +93,7 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const confirmText = button.dataset.confirm;
   if (confirmText && !window.confirm(confirmText)) return;
-  act(button.dataset.method, button.dataset.path, {});
+  act(button.dataset.method, button.dataset.path, JSON.parse(button.dataset.body || "{}"));
 });
 
 document.addEventListener("submit", (event) => {
