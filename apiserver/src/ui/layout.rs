@@ -90,6 +90,8 @@ pub fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { (title) " · drover" }
+                // No favicon request (a 404 in every console).
+                link rel="icon" href="data:,";
                 link rel="stylesheet" href="/ui/static/app.css";
                 script src="/ui/static/app.js" defer {}
             }
@@ -115,6 +117,9 @@ pub fn page(
                         }
                     }
                 }
+                // Outside <main>, so a live refresh after a button does
+                // not wipe what the button's answer said.
+                p id="action-message" role="status" aria-live="polite" {}
                 main id="main" data-live=[live] { (main) }
             }
         }

@@ -55,7 +55,6 @@ fn awaits_promotion(d: &DeploymentView) -> bool {
 pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, bool>) -> Markup {
     html! {
         h1 { "Deployments" }
-        p id="action-message" role="status" aria-live="polite" {}
         @if list.is_empty() {
             p.muted { "No deployments yet: every new version of a service job makes one." }
         } @else {

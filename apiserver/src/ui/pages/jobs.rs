@@ -157,7 +157,6 @@ pub fn render_job(page: &JobPage) -> Markup {
                     { "Stop job" }
             }
         }
-        p id="action-message" role="status" aria-live="polite" {}
         h2 { "Groups" }
         (table(&["Group", "Desired", "Queued", "Starting", "Running", "Failed", "Complete", "Lost"], html! {
                     @for group in &job.spec.groups {
