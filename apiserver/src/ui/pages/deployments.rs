@@ -80,7 +80,7 @@ pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, 
                                 }
                             }
                         }
-                        td.actions {
+                        td { div.actions {
                             @if steer {
                                 @if awaits_promotion(d) {
                                     button type="button" data-method="POST" data-path=(format!("{path}/promote?namespace=*")) { "Promote" }
@@ -91,7 +91,7 @@ pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, 
                                     button.secondary type="button" data-method="POST" data-path=(format!("{path}/pause?namespace=*")) data-body="{\"pause\":true}" { "Pause" }
                                 }
                                 button.danger type="button" data-method="POST" data-path=(format!("{path}/fail?namespace=*")) data-confirm="Fail this deployment?" { "Fail" }
-                            }
+                            } }
                         }
                     }
                 }
