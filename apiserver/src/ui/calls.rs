@@ -50,6 +50,13 @@ impl Ui {
         }
     }
 
+    /// Whether `token` may drain nodes and set their eligibility.
+    pub async fn may_write_nodes(&self, token: Option<&str>) -> bool {
+        crate::api::acl::caller_of(&self.state, token.map(str::to_string))
+            .await
+            .is_ok_and(|caller| caller.acl.node(drover_api_types::acl::Level::Write))
+    }
+
     /// Whether `token` may do `capability` in `namespace`: which buttons a
     /// page shows (the API checks again when one is pressed).
     pub async fn may(

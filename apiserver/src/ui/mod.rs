@@ -38,6 +38,7 @@ pub fn routes(api: ApiState) -> Router {
         .route("/ui/jobs", get(pages::jobs::jobs))
         .route("/ui/job/{namespace}/{name}", get(pages::jobs::job))
         .route("/ui/nodes", get(pages::nodes::nodes))
+        .route("/ui/node/{id}", get(pages::nodes::node))
         .route("/ui/deployments", get(pages::deployments::deployments))
         .route("/ui/alloc/{id}", get(pages::allocs::alloc))
         .route(

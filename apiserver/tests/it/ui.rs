@@ -164,8 +164,34 @@ async fn pages_show_what_the_visitors_token_may_read() {
     assert_eq!(outside.status().as_u16(), 400);
     let (status, _) = page(&s, "/ui/nodes", Some(&web)).await;
     assert_eq!(status, 403, "nodes need node read");
+    s.catalog_node(
+        "n1",
+        "alpha",
+        "dc1",
+        "127.0.0.1",
+        drover_api_types::node::NodeState::Ready,
+    )
+    .await;
     let (status, nodes) = page(&s, "/ui/nodes", Some(&root)).await;
     assert_eq!(status, 200, "{nodes}");
+    assert!(nodes.contains("href=\"/ui/node/n1\""), "{nodes}");
+    let (status, node) = page(&s, "/ui/node/n1", Some(&root)).await;
+    assert_eq!(status, 200, "{node}");
+    assert!(
+        node.contains("Node alpha") && node.contains(">Drain<"),
+        "{node}"
+    );
+    assert_eq!(page(&s, "/ui/node/n1", Some(&web)).await.0, 403);
+    let drained = browser()
+        .post(s.url("/ui/act"))
+        .header(header::COOKIE, format!("drover_token={root}"))
+        .json(&json!({"method": "POST", "path": "/v1/node/n1/drain", "body": {"enable": true}}))
+        .send()
+        .await
+        .expect("drain");
+    assert_eq!(drained.status().as_u16(), 200);
+    let (_, node) = page(&s, "/ui/node/n1", Some(&root)).await;
+    assert!(node.contains("Stop draining"), "{node}");
 
     // Management sees both.
     let (_, all) = page(&s, "/ui/jobs", Some(&root)).await;

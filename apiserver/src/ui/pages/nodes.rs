@@ -1,14 +1,15 @@
-//! The nodes list: status, eligibility, drain, what is allocated of what
-//! each can take.
+//! The nodes list (status, eligibility, drain, what is allocated of what
+//! each can take) and one node, with Drain and eligibility where the token
+//! may write nodes.
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::Response;
-use drover_api::views::NodeView;
+use drover_api::views::{NodeDetail, NodeView};
 use maud::{html, Markup};
 
 use crate::ui::layout::table;
 
-use super::{wire_name, Viewer};
+use super::{url_component, wire_name, Viewer};
 use crate::ui::calls::Ui;
 
 pub async fn nodes(State(ui): State<Ui>, viewer: Viewer) -> Response {
@@ -38,7 +39,7 @@ pub fn render_nodes(nodes: &[NodeView]) -> Markup {
                         @for node in nodes {
                             @let status = wire_name(&node.status);
                             tr {
-                                td { (node.name) }
+                                td { a href=(format!("/ui/node/{}", url_component(&node.id))) { (node.name) } }
                                 td { (node.datacenter) }
                                 td { (if node.node_class.is_empty() { "—" } else { &node.node_class }) }
                                 td { (node.address) }
@@ -52,5 +53,88 @@ pub fn render_nodes(nodes: &[NodeView]) -> Markup {
                         }
                     }))
         }
+    }
+}
+
+pub async fn node(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) -> Response {
+    let token = viewer.token();
+    let path = format!("/v1/node/{}", url_component(&id));
+    let detail = match ui.get::<NodeDetail>(token, &path).await {
+        Ok(detail) => detail,
+        Err(e) => return viewer.error(&e),
+    };
+    let may_write = ui.may_write_nodes(token).await;
+    let title = format!("Node {}", detail.node.name);
+    viewer.show(
+        &title,
+        "/ui/nodes",
+        "nodes",
+        render_node(&detail, may_write),
+    )
+}
+
+/// One node (pure): what it is and can take, its levers when the token
+/// may write nodes, its allocations and its events.
+pub fn render_node(detail: &NodeDetail, may_write: bool) -> Markup {
+    let node = &detail.node;
+    let status = wire_name(&node.status);
+    let api = format!("/v1/node/{}", url_component(&node.id));
+    html! {
+        h1 { "Node " (node.name) }
+        dl.facts {
+            dt { "ID" } dd { code { (node.id) } }
+            dt { "Datacenter" } dd { (node.datacenter) }
+            dt { "Address" } dd { (node.address) }
+            dt { "Status" } dd class=(format!("status-{status}")) { (status) }
+            dt { "Eligible" } dd { (if node.eligible { "yes" } else { "no" }) }
+            dt { "Draining" } dd { (if node.drain.is_some() { "yes" } else { "no" }) }
+            dt { "CPU" } dd { (node.allocated.cpu) " of " (node.resources.cpu) " MHz" }
+            dt { "Memory" } dd { (node.allocated.memory) " of " (node.resources.memory) " MB" }
+        }
+        @if may_write {
+            div.actions {
+                @if node.drain.is_some() {
+                    button.secondary type="button" data-method="POST" data-path=(format!("{api}/drain"))
+                        data-body="{\"enable\":false}" { "Stop draining" }
+                } @else {
+                    button.danger type="button" data-method="POST" data-path=(format!("{api}/drain"))
+                        data-body="{\"enable\":true}" data-confirm=(format!("Drain node {}? Its allocations move elsewhere.", node.name))
+                        { "Drain" }
+                }
+                @if node.eligible {
+                    button.secondary type="button" data-method="POST" data-path=(format!("{api}/eligibility"))
+                        data-body="{\"eligible\":false}" { "Make ineligible" }
+                } @else {
+                    button.secondary type="button" data-method="POST" data-path=(format!("{api}/eligibility"))
+                        data-body="{\"eligible\":true}" { "Make eligible" }
+                }
+            }
+        }
+        h2 { "Allocations" }
+        @if detail.allocation_list.is_empty() {
+            p.muted { "none" }
+        } @else {
+            (table(&["ID", "Name", "Desired", "Status"], html! {
+                @for a in &detail.allocation_list {
+                    @let client = wire_name(&a.client_status);
+                    tr {
+                        td { a href=(format!("/ui/alloc/{}", url_component(&a.id))) { code { (a.id.get(..8).unwrap_or(&a.id)) } } }
+                        td { (a.name) }
+                        td { (wire_name(&a.desired_status)) }
+                        td class=(format!("status-{client}")) { (client) }
+                    }
+                }
+            }))
+        }
+        h2 { "Events" }
+        (table(&["Time", "Subsystem", "Message"], html! {
+            @for e in detail.events.iter().rev() {
+                tr {
+                    td { (e.time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()) }
+                    td { (e.subsystem) }
+                    td { (e.message) }
+                }
+            }
+        }))
     }
 }
