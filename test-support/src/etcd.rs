@@ -566,11 +566,31 @@ fn ensure_etcd_binary() -> Result<(), FixtureError> {
     }
 }
 
+/// Where members' ports are picked: below Linux's ephemeral range
+/// (32768–60999, where `bind :0` and outgoing connections take theirs) and
+/// below agents' dynamic ports (20000–32000), so nothing else takes a
+/// stopped member's port before it is restarted on it.
+const MEMBER_PORTS: std::ops::Range<u16> = 10_000..20_000;
+
+/// A free port in [`MEMBER_PORTS`], each process and call starting from
+/// its own place so concurrent fixtures rarely try the same one.
 fn free_port() -> Result<u16, FixtureError> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| fixture_err(format!("finding a free port: {e}")))
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let span = u64::from(MEMBER_PORTS.end - MEMBER_PORTS.start);
+    let seed = u64::from(std::process::id()).wrapping_mul(7919)
+        + SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| u64::from(d.subsec_nanos()));
+    for _ in 0..span {
+        let offset = (seed + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = MEMBER_PORTS.start + u16::try_from(offset).unwrap_or(0);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    Err(fixture_err(format!(
+        "finding a free port: none in {MEMBER_PORTS:?}"
+    )))
 }
 
 fn log_tail(path: &Path) -> String {
