@@ -147,11 +147,7 @@ async fn may_scrape(api: &Api, headers: &HeaderMap) -> Result<(), Response> {
             format!("{message}: the agent's metrics need the cluster's scrape token as a bearer token (drover operator scrape-token)"),
         )
     };
-    let presented = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(drover_serve::scrape_token::bearer)
-        .ok_or_else(|| refused("no token"))?;
+    let presented = drover_serve::bearer_token(headers).ok_or_else(|| refused("no token"))?;
     let read = api.shared.store.scrape_token_digest();
     match api.scrape_digest.check(presented, read).await {
         Ok(true) => Ok(()),
@@ -239,11 +235,7 @@ async fn authorized(
     uri: &Uri,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("no token"))?;
+    let token = drover_serve::bearer_token(headers).ok_or_else(|| unauthorized("no token"))?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     let path = uri.path();
     let cached = api.key.read().await.clone();

@@ -22,6 +22,18 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+/// The token of a request's `Authorization: Bearer …` header, if it has
+/// one: what servers present to agents (task logs) and scrapers to
+/// `/metrics`.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// How a listener serves.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -129,6 +141,23 @@ pub async fn serve(
 mod tests {
     use super::*;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn the_bearer_token_is_read_from_authorization_only() {
+        let with = |value: &str| {
+            let mut headers = axum::http::HeaderMap::new();
+            headers.insert(
+                axum::http::header::AUTHORIZATION,
+                value.parse().expect("header"),
+            );
+            headers
+        };
+        assert_eq!(bearer_token(&with("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&with("Bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&with("Bearer ")), None);
+        assert_eq!(bearer_token(&with("Basic abc")), None);
+        assert_eq!(bearer_token(&axum::http::HeaderMap::new()), None);
+    }
 
     async fn get(addr: std::net::SocketAddr) -> std::io::Result<String> {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;

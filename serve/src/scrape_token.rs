@@ -101,14 +101,6 @@ impl DigestCache {
     }
 }
 
-/// The bearer token of an `Authorization` header value, if it is one.
-pub fn bearer(header: &str) -> Option<&str> {
-    header
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,13 +147,5 @@ mod tests {
         let rotated = digest(&new_token().expect("token"));
         assert_eq!(cache.check(&token, read(Some(rotated))).await, Ok(false));
         assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 3);
-    }
-
-    #[test]
-    fn bearer_takes_the_token_of_a_bearer_header_only() {
-        assert_eq!(bearer("Bearer abc"), Some("abc"));
-        assert_eq!(bearer("Bearer  abc "), Some("abc"));
-        assert_eq!(bearer("Bearer "), None);
-        assert_eq!(bearer("Basic abc"), None);
     }
 }

@@ -93,12 +93,7 @@ pub(crate) async fn metrics_access(
     req: Request,
     next: Next,
 ) -> Response {
-    let presented = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(scrape_token::bearer)
-        .map(str::to_string);
+    let presented = drover_serve::bearer_token(req.headers()).map(str::to_string);
     if let Some(presented) = presented {
         let read = state.store.scrape_token_digest();
         match state.scrape_digest.check(&presented, read).await {
