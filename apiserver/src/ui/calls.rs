@@ -10,6 +10,7 @@ use axum::Router;
 use serde::de::DeserializeOwned;
 use tower::ServiceExt as _;
 
+use crate::api::acl::Caller;
 use crate::api::ApiState;
 
 /// The most of an API answer a page reads: lists are paged by the API
@@ -50,24 +51,17 @@ impl Ui {
         }
     }
 
-    /// Whether `token` may drain nodes and set their eligibility.
-    pub async fn may_write_nodes(&self, token: Option<&str>) -> bool {
+    /// Who `token` is and what it may do, resolved once by the API's own
+    /// ACL code: which buttons a page shows (the API checks again when one
+    /// is pressed). The 403 of a token the cluster does not know, or one
+    /// that expired.
+    pub async fn caller(&self, token: Option<&str>) -> Result<Caller, CallError> {
         crate::api::acl::caller_of(&self.state, token.map(str::to_string))
             .await
-            .is_ok_and(|caller| caller.acl.node(drover_api_types::acl::Level::Write))
-    }
-
-    /// Whether `token` may do `capability` in `namespace`: which buttons a
-    /// page shows (the API checks again when one is pressed).
-    pub async fn may(
-        &self,
-        token: Option<&str>,
-        namespace: &str,
-        capability: drover_api_types::acl::Capability,
-    ) -> bool {
-        crate::api::acl::caller_of(&self.state, token.map(str::to_string))
-            .await
-            .is_ok_and(|caller| caller.may(namespace, capability))
+            .map_err(|e| CallError {
+                status: e.status,
+                message: e.message,
+            })
     }
 
     /// `GET path` as `token`, the JSON answer decoded.

@@ -72,10 +72,7 @@ pub async fn live(
     };
     if ui.acl {
         let known = match visitor.0.as_deref() {
-            Some(token) => ui
-                .get::<serde_json::Value>(Some(token), "/v1/acl/token/self")
-                .await
-                .is_ok(),
+            Some(token) => ui.caller(Some(token)).await.is_ok(),
             None => false,
         };
         if !known {

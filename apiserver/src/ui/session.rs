@@ -1,11 +1,11 @@
-//! The token page: a visitor pastes an ACL token once; it is checked with
-//! the API (`/v1/acl/token/self`) and kept in an `HttpOnly`,
+//! The token page: a visitor pastes an ACL token once; it is checked by
+//! the API's ACL code and kept in an `HttpOnly`,
 //! `SameSite=Strict` cookie scoped to `/ui`, which no script can read and
 //! no other site's page can send. Without ACLs every page works without
 //! one.
 
 use axum::extract::State;
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use maud::html;
@@ -20,10 +20,11 @@ pub async fn token_page(State(ui): State<Ui>, visitor: Visitor) -> Response {
     let signed_in = visitor.0.is_some();
     let who = match visitor.0.as_deref() {
         Some(token) => ui
-            .get::<serde_json::Value>(Some(token), "/v1/acl/token/self")
+            .caller(Some(token))
             .await
             .ok()
-            .map(|t| t["name"].as_str().unwrap_or("").to_string()),
+            .and_then(|caller| caller.token)
+            .map(|t| t.name),
         None => None,
     };
     let main = html! {
@@ -77,10 +78,7 @@ pub async fn sign_in(State(ui): State<Ui>, Json(request): Json<SignIn>) -> Respo
         return (StatusCode::BAD_REQUEST, "that is not a token").into_response();
     }
     if ui.acl {
-        let checked = ui
-            .call::<serde_json::Value>(Method::GET, Some(token), "/v1/acl/token/self", None)
-            .await;
-        if let Err(e) = checked {
+        if let Err(e) = ui.caller(Some(token)).await {
             return (e.status, e.message).into_response();
         }
     }

@@ -30,9 +30,12 @@ pub async fn deployments(State(ui): State<Ui>, viewer: Viewer) -> Response {
     list.truncate(SHOWN);
     let namespaces: std::collections::BTreeSet<&str> =
         list.iter().map(|d| d.metadata.namespace.as_str()).collect();
+    let caller = ui.caller(token).await;
     let mut may_steer = BTreeMap::new();
     for ns in namespaces {
-        let may = ui.may(token, ns, Capability::SubmitJob).await;
+        let may = caller
+            .as_ref()
+            .is_ok_and(|c| c.may(ns, Capability::SubmitJob));
         may_steer.insert(ns.to_string(), may);
     }
     viewer.show(

@@ -101,9 +101,14 @@ pub async fn job(
         Ok(job) => job,
         Err(e) => return viewer.error(&e),
     };
+    let caller = ui.caller(token).await;
     let may = JobActions {
-        stop: ui.may(token, &namespace, Capability::SubmitJob).await,
-        scale: ui.may(token, &namespace, Capability::ScaleJob).await,
+        stop: caller
+            .as_ref()
+            .is_ok_and(|c| c.may(&namespace, Capability::SubmitJob)),
+        scale: caller
+            .as_ref()
+            .is_ok_and(|c| c.may(&namespace, Capability::ScaleJob)),
     };
     let allocations = ui
         .get::<Vec<AllocationView>>(token, &format!("/v1/allocations?namespace={ns}"))

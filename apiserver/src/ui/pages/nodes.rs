@@ -63,7 +63,10 @@ pub async fn node(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) 
         Ok(detail) => detail,
         Err(e) => return viewer.error(&e),
     };
-    let may_write = ui.may_write_nodes(token).await;
+    let may_write = ui
+        .caller(token)
+        .await
+        .is_ok_and(|c| c.acl.node(drover_api_types::acl::Level::Write));
     let title = format!("Node {}", detail.node.name);
     viewer.show(
         &title,
