@@ -8,7 +8,7 @@ use maud::{html, Markup};
 
 use crate::ui::layout::table;
 
-use super::{url_component, wire_name, Viewer};
+use super::{url_component, when, wire_name, Viewer};
 use crate::ui::calls::{CallError, Ui};
 
 /// Lines of each task's output the page shows.
@@ -79,7 +79,7 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
                 (table(&["Time", "Type", "Description"], html! {
                             @for event in state.events.iter().rev() {
                                 tr {
-                                    td { (event.time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()) }
+                                    td { (when(event.time)) }
                                     td { (event.event_type) }
                                     td { (event.message) }
                                 }

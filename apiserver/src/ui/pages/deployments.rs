@@ -10,7 +10,7 @@ use drover_api_types::acl::Capability;
 use drover_api_types::deployment::DeploymentState;
 use maud::{html, Markup};
 
-use super::{url_component, wire_name, Viewer};
+use super::{short_id, url_component, wire_name, Viewer};
 use crate::ui::calls::Ui;
 use crate::ui::layout::table;
 
@@ -67,7 +67,7 @@ pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, 
                     @let path = format!("/v1/deployment/{}", url_component(d.id()));
                     @let steer = d.state().is_active() && may_steer.get(&d.metadata.namespace).copied().unwrap_or(false);
                     tr {
-                        td { code { (d.id().get(..8).unwrap_or(d.id())) } }
+                        td { code { (short_id(d.id())) } }
                         td { a href=(format!("/ui/job/{}/{}", url_component(&d.metadata.namespace), url_component(&d.spec.job_id))) { (d.spec.job_id) } }
                         td.num { (d.spec.job_version) }
                         td class=(format!("status-{state}")) { (state) }

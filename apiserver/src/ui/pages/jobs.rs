@@ -10,7 +10,7 @@ use crate::ui::layout::table;
 
 use drover_api_types::acl::Capability;
 
-use super::{url_component, wire_name, Viewer};
+use super::{alloc_link, url_component, wire_name, Viewer};
 use crate::ui::calls::{CallError, Ui};
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -131,11 +131,6 @@ pub async fn job(
     )
 }
 
-/// A short id, as the CLI prints them.
-fn short(id: &str) -> &str {
-    id.get(..8).unwrap_or(id)
-}
-
 /// One job's page (pure): what it is, each group's allocations by state
 /// and why any wait, then its allocations.
 pub fn render_job(page: &JobPage) -> Markup {
@@ -216,7 +211,7 @@ pub fn render_job(page: &JobPage) -> Markup {
                         @for a in allocations {
                             @let client = wire_name(&a.client_status);
                             tr {
-                                td { a href=(format!("/ui/alloc/{}", url_component(&a.id))) { code { (short(&a.id)) } } }
+                                td { (alloc_link(&a.id)) }
                                 td { (a.name) }
                                 td { (a.node_name.as_deref().unwrap_or("—")) }
                                 td.num { (a.job_version) }

@@ -114,6 +114,24 @@ pub(crate) fn url_component(text: &str) -> String {
     out
 }
 
+/// A short id, as the CLI prints them.
+pub(crate) fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
+
+/// An allocation's short id, linked to its page.
+pub(crate) fn alloc_link(id: &str) -> maud::Markup {
+    maud::html! {
+        a href=(format!("/ui/alloc/{}", url_component(id))) { code { (short_id(id)) } }
+    }
+}
+
+/// An event's time as the pages show it.
+pub(crate) fn when(time: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_default()
+}
+
 /// A page the UI does not have.
 pub async fn not_found() -> Response {
     error_page(StatusCode::NOT_FOUND, "no such page", TokenLink::Hidden)

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 
 use crate::ui::layout::table;
 
-use super::{url_component, wire_name, Viewer};
+use super::{alloc_link, url_component, when, wire_name, Viewer};
 use crate::ui::calls::Ui;
 
 pub async fn nodes(State(ui): State<Ui>, viewer: Viewer) -> Response {
@@ -121,7 +121,7 @@ pub fn render_node(detail: &NodeDetail, may_write: bool) -> Markup {
                 @for a in &detail.allocation_list {
                     @let client = wire_name(&a.client_status);
                     tr {
-                        td { a href=(format!("/ui/alloc/{}", url_component(&a.id))) { code { (a.id.get(..8).unwrap_or(&a.id)) } } }
+                        td { (alloc_link(&a.id)) }
                         td { (a.name) }
                         td { (wire_name(&a.desired_status)) }
                         td class=(format!("status-{client}")) { (client) }
@@ -133,7 +133,7 @@ pub fn render_node(detail: &NodeDetail, may_write: bool) -> Markup {
         (table(&["Time", "Subsystem", "Message"], html! {
             @for e in detail.events.iter().rev() {
                 tr {
-                    td { (e.time.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default()) }
+                    td { (when(e.time)) }
                     td { (e.subsystem) }
                     td { (e.message) }
                 }
