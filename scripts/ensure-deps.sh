@@ -7,7 +7,9 @@
 # and the real clients the catalog tests talk to drover with: dig (Debian's
 # bind9-dnsutils), Prometheus and promtool (prometheus), VictoriaMetrics
 # (victoria-metrics: Debian's Prometheus lacks Consul SD), py-consul,
-# openapi-spec-validator and jsonschema (PyPI).
+# openapi-spec-validator and jsonschema (PyPI); and headless Chromium with
+# its WebDriver (chromium, chromium-driver) and selenium (PyPI) for the web
+# UI's browser tests.
 # Installs through apt only when running as root; otherwise says what to install.
 set -euo pipefail
 
@@ -36,6 +38,9 @@ if [ "${1:-}" = "--with-docker-tools" ]; then
   # Debian builds Prometheus without Consul SD; VictoriaMetrics scrapes
   # with the same consul_sd_configs, so the catalog tests run it too.
   command -v victoria-metrics >/dev/null 2>&1 || missing_pkgs+=(victoria-metrics)
+  # The web UI's tests click through it in headless Chromium over WebDriver.
+  command -v chromium >/dev/null 2>&1 || missing_pkgs+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing_pkgs+=(chromium-driver)
   want_py_consul=1
 fi
 
@@ -46,14 +51,14 @@ fi
 
 # The Python clients the tests drive drover with: py-consul (the catalog and
 # KV tests), openapi-spec-validator and jsonschema (the OpenAPI document and
-# real answers checked against it).
+# real answers checked against it), selenium (the web UI's browser tests).
 ensure_py_consul() {
   [ "${want_py_consul:-0}" = 1 ] || return 0
-  python3 -c 'import consul, openapi_spec_validator, jsonschema' >/dev/null 2>&1 && return 0
-  echo "installing py-consul, openapi-spec-validator and jsonschema from PyPI..."
-  if ! python3 -m pip install -q py-consul openapi-spec-validator jsonschema; then
+  python3 -c 'import consul, openapi_spec_validator, jsonschema, selenium' >/dev/null 2>&1 && return 0
+  echo "installing py-consul, openapi-spec-validator, jsonschema and selenium from PyPI..."
+  if ! python3 -m pip install -q py-consul openapi-spec-validator jsonschema selenium; then
     echo "error: could not install the Python test clients" \
-      "(python3 -m pip install py-consul openapi-spec-validator jsonschema)" >&2
+      "(python3 -m pip install py-consul openapi-spec-validator jsonschema selenium)" >&2
     exit 1
   fi
 }

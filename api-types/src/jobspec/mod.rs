@@ -24,6 +24,20 @@ pub struct ParseOptions {
     pub var_files: Vec<PathBuf>,
     /// Variables from the environment (`NOMAD_VAR_name`), lowest precedence.
     pub env_vars: Vec<(String, String)>,
+    /// Whether `file()` and `fileexists()` may read the local disk. A
+    /// server parsing a job someone pasted (the web UI's editor) says no:
+    /// the disk is the server's, not the author's.
+    pub files: FileAccess,
+}
+
+/// What a job file's `file()` may read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FileAccess {
+    /// Files relative to the job file's directory, as `nomad run` reads them.
+    #[default]
+    Local,
+    /// Nothing: `file()` is an error that says why.
+    Refused,
 }
 
 impl ParseOptions {

@@ -5,7 +5,8 @@
 use axum::body::Body;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
+use axum::response::Response;
 use axum::Router;
 use serde::de::DeserializeOwned;
 use tower::ServiceExt as _;
@@ -73,22 +74,6 @@ impl Ui {
         self.call(Method::GET, token, path, None).await
     }
 
-    /// `GET path` as `token`, the answer as text (at most `max` bytes: the
-    /// start is cut, as a log tail wants).
-    pub async fn text(
-        &self,
-        token: Option<&str>,
-        path: &str,
-        max: usize,
-    ) -> Result<String, CallError> {
-        let (status, bytes) = self.send(Method::GET, token, path, None).await?;
-        if !status.is_success() {
-            return Err(error_of(status, &bytes));
-        }
-        let start = bytes.len().saturating_sub(max);
-        Ok(String::from_utf8_lossy(&bytes[start..]).into_owned())
-    }
-
     /// `method path` with a JSON `body`, as `token`.
     pub async fn call<T: DeserializeOwned>(
         &self,
@@ -102,6 +87,24 @@ impl Ui {
             return Err(error_of(status, &bytes));
         }
         serde_json::from_slice(&bytes).map_err(|e| internal(format!("decoding {path}: {e}")))
+    }
+
+    /// `request` sent to the API routes as `token`, the answer passed back
+    /// as it comes: a log that streams, a WebSocket upgrade (the request's
+    /// extensions carry the connection to upgrade). The visitor's cookies
+    /// stay here: the API sees only the token.
+    pub async fn pass(&self, mut request: Request<Body>, token: Option<&str>) -> Response {
+        let headers = request.headers_mut();
+        headers.remove(header::COOKIE);
+        headers.remove("x-drover-token");
+        headers.remove(header::AUTHORIZATION);
+        if let Some(value) = token.and_then(|t| HeaderValue::from_str(t).ok()) {
+            headers.insert("x-drover-token", value);
+        }
+        match self.api.clone().oneshot(request).await {
+            Ok(response) => response,
+            Err(never) => match never {},
+        }
     }
 
     /// One request to the API routes, its status and body (bounded).

@@ -6,11 +6,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 /// The views in the navigation, in order: (path, label).
-const NAV: [(&str, &str); 4] = [
+const NAV: [(&str, &str); 5] = [
     ("/ui", "Overview"),
     ("/ui/jobs", "Jobs"),
     ("/ui/deployments", "Deployments"),
     ("/ui/nodes", "Nodes"),
+    ("/ui/run", "Run a job"),
 ];
 
 /// The header's link to the token page: none without ACLs and a token.

@@ -33,7 +33,10 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         c::ALLOCATIONS,
         c::ALLOCATIONS_STATUS,
         c::ALLOCATIONS_BINDING,
+        c::DEPLOYMENTS,
+        c::DEPLOYMENTS_ADMIN,
     ];
+    const VERSIONS: &[&str] = &[c::JOBS, c::JOBS_VERSIONS, c::JOBS_STABLE];
     const NODES: &[&str] = &[
         c::NODES,
         c::NODES_STATUS,
@@ -46,6 +49,7 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         "overview" => Some(OVERVIEW),
         "jobs" => Some(JOBS),
         "job" | "alloc" => Some(JOB),
+        "versions" => Some(VERSIONS),
         "nodes" => Some(NODES),
         "deployments" => Some(DEPLOYMENTS),
         _ => None,

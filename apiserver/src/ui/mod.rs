@@ -16,6 +16,8 @@
 //! - [`session`]: the token page and cookie.
 //! - [`live`]: the event stream that tells an open page to refresh its
 //!   `<main>` when what it shows changes.
+//! - [`streams`]: a task's output as it comes and a command run in a
+//!   task, passed through to the API as the visitor.
 
 pub(crate) mod act;
 pub(crate) mod calls;
@@ -23,6 +25,7 @@ pub(crate) mod layout;
 pub(crate) mod live;
 pub(crate) mod pages;
 pub(crate) mod session;
+pub(crate) mod streams;
 
 use axum::routing::get;
 use axum::Router;
@@ -36,11 +39,21 @@ pub fn routes(api: ApiState) -> Router {
         .route("/ui", get(pages::overview::overview))
         .route("/ui/", get(pages::overview::overview))
         .route("/ui/jobs", get(pages::jobs::jobs))
-        .route("/ui/job/{namespace}/{name}", get(pages::jobs::job))
+        .route("/ui/job/{namespace}/{name}", get(pages::job::summary::job))
+        .route(
+            "/ui/job/{namespace}/{name}/versions",
+            get(pages::job::versions::versions),
+        )
+        .route(
+            "/ui/job/{namespace}/{name}/definition",
+            get(pages::job::definition::definition),
+        )
         .route("/ui/nodes", get(pages::nodes::nodes))
         .route("/ui/node/{id}", get(pages::nodes::node))
         .route("/ui/deployments", get(pages::deployments::deployments))
         .route("/ui/alloc/{id}", get(pages::allocs::alloc))
+        .route("/ui/run", get(pages::run::editor))
+        .route("/ui/plan", axum::routing::post(pages::run::plan))
         .route(
             "/ui/token",
             get(session::token_page)
@@ -48,6 +61,8 @@ pub fn routes(api: ApiState) -> Router {
                 .delete(session::sign_out),
         )
         .route("/ui/live", get(live::live))
+        .route("/ui/logs/{alloc}/{task}", get(streams::logs))
+        .route("/ui/exec/{alloc}", get(streams::exec))
         .route("/ui/act", axum::routing::post(act::act))
         .route("/ui/static/app.css", get(layout::stylesheet))
         .route("/ui/static/app.js", get(layout::script))

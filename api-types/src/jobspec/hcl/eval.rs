@@ -28,11 +28,20 @@ pub(super) struct Evaluator {
     /// evaluated is a dependency, to an undeclared one an error.
     local_names: BTreeSet<String>,
     locals: Map<String, Value>,
-    base_dir: Option<PathBuf>,
+    files: Files,
+}
+
+/// Where `file()` reads.
+#[derive(Debug, Clone)]
+pub enum Files {
+    /// Relative paths under this directory (the job file's), if any.
+    Under(Option<PathBuf>),
+    /// Nowhere: the job was not read from this machine's disk.
+    Refused,
 }
 
 impl Evaluator {
-    pub fn new(base_dir: Option<PathBuf>) -> Self {
+    pub fn new(files: Files) -> Self {
         let mut ctx = Context::new();
         funcs::declare_all(&mut ctx);
         ctx.declare_var("var", Value::Object(Map::new()));
@@ -42,7 +51,7 @@ impl Evaluator {
             vars: Map::new(),
             local_names: BTreeSet::new(),
             locals: Map::new(),
-            base_dir,
+            files,
         }
     }
 
@@ -263,9 +272,15 @@ impl Evaluator {
                 ))
             }
         };
-        let path = match &self.base_dir {
-            Some(dir) if path.is_relative() => dir.join(path),
-            _ => path,
+        let path = match &self.files {
+            Files::Refused => {
+                return Err(format!(
+                    "{name}() reads the disk of the machine that parses the job, and this job is \
+                     parsed by a server: put the content in the job, or run the file with drover apply"
+                ))
+            }
+            Files::Under(Some(dir)) if path.is_relative() => dir.join(path),
+            Files::Under(_) => path,
         };
         if name == "fileexists" {
             return Ok(Some(Expression::Bool(path.is_file())));
@@ -291,7 +306,7 @@ mod tests {
     use super::*;
 
     fn evaluator() -> Evaluator {
-        let mut e = Evaluator::new(None);
+        let mut e = Evaluator::new(Files::Under(None));
         let mut vars = Map::new();
         vars.insert("dc".to_string(), Value::from("dc1"));
         vars.insert("names".to_string(), Value::from(vec!["a", "b"]));
@@ -381,7 +396,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("drover-hcl-file-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&dir);
         let _ = std::fs::write(dir.join("motd.txt"), "hello");
-        let e = Evaluator::new(Some(dir.clone()));
+        let e = Evaluator::new(Files::Under(Some(dir.clone())));
         let read = |src: &str| {
             let expr: Expression = src.parse().unwrap_or(Expression::Null);
             e.eval_hcl(expr)
@@ -391,5 +406,15 @@ mod tests {
         assert_eq!(read(r#"fileexists("nope.txt")"#), Ok(Value::Bool(false)));
         assert!(read(r#"file("nope.txt")"#).is_err());
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn a_job_parsed_by_a_server_reads_no_files() {
+        let e = Evaluator::new(Files::Refused);
+        for call in [r#"file("/etc/hostname")"#, r#"fileexists("/etc/hostname")"#] {
+            let expr: Expression = call.parse().unwrap_or(Expression::Null);
+            let refused = e.eval_hcl(expr).expect_err("refused");
+            assert!(refused.contains("parsed by a server"), "{refused}");
+        }
     }
 }

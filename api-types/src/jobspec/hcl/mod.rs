@@ -38,9 +38,9 @@ use std::path::Path;
 use crate::diagnostic::{Diagnostic, Location};
 use crate::job::Job;
 
-use super::ParseOptions;
+use super::{FileAccess, ParseOptions};
 use body::{Decoder, Reader};
-use eval::Evaluator;
+use eval::{Evaluator, Files};
 
 /// Parses one Nomad job file into a (not yet canonicalized) job and warnings.
 ///
@@ -52,11 +52,14 @@ pub fn parse(
 ) -> Result<(Job, Vec<Diagnostic>), Vec<Diagnostic>> {
     let body = hcl_edit::parser::parse_body(source)
         .map_err(|e| vec![syntax_error(file_name, source, &e)])?;
-    let base_dir = Path::new(file_name).parent().map(Path::to_path_buf);
+    let files = match options.files {
+        FileAccess::Local => Files::Under(Path::new(file_name).parent().map(Path::to_path_buf)),
+        FileAccess::Refused => Files::Refused,
+    };
     let mut d = Decoder {
         file: file_name,
         source,
-        eval: Evaluator::new(base_dir),
+        eval: Evaluator::new(files),
         errors: Vec::new(),
         warnings: Vec::new(),
     };

@@ -117,6 +117,7 @@ fn cli_vars_beat_var_files_beat_environment() {
         vars: vec![("tag".into(), "4.0".into()), ("tag".into(), "5.0".into())],
         env_vars: env,
         var_files: vec![hcl_file, json_file],
+        ..ParseOptions::default()
     };
     let (j, _) = job_with(VARS, &cli);
     assert_eq!(image(&j), "nginx:5.0", "the later --var wins");

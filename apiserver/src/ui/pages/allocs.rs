@@ -1,26 +1,37 @@
-//! One allocation: where it runs, each task's state and events, and the
-//! end of each task's output.
+//! One allocation: where it runs, each task's state and events, its
+//! output as it is written (stdout or stderr, followed, searchable within
+//! the page), a command run in a task with its output streamed, and stop.
+//!
+//! The output and command panels are kept when the page refreshes itself
+//! (`data-keep`): the stream they hold stays open.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
 use drover_api::views::AllocationView;
+use drover_api_types::acl::Capability;
+use drover_api_types::alloc::DesiredStatus;
 use maud::{html, Markup};
 
 use crate::ui::layout::table;
 
-use super::{url_component, when, wire_name, Viewer};
-use crate::ui::calls::{CallError, Ui};
+use super::{node_link, url_component, when, wire_name, Viewer};
+use crate::ui::calls::Ui;
 
-/// Lines of each task's output the page shows.
+/// Lines of each task's output the page opens with.
 pub const TAIL_LINES: u32 = 200;
-/// The most of a task's output the page holds.
-const TAIL_BYTES: usize = 256 << 10;
 
 /// One allocation as its page shows it.
 pub struct AllocPage {
     pub alloc: AllocationView,
-    /// Each task's output tail, by task name, or why it is not shown.
-    pub logs: Vec<(String, Result<String, CallError>)>,
+    pub may: AllocActions,
+}
+
+/// What the visitor may do with the allocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AllocActions {
+    pub read_logs: bool,
+    pub exec: bool,
+    pub stop: bool,
 }
 
 pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>) -> Response {
@@ -33,22 +44,23 @@ pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
         Ok(alloc) => alloc,
         Err(e) => return viewer.error(&e),
     };
-    let mut logs = Vec::new();
-    for task in alloc.task_states.keys() {
-        let path = format!(
-            "/v1/allocation/{}/logs/{}?tail={TAIL_LINES}&namespace={}",
-            url_component(&alloc.id),
-            url_component(task),
-            url_component(&alloc.namespace)
-        );
-        logs.push((task.clone(), ui.text(token, &path, TAIL_BYTES).await));
-    }
+    let caller = ui.caller(token).await;
+    let may_do = |capability| {
+        caller
+            .as_ref()
+            .is_ok_and(|c| c.may(&alloc.namespace, capability))
+    };
+    let may = AllocActions {
+        read_logs: may_do(Capability::ReadLogs),
+        exec: may_do(Capability::AllocExec),
+        stop: may_do(Capability::AllocLifecycle),
+    };
     let title = format!("Allocation {}", alloc.name);
     viewer.show(
         &title,
         "/ui/jobs",
         "alloc",
-        render_alloc(&AllocPage { alloc, logs }),
+        render_alloc(&AllocPage { alloc, may }),
     )
 }
 
@@ -56,6 +68,7 @@ pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
 pub fn render_alloc(page: &AllocPage) -> Markup {
     let a = &page.alloc;
     let client = wire_name(&a.client_status);
+    let running = a.desired_status == DesiredStatus::Run && client == "running";
     html! {
         h1 { "Allocation " (a.name) }
         dl.facts {
@@ -64,11 +77,27 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
                 a href=(format!("/ui/job/{}/{}", url_component(&a.namespace), url_component(&a.job))) { (a.job) }
                 " (version " (a.job_version) ")"
             }
-            dt { "Node" } dd { (a.node_name.as_deref().unwrap_or("not placed")) }
+            dt { "Node" } dd {
+                @match (&a.node_id, &a.node_name) {
+                    (Some(id), Some(name)) => (node_link(id, name)),
+                    _ => "not placed",
+                }
+            }
             dt { "Desired" } dd { (wire_name(&a.desired_status)) }
             dt { "Status" } dd class=(format!("status-{client}")) { (client) }
             @if !a.client_description.is_empty() {
                 dt { "Why" } dd { (a.client_description) }
+            }
+            @if let Some(previous) = &a.previous_allocation {
+                dt { "Replaces" } dd { (super::alloc_link(previous)) }
+            }
+        }
+        @if page.may.stop && a.desired_status == DesiredStatus::Run {
+            div.actions {
+                button.danger type="button" data-method="POST"
+                    data-path=(format!("/v1/allocation/{}/stop?namespace={}", url_component(&a.id), url_component(&a.namespace)))
+                    data-confirm="Stop this allocation? Its job places a replacement."
+                    { "Stop allocation" }
             }
         }
         @for (task, state) in &a.task_states {
@@ -85,13 +114,57 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
                                 }
                             }
                         }))
-                @if let Some((_, logs)) = page.logs.iter().find(|(name, _)| name == task) {
-                    h3 { "Output (last " (TAIL_LINES) " lines)" }
-                    @match logs {
-                        Ok(text) if text.is_empty() => p.muted { "nothing yet" },
-                        Ok(text) => pre.logs tabindex="0" { (text) },
-                        Err(e) => p.muted { "not shown: " (e.message) },
-                    }
+                @if page.may.read_logs {
+                    (log_panel(&a.id, task))
+                } @else {
+                    p.muted { "Output not shown: the token lacks read-logs." }
+                }
+                @if page.may.exec && running {
+                    (exec_panel(&a.id, task))
+                }
+            }
+        }
+    }
+}
+
+/// A task's output, filled and followed by the page's script from
+/// `/ui/logs/…`; the filter hides lines without the text typed.
+fn log_panel(alloc: &str, task: &str) -> Markup {
+    let id = format!("logs-{}-{task}", super::short_id(alloc));
+    html! {
+        div.logs-panel id=(id) data-keep
+            data-src=(format!("/ui/logs/{}/{}", url_component(alloc), url_component(task)))
+            data-tail=(TAIL_LINES) {
+            h3 { "Output" }
+            div.controls {
+                label { "Stream " select name="stream" { option value="stdout" { "stdout" } option value="stderr" { "stderr" } } }
+                label { input type="checkbox" name="follow" checked; " Follow" }
+                label { "Filter " input type="search" name="filter" placeholder="text in a line"; }
+            }
+            pre.logs tabindex="0" aria-label=(format!("Output of {task}")) aria-live="off" {}
+        }
+    }
+}
+
+/// A command run in the task (`/bin/sh -c`), its output streamed.
+fn exec_panel(alloc: &str, task: &str) -> Markup {
+    let id = format!("exec-{}-{task}", super::short_id(alloc));
+    html! {
+        div.exec-panel id=(id) data-keep {
+            h3 { "Run a command in " (task) }
+            form.exec data-src=(format!("/ui/exec/{}?task={}", url_component(alloc), url_component(task))) {
+                label for=(format!("{id}-command")) { "Command (run by " code { "/bin/sh -c" } ")" }
+                div.controls {
+                    input id=(format!("{id}-command")) name="command" type="text" autocomplete="off" spellcheck="false" required;
+                    button type="submit" { "Run" }
+                }
+            }
+            pre.logs.exec-output tabindex="0" aria-label=(format!("Command output in {task}")) {}
+            form.exec-stdin hidden {
+                label for=(format!("{id}-stdin")) { "Input" }
+                div.controls {
+                    input id=(format!("{id}-stdin")) name="stdin" type="text" autocomplete="off";
+                    button.secondary type="submit" { "Send" }
                 }
             }
         }

@@ -53,7 +53,7 @@ fn awaits_promotion(d: &DeploymentView) -> bool {
     })
 }
 
-/// The deployments table (pure); `may_steer` says, per namespace, whether
+/// The deployments page (pure); `may_steer` says, per namespace, whether
 /// the visitor may press the levers.
 pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, bool>) -> Markup {
     html! {
@@ -61,6 +61,14 @@ pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, 
         @if list.is_empty() {
             p.muted { "No deployments yet: every new version of a service job makes one." }
         } @else {
+            (deployments_table(list, may_steer))
+        }
+    }
+}
+
+/// Deployments with their progress and, where the visitor may, levers.
+pub fn deployments_table(list: &[DeploymentView], may_steer: &BTreeMap<String, bool>) -> Markup {
+    html! {
             (table(&["ID", "Job", "Version", "State", "Groups (healthy/desired, canaries)", "Actions"], html! {
                 @for d in list {
                     @let state = wire_name(&d.state());
@@ -99,6 +107,5 @@ pub fn render_deployments(list: &[DeploymentView], may_steer: &BTreeMap<String, 
                     }
                 }
             }))
-        }
     }
 }

@@ -3,16 +3,22 @@
 //! not read says so instead of failing the page.
 //!
 //! - [`overview`]: the cluster at a glance.
-//! - [`jobs`]: the jobs list and one job.
+//! - [`jobs`]: the jobs list.
+//! - [`job`]: one job's pages (summary, versions, definition).
 //! - [`allocs`]: one allocation, its tasks' events and output.
 //! - [`nodes`]: the nodes list.
 //! - [`deployments`]: deployments across jobs, with their levers.
+//! - [`run`]: the job editor, its plan and the button that runs it.
+//! - [`parts`]: what several views show (a diff, placement failures).
 
 pub(crate) mod allocs;
 pub(crate) mod deployments;
+pub(crate) mod job;
 pub(crate) mod jobs;
 pub(crate) mod nodes;
 pub(crate) mod overview;
+pub(crate) mod parts;
+pub(crate) mod run;
 
 use std::collections::BTreeMap;
 
@@ -73,6 +79,21 @@ impl Viewer {
         )
     }
 
+    /// A view that does not refresh itself (an editor: a refresh would
+    /// wipe what the visitor typed).
+    pub fn show_still(&self, title: &str, current: &str, main: maud::Markup) -> Response {
+        respond(
+            self.fragment,
+            View {
+                title,
+                current,
+                token_link: self.token_link(),
+                live: None,
+                main,
+            },
+        )
+    }
+
     /// What the API refused or failed, in the page shell.
     pub fn error(&self, e: &super::calls::CallError) -> Response {
         error_page(e.status, &e.message, self.token_link())
@@ -123,6 +144,13 @@ pub(crate) fn short_id(id: &str) -> &str {
 pub(crate) fn alloc_link(id: &str) -> maud::Markup {
     maud::html! {
         a href=(format!("/ui/alloc/{}", url_component(id))) { code { (short_id(id)) } }
+    }
+}
+
+/// A node's name, linked to its page.
+pub(crate) fn node_link(id: &str, name: &str) -> maud::Markup {
+    maud::html! {
+        a href=(format!("/ui/node/{}", url_component(id))) { (name) }
     }
 }
 

@@ -9,7 +9,7 @@ use maud::{html, Markup};
 
 use crate::ui::layout::table;
 
-use super::{alloc_link, url_component, when, wire_name, Viewer};
+use super::{alloc_link, node_link, url_component, when, wire_name, Viewer};
 use crate::ui::calls::Ui;
 
 pub async fn nodes(State(ui): State<Ui>, viewer: Viewer) -> Response {
@@ -39,7 +39,7 @@ pub fn render_nodes(nodes: &[NodeView]) -> Markup {
                         @for node in nodes {
                             @let status = wire_name(&node.status);
                             tr {
-                                td { a href=(format!("/ui/node/{}", url_component(&node.id))) { (node.name) } }
+                                td { (node_link(&node.id, &node.name)) }
                                 td { (node.datacenter) }
                                 td { (if node.node_class.is_empty() { "—" } else { &node.node_class }) }
                                 td { (node.address) }

@@ -1,4 +1,5 @@
-use super::jobs::{render_job, render_jobs, JobActions, JobPage};
+use super::job::summary::{render_job, JobActions, JobPage};
+use super::jobs::render_jobs;
 use super::nodes::render_nodes;
 use super::overview::{render_overview, Overview};
 use super::*;
@@ -87,6 +88,8 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
     let html = render_job(&JobPage {
         job: job.clone(),
         allocations: Ok(vec![]),
+        deployments: Ok(vec![]),
+        children: None,
         may: JobActions::default(),
     })
     .into_string();
@@ -97,9 +100,12 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
     let operator = render_job(&JobPage {
         job: job.clone(),
         allocations: Ok(vec![]),
+        deployments: Ok(vec![]),
+        children: None,
         may: JobActions {
-            stop: true,
+            submit: true,
             scale: true,
+            dispatch: true,
         },
     })
     .into_string();
@@ -125,6 +131,8 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
             status: StatusCode::FORBIDDEN,
             message: "no read-job".into(),
         }),
+        deployments: Ok(vec![]),
+        children: None,
         may: JobActions::default(),
     })
     .into_string();
@@ -138,8 +146,8 @@ fn the_nodes_table_says_when_there_are_none() {
 }
 
 #[test]
-fn an_allocation_page_shows_events_newest_first_and_its_output() {
-    use super::allocs::{render_alloc, AllocPage};
+fn an_allocation_page_shows_events_newest_first_and_its_panels_by_right() {
+    use super::allocs::{render_alloc, AllocActions, AllocPage};
     use drover_api_types::alloc::{TaskEvent, TaskRunState, TaskState};
     let at = |secs: i64| chrono::DateTime::from_timestamp(1_700_000_000 + secs, 0);
     let event = |kind: &str, message: &str, secs| TaskEvent {
@@ -169,14 +177,38 @@ fn an_allocation_page_shows_events_newest_first_and_its_output() {
         },
     );
     let html = render_alloc(&AllocPage {
-        alloc,
-        logs: vec![("web".into(), Ok("listening on :8080\n<b>".into()))],
+        alloc: alloc.clone(),
+        may: AllocActions {
+            read_logs: true,
+            exec: true,
+            stop: true,
+        },
     })
     .into_string();
     let started = html.find("Task started by client").expect("started");
     let received = html.find("Task received by client").expect("received");
     assert!(started < received, "newest first: {html}");
-    assert!(html.contains("listening on :8080\n&lt;b&gt;"), "{html}");
+    assert!(
+        html.contains("data-src=\"/ui/logs/0123456789abcdef/web\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("data-src=\"/ui/exec/0123456789abcdef?task=web\""),
+        "{html}"
+    );
+    assert!(html.contains("Stop allocation"), "{html}");
+    let reader = render_alloc(&AllocPage {
+        alloc,
+        may: AllocActions::default(),
+    })
+    .into_string();
+    assert!(
+        !reader.contains("/ui/exec/")
+            && !reader.contains("/ui/logs/")
+            && !reader.contains("Stop allocation"),
+        "{reader}"
+    );
+    assert!(reader.contains("lacks read-logs"), "{reader}");
     assert!(html.contains("href=\"/ui/job/default/web\""), "{html}");
     assert!(html.contains("Restarts: 1"), "{html}");
 }
@@ -227,4 +259,24 @@ fn deployments_offer_their_levers_only_while_active_and_allowed() {
     d.status.state = DeploymentState::Successful;
     let html = render_deployments(&[DeploymentView::new(d, None)], &allowed).into_string();
     assert!(!html.contains("Fail</button>"), "{html}");
+}
+
+#[test]
+fn the_editor_parses_as_apply_does_but_reads_no_server_file() {
+    use super::run::{parse, PlanAsk, MAX_SOURCE};
+    let ask = |source: &str, variables: &str| PlanAsk {
+        source: source.into(),
+        variables: variables.into(),
+    };
+    let good = "variable \"n\" {\n  default = 1\n}\njob \"web\" {\n  group \"g\" {\n    count = var.n\n    task \"t\" {\n      driver = \"docker\"\n      config {\n        image = \"busybox\"\n      }\n    }\n  }\n}\n";
+    let job = parse(&ask(good, "n=3")).expect("parsed");
+    assert_eq!((job.metadata.name.as_str(), job.spec.groups[0].count), ("web", 3));
+    let reads = good.replace("image = \"busybox\"", "image = file(\"/etc/hostname\")");
+    let refused = parse(&ask(&reads, "")).expect_err("file() refused");
+    assert!(refused.iter().any(|e| e.contains("parsed by a server")), "{refused:?}");
+    let broken = parse(&ask("job \"web\" {\n  group \"g\" {\n", "")).expect_err("a syntax error");
+    assert!(broken.iter().any(|e| e.starts_with("editor:")), "{broken:?}");
+    assert!(parse(&ask(good, "no-equals-sign")).is_err());
+    let huge = "#".repeat(MAX_SOURCE + 1);
+    assert!(parse(&ask(&huge, "")).expect_err("too big")[0].contains("at most"));
 }

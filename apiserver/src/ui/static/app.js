@@ -46,6 +46,21 @@ document.addEventListener("DOMContentLoaded", () => {
 
 // Live pages: the server says when what <main> shows has changed; the
 // page fetches its own <main> again and swaps it in (no reload).
+// Elements marked data-keep (an open log stream, a running command) are
+// carried over into the new <main> in place of their fresh copies.
+function swapKeeping(main, html) {
+  const kept = new Map();
+  main.querySelectorAll("[data-keep][id]").forEach((el) => kept.set(el.id, el));
+  const fresh = document.createElement("template");
+  fresh.innerHTML = html;
+  fresh.content.querySelectorAll("[data-keep][id]").forEach((el) => {
+    const old = kept.get(el.id);
+    if (old) el.replaceWith(old);
+  });
+  main.replaceChildren(fresh.content);
+  document.dispatchEvent(new CustomEvent("drover:refreshed"));
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const main = document.getElementById("main");
   const live = main && main.dataset.live;
@@ -60,7 +75,7 @@ document.addEventListener("DOMContentLoaded", () => {
         headers: { "X-Drover-Fragment": "main" },
         credentials: "same-origin",
       });
-      if (response.ok) main.innerHTML = await response.text();
+      if (response.ok) swapKeeping(main, await response.text());
     } finally {
       refreshing = false;
       if (again) { again = false; refresh(); }
@@ -72,7 +87,7 @@ document.addEventListener("DOMContentLoaded", () => {
 
 // Buttons and forms that act: sent through /ui/act as the visitor; the
 // API's answer (or refusal) is shown, and the live stream refreshes the page.
-async function act(method, path, body) {
+async function act(method, path, body, then) {
   const message = document.getElementById("action-message");
   try {
     const response = await fetch("/ui/act", {
@@ -82,6 +97,7 @@ async function act(method, path, body) {
       credentials: "same-origin",
     });
     const text = await response.text();
+    if (response.ok && then) { window.location.assign(then); return; }
     if (message) message.textContent = response.ok ? "Done." : text;
   } catch (e) {
     if (message) message.textContent = e.message;
@@ -93,7 +109,8 @@ document.addEventListener("click", (event) => {
   if (!button) return;
   const confirmText = button.dataset.confirm;
   if (confirmText && !window.confirm(confirmText)) return;
-  act(button.dataset.method, button.dataset.path, JSON.parse(button.dataset.body || "{}"));
+  act(button.dataset.method, button.dataset.path, JSON.parse(button.dataset.body || "{}"),
+    button.dataset.then);
 });
 
 document.addEventListener("submit", (event) => {
@@ -103,3 +120,169 @@ document.addEventListener("submit", (event) => {
   const count = Number(form.querySelector("input[name=count]").value);
   act("POST", form.dataset.path, { group: form.dataset.group, count });
 });
+
+// The job editor: the file goes to /ui/plan, whose answer (the plan, or
+// what is wrong with the file) is shown under it with its Run button.
+document.addEventListener("submit", async (event) => {
+  const form = event.target.closest("form.editor");
+  if (!form) return;
+  event.preventDefault();
+  const out = document.getElementById("plan");
+  out.textContent = "Planning…";
+  try {
+    const response = await fetch("/ui/plan", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        source: form.querySelector("[name=source]").value,
+        variables: form.querySelector("[name=variables]").value,
+      }),
+      credentials: "same-origin",
+    });
+    out.innerHTML = await response.text();
+  } catch (e) {
+    out.textContent = e.message;
+  }
+});
+
+// A parameterized job's dispatch form: its meta fields and payload go to
+// the API's dispatch route (the payload base64-encoded, as the API takes it).
+document.addEventListener("submit", (event) => {
+  const form = event.target.closest("form.dispatch");
+  if (!form) return;
+  event.preventDefault();
+  const meta = {};
+  form.querySelectorAll("input[name^='meta.']").forEach((input) => {
+    if (input.value !== "") meta[input.name.slice(5)] = input.value;
+  });
+  const body = { meta };
+  const payload = form.querySelector("textarea[name=payload]");
+  if (payload && payload.value !== "") {
+    body.payload = btoa(String.fromCharCode(...new TextEncoder().encode(payload.value)));
+  }
+  act("POST", form.dataset.path, body);
+});
+
+// A task's output: streamed from /ui/logs/… (the last lines, then, when
+// following, what is written next); the filter hides lines without its
+// text. At most MAX_LINES lines are kept in the page.
+const MAX_LINES = 5000;
+
+function startLogs(panel) {
+  if (panel.dataset.started) return;
+  panel.dataset.started = "1";
+  const pre = panel.querySelector("pre.logs");
+  const stream = panel.querySelector("select[name=stream]");
+  const follow = panel.querySelector("input[name=follow]");
+  const filter = panel.querySelector("input[name=filter]");
+  let controller = null;
+  let lines = [];
+  let partial = "";
+
+  function render() {
+    const text = filter.value;
+    const shown = text ? lines.filter((l) => l.includes(text)) : lines;
+    const atEnd = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+    pre.textContent = shown.join("\n");
+    if (atEnd) pre.scrollTop = pre.scrollHeight;
+  }
+
+  async function open() {
+    if (controller) controller.abort();
+    controller = new AbortController();
+    lines = [];
+    partial = "";
+    render();
+    const query = new URLSearchParams({
+      tail: panel.dataset.tail || "200",
+      stderr: stream.value === "stderr" ? "true" : "false",
+      follow: follow.checked ? "true" : "false",
+    });
+    try {
+      const response = await fetch(panel.dataset.src + "?" + query, {
+        credentials: "same-origin",
+        signal: controller.signal,
+      });
+      if (!response.ok) {
+        pre.textContent = await response.text();
+        return;
+      }
+      const reader = response.body.getReader();
+      const decoder = new TextDecoder();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const parts = (partial + decoder.decode(value, { stream: true })).split("\n");
+        partial = parts.pop();
+        lines.push(...parts);
+        if (lines.length > MAX_LINES) lines = lines.slice(lines.length - MAX_LINES);
+        render();
+      }
+      if (partial) { lines.push(partial); partial = ""; render(); }
+    } catch (e) {
+      if (e.name !== "AbortError") pre.textContent += "\n[" + e.message + "]";
+    }
+  }
+
+  stream.addEventListener("change", open);
+  follow.addEventListener("change", open);
+  filter.addEventListener("input", render);
+  open();
+}
+
+// A command run in a task: a WebSocket to /ui/exec/… speaking the API's
+// exec frames (base64 data), its output appended as it comes.
+function startExec(panel) {
+  if (panel.dataset.started) return;
+  panel.dataset.started = "1";
+  const form = panel.querySelector("form.exec");
+  const out = panel.querySelector("pre.exec-output");
+  const stdinForm = panel.querySelector("form.exec-stdin");
+  const stdinInput = stdinForm.querySelector("input[name=stdin]");
+  let socket = null;
+  const encode = (text) => btoa(String.fromCharCode(...new TextEncoder().encode(text)));
+  const decode = (data) => new TextDecoder().decode(Uint8Array.from(atob(data), (c) => c.charCodeAt(0)));
+
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (socket) socket.close();
+    const command = form.querySelector("input[name=command]").value;
+    out.textContent = "";
+    const url = new URL(form.dataset.src, window.location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    url.searchParams.set("command", JSON.stringify(["/bin/sh", "-c", command]));
+    url.searchParams.set("tty", "false");
+    const ws = new WebSocket(url);
+    socket = ws;
+    ws.addEventListener("open", () => { stdinForm.hidden = false; });
+    ws.addEventListener("message", (message) => {
+      let frame;
+      try { frame = JSON.parse(message.data); } catch (e) { return; }
+      if (frame.stdout && frame.stdout.data) out.textContent += decode(frame.stdout.data);
+      if (frame.stderr && frame.stderr.data) out.textContent += decode(frame.stderr.data);
+      if (frame.error) out.textContent += "\n[error: " + frame.error + "]";
+      if (frame.exited) {
+        const code = frame.result ? frame.result.exit_code : "?";
+        out.textContent += "\n[exited with " + code + "]";
+      }
+      out.scrollTop = out.scrollHeight;
+    });
+    ws.addEventListener("close", () => {
+      stdinForm.hidden = true;
+      if (socket === ws) socket = null;
+    });
+  });
+  stdinForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (!socket) return;
+    socket.send(JSON.stringify({ stdin: { data: encode(stdinInput.value + "\n") } }));
+    stdinInput.value = "";
+  });
+}
+
+function startPanels() {
+  document.querySelectorAll(".logs-panel[data-src]").forEach(startLogs);
+  document.querySelectorAll(".exec-panel").forEach(startExec);
+}
+document.addEventListener("DOMContentLoaded", startPanels);
+document.addEventListener("drover:refreshed", startPanels);

@@ -1,0 +1,49 @@
+//! One job's pages, each with its own URL under `/ui/job/{ns}/{name}`:
+//! the summary (groups, deployments, children, allocations, the levers),
+//! its versions with their diffs, and its definition.
+//!
+//! - [`summary`]: the job now.
+//! - [`versions`]: every stored version, each with its diff and a revert
+//!   button.
+//! - [`definition`]: the spec as a manifest to edit, and as JSON.
+
+pub(crate) mod definition;
+pub(crate) mod summary;
+pub(crate) mod versions;
+
+use maud::{html, Markup};
+
+use super::url_component;
+
+/// The job's pages, in tab order: (path suffix, label).
+const TABS: [(&str, &str); 3] = [
+    ("", "Summary"),
+    ("/versions", "Versions"),
+    ("/definition", "Definition"),
+];
+
+/// `/ui/job/{ns}/{name}`, the base of the job's pages.
+pub fn job_url(namespace: &str, name: &str) -> String {
+    format!(
+        "/ui/job/{}/{}",
+        url_component(namespace),
+        url_component(name)
+    )
+}
+
+/// The job's heading and its tabs, `current` (a path suffix) marked.
+pub fn header(namespace: &str, name: &str, current: &str) -> Markup {
+    let base = job_url(namespace, name);
+    html! {
+        h1 { "Job " (name) @if namespace != "default" { " " span.muted { "in " (namespace) } } }
+        nav.tabs aria-label="Job" {
+            @for (suffix, label) in TABS {
+                @if suffix == current {
+                    a href=(format!("{base}{suffix}")) aria-current="page" { (label) }
+                } @else {
+                    a href=(format!("{base}{suffix}")) { (label) }
+                }
+            }
+        }
+    }
+}
