@@ -5,7 +5,8 @@
 //! listeners take from `--tls-cert`, `--tls-key` and `--tls-client-ca`.
 //!
 //! # Layout
-//! - [`serve`]: the accept loop.
+//! - [`serve`]: the accept loop (HTTP/1.1, with upgrades for the exec
+//!   routes' WebSockets).
 //! - [`agent_token`]: server-issued credentials for the agents' HTTP APIs.
 //! - [`scrape_token`]: the token metrics scrapers present to `/metrics`.
 //! - [`tls`]: a listener's TLS (and mutual TLS) configuration from PEM
@@ -73,8 +74,14 @@ pub async fn serve(
     let slots = Arc::new(tokio::sync::Semaphore::new(options.max_connections));
     let acceptor = options.tls.map(tokio_rustls::TlsAcceptor::from);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-    let mut builder = hyper::server::conn::http1::Builder::new();
+    // HTTP/1.1 only, with upgrades: the exec routes switch to WebSocket.
+    // A connection that upgraded leaves hyper (and its slot): the handler
+    // owns it, bounds its own sessions and ends them at shutdown.
+    let mut builder =
+        hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .http1_only();
     builder
+        .http1()
         .timer(hyper_util::rt::TokioTimer::new())
         .header_read_timeout(header_read);
     while !*shutdown.borrow() {
@@ -98,21 +105,18 @@ pub async fn serve(
                     continue;
                 };
                 let service = hyper_util::service::TowerToHyperService::new(router.clone());
-                let Some(acceptor) = &acceptor else {
-                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
+                let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let Some(acceptor) = acceptor else {
+                        let connection = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
+                        if let Err(e) = watcher.watch(connection).await {
                             tracing::debug!(error = %e, "connection ended with an error");
                         }
                         drop(slot);
-                    });
-                    continue;
-                };
-                // The handshake gets as long as a request's headers: a
-                // client that stalls in it is cut off the same way.
-                let (acceptor, builder, watcher) = (acceptor.clone(), builder.clone(), graceful.watcher());
-                tokio::spawn(async move {
+                        return;
+                    };
+                    // The handshake gets as long as a request's headers: a
+                    // client that stalls in it is cut off the same way.
                     let stream = match tokio::time::timeout(header_read, acceptor.accept(stream)).await {
                         Ok(Ok(stream)) => stream,
                         Ok(Err(e)) => {
@@ -121,7 +125,7 @@ pub async fn serve(
                         }
                         Err(_) => return,
                     };
-                    let connection = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+                    let connection = builder.serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service);
                     if let Err(e) = watcher.watch(connection).await {
                         tracing::debug!(error = %e, "connection ended with an error");
                     }
