@@ -142,6 +142,11 @@ impl Client {
         &self.namespace
     }
 
+    /// The ACL token's secret this client sends, if any.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// The same server, in namespace `ns` (unchanged when `ns` is empty).
     pub fn in_namespace(&self, ns: &str) -> Client {
         let mut other = self.clone();

@@ -19,6 +19,10 @@
 //! - [`events`]: one line of the event stream.
 //! - [`acl`]: ACL bootstrap, policies and tokens.
 //! - [`agent_logs`]: the URL a node's agent serves a task's logs at.
+//! - [`exec`]: running a command in a task — Nomad's exec frames, the
+//!   bounds of a command and a frame, the agent's URL (pure).
+//! - [`ws`]: a WebSocket client over plain TCP or TLS (the exec's), and
+//!   the rustls settings of [`client::TlsFiles`].
 //! - [`operator`]: the metrics scrape token.
 
 pub mod acl;
@@ -30,6 +34,7 @@ pub mod deployment_actions;
 pub mod deployments;
 pub mod error;
 pub mod events;
+pub mod exec;
 pub mod job_actions;
 pub mod jobs;
 pub mod namespaces;
@@ -38,6 +43,7 @@ pub mod operator;
 pub mod plan;
 pub mod versions;
 pub mod views;
+pub mod ws;
 
 pub use client::{Client, Indexed};
 pub use error::{ApiErrorBody, ClientError};
