@@ -7,10 +7,16 @@
 //!   agent serves them openly ([`MetricsAccess`]).
 //! - `GET /v1/client/logs/{alloc_id}/{task}?follow=true&stderr=true&tail=N`
 //!   streams one task's stdout (or its stderr) as chunked `text/plain`.
+//! - `GET /v1/client/exec/{alloc_id}/{task}?command=<JSON array>&tty=true`
+//!   upgrades to a WebSocket running the command in the task's container
+//!   ([`crate::exec`]; at most [`drover_api::exec::MAX_SESSIONS`] at once).
 //!
+//! Logs and exec are given only to a server-issued token for the path
+//! (exec: the path and query, so the token runs that command only).
 //! Errors are JSON, `{"error": "..."}`: 404 when this node has no container
-//! for the task, 400 for a bad query. Shutting the agent down ends every
-//! follow stream, so the server stops promptly.
+//! for the task, 409 when it is not running (exec), 400 for a bad query,
+//! 503 when every exec slot is taken. Shutting the agent down ends every
+//! follow stream and exec session, so the server stops promptly.
 //!
 //! The handlers are thin: the query parsing and the container's name are
 //! the pure functions below.
@@ -18,7 +24,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::ws::{rejection::WebSocketUpgradeRejection, WebSocketUpgrade};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -126,6 +133,7 @@ pub fn router(
         .route("/v1/agent/health", get(health))
         .route("/metrics", get(metrics))
         .route("/v1/client/logs/{alloc_id}/{task}", get(logs))
+        .route("/v1/client/exec/{alloc_id}/{task}", get(exec))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(Api {
             shared,
@@ -133,6 +141,7 @@ pub fn router(
             key: Default::default(),
             metrics_access,
             scrape_digest: Default::default(),
+            exec_slots: Arc::new(tokio::sync::Semaphore::new(drover_api::exec::MAX_SESSIONS)),
         })
 }
 
@@ -204,9 +213,12 @@ struct Api {
     metrics_access: MetricsAccess,
     /// The scrape token's digest, as last read from etcd.
     scrape_digest: Arc<drover_serve::scrape_token::DigestCache>,
+    /// One permit per exec session running.
+    exec_slots: Arc<tokio::sync::Semaphore>,
 }
 
-async fn stopped(mut shutdown: watch::Receiver<bool>) {
+/// Resolves once the agent is shutting down.
+pub(crate) async fn stopped(mut shutdown: watch::Receiver<bool>) {
     // `changed` rather than `wait_for`: no lock guard is held by the future.
     while !*shutdown.borrow() {
         if shutdown.changed().await.is_err() {
@@ -222,22 +234,21 @@ async fn health() -> Response {
 fn unauthorized(message: &str) -> Response {
     error(
         StatusCode::UNAUTHORIZED,
-        format!("{message}: task logs are given only to drover servers (ask through the server: drover logs)"),
+        format!("{message}: task logs and exec are given only to drover servers (ask through the server: drover logs, drover alloc exec)"),
     )
 }
 
 /// Whether the request carries a token a server issued for this node and
-/// this path ([`drover_serve::agent_token`]); the key is read from etcd
+/// `path` ([`drover_serve::agent_token`]); the key is read from etcd
 /// (and again once when a token does not match, should it have changed).
 async fn authorized(
     api: &Api,
     node_id: &str,
-    uri: &Uri,
+    path: &str,
     headers: &HeaderMap,
 ) -> Result<(), Response> {
     let token = drover_serve::bearer_token(headers).ok_or_else(|| unauthorized("no token"))?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
-    let path = uri.path();
     let cached = api.key.read().await.clone();
     if let Some(key) = &cached {
         if drover_serve::agent_token::verify(key, node_id, path, token, now).is_ok() {
@@ -278,7 +289,7 @@ async fn logs(
     headers: HeaderMap,
 ) -> Response {
     let node_id = api.shared.node.borrow().metadata.uid.clone();
-    if let Err(refused) = authorized(&api, &node_id, &uri, &headers).await {
+    if let Err(refused) = authorized(&api, &node_id, uri.path(), &headers).await {
         return refused;
     }
     let query = match parse_log_query(query.as_deref()) {
@@ -330,6 +341,113 @@ async fn logs(
         Body::from_stream(body),
     )
         .into_response()
+}
+
+/// Parses the query of an exec request (pure): `command` (a JSON array of
+/// strings, bounded) and `tty`; anything else is refused.
+pub fn parse_exec_query(
+    pairs: &[(String, String)],
+) -> Result<drover_api::exec::ExecRequest, String> {
+    let mut command = None;
+    let mut tty = false;
+    for (key, value) in pairs {
+        match key.as_str() {
+            "command" => {
+                command = Some(
+                    drover_api::exec::parse_command(value).map_err(|m| format!("command {m}"))?,
+                )
+            }
+            "tty" => {
+                tty = drover_api::exec::parse_flag(Some(value)).map_err(|m| format!("tty {m}"))?
+            }
+            _ => {
+                return Err(format!(
+                    "unknown query parameter {key:?} (expected command, tty)"
+                ))
+            }
+        }
+    }
+    let command = command.ok_or("command is missing: a JSON array of strings")?;
+    Ok(drover_api::exec::ExecRequest { command, tty })
+}
+
+/// `GET /v1/client/exec/{alloc_id}/{task}`: checks everything it can
+/// before the upgrade (token, query, container, slot), then hands the
+/// WebSocket to [`crate::exec::session`].
+async fn exec(
+    State(api): State<Api>,
+    Path((alloc_id, task)): Path<(String, String)>,
+    uri: Uri,
+    headers: HeaderMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    let node_id = api.shared.node.borrow().metadata.uid.clone();
+    let signed = uri
+        .path_and_query()
+        .map_or_else(|| uri.path().to_string(), |p| p.as_str().to_string());
+    if let Err(refused) = authorized(&api, &node_id, &signed, &headers).await {
+        return refused;
+    }
+    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(&uri) {
+        Ok(Query(pairs)) => pairs,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("malformed query: {e}")),
+    };
+    let request = match parse_exec_query(&pairs) {
+        Ok(r) => r,
+        Err(message) => return error(StatusCode::BAD_REQUEST, message),
+    };
+    let name = container_name(&task, &alloc_id);
+    let missing = || {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no container for task {task} of allocation {alloc_id} on this node"),
+        )
+    };
+    match api.shared.docker.inspect_raw(&name).await {
+        Ok(c) => {
+            // Only this node's container of that very task: a name is
+            // also matched as an id prefix by Docker.
+            let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
+            let ours = labels.get(labels::NODE_ID) == Some(&node_id)
+                && labels.get(labels::ALLOC_ID) == Some(&alloc_id)
+                && labels.get(labels::TASK) == Some(&task);
+            if !ours {
+                return missing();
+            }
+            let state = c.state.unwrap_or_default();
+            if state.running != Some(true) {
+                let status = state
+                    .status
+                    .map_or_else(|| "not running".to_string(), |s| s.to_string());
+                return error(
+                    StatusCode::CONFLICT,
+                    format!("task {task} of allocation {alloc_id} is not running (its container is {status})"),
+                );
+            }
+        }
+        Err(DriverError::NotFound { .. }) => return missing(),
+        Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
+    }
+    let Ok(permit) = api.exec_slots.clone().try_acquire_owned() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "this node runs {} exec sessions already, the most it runs at once; try again when one ends",
+                drover_api::exec::MAX_SESSIONS
+            ),
+        );
+    };
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => return rejection.into_response(),
+    };
+    let (shared, shutdown) = (api.shared.clone(), api.shutdown.clone());
+    upgrade
+        .max_message_size(drover_api::exec::MAX_MESSAGE_BYTES)
+        .max_frame_size(drover_api::exec::MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| {
+            crate::exec::session(socket, shared, name, request, shutdown, permit)
+        })
 }
 
 /// The most messages [`tail_window`] reads to find the last lines of one
@@ -506,6 +624,42 @@ mod tests {
             exact.feed(Bytes::from_static(b"b\n")),
             Some(Bytes::from_static(b"b\n"))
         );
+    }
+
+    #[test]
+    fn an_exec_query_is_a_bounded_command_and_a_tty_flag() {
+        let pairs = |list: &[(&str, &str)]| -> Vec<(String, String)> {
+            list.iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        let r = parse_exec_query(&pairs(&[
+            ("command", r#"["sh","-c","ls"]"#),
+            ("tty", "true"),
+        ]))
+        .expect("parse");
+        assert_eq!(r.command, ["sh", "-c", "ls"]);
+        assert!(r.tty);
+        let r = parse_exec_query(&pairs(&[("command", r#"["id"]"#)])).expect("parse");
+        assert!(!r.tty);
+        for (bad, says) in [
+            (pairs(&[]), "command is missing"),
+            (pairs(&[("command", "id")]), "command must be a JSON array"),
+            (
+                pairs(&[("command", r#"["id"]"#), ("tty", "x")]),
+                "tty must be true or false",
+            ),
+            (
+                pairs(&[("command", r#"["id"]"#), ("user", "root")]),
+                "unknown query parameter \"user\"",
+            ),
+        ] {
+            let e = parse_exec_query(&bad).expect_err("refused");
+            assert!(e.contains(says), "{bad:?}: {e}");
+        }
+        let many = serde_json::to_string(&vec!["x"; 257]).expect("json");
+        let e = parse_exec_query(&pairs(&[("command", &many)])).expect_err("too many");
+        assert!(e.contains("at most 256"), "{e}");
     }
 
     #[test]

@@ -39,8 +39,10 @@
 //!   [`actions`], restarts, task events, the allocation status.
 //! - [`agent`]: `drover agent` — identity, fingerprint, registration, the
 //!   assignment watch, the workers, driver health, the orphan sweep.
-//! - [`http`]: the agent's own HTTP API (task logs, `/metrics`), served by
-//!   `drover_serve` (plain or TLS, as the server's API).
+//! - [`http`]: the agent's own HTTP API (task logs, exec, `/metrics`),
+//!   served by `drover_serve` (plain or TLS, as the server's API).
+//! - [`exec`]: an exec session — a Docker exec relayed over the
+//!   WebSocket the server opened, in Nomad's exec frames.
 //! - [`metrics`]: the agent's metrics — counters, what workers report,
 //!   Docker stats sampled on a timer; stale series removed.
 //! - [`simulate`]: many simulated nodes in one process, without Docker, for
@@ -53,6 +55,7 @@ pub mod confined;
 pub mod container_spec;
 pub mod disconnect;
 pub mod driver;
+pub mod exec;
 pub mod fingerprint;
 pub mod gc;
 pub mod heartbeat;

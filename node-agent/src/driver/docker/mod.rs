@@ -97,6 +97,16 @@ impl Default for LogOptions {
     }
 }
 
+/// An exec started with its streams attached ([`Docker::exec_attached`]).
+pub struct AttachedExec {
+    /// Docker's exec id (for resizing and the exit code).
+    pub id: String,
+    /// Its stdout and stderr (a terminal's output is stdout).
+    pub output: std::pin::Pin<Box<dyn Stream<Item = Result<LogChunk, DriverError>> + Send>>,
+    /// Its stdin; shutting it down closes the command's stdin.
+    pub input: std::pin::Pin<Box<dyn tokio::io::AsyncWrite + Send>>,
+}
+
 /// How much of an exec's output is kept (Consul keeps 4 KiB).
 const MAX_EXEC_OUTPUT: usize = 4096;
 
@@ -262,6 +272,103 @@ impl Docker {
             .await
             .map_err(|e| container_err("inspect exec in", container, e))?;
         Ok((inspected.exit_code.unwrap_or(-1), output))
+    }
+
+    /// Starts `cmd` in a running container with its stdin, stdout and
+    /// stderr attached (and a terminal with `tty`): what `drover alloc
+    /// exec` runs. Docker has no way to kill an exec: it ends when its
+    /// process does.
+    pub async fn exec_attached(
+        &self,
+        container: &str,
+        cmd: &[String],
+        tty: bool,
+    ) -> Result<AttachedExec, DriverError> {
+        let client = self.client().await?;
+        let created = client
+            .create_exec(
+                container,
+                bollard::exec::CreateExecOptions {
+                    attach_stdin: Some(true),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    tty: Some(tty),
+                    cmd: Some(cmd.to_vec()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| container_err("exec in", container, e))?;
+        let options = bollard::exec::StartExecOptions {
+            detach: false,
+            tty,
+            output_capacity: None,
+        };
+        let started = client
+            .start_exec(&created.id, Some(options))
+            .await
+            .map_err(|e| container_err("exec in", container, e))?;
+        let bollard::exec::StartExecResults::Attached { output, input } = started else {
+            return Err(DriverError::InvalidSpec {
+                name: container.to_string(),
+                reason: "Docker started the exec detached".into(),
+            });
+        };
+        let name = container.to_string();
+        let output = output
+            .map_err(move |e| container_err("read exec output of", &name, e))
+            .try_filter_map(|out| async move {
+                Ok(match out {
+                    bollard::container::LogOutput::StdOut { message }
+                    | bollard::container::LogOutput::Console { message } => Some(LogChunk {
+                        stream: LogStream::Stdout,
+                        bytes: message,
+                    }),
+                    bollard::container::LogOutput::StdErr { message } => Some(LogChunk {
+                        stream: LogStream::Stderr,
+                        bytes: message,
+                    }),
+                    bollard::container::LogOutput::StdIn { .. } => None,
+                })
+            });
+        Ok(AttachedExec {
+            id: created.id,
+            output: Box::pin(output),
+            input,
+        })
+    }
+
+    /// Sets the terminal size of exec `id`.
+    pub async fn exec_resize(
+        &self,
+        container: &str,
+        id: &str,
+        height: u16,
+        width: u16,
+    ) -> Result<(), DriverError> {
+        self.client()
+            .await?
+            .resize_exec(id, bollard::exec::ResizeExecOptions { height, width })
+            .await
+            .map_err(|e| container_err("resize the exec terminal in", container, e))
+    }
+
+    /// Exec `id`'s exit code once it has exited; `None` while it runs.
+    pub async fn exec_exit_code(
+        &self,
+        container: &str,
+        id: &str,
+    ) -> Result<Option<i64>, DriverError> {
+        let inspected = self
+            .client()
+            .await?
+            .inspect_exec(id)
+            .await
+            .map_err(|e| container_err("inspect exec in", container, e))?;
+        if inspected.running == Some(true) {
+            return Ok(None);
+        }
+        Ok(Some(inspected.exit_code.unwrap_or(-1)))
     }
 
     /// Whether the image is on the node.
