@@ -43,9 +43,11 @@ pub struct Entry {
     pub outcome: &'static str,
 }
 
-/// Whether a request goes into the log (pure): changes and refusals.
+/// Whether a request goes into the log (pure): changes, refusals, and
+/// the exec sessions opened (a `GET` upgraded to a WebSocket).
 pub fn audited(method: &Method, status: StatusCode) -> bool {
     status == StatusCode::FORBIDDEN
+        || status == StatusCode::SWITCHING_PROTOCOLS
         || !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
@@ -53,7 +55,7 @@ pub fn audited(method: &Method, status: StatusCode) -> bool {
 pub fn outcome(status: StatusCode) -> &'static str {
     if status == StatusCode::FORBIDDEN {
         "denied"
-    } else if status.is_success() {
+    } else if status.is_success() || status == StatusCode::SWITCHING_PROTOCOLS {
         "ok"
     } else {
         "error"
@@ -201,6 +203,9 @@ mod tests {
         assert!(audited(&Method::PUT, StatusCode::OK));
         assert!(audited(&Method::GET, StatusCode::FORBIDDEN));
         assert!(!audited(&Method::GET, StatusCode::OK));
+        // An exec session opened.
+        assert!(audited(&Method::GET, StatusCode::SWITCHING_PROTOCOLS));
+        assert_eq!(outcome(StatusCode::SWITCHING_PROTOCOLS), "ok");
         assert_eq!(outcome(StatusCode::FORBIDDEN), "denied");
         assert_eq!(outcome(StatusCode::OK), "ok");
         assert_eq!(outcome(StatusCode::BAD_REQUEST), "error");

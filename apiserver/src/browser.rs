@@ -5,7 +5,10 @@
 //! - a POST must say its body is JSON (`415` otherwise) — a page cannot
 //!   send that cross-site without the browser asking the server first, and
 //!   the server never says yes;
-//! - a request whose `Origin` is not the server's own is refused (`403`);
+//! - a request whose `Origin` is not the server's own is refused (`403`)
+//!   — WebSocket handshakes included, so a page cannot open an exec
+//!   session (`/v1/client/allocation/{id}/exec`) with its visitor's
+//!   credentials;
 //! - a server listening on loopback answers only to loopback names in
 //!   `Host` (`403` otherwise), which defeats rebinding.
 
@@ -144,6 +147,36 @@ mod tests {
         // Consul's KV takes any body on PUT.
         let h = headers(&[("host", "127.0.0.1:8500"), ("content-type", "text/plain")]);
         assert_eq!(refusal(true, &Method::PUT, &h), None);
+    }
+
+    #[test]
+    fn a_cross_site_websocket_handshake_is_refused() {
+        // What a page of another site opening `new WebSocket(...)` to the
+        // exec route sends: a GET with its own Origin.
+        let h = headers(&[
+            ("host", "127.0.0.1:4646"),
+            ("origin", "http://evil.example"),
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-version", "13"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]);
+        assert_eq!(
+            refusal(true, &Method::GET, &h).map(|r| r.0),
+            Some(StatusCode::FORBIDDEN)
+        );
+        assert_eq!(
+            refusal(false, &Method::GET, &h).map(|r| r.0),
+            Some(StatusCode::FORBIDDEN)
+        );
+        // The server's own pages may.
+        let h = headers(&[
+            ("host", "127.0.0.1:4646"),
+            ("origin", "http://127.0.0.1:4646"),
+            ("connection", "Upgrade"),
+            ("upgrade", "websocket"),
+        ]);
+        assert_eq!(refusal(true, &Method::GET, &h), None);
     }
 
     #[test]

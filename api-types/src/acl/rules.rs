@@ -110,6 +110,7 @@ impl Capability {
                 | Capability::SubmitJob
                 | Capability::DispatchJob
                 | Capability::ReadLogs
+                | Capability::AllocExec
                 | Capability::AllocLifecycle
                 | Capability::ScaleJob
         )

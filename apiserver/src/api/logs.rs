@@ -104,7 +104,11 @@ pub fn parse_query(query: &HashMap<String, String>) -> ApiResult<LogQuery> {
 
 /// A token for asking node `node_id`'s agent for `path`, signed with the
 /// agent API key (made here when no server has made it yet).
-async fn agent_token(store: &drover_store::Store, node_id: &str, path: &str) -> ApiResult<String> {
+pub(crate) async fn agent_token(
+    store: &drover_store::Store,
+    node_id: &str,
+    path: &str,
+) -> ApiResult<String> {
     let key = master_key(store).await?;
     let now = chrono::Utc::now().timestamp().max(0) as u64;
     Ok(drover_serve::agent_token::issue(&key, node_id, path, now))
@@ -148,7 +152,7 @@ fn client(state: &ApiState) -> ApiResult<reqwest::Client> {
 
 /// The task names of the allocation's group, from the job version it runs
 /// (else the current job; empty when neither is left).
-async fn group_tasks(store: &Store, joined: &Joined) -> ApiResult<Vec<String>> {
+pub(crate) async fn group_tasks(store: &Store, joined: &Joined) -> ApiResult<Vec<String>> {
     let keys = store.keys();
     let a = &joined.alloc;
     let (ns, job_id) = (&a.metadata.namespace, &a.spec.job_id);

@@ -17,6 +17,8 @@
 //! - [`extract`]: JSON body and query extractors whose rejections are JSON errors.
 //! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
+//! - [`exec`]: `/v1/client/allocation/{id}/exec`, a command in a task over
+//!   a WebSocket, relayed to the agent.
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
 //! - [`join`]: `/v1/node/join-tokens` and `/v1/node/join`: a node trades a
 //!   join token for its own etcd user.
@@ -52,6 +54,7 @@ pub(crate) mod deployment_actions;
 pub(crate) mod deployments;
 pub(crate) mod error;
 pub(crate) mod events;
+pub(crate) mod exec;
 pub(crate) mod extract;
 pub(crate) mod feed;
 pub(crate) mod job_actions;
@@ -91,6 +94,11 @@ pub struct ApiState {
     /// How the server reaches agents (task logs): with the server's TLS
     /// settings when it has them; `None`, plain HTTP.
     pub agents: Option<reqwest::Client>,
+    /// The same TLS settings for the exec WebSocket to agents; `None`: the
+    /// system's roots only.
+    pub agent_tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    /// One permit per exec session this server relays.
+    pub exec_sessions: std::sync::Arc<tokio::sync::Semaphore>,
     /// How much the KV holds, and its caps.
     pub kv_usage: consul::kv_usage::KvUsage,
     pub kv_limits: consul::kv_usage::KvLimits,
@@ -114,6 +122,8 @@ impl ApiState {
             acl: None,
             audit: None,
             agents: None,
+            agent_tls: None,
+            exec_sessions: exec::slots(),
             scrape_digest: Default::default(),
         }
     }
@@ -130,6 +140,7 @@ impl ApiState {
             .build()
             .map_err(|e| drover_api::ClientError::Tls(e.to_string()))?;
         self.agents = Some(client);
+        self.agent_tls = Some(files.rustls_config()?);
         Ok(self)
     }
 
@@ -186,6 +197,7 @@ fn all() -> route::Routes {
         .merge(plan::routes())
         .merge(allocs::routes())
         .merge(logs::routes())
+        .merge(exec::routes())
         .merge(nodes::routes())
         .merge(join::routes())
         .merge(scrape_token::routes())

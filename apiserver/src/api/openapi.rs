@@ -90,7 +90,7 @@ fn operation(route: &Route, components: &mut Components) -> Value {
     params.extend(route.query.iter().map(|q| {
         let schema = match *q {
             "index" | "tail" => json!({"type": "integer"}),
-            "follow" | "stderr" | "purge" => json!({"type": "boolean"}),
+            "follow" | "stderr" | "purge" | "tty" => json!({"type": "boolean"}),
             "topic" => json!({"type": "array", "items": {"type": "string"}}),
             _ => json!({"type": "string"}),
         };
@@ -98,12 +98,29 @@ fn operation(route: &Route, components: &mut Components) -> Value {
     }));
     let media = match route.produces {
         Produces::NdJson => "application/x-ndjson",
-        Produces::Text => "text/plain",
+        Produces::Text | Produces::WebSocket => "text/plain",
         Produces::Json => "application/json",
     };
     let answer = route
         .response
         .map_or(json!({}), |schema| schema(components));
+    let mut responses = match route.produces {
+        // OpenAPI has no words for what follows the upgrade; the summary
+        // and docs/api.md name the protocol.
+        Produces::WebSocket => json!({"101": {
+            "description": "Switching Protocols: a WebSocket carrying Nomad's exec frames (JSON text)"
+        }}),
+        _ => json!({"200": {"description": "OK", "content": {media: {"schema": answer}}}}),
+    };
+    if let Some(r) = responses.as_object_mut() {
+        r.insert(
+            "default".into(),
+            json!({
+                "description": "An error",
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+            }),
+        );
+    }
     let mut op = json!({
         "tags": [route.tag],
         "summary": route.summary,
@@ -111,13 +128,7 @@ fn operation(route: &Route, components: &mut Components) -> Value {
         // What a caller needs when ACLs are on (docs/acl.md).
         "x-drover-acl": route.need.describe(),
         "parameters": params,
-        "responses": {
-            "200": {"description": "OK", "content": {media: {"schema": answer}}},
-            "default": {
-                "description": "An error",
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
-            }
-        }
+        "responses": responses,
     });
     if let (Some((brief, schema)), Some(obj)) = (route.body, op.as_object_mut()) {
         let schema = schema(components);

@@ -55,6 +55,8 @@ pub(crate) enum Produces {
     NdJson,
     /// Plain text, streamed (logs) or short (Consul's KV answers).
     Text,
+    /// A WebSocket (`101 Switching Protocols`): exec.
+    WebSocket,
 }
 
 /// The one right a route checks before its handler runs (with ACLs on).

@@ -422,6 +422,106 @@ async fn a_page_on_another_site_cannot_drive_the_api() {
     assert_eq!(r.status().as_u16(), 200);
 }
 
+/// The exec route of allocation `id` with a command, as a URL.
+fn exec_url(s: &Server, id: &str, query: &str) -> String {
+    let command = "%5B%22id%22%5D";
+    s.url(&format!(
+        "/v1/client/allocation/{id}/exec?task=main&command={command}{query}"
+    ))
+}
+
+#[tokio::test]
+async fn exec_needs_alloc_exec_in_the_allocations_namespace() {
+    use futures::StreamExt as _;
+    let s = start_with_acl().await;
+    let root = bootstrap(&s).await;
+    namespace(&s, &root, "db").await;
+    let mut job = drover_api_types::mock::job("db-app", 1);
+    job.metadata.namespace = "db".into();
+    let alloc = drover_api_types::mock::alloc(&job, "g", 0, "dbexec01");
+    s.store
+        .put_at(&s.store.keys().alloc("db", "dbexec01"), &alloc)
+        .await
+        .expect("alloc");
+    // Everything a write policy gives but exec, everywhere; and exec in
+    // another namespace only.
+    let no_exec = token_with(
+        &s,
+        &root,
+        "no-exec",
+        "namespace \"*\" {\n  policy = \"read\"\n  capabilities = [\"read-logs\", \"alloc-lifecycle\", \"submit-job\"]\n}",
+    )
+    .await;
+    let elsewhere = token_with(
+        &s,
+        &root,
+        "exec-elsewhere",
+        "namespace \"web\" { capabilities = [\"alloc-exec\"] }",
+    )
+    .await;
+    let before = snapshot(&s).await;
+    for (who, token) in [("no-exec", &no_exec), ("exec-elsewhere", &elsewhere)] {
+        for query in ["&namespace=db", "&namespace=*", ""] {
+            let url = exec_url(&s, "dbexec01", query);
+            let r = s
+                .http
+                .get(&url)
+                .header("X-Drover-Token", token.as_str())
+                .send()
+                .await
+                .expect("sent");
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            assert_eq!(status, 403, "{who} {query}: {body}");
+            assert!(body.contains("lacks alloc-exec"), "{who} {query}: {body}");
+        }
+        // A real handshake is refused the same way, before any upgrade.
+        let opened = drover_api::ws::connect(
+            &exec_url(&s, "dbexec01", "&namespace=*"),
+            &[("x-drover-token", token.as_str())],
+            None,
+            1 << 20,
+        )
+        .await;
+        match opened {
+            Err(drover_api::ws::ConnectError::Refused { status, body }) => {
+                assert_eq!(status, 403, "{who}: {body}");
+            }
+            Err(e) => panic!("{who}: {e}"),
+            Ok(_) => panic!("{who}: an exec session opened without alloc-exec"),
+        }
+    }
+    assert_eq!(snapshot(&s).await, before, "refused execs wrote");
+
+    // With alloc-exec in the allocation's namespace the session opens, and
+    // says why nothing runs (no node: nothing placed it).
+    let db = token_with(
+        &s,
+        &root,
+        "exec-db",
+        "namespace \"db\" { capabilities = [\"alloc-exec\"] }",
+    )
+    .await;
+    let mut socket = drover_api::ws::connect(
+        &exec_url(&s, "dbexec", "&namespace=*"),
+        &[("x-drover-token", db.as_str())],
+        None,
+        1 << 20,
+    )
+    .await
+    .expect("an exec session");
+    let first = tokio::time::timeout(Duration::from_secs(10), socket.next())
+        .await
+        .expect("a frame in time")
+        .expect("a frame")
+        .expect("readable");
+    let text = first.into_text().expect("text");
+    assert_eq!(
+        text.as_str(),
+        r#"{"error":"allocation dbexec01 is not placed on a node yet"}"#
+    );
+}
+
 #[tokio::test]
 async fn registry_credentials_are_never_read_back_but_still_stored() {
     let s = crate::common::start().await;
