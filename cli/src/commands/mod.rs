@@ -3,6 +3,7 @@
 mod acl;
 mod agent;
 mod agent_join;
+mod alloc;
 mod apply;
 mod client;
 mod cluster_args;
@@ -89,6 +90,8 @@ enum Command {
     Kv(kv::Args),
     /// Stream a task's output (`drover logs ALLOC [TASK] [-f] [--stderr] [--tail N]`).
     Logs(logs::Args),
+    /// Allocations: `alloc exec ALLOC [TASK] -- CMD...` runs a command in a task.
+    Alloc(alloc::Args),
     /// Run a parameterized job once: `drover dispatch JOB [--meta K=V]... [FILE|-]`.
     Dispatch(dispatch::Args),
     /// Periodic jobs: `drover periodic force JOB` launches one now.
@@ -125,6 +128,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Server(args) => server::run(&args),
         Command::Agent(args) => agent::run(&args, &cli.api),
         Command::Logs(args) => logs::run(&args, &cli.api),
+        Command::Alloc(args) => alloc::run(&args, &cli.api),
         Command::Kv(args) => kv::run(&args, &cli.api),
         Command::Dispatch(args) => dispatch::run(&args, &cli.api),
         Command::Periodic(args) => periodic::run(&args, &cli.api),

@@ -10,6 +10,7 @@ mod cli_rollout;
 mod common;
 mod deployments;
 mod discovery;
+mod exec;
 mod job_files;
 mod kv;
 mod logs;

@@ -323,8 +323,8 @@ async fn mutual_tls_and_acls_from_the_cli() {
 
 /// The agent's HTTP API takes the same TLS flags as the server's: with a
 /// client CA, nothing without a certificate from it gets an answer, and
-/// `drover logs` still flows, the server dialling the agent over mutual
-/// TLS with its own certificate.
+/// `drover logs` and `drover alloc exec` still flow, the server dialling
+/// the agent over mutual TLS with its own certificate.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_agents_api_serves_mutual_tls_and_logs_flow_through_the_server() {
     drover_test_support::docker::busybox_image(IMAGE).expect("test image");
@@ -465,6 +465,29 @@ async fn the_agents_api_serves_mutual_tls_and_logs_flow_through_the_server() {
         .output()
         .expect("drover logs");
     assert!(ok(&direct).contains("hello over tls"));
+    // An exec goes the same way: the CLI to the server over TLS with its
+    // certificate, the server to the agent's WebSocket over mutual TLS.
+    let exec = cli(
+        d,
+        &addr,
+        None,
+        &[
+            "alloc",
+            "exec",
+            "talker.front[0]",
+            "--",
+            "sh",
+            "-c",
+            "echo exec over tls; exit 4",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&exec.stdout),
+        "exec over tls\n",
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    assert_eq!(exec.status.code(), Some(4));
     let node_id = nodes
         .lines()
         .nth(1)
