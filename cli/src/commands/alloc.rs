@@ -113,8 +113,9 @@ fn run_exec(args: &ExecArgs, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     })?;
     // Raw only while the session runs, and only a real terminal; restored
     // when the guard drops, whichever way this returns (or unwinds).
-    let _raw = if tty { RawTerminal::enter()? } else { None };
-    let code = runtime.block_on(session(socket, args.stdin, tty))?;
+    let raw = if tty { RawTerminal::enter()? } else { None };
+    let code = runtime.block_on(session(socket, args.stdin, tty, raw.is_some()))?;
+    drop(raw);
     // Exit codes are 0-255; Docker reports -1 when it cannot tell.
     Ok(ExitCode::from(code.rem_euclid(256) as u8))
 }
@@ -234,8 +235,47 @@ fn write_out(mut to: impl std::io::Write, bytes: &[u8]) -> anyhow::Result<()> {
     }
 }
 
-/// Relays until the command exits; its exit code.
-async fn session(socket: drover_api::ws::Socket, stdin: bool, tty: bool) -> anyhow::Result<i64> {
+/// The signals that would otherwise end the CLI with the terminal left in
+/// raw mode: while it is, they end the session instead, so the terminal
+/// is restored on the way out.
+fn stop_signals() -> anyhow::Result<Vec<(&'static str, tokio::signal::unix::Signal)>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    [
+        ("SIGTERM", SignalKind::terminate()),
+        ("SIGHUP", SignalKind::hangup()),
+        ("SIGINT", SignalKind::interrupt()),
+        ("SIGQUIT", SignalKind::quit()),
+    ]
+    .into_iter()
+    .map(|(name, kind)| {
+        let listening = signal(kind).with_context(|| format!("listening for {name}"))?;
+        Ok((name, listening))
+    })
+    .collect()
+}
+
+/// The name of the first of `signals` to arrive (never, when none).
+async fn next_signal(signals: &mut [(&'static str, tokio::signal::unix::Signal)]) -> &'static str {
+    if signals.is_empty() {
+        return std::future::pending().await;
+    }
+    let waits = signals.iter_mut().map(|(name, signal)| {
+        Box::pin(async move {
+            signal.recv().await;
+            *name
+        })
+    });
+    futures::future::select_all(waits).await.0
+}
+
+/// Relays until the command exits; its exit code. `raw`: the terminal is
+/// in raw mode, so signals end the session rather than the process.
+async fn session(
+    socket: drover_api::ws::Socket,
+    stdin: bool,
+    tty: bool,
+    raw: bool,
+) -> anyhow::Result<i64> {
     let (mut tx, mut rx) = socket.split();
     let send_failed = |e| anyhow::anyhow!("the session with the server broke: {e}");
     let mut winch = None;
@@ -248,6 +288,7 @@ async fn session(socket: drover_api::ws::Socket, stdin: bool, tty: bool) -> anyh
             );
         }
     }
+    let mut stops = if raw { stop_signals()? } else { Vec::new() };
     let mut input = if stdin {
         Some(read_stdin())
     } else {
@@ -306,6 +347,7 @@ async fn session(socket: drover_api::ws::Socket, stdin: bool, tty: bool) -> anyh
                     tx.send(resize_frame(size)).await.map_err(send_failed)?;
                 }
             }
+            name = next_signal(&mut stops) => bail!("stopped by {name}"),
         }
     }
 }
