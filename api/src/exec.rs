@@ -61,7 +61,7 @@ pub fn parse_command(json: &str) -> Result<Vec<String>, String> {
 /// [`MAX_ARGS`] arguments of at most [`MAX_COMMAND_BYTES`] in all, no NUL
 /// byte (no argv can carry one).
 pub fn check_command(args: &[String]) -> Result<(), String> {
-    if args.is_empty() || args[0].is_empty() {
+    if args.first().is_none_or(|program| program.is_empty()) {
         return Err("names no program: give at least one non-empty argument".into());
     }
     if args.len() > MAX_ARGS {

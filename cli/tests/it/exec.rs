@@ -389,6 +389,34 @@ async fn alloc_exec_runs_commands_in_a_task_through_the_server() {
     let status = status_of(&agent, &id_path, &signed(&id_path)).await;
     assert!(matches!(status, Some(400 | 426)), "{status:?}");
 
+    // Sessions are bounded: past 64 at once the server refuses more, and
+    // a slot comes back when a session ends.
+    let mut sessions = Vec::new();
+    for _ in 0..drover_api::exec::MAX_SESSIONS {
+        let session = open(&server, prefix, &[("command", r#"["cat"]"#)], &[])
+            .await
+            .expect("a session within the bound");
+        sessions.push(session);
+    }
+    let opened = open(&server, prefix, &[("command", r#"["cat"]"#)], &[]).await;
+    let (status, body) = refused(opened, "one session too many");
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("64 exec sessions already"), "{body}");
+    drop(sessions);
+    eventually(30, "a session running again once others ended", || {
+        let server = server.clone();
+        async move {
+            let out = exec(&server, &[prefix, "--", "echo", "back"], None).await;
+            (text(&out.stdout) == "back\n").then_some(())
+        }
+    })
+    .await;
+    eventually(30, "the agent's cats gone with their sessions", || {
+        let ps = processes(&container);
+        async move { (!ps.lines().any(|l| l.ends_with(" cat"))).then_some(()) }
+    })
+    .await;
+
     // A stopped allocation: the session opens, then says why nothing ran.
     cluster.stop(&job).await;
     cluster
