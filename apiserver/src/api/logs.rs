@@ -209,6 +209,31 @@ async fn proxy(
     let id = joined.alloc.metadata.uid.clone();
     let tasks = group_tasks(store, &joined).await?;
     let task = resolve_task(task, &tasks, &id).map_err(|m| ApiError::not_found(m).at("task"))?;
+    let response = open_output(state, &joined, &task, q).await?;
+    let content_type = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("text/plain; charset=utf-8")
+        .to_string();
+    Ok((
+        [(header::CONTENT_TYPE, content_type)],
+        Body::from_stream(response.bytes_stream()),
+    )
+        .into_response())
+}
+
+/// The agent's answer streaming `task`'s output of the allocation (a
+/// success: an agent's refusal is this API's error, naming the node).
+/// The caller has checked the visitor may read it.
+pub(crate) async fn open_output(
+    state: &ApiState,
+    joined: &Joined,
+    task: &str,
+    q: LogQuery,
+) -> ApiResult<reqwest::Response> {
+    let store = &state.store;
+    let id = &joined.alloc.metadata.uid;
     let binding = joined.binding.as_ref().ok_or_else(|| {
         ApiError::conflict(format!("allocation {id} is not placed on a node yet"))
     })?;
@@ -230,7 +255,7 @@ async fn proxy(
         )));
     }
     let tls = node.spec.http_tls;
-    let url = agent_url(addr, tls, &id, &task, q).ok_or_else(|| {
+    let url = agent_url(addr, tls, id, task, q).ok_or_else(|| {
         bad_gateway(format!(
             "node {name} advertises a bad HTTP address {addr:?}"
         ))
@@ -260,17 +285,7 @@ async fn proxy(
             format!("the agent of node {name} at {addr}: {message}"),
         ));
     }
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("text/plain; charset=utf-8")
-        .to_string();
-    Ok((
-        [(header::CONTENT_TYPE, content_type)],
-        Body::from_stream(response.bytes_stream()),
-    )
-        .into_response())
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -19,6 +19,10 @@
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
 //! - [`exec`]: `/v1/client/allocation/{id}/exec`, a command in a task over
 //!   a WebSocket, relayed to the agent.
+//! - [`job_logs`]: `/v1/job/{name}/logs`, every running allocation's
+//!   output interleaved, each line named.
+//! - [`exec`]: `/v1/client/allocation/{id}/exec`, a command in a task over
+//!   a WebSocket, relayed to the agent.
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
 //! - [`join`]: `/v1/node/join-tokens` and `/v1/node/join`: a node trades a
 //!   join token for its own etcd user.
@@ -58,6 +62,7 @@ pub(crate) mod exec;
 pub(crate) mod extract;
 pub(crate) mod feed;
 pub(crate) mod job_actions;
+pub(crate) mod job_logs;
 pub(crate) mod jobs;
 pub(crate) mod join;
 pub(crate) mod logs;
@@ -197,6 +202,7 @@ fn all() -> route::Routes {
         .merge(plan::routes())
         .merge(allocs::routes())
         .merge(logs::routes())
+        .merge(job_logs::routes())
         .merge(exec::routes())
         .merge(nodes::routes())
         .merge(join::routes())

@@ -1,4 +1,6 @@
-//! `drover logs ALLOC [TASK]`: stream a task's output.
+//! `drover logs ALLOC [TASK]`: stream a task's output; `drover logs
+//! job/NAME [TASK]`: every running allocation's, interleaved
+//! (`GET /v1/job/{name}/logs`).
 //!
 //! By default through the server (`GET /v1/allocation/{id}/logs/{task}`,
 //! which proxies the node's agent), so a user needs to reach only the
@@ -27,7 +29,9 @@ use super::cluster_args::EtcdArgs;
 pub struct Args {
     #[command(flatten)]
     etcd: EtcdArgs,
-    /// Allocation id, a unique prefix of one, or its name (`job.group[0]`).
+    /// Allocation id, a unique prefix of one, or its name (`job.group[0]`);
+    /// `job/NAME` for every running allocation of a job, interleaved, each
+    /// line named by its allocation and task.
     alloc: String,
     /// The task (optional when the group has one).
     task: Option<String>,
@@ -65,8 +69,30 @@ fn direct(argv: &[String], etcd_env: bool, addr_env: bool) -> bool {
     (given("--etcd") || etcd_env) && !(given("--addr") || addr_env)
 }
 
+/// `job/NAME`: the job's output, every running allocation interleaved.
+fn job_of(reference: &str) -> Option<&str> {
+    reference
+        .strip_prefix("job/")
+        .filter(|name| !name.is_empty())
+}
+
 async fn through_server(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
     let client = api.client()?;
+    if let Some(job) = job_of(&args.alloc) {
+        let mut query = vec![
+            ("follow", args.follow.to_string()),
+            ("stderr", args.stderr.to_string()),
+        ];
+        if let Some(task) = &args.task {
+            query.push(("task", task.clone()));
+        }
+        if let Some(n) = args.tail {
+            query.push(("tail", n.to_string()));
+        }
+        let path = format!("/v1/job/{}/logs", segment(job));
+        let response = client.stream(&path, &query).await?;
+        return copy_out(args, response, "the server").await;
+    }
     let mut path = format!("/v1/allocation/{}/logs", segment(&args.alloc));
     if let Some(task) = &args.task {
         path = format!("{path}/{}", segment(task));
@@ -86,6 +112,9 @@ async fn through_server(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
 }
 
 async fn logs(args: &Args, api: &ApiArgs) -> anyhow::Result<()> {
+    if job_of(&args.alloc).is_some() {
+        bail!("a job's logs (job/NAME) are read through a server: give --addr (or drop --etcd)");
+    }
     let etcd = args.etcd.config();
     let store = Store::connect(etcd.clone())
         .await

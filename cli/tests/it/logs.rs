@@ -255,3 +255,105 @@ async fn logs_streams_a_tasks_stdout_stderr_tail_and_follow() {
         text(&out.stderr)
     );
 }
+
+/// `drover logs job/NAME ARGS` against the cluster's server.
+async fn job_logs(cluster: &Cluster, args: &[&str]) -> Output {
+    let mut cmd = Command::new(DROVER);
+    cmd.arg("logs")
+        .args(args)
+        .arg(format!("--addr=http://{}", cluster.server_addr))
+        .stdin(Stdio::null());
+    tokio::task::spawn_blocking(move || cmd.output().expect("run drover logs"))
+        .await
+        .expect("join")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_jobs_logs_interleave_every_running_allocation_each_line_named() {
+    let cluster = Cluster::start("127.0.0.1").await;
+    cluster.until_ready().await;
+    let mut job = talker_job();
+    job.spec.groups[0].count = 2;
+    cluster.submit(&job).await;
+    // Both allocations' three lines, each named by its allocation.
+    let out = eventually(60, "both allocations' output", || async {
+        let out = job_logs(&cluster, &["job/talker"]).await;
+        let text = text(&out.stdout);
+        (out.status.success() && text.matches("/talk: out-3").count() == 2).then_some(text)
+    })
+    .await;
+    let mut names: Vec<&str> = out.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names,
+        ["talker.front[0]/talk:", "talker.front[1]/talk:"],
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 6, "{out}");
+    // --stderr and --tail apply to each allocation (the task writes its
+    // stderr a second after its stdout).
+    let err = eventually(20, "both allocations' last stderr line", || async {
+        let out = job_logs(&cluster, &["job/talker", "--stderr", "--tail=1"]).await;
+        let text = text(&out.stderr);
+        (out.status.success() && text.matches(": err-2").count() == 2).then_some(text)
+    })
+    .await;
+    assert!(!err.contains("err-1"), "{err}");
+
+    // Following: an allocation that starts later joins the stream.
+    let mut follow = Command::new(DROVER)
+        .args(["logs", "job/talker", "-f"])
+        .arg(format!("--addr=http://{}", cluster.server_addr))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("drover logs -f");
+    let stdout = follow.stdout.take().expect("stdout");
+    let _follow = Proc(follow);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    eventually(20, "the two allocations' lines", || {
+        seen.extend(rx.try_iter());
+        let done = seen.iter().filter(|l| l.ends_with(": out-3")).count() == 2;
+        async move { done.then_some(()) }
+    })
+    .await;
+    job.spec.groups[0].count = 3;
+    cluster.submit(&job).await;
+    eventually(60, "the third allocation to join", || {
+        seen.extend(rx.try_iter());
+        let joined = seen
+            .iter()
+            .any(|l| l.contains("talker.front[2]/talk: out-1"));
+        async move { joined.then_some(()) }
+    })
+    .await;
+
+    // Bad paths: a job that does not exist; job/ through etcd only.
+    let missing = job_logs(&cluster, &["job/nosuch"]).await;
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("job \"nosuch\" not found"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let direct = logs(&cluster.etcd, &["job/talker"]).await;
+    assert!(!direct.status.success());
+    assert!(
+        text(&direct.stderr).contains("read through a server"),
+        "{}",
+        text(&direct.stderr)
+    );
+}
