@@ -5,7 +5,7 @@ CARGO ?= cargo
 DATA_DIR ?= ./drover-data
 HTTP_ADDR ?= 127.0.0.1:4646
 
-.PHONY: dev test chaos lint bench deps build fmt
+.PHONY: dev test chaos lint bench deps build fmt ui-screenshots
 
 # Tests build their container images from busybox-static (no registry is
 # reachable), so the docker tools are part of what `make test` installs.
@@ -34,6 +34,12 @@ test: deps lint
 # and prints its figures as `chaos: …` lines.
 chaos: deps
 	$(CARGO) test -p drover-cli --test it -- --ignored --test-threads=1 --nocapture chaos::
+
+# The web UI's browser tests (headless Chromium over WebDriver, part of
+# `make test`), keeping their screenshots of every view, light and dark, in
+# docs/ui/ (docs/ui.md shows them).
+ui-screenshots: deps
+	DROVER_UI_SCREENSHOTS=$(CURDIR)/docs/ui scripts/test-etcd.sh $(CARGO) test -p drover-cli --test it -- ui_browser::
 
 lint: deps
 	$(CARGO) fmt --all -- --check

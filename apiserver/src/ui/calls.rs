@@ -93,7 +93,20 @@ impl Ui {
     /// as it comes: a log that streams, a WebSocket upgrade (the request's
     /// extensions carry the connection to upgrade). The visitor's cookies
     /// stay here: the API sees only the token.
-    pub async fn pass(&self, mut request: Request<Body>, token: Option<&str>) -> Response {
+    pub async fn pass(&self, request: Request<Body>, token: Option<&str>) -> Response {
+        // A fresh request: the UI router's own extensions (its path
+        // parameters) would be read by the API's extractors as theirs.
+        // Only the connection to upgrade goes along.
+        let (mut parts, body) = request.into_parts();
+        let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
+        let mut request = Request::new(body);
+        *request.method_mut() = parts.method;
+        *request.uri_mut() = parts.uri;
+        *request.version_mut() = parts.version;
+        *request.headers_mut() = parts.headers;
+        if let Some(upgrade) = upgrade {
+            request.extensions_mut().insert(upgrade);
+        }
         let headers = request.headers_mut();
         headers.remove(header::COOKIE);
         headers.remove("x-drover-token");

@@ -6,10 +6,11 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 /// The views in the navigation, in order: (path, label).
-const NAV: [(&str, &str); 5] = [
+const NAV: [(&str, &str); 6] = [
     ("/ui", "Overview"),
     ("/ui/jobs", "Jobs"),
     ("/ui/deployments", "Deployments"),
+    ("/ui/services", "Services"),
     ("/ui/nodes", "Nodes"),
     ("/ui/run", "Run a job"),
 ];

@@ -45,6 +45,7 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         c::ALLOCATIONS_STATUS,
     ];
     const DEPLOYMENTS: &[&str] = &[c::DEPLOYMENTS, c::DEPLOYMENTS_ADMIN];
+    const SERVICES: &[&str] = &[c::SERVICES];
     match page {
         "overview" => Some(OVERVIEW),
         "jobs" => Some(JOBS),
@@ -52,6 +53,7 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         "versions" => Some(VERSIONS),
         "nodes" => Some(NODES),
         "deployments" => Some(DEPLOYMENTS),
+        "services" => Some(SERVICES),
         _ => None,
     }
 }

@@ -45,12 +45,18 @@ pub fn routes(api: ApiState) -> Router {
             get(pages::job::versions::versions),
         )
         .route(
+            "/ui/job/{namespace}/{name}/logs",
+            get(pages::job::logs::logs),
+        )
+        .route(
             "/ui/job/{namespace}/{name}/definition",
             get(pages::job::definition::definition),
         )
         .route("/ui/nodes", get(pages::nodes::nodes))
         .route("/ui/node/{id}", get(pages::nodes::node))
         .route("/ui/deployments", get(pages::deployments::deployments))
+        .route("/ui/services", get(pages::services::services))
+        .route("/ui/service/{name}", get(pages::services::service))
         .route("/ui/alloc/{id}", get(pages::allocs::alloc))
         .route("/ui/run", get(pages::run::editor))
         .route("/ui/plan", axum::routing::post(pages::run::plan))
@@ -62,6 +68,7 @@ pub fn routes(api: ApiState) -> Router {
         )
         .route("/ui/live", get(live::live))
         .route("/ui/logs/{alloc}/{task}", get(streams::logs))
+        .route("/ui/job-logs/{namespace}/{job}", get(streams::job_logs))
         .route("/ui/exec/{alloc}", get(streams::exec))
         .route("/ui/act", axum::routing::post(act::act))
         .route("/ui/static/app.css", get(layout::stylesheet))

@@ -4,6 +4,8 @@
 //!
 //! - `GET /ui/logs/{alloc}/{task}?stderr&follow&tail=N` →
 //!   `/v1/allocation/{alloc}/logs/{task}` (capability `read-logs`).
+//! - `GET /ui/job-logs/{ns}/{job}?stderr&follow&tail=N` →
+//!   `/v1/job/{job}/logs` (capability `read-logs`).
 //! - `GET /ui/exec/{alloc}?task&command&tty` (a WebSocket) →
 //!   `/v1/client/allocation/{alloc}/exec` (capability `alloc-exec`). The
 //!   handshake must come from this origin: a WebSocket is not bound by the
@@ -28,6 +30,25 @@ pub async fn logs(
         "/v1/allocation/{}/logs/{}?namespace=*&{}",
         url_component(&alloc),
         url_component(&task),
+        query.unwrap_or_default()
+    );
+    let request = match Request::get(path).body(Body::empty()) {
+        Ok(request) => request,
+        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    };
+    ui.pass(request, visitor.0.as_deref()).await
+}
+
+pub async fn job_logs(
+    State(ui): State<Ui>,
+    visitor: Visitor,
+    Path((namespace, job)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let path = format!(
+        "/v1/job/{}/logs?namespace={}&{}",
+        url_component(&job),
+        url_component(&namespace),
         query.unwrap_or_default()
     );
     let request = match Request::get(path).body(Body::empty()) {

@@ -25,5 +25,6 @@ mod services;
 mod task_lifecycle;
 mod templates;
 mod tls_acl;
+mod ui_browser;
 mod validate_inspect;
 mod workload_policy;

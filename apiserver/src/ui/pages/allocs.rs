@@ -14,11 +14,9 @@ use maud::{html, Markup};
 
 use crate::ui::layout::table;
 
+use super::parts::output_panel;
 use super::{node_link, url_component, when, wire_name, Viewer};
 use crate::ui::calls::Ui;
-
-/// Lines of each task's output the page opens with.
-pub const TAIL_LINES: u32 = 200;
 
 /// One allocation as its page shows it.
 pub struct AllocPage {
@@ -127,23 +125,13 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
     }
 }
 
-/// A task's output, filled and followed by the page's script from
-/// `/ui/logs/…`; the filter hides lines without the text typed.
+/// A task's output, from `/ui/logs/…`.
 fn log_panel(alloc: &str, task: &str) -> Markup {
-    let id = format!("logs-{}-{task}", super::short_id(alloc));
-    html! {
-        div.logs-panel id=(id) data-keep
-            data-src=(format!("/ui/logs/{}/{}", url_component(alloc), url_component(task)))
-            data-tail=(TAIL_LINES) {
-            h3 { "Output" }
-            div.controls {
-                label { "Stream " select name="stream" { option value="stdout" { "stdout" } option value="stderr" { "stderr" } } }
-                label { input type="checkbox" name="follow" checked; " Follow" }
-                label { "Filter " input type="search" name="filter" placeholder="text in a line"; }
-            }
-            pre.logs tabindex="0" aria-label=(format!("Output of {task}")) aria-live="off" {}
-        }
-    }
+    output_panel(
+        &format!("logs-{}-{task}", super::short_id(alloc)),
+        &format!("/ui/logs/{}/{}", url_component(alloc), url_component(task)),
+        &format!("Output of {task}"),
+    )
 }
 
 /// A command run in the task (`/bin/sh -c`), its output streamed.

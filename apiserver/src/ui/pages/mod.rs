@@ -9,6 +9,7 @@
 //! - [`nodes`]: the nodes list.
 //! - [`deployments`]: deployments across jobs, with their levers.
 //! - [`run`]: the job editor, its plan and the button that runs it.
+//! - [`services`]: the service catalog, instances and their checks.
 //! - [`parts`]: what several views show (a diff, placement failures).
 
 pub(crate) mod allocs;
@@ -19,6 +20,7 @@ pub(crate) mod nodes;
 pub(crate) mod overview;
 pub(crate) mod parts;
 pub(crate) mod run;
+pub(crate) mod services;
 
 use std::collections::BTreeMap;
 

@@ -51,6 +51,26 @@ pub fn placement_failures(failures: &BTreeMap<String, PlacementFailure>) -> Mark
     }
 }
 
+/// Lines of output a page opens with.
+pub const TAIL_LINES: u32 = 200;
+
+/// Output streamed from `src` (a `/ui/…` pass-through of a logs route)
+/// and followed by the page's script; the filter hides lines without the
+/// text typed. Kept across live refreshes (`data-keep`).
+pub fn output_panel(id: &str, src: &str, label: &str) -> Markup {
+    html! {
+        div.logs-panel id=(id) data-keep data-src=(src) data-tail=(TAIL_LINES) {
+            h3 { "Output" }
+            div.controls {
+                label { "Stream " select name="stream" { option value="stdout" { "stdout" } option value="stderr" { "stderr" } } }
+                label { input type="checkbox" name="follow" checked; " Follow" }
+                label { "Filter " input type="search" name="filter" placeholder="text in a line"; }
+            }
+            pre.logs tabindex="0" aria-label=(label) aria-live="off" {}
+        }
+    }
+}
+
 /// `job` as a YAML manifest `drover apply` (and the editor) takes back:
 /// its spec, without what the cluster wrote (status, versions, ids).
 pub fn manifest(job: &Job) -> String {

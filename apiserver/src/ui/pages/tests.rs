@@ -270,13 +270,98 @@ fn the_editor_parses_as_apply_does_but_reads_no_server_file() {
     };
     let good = "variable \"n\" {\n  default = 1\n}\njob \"web\" {\n  group \"g\" {\n    count = var.n\n    task \"t\" {\n      driver = \"docker\"\n      config {\n        image = \"busybox\"\n      }\n    }\n  }\n}\n";
     let job = parse(&ask(good, "n=3")).expect("parsed");
-    assert_eq!((job.metadata.name.as_str(), job.spec.groups[0].count), ("web", 3));
+    assert_eq!(
+        (job.metadata.name.as_str(), job.spec.groups[0].count),
+        ("web", 3)
+    );
     let reads = good.replace("image = \"busybox\"", "image = file(\"/etc/hostname\")");
     let refused = parse(&ask(&reads, "")).expect_err("file() refused");
-    assert!(refused.iter().any(|e| e.contains("parsed by a server")), "{refused:?}");
+    assert!(
+        refused.iter().any(|e| e.contains("parsed by a server")),
+        "{refused:?}"
+    );
     let broken = parse(&ask("job \"web\" {\n  group \"g\" {\n", "")).expect_err("a syntax error");
-    assert!(broken.iter().any(|e| e.starts_with("editor:")), "{broken:?}");
+    assert!(
+        broken.iter().any(|e| e.starts_with("editor:")),
+        "{broken:?}"
+    );
     assert!(parse(&ask(good, "no-equals-sign")).is_err());
     let huge = "#".repeat(MAX_SOURCE + 1);
     assert!(parse(&ask(&huge, "")).expect_err("too big")[0].contains("at most"));
+}
+
+#[test]
+fn services_show_their_checks_by_state_and_instances_their_output() {
+    use super::services::{render_service, render_services};
+    let listed = serde_json::json!([{ "Namespace": "default", "Services": [
+        { "ServiceName": "api", "Tags": ["v1"] }, { "ServiceName": "db", "Tags": [] } ] }]);
+    let checks = serde_json::json!([
+        { "ServiceName": "api", "ServiceID": "i1", "Name": "http", "Status": "passing", "Output": "HTTP GET: 200 OK" },
+        { "ServiceName": "api", "ServiceID": "i2", "Name": "http", "Status": "critical", "Output": "connection refused <b>" },
+        { "ServiceName": "", "Status": "passing" }
+    ]);
+    let html = render_services(&listed, &Ok(checks.clone())).into_string();
+    assert!(
+        html.contains("href=\"/ui/service/api?namespace=default\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("1 passing") && html.contains("1 critical"),
+        "{html}"
+    );
+    assert!(html.contains("no checks"), "db has none: {html}");
+    let instances = serde_json::json!([
+        { "ID": "i2", "Address": "10.0.0.2", "Port": 8080, "JobID": "api", "Namespace": "default", "AllocID": "0123456789abcdef", "Tags": ["v1"] }
+    ]);
+    let one = render_service("api", &instances, &Ok(checks)).into_string();
+    assert!(one.contains("10.0.0.2:8080"), "{one}");
+    assert!(one.contains("connection refused &lt;b&gt;"), "{one}");
+    assert!(
+        !one.contains("HTTP GET: 200 OK"),
+        "another instance's check: {one}"
+    );
+    assert!(one.contains("href=\"/ui/alloc/0123456789abcdef\""), "{one}");
+}
+
+#[test]
+fn versions_show_their_diffs_and_revert_only_older_ones_when_allowed() {
+    use super::job::versions::render_versions;
+    use drover_api::versions::JobVersion;
+    use drover_api_types::diff::diff_jobs;
+    let v0 = job_with("web", "running", 1, 1);
+    let mut v1 = v0.clone();
+    v1.metadata.version = 1;
+    v1.spec.groups[0].count = 3;
+    let list = vec![
+        JobVersion {
+            version: 1,
+            stable: false,
+            job: v1.clone(),
+            diff: Some(diff_jobs(Some(&v0), &v1)),
+        },
+        JobVersion {
+            version: 0,
+            stable: true,
+            job: v0,
+            diff: None,
+        },
+    ];
+    let html = render_versions("default", "web", &list, true).into_string();
+    assert!(
+        html.contains("class=\"changed\""),
+        "the count change is marked: {html}"
+    );
+    assert_eq!(html.matches("Revert to version").count(), 1, "{html}");
+    assert!(html.contains("Revert to version 0"), "{html}");
+    assert!(
+        html.contains(
+            "data-body=\"{&quot;enforce_prior_version&quot;:1,&quot;job_version&quot;:0}\""
+        ) || html.contains(
+            "data-body=\"{&quot;job_version&quot;:0,&quot;enforce_prior_version&quot;:1}\""
+        ),
+        "{html}"
+    );
+    assert!(html.contains("stable"), "{html}");
+    let reader = render_versions("default", "web", &list, false).into_string();
+    assert!(!reader.contains("Revert to version"), "{reader}");
 }

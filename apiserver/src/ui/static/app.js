@@ -67,7 +67,25 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!live || !window.EventSource) return;
   let refreshing = false;
   let again = false;
+  let waitingForBlur = false;
+  // Not while the visitor types in a field of <main> (a count to scale
+  // to): the refresh waits until the field is left.
+  function editing() {
+    const active = document.activeElement;
+    return active && main.contains(active) && active.matches("input, textarea, select")
+      && !active.closest("[data-keep]");
+  }
   async function refresh() {
+    if (editing()) {
+      if (!waitingForBlur) {
+        waitingForBlur = true;
+        document.activeElement.addEventListener("blur", () => {
+          waitingForBlur = false;
+          setTimeout(refresh, 0);
+        }, { once: true });
+      }
+      return;
+    }
     if (refreshing) { again = true; return; }
     refreshing = true;
     try {
@@ -83,6 +101,9 @@ document.addEventListener("DOMContentLoaded", () => {
   }
   const source = new EventSource("/ui/live?page=" + encodeURIComponent(live));
   source.addEventListener("changed", refresh);
+  // A browser holds at most six HTTP/1.1 connections to a server: a page
+  // left (or kept in the back-forward cache) gives its stream back.
+  window.addEventListener("pagehide", () => source.close());
 });
 
 // Buttons and forms that act: sent through /ui/act as the visitor; the
@@ -220,10 +241,15 @@ function startLogs(panel) {
       }
       if (partial) { lines.push(partial); partial = ""; render(); }
     } catch (e) {
-      if (e.name !== "AbortError") pre.textContent += "\n[" + e.message + "]";
+      if (e.name === "AbortError") return;
+      // A dropped connection (the network changed, a server restarted):
+      // open again, which starts over from the last lines.
+      pre.textContent += "\n[" + e.message + ": reconnecting]";
+      if (follow.checked) setTimeout(open, 2000);
     }
   }
 
+  window.addEventListener("pagehide", () => { if (controller) controller.abort(); });
   stream.addEventListener("change", open);
   follow.addEventListener("change", open);
   filter.addEventListener("input", render);
@@ -254,6 +280,7 @@ function startExec(panel) {
     url.searchParams.set("tty", "false");
     const ws = new WebSocket(url);
     socket = ws;
+    let exited = false;
     ws.addEventListener("open", () => { stdinForm.hidden = false; });
     ws.addEventListener("message", (message) => {
       let frame;
@@ -262,12 +289,16 @@ function startExec(panel) {
       if (frame.stderr && frame.stderr.data) out.textContent += decode(frame.stderr.data);
       if (frame.error) out.textContent += "\n[error: " + frame.error + "]";
       if (frame.exited) {
+        exited = true;
         const code = frame.result ? frame.result.exit_code : "?";
         out.textContent += "\n[exited with " + code + "]";
       }
       out.scrollTop = out.scrollHeight;
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
+      // Refused before it started (the token lacks alloc-exec, the task
+      // stopped) or cut off: say so rather than leave the output empty.
+      if (!exited && !event.wasClean) out.textContent += "\n[the command's connection closed (" + event.code + ")]";
       stdinForm.hidden = true;
       if (socket === ws) socket = null;
     });

@@ -6,8 +6,10 @@
 //! - [`versions`]: every stored version, each with its diff and a revert
 //!   button.
 //! - [`definition`]: the spec as a manifest to edit, and as JSON.
+//! - [`logs`]: every running allocation's output, interleaved.
 
 pub(crate) mod definition;
+pub(crate) mod logs;
 pub(crate) mod summary;
 pub(crate) mod versions;
 
@@ -16,9 +18,10 @@ use maud::{html, Markup};
 use super::url_component;
 
 /// The job's pages, in tab order: (path suffix, label).
-const TABS: [(&str, &str); 3] = [
+const TABS: [(&str, &str); 4] = [
     ("", "Summary"),
     ("/versions", "Versions"),
+    ("/logs", "Logs"),
     ("/definition", "Definition"),
 ];
 
