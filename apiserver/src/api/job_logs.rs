@@ -309,7 +309,8 @@ mod tests {
 
     #[test]
     fn lines_are_named_whole_and_bounded() {
-        let mut lines = Lines::new("1a2b3c4d web.web[0]/server: ".into());
+        let prefix = "1a2b3c4d web.web[0]/server: ";
+        let mut lines = Lines::new(prefix.into());
         assert!(lines.feed(b"tick ").is_empty());
         let out = lines.feed(b"1\ntick 2\ntick");
         assert_eq!(
@@ -329,8 +330,8 @@ mod tests {
         assert_eq!(pieces.len(), 2);
         assert!(pieces
             .iter()
-            .all(|p| p.len() == MAX_LINE + "1a2b3c4d web.web[0]/server: ".len() + 1));
-        assert_eq!(lines.finish().map(|b| b.len()), Some(5 + 29 + 1));
+            .all(|p| p.len() == MAX_LINE + prefix.len() + 1));
+        assert_eq!(lines.finish().map(|b| b.len()), Some(5 + prefix.len() + 1));
     }
 
     fn joined(
