@@ -32,11 +32,15 @@ pub async fn logs(
         url_component(&task),
         query.unwrap_or_default()
     );
-    let request = match Request::get(path).body(Body::empty()) {
-        Ok(request) => request,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    };
-    ui.pass(request, visitor.0.as_deref()).await
+    pass_get(&ui, &visitor, path).await
+}
+
+/// `GET path` on the API as the visitor, its answer streamed back.
+async fn pass_get(ui: &Ui, visitor: &Visitor, path: String) -> Response {
+    match Request::get(path).body(Body::empty()) {
+        Ok(request) => ui.pass(request, visitor.0.as_deref()).await,
+        Err(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
+    }
 }
 
 pub async fn job_logs(
@@ -51,11 +55,7 @@ pub async fn job_logs(
         url_component(&namespace),
         query.unwrap_or_default()
     );
-    let request = match Request::get(path).body(Body::empty()) {
-        Ok(request) => request,
-        Err(e) => return (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
-    };
-    ui.pass(request, visitor.0.as_deref()).await
+    pass_get(&ui, &visitor, path).await
 }
 
 pub async fn exec(

@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use drover_test_support::wait::eventually;
 use drover_test_support::TestEtcd;
 
-use crate::common::{cleanup_when_registered, drover, DROVER, IMAGE};
+use crate::common::{cleanup_when_registered, drover, ok, secret_of, DROVER, IMAGE};
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -47,25 +47,6 @@ fn make_certificates(dir: &Path, commands: &[&[&str]]) {
             .output()
             .expect("drover tls"));
     }
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn secret_of(printed: &str) -> String {
-    printed
-        .lines()
-        .find_map(|l| l.strip_prefix("Secret ID"))
-        .and_then(|l| l.split('=').nth(1))
-        .map(|s| s.trim().to_string())
-        .expect("a secret")
 }
 
 fn curl(dir: &Path, args: &[&str]) -> Output {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::{
-    cleanup_when_registered, drover, get_json, until_ready, Cluster, DROVER, IMAGE,
+    cleanup_when_registered, drover, get_json, ok, secret_of, until_ready, Cluster, DROVER, IMAGE,
 };
 use drover_test_support::wait::eventually;
 
@@ -232,23 +232,4 @@ fn cli(dir: &Path, addr: &str, token: Option<&str>, args: &[&str]) -> Output {
         command.env("DROVER_TOKEN", token);
     }
     command.output().expect("run drover")
-}
-
-fn ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn secret_of(printed: &str) -> String {
-    printed
-        .lines()
-        .find_map(|l| l.strip_prefix("Secret ID"))
-        .and_then(|l| l.split('=').nth(1))
-        .map(|s| s.trim().to_string())
-        .expect("a secret")
 }

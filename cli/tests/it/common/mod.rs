@@ -474,3 +474,25 @@ pub fn metric_value(body: &str, name: &str, labels: &[&str]) -> Option<f64> {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
 }
+
+/// The CLI's stdout, asserting it succeeded (its output in the failure).
+pub fn ok(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The secret of a token as `drover acl bootstrap` or `acl token create`
+/// print it.
+pub fn secret_of(printed: &str) -> String {
+    printed
+        .lines()
+        .find_map(|l| l.strip_prefix("Secret ID"))
+        .and_then(|l| l.split('=').nth(1))
+        .map(|s| s.trim().to_string())
+        .expect("a secret")
+}

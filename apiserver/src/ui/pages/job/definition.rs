@@ -8,7 +8,7 @@ use maud::{html, Markup};
 
 use super::super::parts::manifest;
 use super::super::{url_component, Viewer};
-use super::header;
+use super::{header, read_job};
 use crate::ui::calls::Ui;
 
 pub async fn definition(
@@ -16,12 +16,7 @@ pub async fn definition(
     viewer: Viewer,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    let path = format!(
-        "/v1/job/{}?namespace={}",
-        url_component(&name),
-        url_component(&namespace)
-    );
-    match ui.get::<Job>(viewer.token(), &path).await {
+    match read_job(&ui, viewer.token(), &namespace, &name).await {
         Ok(job) => viewer.show(
             &format!("Definition of {name}"),
             "/ui/jobs",

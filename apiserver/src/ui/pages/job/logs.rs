@@ -3,12 +3,11 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use drover_api_types::Job;
 use maud::{html, Markup};
 
 use super::super::parts::output_panel;
 use super::super::{url_component, Viewer};
-use super::header;
+use super::{header, read_job};
 use crate::ui::calls::Ui;
 
 pub async fn logs(
@@ -16,12 +15,7 @@ pub async fn logs(
     viewer: Viewer,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    let path = format!(
-        "/v1/job/{}?namespace={}",
-        url_component(&name),
-        url_component(&namespace)
-    );
-    match ui.get::<Job>(viewer.token(), &path).await {
+    match read_job(&ui, viewer.token(), &namespace, &name).await {
         Ok(_) => viewer.show(
             &format!("Logs of {name}"),
             "/ui/jobs",

@@ -15,7 +15,10 @@ pub(crate) mod versions;
 
 use maud::{html, Markup};
 
+use drover_api_types::Job;
+
 use super::url_component;
+use crate::ui::calls::{CallError, Ui};
 
 /// The job's pages, in tab order: (path suffix, label).
 const TABS: [(&str, &str); 4] = [
@@ -24,6 +27,21 @@ const TABS: [(&str, &str); 4] = [
     ("/logs", "Logs"),
     ("/definition", "Definition"),
 ];
+
+/// The job as the visitor's token may read it.
+pub async fn read_job(
+    ui: &Ui,
+    token: Option<&str>,
+    namespace: &str,
+    name: &str,
+) -> Result<Job, CallError> {
+    let path = format!(
+        "/v1/job/{}?namespace={}",
+        url_component(name),
+        url_component(namespace)
+    );
+    ui.get::<Job>(token, &path).await
+}
 
 /// `/ui/job/{ns}/{name}`, the base of the job's pages.
 pub fn job_url(namespace: &str, name: &str) -> String {

@@ -14,7 +14,7 @@ use maud::{html, Markup};
 use super::super::deployments::deployments_table;
 use super::super::parts::placement_failures;
 use super::super::{alloc_link, url_component, when, wire_name, Viewer};
-use super::{header, job_url};
+use super::{header, job_url, read_job};
 use crate::ui::calls::{CallError, Ui};
 use crate::ui::layout::table;
 
@@ -51,7 +51,7 @@ pub async fn job(
     let token = viewer.token();
     let ns = url_component(&namespace);
     let api = format!("/v1/job/{}", url_component(&name));
-    let job = match ui.get::<Job>(token, &format!("{api}?namespace={ns}")).await {
+    let job = match read_job(&ui, token, &namespace, &name).await {
         Ok(job) => job,
         Err(e) => return viewer.error(&e),
     };
