@@ -112,6 +112,10 @@ pub fn page(
                                 }
                             }
                         }
+                        form.search role="search" action="/ui/search" method="get" {
+                            input type="search" name="q" placeholder="Search ( / )" maxlength="200"
+                                aria-label="Search jobs, nodes and allocations" aria-keyshortcuts="/";
+                        }
                         @match token_link {
                             TokenLink::Hidden => {},
                             TokenLink::SignIn => a.token href="/ui/token" { "Sign in" },

@@ -59,6 +59,7 @@ pub fn routes(api: ApiState) -> Router {
         .route("/ui/service/{name}", get(pages::services::service))
         .route("/ui/alloc/{id}", get(pages::allocs::alloc))
         .route("/ui/run", get(pages::run::editor))
+        .route("/ui/search", get(pages::search::search))
         .route("/ui/plan", axum::routing::post(pages::run::plan))
         .route(
             "/ui/token",

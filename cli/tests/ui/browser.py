@@ -505,6 +505,25 @@ def click_through(ui):
     ui.check_clean("drain")
     print(f"browser: drained {node_name}; both allocations run elsewhere")
 
+    # Keyboard search: "/" from anywhere, a name lists its matches, an
+    # allocation's id prefix opens it.
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    ui.open("/ui/jobs")
+    ActionChains(ui.d).send_keys("/").perform()
+    ui.wait(lambda d: d.switch_to.active_element.get_attribute("name") == "q", "/ to focus the search box")
+    ui.d.switch_to.active_element.send_keys("web" + Keys.ENTER)
+    ui.wait(lambda d: "/ui/search" in d.current_url and "Jobs (1)" in ui.main_text(), "the search's matches")
+    ui.check_clean("search")
+    ui.shoot("search")
+    alloc_id = alloc_path.rsplit("/", 1)[1]
+    ui.open("/ui/jobs")
+    ActionChains(ui.d).send_keys("/").perform()
+    ui.d.switch_to.active_element.send_keys(alloc_id[:8] + Keys.ENTER)
+    ui.wait(lambda d: d.current_url.endswith(alloc_path), "an id prefix to open its allocation")
+    ui.check_clean("search by id")
+    print("browser: / searches; a name lists matches, an id prefix opens its allocation")
+
     # The rest of the views, for the record.
     ui.open("/ui/jobs", "jobs")
     ui.open("/ui/services", "services")

@@ -10,6 +10,7 @@
 //! - [`deployments`]: deployments across jobs, with their levers.
 //! - [`run`]: the job editor, its plan and the button that runs it.
 //! - [`services`]: the service catalog, instances and their checks.
+//! - [`search`]: jobs, nodes and allocations by name or id.
 //! - [`parts`]: what several views show (a diff, placement failures).
 
 pub(crate) mod allocs;
@@ -20,6 +21,7 @@ pub(crate) mod nodes;
 pub(crate) mod overview;
 pub(crate) mod parts;
 pub(crate) mod run;
+pub(crate) mod search;
 pub(crate) mod services;
 
 use std::collections::BTreeMap;

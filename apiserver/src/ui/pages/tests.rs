@@ -365,3 +365,46 @@ fn versions_show_their_diffs_and_revert_only_older_ones_when_allowed() {
     let reader = render_versions("default", "web", &list, false).into_string();
     assert!(!reader.contains("Revert to version"), "{reader}");
 }
+
+#[test]
+fn search_matches_names_anywhere_and_ids_from_the_start() {
+    use super::search::{find, matches, render_search};
+    assert!(matches("WEB", "api-web", ""));
+    assert!(matches("0123", "x", "0123abcd"));
+    assert!(
+        !matches("23ab", "x", "0123abcd"),
+        "an id matches from its start only"
+    );
+    let jobs = vec![
+        job_with("web", "running", 1, 1),
+        job_with("api", "running", 1, 1),
+    ];
+    let alloc: drover_api::views::AllocationView = serde_json::from_value(serde_json::json!({
+        "id": "0123456789abcdef", "name": "web.front[0]", "namespace": "default",
+        "job": "web", "group": "front", "job_version": 0, "node_id": null,
+        "node_name": null, "desired_status": "run", "client_status": "running",
+        "healthy": null, "previous_allocation": null, "create_time": null,
+        "modify_time": null, "index": 1
+    }))
+    .expect("a view");
+    let refused = Err(CallError {
+        status: StatusCode::FORBIDDEN,
+        message: "no node read".into(),
+    });
+    let found = find("web", Ok(jobs.clone()), refused, Ok(vec![alloc.clone()]));
+    assert_eq!(
+        (found.jobs.len(), found.nodes.len(), found.allocations.len()),
+        (1, 0, 1)
+    );
+    let html = render_search("web", &found).into_string();
+    assert!(html.contains("href=\"/ui/job/default/web\""), "{html}");
+    assert!(
+        html.contains("href=\"/ui/alloc/0123456789abcdef\""),
+        "{html}"
+    );
+    assert!(html.contains("not searched: nodes: no node read"), "{html}");
+    let none = find("zzz", Ok(jobs), Ok(vec![]), Ok(vec![alloc]));
+    assert!(render_search("zzz", &none)
+        .into_string()
+        .contains("Nothing matches"));
+}

@@ -317,3 +317,14 @@ function startPanels() {
 }
 document.addEventListener("DOMContentLoaded", startPanels);
 document.addEventListener("drover:refreshed", startPanels);
+
+// "/" anywhere outside a field puts the cursor in the search box.
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "/" || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target.closest && target.closest("input, textarea, select, [contenteditable]")) return;
+  const box = document.querySelector("form.search input[name=q]");
+  if (!box) return;
+  event.preventDefault();
+  box.focus();
+});
