@@ -29,6 +29,10 @@ pub struct AllocationView {
     pub node_name: Option<String>,
     #[serde(default)]
     pub ports: BTreeMap<String, AssignedPort>,
+    /// What it holds on its node (its binding's CPU and memory; zero until
+    /// placed).
+    #[serde(default)]
+    pub allocated: Usage,
     pub desired_status: DesiredStatus,
     #[serde(default)]
     pub desired_description: String,
@@ -77,6 +81,11 @@ impl AllocationView {
             node_id: binding.map(|b| b.node_id.clone()),
             node_name: binding.map(|b| b.node_name.clone()),
             ports: binding.map(|b| b.ports.clone()).unwrap_or_default(),
+            allocated: binding.map_or(Usage::default(), |b| Usage {
+                cpu: b.cpu,
+                memory: b.memory,
+                memory_max: b.memory_max.max(b.memory),
+            }),
             desired_status: alloc.spec.desired_status,
             desired_description: alloc.spec.desired_description.clone(),
             migrate: alloc.spec.migrate,

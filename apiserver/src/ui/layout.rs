@@ -6,12 +6,13 @@ use axum::response::{IntoResponse, Response};
 use maud::{html, Markup, DOCTYPE};
 
 /// The views in the navigation, in order: (path, label).
-const NAV: [(&str, &str); 6] = [
+const NAV: [(&str, &str); 7] = [
     ("/ui", "Overview"),
     ("/ui/jobs", "Jobs"),
     ("/ui/deployments", "Deployments"),
     ("/ui/services", "Services"),
     ("/ui/nodes", "Nodes"),
+    ("/ui/topology", "Topology"),
     ("/ui/run", "Run a job"),
 ];
 

@@ -53,6 +53,7 @@ pub fn routes(api: ApiState) -> Router {
             get(pages::job::definition::definition),
         )
         .route("/ui/nodes", get(pages::nodes::nodes))
+        .route("/ui/topology", get(pages::topology::topology))
         .route("/ui/node/{id}", get(pages::nodes::node))
         .route("/ui/deployments", get(pages::deployments::deployments))
         .route("/ui/services", get(pages::services::services))

@@ -524,6 +524,18 @@ def click_through(ui):
     ui.check_clean("search by id")
     print("browser: / searches; a name lists matches, an id prefix opens its allocation")
 
+    # Topology: both nodes drawn; an allocation's segment opens it.
+    ui.open("/ui/topology", "topology")
+    boxes = ui.d.find_elements(By.CSS_SELECTOR, "section.node-box")
+    if len(boxes) != 2:
+        fail(f"topology draws {len(boxes)} nodes, not 2")
+    segment = ui.wait(lambda d: d.find_elements(By.CSS_SELECTOR, ".bar a.segment"), "an allocation's segment")[0]
+    target = segment.get_attribute("href")
+    segment.click()
+    ui.wait(lambda d: d.current_url == target, "the segment to open its allocation")
+    ui.check_clean("topology")
+    print("browser: topology draws both nodes; a segment opens its allocation")
+
     # The rest of the views, for the record.
     ui.open("/ui/jobs", "jobs")
     ui.open("/ui/services", "services")

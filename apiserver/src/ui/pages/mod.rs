@@ -11,6 +11,7 @@
 //! - [`run`]: the job editor, its plan and the button that runs it.
 //! - [`services`]: the service catalog, instances and their checks.
 //! - [`search`]: jobs, nodes and allocations by name or id.
+//! - [`topology`]: every node filled by its allocations' CPU and memory.
 //! - [`parts`]: what several views show (a diff, placement failures).
 
 pub(crate) mod allocs;
@@ -23,6 +24,7 @@ pub(crate) mod parts;
 pub(crate) mod run;
 pub(crate) mod search;
 pub(crate) mod services;
+pub(crate) mod topology;
 
 use std::collections::BTreeMap;
 

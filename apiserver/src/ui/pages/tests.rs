@@ -408,3 +408,65 @@ fn search_matches_names_anywhere_and_ids_from_the_start() {
         .into_string()
         .contains("Nothing matches"));
 }
+
+#[test]
+fn topology_fills_each_node_by_its_allocations_and_pages_the_fleet() {
+    use super::topology::{hue, render_topology, PER_PAGE};
+    use drover_api::views::{AllocationView, NodeView, Usage};
+    let node = |i: usize| -> NodeView {
+        serde_json::from_value(serde_json::json!({
+            "id": format!("node-{i:04}"), "name": format!("n{i:04}"), "datacenter": "dc1",
+            "node_pool": "default", "address": "10.0.0.1", "http_addr": "", "status": "ready",
+            "status_description": "", "eligible": true, "drain": null, "drivers": {},
+            "resources": {"cpu": 1000, "memory": 2000, "memory_max": 2000},
+            "allocated": {"cpu": 250, "memory": 500, "memory_max": 500},
+            "allocations": 1, "agent_version": "", "heartbeat": true,
+            "last_transition": null, "create_time": null, "index": 1
+        }))
+        .expect("a node view")
+    };
+    let mut alloc: AllocationView = serde_json::from_value(serde_json::json!({
+        "id": "0123456789abcdef", "name": "web.front[0]", "namespace": "default",
+        "job": "web", "group": "front", "job_version": 0, "node_id": "node-0000",
+        "node_name": "n0000", "desired_status": "run", "client_status": "running",
+        "healthy": null, "previous_allocation": null, "create_time": null,
+        "modify_time": null, "index": 1
+    }))
+    .expect("an alloc view");
+    alloc.allocated = Usage {
+        cpu: 250,
+        memory: 500,
+        memory_max: 500,
+    };
+    let nodes: Vec<NodeView> = (0..PER_PAGE + 1).map(node).collect();
+    let html = render_topology(&nodes, &Ok(vec![alloc]), 0).into_string();
+    assert!(
+        html.contains("width:25.00%"),
+        "a quarter of CPU and of memory: {html}"
+    );
+    assert!(
+        html.contains("href=\"/ui/alloc/0123456789abcdef\""),
+        "{html}"
+    );
+    assert!(
+        html.contains(&format!("hsl({} 55% 50%)", hue("web"))),
+        "{html}"
+    );
+    assert!(html.contains("CPU: 250 of 1000 MHz allocated"), "{html}");
+    assert_eq!(
+        html.matches("class=\"node-box\"").count(),
+        PER_PAGE,
+        "one page of nodes"
+    );
+    assert!(
+        html.contains("page 1 of 2") && html.contains("/ui/topology?page=1"),
+        "{html}"
+    );
+    let last = render_topology(&nodes, &Ok(vec![]), 9).into_string();
+    assert_eq!(
+        last.matches("class=\"node-box\"").count(),
+        1,
+        "a page past the end is the last"
+    );
+    assert_eq!(hue("web"), hue("web"));
+}

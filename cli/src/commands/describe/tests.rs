@@ -78,6 +78,7 @@ fn alloc() -> AllocationView {
         node_id: Some("node0001-aaaa".into()),
         node_name: Some("sim-1".into()),
         ports: BTreeMap::new(),
+        allocated: Default::default(),
         desired_status: DesiredStatus::Run,
         desired_description: String::new(),
         migrate: false,

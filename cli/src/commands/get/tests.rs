@@ -105,6 +105,7 @@ fn alloc(id: &str, name: &str, node: Option<&str>) -> AllocationView {
         node_id: node.map(|n| format!("{n}-0123456789")),
         node_name: node.map(str::to_string),
         ports: Default::default(),
+        allocated: Default::default(),
         desired_status: DesiredStatus::Run,
         desired_description: String::new(),
         migrate: false,
