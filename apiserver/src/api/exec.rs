@@ -29,7 +29,6 @@ use drover_api::exec::{
 };
 use drover_api_types::acl::Capability;
 use drover_api_types::resolve::resolve_task;
-use drover_api_types::Node;
 use futures::{SinkExt, StreamExt};
 use tokio::sync::OwnedSemaphorePermit;
 use tokio_tungstenite::tungstenite::Message as AgentMessage;
@@ -161,18 +160,11 @@ async fn open_agent(
         .as_deref()
         .ok_or_else(|| format!("allocation {alloc} is not placed on a node yet"))?;
     let store = &state.store;
-    let node: Node = store
-        .get_at(&store.keys().node(node_id))
+    let node = super::logs::agent_node(store, node_id, alloc)
         .await
-        .map_err(|e| format!("reading node {node_id}: {e}"))?
-        .ok_or_else(|| format!("node {node_id} (allocation {alloc}) is not registered"))?;
+        .map_err(|e| e.message)?;
     let name = node.metadata.name.clone();
     let addr = &node.spec.http_addr;
-    if addr.is_empty() {
-        return Err(format!(
-            "node {name} ({node_id}) does not advertise an HTTP address (an older or simulated agent)"
-        ));
-    }
     let tls = node.spec.http_tls;
     let url = agent_url(addr, tls, alloc, &target.task, &target.request)
         .ok_or_else(|| format!("node {name} advertises a bad HTTP address {addr:?}"))?;
@@ -200,14 +192,10 @@ async fn open_agent(
         drover_api::ws::ConnectError::Refused { .. } => {
             format!("the agent of node {name} at {addr}: {e}")
         }
-        _ => {
-            let hint = if tls {
-                " (it serves TLS: the server needs --tls-cert, --tls-key and --tls-client-ca from the agents' CA)"
-            } else {
-                ""
-            };
-            format!("cannot reach the agent of node {name} at {addr}: {e}{hint}")
-        }
+        _ => format!(
+            "cannot reach the agent of node {name} at {addr}: {e}{}",
+            super::logs::tls_hint(tls)
+        ),
     })?;
     Ok((socket, format!("node {name} at {addr}")))
 }

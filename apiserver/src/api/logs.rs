@@ -223,6 +223,35 @@ async fn proxy(
         .into_response())
 }
 
+/// The node `node_id` that allocation `alloc` is bound to, as long as its
+/// agent advertises an address to reach it at.
+pub(crate) async fn agent_node(store: &Store, node_id: &str, alloc: &str) -> ApiResult<Node> {
+    let node: Node = store
+        .get_at(&store.keys().node(node_id))
+        .await?
+        .ok_or_else(|| {
+            bad_gateway(format!(
+                "node {node_id} (allocation {alloc}) is not registered"
+            ))
+        })?;
+    if node.spec.http_addr.is_empty() {
+        return Err(bad_gateway(format!(
+            "node {} ({node_id}) does not advertise an HTTP address (an older or simulated agent)",
+            node.metadata.name
+        )));
+    }
+    Ok(node)
+}
+
+/// What to add when an agent serving TLS cannot be reached.
+pub(crate) fn tls_hint(tls: bool) -> &'static str {
+    if tls {
+        " (it serves TLS: the server needs --tls-cert, --tls-key and --tls-client-ca from the agents' CA)"
+    } else {
+        ""
+    }
+}
+
 /// The agent's answer streaming `task`'s output of the allocation (a
 /// success: an agent's refusal is this API's error, naming the node).
 /// The caller has checked the visitor may read it.
@@ -237,23 +266,9 @@ pub(crate) async fn open_output(
     let binding = joined.binding.as_ref().ok_or_else(|| {
         ApiError::conflict(format!("allocation {id} is not placed on a node yet"))
     })?;
-    let node: Node = store
-        .get_at(&store.keys().node(&binding.node_id))
-        .await?
-        .ok_or_else(|| {
-            bad_gateway(format!(
-                "node {} (allocation {id}) is not registered",
-                binding.node_id
-            ))
-        })?;
+    let node = agent_node(store, &binding.node_id, id).await?;
     let name = &node.metadata.name;
     let addr = &node.spec.http_addr;
-    if addr.is_empty() {
-        return Err(bad_gateway(format!(
-            "node {name} ({}) does not advertise an HTTP address (an older or simulated agent)",
-            binding.node_id
-        )));
-    }
     let tls = node.spec.http_tls;
     let url = agent_url(addr, tls, id, task, q).ok_or_else(|| {
         bad_gateway(format!(
@@ -263,13 +278,9 @@ pub(crate) async fn open_output(
     let token = agent_token(store, &node.metadata.uid, url.path()).await?;
     let request = client(state)?.get(url).bearer_auth(token);
     let response = request.send().await.map_err(|e| {
-        let hint = if tls {
-            " (it serves TLS: the server needs --tls-cert, --tls-key and --tls-client-ca from the agents' CA)"
-        } else {
-            ""
-        };
         bad_gateway(format!(
-            "cannot reach the agent of node {name} at {addr}: {e:#}{hint}"
+            "cannot reach the agent of node {name} at {addr}: {e:#}{}",
+            tls_hint(tls)
         ))
     })?;
     let status = response.status();
