@@ -297,23 +297,8 @@ async fn logs(
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let name = container_name(&task, &alloc_id);
-    let missing = || {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("no container for task {task} of allocation {alloc_id} on this node"),
-        )
-    };
-    // Several agents can share one Docker daemon: only this node's
-    // containers are served.
-    match api.shared.docker.inspect_raw(&name).await {
-        Ok(c) => {
-            let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
-            if labels.get(labels::NODE_ID) != Some(&node_id) {
-                return missing();
-            }
-        }
-        Err(DriverError::NotFound { .. }) => return missing(),
-        Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
+    if let Err(refused) = own_container(&api, &node_id, &alloc_id, &task).await {
+        return refused;
     }
     let (options, skip) = match query.tail {
         Some(n) if n > 0 => match tail_window(&api.shared.docker, &name, query, n).await {
@@ -397,36 +382,20 @@ async fn exec(
         Err(message) => return error(StatusCode::BAD_REQUEST, message),
     };
     let name = container_name(&task, &alloc_id);
-    let missing = || {
-        error(
-            StatusCode::NOT_FOUND,
-            format!("no container for task {task} of allocation {alloc_id} on this node"),
-        )
+    let state = match own_container(&api, &node_id, &alloc_id, &task).await {
+        Ok(c) => c.state.unwrap_or_default(),
+        Err(refused) => return refused,
     };
-    match api.shared.docker.inspect_raw(&name).await {
-        Ok(c) => {
-            // Only this node's container of that very task: a name is
-            // also matched as an id prefix by Docker.
-            let labels = c.config.and_then(|c| c.labels).unwrap_or_default();
-            let ours = labels.get(labels::NODE_ID) == Some(&node_id)
-                && labels.get(labels::ALLOC_ID) == Some(&alloc_id)
-                && labels.get(labels::TASK) == Some(&task);
-            if !ours {
-                return missing();
-            }
-            let state = c.state.unwrap_or_default();
-            if state.running != Some(true) {
-                let status = state
-                    .status
-                    .map_or_else(|| "not running".to_string(), |s| s.to_string());
-                return error(
-                    StatusCode::CONFLICT,
-                    format!("task {task} of allocation {alloc_id} is not running (its container is {status})"),
-                );
-            }
-        }
-        Err(DriverError::NotFound { .. }) => return missing(),
-        Err(e) => return error(StatusCode::BAD_GATEWAY, e.to_string()),
+    if state.running != Some(true) {
+        let status = state
+            .status
+            .map_or_else(|| "not running".to_string(), |s| s.to_string());
+        return error(
+            StatusCode::CONFLICT,
+            format!(
+                "task {task} of allocation {alloc_id} is not running (its container is {status})"
+            ),
+        );
     }
     let Ok(permit) = api.exec_slots.clone().try_acquire_owned() else {
         return error(
@@ -448,6 +417,47 @@ async fn exec(
         .on_upgrade(move |socket| {
             crate::exec::session(socket, shared, name, request, shutdown, permit)
         })
+}
+
+/// This node's container of `task` of allocation `alloc_id`, or the 404
+/// (or Docker's error) to answer. Several agents can share one Docker
+/// daemon, and Docker also matches a name as an id prefix: the labels
+/// must name this node, this allocation and this task.
+async fn own_container(
+    api: &Api,
+    node_id: &str,
+    alloc_id: &str,
+    task: &str,
+) -> Result<bollard::models::ContainerInspectResponse, Response> {
+    let missing = || {
+        error(
+            StatusCode::NOT_FOUND,
+            format!("no container for task {task} of allocation {alloc_id} on this node"),
+        )
+    };
+    match api
+        .shared
+        .docker
+        .inspect_raw(&container_name(task, alloc_id))
+        .await
+    {
+        Ok(c) => {
+            let labels = c.config.as_ref().and_then(|c| c.labels.as_ref());
+            let is = |key: &str, value: &str| {
+                labels.and_then(|l| l.get(key)).map(String::as_str) == Some(value)
+            };
+            if is(labels::NODE_ID, node_id)
+                && is(labels::ALLOC_ID, alloc_id)
+                && is(labels::TASK, task)
+            {
+                Ok(c)
+            } else {
+                Err(missing())
+            }
+        }
+        Err(DriverError::NotFound { .. }) => Err(missing()),
+        Err(e) => Err(error(StatusCode::BAD_GATEWAY, e.to_string())),
+    }
 }
 
 /// The most messages [`tail_window`] reads to find the last lines of one
