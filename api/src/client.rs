@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::acl::{PolicyRequest, PolicyStub, PolicyWritten, TokenRequest, TokenView};
-use crate::allocs::StopResponse;
+use crate::allocs::{RestartRequestBody, RestartResponse, StopResponse};
 use crate::children::{ChildResponse, ChildrenResponse, DispatchRequest};
 use crate::deployment_actions::{
     AllocHealthRequest, DeploymentUpdateResponse, PauseRequest, PromoteRequest,
@@ -24,7 +24,7 @@ use crate::deployment_actions::{
 use crate::deployments::DeploymentView;
 use crate::error::ClientError;
 use crate::job_actions::ScaleRequest;
-use crate::jobs::{RegisterRequest, RegisterResponse};
+use crate::jobs::{RegisterRequest, RegisterResponse, Submission, SubmissionResponse};
 use crate::namespaces::{NamespaceRequest, NamespaceView};
 use crate::nodes::{
     DrainRequest, EligibilityRequest, JoinRequest, JoinResponse, JoinTokenRequest,
@@ -187,11 +187,36 @@ impl Client {
     /// `check_index`, only if the stored job is still at that index (0:
     /// only if it does not exist).
     pub async fn register(&self, job: &Job, check_index: Option<i64>) -> Result<RegisterResponse> {
+        self.register_submitted(job, check_index, None).await
+    }
+
+    /// [`Client::register`], keeping `submission` (the file as written)
+    /// beside the version it registers.
+    pub async fn register_submitted(
+        &self,
+        job: &Job,
+        check_index: Option<i64>,
+        submission: Option<&Submission>,
+    ) -> Result<RegisterResponse> {
         let body = RegisterRequest {
             job: job.clone(),
             check_index,
+            submission: submission.cloned(),
         };
         self.for_job(job).post("/v1/jobs", &[], &body).await
+    }
+
+    /// A version's file as submitted (`None`: the latest version's).
+    pub async fn submission(
+        &self,
+        name: &str,
+        version: Option<u64>,
+    ) -> Result<Indexed<SubmissionResponse>> {
+        let query: Vec<(&str, String)> = version
+            .map(|v| ("version", v.to_string()))
+            .into_iter()
+            .collect();
+        self.get(&job_path(name, "/submission"), &query).await
     }
 
     /// What registering `job` would do.
@@ -316,6 +341,21 @@ impl Client {
         let path = format!("/v1/allocation/{}/stop", segment(id));
         self.post(&path, &any_namespace(), &serde_json::Map::new())
             .await
+    }
+
+    /// Restarts the allocation's running tasks in place (`task`: only
+    /// that one), as Nomad's `alloc restart`.
+    pub async fn restart_allocation(
+        &self,
+        id: &str,
+        task: Option<&str>,
+    ) -> Result<RestartResponse> {
+        let path = format!("/v1/client/allocation/{}/restart", segment(id));
+        let body = RestartRequestBody {
+            task_name: task.unwrap_or_default().to_string(),
+            all_tasks: false,
+        };
+        self.post(&path, &any_namespace(), &body).await
     }
 
     // Nodes.

@@ -1,5 +1,5 @@
-//! Writing a job version: the job and its snapshot under `jobs-versions/`
-//! in one transaction. The apiserver (registration, revert), the
+//! Writing a job version: the job, its snapshot under `jobs-versions/` and
+//! the file it was submitted as under `jobs-sources/`, in one transaction. The apiserver (registration, revert), the
 //! deployments controller (auto-revert) and the periodic and dispatch
 //! launchers all write jobs through here, so a job never exists without its
 //! version snapshot.
@@ -31,6 +31,20 @@ pub async fn commit_job_version_guarded(
     stale: Vec<String>,
     extra: Option<(String, i64)>,
 ) -> Result<i64> {
+    commit_job_version_submitted(store, job, stale, extra, None).await
+}
+
+/// [`commit_job_version_guarded`], with the file the version was submitted
+/// as (`jobs-sources/`, already encoded). Without one, that key is deleted
+/// in the same transaction: a source left by an earlier history of the
+/// name never describes this version.
+pub async fn commit_job_version_submitted(
+    store: &Store,
+    job: &Job,
+    stale: Vec<String>,
+    extra: Option<(String, i64)>,
+    source: Option<Vec<u8>>,
+) -> Result<i64> {
     let keys = store.keys();
     let (ns, name) = (&job.metadata.namespace, &job.metadata.name);
     let key = keys.job(ns, name);
@@ -48,6 +62,11 @@ pub async fn commit_job_version_guarded(
     for stale in stale {
         unit = unit.delete(stale);
     }
+    let source_key = keys.job_source(ns, name, job.metadata.version);
+    let unit = match source {
+        Some(source) => unit.put(source_key, source),
+        None => unit.delete(source_key),
+    };
     let unit = unit
         .put(key, bytes.clone())
         .put(keys.job_version(ns, name, job.metadata.version), bytes);
@@ -61,21 +80,24 @@ pub async fn commit_job_version_guarded(
 /// the registering transaction — guarded by the job's absence, so a
 /// concurrent registration that wins keeps its own snapshot. Version 0's
 /// snapshot is left out: the new one overwrites it (etcd refuses a key
-/// twice in one transaction). Beyond [`STALE_IN_TXN`], the oldest are
+/// twice in one transaction), and so is its source (written or deleted
+/// there). Beyond [`STALE_IN_TXN`], the oldest are
 /// deleted first, one by one; no new history reaches their version
 /// numbers meanwhile.
 pub async fn stale_history(store: &Store, ns: &str, name: &str) -> Result<Vec<String>> {
     let keys = store.keys();
     let first = keys.job_version(ns, name, 0);
+    let first_source = keys.job_source(ns, name, 0);
     let mut stale: Vec<String> = Vec::new();
     for prefix in [
         keys.job_versions_prefix(ns, name),
         keys.job_stable_prefix(ns, name),
+        keys.job_sources_prefix(ns, name),
     ] {
-        let list = store.list_raw(&prefix).await?;
+        let list = store.list_keys(&prefix).await?;
         stale.extend(list.items.into_iter().map(|kv| kv.key));
     }
-    stale.retain(|k| *k != first);
+    stale.retain(|k| *k != first && *k != first_source);
     stale.sort();
     let in_txn = stale.split_off(stale.len().saturating_sub(STALE_IN_TXN));
     for key in &stale {

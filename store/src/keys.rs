@@ -95,6 +95,7 @@ pub mod collections {
     pub const NODES_ADMIN: &str = "nodes-admin";
     pub const SERVICES: &str = "services";
     pub const JOBS_STABLE: &str = "jobs-stable";
+    pub const JOBS_SOURCES: &str = "jobs-sources";
     pub const JOBS_PERIODIC: &str = "jobs-periodic";
     pub const DEPLOYMENTS: &str = "deployments";
     pub const DEPLOYMENTS_ADMIN: &str = "deployments-admin";
@@ -385,6 +386,14 @@ impl Keys {
     /// Every stable version of one job, oldest first in key order.
     pub fn job_stable_prefix(&self, ns: &str, name: &str) -> String {
         self.collection_prefix(c::JOBS_STABLE, &[ns, name])
+    }
+    /// The file a job version was submitted as (written with the version,
+    /// deleted with it).
+    pub fn job_source(&self, ns: &str, name: &str, version: u64) -> String {
+        format!("{}{version:020}", self.job_sources_prefix(ns, name))
+    }
+    pub fn job_sources_prefix(&self, ns: &str, name: &str) -> String {
+        self.collection_prefix(c::JOBS_SOURCES, &[ns, name])
     }
     /// A periodic job's launch record (last launch, next launch, result).
     pub fn job_periodic(&self, ns: &str, name: &str) -> String {

@@ -167,6 +167,8 @@ async fn stop_job(
         job,
         check_index,
         None,
+        // The file as submitted no longer describes the job.
+        None,
     )
     .await?;
     Ok(Json(response))
@@ -200,6 +202,8 @@ async fn scale(
         Some(existing),
         job,
         request.check_index,
+        None,
+        // The file as submitted no longer describes the job.
         None,
     )
     .await?;

@@ -1,8 +1,10 @@
 //! `/v1/jobs` and `/v1/job/{name}`: register, list, read.
 //!
 //! Registration validates, enforces `check_index`, and writes the job and
-//! its version snapshot (`jobs-versions/`) in one transaction guarded by
-//! the revision it read, so concurrent writers never lose an update.
+//! its version snapshot (`jobs-versions/`), with the file it was submitted
+//! as when one came (`jobs-sources/`, see [`super::submission`]), in one
+//! transaction guarded by the revision it read, so concurrent writers
+//! never lose an update.
 
 use drover_api_types::acl::Capability;
 use std::collections::HashMap;
@@ -24,7 +26,7 @@ use super::query::{Indexed, ReadOptions};
 use super::register::{self, Registration};
 use super::route::{Need, Route, Routes};
 use super::ApiState;
-pub use drover_api::jobs::{RegisterRequest, RegisterResponse};
+pub use drover_api::jobs::{RegisterRequest, RegisterResponse, Submission};
 
 pub(crate) fn routes() -> Routes {
     Routes::new("jobs")
@@ -139,6 +141,10 @@ async fn register_job(
         // its stored credentials.
         drover_api_types::redact::restore(&mut submitted, stored);
     }
+    let source = request
+        .submission
+        .map(|s| super::submission::kept(&s, &submitted))
+        .transpose()?;
     let response = write_job(
         &state.store,
         &state.limits,
@@ -147,6 +153,7 @@ async fn register_job(
         submitted,
         request.check_index,
         namespace,
+        source,
     )
     .await?;
     Ok(Json(response))
@@ -157,7 +164,8 @@ async fn register_job(
 /// the job and its version snapshot are written in one transaction
 /// guarded by the revision `existing` was read at.
 /// A new job also needs its namespace to exist: pass
-/// [`super::namespaces::new_job_guard`]'s guard as `namespace`.
+/// [`super::namespaces::new_job_guard`]'s guard as `namespace`. `source`:
+/// the file the version was submitted as, already [`kept`](super::submission::kept).
 pub async fn write_job(
     store: &Store,
     limits: &JobLimits,
@@ -166,6 +174,7 @@ pub async fn write_job(
     submitted: Job,
     check_index: Option<i64>,
     namespace: Option<(String, i64)>,
+    source: Option<Submission>,
 ) -> ApiResult<RegisterResponse> {
     let name = submitted.metadata.name.clone();
     let decision = register::decide_within(
@@ -192,16 +201,26 @@ pub async fn write_job(
     } else {
         Vec::new()
     };
-    let index = drover_store::jobs::commit_job_version_guarded(store, &job, stale, namespace)
-        .await
-        .map_err(|e| match e {
-            drover_store::StoreError::Conflict { .. }
-            | drover_store::StoreError::AlreadyExists { .. } => ApiError::conflict(format!(
-                "job {name:?} changed while it was being registered; apply again"
-            ))
-            .at("check_index"),
-            other => other.into(),
+    let source = source
+        .map(|s| serde_json::to_vec(&s))
+        .transpose()
+        .map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding the job's source: {e}"),
+            )
         })?;
+    let index =
+        drover_store::jobs::commit_job_version_submitted(store, &job, stale, namespace, source)
+            .await
+            .map_err(|e| match e {
+                drover_store::StoreError::Conflict { .. }
+                | drover_store::StoreError::AlreadyExists { .. } => ApiError::conflict(format!(
+                    "job {name:?} changed while it was being registered; apply again"
+                ))
+                .at("check_index"),
+                other => other.into(),
+            })?;
     Ok(RegisterResponse {
         index,
         version: job.metadata.version,

@@ -13,6 +13,8 @@
 //! - [`jobs`]: `/v1/jobs`, `/v1/job/{name}`.
 //! - [`job_actions`]: `/v1/job/{name}/stop`, `/scale`, `/dispatch`, `DELETE /v1/job/{name}`.
 //! - [`versions`]: `/v1/job/{name}/versions`, newest first.
+//! - [`submission`]: `/v1/job/{name}/submission`, a version's file as
+//!   submitted (kept with the version, credentials taken out).
 //! - [`plan`]: `/v1/job/{name}/plan`, a dry run with diff and scheduler counts.
 //! - [`extract`]: JSON body and query extractors whose rejections are JSON errors.
 //! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
@@ -21,8 +23,6 @@
 //!   a WebSocket, relayed to the agent.
 //! - [`job_logs`]: `/v1/job/{name}/logs`, every running allocation's
 //!   output interleaved, each line named.
-//! - [`exec`]: `/v1/client/allocation/{id}/exec`, a command in a task over
-//!   a WebSocket, relayed to the agent.
 //! - [`nodes`]: `/v1/nodes`, `/v1/node/{id}` (+ `/drain`, `/eligibility`).
 //! - [`join`]: `/v1/node/join-tokens` and `/v1/node/join`: a node trades a
 //!   join token for its own etcd user.
@@ -75,6 +75,7 @@ pub(crate) mod register;
 pub(crate) mod route;
 pub mod scrape_token;
 pub(crate) mod services;
+pub(crate) mod submission;
 pub(crate) mod versions;
 pub use drover_api::views;
 
@@ -199,6 +200,7 @@ fn all() -> route::Routes {
         .merge(job_actions::routes())
         .merge(children::routes())
         .merge(versions::routes())
+        .merge(submission::routes())
         .merge(plan::routes())
         .merge(allocs::routes())
         .merge(logs::routes())

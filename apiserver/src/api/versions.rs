@@ -205,6 +205,8 @@ async fn revert(
         job,
         request.check_index,
         None,
+        // The reverted-to version's spec, so its file describes this one.
+        super::submission::stored(store, ns, &name, request.job_version).await?,
     )
     .await?;
     Ok(Json(response))

@@ -12,4 +12,5 @@ mod jobs_api;
 mod openapi;
 mod rollout_api;
 mod slow_clients;
+mod submission_api;
 mod ui;

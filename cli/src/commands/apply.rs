@@ -81,7 +81,12 @@ pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
 
 async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::Result<ExitCode> {
     let mut registered = Vec::new();
-    for SourcedJob { source, mut job } in jobs {
+    for SourcedJob {
+        source,
+        mut job,
+        submission,
+    } in jobs
+    {
         let name = job.metadata.name.clone();
         let before = if args.detach {
             None
@@ -89,7 +94,7 @@ async fn apply(client: &Client, args: &Args, jobs: Vec<SourcedJob>) -> anyhow::R
             read_status(client, &job).await?
         };
         let answer = client
-            .register(&job, args.check_index)
+            .register_submitted(&job, args.check_index, submission.as_ref())
             .await
             .with_context(|| format!("{source}: registering job {name:?}"))?;
         let verb = if answer.changed {

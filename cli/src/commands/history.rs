@@ -2,7 +2,9 @@
 //! whether its deployment succeeded (stable) and when it was submitted;
 //! `-p` adds each version's diff against the one before, rendered as
 //! `drover plan` renders one. `drover revert JOB VERSION` registers an
-//! older version's spec again, as a new version.
+//! older version's spec again, as a new version. `--submitted` prints a
+//! version's file as it was applied (credentials `<redacted>`), ready to
+//! edit and apply again.
 
 use drover_api::versions::{JobVersion, RevertRequest};
 use std::fmt::Write as _;
@@ -23,6 +25,10 @@ pub struct Args {
     /// Only this version.
     #[arg(long = "job-version", value_name = "VERSION")]
     pub job_version: Option<u64>,
+    /// Print the file the version (the latest without --job-version) was
+    /// applied as, instead of the history; its --var flags go to stderr.
+    #[arg(long = "submitted")]
+    pub submitted: bool,
     /// `json` or `yaml` print the server's answer (`table`: the text form).
     #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Table)]
     pub output: Format,
@@ -30,6 +36,26 @@ pub struct Args {
 
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     let client = api.client()?;
+    if args.submitted {
+        let answer = runtime()?
+            .block_on(client.submission(&args.job, args.job_version))?
+            .value;
+        if !args.output.is_table() {
+            print_machine(args.output, &serde_json::to_value(&answer)?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        print!("{}", answer.submission.source);
+        for (name, value) in &answer.submission.variable_flags {
+            eprintln!("applied with --var {name}={value}");
+        }
+        if !answer.submission.variables.is_empty() {
+            eprintln!(
+                "applied with --var-file contents:\n{}",
+                answer.submission.variables
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut answer = runtime()?
         .block_on(client.versions(&args.job, args.diff))?
         .value;

@@ -6,7 +6,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use drover_api_types::jobspec::{load_file, load_str, ParseOptions};
+use drover_api::jobs::Submission;
+use drover_api_types::jobspec::{load_str, ParseOptions, Syntax};
 use drover_api_types::Job;
 
 #[derive(Debug, Clone, clap::Args)]
@@ -102,6 +103,41 @@ fn job_files_in(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
 pub struct SourcedJob {
     pub source: String,
     pub job: Job,
+    /// The file as written, to keep with the version it registers (`None`
+    /// when it holds several jobs or is too large to keep).
+    pub submission: Option<Submission>,
+}
+
+/// The file `name` as the server keeps it: its text, syntax and the
+/// variables it was parsed with (`--var` flags, `--var-file` contents).
+/// `None`, with a note on stderr, when it is larger than the server keeps.
+fn submission_of(name: &str, text: &str, options: &ParseOptions) -> Option<Submission> {
+    let format = match Syntax::detect(name, text) {
+        Syntax::Hcl => "hcl2",
+        Syntax::Yaml => "yaml",
+    };
+    let mut variables = String::new();
+    for file in &options.var_files {
+        if let Ok(contents) = std::fs::read_to_string(file) {
+            variables.push_str(&contents);
+            if !variables.ends_with('\n') {
+                variables.push('\n');
+            }
+        }
+    }
+    let submission = Submission {
+        source: text.to_string(),
+        format: format.to_string(),
+        variable_flags: options.vars.iter().cloned().collect(),
+        variables,
+    };
+    match submission.check() {
+        Ok(()) => Some(submission),
+        Err(why) => {
+            eprintln!("{name}: not kept as submitted ({why}); the job is registered all the same");
+            None
+        }
+    }
 }
 
 /// Every job of every source, or every problem of every source as
@@ -115,20 +151,26 @@ pub fn load_all(
     let mut problems = Vec::new();
     for source in sources {
         let name = source.display();
-        let loaded = match source {
-            Source::File(path) => load_file(path, options),
+        let read = match source {
+            Source::File(path) => {
+                std::fs::read_to_string(path).map_err(|e| format!("{name}: cannot read it: {e}"))
+            }
             Source::Stdin => {
                 let mut text = String::new();
-                match stdin.read_to_string(&mut text) {
-                    Ok(_) => load_str(&name, &text, options),
-                    Err(e) => {
-                        problems.push(format!("{name}: cannot read standard input: {e}"));
-                        continue;
-                    }
-                }
+                stdin
+                    .read_to_string(&mut text)
+                    .map(|_| text)
+                    .map_err(|e| format!("{name}: cannot read standard input: {e}"))
             }
         };
-        match loaded {
+        let text = match read {
+            Ok(text) => text,
+            Err(problem) => {
+                problems.push(problem);
+                continue;
+            }
+        };
+        match load_str(&name, &text, options) {
             Ok(loaded) => {
                 for warning in &loaded.warnings {
                     eprintln!("{name}: {warning}");
@@ -136,9 +178,16 @@ pub fn load_all(
                 if loaded.jobs.is_empty() {
                     problems.push(format!("{name}: no job in it"));
                 }
+                // A file of one job is kept as written; one of several
+                // would not read back as any one of them.
+                let submission = match loaded.jobs.len() {
+                    1 => submission_of(&name, &text, options),
+                    _ => None,
+                };
                 jobs.extend(loaded.jobs.into_iter().map(|job| SourcedJob {
                     source: name.clone(),
                     job,
+                    submission: submission.clone(),
                 }));
             }
             Err(diagnostics) => {

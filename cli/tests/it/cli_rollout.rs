@@ -218,3 +218,52 @@ async fn history_revert_scale_and_deployments_from_the_cli() {
     let status = ok(&addr, &["deployment", "status", "bbbb"]).await;
     assert!(status.contains("Requested   = fail"), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_applied_file_reads_back_as_written() {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+    config.request_timeout_ms = 3_000;
+    let store = Store::connect(config).await.expect("connect");
+    let api = serve(store.clone()).await;
+    let addr = api.base.clone();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("web.nomad");
+    let text = "# the web tier\nvariable \"image\" {\n  type = string\n}\n\njob \"web\" {\n  \
+                datacenters = [\"dc1\"]\n  group \"front\" {\n    task \"nginx\" {\n      \
+                driver = \"docker\"\n      config { image = var.image }\n    }\n  }\n}\n";
+    std::fs::write(&file, text).expect("write");
+    let path = file.to_string_lossy().to_string();
+    ok(
+        &addr,
+        &["apply", "-f", &path, "--var", "image=nginx:1", "--detach"],
+    )
+    .await;
+    ok(
+        &addr,
+        &["apply", "-f", &path, "--var", "image=nginx:2", "--detach"],
+    )
+    .await;
+
+    let (success, out, err) = run(&addr, &["history", "web", "--submitted"]).await;
+    assert!(success, "{err}");
+    assert_eq!(out, text, "the file exactly as applied, comments kept");
+    assert!(err.contains("applied with --var image=nginx:2"), "{err}");
+    let (_, _, err) = run(
+        &addr,
+        &["history", "web", "--submitted", "--job-version", "0"],
+    )
+    .await;
+    assert!(err.contains("image=nginx:1"), "{err}");
+    let json: Value =
+        serde_json::from_str(&ok(&addr, &["history", "web", "--submitted", "-o", "json"]).await)
+            .expect("json");
+    assert_eq!(json["submission"]["format"], "hcl2", "{json}");
+    assert_eq!(json["version"], 1, "{json}");
+    let err = fails(
+        &addr,
+        &["history", "web", "--submitted", "--job-version", "7"],
+    )
+    .await;
+    assert!(err.contains("no file as submitted"), "{err}");
+}

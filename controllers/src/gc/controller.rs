@@ -4,8 +4,9 @@
 //! hit its bound). Reads the view (jobs, allocations, bindings, statuses,
 //! job status and placement records) and, each pass, lists what the view
 //! does not hold: the keys of `jobs-versions/`, `jobs-stable/` and
-//! `jobs-periodic/`, and `deployments/`. Owns no field: it only deletes, and
-//! only what the core decided.
+//! `jobs-periodic/`, and `deployments/`. A version's `jobs-sources/` key
+//! is deleted with the version. Owns no field: it only deletes, and only
+//! what the core decided.
 //!
 //! Invariants: every unit is fenced and guarded (an allocation by its
 //! spec's revision and, when its job's state is the reason, by the job as
@@ -313,7 +314,7 @@ fn with_job_guard(unit: Atomic, job: String, guard: JobGuard) -> Atomic {
     }
 }
 
-/// The version and stability keys of `versions`/`stable`, in units of at
+/// The version, source and stability keys of `versions`/`stable`, in units of at
 /// most [`KEYS_PER_UNIT`], each guarded by `guard` on the job.
 fn history_units(
     keys: &Keys,
@@ -323,9 +324,17 @@ fn history_units(
     guard: Guard,
 ) -> Vec<(u64, Atomic)> {
     let (ns, name) = (&job.namespace, &job.name);
+    // A version's source goes with it, in the same unit: versions come
+    // first, two keys each, and a unit holds an even number of keys.
+    const _: () = assert!(KEYS_PER_UNIT % 2 == 0);
     let mut all: Vec<(bool, String)> = versions
         .iter()
-        .map(|v| (true, keys.job_version(ns, name, *v)))
+        .flat_map(|v| {
+            [
+                (true, keys.job_version(ns, name, *v)),
+                (false, keys.job_source(ns, name, *v)),
+            ]
+        })
         .collect();
     all.extend(
         stable

@@ -13,7 +13,7 @@ use drover_controllers::cluster::{ClusterView, Hooks};
 use drover_controllers::context::{GcOptions, ServerOptions};
 use drover_controllers::gc::Thresholds;
 use drover_controllers::{gc, job};
-use drover_store::{Store, Versioned};
+use drover_store::{Guard, Store, Versioned};
 use drover_test_support::wait::eventually;
 use term::{store, Term};
 
@@ -101,7 +101,8 @@ async fn all_keys(store: &Store) -> Vec<String> {
     list.items.into_iter().map(|kv| kv.key).collect()
 }
 
-/// Writes `job` at each version up to its own (snapshots included).
+/// Writes `job` at each version up to its own (snapshots and the files
+/// they were submitted as included).
 async fn put_history(store: &Store, job: &Job) {
     let keys = store.keys();
     let (ns, name) = (&job.metadata.namespace, &job.metadata.name);
@@ -112,6 +113,16 @@ async fn put_history(store: &Store, job: &Job) {
             .put_at(&keys.job_version(ns, name, v), &snapshot)
             .await
             .expect("version");
+        let source = serde_json::json!({"source": format!("job {name:?} {{}}"), "format": "hcl2"});
+        store
+            .put_raw(
+                &keys.job_source(ns, name, v),
+                source.to_string().into_bytes(),
+                Guard::None,
+                None,
+            )
+            .await
+            .expect("source");
     }
     store.put_at(&keys.job(ns, name), job).await.expect("job");
 }
@@ -200,6 +211,16 @@ async fn a_stopped_job_is_collected_whole_and_live_state_survives() {
         .map(|v| v.parse().expect("a number"))
         .collect();
     assert_eq!(numbers, vec![3, 5, 8, 9], "stable, in use, newest two");
+    let prefix = keys.job_sources_prefix("default", "web");
+    let sources: Vec<String> = store
+        .list_keys(&prefix)
+        .await
+        .expect("list")
+        .items
+        .iter()
+        .map(|kv| kv.key[prefix.len()..].to_string())
+        .collect();
+    assert_eq!(sources, versions, "a version's file goes with it");
     let stable_left = store
         .list_keys(&keys.job_stable_prefix("default", "web"))
         .await

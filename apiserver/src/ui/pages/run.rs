@@ -10,12 +10,14 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use drover_api::jobs::Submission;
 use drover_api::plan::PlanResponse;
 use drover_api_types::acl::Capability;
 use drover_api_types::jobspec::{self, FileAccess, ParseOptions};
 use drover_api_types::Job;
 use maud::{html, Markup};
 
+use super::job::definition::{submitted, variable_lines};
 use super::parts::{diff_block, manifest, placement_failures};
 use super::{url_component, Viewer};
 use crate::ui::calls::{CallError, Ui, Visitor};
@@ -69,24 +71,31 @@ pub async fn editor(
     viewer: Viewer,
     Query(query): Query<EditQuery>,
 ) -> Response {
-    let source = match &query.job {
-        None => Ok(EXAMPLE.to_string()),
+    let opened = match &query.job {
+        None => Ok((EXAMPLE.to_string(), String::new())),
         Some(name) => {
             let ns = url_component(query.namespace.as_deref().unwrap_or("default"));
             let path = format!("/v1/job/{}?namespace={ns}", url_component(name));
-            ui.get::<Job>(viewer.token(), &path)
-                .await
-                .map(|job| manifest(&job))
+            match ui.get::<Job>(viewer.token(), &path).await {
+                // The file as submitted when there is one, else the manifest.
+                Ok(job) => Ok(match submitted(&ui, viewer.token(), &job).await {
+                    Some(file) => (file.source.clone(), variable_lines(&file)),
+                    None => (manifest(&job), String::new()),
+                }),
+                Err(e) => Err(e),
+            }
         }
     };
-    match source {
-        Ok(source) => viewer.show_still("Run a job", "/ui/run", render_editor(&source)),
+    match opened {
+        Ok((source, variables)) => {
+            viewer.show_still("Run a job", "/ui/run", render_editor(&source, &variables))
+        }
         Err(e) => viewer.error(&e),
     }
 }
 
 /// The editor (pure): the file, its variables, and where the plan goes.
-pub fn render_editor(source: &str) -> Markup {
+pub fn render_editor(source: &str, variables: &str) -> Markup {
     html! {
         h1 { "Run a job" }
         form.editor {
@@ -94,7 +103,7 @@ pub fn render_editor(source: &str) -> Markup {
             textarea id="source" name="source" rows="24" spellcheck="false"
                 autocomplete="off" maxlength=(MAX_SOURCE) { (source) }
             label for="variables" { "Variables, one " code { "name=value" } " per line (as " code { "--var" } ")" }
-            textarea id="variables" name="variables" rows="2" spellcheck="false" autocomplete="off" {}
+            textarea id="variables" name="variables" rows="2" spellcheck="false" autocomplete="off" { (variables) }
             div.actions { button type="submit" { "Plan" } }
         }
         section id="plan" aria-label="Plan" aria-live="polite" {}
@@ -138,7 +147,7 @@ pub async fn plan(State(ui): State<Ui>, visitor: Visitor, Json(ask): Json<PlanAs
                 .caller(token)
                 .await
                 .is_ok_and(|c| c.may(&ns, Capability::SubmitJob));
-            html_response(render_plan(&job, &plan, may_run)).into_response()
+            html_response(render_plan(&job, &submission(&ask), &plan, may_run)).into_response()
         }
         Err(e) => (e.status, html_response(render_errors(&[e.message]))).into_response(),
     }
@@ -153,19 +162,7 @@ pub fn parse(ask: &PlanAsk) -> Result<Job, Vec<String>> {
             ask.source.len()
         )]);
     }
-    let mut vars = Vec::new();
-    for (n, line) in ask.variables.lines().map(str::trim).enumerate() {
-        if line.is_empty() {
-            continue;
-        }
-        let Some((name, value)) = line.split_once('=') else {
-            return Err(vec![format!("variables, line {}: write name=value", n + 1)]);
-        };
-        vars.push((name.trim().to_string(), value.to_string()));
-    }
-    if vars.len() > MAX_VARIABLES {
-        return Err(vec![format!("at most {MAX_VARIABLES} variables")]);
-    }
+    let vars = variables(ask)?;
     let options = ParseOptions {
         vars,
         files: FileAccess::Refused,
@@ -183,6 +180,38 @@ pub fn parse(ask: &PlanAsk) -> Result<Job, Vec<String>> {
     }
 }
 
+/// The editor's `name=value` lines.
+fn variables(ask: &PlanAsk) -> Result<Vec<(String, String)>, Vec<String>> {
+    let mut vars = Vec::new();
+    for (n, line) in ask.variables.lines().map(str::trim).enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            return Err(vec![format!("variables, line {}: write name=value", n + 1)]);
+        };
+        vars.push((name.trim().to_string(), value.to_string()));
+    }
+    if vars.len() > MAX_VARIABLES {
+        return Err(vec![format!("at most {MAX_VARIABLES} variables")]);
+    }
+    Ok(vars)
+}
+
+/// The pasted file as kept with the version it registers (pure).
+pub fn submission(ask: &PlanAsk) -> Submission {
+    let format = match jobspec::Syntax::detect("editor", &ask.source) {
+        jobspec::Syntax::Hcl => "hcl2",
+        jobspec::Syntax::Yaml => "yaml",
+    };
+    Submission {
+        source: ask.source.clone(),
+        format: format.to_string(),
+        variable_flags: variables(ask).unwrap_or_default().into_iter().collect(),
+        variables: String::new(),
+    }
+}
+
 /// Why the file cannot be planned (pure).
 pub fn render_errors(errors: &[String]) -> Markup {
     html! {
@@ -195,10 +224,19 @@ pub fn render_errors(errors: &[String]) -> Markup {
 
 /// What running `job` would do (pure), and the button that runs it at
 /// the plan's index.
-pub fn render_plan(job: &Job, plan: &PlanResponse, may_run: bool) -> Markup {
+pub fn render_plan(
+    job: &Job,
+    submission: &Submission,
+    plan: &PlanResponse,
+    may_run: bool,
+) -> Markup {
     let ns = &job.metadata.namespace;
     let name = &job.metadata.name;
-    let register = serde_json::json!({ "job": job, "check_index": plan.job_modify_index });
+    let register = serde_json::json!({
+        "job": job,
+        "check_index": plan.job_modify_index,
+        "submission": submission,
+    });
     html! {
         h2 { "Plan for " (name) " in " (ns) }
         @if !plan.changed {
