@@ -71,6 +71,54 @@ pub struct AllocationSpec {
     /// deployment is promoted, outside the group's count.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub canary: bool,
+    /// The latest user request to restart the allocation's tasks in place
+    /// (`drover alloc restart`, Nomad's `alloc restart`), written by the
+    /// API. Not a change of what runs: the job controller and the
+    /// scheduler never look at it; the agent restarts what it names once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restart: Option<RestartRequest>,
+}
+
+/// A user's request to restart running tasks where they are: no new
+/// allocation, no reschedule, not counted by the restart policy.
+///
+/// Declarative, so it survives agent restarts and network blips: each
+/// request raises `generation`; the agent labels every container it
+/// creates with the generation it has seen, and restarts a running
+/// container only while its label is older than a request naming its
+/// task. A request is carried out once, whatever restarts meanwhile. The
+/// latest request wins: one made before the agent saw the previous one
+/// replaces it.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct RestartRequest {
+    /// 1 for the first request, one more for each after it.
+    pub generation: u64,
+    /// The one task to restart; empty: every running task.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub task: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requested_at: Option<DateTime<Utc>>,
+}
+
+impl RestartRequest {
+    /// Whether the request restarts `task`.
+    pub fn names(&self, task: &str) -> bool {
+        self.task.is_empty() || self.task == task
+    }
+
+    /// The next request after `previous` (pure).
+    pub fn next(
+        previous: Option<&RestartRequest>,
+        task: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> RestartRequest {
+        RestartRequest {
+            generation: previous.map_or(0, |p| p.generation).saturating_add(1),
+            task: task.unwrap_or_default().to_string(),
+            requested_at: Some(now),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
@@ -242,4 +290,48 @@ pub struct TaskEvent {
     pub message: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn restart_requests_count_up_and_name_one_task_or_all() {
+        let now = Utc::now();
+        let first = RestartRequest::next(None, None, now);
+        assert_eq!(first.generation, 1);
+        assert!(first.names("web") && first.names("sidecar"));
+        let second = RestartRequest::next(Some(&first), Some("web"), now);
+        assert_eq!(second.generation, 2);
+        assert!(second.names("web"));
+        assert!(!second.names("sidecar"));
+        let last = RestartRequest {
+            generation: u64::MAX,
+            ..Default::default()
+        };
+        assert_eq!(
+            RestartRequest::next(Some(&last), None, now).generation,
+            u64::MAX
+        );
+    }
+
+    #[test]
+    fn a_spec_without_a_restart_reads_and_writes_as_before() {
+        let spec: AllocationSpec =
+            serde_json::from_str(r#"{"job_id":"web","job_version":1}"#).expect("old spec");
+        assert_eq!(spec.restart, None);
+        let written = serde_json::to_string(&spec).expect("json");
+        assert!(!written.contains("restart"), "{written}");
+        let mut restarted = spec;
+        restarted.restart = Some(RestartRequest {
+            generation: 3,
+            task: "web".into(),
+            requested_at: None,
+        });
+        let back: AllocationSpec =
+            serde_json::from_str(&serde_json::to_string(&restarted).expect("json"))
+                .expect("round trip");
+        assert_eq!(back, restarted);
+    }
 }

@@ -5,7 +5,8 @@
 //! Invariants of [`compute_actions`]:
 //! - a running container whose labels and spec hash match what is desired
 //!   is kept — never restarted (that is how an agent restart adopts its
-//!   containers);
+//!   containers) unless a user's restart request names its task and is
+//!   newer than the container ([`crate::user_restart`]);
 //! - at most one container per (allocation, task) survives; extra ones are
 //!   removed, the running one with the right hash preferred;
 //! - a container of a task that should stop is stopped with the task's
@@ -41,6 +42,9 @@ pub struct DesiredTask {
     pub alloc_id: String,
     pub task: String,
     pub intent: Intent,
+    /// The restart generation a running container of the task must have
+    /// reached: a user's request naming it ([`crate::user_restart::wanted`]).
+    pub restart: Option<u64>,
 }
 
 /// One step for the driver.
@@ -59,7 +63,9 @@ pub enum Action {
         ip: Option<String>,
     },
     /// The task's container exited: the worker applies the restart policy
-    /// (start it again, or record the task dead).
+    /// (start it again, or record the task dead) — unless a user's restart
+    /// it began stopped it (`restart_due`: the container has not had the
+    /// restart wanted), which it then finishes.
     Exited {
         alloc_id: String,
         task: String,
@@ -67,6 +73,15 @@ pub enum Action {
         exit_code: Option<i64>,
         oom_killed: bool,
         finished_at: Option<DateTime<Utc>>,
+        restart_due: bool,
+    },
+    /// A user asked for a restart this running container has not had:
+    /// stop and remove `old`, then create `spec` again (the same spec,
+    /// carrying the request's generation). Not a failure: the restart
+    /// policy does not count it.
+    Restart {
+        old: String,
+        spec: Box<ContainerSpec>,
     },
     /// The spec changed: stop and remove `old`, then create `spec`.
     Replace {
@@ -175,8 +190,13 @@ fn run(
         });
     }
     let matches = same_container(&keeper.labels, &spec.labels);
+    let restart_due = crate::user_restart::is_due(&keeper.labels, want.restart);
     let action = match (keeper.running, matches) {
         (_, false) => Action::Replace {
+            old: keeper.id.clone(),
+            spec: Box::new(spec.clone()),
+        },
+        (true, true) if restart_due => Action::Restart {
             old: keeper.id.clone(),
             spec: Box::new(spec.clone()),
         },
@@ -194,6 +214,7 @@ fn run(
             exit_code: keeper.exit_code,
             oom_killed: keeper.oom_killed,
             finished_at: keeper.finished_at,
+            restart_due,
         },
     };
     actions.push(action);
@@ -241,6 +262,7 @@ mod tests {
             alloc_id: alloc.into(),
             task: task.into(),
             intent: Intent::Run(Box::new(spec(alloc, task, hash))),
+            restart: None,
         }
     }
 
@@ -252,6 +274,7 @@ mod tests {
                 signal: Some("SIGINT".into()),
                 timeout: Duration::from_secs(7),
             },
+            restart: None,
         }
     }
 
@@ -383,12 +406,69 @@ mod tests {
             alloc_id: alloc.into(),
             task: task.into(),
             intent: Intent::Leave,
+            restart: None,
         };
         let actions = compute_actions(
             &[leave("a", "sidecar"), leave("a", "cleanup")],
             &[seen("c1", "a", "sidecar", "h1", true, 10)],
         );
         assert_eq!(actions, vec![]);
+    }
+
+    #[test]
+    fn a_users_restart_replaces_a_running_container_once() {
+        let wanting = |generation: Option<u64>| DesiredTask {
+            restart: generation,
+            ..run_intent("a", "web", "h1")
+        };
+        let mut running = seen("c1", "a", "web", "h1", true, 10);
+        let actions = compute_actions(&[wanting(Some(1))], std::slice::from_ref(&running));
+        assert_eq!(
+            actions,
+            vec![Action::Restart {
+                old: "c1".into(),
+                spec: Box::new(spec("a", "web", "h1"))
+            }]
+        );
+        // The new container carries the generation: kept from then on,
+        // by this agent or one that restarted.
+        running
+            .labels
+            .insert(labels::RESTART_GENERATION.into(), "1".into());
+        let actions = compute_actions(&[wanting(Some(1))], std::slice::from_ref(&running));
+        assert!(matches!(&actions[0], Action::Keep { id, .. } if id == "c1"));
+        // No request naming the task: kept.
+        let unlabelled = seen("c1", "a", "web", "h1", true, 10);
+        let actions = compute_actions(&[wanting(None)], std::slice::from_ref(&unlabelled));
+        assert!(matches!(&actions[0], Action::Keep { .. }));
+        // A changed spec is a replacement whatever the request says.
+        let actions = compute_actions(
+            &[DesiredTask {
+                restart: Some(1),
+                ..run_intent("a", "web", "h2")
+            }],
+            std::slice::from_ref(&unlabelled),
+        );
+        assert!(matches!(&actions[0], Action::Replace { .. }));
+        // An exited container is reported, saying whether the restart was
+        // still due on it.
+        let exited = seen("c2", "a", "web", "h1", false, 10);
+        let actions = compute_actions(&[wanting(Some(1))], std::slice::from_ref(&exited));
+        assert!(matches!(
+            &actions[0],
+            Action::Exited {
+                restart_due: true,
+                ..
+            }
+        ));
+        let actions = compute_actions(&[wanting(None)], std::slice::from_ref(&exited));
+        assert!(matches!(
+            &actions[0],
+            Action::Exited {
+                restart_due: false,
+                ..
+            }
+        ));
     }
 
     #[test]

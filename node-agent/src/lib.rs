@@ -33,6 +33,9 @@
 //! - [`lifecycle`]: the order of prestart, main, poststart and poststop
 //!   tasks within an allocation (pure).
 //! - [`restart`]: the restart policy after a task exits (pure).
+//! - [`user_restart`]: a user's restart of running tasks — which
+//!   containers it is due on, and one under way across an agent restart
+//!   (pure).
 //! - [`disconnect`]: when an agent out of contact with the servers stops an
 //!   allocation itself (`disconnect.stop_on_client_after`; pure).
 //! - [`worker`]: one worker per allocation — desired vs Docker through
@@ -69,4 +72,5 @@ pub mod simulate;
 pub mod task_env;
 pub mod task_state;
 pub use drover_api_types::template;
+pub mod user_restart;
 pub mod worker;

@@ -361,6 +361,7 @@ impl Worker {
                 alloc_id: alloc.metadata.uid.clone(),
                 task: task.name.clone(),
                 intent,
+                restart: crate::user_restart::wanted(alloc.spec.restart.as_ref(), &task.name),
             });
         }
         desired

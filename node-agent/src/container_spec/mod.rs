@@ -392,11 +392,19 @@ pub fn container_spec(
     spec.labels
         .insert(labels::NODE_ID.into(), ctx.node.metadata.uid.clone());
     spec.labels.insert(labels::TASK.into(), task.name.clone());
+    // Only the agent says which restart a container has had.
+    spec.labels.remove(labels::RESTART_GENERATION);
     let hash = spec_hash(&spec);
     let without_meta = spec_hash_without_meta(&spec);
     spec.labels.insert(labels::SPEC_HASH.into(), hash);
     spec.labels
         .insert(labels::SPEC_HASH_WITHOUT_META.into(), without_meta);
+    // After the hashes, and outside them: a restart request makes a new
+    // container of the same spec, never a different one.
+    if let Some(generation) = crate::user_restart::label_value(ctx.alloc.spec.restart.as_ref()) {
+        spec.labels
+            .insert(labels::RESTART_GENERATION.into(), generation);
+    }
     Ok(spec)
 }
 
@@ -690,7 +698,12 @@ pub fn spec_hash(spec: &ContainerSpec) -> String {
         .labels
         .iter()
         .filter(|(k, _)| {
-            k.as_str() != labels::SPEC_HASH && k.as_str() != labels::SPEC_HASH_WITHOUT_META
+            ![
+                labels::SPEC_HASH,
+                labels::SPEC_HASH_WITHOUT_META,
+                labels::RESTART_GENERATION,
+            ]
+            .contains(&k.as_str())
         })
         .collect();
     for (k, v) in labels {

@@ -784,3 +784,54 @@ fn a_template_in_secrets_is_the_tasks_alone_unless_perms_say_otherwise() {
     as_before.files[0].mode = 0o644;
     assert_eq!(spec_hash(&as_before), spec_hash(&spec));
 }
+
+/// A user's restart request makes a new container of the same spec: the
+/// label carries its generation, the hashes do not see it, and a job
+/// cannot set the label itself.
+#[test]
+fn a_restart_generation_is_a_label_outside_the_hashes() {
+    let (mut job, mut alloc, node) = fixture();
+    job.spec.groups[0].tasks[0].config = serde_json::from_value(json!({
+        "image": "busybox:1",
+        "labels": {(labels::RESTART_GENERATION): "99"}
+    }))
+    .expect("config");
+    let make = |alloc: &drover_api_types::alloc::Allocation| {
+        let group = &job.spec.groups[0];
+        let ctx = TaskContext {
+            job: &job,
+            group,
+            task: &group.tasks[0],
+            alloc,
+            node: &node,
+        };
+        container_spec(
+            &ctx,
+            &AgentPolicy {
+                allocs_dir: Path::new("/var/lib/drover/allocs"),
+                host: &HostPolicy::default(),
+                pids_limit: None,
+                template_source_dirs: &[],
+                read_source: &fake_source,
+            },
+        )
+        .expect("spec")
+    };
+    let before = make(&alloc);
+    assert_eq!(before.labels.get(labels::RESTART_GENERATION), None);
+    alloc.spec.restart = Some(drover_api_types::alloc::RestartRequest {
+        generation: 4,
+        ..Default::default()
+    });
+    let after = make(&alloc);
+    assert_eq!(
+        after
+            .labels
+            .get(labels::RESTART_GENERATION)
+            .map(String::as_str),
+        Some("4")
+    );
+    for hash in [labels::SPEC_HASH, labels::SPEC_HASH_WITHOUT_META] {
+        assert_eq!(before.labels.get(hash), after.labels.get(hash), "{hash}");
+    }
+}

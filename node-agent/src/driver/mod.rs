@@ -24,6 +24,11 @@ pub mod labels {
     /// whose spec differs only in meta is kept — a meta change updates an
     /// allocation in place, and the task keeps the values it started with.
     pub const SPEC_HASH_WITHOUT_META: &str = "io.drover.spec_hash_without_meta";
+    /// The allocation's restart generation when the container was created
+    /// (absent: 0). Outside the spec hashes: a user's restart request newer
+    /// than it restarts the container once ([`crate::user_restart`]), and
+    /// the label on the new container is how a restarted agent knows.
+    pub const RESTART_GENERATION: &str = "io.drover.restart_generation";
 }
 
 /// A published port.

@@ -150,6 +150,17 @@ impl Worker {
             .collect();
     }
 
+    /// A restarted task gets its grace again: its checks start over from
+    /// their initial status.
+    pub(super) fn reset_checks(&mut self, task: &str) {
+        for (s, st) in self.checks.states.values_mut() {
+            if s.task == task {
+                *st = CheckState::new(s);
+            }
+        }
+        self.publish_checks();
+    }
+
     /// `check_restart`: restart the task in place, as a restart.
     async fn restart_for_check(&mut self, alloc: &Allocation, spec: &CheckSpec) {
         let now = Utc::now();
@@ -194,14 +205,7 @@ impl Worker {
                 state.restarts += 1;
                 state.started_at = Some(at);
                 ts::record(state, events::STARTED, "Task restarted by client", None, at);
-                // The restarted task gets its grace again; its checks start
-                // over from their initial status.
-                for (s, st) in self.checks.states.values_mut() {
-                    if s.task == spec.task {
-                        *st = CheckState::new(s);
-                    }
-                }
-                self.publish_checks();
+                self.reset_checks(&spec.task);
             }
             Err(e) => {
                 tracing::warn!(container = %container, error = %e, "check_restart failed");

@@ -1,6 +1,6 @@
 //! The worker's hands: carrying out one action of [`compute_actions`] on
-//! Docker (start, pull, stop, adopt) and recording what follows a task's
-//! exit (the restart policy's decision).
+//! Docker (start, pull, stop, adopt, a user's restart) and recording what
+//! follows a task's exit (the restart policy's decision).
 //!
 //! [`compute_actions`]: crate::actions::compute_actions
 
@@ -19,6 +19,7 @@ use crate::driver::{labels, ContainerSpec};
 use crate::lifecycle::TaskView;
 use crate::restart::{self, Decision, Exit};
 use crate::task_state::{self as ts, events};
+use crate::user_restart;
 
 /// How often a pull's progress is written to the task's events.
 const PULL_PROGRESS: Duration = Duration::from_secs(3);
@@ -43,6 +44,13 @@ impl Worker {
                 ..
             } => {
                 let state = self.task_state(&task);
+                if user_restart::in_progress(state) {
+                    // A user's restart whose new container started before
+                    // the agent could say so (it restarted meanwhile).
+                    let at = started_at.unwrap_or(now);
+                    ts::record(state, events::STARTED, user_restart::RESTARTED, None, at);
+                    state.started_at = Some(at);
+                }
                 if state.state != TaskRunState::Running {
                     // Adopted after an agent restart: running, not restarted.
                     state.state = TaskRunState::Running;
@@ -56,9 +64,7 @@ impl Worker {
             Action::Create(spec) => {
                 let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
                 match self.create_due(job, tasks, &task, now) {
-                    CreateDue::Now { restart } => {
-                        self.start_new(alloc, job, tasks, &spec, now, restart).await
-                    }
+                    CreateDue::Now(how) => self.start_new(alloc, job, tasks, &spec, now, how).await,
                     CreateDue::After(wait) => Some(wait),
                     CreateDue::Never => None,
                 }
@@ -66,7 +72,11 @@ impl Worker {
             Action::Replace { old, spec } => {
                 let _ = docker.stop(&old, None, Duration::from_secs(5)).await;
                 let _ = docker.remove(&old).await;
-                self.start_new(alloc, job, tasks, &spec, now, false).await
+                self.start_new(alloc, job, tasks, &spec, now, Start::Fresh)
+                    .await
+            }
+            Action::Restart { old, spec } => {
+                self.restart_for_user(alloc, job, tasks, &old, &spec).await
             }
             Action::Stop {
                 id,
@@ -108,6 +118,22 @@ impl Worker {
             Action::Exited {
                 task,
                 id,
+                restart_due,
+                ..
+            } if restart_due && user_restart::in_progress(self.task_state(&task)) => {
+                // The user's restart stopped it and the agent went away
+                // before the new container: finish the restart. The next
+                // pass creates the new one (`create_due`: still this restart).
+                if let Err(e) = docker.remove(&id).await {
+                    tracing::warn!(container = %id, error = %e, "removing the container of a restart failed");
+                    return Some(POLL);
+                }
+                tracing::info!(alloc = %alloc.metadata.uid, task, "finishing a restart a user asked for");
+                Some(super::NEXT_PHASE)
+            }
+            Action::Exited {
+                task,
+                id,
                 exit_code,
                 oom_killed,
                 finished_at,
@@ -140,6 +166,10 @@ impl Worker {
         task: &str,
         now: DateTime<Utc>,
     ) -> CreateDue {
+        if user_restart::in_progress(self.task_state(task)) {
+            // A user's restart removed the old container; this is its new one.
+            return CreateDue::Now(Start::UserRestart);
+        }
         let memory = self.tasks.entry(task.to_string()).or_default();
         if let Some(at) = memory.restart_at {
             let left = at.saturating_duration_since(Instant::now());
@@ -149,11 +179,11 @@ impl Worker {
             // Cleared by `start_new` once Docker took the create (or
             // refused it for good): a create that waits for Docker to
             // finish removing the old container is still this restart.
-            return CreateDue::Now { restart: true };
+            return CreateDue::Now(Start::PolicyRestart);
         }
         let state = self.task_state(task);
         if state.state != TaskRunState::Running {
-            return CreateDue::Now { restart: false };
+            return CreateDue::Now(Start::Fresh);
         }
         ts::record(
             state,
@@ -276,8 +306,9 @@ impl Worker {
         tasks: &[Task],
         spec: &ContainerSpec,
         now: DateTime<Utc>,
-        restart: bool,
+        how: Start,
     ) -> Option<Duration> {
+        let restart = how == Start::PolicyRestart;
         let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
         // Files first: a rendered template (or payload) that `volumes` then
         // mounts as a file must exist as a file before the mount sources
@@ -357,11 +388,19 @@ impl Worker {
                 self.shared.metrics.container_starts.inc();
                 let restarts = self.tasks.get(&task).map_or(0, |m| m.restarts.len() as u64);
                 let state = self.task_state(&task);
-                if restart {
-                    ts::record(state, events::STARTED, "Task restarted by client", None, at);
-                    state.restarts = restarts;
-                } else {
-                    ts::record(state, events::STARTED, "Task started by client", None, at);
+                match how {
+                    Start::PolicyRestart => {
+                        ts::record(state, events::STARTED, "Task restarted by client", None, at);
+                        state.restarts = restarts;
+                    }
+                    // The policy's count stays as it was: the user's
+                    // restart is no failure.
+                    Start::UserRestart => {
+                        ts::record(state, events::STARTED, user_restart::RESTARTED, None, at)
+                    }
+                    Start::Fresh => {
+                        ts::record(state, events::STARTED, "Task started by client", None, at)
+                    }
                 }
                 state.state = TaskRunState::Running;
                 state.started_at = Some(at);
@@ -417,6 +456,57 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// A user's restart of a running task: the "Restart Signaled" event
+    /// written first (so an agent that dies midway finishes the restart
+    /// rather than count an exit), the container stopped with the task's
+    /// kill signal and timeout and removed, and the same spec created
+    /// again, carrying the request's generation. The task stays running
+    /// throughout; a stop that fails is tried again at the next pass.
+    async fn restart_for_user(
+        &mut self,
+        alloc: &Allocation,
+        job: &Job,
+        tasks: &[Task],
+        old: &str,
+        spec: &ContainerSpec,
+    ) -> Option<Duration> {
+        let task = spec.labels.get(labels::TASK).cloned().unwrap_or_default();
+        let state = self.task_state(&task);
+        if !user_restart::in_progress(state) {
+            tracing::info!(alloc = %alloc.metadata.uid, task, "restarting the task: a user asked");
+            ts::record(
+                state,
+                events::RESTART_SIGNALED,
+                user_restart::USER_REQUESTED,
+                None,
+                Utc::now(),
+            );
+            self.write_status(alloc).await;
+        }
+        let (signal, timeout) = tasks
+            .iter()
+            .find(|t| t.name == task)
+            .map(|t| {
+                (
+                    (!t.kill_signal.is_empty()).then(|| t.kill_signal.clone()),
+                    t.kill_timeout.as_std(),
+                )
+            })
+            .unwrap_or((None, Duration::from_secs(5)));
+        let docker = &self.shared.docker;
+        if let Err(e) = docker.stop(old, signal.as_deref(), timeout).await {
+            tracing::warn!(container = %old, error = %e, "stopping a container for a restart failed; trying again");
+            return Some(POLL);
+        }
+        if let Err(e) = docker.remove(old).await {
+            tracing::warn!(container = %old, error = %e, "removing a container for a restart failed; trying again");
+            return Some(POLL);
+        }
+        self.reset_checks(&task);
+        self.start_new(alloc, job, tasks, spec, Utc::now(), Start::UserRestart)
+            .await
     }
 
     async fn exited(
@@ -496,10 +586,20 @@ impl Worker {
     }
 }
 
+/// Why a container is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// The task's first, or one after a replacement.
+    Fresh,
+    /// The restart policy's, after an exit: counted by the policy.
+    PolicyRestart,
+    /// A user's restart request's: not counted.
+    UserRestart,
+}
+
 /// Whether a missing container is created now.
 enum CreateDue {
-    /// Create it; `restart` when this is a restart after an exit.
-    Now { restart: bool },
+    Now(Start),
     /// A restart delay is running.
     After(Duration),
     /// The restart policy gave up: the task is dead.
