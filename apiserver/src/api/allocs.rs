@@ -1,4 +1,5 @@
-//! `/v1/allocations`, `/v1/allocation/{id}` and `/v1/allocation/{id}/stop`.
+//! `/v1/allocations`, `/v1/allocation/{id}`, `/v1/allocation/{id}/stop`
+//! and `/v1/client/allocation/{id}/restart`.
 //!
 //! An allocation is read from its three keys (spec, binding, status) and
 //! answered as one [`AllocationView`]. `{id}` is a full id, a unique id
@@ -9,17 +10,27 @@
 //! by the spec's revision), as the drainer does; the job controller then
 //! places a replacement and gives this one desired status stop — Nomad's
 //! `alloc stop`.
+//!
+//! Restarting (Nomad's `alloc restart`) replaces nothing: the API raises
+//! the spec's restart request ([`RestartRequest`]) and writes the node's
+//! copy with it in the same transaction, guarded by the spec's and the
+//! binding's revisions as the job controller rewrites both. No controller
+//! reads the request; the agent restarts the tasks it names, once.
 
 use drover_api_types::acl::Capability;
 use std::collections::HashMap;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::Json;
-use drover_api_types::alloc::{AllocationStatus, Binding, DesiredStatus};
+use chrono::{DateTime, Utc};
+use drover_api_types::alloc::{
+    AllocationStatus, Binding, ClientStatus, DesiredStatus, RestartRequest, TaskRunState,
+};
 use drover_api_types::resolve::{resolve, Candidate};
 use drover_api_types::Allocation;
 use drover_store::keys::collections as c;
-use drover_store::{Store, StoreError};
+use drover_store::{Atomic, Guard, Store, StoreError, Stored, Versioned};
 use serde::de::DeserializeOwned;
 
 use super::acl::Caller;
@@ -29,7 +40,7 @@ use super::query::{Indexed, ReadOptions};
 use super::route::{Need, Route, Routes};
 use super::views::AllocationView;
 use super::ApiState;
-pub use drover_api::allocs::StopResponse;
+pub use drover_api::allocs::{RestartRequestBody, RestartResponse, StopResponse};
 
 /// The collections an allocation read depends on.
 pub const COLLECTIONS: &[&str] = &[
@@ -74,7 +85,22 @@ pub(crate) fn routes() -> Routes {
             .across_namespaces(),
             stop,
         )
+        .add(
+            Route::post(
+                "/v1/client/allocation/{id}/restart",
+                "Restart a running allocation's tasks in place (task=: one of them)",
+            )
+            .query(RESTART_QUERY)
+            .body("{TaskName?, AllTasks?}", schema::one::<RestartRequestBody>)
+            .answers(schema::one::<RestartResponse>)
+            .needs(Need::Namespace(Capability::AllocLifecycle))
+            .across_namespaces(),
+            restart,
+        )
 }
+
+/// What the restart route's query may hold.
+const RESTART_QUERY: &[&str] = &["namespace", "task"];
 
 /// One allocation's stored pieces.
 #[derive(Debug, Clone)]
@@ -309,6 +335,177 @@ async fn stop(
     )))
 }
 
+/// The task a restart names (pure): the query's `task=` or the body's
+/// `TaskName` (the same one if both), none for every running task. No
+/// body is `{}`.
+pub fn restart_target(query: &HashMap<String, String>, body: &[u8]) -> ApiResult<Option<String>> {
+    if let Some(k) = query.keys().find(|k| !RESTART_QUERY.contains(&k.as_str())) {
+        return Err(ApiError::bad_request(format!(
+            "unknown parameter {k:?} (expected {})",
+            RESTART_QUERY.join(", ")
+        ))
+        .at(k.as_str()));
+    }
+    let request: RestartRequestBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RestartRequestBody::default()
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|e| ApiError::bad_request(format!("the restart request: {e}")).at("body"))?
+    };
+    let from_query = query.get("task").filter(|t| !t.is_empty());
+    let from_body = Some(&request.task_name).filter(|t| !t.is_empty());
+    let task = match (from_query, from_body) {
+        (Some(q), Some(b)) if q != b => {
+            return Err(ApiError::bad_request(format!(
+                "names task {q:?} but the body names {b:?}; name one"
+            ))
+            .at("task"))
+        }
+        (q, b) => q.or(b).cloned(),
+    };
+    if request.all_tasks && task.is_some() {
+        return Err(
+            ApiError::bad_request("AllTasks and a task name exclude each other").at("AllTasks"),
+        );
+    }
+    Ok(task)
+}
+
+/// What restarting does to a spec (pure): the next restart request, for
+/// `task` or every running task. Refused (409) unless the allocation
+/// should run, is not being replaced, and runs — and so does `task`.
+pub fn mark_restart(
+    alloc: &Allocation,
+    status: Option<&AllocationStatus>,
+    task: Option<&str>,
+    now: DateTime<Utc>,
+) -> ApiResult<Allocation> {
+    let id = &alloc.metadata.uid;
+    let refuse = |why: String| Err(ApiError::conflict(why).at("id"));
+    if alloc.spec.desired_status != DesiredStatus::Run {
+        return refuse(format!(
+            "allocation {id} is stopped or being stopped; nothing to restart"
+        ));
+    }
+    if alloc.spec.migrate {
+        return refuse(format!(
+            "allocation {id} is being replaced (stopped by a user or a drain); nothing to restart"
+        ));
+    }
+    let client = status.map_or(ClientStatus::Pending, |s| s.client_status);
+    if client != ClientStatus::Running {
+        return refuse(format!(
+            "allocation {id} is {}: only a running allocation can be restarted",
+            client_status_name(client)
+        ));
+    }
+    if let Some(task) = task {
+        let state = status
+            .and_then(|s| s.task_states.get(task))
+            .map_or(TaskRunState::Pending, |t| t.state);
+        if state != TaskRunState::Running {
+            return Err(ApiError::conflict(format!(
+                "task {task} of allocation {id} is {state}: only a running task can be restarted"
+            ))
+            .at("task"));
+        }
+    }
+    let mut out = alloc.clone();
+    out.spec.restart = Some(RestartRequest::next(alloc.spec.restart.as_ref(), task, now));
+    Ok(out)
+}
+
+fn client_status_name(status: ClientStatus) -> &'static str {
+    match status {
+        ClientStatus::Pending => "pending",
+        ClientStatus::Running => "running",
+        ClientStatus::Complete => "complete",
+        ClientStatus::Failed => "failed",
+        ClientStatus::Lost => "lost",
+        ClientStatus::Unknown => "unknown",
+    }
+}
+
+async fn restart(
+    State(state): State<ApiState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> ApiResult<Json<RestartResponse>> {
+    let task = restart_target(&query, &body)?;
+    let store = &state.store;
+    let (joined, _) = find(store, &id, &query).await?;
+    caller.require(&joined.alloc.metadata.namespace, Capability::AllocLifecycle)?;
+    if let Some(task) = &task {
+        let tasks = super::logs::group_tasks(store, &joined).await?;
+        if !tasks.contains(task) {
+            return Err(ApiError::not_found(format!(
+                "allocation {} has no task {task:?} (its tasks: {})",
+                joined.alloc.metadata.uid,
+                tasks.join(", ")
+            ))
+            .at("task"));
+        }
+    }
+    let (ns, id) = (
+        joined.alloc.metadata.namespace.clone(),
+        joined.alloc.metadata.uid.clone(),
+    );
+    let keys = store.keys();
+    let (spec_key, binding_key) = (keys.alloc(&ns, &id), keys.alloc_binding(&ns, &id));
+    let mut current = joined.alloc;
+    let mut status = joined.status;
+    for _ in 0..WRITE_ATTEMPTS {
+        let marked = mark_restart(&current, status.as_ref(), task.as_deref(), Utc::now())?;
+        let binding: Versioned<Binding> = store.get_at(&binding_key).await?.ok_or_else(|| {
+            ApiError::conflict(format!("allocation {id} is not placed on a node yet"))
+        })?;
+        // The node's copy is the spec with its binding, as placement and
+        // the job controller write it: what the node's agent watches.
+        let mut on_node = marked.clone();
+        on_node.binding = Some(binding.value.clone());
+        on_node.status = AllocationStatus::default();
+        on_node.metadata.resource_version = 0;
+        let encoded = on_node.encode().map_err(|e| {
+            ApiError::new(
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding allocation {id}: {e}"),
+            )
+        })?;
+        let unit = Atomic::new()
+            .put_value(&spec_key, &marked)?
+            .guard(&binding_key, Guard::Revision(binding.revision))
+            .put(keys.node_alloc(&binding.value.node_id, &ns, &id), encoded);
+        let mut batch = store.batch();
+        batch.push(unit);
+        match batch.commit_atomic(store).await {
+            Ok(index) => {
+                let generation = marked.spec.restart.as_ref().map_or(0, |r| r.generation);
+                tracing::info!(alloc = %id, generation, task = ?task, "restart requested");
+                return Ok(Json(RestartResponse {
+                    id,
+                    namespace: ns,
+                    index,
+                    generation,
+                    task,
+                }));
+            }
+            Err(StoreError::Conflict { .. }) => {
+                current = store
+                    .get_at::<Allocation>(&spec_key)
+                    .await?
+                    .ok_or_else(|| ApiError::not_found(format!("allocation {id} is gone")))?;
+                status = store.alloc_status_of(&ns, &id).await?.map(|s| s.value);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict(format!(
+        "allocation {id} kept changing while being restarted; try again"
+    )))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,6 +553,94 @@ mod tests {
             mark_stop(&stopped, false).expect_err("stopped").status,
             axum::http::StatusCode::CONFLICT
         );
+    }
+
+    fn running(task: &str) -> AllocationStatus {
+        let mut status = AllocationStatus {
+            client_status: ClientStatus::Running,
+            ..Default::default()
+        };
+        status.task_states.insert(
+            task.into(),
+            drover_api_types::alloc::TaskState {
+                state: TaskRunState::Running,
+                ..Default::default()
+            },
+        );
+        status
+    }
+
+    #[test]
+    fn restart_raises_the_generation_of_a_running_allocation_only() {
+        let now = Utc::now();
+        let a = joined("a", "web.a[0]", DesiredStatus::Run).alloc;
+        let web = running("web");
+        let once = mark_restart(&a, Some(&web), None, now).expect("running");
+        let request = once.spec.restart.clone().expect("a request");
+        assert_eq!((request.generation, request.task.as_str()), (1, ""));
+        let twice = mark_restart(&once, Some(&web), Some("web"), now).expect("again");
+        let request = twice.spec.restart.clone().expect("a request");
+        assert_eq!((request.generation, request.task.as_str()), (2, "web"));
+        // Nothing else of the spec moves: no controller sees a change.
+        let mut without = twice.clone();
+        without.spec.restart = None;
+        assert_eq!(without, a);
+
+        let conflict = axum::http::StatusCode::CONFLICT;
+        let mut done = web.clone();
+        done.client_status = ClientStatus::Complete;
+        let e = mark_restart(&a, Some(&done), None, now).expect_err("complete");
+        assert_eq!(e.status, conflict);
+        assert!(e.message.contains("is complete"), "{e}");
+        let e = mark_restart(&a, None, None, now).expect_err("no status yet");
+        assert!(e.message.contains("is pending"), "{e}");
+        let stopped = joined("b", "web.a[0]", DesiredStatus::Stop).alloc;
+        let e = mark_restart(&stopped, Some(&web), None, now).expect_err("stopped");
+        assert_eq!(e.status, conflict);
+        let mut migrating = a.clone();
+        migrating.spec.migrate = true;
+        assert!(mark_restart(&migrating, Some(&web), None, now).is_err());
+        let e = mark_restart(&a, Some(&web), Some("sidecar"), now).expect_err("not running");
+        assert_eq!((e.status, e.field.as_deref()), (conflict, Some("task")));
+    }
+
+    #[test]
+    fn the_restarted_task_comes_from_the_query_or_the_body() {
+        let q = |pairs: &[(&str, &str)]| -> HashMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(restart_target(&q(&[]), b"").expect("no body"), None);
+        assert_eq!(restart_target(&q(&[]), b"{}").expect("empty"), None);
+        assert_eq!(
+            restart_target(&q(&[("task", "web")]), b"").expect("query"),
+            Some("web".into())
+        );
+        assert_eq!(
+            restart_target(&q(&[("namespace", "*")]), br#"{"TaskName":"web"}"#).expect("body"),
+            Some("web".into())
+        );
+        assert_eq!(
+            restart_target(&q(&[("task", "web")]), br#"{"TaskName":"web"}"#).expect("both"),
+            Some("web".into())
+        );
+        assert_eq!(
+            restart_target(&q(&[]), br#"{"AllTasks":true}"#).expect("all"),
+            None
+        );
+        let bad = axum::http::StatusCode::BAD_REQUEST;
+        for (query, body) in [
+            (q(&[("task", "web")]), br#"{"TaskName":"db"}"#.as_slice()),
+            (q(&[]), br#"{"TaskName":"db","AllTasks":true}"#.as_slice()),
+            (q(&[]), br#"{"Task":"db"}"#.as_slice()),
+            (q(&[]), b"{not json".as_slice()),
+            (q(&[("tsk", "web")]), b"".as_slice()),
+        ] {
+            let e = restart_target(&query, body).expect_err("refused");
+            assert_eq!(e.status, bad, "{e}");
+        }
     }
 
     #[test]

@@ -17,7 +17,8 @@
 //!   submitted (kept with the version, credentials taken out).
 //! - [`plan`]: `/v1/job/{name}/plan`, a dry run with diff and scheduler counts.
 //! - [`extract`]: JSON body and query extractors whose rejections are JSON errors.
-//! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`).
+//! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`),
+//!   `/v1/client/allocation/{id}/restart`.
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
 //! - [`exec`]: `/v1/client/allocation/{id}/exec`, a command in a task over
 //!   a WebSocket, relayed to the agent.

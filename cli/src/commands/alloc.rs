@@ -3,6 +3,12 @@
 //! in Nomad's exec protocol, [`drover_api::exec`]), which relays it to the
 //! node's agent and Docker exec.
 //!
+//! `drover alloc restart ALLOC [TASK]`: restart the allocation's running
+//! tasks (or one) where they run (`POST
+//! /v1/client/allocation/{id}/restart`): the request is recorded on the
+//! allocation and its node's agent carries it out once — a new container
+//! of the same spec, not counted by the restart policy.
+//!
 //! With a terminal (`-t`, the default when stdin is one) the local
 //! terminal is put in raw mode for the session and restored on every way
 //! out, its size is sent at the start and on every `SIGWINCH`; stdin is
@@ -30,6 +36,16 @@ pub struct Args {
 enum AllocCommand {
     /// Run a command in a task: `drover alloc exec [-i] [-t] ALLOC [TASK] -- CMD...`.
     Exec(ExecArgs),
+    /// Restart a running allocation's tasks in place: `drover alloc restart ALLOC [TASK]`.
+    Restart(RestartArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RestartArgs {
+    /// Allocation id, a unique prefix of one, or its name (`job.group[0]`).
+    alloc: String,
+    /// Only this task (default: every running task).
+    task: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +84,35 @@ pub struct ExecArgs {
 pub fn run(args: &Args, api: &ApiArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         AllocCommand::Exec(exec) => run_exec(exec, api),
+        AllocCommand::Restart(restart) => run_restart(restart, api),
     }
+}
+
+fn run_restart(args: &RestartArgs, api: &ApiArgs) -> anyhow::Result<ExitCode> {
+    let client = api.client()?;
+    let answer = super::client::runtime()?
+        .block_on(client.restart_allocation(&args.alloc, args.task.as_deref()))?;
+    println!("{}", restart_message(&answer));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What `alloc restart` prints once the server took the request (pure).
+pub fn restart_message(r: &drover_api::allocs::RestartResponse) -> String {
+    let what = match &r.task {
+        Some(task) => format!("task {task:?}"),
+        None => "every running task".to_string(),
+    };
+    format!(
+        "restart of allocation {} requested (restart #{}): its node's agent restarts {what} in place; \
+         `drover describe alloc {}` shows the \"Restart Signaled\" and \"Started\" events",
+        short(&r.id),
+        r.generation,
+        short(&r.id)
+    )
+}
+
+fn short(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
 }
 
 /// The largest message read from the server (its output frames).
@@ -383,6 +427,36 @@ mod tests {
         let e = parse(&["drover", "alloc", "exec", "--tty=false", "a1", "--", "id"]);
         assert_eq!(e.tty, Some(false));
         assert!(crate::commands::Cli::try_parse_from(["drover", "alloc", "exec", "a1"]).is_err());
+    }
+
+    #[test]
+    fn restart_takes_an_allocation_and_maybe_a_task() {
+        let parse = |argv: &[&str]| match crate::commands::Cli::try_parse_from(argv)
+            .expect("parse")
+            .command
+        {
+            crate::commands::Command::Alloc(Args {
+                command: AllocCommand::Restart(r),
+            }) => r,
+            other => panic!("{other:?}"),
+        };
+        let r = parse(&["drover", "alloc", "restart", "1a2b"]);
+        assert_eq!((r.alloc.as_str(), r.task), ("1a2b", None));
+        let r = parse(&["drover", "alloc", "restart", "web.front[0]", "web"]);
+        assert_eq!(r.task.as_deref(), Some("web"));
+        assert!(crate::commands::Cli::try_parse_from(["drover", "alloc", "restart"]).is_err());
+        let printed = restart_message(&drover_api::allocs::RestartResponse {
+            id: "1a2b3c4d5e6f".into(),
+            namespace: "default".into(),
+            index: 9,
+            generation: 2,
+            task: Some("web".into()),
+        });
+        assert!(
+            printed.starts_with("restart of allocation 1a2b3c4d requested (restart #2)"),
+            "{printed}"
+        );
+        assert!(printed.contains("task \"web\""), "{printed}");
     }
 
     #[test]

@@ -90,7 +90,8 @@ enum Command {
     Kv(kv::Args),
     /// Stream a task's output (`drover logs ALLOC [TASK] [-f] [--stderr] [--tail N]`).
     Logs(logs::Args),
-    /// Allocations: `alloc exec ALLOC [TASK] -- CMD...` runs a command in a task.
+    /// Allocations: `alloc exec ALLOC [TASK] -- CMD...` runs a command in a task;
+    /// `alloc restart ALLOC [TASK]` restarts running tasks in place.
     Alloc(alloc::Args),
     /// Run a parameterized job once: `drover dispatch JOB [--meta K=V]... [FILE|-]`.
     Dispatch(dispatch::Args),

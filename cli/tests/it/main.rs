@@ -2,6 +2,7 @@
 //! linked once; each module was a test binary of its own.
 
 mod agent;
+mod alloc_restart;
 mod apply;
 mod chaos;
 mod checks;
