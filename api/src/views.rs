@@ -52,6 +52,13 @@ pub struct AllocationView {
     pub canary: bool,
     pub previous_allocation: Option<String>,
     pub create_time: Option<DateTime<Utc>>,
+    /// When placement bound it to its node.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placed_at: Option<DateTime<Utc>>,
+    /// When its status last changed (the agent's report, or the server's
+    /// when it marked it lost).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_time: Option<DateTime<Utc>>,
     /// The latest of creation, binding and the agent's last report.
     pub modify_time: Option<DateTime<Utc>>,
     /// The spec's revision.
@@ -101,6 +108,8 @@ impl AllocationView {
             canary: alloc.spec.canary,
             previous_allocation: alloc.spec.previous_allocation.clone(),
             create_time: created,
+            placed_at: binding.and_then(|b| b.bound_at),
+            status_time: status.updated_at,
             modify_time,
             index: alloc.metadata.resource_version,
         }

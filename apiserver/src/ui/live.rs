@@ -37,6 +37,15 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         c::DEPLOYMENTS_ADMIN,
     ];
     const VERSIONS: &[&str] = &[c::JOBS, c::JOBS_VERSIONS, c::JOBS_STABLE];
+    const TIMELINE: &[&str] = &[
+        c::JOBS_VERSIONS,
+        c::JOBS_STABLE,
+        c::ALLOCATIONS,
+        c::ALLOCATIONS_STATUS,
+        c::ALLOCATIONS_BINDING,
+        c::DEPLOYMENTS,
+        c::DEPLOYMENTS_ADMIN,
+    ];
     const NODES: &[&str] = &[
         c::NODES,
         c::NODES_STATUS,
@@ -51,6 +60,7 @@ pub fn collections_of(page: &str) -> Option<&'static [&'static str]> {
         "jobs" => Some(JOBS),
         "job" | "alloc" => Some(JOB),
         "versions" => Some(VERSIONS),
+        "timeline" => Some(TIMELINE),
         "nodes" => Some(NODES),
         "deployments" => Some(DEPLOYMENTS),
         "services" => Some(SERVICES),

@@ -45,6 +45,10 @@ pub fn routes(api: ApiState) -> Router {
             get(pages::job::versions::versions),
         )
         .route(
+            "/ui/job/{namespace}/{name}/timeline",
+            get(pages::job::timeline::timeline),
+        )
+        .route(
             "/ui/job/{namespace}/{name}/logs",
             get(pages::job::logs::logs),
         )

@@ -505,6 +505,22 @@ def click_through(ui):
     ui.check_clean("drain")
     print(f"browser: drained {node_name}; both allocations run elsewhere")
 
+    # What happened: versions, deployments and the drain's moves on one line.
+    ui.open("/ui/job/default/web/timeline", "timeline")
+    ui.wait(lambda d: "moved from" in ui.main_text() and f"node {node_name}: drain complete" in ui.main_text(),
+            "the drain's moves and its end on the time line (it refreshes live)")
+    text = ui.main_text()
+    for words in ("version 3 registered", "version 0 registered", "promoted", "successful"):
+        if words not in text:
+            fail(f"the time line does not say {words!r}: {text[:3000]}")
+    moved_link = [a for a in ui.d.find_elements(By.CSS_SELECTOR, "ol.timeline a")
+                  if "moved from" in a.text][0]
+    target = moved_link.get_attribute("href")
+    moved_link.click()
+    ui.wait(lambda d: d.current_url == target and "/ui/alloc/" in target, "a moment to open its allocation")
+    ui.check_clean("timeline")
+    print("browser: the time line shows versions, deployments, the drain; a moment opens its object")
+
     # Keyboard search: "/" from anywhere, a name lists its matches, an
     # allocation's id prefix opens it.
     from selenium.webdriver.common.action_chains import ActionChains

@@ -75,17 +75,16 @@ document.addEventListener("DOMContentLoaded", () => {
     return active && main.contains(active) && active.matches("input, textarea, select")
       && !active.closest("[data-keep]");
   }
+  function afterBlur() {
+    if (waitingForBlur) return;
+    waitingForBlur = true;
+    document.activeElement.addEventListener("blur", () => {
+      waitingForBlur = false;
+      setTimeout(refresh, 0);
+    }, { once: true });
+  }
   async function refresh() {
-    if (editing()) {
-      if (!waitingForBlur) {
-        waitingForBlur = true;
-        document.activeElement.addEventListener("blur", () => {
-          waitingForBlur = false;
-          setTimeout(refresh, 0);
-        }, { once: true });
-      }
-      return;
-    }
+    if (editing()) { afterBlur(); return; }
     if (refreshing) { again = true; return; }
     refreshing = true;
     try {
@@ -93,7 +92,11 @@ document.addEventListener("DOMContentLoaded", () => {
         headers: { "X-Drover-Fragment": "main" },
         credentials: "same-origin",
       });
-      if (response.ok) swapKeeping(main, await response.text());
+      const html = response.ok ? await response.text() : null;
+      // The visitor may have started typing while it was fetched: what
+      // they typed is kept, and the page refreshes once they leave it.
+      if (html !== null && editing()) afterBlur();
+      else if (html !== null) swapKeeping(main, html);
     } finally {
       refreshing = false;
       if (again) { again = false; refresh(); }

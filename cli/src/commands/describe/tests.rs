@@ -99,6 +99,8 @@ fn alloc() -> AllocationView {
         canary: false,
         previous_allocation: None,
         create_time: ago(50),
+        placed_at: None,
+        status_time: None,
         modify_time: ago(40),
         index: 5,
     }

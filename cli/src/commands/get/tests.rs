@@ -121,6 +121,8 @@ fn alloc(id: &str, name: &str, node: Option<&str>) -> AllocationView {
         canary: false,
         previous_allocation: None,
         create_time: ago(90),
+        placed_at: None,
+        status_time: None,
         modify_time: ago(90),
         index: 1,
     }

@@ -1,16 +1,19 @@
 //! One job's pages, each with its own URL under `/ui/job/{ns}/{name}`:
 //! the summary (groups, deployments, children, allocations, the levers),
-//! its versions with their diffs, and its definition.
+//! what happened to it, its versions with their diffs, its logs and its
+//! definition.
 //!
 //! - [`summary`]: the job now.
 //! - [`versions`]: every stored version, each with its diff and a revert
 //!   button.
 //! - [`definition`]: the spec as a manifest to edit, and as JSON.
 //! - [`logs`]: every running allocation's output, interleaved.
+//! - [`timeline`]: what happened to the job, newest first, each linked.
 
 pub(crate) mod definition;
 pub(crate) mod logs;
 pub(crate) mod summary;
+pub(crate) mod timeline;
 pub(crate) mod versions;
 
 use maud::{html, Markup};
@@ -21,8 +24,9 @@ use super::url_component;
 use crate::ui::calls::{CallError, Ui};
 
 /// The job's pages, in tab order: (path suffix, label).
-const TABS: [(&str, &str); 4] = [
+const TABS: [(&str, &str); 5] = [
     ("", "Summary"),
+    ("/timeline", "What happened"),
     ("/versions", "Versions"),
     ("/logs", "Logs"),
     ("/definition", "Definition"),
