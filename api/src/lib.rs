@@ -24,6 +24,9 @@
 //! - [`ws`]: a WebSocket client over plain TCP or TLS (the exec's), and
 //!   the rustls settings of [`client::TlsFiles`].
 //! - [`operator`]: the metrics scrape token.
+//! - [`stats`]: an allocation's recent CPU and memory — the agent's
+//!   samples, the server's answer in Nomad's `AllocResourceUsage` shape
+//!   (pure).
 
 pub mod acl;
 pub mod agent_logs;
@@ -41,6 +44,7 @@ pub mod namespaces;
 pub mod nodes;
 pub mod operator;
 pub mod plan;
+pub mod stats;
 pub mod versions;
 pub mod views;
 pub mod ws;

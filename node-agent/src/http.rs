@@ -10,9 +10,13 @@
 //! - `GET /v1/client/exec/{alloc_id}/{task}?command=<JSON array>&tty=true`
 //!   upgrades to a WebSocket running the command in the task's container
 //!   ([`crate::exec`]; at most [`drover_api::exec::MAX_SESSIONS`] at once).
+//! - `GET /v1/client/stats/{alloc_id}` answers each task's recent CPU and
+//!   memory samples and limits ([`drover_api::stats::AgentAllocStats`],
+//!   kept by [`crate::metrics::history`]); 404 when no worker here runs
+//!   the allocation.
 //!
-//! Logs and exec are given only to a server-issued token for the path
-//! (exec: the path and query, so the token runs that command only).
+//! Logs, exec and stats are given only to a server-issued token for the
+//! path (exec: the path and query, so the token runs that command only).
 //! Errors are JSON, `{"error": "..."}`: 404 when this node has no container
 //! for the task, 409 when it is not running (exec), 400 for a bad query,
 //! 503 when every exec slot is taken. Shutting the agent down ends every
@@ -134,6 +138,7 @@ pub fn router(
         .route("/metrics", get(metrics))
         .route("/v1/client/logs/{alloc_id}/{task}", get(logs))
         .route("/v1/client/exec/{alloc_id}/{task}", get(exec))
+        .route("/v1/client/stats/{alloc_id}", get(stats))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint".into()) })
         .with_state(Api {
             shared,
@@ -234,7 +239,7 @@ async fn health() -> Response {
 fn unauthorized(message: &str) -> Response {
     error(
         StatusCode::UNAUTHORIZED,
-        format!("{message}: task logs and exec are given only to drover servers (ask through the server: drover logs, drover alloc exec)"),
+        format!("{message}: task logs, exec and usage are given only to drover servers (ask through the server: drover logs, drover alloc exec)"),
     )
 }
 
@@ -537,6 +542,32 @@ impl SkipLines {
             self.0 -= 1;
         }
         (start < chunk.len()).then(|| chunk.slice(start..))
+    }
+}
+
+/// An allocation's recent usage, from memory: no Docker call.
+async fn stats(
+    State(api): State<Api>,
+    Path(alloc_id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    let node_id = api.shared.node.borrow().metadata.uid.clone();
+    if let Err(refused) = authorized(&api, &node_id, uri.path(), &headers).await {
+        return refused;
+    }
+    match api.shared.metrics.usage_of(&alloc_id) {
+        Some(usage) => match serde_json::to_value(&usage) {
+            Ok(value) => json(StatusCode::OK, value),
+            Err(e) => error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("encoding the usage: {e}"),
+            ),
+        },
+        None => error(
+            StatusCode::NOT_FOUND,
+            format!("allocation {alloc_id} does not run on this node"),
+        ),
     }
 }
 

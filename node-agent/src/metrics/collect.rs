@@ -1,6 +1,7 @@
 //! The usage sampler: every [`EVERY`], one Docker stats call per running
 //! container of this node's allocations, then
-//! [`AgentMetrics::publish`](super::AgentMetrics::publish).
+//! [`AgentMetrics::publish`](super::AgentMetrics::publish) and
+//! [`AgentMetrics::remember`](super::AgentMetrics::remember).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,6 +37,15 @@ pub fn usage_of(stats: &ContainerStatsResponse) -> Option<(u64, u64)> {
     Some((cpu, memory))
 }
 
+/// The node's MHz per core (0 when unknown), to turn a CPU rate in
+/// percent of a core into MHz (pure).
+pub fn core_mhz(resources: &drover_api_types::node::NodeResources) -> f64 {
+    if resources.cores <= 0 || resources.cpu <= 0 {
+        return 0.0;
+    }
+    resources.cpu as f64 / resources.cores as f64
+}
+
 /// Samples and publishes every [`EVERY`] until `shutdown`.
 pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut published = Published::default();
@@ -49,6 +59,10 @@ pub async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
         let reports = shared.metrics.reports();
         let samples = sample(&shared).await;
         shared.metrics.publish(&reports, &samples, &mut published);
+        let core_mhz = core_mhz(&shared.node.borrow().spec.resources);
+        shared
+            .metrics
+            .remember(&reports, &samples, chrono::Utc::now(), core_mhz);
     }
 }
 

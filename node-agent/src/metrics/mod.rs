@@ -8,7 +8,8 @@
 //!   forgotten when the worker ends.
 //! - Per-allocation usage from Docker's stats, sampled on a timer by
 //!   [`collect::run`] (not per scrape: a stats call per container per
-//!   scrape would load Docker with the scrape rate).
+//!   scrape would load Docker with the scrape rate); the last few minutes
+//!   of it kept per task ([`history`]) for `GET /v1/client/stats/{alloc}`.
 //!
 //! [`AgentMetrics::publish`] turns reports and samples into series, and
 //! removes the series of allocations, tasks and checks that are gone, so
@@ -19,6 +20,7 @@
 //! job and would rename ours to `exported_job`).
 
 pub mod collect;
+pub mod history;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, PoisonError};
@@ -170,6 +172,8 @@ pub struct AgentMetrics {
     cpu_limit: IntGaugeVec,
     checks: IntGaugeVec,
     reports: Mutex<BTreeMap<String, AllocReport>>,
+    /// Each running task's recent samples.
+    history: Mutex<history::History>,
 }
 
 impl AgentMetrics {
@@ -234,6 +238,7 @@ impl AgentMetrics {
                 &["check", "service", "alloc_id", "status"],
             )?,
             reports: Mutex::new(BTreeMap::new()),
+            history: Mutex::new(history::History::default()),
         };
         registry.register(Box::new(metrics.container_starts.clone()))?;
         registry.register(Box::new(metrics.task_restarts.clone()))?;
@@ -268,6 +273,32 @@ impl AgentMetrics {
         // A panicked holder cannot leave the map half-written (single
         // inserts and removes), so its contents are still good.
         self.reports.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps a round of `samples` taken at `at` in the tasks' recent
+    /// history (see [`history::History::record`]).
+    pub fn remember(
+        &self,
+        reports: &BTreeMap<String, AllocReport>,
+        samples: &[Sample],
+        at: chrono::DateTime<chrono::Utc>,
+        core_mhz: f64,
+    ) {
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(reports, samples, at, core_mhz);
+    }
+
+    /// An allocation's recent usage, per task; `None` when no worker here
+    /// reports it.
+    pub fn usage_of(&self, alloc_id: &str) -> Option<drover_api::stats::AgentAllocStats> {
+        let report = self.lock().get(alloc_id).cloned();
+        // Read after the reports, never while holding their lock.
+        self.history
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .of(alloc_id, report.as_ref(), collect::EVERY.as_secs())
     }
 
     /// Sets every per-allocation series from `reports` and `samples`
