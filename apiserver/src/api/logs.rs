@@ -130,7 +130,7 @@ pub(crate) async fn master_key(store: &drover_store::Store) -> ApiResult<String>
 
 /// The client the server reaches agents with: the one `drover server`
 /// built from its TLS settings, else a plain one.
-fn client(state: &ApiState) -> ApiResult<reqwest::Client> {
+pub(crate) fn client(state: &ApiState) -> ApiResult<reqwest::Client> {
     if let Some(client) = &state.agents {
         return Ok(client.clone());
     }
@@ -191,7 +191,7 @@ async fn logs(
     proxy(&state, &caller, &id, Some(&task), &query).await
 }
 
-fn bad_gateway(message: String) -> ApiError {
+pub(crate) fn bad_gateway(message: String) -> ApiError {
     ApiError::new(StatusCode::BAD_GATEWAY, message)
 }
 

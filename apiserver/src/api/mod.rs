@@ -19,6 +19,8 @@
 //! - [`extract`]: JSON body and query extractors whose rejections are JSON errors.
 //! - [`allocs`]: `/v1/allocations`, `/v1/allocation/{id}` (+ `/stop`),
 //!   `/v1/client/allocation/{id}/restart`.
+//! - [`alloc_stats`]: `/v1/client/allocation/{id}/stats`, CPU and memory
+//!   asked of the agent (Nomad's shape, the last minutes under `History`).
 //! - [`logs`]: `/v1/allocation/{id}/logs/{task}`, proxied from the agent.
 //! - [`exec`]: `/v1/client/allocation/{id}/exec`, a command in a task over
 //!   a WebSocket, relayed to the agent.
@@ -51,6 +53,7 @@
 //! business.
 
 pub(crate) mod acl;
+pub(crate) mod alloc_stats;
 pub(crate) mod allocs;
 pub(crate) mod children;
 pub(crate) mod consul;
@@ -204,6 +207,7 @@ fn all() -> route::Routes {
         .merge(submission::routes())
         .merge(plan::routes())
         .merge(allocs::routes())
+        .merge(alloc_stats::routes())
         .merge(logs::routes())
         .merge(job_logs::routes())
         .merge(exec::routes())

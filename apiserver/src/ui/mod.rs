@@ -63,6 +63,7 @@ pub fn routes(api: ApiState) -> Router {
         .route("/ui/services", get(pages::services::services))
         .route("/ui/service/{name}", get(pages::services::service))
         .route("/ui/alloc/{id}", get(pages::allocs::alloc))
+        .route("/ui/alloc-usage/{namespace}/{id}", get(pages::usage::panel))
         .route("/ui/run", get(pages::run::editor))
         .route("/ui/search", get(pages::search::search))
         .route("/ui/plan", axum::routing::post(pages::run::plan))

@@ -267,6 +267,7 @@ async fn a_team_token_is_kept_to_its_namespace() {
         ("post", "/v1/job/db-app/dispatch?namespace=db"),
         ("get", "/v1/allocation/x/logs?namespace=db"),
         ("post", "/v1/client/allocation/x/restart?namespace=db"),
+        ("get", "/v1/client/allocation/x/stats?namespace=db"),
         ("get", "/v1/health/service/postgres?ns=db"),
         ("get", "/v1/catalog/service/postgres?ns=db"),
     ] {

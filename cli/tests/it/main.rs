@@ -3,6 +3,7 @@
 
 mod agent;
 mod alloc_restart;
+mod alloc_stats;
 mod apply;
 mod chaos;
 mod checks;

@@ -1,9 +1,12 @@
-//! One allocation: where it runs, each task's state and events, its
-//! output as it is written (stdout or stderr, followed, searchable within
-//! the page), a command run in a task with its output streamed, and stop.
+//! One allocation: where it runs, each task's state and events, its CPU
+//! and memory over the last minutes ([`super::usage`]), its output as it
+//! is written (stdout or stderr, followed, searchable within the page), a
+//! command run in a task with its output streamed, restart (the whole
+//! allocation or one task, in place) and stop.
 //!
-//! The output and command panels are kept when the page refreshes itself
-//! (`data-keep`): the stream they hold stays open.
+//! The output, command and usage panels are kept when the page refreshes
+//! itself (`data-keep`): the stream they hold stays open, and the usage
+//! panel fetches itself again every 10 s.
 
 use axum::extract::{Path, State};
 use axum::response::Response;
@@ -15,6 +18,7 @@ use maud::{html, Markup};
 use crate::ui::layout::table;
 
 use super::parts::output_panel;
+use super::usage::{self, Usage};
 use super::{node_link, url_component, when, wire_name, Viewer};
 use crate::ui::calls::Ui;
 
@@ -22,6 +26,8 @@ use crate::ui::calls::Ui;
 pub struct AllocPage {
     pub alloc: AllocationView,
     pub may: AllocActions,
+    /// CPU and memory, while it runs (`None`: no panel).
+    pub usage: Option<Usage>,
 }
 
 /// What the visitor may do with the allocation.
@@ -29,6 +35,7 @@ pub struct AllocPage {
 pub struct AllocActions {
     pub read_logs: bool,
     pub exec: bool,
+    /// Stop and restart (`alloc-lifecycle`).
     pub stop: bool,
 }
 
@@ -42,7 +49,13 @@ pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
         Ok(alloc) => alloc,
         Err(e) => return viewer.error(&e),
     };
-    let caller = ui.caller(token).await;
+    let runs = is_running(&alloc);
+    let (caller, usage) = tokio::join!(ui.caller(token), async {
+        match runs {
+            true => Some(usage::fetch(&ui, token, &alloc.namespace, &alloc.id).await),
+            false => None,
+        }
+    });
     let may_do = |capability| {
         caller
             .as_ref()
@@ -58,15 +71,26 @@ pub async fn alloc(State(ui): State<Ui>, viewer: Viewer, Path(id): Path<String>)
         &title,
         "/ui/jobs",
         "alloc",
-        render_alloc(&AllocPage { alloc, may }),
+        render_alloc(&AllocPage { alloc, may, usage }),
     )
+}
+
+/// Whether the allocation should run and does: what a restart, exec and
+/// the usage panel need.
+fn is_running(a: &AllocationView) -> bool {
+    a.desired_status == DesiredStatus::Run && wire_name(&a.client_status) == "running"
 }
 
 /// The allocation page (pure).
 pub fn render_alloc(page: &AllocPage) -> Markup {
     let a = &page.alloc;
     let client = wire_name(&a.client_status);
-    let running = a.desired_status == DesiredStatus::Run && client == "running";
+    let running = is_running(a);
+    let restart_path = format!(
+        "/v1/client/allocation/{}/restart?namespace={}",
+        url_component(&a.id),
+        url_component(&a.namespace)
+    );
     html! {
         h1 { "Allocation " (a.name) }
         dl.facts {
@@ -92,10 +116,23 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
         }
         @if page.may.stop && a.desired_status == DesiredStatus::Run {
             div.actions {
+                @if running {
+                    button.secondary type="button" data-method="POST"
+                        data-path=(restart_path)
+                        data-confirm="Restart every running task of this allocation where it runs? Its restart policy does not count this."
+                        { "Restart" }
+                }
                 button.danger type="button" data-method="POST"
                     data-path=(format!("/v1/allocation/{}/stop?namespace={}", url_component(&a.id), url_component(&a.namespace)))
                     data-confirm="Stop this allocation? Its job places a replacement."
                     { "Stop allocation" }
+            }
+        }
+        @if let Some(usage) = &page.usage {
+            section.usage aria-label="Resource usage" id=(format!("usage-{}", super::short_id(&a.id))) data-keep
+                data-src=(format!("/ui/alloc-usage/{}/{}", url_component(&a.namespace), url_component(&a.id))) {
+                h2 { "Resource usage" }
+                div.usage-body { (usage::render_usage(usage)) }
             }
         }
         @for (task, state) in &a.task_states {
@@ -103,6 +140,15 @@ pub fn render_alloc(page: &AllocPage) -> Markup {
             section aria-label=(format!("Task {task}")) {
                 h2 { "Task " (task) " " span class=(format!("status-{run}")) { "(" (run) @if state.failed { ", failed" } ")" } }
                 p.muted { "Restarts: " (state.restarts) }
+                @if page.may.stop && running && run == "running" {
+                    div.actions {
+                        button.secondary type="button" data-method="POST"
+                            data-path=(restart_path)
+                            data-body=(serde_json::json!({"TaskName": task}).to_string())
+                            data-confirm=(format!("Restart task {task} where it runs? Its restart policy does not count this."))
+                            { "Restart task" }
+                    }
+                }
                 (table(&["Time", "Type", "Description"], html! {
                             @for event in state.events.iter().rev() {
                                 tr {

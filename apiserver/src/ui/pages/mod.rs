@@ -6,6 +6,8 @@
 //! - [`jobs`]: the jobs list.
 //! - [`job`]: one job's pages (summary, versions, definition).
 //! - [`allocs`]: one allocation, its tasks' events and output.
+//! - [`usage`]: an allocation's CPU and memory over the last minutes, as
+//!   inline SVG charts.
 //! - [`nodes`]: the nodes list.
 //! - [`deployments`]: deployments across jobs, with their levers.
 //! - [`run`]: the job editor, its plan and the button that runs it.
@@ -25,6 +27,7 @@ pub(crate) mod run;
 pub(crate) mod search;
 pub(crate) mod services;
 pub(crate) mod topology;
+pub(crate) mod usage;
 
 use std::collections::BTreeMap;
 

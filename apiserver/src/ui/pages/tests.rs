@@ -183,6 +183,9 @@ fn an_allocation_page_shows_events_newest_first_and_its_panels_by_right() {
             exec: true,
             stop: true,
         },
+        usage: Some(super::usage::Usage::Unavailable(
+            "the node's agent did not answer within 1.5 s".into(),
+        )),
     })
     .into_string();
     let started = html.find("Task started by client").expect("started");
@@ -197,17 +200,56 @@ fn an_allocation_page_shows_events_newest_first_and_its_panels_by_right() {
         "{html}"
     );
     assert!(html.contains("Stop allocation"), "{html}");
+    // Restart, the allocation's and a running task's, with its task named.
+    assert!(
+        html.contains(
+            "data-path=\"/v1/client/allocation/0123456789abcdef/restart?namespace=default\""
+        ),
+        "{html}"
+    );
+    assert!(html.contains(">Restart</button>"), "{html}");
+    assert!(
+        html.contains("data-body=\"{&quot;TaskName&quot;:&quot;web&quot;}\""),
+        "{html}"
+    );
+    // The usage panel: kept across refreshes, fetched again by the script;
+    // an agent away is a sentence, not a failed page.
+    assert!(
+        html.contains("data-src=\"/ui/alloc-usage/default/0123456789abcdef\""),
+        "{html}"
+    );
+    assert!(
+        html.contains("Resource usage unavailable: the node"),
+        "{html}"
+    );
     let reader = render_alloc(&AllocPage {
-        alloc,
+        alloc: alloc.clone(),
         may: AllocActions::default(),
+        usage: None,
     })
     .into_string();
     assert!(
         !reader.contains("/ui/exec/")
             && !reader.contains("/ui/logs/")
-            && !reader.contains("Stop allocation"),
+            && !reader.contains("Stop allocation")
+            && !reader.contains("/restart")
+            && !reader.contains("Resource usage"),
         "{reader}"
     );
+    // A finished allocation is not restarted.
+    let mut done = alloc;
+    done.client_status = drover_api_types::alloc::ClientStatus::Complete;
+    let finished = render_alloc(&AllocPage {
+        alloc: done,
+        may: AllocActions {
+            read_logs: true,
+            exec: true,
+            stop: true,
+        },
+        usage: None,
+    })
+    .into_string();
+    assert!(!finished.contains("/restart"), "{finished}");
     assert!(reader.contains("lacks read-logs"), "{reader}");
     assert!(html.contains("href=\"/ui/job/default/web\""), "{html}");
     assert!(html.contains("Restarts: 1"), "{html}");

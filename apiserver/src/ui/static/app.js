@@ -314,9 +314,32 @@ function startExec(panel) {
   });
 }
 
+// An allocation's resource usage: its charts are drawn on the server;
+// the panel fetches them again every USAGE_EVERY while the page is open
+// and shown (kept across live refreshes, so one timer per panel). A
+// failed fetch is tried again at the next tick.
+const USAGE_EVERY = 10000;
+
+function startUsage(panel) {
+  if (panel.dataset.started) return;
+  panel.dataset.started = "1";
+  const body = panel.querySelector(".usage-body");
+  const timer = setInterval(async () => {
+    if (!panel.isConnected) { clearInterval(timer); return; }
+    if (document.hidden) return;
+    try {
+      const response = await fetch(panel.dataset.src, { credentials: "same-origin" });
+      if (response.ok) body.innerHTML = await response.text();
+    } catch (e) {
+      // Offline for a moment: the next tick asks again.
+    }
+  }, USAGE_EVERY);
+}
+
 function startPanels() {
   document.querySelectorAll(".logs-panel[data-src]").forEach(startLogs);
   document.querySelectorAll(".exec-panel").forEach(startExec);
+  document.querySelectorAll("section.usage[data-src]").forEach(startUsage);
 }
 document.addEventListener("DOMContentLoaded", startPanels);
 document.addEventListener("drover:refreshed", startPanels);
