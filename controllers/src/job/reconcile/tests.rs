@@ -404,6 +404,28 @@ fn a_marked_allocation_is_migrated_at_its_index() {
     assert!(plan.place.is_empty() && plan.stop.is_empty());
 }
 
+/// A user's restart request is the agent's business: the reconciler
+/// plans exactly what it plans without it.
+#[test]
+fn a_restart_request_changes_nothing_the_reconciler_plans() {
+    let job = job(JobType::Service, 2, 1);
+    let allocs = [
+        alloc("a", 0, 1, ClientStatus::Running),
+        alloc("b", 1, 0, ClientStatus::Running),
+    ];
+    let mut restarted = allocs.clone();
+    for a in &mut restarted {
+        a.spec.restart = Some(drover_api_types::alloc::RestartRequest {
+            generation: 3,
+            task: String::new(),
+            requested_at: Some(t0()),
+        });
+    }
+    assert_eq!(plan(&job, &allocs), plan(&job, &restarted));
+    // The current one is left as it is, restarted or not.
+    assert!(plan(&job, &restarted).ignore.contains(&"a".to_string()));
+}
+
 #[test]
 fn unknown_is_replaced_at_once_and_left_running_unless_the_group_says_not_to() {
     use ClientStatus::*;
