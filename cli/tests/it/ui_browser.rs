@@ -4,7 +4,8 @@
 //!
 //! - `click_through`: two nodes; run a job from the editor, scale it,
 //!   promote a canary, revert to an old version, read a task's live logs,
-//!   run a command in it, drain a node and watch its allocations move.
+//!   run a command in it, see its CPU and memory charts and restart it in
+//!   place, drain a node and watch its allocations move.
 //! - `a_read_only_token_sees_no_buttons`: ACLs on; a wrong token is
 //!   refused, a read-only one sees every page and no button.
 //!

@@ -475,6 +475,22 @@ def click_through(ui):
     ui.check_clean("exec")
     print("browser: ran a command in the task (exit 3, stdout and stderr shown)")
 
+    # Resource usage: per task a CPU and a memory chart, each an image named
+    # by its latest values, drawn again as the agent's samples come (every
+    # 10 s); then Restart task: a new container where it ran, which the
+    # task's events say (the live refresh brings them).
+    charts = lambda d: d.find_elements(By.CSS_SELECTOR, "section.usage svg[role=img]")
+    ui.wait(lambda d: len(charts(d)) >= 2, "the usage charts")
+    ui.wait(lambda d: "MHz (" in charts(d)[0].get_attribute("aria-label"),
+            "a CPU rate in the chart (two samples, redrawn)")
+    memory = charts(ui.d)[1].get_attribute("aria-label")
+    if "Memory of " not in memory or " limit" not in memory:
+        fail(f"the memory chart is named {memory!r}")
+    ui.press("Restart task", confirm=True)
+    ui.wait(lambda d: "Task restarted by user" in ui.main_text(), "the user's restart in the task's events")
+    ui.check_clean("usage and restart")
+    print(f"browser: usage charts ({memory}); restarted the task in place")
+
     # The job's logs: both allocations' lines, interleaved, each named.
     ui.open("/ui/job/default/web/logs")
     job_logs = lambda d: d.find_element(By.CSS_SELECTOR, ".logs-panel pre.logs").text
