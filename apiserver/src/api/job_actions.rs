@@ -18,7 +18,7 @@ use drover_controllers::job::controller::PURGE_ANNOTATION;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
-use super::jobs::{write_job, RegisterResponse};
+use super::jobs::{write_job, RegisterResponse, Writing};
 use super::openapi as schema;
 use super::query::ReadOptions;
 use super::route::{Need, Route, Routes};
@@ -165,10 +165,11 @@ async fn stop_job(
         ns,
         Some(existing),
         job,
-        check_index,
-        None,
-        // The file as submitted no longer describes the job.
-        None,
+        Writing {
+            check_index,
+            // The file as submitted no longer describes the job.
+            ..Writing::default()
+        },
     )
     .await?;
     Ok(Json(response))
@@ -201,10 +202,11 @@ async fn scale(
         ns,
         Some(existing),
         job,
-        request.check_index,
-        None,
-        // The file as submitted no longer describes the job.
-        None,
+        Writing {
+            check_index: request.check_index,
+            // The file as submitted no longer describes the job.
+            ..Writing::default()
+        },
     )
     .await?;
     if response.changed {

@@ -151,31 +151,47 @@ async fn register_job(
         &ns,
         existing,
         submitted,
-        request.check_index,
-        namespace,
-        source,
+        Writing {
+            check_index: request.check_index,
+            namespace,
+            source,
+        },
     )
     .await?;
     Ok(Json(response))
+}
+
+/// What a job write is guarded by beyond the job's own revision, and what
+/// it carries beside the job.
+#[derive(Debug, Default)]
+pub struct Writing {
+    /// 0: the job must not exist; N: it must still be at index N.
+    pub check_index: Option<i64>,
+    /// A new job's namespace and its revision
+    /// ([`super::namespaces::new_job_guard`]).
+    pub namespace: Option<(String, i64)>,
+    /// The file the version was submitted as, already
+    /// [`kept`](super::submission::kept).
+    pub source: Option<Submission>,
 }
 
 /// Registers `submitted` against `existing` as read (validation,
 /// `check_index`, version): every change of a job goes through here, so
 /// the job and its version snapshot are written in one transaction
 /// guarded by the revision `existing` was read at.
-/// A new job also needs its namespace to exist: pass
-/// [`super::namespaces::new_job_guard`]'s guard as `namespace`. `source`:
-/// the file the version was submitted as, already [`kept`](super::submission::kept).
 pub async fn write_job(
     store: &Store,
     limits: &JobLimits,
     ns: &str,
     existing: Option<Job>,
     submitted: Job,
-    check_index: Option<i64>,
-    namespace: Option<(String, i64)>,
-    source: Option<Submission>,
+    writing: Writing,
 ) -> ApiResult<RegisterResponse> {
+    let Writing {
+        check_index,
+        namespace,
+        source,
+    } = writing;
     let name = submitted.metadata.name.clone();
     let decision = register::decide_within(
         existing.as_ref(),

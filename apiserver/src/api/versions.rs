@@ -19,7 +19,7 @@ use drover_store::Store;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery};
-use super::jobs::{write_job, RegisterResponse};
+use super::jobs::{write_job, RegisterResponse, Writing};
 use super::openapi as schema;
 use super::query::{Indexed, ReadOptions};
 use super::route::{Need, Route, Routes};
@@ -203,10 +203,12 @@ async fn revert(
         ns,
         Some(current),
         job,
-        request.check_index,
-        None,
-        // The reverted-to version's spec, so its file describes this one.
-        super::submission::stored(store, ns, &name, request.job_version).await?,
+        Writing {
+            check_index: request.check_index,
+            // The reverted-to version's spec, so its file describes this one.
+            source: super::submission::stored(store, ns, &name, request.job_version).await?,
+            ..Writing::default()
+        },
     )
     .await?;
     Ok(Json(response))

@@ -326,7 +326,7 @@ fn history_units(
     let (ns, name) = (&job.namespace, &job.name);
     // A version's source goes with it, in the same unit: versions come
     // first, two keys each, and a unit holds an even number of keys.
-    const _: () = assert!(KEYS_PER_UNIT % 2 == 0);
+    const _: () = assert!(KEYS_PER_UNIT.is_multiple_of(2));
     let mut all: Vec<(bool, String)> = versions
         .iter()
         .flat_map(|v| {
