@@ -245,13 +245,69 @@ pub fn pick(reference: &str, mut joined: Vec<Joined>) -> ApiResult<Joined> {
 }
 
 /// Resolves `{id}`; the revision is the one the allocations were read at.
+/// A full id is read by its keys alone; a prefix or a name needs them all.
 pub async fn find(
     store: &Store,
     reference: &str,
     query: &HashMap<String, String>,
 ) -> ApiResult<(Joined, i64)> {
+    if is_full_id(reference) {
+        if let Some(found) = find_by_id(store, reference, lookup_namespace(query)).await? {
+            return Ok(found);
+        }
+    }
     let (joined, revision) = load(store, lookup_namespace(query)).await?;
     Ok((pick(reference, joined)?, revision))
+}
+
+/// An allocation id as ids are made (a UUID), not a prefix or a name (pure).
+pub fn is_full_id(reference: &str) -> bool {
+    reference.len() == 36
+        && reference.chars().enumerate().all(|(i, c)| match i {
+            8 | 13 | 18 | 23 => c == '-',
+            _ => c.is_ascii_hexdigit(),
+        })
+}
+
+/// The allocation with id `id`, read by its three keys in each namespace
+/// it may be in (`ns`, or `default` and every namespace object: jobs, and
+/// so allocations, exist nowhere else). The revision is the store's before
+/// the reads, as a list's is: a blocking query on it wakes for what
+/// changed after, not for what it was shown.
+async fn find_by_id(store: &Store, id: &str, ns: Option<&str>) -> ApiResult<Option<(Joined, i64)>> {
+    let keys = store.keys();
+    let revision = store.current_revision().await?;
+    let namespaces: Vec<String> = match ns {
+        Some(ns) => vec![ns.to_string()],
+        None => {
+            let listed = store.list_keys(&keys.collection(c::NAMESPACES)).await?;
+            std::iter::once(drover_api_types::DEFAULT_NAMESPACE.to_string())
+                .chain(listed.items.iter().filter_map(|kv| {
+                    keys.parse(&kv.key)
+                        .and_then(|p| p.segments.into_iter().next())
+                        .map(|s| s.to_string())
+                }))
+                .collect()
+        }
+    };
+    for ns in namespaces {
+        let Some(alloc) = store.get::<Allocation>(&ns, id).await? else {
+            continue;
+        };
+        let binding = store.get_raw(&keys.alloc_binding(&ns, id)).await?;
+        let bound: Option<Binding> = binding
+            .as_ref()
+            .and_then(|kv| serde_json::from_slice(&kv.value).ok());
+        let status_key = keys.alloc_status(bound.as_ref().map(|b| b.node_id.as_str()), &ns, id);
+        let status = store.get_raw(&status_key).await?;
+        let joined = Joined {
+            status: status.and_then(|kv| serde_json::from_slice(&kv.value).ok()),
+            binding: bound,
+            alloc,
+        };
+        return Ok(Some((joined, revision)));
+    }
+    Ok(None)
 }
 
 async fn read(
@@ -520,6 +576,18 @@ mod tests {
             binding: None,
             status: None,
         }
+    }
+
+    #[test]
+    fn only_a_whole_uuid_is_read_by_its_keys() {
+        assert!(is_full_id("facc41ea-7482-4e49-9cf2-3201b8981466"));
+        assert!(!is_full_id("facc41ea"));
+        assert!(!is_full_id("web.front[0]"));
+        assert!(!is_full_id("facc41ea-7482-4e49-9cf2-3201b898146g"));
+        assert!(!is_full_id("facc41ea-7482-4e49-9cf2-3201b89814666"));
+        assert!(!is_full_id("facc41ea+7482-4e49-9cf2-3201b8981466"));
+        // Multi-byte text of the same length is not an id either.
+        assert!(!is_full_id(&"é".repeat(18)));
     }
 
     #[test]

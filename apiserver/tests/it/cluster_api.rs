@@ -180,6 +180,26 @@ async fn allocations_list_filter_and_resolve_prefixes() {
     assert_eq!(err["field"], "id");
     let (code, _) = s.get("/v1/allocation/zzz").await;
     assert_eq!(code, 404);
+
+    // A whole id is read by its keys: joined with its binding and status all the same.
+    let uuid = "0123abcd-0000-4000-8000-00000000beef";
+    s.alloc(uuid, "web.g[2]", "web", ("node-aaaa2", "beta"), 100)
+        .await;
+    let (code, one) = s.get(&format!("/v1/allocation/{uuid}")).await;
+    assert_eq!(code, 200, "{one}");
+    assert_eq!(
+        (one["node_name"].as_str(), one["client_status"].as_str()),
+        (Some("beta"), Some("running")),
+        "{one}"
+    );
+    let (code, _) = s
+        .get(&format!("/v1/allocation/{uuid}?namespace=prod"))
+        .await;
+    assert_eq!(code, 404, "not in the namespace asked");
+    let (code, _) = s
+        .get("/v1/allocation/0123abcd-0000-4000-8000-00000000dead")
+        .await;
+    assert_eq!(code, 404);
 }
 
 #[tokio::test]
