@@ -60,7 +60,10 @@ fmt:
 # 1,000 updates in flight 16 at a time, each deployment successful within 10 ms
 # of that; etcd 11,152 keys / 23.7 MB after the updates, 152 keys after
 # stop + GC (3.5 s), 0.1 MB in use once compaction's space is freed, a 0.1 MB
-# file after defragmentation), then one agent on the local Docker (binding → container running over 50
+# file after defragmentation), the web UI on the placed fleet (each page's
+# render time p50/p99/max over 10 asks, at most 30 s a page, and its size with
+# the stylesheet and script; a scale reaching an open page's live stream and
+# its new <main>), then one agent on the local Docker (binding → container running over 50
 # allocations; its RSS idle and loaded), which needs a reachable Docker.
 BENCH_NODES ?= 5000
 BENCH_ALLOCS ?= 100000
@@ -73,6 +76,7 @@ bench: deps
 	target/release/drover-bench dns --services 50 --instances 3 --json
 	target/release/drover-bench catalog --instances 50 --json
 	target/release/drover-bench churn --jobs 1000 --nodes 50 --json
+	target/release/drover-bench ui --nodes $(BENCH_NODES) --allocs $(BENCH_ALLOCS) --json
 	@if docker info >/dev/null 2>&1; then \
 	  target/release/drover-bench agent --allocs $(BENCH_AGENT_ALLOCS) --json; \
 	else \

@@ -13,6 +13,7 @@
 //! - `dns`, `dns_client`: queries per second the DNS server answers on one core.
 //! - `catalog`: healthy instances into the catalog and DNS, stopped ones out.
 //! - `churn` (+ `churn/sizes`, `churn/track`): many jobs applied, updated, stopped; etcd's size.
+//! - `ui`: every web UI page's render time and size on a placed fleet; a change reaching an open page.
 
 mod agent;
 mod catalog;
@@ -23,6 +24,7 @@ mod fleet;
 mod measure;
 mod schedule;
 mod server_process;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -51,6 +53,9 @@ enum What {
     /// Apply, update and stop many small jobs on simulated nodes: update
     /// latencies, and etcd's size before and after GC and compaction.
     Churn(churn::ChurnArgs),
+    /// Every web UI page's render time and size on a fleet of placed
+    /// allocations, and how fast a change reaches an open page.
+    Ui(ui::UiArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,5 +75,6 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         What::Dns(args) => dns::run(args),
         What::Catalog(args) => catalog::run(args),
         What::Churn(args) => churn::run(args),
+        What::Ui(args) => ui::run(args),
     }
 }

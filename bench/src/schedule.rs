@@ -14,7 +14,7 @@ use anyhow::{bail, Context as _};
 use drover_api_types::alloc::{AllocationStatus, ClientStatus};
 use drover_api_types::{mock, Job};
 use drover_store::watch::Change;
-use drover_store::{RawEvent, Store, Stored, Versioned, WatchEvent};
+use drover_store::{RawEvent, Store, Versioned, WatchEvent};
 use futures::StreamExt;
 use serde_json::json;
 
@@ -147,26 +147,7 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
     let bound = phase(&store, "allocations-binding", args.allocs, applied);
     apply_jobs(&store, args.allocs, args.job_size).await?;
 
-    let mut first_running: HashMap<String, Duration> = HashMap::with_capacity(args.allocs);
-    let deadline = tokio::time::Instant::now() + args.timeout;
-    while first_running.len() < args.allocs {
-        let next = tokio::time::timeout_at(deadline, running.next()).await;
-        let Ok(Some(event)) = next else {
-            eprintln!(
-                "stopped waiting: {} of {} running",
-                first_running.len(),
-                args.allocs
-            );
-            break;
-        };
-        if let Ok(WatchEvent::Applied { key, object }) = event {
-            if object.value.client_status == ClientStatus::Running {
-                first_running
-                    .entry(key)
-                    .or_insert_with(|| applied.elapsed());
-            }
-        }
-    }
+    let first_running = until_running(&mut running, args.allocs, applied, args.timeout).await;
     let seconds = applied.elapsed().as_secs_f64();
     let server_rss_mb = fleet.server.peak_rss_mb();
     let created_seconds = phase_seconds(created).await;
@@ -191,6 +172,38 @@ async fn schedule(args: &ScheduleArgs) -> anyhow::Result<Report> {
         created_seconds,
         bound_seconds,
     })
+}
+
+/// The watch of allocation statuses [`until_running`] reads; open it
+/// before applying, and drop its first event (the initial list).
+pub type StatusWatch = drover_store::watch::Watcher<Versioned<AllocationStatus>>;
+
+/// When each allocation was first reported running, from `since`, until
+/// `allocs` are or `timeout` passes (then it says how far it got).
+pub async fn until_running(
+    running: &mut StatusWatch,
+    allocs: usize,
+    since: Instant,
+    timeout: Duration,
+) -> HashMap<String, Duration> {
+    let mut first_running: HashMap<String, Duration> = HashMap::with_capacity(allocs);
+    let deadline = tokio::time::Instant::now() + timeout;
+    while first_running.len() < allocs {
+        let next = tokio::time::timeout_at(deadline, running.next()).await;
+        let Ok(Some(event)) = next else {
+            eprintln!(
+                "stopped waiting: {} of {allocs} running",
+                first_running.len()
+            );
+            break;
+        };
+        if let Ok(WatchEvent::Applied { key, object }) = event {
+            if object.value.client_status == ClientStatus::Running {
+                first_running.entry(key).or_insert_with(|| since.elapsed());
+            }
+        }
+    }
+    first_running
 }
 
 /// Counts the keys created under a collection; returns the time from
@@ -255,24 +268,21 @@ async fn write_ceiling(store: &Store) -> anyhow::Result<f64> {
     Ok(rate)
 }
 
-async fn apply_jobs(store: &Store, allocs: usize, job_size: usize) -> anyhow::Result<()> {
-    let mut batch = store.batch();
+/// Registers jobs of `job_size` allocations (`bench-0000`, …) totalling
+/// `allocs`, each with its version snapshot, straight into etcd.
+pub async fn apply_jobs(store: &Store, allocs: usize, job_size: usize) -> anyhow::Result<()> {
     let mut left = allocs;
     let mut n = 0;
     while left > 0 {
         let count = left.min(job_size);
-        let job = bench_job(n, count);
-        let bytes = job.encode().context("encoding a job")?;
-        batch.put(
-            store
-                .keys()
-                .job(&job.metadata.namespace, &job.metadata.name),
-            bytes,
-        );
+        let mut job = bench_job(n, count);
+        job.metadata.submit_time = Some(chrono::Utc::now());
+        drover_store::jobs::commit_job_version(store, &job, Vec::new())
+            .await
+            .context("applying a job")?;
         left -= count;
         n += 1;
     }
-    batch.commit(store).await.context("applying the jobs")?;
     Ok(())
 }
 

@@ -90,6 +90,7 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
         allocations: Ok(vec![]),
         deployments: Ok(vec![]),
         children: None,
+        alloc_page: 0,
         may: JobActions::default(),
     })
     .into_string();
@@ -102,6 +103,7 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
         allocations: Ok(vec![]),
         deployments: Ok(vec![]),
         children: None,
+        alloc_page: 0,
         may: JobActions {
             submit: true,
             scale: true,
@@ -133,6 +135,7 @@ fn a_job_page_explains_what_waits_and_links_from_the_list() {
         }),
         deployments: Ok(vec![]),
         children: None,
+        alloc_page: 0,
         may: JobActions::default(),
     })
     .into_string();
@@ -511,4 +514,43 @@ fn topology_fills_each_node_by_its_allocations_and_pages_the_fleet() {
         "a page past the end is the last"
     );
     assert_eq!(hue("web"), hue("web"));
+}
+
+#[test]
+fn a_job_of_many_allocations_lists_them_a_page_at_a_time() {
+    use super::job::summary::ALLOCS_PER_PAGE;
+    let allocations: Vec<drover_api::views::AllocationView> = (0..250)
+        .map(|i| {
+            serde_json::from_value(serde_json::json!({
+                "id": format!("{i:016}"), "name": format!("web.front[{i}]"), "namespace": "default",
+                "job": "web", "group": "front", "job_version": 0, "node_id": null,
+                "node_name": "n1", "desired_status": "run", "client_status": "running",
+                "healthy": null, "previous_allocation": null, "create_time": null,
+                "modify_time": null, "index": 1
+            }))
+            .expect("a view")
+        })
+        .collect();
+    let page = |n: usize| {
+        render_job(&JobPage {
+            job: job_with("web", "running", 250, 250),
+            allocations: Ok(allocations.clone()),
+            deployments: Ok(vec![]),
+            children: None,
+            alloc_page: n,
+            may: JobActions::default(),
+        })
+        .into_string()
+    };
+    let second = page(1);
+    assert_eq!(second.matches("href=\"/ui/alloc/").count(), ALLOCS_PER_PAGE);
+    assert!(second.contains("web.front[100]") && second.contains("web.front[199]"));
+    assert!(!second.contains("web.front[99]<") && !second.contains("web.front[200]"));
+    assert!(second.contains("allocations 101–200 of 250"), "{second}");
+    assert!(second.contains("href=\"/ui/job/default/web?page=0\""));
+    assert!(second.contains("href=\"/ui/job/default/web?page=2\""));
+    // A page past the end shows the last.
+    let last = page(99);
+    assert!(last.contains("allocations 201–250 of 250"), "{last}");
+    assert!(!last.contains("older →"));
 }

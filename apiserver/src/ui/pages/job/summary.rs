@@ -2,7 +2,7 @@
 //! force a launch), each group's allocations by state and why any wait,
 //! its deployments, its children, its allocations.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::response::Response;
 use drover_api::children::ChildrenResponse;
 use drover_api::deployments::{sort_newest_first, DeploymentView};
@@ -20,6 +20,15 @@ use crate::ui::layout::table;
 
 /// The most children and deployments the summary lists (newest first).
 const SHOWN: usize = 20;
+/// Allocations listed a page (`?page=N`, newest first); the group counts
+/// are over all of them.
+pub const ALLOCS_PER_PAGE: usize = 100;
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct JobQuery {
+    #[serde(default)]
+    pub page: usize,
+}
 
 /// One job as its page shows it.
 pub struct JobPage {
@@ -32,6 +41,8 @@ pub struct JobPage {
     pub children: Option<Result<ChildrenResponse, CallError>>,
     /// The buttons the visitor's token may press.
     pub may: JobActions,
+    /// Which page of the allocations is listed (0: the newest).
+    pub alloc_page: usize,
 }
 
 /// What the visitor may do to the job.
@@ -47,6 +58,7 @@ pub async fn job(
     State(ui): State<Ui>,
     viewer: Viewer,
     Path((namespace, name)): Path<(String, String)>,
+    Query(query): Query<JobQuery>,
 ) -> Response {
     let token = viewer.token();
     let ns = url_component(&namespace);
@@ -63,10 +75,15 @@ pub async fn job(
         dispatch: may_do(Capability::DispatchJob),
     };
     let allocations = ui
-        .get::<Vec<AllocationView>>(token, &format!("/v1/allocations?namespace={ns}"))
+        .get::<Vec<AllocationView>>(
+            token,
+            &format!(
+                "/v1/allocations?namespace={ns}&job={}",
+                url_component(&name)
+            ),
+        )
         .await
-        .map(|all| {
-            let mut mine: Vec<AllocationView> = all.into_iter().filter(|a| a.job == name).collect();
+        .map(|mut mine| {
             mine.sort_by_key(|a| std::cmp::Reverse(a.create_time));
             mine
         });
@@ -96,6 +113,7 @@ pub async fn job(
             deployments,
             children,
             may,
+            alloc_page: query.page,
         }),
     )
 }
@@ -143,8 +161,11 @@ pub fn render_job(page: &JobPage) -> Markup {
         @match &page.allocations {
             Err(e) => p.muted { "not shown: " (e.message) },
             Ok(allocations) if allocations.is_empty() => p.muted { "none" },
-            Ok(allocations) => (table(&["ID", "Name", "Node", "Version", "Desired", "Status", "Healthy"], html! {
-                        @for a in allocations {
+            Ok(allocations) => {
+                @let pages = allocations.len().div_ceil(ALLOCS_PER_PAGE).max(1);
+                @let at = page.alloc_page.min(pages - 1);
+                (table(&["ID", "Name", "Node", "Version", "Desired", "Status", "Healthy"], html! {
+                        @for a in allocations.iter().skip(at * ALLOCS_PER_PAGE).take(ALLOCS_PER_PAGE) {
                             @let client = wire_name(&a.client_status);
                             tr {
                                 td { (alloc_link(&a.id)) }
@@ -156,7 +177,17 @@ pub fn render_job(page: &JobPage) -> Markup {
                                 td { @match a.healthy { Some(true) => "yes", Some(false) => "no", None => "—" } }
                             }
                         }
-                    })),
+                    }))
+                @if pages > 1 {
+                    @let base = job_url(ns, name);
+                    nav.pages aria-label="Allocation pages" {
+                        @if at > 0 { a href=(format!("{base}?page={}", at - 1)) { "← newer" } }
+                        " allocations " (at * ALLOCS_PER_PAGE + 1) "–" (((at + 1) * ALLOCS_PER_PAGE).min(allocations.len()))
+                        " of " (allocations.len()) " "
+                        @if at + 1 < pages { a href=(format!("{base}?page={}", at + 1)) { "older →" } }
+                    }
+                }
+            },
         }
     }
 }
