@@ -258,7 +258,8 @@ fn task_event_kind(event_type: &str, exit_code: Option<i64>) -> Option<Kind> {
     match event_type {
         "Restarting" | "Restart Signaled" => Some(Kind::Restart),
         "Terminated" if exit_code.is_some_and(|c| c != 0) => Some(Kind::Failure),
-        "Not Restarting" | "Driver Failure" | "Setup Failure" | "Failed Validation" | "Killed"
+        // "Killed" is a task stopped on purpose (a replacement, a stop).
+        "Not Restarting" | "Driver Failure" | "Setup Failure" | "Failed Validation"
         | "OOM Killed" => Some(Kind::Failure),
         _ => None,
     }
@@ -546,6 +547,7 @@ mod tests {
             TaskState {
                 events: vec![
                     event("Started", 6, None),
+                    event("Killed", 6, None),
                     event("Terminated", 7, Some(0)),
                     event("Terminated", 8, Some(3)),
                     event("Restarting", 9, None),
