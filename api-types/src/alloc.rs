@@ -177,6 +177,18 @@ pub enum ClientStatus {
 }
 
 impl ClientStatus {
+    /// As the API spells it (and metrics label it).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientStatus::Pending => "pending",
+            ClientStatus::Running => "running",
+            ClientStatus::Complete => "complete",
+            ClientStatus::Failed => "failed",
+            ClientStatus::Lost => "lost",
+            ClientStatus::Unknown => "unknown",
+        }
+    }
+
     pub fn is_terminal(self) -> bool {
         matches!(
             self,

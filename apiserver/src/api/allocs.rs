@@ -452,7 +452,7 @@ pub fn mark_restart(
     if client != ClientStatus::Running {
         return refuse(format!(
             "allocation {id} is {}: only a running allocation can be restarted",
-            client_status_name(client)
+            client.as_str()
         ));
     }
     if let Some(task) = task {
@@ -469,17 +469,6 @@ pub fn mark_restart(
     let mut out = alloc.clone();
     out.spec.restart = Some(RestartRequest::next(alloc.spec.restart.as_ref(), task, now));
     Ok(out)
-}
-
-fn client_status_name(status: ClientStatus) -> &'static str {
-    match status {
-        ClientStatus::Pending => "pending",
-        ClientStatus::Running => "running",
-        ClientStatus::Complete => "complete",
-        ClientStatus::Failed => "failed",
-        ClientStatus::Lost => "lost",
-        ClientStatus::Unknown => "unknown",
-    }
 }
 
 async fn restart(

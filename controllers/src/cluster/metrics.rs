@@ -178,18 +178,6 @@ pub fn node_state_label(state: NodeState) -> &'static str {
     }
 }
 
-/// The `client_status` label of an allocation status (as the API spells it).
-pub fn client_status_label(status: ClientStatus) -> &'static str {
-    match status {
-        ClientStatus::Pending => "pending",
-        ClientStatus::Running => "running",
-        ClientStatus::Complete => "complete",
-        ClientStatus::Failed => "failed",
-        ClientStatus::Lost => "lost",
-        ClientStatus::Unknown => "unknown",
-    }
-}
-
 /// Nodes per state, every state present.
 pub fn node_counts(states: &[NodeState]) -> BTreeMap<String, i64> {
     let mut out: BTreeMap<String, i64> = NODE_STATES
@@ -206,11 +194,10 @@ pub fn node_counts(states: &[NodeState]) -> BTreeMap<String, i64> {
 pub fn alloc_counts(statuses: &[ClientStatus]) -> BTreeMap<String, i64> {
     let mut out: BTreeMap<String, i64> = CLIENT_STATUSES
         .iter()
-        .map(|s| (client_status_label(*s).to_string(), 0))
+        .map(|s| (s.as_str().to_string(), 0))
         .collect();
     for status in statuses {
-        *out.entry(client_status_label(*status).to_string())
-            .or_default() += 1;
+        *out.entry(status.as_str().to_string()).or_default() += 1;
     }
     out
 }
@@ -262,7 +249,7 @@ mod tests {
         }
         for status in CLIENT_STATUSES {
             let json = serde_json::to_value(status).expect("serialize");
-            assert_eq!(json, client_status_label(status));
+            assert_eq!(json, status.as_str());
         }
     }
 }

@@ -119,18 +119,6 @@ pub fn report_of(alloc: &Allocation, job: Option<&Job>, status: &AllocationStatu
     }
 }
 
-/// The `client_status` label (as the API spells it).
-pub fn client_status_label(status: ClientStatus) -> &'static str {
-    match status {
-        ClientStatus::Pending => "pending",
-        ClientStatus::Running => "running",
-        ClientStatus::Complete => "complete",
-        ClientStatus::Failed => "failed",
-        ClientStatus::Lost => "lost",
-        ClientStatus::Unknown => "unknown",
-    }
-}
-
 /// The CPU seconds to add for `sample` given the previous sample of the
 /// same task (pure): the growth of the same container's counter, or all of
 /// a new container's (a restarted task, an adopted container).
@@ -349,9 +337,7 @@ impl AgentMetrics {
         let mut tasks = BTreeSet::new();
         let mut checks = BTreeSet::new();
         for (alloc_id, report) in reports {
-            *by_status
-                .entry(client_status_label(report.client_status))
-                .or_default() += 1;
+            *by_status.entry(report.client_status.as_str()).or_default() += 1;
             for (task, limits) in &report.tasks {
                 let series = task_series(alloc_id, report, task);
                 let labels = refs(&series);
