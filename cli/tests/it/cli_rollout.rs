@@ -36,6 +36,17 @@ async fn serve(store: Store) -> InProcessApi {
         .expect("serving the API")
 }
 
+/// An etcd (kept while the first value lives), a store on it and the API
+/// served in process.
+async fn started() -> (TestEtcd, Store, InProcessApi) {
+    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
+    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
+    config.request_timeout_ms = 3_000;
+    let store = Store::connect(config).await.expect("connect");
+    let api = serve(store.clone()).await;
+    (etcd, store, api)
+}
+
 fn cli(addr: &str, args: &[&str]) -> Output {
     Command::new(DROVER)
         .args(args)
@@ -106,11 +117,7 @@ fn deployment(id: &str, version: u64, state: DeploymentState) -> Deployment {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn history_revert_scale_and_deployments_from_the_cli() {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    let api = serve(store.clone()).await;
+    let (_etcd, store, api) = started().await;
     let addr = api.base.clone();
     let http = reqwest::Client::new();
     for (count, image) in [(1, "nginx:1"), (1, "nginx:2")] {
@@ -221,11 +228,7 @@ async fn history_revert_scale_and_deployments_from_the_cli() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_applied_file_reads_back_as_written() {
-    let etcd = TestEtcd::shared_or_spawn().await.expect("etcd");
-    let mut config = StoreConfig::new(etcd.endpoints.clone(), &etcd.prefix);
-    config.request_timeout_ms = 3_000;
-    let store = Store::connect(config).await.expect("connect");
-    let api = serve(store.clone()).await;
+    let (_etcd, _store, api) = started().await;
     let addr = api.base.clone();
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("web.nomad");
