@@ -14,7 +14,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::Json;
 use drover_api::stats::{agent_url, resource_usage, AgentAllocStats, AllocResourceUsage};
 use drover_api_types::acl::Capability;
@@ -22,7 +21,7 @@ use drover_api_types::acl::Capability;
 use super::acl::Caller;
 use super::allocs;
 use super::error::{ApiError, ApiResult};
-use super::logs::{agent_node, agent_token, bad_gateway, client, tls_hint};
+use super::logs::{ask_agent, bad_gateway, read_bounded};
 use super::openapi as schema;
 use super::route::{Need, Route, Routes};
 use super::ApiState;
@@ -31,7 +30,7 @@ use super::ApiState;
 pub(crate) const AGENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The largest answer read from an agent: a few tasks' 30 samples are
-/// kilobytes.
+/// kilobytes (more is cut off, and then fails to decode).
 const MAX_ANSWER: usize = 1 << 20;
 
 pub(crate) fn routes() -> Routes {
@@ -60,73 +59,17 @@ async fn stats(
                 .at(k.as_str()),
         );
     }
-    let store = &state.store;
-    let (joined, _) = allocs::find(store, &id, &query).await?;
+    let (joined, _) = allocs::find(&state.store, &id, &query).await?;
     caller.require(&joined.alloc.metadata.namespace, Capability::ReadJob)?;
-    let id = &joined.alloc.metadata.uid;
-    let binding = joined.binding.as_ref().ok_or_else(|| {
-        ApiError::conflict(format!("allocation {id} is not placed on a node yet"))
-    })?;
-    let node = agent_node(store, &binding.node_id, id).await?;
-    let (name, addr, tls) = (
-        &node.metadata.name,
-        &node.spec.http_addr,
-        node.spec.http_tls,
-    );
-    let url = agent_url(addr, tls, id).ok_or_else(|| {
-        bad_gateway(format!(
-            "node {name} advertises a bad HTTP address {addr:?}"
-        ))
-    })?;
-    let token = agent_token(store, &node.metadata.uid, url.path()).await?;
-    let unreachable = |e: reqwest::Error| {
-        let message = format!(
-            "cannot reach the agent of node {name} at {addr}: {e:#}{}",
-            tls_hint(tls)
-        );
-        match e.is_timeout() {
-            true => ApiError::new(StatusCode::GATEWAY_TIMEOUT, message),
-            false => bad_gateway(message),
-        }
-    };
-    let response = client(&state)?
-        .get(url)
-        .bearer_auth(token)
-        .timeout(AGENT_TIMEOUT)
-        .send()
+    let (response, agent) = ask_agent(&state, &joined, agent_url, Some(AGENT_TIMEOUT)).await?;
+    let body = read_bounded(response, MAX_ANSWER)
         .await
-        .map_err(unreachable)?;
-    let status = response.status();
-    let body = read_bounded(response).await.map_err(unreachable)?;
-    if !status.is_success() {
-        let message = serde_json::from_slice::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| v.get("error")?.as_str().map(str::to_string))
-            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
-        let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        return Err(ApiError::new(
-            status,
-            format!("the agent of node {name} at {addr}: {message}"),
-        ));
-    }
+        .map_err(|e| agent.unreachable(e))?;
     let usage: AgentAllocStats = serde_json::from_slice(&body).map_err(|e| {
         bad_gateway(format!(
-            "the agent of node {name} at {addr} answered what is not usage: {e}"
+            "the agent of node {} at {} answered what is not usage: {e}",
+            agent.name, agent.addr
         ))
     })?;
     Ok(Json(resource_usage(usage)))
-}
-
-/// The answer's body, at most [`MAX_ANSWER`] bytes (more is cut off, and
-/// then fails to decode as the error it is).
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, reqwest::Error> {
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await? {
-        let room = MAX_ANSWER.saturating_sub(body.len());
-        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        if room < chunk.len() {
-            break;
-        }
-    }
-    Ok(body)
 }

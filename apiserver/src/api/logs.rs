@@ -252,50 +252,113 @@ pub(crate) fn tls_hint(tls: bool) -> &'static str {
     }
 }
 
-/// The agent's answer streaming `task`'s output of the allocation (a
-/// success: an agent's refusal is this API's error, naming the node).
-/// The caller has checked the visitor may read it.
-pub(crate) async fn open_output(
+/// The largest refusal read from an agent (its JSON error is a line).
+const MAX_REFUSAL: usize = 64 << 10;
+
+/// The agent of the node an allocation is bound to, as the server names
+/// it in errors.
+pub(crate) struct AgentAt {
+    pub name: String,
+    pub addr: String,
+    pub tls: bool,
+}
+
+impl AgentAt {
+    /// The agent could not be reached, or stopped answering (a timeout:
+    /// 504, else 502).
+    pub(crate) fn unreachable(&self, e: reqwest::Error) -> ApiError {
+        let message = format!(
+            "cannot reach the agent of node {} at {}: {e:#}{}",
+            self.name,
+            self.addr,
+            tls_hint(self.tls)
+        );
+        match e.is_timeout() {
+            true => ApiError::new(StatusCode::GATEWAY_TIMEOUT, message),
+            false => bad_gateway(message),
+        }
+    }
+
+    /// What the agent said, naming the node.
+    pub(crate) fn said(&self, what: impl std::fmt::Display) -> String {
+        format!("the agent of node {} at {}: {what}", self.name, self.addr)
+    }
+}
+
+/// Asks the agent of `joined`'s node for `url_of(http_addr, tls, alloc id)`
+/// with a token the server signs for that path, within `timeout` when one
+/// is given. A success is the agent's answer; its refusal is this API's
+/// error, with the agent's status, naming the node. The caller has
+/// checked the visitor may read the allocation.
+pub(crate) async fn ask_agent(
     state: &ApiState,
     joined: &Joined,
-    task: &str,
-    q: LogQuery,
-) -> ApiResult<reqwest::Response> {
+    url_of: impl FnOnce(&str, bool, &str) -> Option<reqwest::Url>,
+    timeout: Option<Duration>,
+) -> ApiResult<(reqwest::Response, AgentAt)> {
     let store = &state.store;
     let id = &joined.alloc.metadata.uid;
     let binding = joined.binding.as_ref().ok_or_else(|| {
         ApiError::conflict(format!("allocation {id} is not placed on a node yet"))
     })?;
     let node = agent_node(store, &binding.node_id, id).await?;
-    let name = &node.metadata.name;
-    let addr = &node.spec.http_addr;
-    let tls = node.spec.http_tls;
-    let url = agent_url(addr, tls, id, task, q).ok_or_else(|| {
+    let agent = AgentAt {
+        name: node.metadata.name.clone(),
+        addr: node.spec.http_addr.clone(),
+        tls: node.spec.http_tls,
+    };
+    let url = url_of(&agent.addr, agent.tls, id).ok_or_else(|| {
         bad_gateway(format!(
-            "node {name} advertises a bad HTTP address {addr:?}"
+            "node {} advertises a bad HTTP address {:?}",
+            agent.name, agent.addr
         ))
     })?;
     let token = agent_token(store, &node.metadata.uid, url.path()).await?;
-    let request = client(state)?.get(url).bearer_auth(token);
-    let response = request.send().await.map_err(|e| {
-        bad_gateway(format!(
-            "cannot reach the agent of node {name} at {addr}: {e:#}{}",
-            tls_hint(tls)
-        ))
-    })?;
+    let mut request = client(state)?.get(url).bearer_auth(token);
+    if let Some(timeout) = timeout {
+        request = request.timeout(timeout);
+    }
+    let response = request.send().await.map_err(|e| agent.unreachable(e))?;
     let status = response.status();
     if !status.is_success() {
-        let body = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<serde_json::Value>(&body)
+        let body = read_bounded(response, MAX_REFUSAL)
+            .await
+            .unwrap_or_default();
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
             .ok()
             .and_then(|v| v.get("error")?.as_str().map(str::to_string))
-            .unwrap_or(body);
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).into_owned());
         let status = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-        return Err(ApiError::new(
-            status,
-            format!("the agent of node {name} at {addr}: {message}"),
-        ));
+        return Err(ApiError::new(status, agent.said(message)));
     }
+    Ok((response, agent))
+}
+
+/// An answer's body, at most `max` bytes (more is cut off).
+pub(crate) async fn read_bounded(
+    mut response: reqwest::Response,
+    max: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = max.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if room < chunk.len() {
+            break;
+        }
+    }
+    Ok(body)
+}
+
+/// The agent's answer streaming `task`'s output of the allocation.
+pub(crate) async fn open_output(
+    state: &ApiState,
+    joined: &Joined,
+    task: &str,
+    q: LogQuery,
+) -> ApiResult<reqwest::Response> {
+    let url_of = |addr: &str, tls: bool, id: &str| agent_url(addr, tls, id, task, q);
+    let (response, _) = ask_agent(state, joined, url_of, None).await?;
     Ok(response)
 }
 
