@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use super::dns_client::srv_lookup;
 use super::fleet::{Etcd, Fleet, FleetConfig};
 use super::measure::{round2, tempdir, Summary};
-use crate::measure::free_port;
+use crate::measure::free_addr;
 use crate::measure::parse_duration;
 
 const JOB: &str = "bench-catalog";
@@ -146,8 +146,8 @@ async fn measure(args: &CatalogArgs) -> anyhow::Result<Report> {
     }
     let scratch = tempdir()?;
     let etcd = Etcd::connect(&args.etcd, "catalog").await?;
-    let http_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
-    let dns_addr: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let http_addr = free_addr()?;
+    let dns_addr = free_addr()?;
     let fleet = Fleet::start(
         etcd,
         &scratch,

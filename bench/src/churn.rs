@@ -20,7 +20,6 @@ mod sizes;
 #[path = "churn/track.rs"]
 mod track;
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
@@ -31,7 +30,7 @@ use serde_json::{json, Value};
 
 use super::fleet::{Etcd, Fleet, FleetConfig};
 use super::measure::{percentile, round2, tempdir};
-use crate::measure::free_port;
+use crate::measure::free_addr;
 use crate::measure::parse_duration;
 use sizes::Sizes;
 use track::lock;
@@ -160,7 +159,7 @@ async fn measure(args: &ChurnArgs) -> anyhow::Result<Report> {
     let etcd = Etcd::connect(&args.etcd, "churn").await?;
     let mut sizes = vec![("start", Sizes::read(&etcd.store).await?)];
 
-    let http: SocketAddr = format!("127.0.0.1:{}", free_port()?).parse()?;
+    let http = free_addr()?;
     let server_flags = [
         "--gc-interval=1s",
         "--alloc-gc-threshold=0s",

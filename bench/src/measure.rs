@@ -78,10 +78,10 @@ pub async fn etcd_for(given: &[String]) -> anyhow::Result<(Option<EtcdProcess>, 
     Ok((Some(etcd), vec![endpoint]))
 }
 
-/// A loopback port nothing listens on right now.
-pub fn free_port() -> anyhow::Result<u16> {
+/// A loopback address whose port nothing listens on right now.
+pub fn free_addr() -> anyhow::Result<std::net::SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
-    Ok(listener.local_addr().context("finding a free port")?.port())
+    listener.local_addr().context("finding a free port")
 }
 
 /// A flag's duration in Nomad's syntax (`500ms`, `30s`, `1m30s`).

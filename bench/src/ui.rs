@@ -18,7 +18,7 @@ use futures::StreamExt;
 use serde_json::json;
 
 use super::fleet::{Etcd, Fleet, FleetConfig};
-use super::measure::{free_port, round2, tempdir, Summary};
+use super::measure::{free_addr, round2, tempdir, Summary};
 use super::schedule::{apply_jobs, until_running};
 use crate::measure::parse_duration;
 
@@ -134,9 +134,7 @@ async fn measure(args: &UiArgs) -> anyhow::Result<Report> {
     }
     let scratch = tempdir()?;
     let etcd = Etcd::connect(&args.etcd, "ui").await?;
-    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port()?)
-        .parse()
-        .context("the API's address")?;
+    let addr = free_addr()?;
     let fleet = Fleet::start(
         etcd,
         &scratch,
